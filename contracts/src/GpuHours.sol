@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+
+import {
+    IGpuHours, Node, Capacity, Booking, CapacityStatus, CloseReason
+} from "./interfaces/IGpuHours.sol";
+import {IEscrow} from "./interfaces/IEscrow.sol";
+import {HourBook} from "./libraries/HourBook.sol";
+
+/// @title GpuHours
+/// @notice ERC-1155 GPU-hour leases: node registry, capacities (one token id each), activation into
+///         per-hour bookings, cancellation with refunds and expiry of unused hours.
+contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
+    using HourBook for mapping(uint256 => uint256);
+
+    /// @notice Longest delivery window: 90 days. Keeps supply caps within 32 bits.
+    uint256 public constant MAX_WINDOW_HOURS = 90 * 24;
+    uint256 private constant HOUR = 1 hours;
+
+    // ---------------------------------------------------------------- storage
+
+    IEscrow public immutable escrow;
+    /// @inheritdoc IGpuHours
+    address public immutable exchange;
+    /// @notice Minimum bond per GPU-hour of supply, in stablecoin base units.
+    uint256 public minBondPerUnit;
+    uint64 public nodeCount;
+    uint256 public capacityCount;
+
+    mapping(uint64 nodeId => Node) private _nodes;
+    mapping(uint256 capacityId => Capacity) private _capacities;
+    mapping(uint256 bookingId => Booking) private _bookings;
+    mapping(uint256 capacityId => mapping(uint256 word => uint256 counts)) private _booked;
+
+    /// @dev The three core contracts are wired by immutables, deployed in the order Escrow,
+    ///      GpuHours, Exchange at predicted addresses; the Exchange constructor checks the wiring.
+    constructor(IEscrow escrow_, address exchange_, address owner_, string memory uri_) ERC1155(uri_) Ownable(owner_) {
+        if (address(escrow_) == address(0) || exchange_ == address(0)) revert ZeroAddress();
+        escrow = escrow_;
+        exchange = exchange_;
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    function setMinBondPerUnit(uint256 amount) external onlyOwner {
+        minBondPerUnit = amount;
+        emit MinBondPerUnitSet(amount);
+    }
+
+    function setURI(string calldata uri_) external onlyOwner {
+        _setURI(uri_);
+    }
+
+    // ---------------------------------------------------------------- provider
+
+    /// @inheritdoc IGpuHours
+    function registerNode(
+        bytes32 gpuModel,
+        uint8 gpuCount,
+        uint16 vramGb,
+        bytes32 region,
+        bytes32 interconnect,
+        bytes32 gpuUuidsHash
+    ) external returns (uint64 nodeId) {
+        if (gpuCount == 0) revert InvalidGpuCount(gpuCount);
+        nodeId = ++nodeCount;
+        _nodes[nodeId] = Node({
+            owner: msg.sender,
+            gpuCount: gpuCount,
+            vramGb: vramGb,
+            lastWindowEnd: 0,
+            gpuModel: gpuModel,
+            region: region,
+            interconnect: interconnect,
+            gpuUuidsHash: gpuUuidsHash
+        });
+        emit NodeRegistered(nodeId, msg.sender, gpuModel, gpuCount, vramGb, region, interconnect, gpuUuidsHash);
+    }
+
+    /// @inheritdoc IGpuHours
+    function transferNode(uint64 nodeId, address to) external {
+        if (to == address(0)) revert ZeroAddress();
+        Node storage n = _ownedNode(nodeId);
+        n.owner = to;
+        emit NodeTransferred(nodeId, msg.sender, to);
+    }
+
+    /// @inheritdoc IGpuHours
+    function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint256 bond)
+        external
+        returns (uint256 capacityId)
+    {
+        Node storage n = _ownedNode(nodeId);
+        if (
+            start % HOUR != 0 || end % HOUR != 0 || start < _currentHour() || end <= start
+                || end - start > MAX_WINDOW_HOURS * HOUR
+        ) revert InvalidWindow(start, end, MAX_WINDOW_HOURS);
+        if (start < n.lastWindowEnd) revert WindowOverlaps(nodeId, start, n.lastWindowEnd);
+        uint8 gpuCount = n.gpuCount;
+        uint32 cap = uint32(gpuCount) * uint32((end - start) / HOUR);
+        uint256 minimum = cap * minBondPerUnit;
+        if (bond < minimum) revert BondTooLow(bond, minimum);
+
+        n.lastWindowEnd = end;
+        capacityId = ++capacityCount;
+        _capacities[capacityId] = Capacity({
+            nodeId: nodeId,
+            start: start,
+            end: end,
+            gpuCount: gpuCount,
+            status: CapacityStatus.Active,
+            closeReason: CloseReason.None,
+            minted: 0,
+            retired: 0
+        });
+        emit CapacityCreated(capacityId, nodeId, msg.sender, start, end, cap, bond);
+        if (bond != 0) escrow.postBond(capacityId, msg.sender, bond);
+    }
+
+    /// @inheritdoc IGpuHours
+    function cancelCapacity(uint256 capacityId) external {
+        Capacity storage c = _activeCapacity(capacityId);
+        address provider = _nodes[c.nodeId].owner;
+        if (msg.sender != provider) revert NotNodeOwner(c.nodeId, msg.sender);
+        if (block.timestamp >= c.start) revert WindowStarted(capacityId, c.start);
+
+        c.status = CapacityStatus.Cancelled;
+        c.closeReason = CloseReason.ProviderCancelled;
+        uint32 sold = c.minted;
+        emit CapacityCancelled(capacityId, sold);
+        emit CapacityClosed(capacityId, CloseReason.ProviderCancelled);
+        escrow.openRefunds(capacityId, sold, provider);
+    }
+
+    // ---------------------------------------------------------------- holders
+
+    /// @inheritdoc IGpuHours
+    function activate(uint256 capacityId, uint40 start, uint16 hours_, uint8 gpus)
+        external
+        returns (uint256 bookingId)
+    {
+        Capacity memory c = _capacities[capacityId];
+        if (c.status != CapacityStatus.Active) _revertNotActive(capacityId, c.status);
+        _burn(msg.sender, capacityId, uint256(gpus) * hours_);
+        bookingId = _bookHours(capacityId, c, start, hours_, gpus);
+        _bookings[bookingId] =
+            Booking({holder: msg.sender, start: start, hours_: hours_, gpus: gpus, closeReason: CloseReason.None});
+        emit HoursActivated(bookingId, capacityId, msg.sender, start, hours_, gpus);
+    }
+
+    /// @inheritdoc IGpuHours
+    function redeemCancelled(uint256 capacityId, uint256 amount) external {
+        Capacity storage c = _capacities[capacityId];
+        if (c.status != CapacityStatus.Cancelled) _revertNotActive(capacityId, c.status);
+        _burn(msg.sender, capacityId, amount);
+        c.retired += uint32(amount); // amount <= balance <= minted, which fits 32 bits
+        emit HoursRedeemed(capacityId, msg.sender, amount);
+        escrow.refund(capacityId, msg.sender, amount);
+    }
+
+    /// @inheritdoc IGpuHours
+    function refundBooking(uint256 bookingId) external {
+        Booking storage b = _bookings[bookingId];
+        if (b.holder == address(0) || b.closeReason != CloseReason.None) revert BookingNotOpen(bookingId);
+        uint256 capacityId = bookingId >> 24;
+        CapacityStatus status = _capacities[capacityId].status;
+        if (status != CapacityStatus.Cancelled) _revertNotActive(capacityId, status);
+        b.closeReason = CloseReason.ProviderCancelled;
+        emit BookingClosed(bookingId, capacityId, CloseReason.ProviderCancelled);
+        escrow.refund(capacityId, b.holder, uint256(b.gpus) * b.hours_);
+    }
+
+    /// @inheritdoc IGpuHours
+    function expireHours(uint256 capacityId, address[] calldata holders) external {
+        Capacity storage c = _capacities[capacityId];
+        if (c.status != CapacityStatus.Active && c.status != CapacityStatus.Closed) {
+            _revertNotActive(capacityId, c.status);
+        }
+        if (block.timestamp < c.end) revert WindowNotEnded(capacityId, c.end);
+        uint32 expired; // at most minted, which fits 32 bits
+        for (uint256 i; i < holders.length; ++i) {
+            uint256 balance = balanceOf(holders[i], capacityId);
+            if (balance == 0) continue;
+            _burn(holders[i], capacityId, balance);
+            expired += uint32(balance);
+            emit HoursExpired(capacityId, holders[i], balance);
+        }
+        c.retired += expired;
+    }
+
+    /// @inheritdoc IGpuHours
+    function closeCapacity(uint256 capacityId) external {
+        Capacity storage c = _activeCapacity(capacityId);
+        if (block.timestamp < c.end) revert WindowNotEnded(capacityId, c.end);
+        c.status = CapacityStatus.Closed;
+        c.closeReason = CloseReason.Completed;
+        emit CapacityClosed(capacityId, CloseReason.Completed);
+    }
+
+    // ---------------------------------------------------------------- exchange
+
+    /// @inheritdoc IGpuHours
+    function mint(address to, uint256 capacityId, uint256 amount, address maker) external {
+        if (msg.sender != exchange) revert OnlyExchange(msg.sender);
+        Capacity memory c = _capacities[capacityId];
+        if (c.status != CapacityStatus.Active) _revertNotActive(capacityId, c.status);
+        if (block.timestamp >= c.end) revert WindowEnded(capacityId, c.end);
+        if (_nodes[c.nodeId].owner != maker) revert NotProvider(capacityId, maker);
+        uint256 cap = _cap(c);
+        if (amount > cap - c.minted) revert SupplyCapExceeded(capacityId, c.minted, amount, cap);
+        _capacities[capacityId].minted = c.minted + uint32(amount);
+        _mint(to, capacityId, amount, "");
+    }
+
+    /// @inheritdoc IGpuHours
+    function exchangeTransfer(address from, address to, uint256 capacityId, uint256 amount) external {
+        if (msg.sender != exchange) revert OnlyExchange(msg.sender);
+        _safeTransferFrom(from, to, capacityId, amount, "");
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function node(uint64 nodeId) external view returns (Node memory) {
+        return _nodes[nodeId];
+    }
+
+    function capacity(uint256 capacityId) external view returns (Capacity memory) {
+        return _capacities[capacityId];
+    }
+
+    function booking(uint256 bookingId) external view returns (Booking memory) {
+        return _bookings[bookingId];
+    }
+
+    function providerOf(uint256 capacityId) external view returns (address) {
+        Capacity storage c = _capacities[capacityId];
+        if (c.status == CapacityStatus.None) revert UnknownCapacity(capacityId);
+        return _nodes[c.nodeId].owner;
+    }
+
+    function supplyCap(uint256 capacityId) external view returns (uint256) {
+        return _cap(_capacities[capacityId]);
+    }
+
+    function totalSupply(uint256 capacityId) external view returns (uint256) {
+        Capacity storage c = _capacities[capacityId];
+        return c.minted - c.retired - bookedUnits(capacityId);
+    }
+
+    function bookedUnits(uint256 capacityId) public view returns (uint256 units) {
+        Capacity storage c = _capacities[capacityId];
+        uint256 n = (c.end - c.start) / HOUR;
+        mapping(uint256 => uint256) storage words = _booked[capacityId];
+        for (uint256 i; i < n; ++i) {
+            units += words.at(i);
+        }
+    }
+
+
+    function bookedAt(uint256 capacityId, uint256 hourStart) external view returns (uint256) {
+        Capacity storage c = _capacities[capacityId];
+        if (hourStart < c.start || hourStart >= c.end) return 0;
+        return _booked[capacityId].at((hourStart - c.start) / HOUR);
+    }
+
+    // ---------------------------------------------------------------- internal
+
+    /// @dev Books `gpus` GPUs over [start, start + hours_) of an active capacity and returns the
+    ///      booking id, or reverts.
+    function _bookHours(uint256 capacityId, Capacity memory c, uint256 start, uint256 hours_, uint256 gpus)
+        private
+        returns (uint256 bookingId)
+    {
+        if (
+            gpus == 0 || hours_ == 0 || start % HOUR != 0 || start < c.start || start < _currentHour()
+                || start + hours_ * HOUR > c.end
+        ) revert InvalidBooking(capacityId, start, hours_, gpus);
+        uint256 first = (start - c.start) / HOUR;
+        mapping(uint256 => uint256) storage words = _booked[capacityId];
+        bookingId = (capacityId << 24) | (first << 8) | words.at(first);
+        (bool ok, uint256 fullHour, uint256 held) = words.book(first, hours_, gpus, c.gpuCount);
+        if (!ok) revert Overbooked(capacityId, c.start + fullHour * HOUR, held, gpus, c.gpuCount);
+    }
+
+    function _ownedNode(uint64 nodeId) private view returns (Node storage n) {
+        n = _nodes[nodeId];
+        if (n.owner == address(0)) revert UnknownNode(nodeId);
+        if (n.owner != msg.sender) revert NotNodeOwner(nodeId, msg.sender);
+    }
+
+    function _activeCapacity(uint256 capacityId) private view returns (Capacity storage c) {
+        c = _capacities[capacityId];
+        if (c.status != CapacityStatus.Active) _revertNotActive(capacityId, c.status);
+    }
+
+    function _revertNotActive(uint256 capacityId, CapacityStatus status) private pure {
+        if (status == CapacityStatus.None) revert UnknownCapacity(capacityId);
+        revert CapacityNotActive(capacityId, status);
+    }
+
+    function _cap(Capacity memory c) private pure returns (uint256) {
+        return uint256(c.gpuCount) * ((c.end - c.start) / HOUR);
+    }
+
+    function _currentHour() private view returns (uint256) {
+        return block.timestamp - (block.timestamp % HOUR);
+    }
+}

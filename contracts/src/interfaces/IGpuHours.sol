@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @notice Why a capacity or a booking ended. Every one ends with exactly one of these.
+enum CloseReason {
+    None,
+    Completed,
+    ExpiredUnused,
+    ProviderFailed,
+    Liquidated,
+    ProviderCancelled
+}
+
+/// @notice Lifecycle of a capacity (one ERC-1155 id).
+enum CapacityStatus {
+    None,
+    Active,
+    Cancelled,
+    Closed
+}
+
+/// @notice A GPU machine registered by its provider. Names are ASCII packed into bytes32.
+struct Node {
+    address owner;
+    uint8 gpuCount;
+    uint16 vramGb;
+    uint40 lastWindowEnd;
+    bytes32 gpuModel;
+    bytes32 region;
+    bytes32 interconnect;
+    bytes32 gpuUuidsHash;
+}
+
+/// @notice A delivery window of a node, sold as GPU-hours under one token id. Fits one slot.
+///         `retired` counts units burned by redemption or expiry; activated units are counted by
+///         the per-hour booking counters instead, so activation never writes this slot.
+struct Capacity {
+    uint64 nodeId;
+    uint40 start;
+    uint40 end;
+    uint8 gpuCount;
+    CapacityStatus status;
+    CloseReason closeReason;
+    uint32 minted;
+    uint32 retired;
+}
+
+/// @notice A holder's activation: `gpus` GPUs for `hours` hours from `start`. Fits one slot.
+struct Booking {
+    address holder;
+    uint40 start;
+    uint16 hours_;
+    uint8 gpus;
+    CloseReason closeReason;
+}
+
+/// @title IGpuHours
+/// @notice ERC-1155 GPU-hour leases. One token id per capacity (a node's delivery window);
+///         one unit is one GPU-hour. Supply of an id never exceeds gpuCount × window hours, and
+///         booked GPUs never exceed gpuCount in any hour of the window.
+interface IGpuHours {
+    // ------------------------------------------------------------------ errors
+
+    /// @notice The caller is not the owner of node `nodeId`.
+    error NotNodeOwner(uint64 nodeId, address caller);
+    /// @notice Node `nodeId` does not exist.
+    error UnknownNode(uint64 nodeId);
+    /// @notice A node needs between 1 and 255 GPUs.
+    error InvalidGpuCount(uint256 gpuCount);
+    /// @notice A window must start and end on whole hours, start no earlier than the current hour,
+    ///         and last between one hour and `maxHours`.
+    error InvalidWindow(uint256 start, uint256 end, uint256 maxHours);
+    /// @notice A node's windows must not overlap: the next may start at `lastWindowEnd` at the earliest.
+    error WindowOverlaps(uint64 nodeId, uint256 start, uint256 lastWindowEnd);
+    /// @notice The bond is below the minimum for the capacity's supply.
+    error BondTooLow(uint256 bond, uint256 minimum);
+    /// @notice Capacity `capacityId` does not exist.
+    error UnknownCapacity(uint256 capacityId);
+    /// @notice Capacity `capacityId` is `status`, which does not allow this.
+    error CapacityNotActive(uint256 capacityId, CapacityStatus status);
+    /// @notice `maker` is not the provider of `capacityId`, so cannot mint its hours.
+    error NotProvider(uint256 capacityId, address maker);
+    /// @notice Minting `amount` would take supply of `capacityId` above `cap` (`minted` so far).
+    error SupplyCapExceeded(uint256 capacityId, uint256 minted, uint256 amount, uint256 cap);
+    /// @notice The window of `capacityId` has already started; it can no longer be cancelled.
+    error WindowStarted(uint256 capacityId, uint256 start);
+    /// @notice The window of `capacityId` is over (it ended at `end`).
+    error WindowEnded(uint256 capacityId, uint256 end);
+    /// @notice The window of `capacityId` is still open until `end`.
+    error WindowNotEnded(uint256 capacityId, uint256 end);
+    /// @notice A booking must start on a whole hour inside the window, not in the past, and span
+    ///         at least one hour and one GPU.
+    error InvalidBooking(uint256 capacityId, uint256 start, uint256 hours_, uint256 gpus);
+    /// @notice Hour `hourStart` already has `booked` of `gpuCount` GPUs booked; `gpus` more do not fit.
+    error Overbooked(uint256 capacityId, uint256 hourStart, uint256 booked, uint256 gpus, uint256 gpuCount);
+    /// @notice Booking `bookingId` does not exist or has already been closed.
+    error BookingNotOpen(uint256 bookingId);
+    /// @notice Only the exchange may mint.
+    error OnlyExchange(address caller);
+    /// @notice A zero address was given where one is required.
+    error ZeroAddress();
+
+    // ------------------------------------------------------------------ events
+
+    event NodeRegistered(
+        uint64 indexed nodeId,
+        address indexed owner,
+        bytes32 gpuModel,
+        uint8 gpuCount,
+        uint16 vramGb,
+        bytes32 region,
+        bytes32 interconnect,
+        bytes32 gpuUuidsHash
+    );
+    event NodeTransferred(uint64 indexed nodeId, address indexed from, address indexed to);
+    event CapacityCreated(
+        uint256 indexed capacityId,
+        uint64 indexed nodeId,
+        address indexed provider,
+        uint40 start,
+        uint40 end,
+        uint32 supplyCap,
+        uint256 bond
+    );
+    event CapacityCancelled(uint256 indexed capacityId, uint32 unitsSold);
+    event CapacityClosed(uint256 indexed capacityId, CloseReason reason);
+    event HoursActivated(
+        uint256 indexed bookingId,
+        uint256 indexed capacityId,
+        address indexed holder,
+        uint40 start,
+        uint16 hours_,
+        uint8 gpus
+    );
+    event BookingClosed(uint256 indexed bookingId, uint256 indexed capacityId, CloseReason reason);
+    event HoursExpired(uint256 indexed capacityId, address indexed holder, uint256 amount);
+    event HoursRedeemed(uint256 indexed capacityId, address indexed holder, uint256 amount);
+    event MinBondPerUnitSet(uint256 amount);
+
+    // ------------------------------------------------------------------ provider
+
+    /// @notice Registers a node owned by the caller and returns its id (ids start at 1).
+    function registerNode(
+        bytes32 gpuModel,
+        uint8 gpuCount,
+        uint16 vramGb,
+        bytes32 region,
+        bytes32 interconnect,
+        bytes32 gpuUuidsHash
+    ) external returns (uint64 nodeId);
+
+    /// @notice Hands node `nodeId` to `to`; its open capacities follow the node.
+    function transferNode(uint64 nodeId, address to) external;
+
+    /// @notice Opens capacity for `nodeId` over [start, end) (whole hours), pulling `bond` stablecoin
+    ///         from the caller into escrow. The id's supply cap is gpuCount × window hours.
+    function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint256 bond)
+        external
+        returns (uint256 capacityId);
+
+    /// @notice Cancels a capacity before its window starts. Its holders (of tokens and of bookings)
+    ///         are refunded pro rata from escrow and the bond returns to the provider.
+    function cancelCapacity(uint256 capacityId) external;
+
+    // ------------------------------------------------------------------ holders
+
+    /// @notice Burns `gpus × hours_` of the caller's hours and books `gpus` GPUs for `hours_` hours
+    ///         from `start`. Returns the booking id: capacityId << 24 | start hour index << 8 | GPUs
+    ///         booked in the start hour before this booking (unique, since that count only grows).
+    function activate(uint256 capacityId, uint40 start, uint16 hours_, uint8 gpus) external returns (uint256 bookingId);
+
+    /// @notice Burns `amount` of the caller's hours of a cancelled capacity for their refund.
+    function redeemCancelled(uint256 capacityId, uint256 amount) external;
+
+    /// @notice Closes a booking of a cancelled capacity and refunds its holder.
+    function refundBooking(uint256 bookingId) external;
+
+    /// @notice After the window ends, burns what `holders` still hold of `capacityId` as expired.
+    function expireHours(uint256 capacityId, address[] calldata holders) external;
+
+    /// @notice After the window ends, closes an active capacity.
+    function closeCapacity(uint256 capacityId) external;
+
+    // ------------------------------------------------------------------ exchange
+
+    /// @notice Mints `amount` hours of `capacityId` to `to`, sold by `maker`, who must be its provider.
+    function mint(address to, uint256 capacityId, uint256 amount, address maker) external;
+
+    /// @notice Moves `amount` hours of `capacityId` from `from` to `to` for a fill. Exchange only.
+    function exchangeTransfer(address from, address to, uint256 capacityId, uint256 amount) external;
+
+    // ------------------------------------------------------------------ views
+
+    function node(uint64 nodeId) external view returns (Node memory);
+    function capacity(uint256 capacityId) external view returns (Capacity memory);
+    function booking(uint256 bookingId) external view returns (Booking memory);
+    function providerOf(uint256 capacityId) external view returns (address);
+    /// @notice The exchange: the only minter, and the one contract that moves hours between holders
+    ///         without an ERC-1155 approval, which it does only on the holder's own signed order or
+    ///         the holder's own call.
+    function exchange() external view returns (address);
+    function supplyCap(uint256 capacityId) external view returns (uint256);
+    /// @notice Units of `capacityId` in circulation: minted minus activated, redeemed and expired.
+    function totalSupply(uint256 capacityId) external view returns (uint256);
+    /// @notice GPU-hours booked on `capacityId` over its whole window.
+    function bookedUnits(uint256 capacityId) external view returns (uint256);
+    /// @notice GPUs booked on `capacityId` in the hour starting at `hourStart`.
+    function bookedAt(uint256 capacityId, uint256 hourStart) external view returns (uint256);
+}

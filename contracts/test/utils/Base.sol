@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Test} from "forge-std/Test.sol";
+
+import {MockUSDC} from "../../src/MockUSDC.sol";
+import {GpuHours} from "../../src/GpuHours.sol";
+import {Escrow} from "../../src/Escrow.sol";
+import {Exchange} from "../../src/Exchange.sol";
+import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
+
+/// @notice Deploys the protocol as the deploy script does, with funded, approved actors.
+abstract contract Base is Test {
+    uint16 internal constant FEE_BPS = 100; // 1 %
+    uint256 internal constant USDC = 1e6;
+    uint256 internal constant T0 = 1_767_225_600; // 2026-01-01T00:00:00Z, a whole hour
+
+    MockUSDC internal usdc;
+    GpuHours internal gpuHours;
+    Escrow internal escrow;
+    Exchange internal exchange;
+
+    address internal owner = makeAddr("owner");
+    address internal treasury = makeAddr("treasury");
+    uint256 internal providerKey;
+    address internal provider;
+    uint256 internal renterKey;
+    address internal renter;
+    uint256 internal buyerKey;
+    address internal buyer;
+
+    function setUp() public virtual {
+        vm.warp(T0);
+        (provider, providerKey) = makeAddrAndKey("provider");
+        (renter, renterKey) = makeAddrAndKey("renter");
+        (buyer, buyerKey) = makeAddrAndKey("buyer");
+
+        usdc = new MockUSDC();
+        uint64 nonce = vm.getNonce(address(this));
+        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
+        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
+        escrow = new Escrow(usdc, hoursAt, exchangeAt, owner, treasury);
+        gpuHours = new GpuHours(escrow, exchangeAt, owner, "https://gpuhours.local/capacity/{id}.json");
+        exchange = new Exchange(usdc, gpuHours, escrow, owner, treasury, FEE_BPS);
+
+        _fund(provider);
+        _fund(renter);
+        _fund(buyer);
+        _fund(treasury);
+    }
+
+    function _fund(address who) internal {
+        usdc.mint(who, 1_000_000 * USDC);
+        vm.startPrank(who);
+        usdc.approve(address(exchange), type(uint256).max);
+        usdc.approve(address(escrow), type(uint256).max);
+        vm.stopPrank();
+    }
+
+    /// @dev Registers an 8-GPU node for `who` and opens a window of `hours_` hours from the next hour.
+    function _capacity(address who, uint256 hours_, uint256 bond) internal returns (uint64 nodeId, uint256 id) {
+        vm.startPrank(who);
+        nodeId = gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", keccak256("uuids"));
+        uint40 start = uint40(block.timestamp - (block.timestamp % 1 hours) + 1 hours);
+        id = gpuHours.createCapacity(nodeId, start, uint40(start + hours_ * 1 hours), bond);
+        vm.stopPrank();
+    }
+
+    function _order(address maker, OrderKind kind, uint256 id, uint256 amount, uint256 price)
+        internal
+        view
+        returns (Order memory)
+    {
+        return Order({
+            maker: maker,
+            kind: kind,
+            capacityId: id,
+            amount: amount,
+            price: price,
+            expiry: block.timestamp + 1 days,
+            salt: uint256(keccak256(abi.encode(maker, kind, id, amount, price))),
+            counter: exchange.counter(maker)
+        });
+    }
+
+    function _sign(uint256 key, Order memory o) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, exchange.hashOrder(o));
+        return abi.encodePacked(r, s, v);
+    }
+}
