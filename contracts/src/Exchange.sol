@@ -9,7 +9,6 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IExchange, Order, OrderKind, OrderStatus, Fill, Permit} from "./interfaces/IExchange.sol";
 import {IGpuHours} from "./interfaces/IGpuHours.sol";
@@ -18,7 +17,10 @@ import {IEscrow} from "./interfaces/IEscrow.sol";
 /// @title Exchange
 /// @notice Fills EIP-712 signed orders for GPU-hours. Primary sales mint and pay into escrow;
 ///         secondary sales and bids move tokens between holders and pay the seller directly.
-contract Exchange is IExchange, EIP712, Ownable2Step, ReentrancyGuardTransient {
+/// @dev No reentrancy lock: every fill checks and records the order before any external call, and
+///      the only untrusted code it calls is an ERC-1155 receiver, which can do no more than start
+///      other, fully checked fills.
+contract Exchange is IExchange, EIP712, Ownable2Step {
     using SafeERC20 for IERC20;
 
     bytes32 public constant ORDER_TYPEHASH = keccak256(
