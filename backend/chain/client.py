@@ -1,0 +1,192 @@
+"""Typed helpers over the deployed contracts: send signed transactions, read state, decode reverts.
+
+The client signs with LocalAccounts handed to it (dev accounts, keystores); `build_tx` returns the
+unsigned transaction for wallets, so nothing here needs to hold a user's key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
+from web3.types import TxParams, TxReceipt
+
+from backend.chain import deployments
+from backend.chain.errors import ContractRevert, ErrorDecoder
+from backend.chain.orders import Order, OrderKind, SignedOrder, sign_order
+
+MAX_UINT256 = 2**256 - 1
+
+
+def to_bytes32(text: str) -> bytes:
+    """ASCII packed into bytes32, as the node registry stores names."""
+    raw = text.encode("ascii")
+    if len(raw) > 32:
+        raise ValueError(f"{text!r} is longer than 32 bytes")
+    return raw.ljust(32, b"\0")
+
+
+def from_bytes32(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode("ascii", errors="replace")
+
+
+@dataclass(frozen=True)
+class Fill:
+    order_hash: bytes
+    amount: int
+    fee: int
+    receipt: TxReceipt
+
+
+class Market:
+    """The gpuhours contracts on one chain."""
+
+    def __init__(self, w3: Web3, deployment: deployments.Deployment, abis: dict[str, list[dict[str, Any]]],
+                 timeout: float = 60.0):
+        self.w3 = w3
+        self.deployment = deployment
+        self.chain_id = deployment.chain_id
+        self.timeout = timeout
+        self.errors = ErrorDecoder(abis.values())
+        self.usdc = self._contract("MockUSDC", abis)
+        self.escrow = self._contract("Escrow", abis)
+        self.hours = self._contract("GpuHours", abis)
+        self.exchange = self._contract("Exchange", abis)
+
+    @classmethod
+    def connect(cls, rpc_url: str, deployments_dir: Path, timeout: float = 60.0) -> Market:
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        deployment, abis = deployments.load(deployments_dir, w3.eth.chain_id)
+        return cls(w3, deployment, abis, timeout)
+
+    def _contract(self, name: str, abis: dict[str, list[dict[str, Any]]]) -> Contract:
+        return self.w3.eth.contract(address=self.deployment.address(name), abi=abis[name])
+
+    # ------------------------------------------------------------------ transactions
+
+    def build_tx(self, sender: str, fn: ContractFunction) -> TxParams:
+        """The unsigned transaction {to, data, value, gas, chainId, ...} for `sender` to sign."""
+        sender = to_checksum_address(sender)
+        try:
+            return fn.build_transaction({"from": sender, "chainId": self.chain_id,
+                                         "nonce": self.w3.eth.get_transaction_count(sender, "pending")})
+        except ContractLogicError as exc:
+            raise self.errors.decode(exc.data) from None
+
+    def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
+        """Sign and send; raise the decoded custom error if it would revert or did."""
+        tx = self.build_tx(account.address, fn)
+        signed = account.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+        if receipt["status"] != 1:
+            raise self._replay(tx, receipt)
+        return receipt
+
+    def _replay(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert:
+        try:
+            self.w3.eth.call({k: tx[k] for k in ("from", "to", "data", "value") if k in tx},
+                             receipt["blockNumber"])
+        except ContractLogicError as exc:
+            return self.errors.decode(exc.data)
+        return self.errors.decode(None)
+
+    def events(self, receipt: TxReceipt, contract: Contract, name: str) -> list[dict[str, Any]]:
+        event = getattr(contract.events, name)()
+        logs = [log for log in receipt["logs"] if log["address"] == contract.address]
+        return [dict(e["args"]) for e in event.process_receipt({**receipt, "logs": logs}, errors=DISCARD)]
+
+    # ------------------------------------------------------------------ stablecoin
+
+    def faucet(self, account: LocalAccount, amount: int) -> TxReceipt:
+        return self.send(account, self.usdc.functions.mint(account.address, amount))
+
+    def approve(self, account: LocalAccount, spender: str, amount: int = MAX_UINT256) -> TxReceipt:
+        return self.send(account, self.usdc.functions.approve(spender, amount))
+
+    def usdc_balance(self, who: str) -> int:
+        return self.usdc.functions.balanceOf(who).call()
+
+    # ------------------------------------------------------------------ provider
+
+    def register_node(self, account: LocalAccount, gpu_model: str, gpu_count: int, vram_gb: int, region: str,
+                      interconnect: str, gpu_uuids: Sequence[str]) -> int:
+        uuids_hash = Web3.keccak(text=",".join(sorted(gpu_uuids)))
+        receipt = self.send(account, self.hours.functions.registerNode(
+            to_bytes32(gpu_model), gpu_count, vram_gb, to_bytes32(region), to_bytes32(interconnect), uuids_hash))
+        return self.events(receipt, self.hours, "NodeRegistered")[0]["nodeId"]
+
+    def create_capacity(self, account: LocalAccount, node_id: int, start: int, end: int, bond: int) -> int:
+        receipt = self.send(account, self.hours.functions.createCapacity(node_id, start, end, bond))
+        return self.events(receipt, self.hours, "CapacityCreated")[0]["capacityId"]
+
+    def cancel_capacity(self, account: LocalAccount, capacity_id: int) -> TxReceipt:
+        return self.send(account, self.hours.functions.cancelCapacity(capacity_id))
+
+    # ------------------------------------------------------------------ orders
+
+    def sign(self, account: LocalAccount, kind: OrderKind, capacity_id: int, amount: int, price: int,
+             expiry: int) -> SignedOrder:
+        counter = self.exchange.functions.counter(account.address).call()
+        order = Order.new(account.address, kind, capacity_id, amount, price, expiry, counter)
+        return sign_order(order, account, self.chain_id, self.exchange.address)
+
+    def fill(self, account: LocalAccount, signed: SignedOrder, amount: int) -> Fill:
+        receipt = self.send(account, self.exchange.functions.fill(signed.order.as_tuple(), signed.signature, amount))
+        return self._fills(receipt)[0]
+
+    def fill_batch(self, account: LocalAccount, fills: Sequence[tuple[SignedOrder, int]]) -> list[Fill]:
+        arg = [(s.order.as_tuple(), s.signature, amount) for s, amount in fills]
+        return self._fills(self.send(account, self.exchange.functions.fillBatch(arg)))
+
+    def _fills(self, receipt: TxReceipt) -> list[Fill]:
+        return [Fill(e["orderHash"], e["amount"], e["fee"], receipt)
+                for e in self.events(receipt, self.exchange, "OrderFilled")]
+
+    def cancel_orders(self, account: LocalAccount, orders: Sequence[Order]) -> TxReceipt:
+        return self.send(account, self.exchange.functions.cancel([o.as_tuple() for o in orders]))
+
+    def increment_counter(self, account: LocalAccount) -> TxReceipt:
+        return self.send(account, self.exchange.functions.incrementCounter())
+
+    def filled(self, order_hash: bytes) -> int:
+        return self.exchange.functions.status(order_hash).call()[0]
+
+    # ------------------------------------------------------------------ holders
+
+    def activate(self, account: LocalAccount, capacity_id: int, start: int, hours: int, gpus: int) -> int:
+        receipt = self.send(account, self.hours.functions.activate(capacity_id, start, hours, gpus))
+        return self.events(receipt, self.hours, "HoursActivated")[0]["bookingId"]
+
+    def redeem_cancelled(self, account: LocalAccount, capacity_id: int, amount: int) -> TxReceipt:
+        return self.send(account, self.hours.functions.redeemCancelled(capacity_id, amount))
+
+    def refund_booking(self, account: LocalAccount, booking_id: int) -> TxReceipt:
+        return self.send(account, self.hours.functions.refundBooking(booking_id))
+
+    def withdraw(self, account: LocalAccount) -> int:
+        receipt = self.send(account, self.escrow.functions.withdraw(account.address))
+        return self.events(receipt, self.escrow, "Withdrawn")[0]["amount"]
+
+    def hours_of(self, who: str, capacity_id: int) -> int:
+        return self.hours.functions.balanceOf(who, capacity_id).call()
+
+    def claimable(self, who: str) -> int:
+        return self.escrow.functions.claimable(who).call()
+
+    def capacity(self, capacity_id: int) -> dict[str, Any]:
+        fields = ("nodeId", "start", "end", "gpuCount", "status", "closeReason", "minted", "retired")
+        return dict(zip(fields, self.hours.functions.capacity(capacity_id).call()))
+
+    def booking(self, booking_id: int) -> dict[str, Any]:
+        fields = ("holder", "start", "hours", "gpus", "closeReason")
+        return dict(zip(fields, self.hours.functions.booking(booking_id).call()))
+

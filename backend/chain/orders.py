@@ -1,0 +1,113 @@
+"""EIP-712 orders of the Exchange: build, hash and sign them with eth-account."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+
+DOMAIN_NAME = "gpuhours Exchange"
+DOMAIN_VERSION = "1"
+ORDER_FIELDS = [
+    {"name": "maker", "type": "address"},
+    {"name": "kind", "type": "uint8"},
+    {"name": "capacityId", "type": "uint256"},
+    {"name": "amount", "type": "uint256"},
+    {"name": "price", "type": "uint256"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "salt", "type": "uint256"},
+    {"name": "counter", "type": "uint256"},
+]
+
+
+class OrderKind(IntEnum):
+    PRIMARY_SELL = 0
+    SELL = 1
+    BUY = 2
+
+
+@dataclass(frozen=True)
+class Order:
+    maker: str
+    kind: OrderKind
+    capacity_id: int
+    amount: int
+    price: int
+    expiry: int
+    salt: int
+    counter: int
+
+    @classmethod
+    def new(cls, maker: str, kind: OrderKind, capacity_id: int, amount: int, price: int, expiry: int,
+            counter: int = 0) -> Order:
+        return cls(to_checksum_address(maker), OrderKind(kind), capacity_id, amount, price, expiry,
+                   secrets.randbits(256), counter)
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "maker": self.maker,
+            "kind": int(self.kind),
+            "capacityId": self.capacity_id,
+            "amount": self.amount,
+            "price": self.price,
+            "expiry": self.expiry,
+            "salt": self.salt,
+            "counter": self.counter,
+        }
+
+    def as_tuple(self) -> tuple:
+        """The order as the contract's `Order` struct argument."""
+        return tuple(self.message().values())
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = int(self.kind)
+        return d
+
+
+@dataclass(frozen=True)
+class SignedOrder:
+    order: Order
+    signature: bytes
+    hash: bytes
+
+
+def typed_data(order: Order, chain_id: int, exchange: str) -> dict[str, Any]:
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Order": ORDER_FIELDS,
+        },
+        "primaryType": "Order",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(exchange),
+        },
+        "message": order.message(),
+    }
+
+
+def order_hash(order: Order, chain_id: int, exchange: str) -> bytes:
+    """The EIP-712 digest the maker signs; equal to Exchange.hashOrder(order)."""
+    signable = encode_typed_data(full_message=typed_data(order, chain_id, exchange))
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def sign_order(order: Order, account: LocalAccount, chain_id: int, exchange: str) -> SignedOrder:
+    if to_checksum_address(account.address) != order.maker:
+        raise ValueError(f"order maker {order.maker} is not the signing account {account.address}")
+    signed = Account.sign_typed_data(account.key, full_message=typed_data(order, chain_id, exchange))
+    return SignedOrder(order, bytes(signed.signature), order_hash(order, chain_id, exchange))

@@ -1,0 +1,80 @@
+"""The `gpuhours` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from backend.chain.anvil import AnvilError, start_anvil
+from backend.chain.client import Market
+from backend.chain.deploy import DeployError, deploy
+from backend.chain.errors import ContractRevert
+from backend.config import get_settings
+
+app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.", no_args_is_help=True)
+# Wide enough for the summary tables when the output is a log rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def demo(
+    rpc_url: str = typer.Option(None, help="use this running dev chain instead of starting Anvil"),
+) -> None:
+    """Start Anvil, deploy, and run a scripted market round with 2 providers and 3 renters."""
+    settings = get_settings()
+    try:
+        if rpc_url:
+            _demo(settings, rpc_url)
+        else:
+            with start_anvil(settings.node_modules, settings.anvil_host, settings.anvil_port) as anvil:
+                console.print(f"[bold]Anvil[/] listening at {anvil.url} (chain 31337)")
+                _demo(settings, anvil.url)
+    except (AnvilError, DeployError) as exc:
+        raise _fail(str(exc)) from None
+    except ContractRevert as exc:
+        raise _fail(f"a transaction reverted: {exc}") from None
+
+
+def _demo(settings, rpc_url: str) -> None:
+    console.print("[bold]Deploying[/] with the ape script (scripts/deploy.py)")
+    directory = deploy(settings, rpc_url)
+    market = Market.connect(rpc_url, directory)
+    for name in ("MockUSDC", "Escrow", "GpuHours", "Exchange"):
+        console.print(f"  {name:<9} {market.deployment.address(name)}")
+    from backend.demo import run_round
+
+    run_round(market, console)
+    console.print(f"[bold green]Market round complete.[/] Deployment: {directory / f'{market.chain_id}.json'}")
+
+
+@app.command("deploy")
+def deploy_cmd(rpc_url: str = typer.Option(None, help="JSON-RPC URL; defaults to GPUHOURS_RPC_URL")) -> None:
+    """Deploy the contracts to a running chain and write deployments/<chainId>.json."""
+    settings = get_settings()
+    try:
+        path = deploy(settings, rpc_url or settings.rpc_url)
+    except DeployError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"deployed; see {path}")
+
+
+@app.command()
+def chain(port: int = typer.Option(None, help="port; defaults to GPUHOURS_ANVIL_PORT")) -> None:
+    """Run a local Anvil chain (chain id 31337) until interrupted."""
+    settings = get_settings()
+    try:
+        anvil = start_anvil(settings.node_modules, settings.anvil_host, port or settings.anvil_port)
+    except AnvilError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Anvil at {anvil.url}; Ctrl-C stops it")
+    try:
+        anvil.process.wait()
+    except KeyboardInterrupt:
+        anvil.stop()

@@ -1,0 +1,135 @@
+"""A scripted market round on a local chain: 2 providers, 3 renters.
+
+Providers list capacity, renters buy it, one resells, two activate hours, and a provider cancels
+a window so its holders are refunded from escrow. Every step is a signed transaction on Anvil.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.table import Table
+
+from backend.chain.client import Market
+from backend.chain.dev_accounts import dev_account
+from backend.chain.orders import OrderKind
+
+USDC = 10**6
+HOUR = 3600
+
+
+@dataclass
+class Round:
+    market: Market
+    console: Console
+    gas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def step(self, text: str) -> None:
+        self.console.print(f"  [green]✓[/] {text}")
+
+    def note_gas(self, action: str, receipt) -> None:
+        self.gas[action].append(receipt["gasUsed"])
+
+
+def usd(amount: int) -> str:
+    return f"${amount / USDC:,.2f}"
+
+
+def run_round(market: Market, console: Console) -> Round:
+    r = Round(market, console)
+    names = {1: "provider-1", 2: "provider-2", 3: "renter-1", 4: "renter-2", 5: "renter-3"}
+    acct: dict[str, LocalAccount] = {name: dev_account(i, market.chain_id) for i, name in names.items()}
+    p1, p2, r1, r2, r3 = (acct[n] for n in names.values())
+
+    console.print("[bold]Funding accounts from the dev faucet[/]")
+    for a in acct.values():
+        market.faucet(a, 10_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    r.step("5 accounts hold 10,000 USDC each and approved the exchange and escrow")
+
+    console.print("[bold]Providers list capacity[/]")
+    now = market.w3.eth.get_block("latest")["timestamp"]
+    start = now - now % HOUR + HOUR
+    end = start + 72 * HOUR
+    bond_per_unit = market.hours.functions.minBondPerUnit().call()
+    n1 = market.register_node(p1, "H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", [f"GPU-h100-{i}" for i in range(8)])
+    n2 = market.register_node(p2, "A100-SXM4-80GB", 4, 80, "us-east", "PCIe", [f"GPU-a100-{i}" for i in range(4)])
+    c1 = market.create_capacity(p1, n1, start, end, 8 * 72 * bond_per_unit)
+    c2 = market.create_capacity(p2, n2, start, end, 4 * 72 * bond_per_unit)
+    r.step(f"provider-1: node {n1} (8× H100) → capacity {c1}, 72 h, bond {usd(8 * 72 * bond_per_unit)}")
+    r.step(f"provider-2: node {n2} (4× A100) → capacity {c2}, 72 h, bond {usd(4 * 72 * bond_per_unit)}")
+    expiry = now + 12 * HOUR
+    ask1 = market.sign(p1, OrderKind.PRIMARY_SELL, c1, 200, 2_100_000, expiry)
+    ask2 = market.sign(p2, OrderKind.PRIMARY_SELL, c2, 100, 1_400_000, expiry)
+    r.step("signed asks: 200 H100-hours at $2.10, 100 A100-hours at $1.40 (EIP-712, off-chain)")
+
+    console.print("[bold]Renters buy[/]")
+    f = market.fill(r1, ask1, 96)
+    r.note_gas("primary fill", f.receipt)
+    f = market.fill(r2, ask1, 64)
+    r.note_gas("primary fill", f.receipt)
+    batch = market.fill_batch(r3, [(ask1, 24), (ask2, 50)])
+    r.note_gas("batch fill (2 orders)", batch[0].receipt)
+    r.step("renter-1 bought 96 H100-hours, renter-2 64; renter-3 bought 24 H100 + 50 A100 in one batch")
+
+    console.print("[bold]Resale[/]")
+    resale = market.sign(r1, OrderKind.SELL, c1, 32, 2_600_000, expiry)
+    f = market.fill(r3, resale, 32)
+    r.note_gas("secondary fill", f.receipt)
+    r.step("renter-1 resold 32 H100-hours to renter-3 at $2.60 (paid straight to renter-1)")
+
+    console.print("[bold]Activation[/]")
+    b1 = market.activate(r2, c1, start, 8, 8)
+    b2 = market.activate(r1, c1, start + 8 * HOUR, 16, 4)
+    r.step(f"renter-2 booked 8 GPUs × 8 h from the window start (booking {b1:#x})")
+    r.step(f"renter-1 booked 4 GPUs × 16 h after it (booking {b2:#x})")
+
+    console.print("[bold]Cancellation[/]")
+    market.cancel_capacity(p2, c2)
+    market.redeem_cancelled(r3, c2, 50)
+    refunded = market.withdraw(r3)
+    r.step(f"provider-2 cancelled capacity {c2}; renter-3 redeemed 50 hours and withdrew {usd(refunded)}")
+    market.withdraw(p2)
+    r.step("provider-2 withdrew its returned bond")
+
+    _summary(r, acct, {c1: "H100 #" + str(c1), c2: "A100 #" + str(c2)})
+    return r
+
+
+def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]) -> None:
+    m = r.market
+    treasury = m.exchange.functions.treasury().call()
+    table = Table(title="Accounts after the round")
+    table.add_column("account")
+    table.add_column("USDC", justify="right")
+    for label in capacities.values():
+        table.add_column(f"hours {label}", justify="right")
+    table.add_column("claimable", justify="right")
+    for name, a in {**acct}.items():
+        table.add_row(name, usd(m.usdc_balance(a.address)),
+                      *[str(m.hours_of(a.address, c)) for c in capacities], usd(m.claimable(a.address)))
+    table.add_row("treasury", usd(m.usdc_balance(treasury)), *["" for _ in capacities], usd(m.claimable(treasury)))
+    r.console.print(table)
+
+    status_names = ["none", "active", "cancelled", "closed"]
+    caps = Table(title="Capacities")
+    for col in ("capacity", "status", "minted", "in circulation", "booked GPU-h", "escrow sales", "fees held", "bond"):
+        caps.add_column(col, justify="right")
+    for c, label in capacities.items():
+        info = m.capacity(c)
+        sales, fees, bond, _ = m.escrow.functions.funds(c).call()
+        caps.add_row(label, status_names[info["status"]], str(info["minted"]),
+                     str(m.hours.functions.totalSupply(c).call()), str(m.hours.functions.bookedUnits(c).call()),
+                     usd(sales), usd(fees), usd(bond))
+    r.console.print(caps)
+
+    gas = Table(title="Gas per transaction (receipts)")
+    gas.add_column("action")
+    gas.add_column("gas used", justify="right")
+    for action, used in r.gas.items():
+        gas.add_row(action, ", ".join(f"{g:,}" for g in used))
+    r.console.print(gas)

@@ -1,0 +1,94 @@
+"""Deploy gpuhours to the connected network and write deployments/<chainId>.json.
+
+    ape run deploy --network ethereum:local:foundry
+
+Escrow, GpuHours and Exchange point at each other through immutables, so they are deployed in that
+order at addresses predicted from the deployer's nonce; the Exchange constructor checks the wiring.
+On development chains (31337, 1337) the deployer is Anvil's first dev account and MockUSDC is
+deployed as the stablecoin; elsewhere the deployer is the ape keystore account named by
+GPUHOURS_DEPLOYER_ALIAS and GPUHOURS_STABLECOIN must name the stablecoin.
+"""
+
+import click
+import rlp
+from ape import accounts, chain, project
+from eth_utils import keccak, to_bytes, to_checksum_address
+
+from backend.chain import deployments
+from backend.config import DEV_CHAIN_IDS, get_settings
+
+
+def create_address(sender: str, nonce: int) -> str:
+    return to_checksum_address(keccak(rlp.encode([to_bytes(hexstr=sender), nonce]))[12:])
+
+
+def _deployer(chain_id: int):
+    settings = get_settings()
+    if settings.deployer_alias:
+        return accounts.load(settings.deployer_alias)
+    if chain_id in DEV_CHAIN_IDS:
+        return accounts.test_accounts[0]
+    raise click.ClickException(
+        f"chain {chain_id} is not a development chain: set GPUHOURS_DEPLOYER_ALIAS to an ape keystore account"
+    )
+
+
+def main():
+    settings = get_settings()
+    chain_id = chain.chain_id
+    deployer = _deployer(chain_id)
+    treasury = settings.treasury or deployer.address
+    records = {}
+
+    def record(name, contract, receipt_block):
+        records[name] = deployments.Deployed(
+            address=contract.address,
+            abiHash=deployments.abi_hash(_abi(name)),
+            block=receipt_block,
+        )
+
+    first_block = chain.blocks.height + 1
+    if settings.stablecoin:
+        stablecoin = project.MockUSDC.at(settings.stablecoin)  # any ERC-20 with permit answers this ABI
+        records["MockUSDC"] = deployments.Deployed(
+            address=stablecoin.address, abiHash=deployments.abi_hash(_abi("MockUSDC")), block=0
+        )
+    elif chain_id in DEV_CHAIN_IDS:
+        stablecoin = deployer.deploy(project.MockUSDC)
+        record("MockUSDC", stablecoin, chain.blocks.height)
+    else:
+        raise click.ClickException(f"chain {chain_id}: set GPUHOURS_STABLECOIN to the stablecoin's address")
+
+    nonce = deployer.nonce
+    hours_at, exchange_at = create_address(deployer.address, nonce + 1), create_address(deployer.address, nonce + 2)
+    escrow = deployer.deploy(project.Escrow, stablecoin, hours_at, exchange_at, deployer, treasury)
+    record("Escrow", escrow, chain.blocks.height)
+    gpu_hours = deployer.deploy(project.GpuHours, escrow, exchange_at, deployer, settings.metadata_uri)
+    record("GpuHours", gpu_hours, chain.blocks.height)
+    exchange = deployer.deploy(project.Exchange, stablecoin, gpu_hours, escrow, deployer, treasury, settings.fee_bps)
+    record("Exchange", exchange, chain.blocks.height)
+    if settings.min_bond_per_unit:
+        gpu_hours.setMinBondPerUnit(settings.min_bond_per_unit, sender=deployer)
+
+    deployment = deployments.Deployment(
+        chainId=chain_id,
+        deployBlock=first_block,
+        deployer=deployer.address,
+        params={
+            "feeBps": settings.fee_bps,
+            "treasury": treasury,
+            "minBondPerUnit": settings.min_bond_per_unit,
+            "metadataUri": settings.metadata_uri,
+        },
+        contracts=records,
+    )
+    path = deployments.write(
+        settings.deployments_dir, deployment, {name: _abi(name) for name in deployments.CORE_CONTRACTS}
+    )
+    click.echo(f"deployed gpuhours to chain {chain_id}: {path}")
+    for name, deployed in records.items():
+        click.echo(f"  {name:<9} {deployed.address}")
+
+
+def _abi(name: str) -> list[dict]:
+    return [item.model_dump(mode="json", by_alias=True) for item in getattr(project, name).contract_type.abi]
