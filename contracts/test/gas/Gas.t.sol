@@ -31,7 +31,7 @@ contract GasTest is Base {
         bytes memory sig = _sign(providerKey, o);
         vm.prank(renter);
         exchange.fill(o, sig, 100);
-        _record("fill primary (mint + escrow + fee)", abi.encodeCall(IExchange.fill, (o, sig, 100)));
+        _record("fill primary (mint + escrow + fee)", abi.encodeCall(IExchange.fill, (o, sig, 100)), 110_000);
     }
 
     function test_gas_fillSecondary() public {
@@ -39,7 +39,7 @@ contract GasTest is Base {
         bytes memory sig = _sign(buyerKey, o);
         vm.prank(renter);
         exchange.fill(o, sig, 8);
-        _record("fill secondary (transfer + payment + fee)", abi.encodeCall(IExchange.fill, (o, sig, 8)));
+        _record("fill secondary (transfer + payment + fee)", abi.encodeCall(IExchange.fill, (o, sig, 8)), 95_000);
     }
 
     function test_gas_activate8x24() public {
@@ -50,7 +50,7 @@ contract GasTest is Base {
         uint40 start = uint40(gpuHours.capacity(id).start);
         vm.prank(renter);
         gpuHours.activate(id, start, 24, 8);
-        _record("activate 8 GPUs x 24 h", abi.encodeCall(IGpuHours.activate, (id, start, 24, 8)));
+        _record("activate 8 GPUs x 24 h", abi.encodeCall(IGpuHours.activate, (id, start, 24, 8)), 60_000);
     }
 
     function test_gas_cancelOrder() public {
@@ -58,10 +58,11 @@ contract GasTest is Base {
         orders[0] = _order(provider, OrderKind.PrimarySell, id, 100, PRICE);
         vm.prank(provider);
         exchange.cancel(orders);
-        _record("cancel one order", abi.encodeCall(IExchange.cancel, (orders)));
+        _record("cancel one order", abi.encodeCall(IExchange.cancel, (orders)), 30_000);
     }
 
-    function _record(string memory name, bytes memory data) internal {
+    /// @dev Records both figures and fails when execution gas is over `target`.
+    function _record(string memory name, bytes memory data, uint256 target) internal {
         uint256 txGas = vm.lastCallGas().gasTotalUsed;
         uint256 intrinsic = 21_000;
         for (uint256 i; i < data.length; ++i) {
@@ -69,5 +70,6 @@ contract GasTest is Base {
         }
         vm.snapshotValue(string.concat(name, " (tx)"), txGas);
         vm.snapshotValue(name, txGas - intrinsic);
+        assertLe(txGas - intrinsic, target, string.concat(name, ": over its gas target"));
     }
 }
