@@ -15,6 +15,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 ROWS = [
     ("fill secondary (transfer + payment + fee)", 95_000, "132,313 (ERC-1155 ↔ ERC-20, one fee recipient)"),
     ("fill primary (mint + escrow + fee)", 110_000, "109,263 (ERC-1155 ↔ ERC-20, no fee; no mint, no escrow)"),
+    ("fill primary, a capacity's first sale", 130_000, None),
     ("activate 8 GPUs x 24 h", 60_000, None),
     ("cancel one order", 30_000, None),
 ]

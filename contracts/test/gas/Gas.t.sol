@@ -34,6 +34,15 @@ contract GasTest is Base {
         _record("fill primary (mint + escrow + fee)", abi.encodeCall(IExchange.fill, (o, sig, 100)), 110_000);
     }
 
+    function test_gas_fillPrimaryFirstSale() public {
+        (, uint256 fresh) = _capacity(renter, 24, 0);
+        Order memory o = _order(renter, OrderKind.PrimarySell, fresh, 100, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        vm.prank(buyer);
+        exchange.fill(o, sig, 100);
+        _record("fill primary, a capacity's first sale", abi.encodeCall(IExchange.fill, (o, sig, 100)), 130_000);
+    }
+
     function test_gas_fillSecondary() public {
         Order memory o = _order(buyer, OrderKind.Sell, id, 8, PRICE * 2);
         bytes memory sig = _sign(buyerKey, o);
