@@ -25,7 +25,7 @@ BEGIN, END = "<!-- gas:begin -->", "<!-- gas:end -->"
 def table() -> str:
     snap = {k: int(v) for k, v in json.loads(SNAPSHOT.read_text()).items()}
     lines = [
-        "| operation | execution gas | target | met | whole tx (receipt) | Seaport 1.6, whole tx |",
+        "| operation | execution gas | target | met | whole tx (receipt) | Seaport, whole tx |",
         "|---|---:|---:|:-:|---:|---|",
     ]
     for name, target, seaport in ROWS:
