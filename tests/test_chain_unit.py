@@ -1,0 +1,66 @@
+"""Pieces of the chain client that need no chain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector
+
+from backend.chain import deployments, errors
+from backend.chain.client import from_bytes32, to_bytes32
+from backend.chain.dev_accounts import dev_account
+from backend.chain.errors import ErrorDecoder
+from backend.config import REPO_ROOT
+
+ABIS = {p.stem: json.loads(p.read_text()) for p in (REPO_ROOT / "deployments" / "abi").glob("*.json")}
+
+
+def test_custom_errors_decode_to_named_exceptions():
+    decoder = ErrorDecoder(ABIS.values())
+    data = function_signature_to_4byte_selector("StaleCounter(bytes32,uint256,uint256)") + encode(
+        ["bytes32", "uint256", "uint256"], [b"\x11" * 32, 3, 4])
+    exc = decoder.decode(data)
+    assert isinstance(exc, errors.StaleCounter) and isinstance(exc, errors.ContractRevert)
+    assert exc.fields == {"orderHash": b"\x11" * 32, "counter": 3, "current": 4}
+    assert "StaleCounter(orderHash=0x1111" in str(exc)
+
+
+def test_openzeppelin_errors_decode_too():
+    decoder = ErrorDecoder(ABIS.values())
+    data = function_signature_to_4byte_selector("ERC20InsufficientBalance(address,uint256,uint256)") + encode(
+        ["address", "uint256", "uint256"], ["0x" + "22" * 20, 1, 2])
+    assert isinstance(decoder.decode(data), errors.ERC20InsufficientBalance)
+
+
+def test_unknown_revert_data_is_kept():
+    exc = ErrorDecoder(ABIS.values()).decode("0xdeadbeef")
+    assert isinstance(exc, errors.UnknownRevert) and exc.fields["data"] == bytes.fromhex("deadbeef")
+
+
+def test_dev_accounts_exist_only_on_dev_chains():
+    assert dev_account(0, 31337).address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    with pytest.raises(ValueError, match="development accounts"):
+        dev_account(0, 1)
+
+
+def test_names_pack_into_bytes32():
+    assert from_bytes32(to_bytes32("H100-SXM5-80GB")) == "H100-SXM5-80GB"
+    with pytest.raises(ValueError):
+        to_bytes32("x" * 33)
+
+
+def test_a_tampered_abi_is_refused(tmp_path):
+    abi = ABIS["Exchange"]
+    deployment = deployments.Deployment(
+        chainId=5, deployBlock=1, deployer="0x" + "00" * 20, params={},
+        contracts={"Exchange": deployments.Deployed(address="0x" + "01" * 20, abiHash=deployments.abi_hash(abi),
+                                                    block=1)})
+    deployments.write(tmp_path, deployment, {"Exchange": abi})
+    assert deployments.load(tmp_path, 5)[0].chain_id == 5
+    (tmp_path / "abi" / "Exchange.json").write_text(json.dumps(abi[1:]))
+    with pytest.raises(deployments.DeploymentError, match="does not match"):
+        deployments.load(tmp_path, 5)
+    with pytest.raises(deployments.DeploymentError, match="no deployment"):
+        deployments.load(tmp_path, 6)
