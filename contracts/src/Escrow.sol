@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -17,6 +17,12 @@ contract Escrow is IEscrow, Ownable2Step {
     uint256 public constant MAX_PAYEES = 8;
     uint256 private constant BPS = 10_000;
 
+    /// @dev Sales plus fees of a cancelled capacity, and its units sold, when refunds opened. One slot.
+    struct RefundBase {
+        uint192 pot;
+        uint64 units;
+    }
+
     // ---------------------------------------------------------------- storage
 
     IERC20 public immutable stablecoin;
@@ -28,6 +34,9 @@ contract Escrow is IEscrow, Ownable2Step {
     mapping(uint256 capacityId => Funds) private _funds;
     mapping(address account => uint256) public claimable;
     mapping(address provider => Payee[]) private _splits;
+    /// @dev A cancelled capacity's pot and units as they stood when refunds opened: each refund is
+    ///      measured against these, not against what earlier refunds left, so rounding cannot pile up.
+    mapping(uint256 capacityId => RefundBase) private _refundBases;
 
     /// @dev `gpuHours_` and `exchange_` are the addresses those contracts will be deployed at
     ///      (next two deployments); the Exchange constructor checks the wiring.
@@ -74,9 +83,11 @@ contract Escrow is IEscrow, Ownable2Step {
         if (msg.sender != gpuHours) revert OnlyGpuHours(msg.sender);
         Funds storage f = _funds[capacityId];
         f.refundableUnits = SafeCast.toUint64(unitsSold);
+        uint256 pot = uint256(f.sales) + f.fees;
+        _refundBases[capacityId] = RefundBase({pot: uint192(pot), units: uint64(unitsSold)});
         uint256 bond = f.bond;
         f.bond = 0;
-        emit CapacityRefundOpened(capacityId, unitsSold, uint256(f.sales) + f.fees);
+        emit CapacityRefundOpened(capacityId, unitsSold, pot);
         emit BondReturned(capacityId, provider, bond);
         _credit(provider, bond);
     }
@@ -86,14 +97,22 @@ contract Escrow is IEscrow, Ownable2Step {
         if (msg.sender != gpuHours) revert OnlyGpuHours(msg.sender);
         Funds memory f = _funds[capacityId];
         if (units > f.refundableUnits) revert NotRefundable(capacityId, units, f.refundableUnits);
-        // Pro rata, rounded down; the last unit out takes what is left, so nothing stays behind.
-        uint256 salesPart = uint256(f.sales) * units / f.refundableUnits;
-        uint256 feesPart = uint256(f.fees) * units / f.refundableUnits;
-        f.sales -= uint128(salesPart);
+        // The units still out after this refund keep their share of the original pot, rounded up;
+        // this refund is the rest. Each refund is then its pro-rata share of the pot rounded down
+        // or up, never more, and the last unit out takes what is left, so nothing stays behind.
+        // (Refunding pro rata of what earlier refunds left would let their rounding pile up on the
+        // last redeemer.) pot < 2^129 and units < 2^64, so the product cannot overflow.
+        RefundBase memory base = _refundBases[capacityId];
+        uint256 left = f.refundableUnits - units;
+        uint256 keep = left == 0 ? 0 : (uint256(base.pot) * left + base.units - 1) / base.units;
+        uint256 held = uint256(f.sales) + f.fees;
+        amount = held > keep ? held - keep : 0; // less is held only if the settler moved some
+        // Taken from sales and fees in proportion; fees round down so sales never go below zero.
+        uint256 feesPart = amount == 0 ? 0 : uint256(f.fees) * amount / held;
+        f.sales -= uint128(amount - feesPart);
         f.fees -= uint128(feesPart);
-        f.refundableUnits -= uint64(units);
+        f.refundableUnits = uint64(left);
         _funds[capacityId] = f;
-        amount = salesPart + feesPart;
         emit Refunded(capacityId, holder, units, amount);
         _credit(holder, amount);
     }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity 0.8.30;
 
 /// @notice Stablecoin held for one capacity: primary-sale proceeds (net of fee), the protocol fee
 ///         kept until delivery is settled, the provider's bond, and the units those funds answer for

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity 0.8.30;
 
 /// @notice What an order does.
 /// - PrimarySell: the capacity's provider sells hours that are minted on fill; payment goes to escrow.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity 0.8.30;
 
 /// @notice Why a capacity or a booking ended. Every one ends with exactly one of these.
 enum CloseReason {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity 0.8.30;
 
 /// @title HourBook
 /// @notice Per-hour booked-GPU counters packed 32 to a storage word (one byte per hour), so a day of

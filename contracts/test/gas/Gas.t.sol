@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity ^0.8.28;
 
 import {Base} from "../utils/Base.sol";
 import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
