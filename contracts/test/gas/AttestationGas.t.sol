@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Test} from "forge-std/Test.sol";
 import {AttestationOracle} from "../../src/AttestationOracle.sol";
-import {IAttestationOracle, Attestation, MarkPrice, Report} from "../../src/interfaces/IAttestationOracle.sol";
+import {Attestation, MarkPrice, Report} from "../../src/interfaces/IAttestationOracle.sol";
 
 /// @notice Batch attestation: 32 nodes, signed by 3 of a 5-signer set, one report an hour. Figures
 ///         are whole transactions (receipts, 21,000 and calldata included) divided by 32. Epoch
