@@ -15,7 +15,11 @@ from ape import accounts, chain, project
 from eth_utils import keccak, to_bytes, to_checksum_address
 
 from backend.chain import deployments
+from backend.chain.dev_accounts import dev_account
 from backend.config import DEV_CHAIN_IDS, get_settings
+
+# Anvil dev accounts that sign oracle reports on development chains.
+DEV_ORACLE_ACCOUNTS = (6, 7, 8)
 
 
 def create_address(sender: str, nonce: int) -> str:
@@ -70,6 +74,18 @@ def main():
     if settings.min_bond_per_unit:
         gpu_hours.setMinBondPerUnit(settings.min_bond_per_unit, sender=deployer)
 
+    signers = sorted(_oracle_signers(chain_id), key=lambda a: int(a, 16))
+    oracle = deployer.deploy(
+        project.AttestationOracle, deployer, signers, settings.oracle_threshold, settings.oracle_max_delay
+    )
+    record("AttestationOracle", oracle, chain.blocks.height)
+    sla = (settings.sla_min_uptime_bps, settings.sla_min_gflops_per_joule, settings.sla_grace_hours,
+           settings.sla_slash_per_gpu_hour)
+    settlement = deployer.deploy(project.Settlement, gpu_hours, escrow, oracle, deployer, sla)
+    record("Settlement", settlement, chain.blocks.height)
+    escrow.setSettler(settlement, sender=deployer)
+    gpu_hours.setSettlement(settlement, sender=deployer)
+
     deployment = deployments.Deployment(
         chainId=chain_id,
         deployBlock=first_block,
@@ -79,6 +95,10 @@ def main():
             "treasury": treasury,
             "minBondPerUnit": settings.min_bond_per_unit,
             "metadataUri": settings.metadata_uri,
+            "oracleSigners": signers,
+            "oracleThreshold": settings.oracle_threshold,
+            "oracleMaxDelay": settings.oracle_max_delay,
+            "sla": dict(zip(("minUptimeBps", "minGflopsPerJoule", "graceHours", "slashPerGpuHour"), sla)),
         },
         contracts=records,
     )
@@ -88,6 +108,15 @@ def main():
     click.echo(f"deployed gpuhours to chain {chain_id}: {path}")
     for name, deployed in records.items():
         click.echo(f"  {name:<9} {deployed.address}")
+
+
+def _oracle_signers(chain_id: int) -> list[str]:
+    settings = get_settings()
+    if settings.oracle_signers:
+        return [to_checksum_address(a) for a in settings.oracle_signers]
+    if chain_id in DEV_CHAIN_IDS:
+        return [dev_account(i, chain_id).address for i in DEV_ORACLE_ACCOUNTS]
+    raise click.ClickException(f"chain {chain_id}: set GPUHOURS_ORACLE_SIGNERS to the oracle signer addresses")
 
 
 def _abi(name: str) -> list[dict]:

@@ -60,6 +60,8 @@ class Market:
         self.escrow = self._contract("Escrow", abis)
         self.hours = self._contract("GpuHours", abis)
         self.exchange = self._contract("Exchange", abis)
+        self.oracle = self._contract("AttestationOracle", abis)
+        self.settlement = self._contract("Settlement", abis)
 
     @classmethod
     def connect(cls, rpc_url: str, deployments_dir: Path, timeout: float = 60.0) -> Market:

@@ -9,7 +9,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, Field
 
-CORE_CONTRACTS = ("MockUSDC", "Escrow", "GpuHours", "Exchange")
+CORE_CONTRACTS = ("MockUSDC", "Escrow", "GpuHours", "Exchange", "AttestationOracle", "Settlement")
 
 
 class DeploymentError(RuntimeError):

@@ -100,6 +100,24 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
         return (lane & ATTESTED != 0, uint16(lane >> 16) & 0x7fff, uint16(lane));
     }
 
+    /// @inheritdoc IAttestationOracle
+    function countEpochs(uint64 nodeId, uint64 fromEpoch, uint256 count, uint16 minUptimeBps, uint16 minGflopsPerJoule)
+        external
+        view
+        returns (uint256 delivered, uint256 failed)
+    {
+        mapping(uint256 => uint256) storage words = _epochs[nodeId];
+        uint256 end = uint256(fromEpoch) + count;
+        uint256 word;
+        for (uint256 e = fromEpoch; e < end; ++e) {
+            if (e == fromEpoch || e & 7 == 0) word = words[e >> 3];
+            uint256 lane = word >> ((e & 7) << 5);
+            if (lane & ATTESTED == 0) continue;
+            if ((lane >> 16) & 0x7fff >= minUptimeBps && lane & 0xffff >= minGflopsPerJoule) ++delivered;
+            else ++failed;
+        }
+    }
+
     function node(uint64 nodeId) external view returns (NodeRecord memory) {
         return _nodes[nodeId];
     }

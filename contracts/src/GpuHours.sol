@@ -25,6 +25,8 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     IEscrow public immutable escrow;
     /// @inheritdoc IGpuHours
     address public immutable exchange;
+    /// @inheritdoc IGpuHours
+    address public settlement;
     /// @notice Minimum bond per GPU-hour of supply, in stablecoin base units.
     uint256 public minBondPerUnit;
     uint64 public nodeCount;
@@ -44,6 +46,14 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     }
 
     // ---------------------------------------------------------------- admin
+
+    /// @notice Wires the settlement contract. Once: what it settles must not change hands.
+    function setSettlement(address settlement_) external onlyOwner {
+        if (settlement != address(0)) revert SettlementAlreadySet();
+        if (settlement_ == address(0)) revert ZeroAddress();
+        settlement = settlement_;
+        emit SettlementSet(settlement_);
+    }
 
     function setMinBondPerUnit(uint256 amount) external onlyOwner {
         minBondPerUnit = amount;
@@ -175,10 +185,8 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
 
     /// @inheritdoc IGpuHours
     function expireHours(uint256 capacityId, address[] calldata holders) external {
-        Capacity storage c = _capacities[capacityId];
-        if (c.status != CapacityStatus.Active && c.status != CapacityStatus.Closed) {
-            _revertNotActive(capacityId, c.status);
-        }
+        _onlySettlement();
+        Capacity storage c = _activeCapacity(capacityId);
         if (block.timestamp < c.end) revert WindowNotEnded(capacityId, c.end);
         uint32 expired; // at most minted, which fits 32 bits
         for (uint256 i; i < holders.length; ++i) {
@@ -192,12 +200,22 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     }
 
     /// @inheritdoc IGpuHours
-    function closeCapacity(uint256 capacityId) external {
+    function closeCapacity(uint256 capacityId, CloseReason reason) external {
+        _onlySettlement();
         Capacity storage c = _activeCapacity(capacityId);
         if (block.timestamp < c.end) revert WindowNotEnded(capacityId, c.end);
         c.status = CapacityStatus.Closed;
-        c.closeReason = CloseReason.Completed;
-        emit CapacityClosed(capacityId, CloseReason.Completed);
+        c.closeReason = reason;
+        emit CapacityClosed(capacityId, reason);
+    }
+
+    /// @inheritdoc IGpuHours
+    function closeBooking(uint256 bookingId, CloseReason reason) external {
+        _onlySettlement();
+        Booking storage b = _bookings[bookingId];
+        if (b.holder == address(0) || b.closeReason != CloseReason.None) revert BookingNotOpen(bookingId);
+        b.closeReason = reason;
+        emit BookingClosed(bookingId, bookingId >> 24, reason);
     }
 
     // ---------------------------------------------------------------- exchange
@@ -289,6 +307,10 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         n = _nodes[nodeId];
         if (n.owner == address(0)) revert UnknownNode(nodeId);
         if (n.owner != msg.sender) revert NotNodeOwner(nodeId, msg.sender);
+    }
+
+    function _onlySettlement() private view {
+        if (msg.sender != settlement) revert OnlySettlement(msg.sender);
     }
 
     function _activeCapacity(uint256 capacityId) private view returns (Capacity storage c) {

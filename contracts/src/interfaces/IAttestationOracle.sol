@@ -95,6 +95,14 @@ interface IAttestationOracle {
         view
         returns (bool attested, uint16 uptimeBps, uint16 gflopsPerJoule);
 
+    /// @notice Over `count` epochs from `fromEpoch`: how many were attested at or above both
+    ///         minimums (`delivered`) and how many were attested below either (`failed`). The rest
+    ///         were not attested.
+    function countEpochs(uint64 nodeId, uint64 fromEpoch, uint256 count, uint16 minUptimeBps, uint16 minGflopsPerJoule)
+        external
+        view
+        returns (uint256 delivered, uint256 failed);
+
     function node(uint64 nodeId) external view returns (NodeRecord memory);
 
     /// @notice Mean attested uptime of a node over its history, in bps (0 with no history).

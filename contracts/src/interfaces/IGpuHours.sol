@@ -97,6 +97,10 @@ interface IGpuHours {
     error BookingNotOpen(uint256 bookingId);
     /// @notice Only the exchange may mint.
     error OnlyExchange(address caller);
+    /// @notice Only the settlement contract may do this.
+    error OnlySettlement(address caller);
+    /// @notice The settlement contract is wired once.
+    error SettlementAlreadySet();
     /// @notice A zero address was given where one is required.
     error ZeroAddress();
 
@@ -136,6 +140,7 @@ interface IGpuHours {
     event HoursExpired(uint256 indexed capacityId, address indexed holder, uint256 amount);
     event HoursRedeemed(uint256 indexed capacityId, address indexed holder, uint256 amount);
     event MinBondPerUnitSet(uint256 amount);
+    event SettlementSet(address settlement);
 
     // ------------------------------------------------------------------ provider
 
@@ -175,11 +180,17 @@ interface IGpuHours {
     /// @notice Closes a booking of a cancelled capacity and refunds its holder.
     function refundBooking(uint256 bookingId) external;
 
+    // ------------------------------------------------------------------ settlement
+
     /// @notice After the window ends, burns what `holders` still hold of `capacityId` as expired.
+    ///         Settlement only, which pays for those hours in the same call.
     function expireHours(uint256 capacityId, address[] calldata holders) external;
 
-    /// @notice After the window ends, closes an active capacity.
-    function closeCapacity(uint256 capacityId) external;
+    /// @notice After the window ends, closes an active capacity with `reason`. Settlement only.
+    function closeCapacity(uint256 capacityId, CloseReason reason) external;
+
+    /// @notice Closes an open booking of an active capacity with `reason`. Settlement only.
+    function closeBooking(uint256 bookingId, CloseReason reason) external;
 
     // ------------------------------------------------------------------ exchange
 
@@ -199,6 +210,8 @@ interface IGpuHours {
     ///         without an ERC-1155 approval, which it does only on the holder's own signed order or
     ///         the holder's own call.
     function exchange() external view returns (address);
+    /// @notice The settlement contract: expires, closes and settles against attested delivery.
+    function settlement() external view returns (address);
     function supplyCap(uint256 capacityId) external view returns (uint256);
     /// @notice Units of `capacityId` in circulation: minted minus activated, redeemed and expired.
     function totalSupply(uint256 capacityId) external view returns (uint256);

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @notice Service levels every capacity is held to.
+struct Sla {
+    /// @notice An hour counts as delivered when attested at or above this uptime.
+    uint16 minUptimeBps;
+    /// @notice ...and at or above this verified efficiency (GFLOP per joule; 0 disables it).
+    uint16 minGflopsPerJoule;
+    /// @notice Failed hours in a booking forgiven before the bond is slashed: no slash for a blip.
+    uint8 graceHours;
+    /// @notice Bond slashed per GPU-hour failed beyond the grace, in stablecoin units.
+    uint128 slashPerGpuHour;
+}
+
+/// @title ISettlement
+/// @notice Settles GPU-hours against attested delivery. Escrowed sale proceeds reach the provider
+///         only for hours the oracle attested as delivered; hours attested as failed, or never
+///         attested, are refunded to their holder with the fee on them; failures beyond a grace
+///         slash the provider's bond to the holder who suffered them. Unused hours left at the end
+///         of a window pay the provider in proportion to the hours it was attested available.
+interface ISettlement {
+    error NotSettleable(uint256 id, uint256 readyAt);
+    error BookingNotOpen(uint256 bookingId);
+    error CapacityNotSettleable(uint256 capacityId);
+    /// @notice Units of the capacity are still unsettled (held, or booked and not settled).
+    error UnitsOutstanding(uint256 capacityId, uint256 outstanding);
+    error InvalidSla();
+
+    event BookingSettled(
+        uint256 indexed bookingId,
+        uint256 indexed capacityId,
+        uint256 deliveredHours,
+        uint256 failedHours,
+        uint256 paid,
+        uint256 refunded,
+        uint256 slashed
+    );
+    event UnusedSettled(uint256 indexed capacityId, address indexed holder, uint256 units, uint256 paid, uint256 refunded);
+    event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
+    event SlaSet(Sla sla);
+
+    /// @notice Settles a booking of an active capacity once its last hour can no longer be attested.
+    function settleBooking(uint256 bookingId) external;
+
+    /// @notice After the window, expires the hours `holders` never activated and settles them.
+    function settleUnused(uint256 capacityId, address[] calldata holders) external;
+
+    /// @notice Once every sold unit is settled, closes the capacity and returns what is left of the bond.
+    function settleCapacity(uint256 capacityId) external;
+
+    function sla() external view returns (Sla memory);
+    function settledUnits(uint256 capacityId) external view returns (uint256);
+}

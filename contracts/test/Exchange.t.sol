@@ -1,0 +1,836 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Errors, IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+
+import {Fixtures} from "./utils/Fixtures.sol";
+import {ERC1271Wallet} from "./utils/ERC1271Wallet.sol";
+import {ReentrantReceiver} from "./utils/ReentrantReceiver.sol";
+import {Exchange} from "../src/Exchange.sol";
+import {Escrow} from "../src/Escrow.sol";
+import {GpuHours} from "../src/GpuHours.sol";
+import {IExchange, Order, OrderKind, OrderStatus, Fill, Permit} from "../src/interfaces/IExchange.sol";
+import {IGpuHours} from "../src/interfaces/IGpuHours.sol";
+import {IEscrow, Funds} from "../src/interfaces/IEscrow.sol";
+
+contract ExchangeTest is Fixtures {
+    uint256 internal constant SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+
+    uint256 internal id;
+    uint256 internal walletKey;
+    address internal walletSigner;
+    ERC1271Wallet internal wallet;
+
+    function setUp() public override {
+        super.setUp();
+        (, id) = _capacity(provider, 24 * 7, 0);
+        (walletSigner, walletKey) = makeAddrAndKey("walletSigner");
+        wallet = new ERC1271Wallet(walletSigner);
+        usdc.mint(address(wallet), 1_000_000 * USDC);
+        vm.prank(walletSigner);
+        wallet.approve(usdc, address(exchange), type(uint256).max);
+    }
+
+    function _fee(uint256 total) internal view returns (uint256) {
+        return _ceilDiv(total * exchange.feeBps(), 10_000);
+    }
+
+    function _fill(address taker, Order memory o, bytes memory sig, uint256 amount) internal returns (uint256) {
+        vm.prank(taker);
+        return exchange.fill(o, sig, amount);
+    }
+
+    /// @dev The renter buys `amount` hours in a primary sale, so it has some to sell.
+    function _renterHolds(uint256 amount) internal {
+        _buyPrimary(renter, id, amount, PRICE);
+    }
+
+    // ================================================================ constructor
+
+    function test_constructor_wiring() public view {
+        assertEq(address(exchange.stablecoin()), address(usdc));
+        assertEq(address(exchange.gpuHours()), address(gpuHours));
+        assertEq(address(exchange.escrow()), address(escrow));
+        assertEq(exchange.treasury(), treasury);
+        assertEq(exchange.feeBps(), FEE_BPS);
+        assertEq(exchange.owner(), owner);
+        assertEq(exchange.MAX_FEE_BPS(), 1_000);
+        assertEq(
+            exchange.ORDER_TYPEHASH(),
+            keccak256(
+                "Order(address maker,uint8 kind,uint256 capacityId,uint256 amount,uint256 price,uint256 expiry,uint256 salt,uint256 counter)"
+            )
+        );
+    }
+
+    function test_constructor_revertsZeroStablecoin() public {
+        vm.expectRevert(IExchange.ZeroAddress.selector);
+        new Exchange(IERC20(address(0)), gpuHours, escrow, owner, treasury, 0);
+    }
+
+    function test_constructor_revertsZeroGpuHours() public {
+        vm.expectRevert(IExchange.ZeroAddress.selector);
+        new Exchange(usdc, IGpuHours(address(0)), escrow, owner, treasury, 0);
+    }
+
+    function test_constructor_revertsZeroEscrow() public {
+        vm.expectRevert(IExchange.ZeroAddress.selector);
+        new Exchange(usdc, gpuHours, IEscrow(address(0)), owner, treasury, 0);
+    }
+
+    function test_constructor_revertsZeroTreasury() public {
+        vm.expectRevert(IExchange.ZeroAddress.selector);
+        new Exchange(usdc, gpuHours, escrow, owner, address(0), 0);
+    }
+
+    function test_constructor_revertsFeeTooHigh() public {
+        vm.expectRevert(abi.encodeWithSelector(IExchange.FeeTooHigh.selector, 1_001, 1_000));
+        new Exchange(usdc, gpuHours, escrow, owner, treasury, 1_001);
+    }
+
+    function test_constructor_revertsWhenGpuHoursPointsElsewhere() public {
+        // The deployed GpuHours names the deployed exchange, not this new one.
+        vm.expectRevert(IExchange.WiringMismatch.selector);
+        new Exchange(usdc, gpuHours, escrow, owner, treasury, 0);
+    }
+
+    function test_constructor_revertsWhenEscrowPointsElsewhere() public {
+        uint64 nonce = vm.getNonce(address(this));
+        GpuHours hours2 = new GpuHours(escrow, vm.computeCreateAddress(address(this), nonce + 1), owner, "");
+        vm.expectRevert(IExchange.WiringMismatch.selector);
+        new Exchange(usdc, hours2, escrow, owner, treasury, 0);
+    }
+
+    function test_constructor_revertsWhenEscrowNamesOtherGpuHours() public {
+        uint64 nonce = vm.getNonce(address(this));
+        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
+        Escrow escrow2 = new Escrow(usdc, address(0xBEEF), exchangeAt, owner, treasury);
+        GpuHours hours2 = new GpuHours(escrow2, exchangeAt, owner, "");
+        vm.expectRevert(IExchange.WiringMismatch.selector);
+        new Exchange(usdc, hours2, escrow2, owner, treasury, 0);
+    }
+
+    function test_constructor_acceptsCorrectWiring() public {
+        uint64 nonce = vm.getNonce(address(this));
+        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
+        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
+        Escrow escrow2 = new Escrow(usdc, hoursAt, exchangeAt, owner, treasury);
+        GpuHours hours2 = new GpuHours(escrow2, exchangeAt, owner, "");
+        Exchange exchange2 = new Exchange(usdc, hours2, escrow2, owner, treasury, 1_000);
+        assertEq(address(exchange2), exchangeAt);
+    }
+
+    // ================================================================ admin
+
+    function test_setFee_setsAndEmits() public {
+        vm.expectEmit(address(exchange));
+        emit IExchange.FeeSet(250);
+        vm.prank(owner);
+        exchange.setFee(250);
+        assertEq(exchange.feeBps(), 250);
+    }
+
+    function test_setFee_maximumAllowed() public {
+        vm.prank(owner);
+        exchange.setFee(1_000);
+        assertEq(exchange.feeBps(), 1_000);
+    }
+
+    function test_setFee_revertsFeeTooHigh() public {
+        vm.expectRevert(abi.encodeWithSelector(IExchange.FeeTooHigh.selector, 1_001, 1_000));
+        vm.prank(owner);
+        exchange.setFee(1_001);
+    }
+
+    function test_setFee_revertsNotOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, provider));
+        vm.prank(provider);
+        exchange.setFee(0);
+    }
+
+    function test_setTreasury_setsAndEmits() public {
+        address next = makeAddr("next");
+        vm.expectEmit(address(exchange));
+        emit IExchange.TreasurySet(next);
+        vm.prank(owner);
+        exchange.setTreasury(next);
+        assertEq(exchange.treasury(), next);
+    }
+
+    function test_setTreasury_newTreasuryReceivesFees() public {
+        address next = makeAddr("next");
+        vm.prank(owner);
+        exchange.setTreasury(next);
+        _renterHolds(10);
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 10, PRICE);
+        uint256 fee = _fill(buyer, o, _sign(renterKey, o), 10);
+        assertEq(usdc.balanceOf(next), fee);
+    }
+
+    function test_setTreasury_revertsZeroAddress() public {
+        vm.expectRevert(IExchange.ZeroAddress.selector);
+        vm.prank(owner);
+        exchange.setTreasury(address(0));
+    }
+
+    function test_setTreasury_revertsNotOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, renter));
+        vm.prank(renter);
+        exchange.setTreasury(renter);
+    }
+
+    // ================================================================ primary sales
+
+    function test_fill_primaryMintsAndPaysIntoEscrow() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        uint256 total = 10 * PRICE;
+        uint256 fee = _fee(total);
+        uint256 renterBefore = usdc.balanceOf(renter);
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.SaleCredited(id, total - fee, fee);
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, PRICE, fee);
+        assertEq(_fill(renter, o, sig, 10), fee);
+
+        assertEq(fee, 210_000);
+        assertEq(gpuHours.balanceOf(renter, id), 10);
+        assertEq(usdc.balanceOf(renter), renterBefore - total);
+        assertEq(usdc.balanceOf(address(escrow)), total);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.sales, total - fee);
+        assertEq(f.fees, fee);
+        assertEq(exchange.status(exchange.hashOrder(o)).filled, 10);
+        assertEq(usdc.balanceOf(provider), 1_000_000 * USDC); // paid only through escrow
+    }
+
+    function test_fill_primaryRevertsWhenMakerIsNotProvider() public {
+        Order memory o = _freshOrder(renter, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.NotProvider.selector, id, renter));
+        _fill(buyer, o, sig, 10);
+    }
+
+    function test_fill_primaryRevertsAboveSupplyCap() public {
+        uint256 cap = gpuHours.supplyCap(id);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, cap + 1, 1);
+        bytes memory sig = _sign(providerKey, o);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.SupplyCapExceeded.selector, id, 0, cap + 1, cap));
+        _fill(buyer, o, sig, cap + 1);
+    }
+
+    // ================================================================ secondary sales
+
+    function test_fill_secondaryPaysSellerAndTreasury() public {
+        _renterHolds(10);
+        uint256 price = 3 * USDC + 1;
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 4, price);
+        bytes memory sig = _sign(renterKey, o);
+        uint256 total = 4 * price;
+        uint256 fee = _fee(total);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 buyerBefore = usdc.balanceOf(buyer);
+        uint256 treasuryBefore = usdc.balanceOf(treasury);
+        uint256 escrowBefore = usdc.balanceOf(address(escrow));
+
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), renter, buyer, id, OrderKind.Sell, 4, price, fee);
+        _fill(buyer, o, sig, 4);
+
+        assertEq(gpuHours.balanceOf(renter, id), 6);
+        assertEq(gpuHours.balanceOf(buyer, id), 4);
+        assertEq(usdc.balanceOf(buyer), buyerBefore - total);
+        assertEq(usdc.balanceOf(renter), renterBefore + total - fee);
+        assertEq(usdc.balanceOf(treasury), treasuryBefore + fee);
+        assertEq(usdc.balanceOf(address(escrow)), escrowBefore);
+    }
+
+    function test_fill_secondaryRevertsWithoutHours() public {
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 4, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        vm.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, renter, 0, 4, id));
+        _fill(buyer, o, sig, 4);
+    }
+
+    // ================================================================ bids
+
+    function test_fill_bidByHolderTransfers() public {
+        _renterHolds(10);
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 5, PRICE);
+        bytes memory sig = _sign(buyerKey, o);
+        uint256 total = 5 * PRICE;
+        uint256 fee = _fee(total);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 buyerBefore = usdc.balanceOf(buyer);
+        uint256 treasuryBefore = usdc.balanceOf(treasury);
+
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), buyer, renter, id, OrderKind.Buy, 5, PRICE, fee);
+        _fill(renter, o, sig, 5);
+
+        assertEq(gpuHours.balanceOf(buyer, id), 5);
+        assertEq(gpuHours.balanceOf(renter, id), 5);
+        assertEq(usdc.balanceOf(buyer), buyerBefore - total);
+        assertEq(usdc.balanceOf(renter), renterBefore + total - fee);
+        assertEq(usdc.balanceOf(treasury), treasuryBefore + fee);
+    }
+
+    function test_fill_bidByProviderMintsIntoEscrow() public {
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 5, PRICE);
+        bytes memory sig = _sign(buyerKey, o);
+        uint256 total = 5 * PRICE;
+        uint256 fee = _fee(total);
+        uint256 buyerBefore = usdc.balanceOf(buyer);
+        uint256 providerBefore = usdc.balanceOf(provider);
+
+        _fill(provider, o, sig, 5);
+
+        assertEq(gpuHours.balanceOf(buyer, id), 5);
+        assertEq(gpuHours.balanceOf(provider, id), 0);
+        assertEq(gpuHours.capacity(id).minted, 5);
+        assertEq(usdc.balanceOf(buyer), buyerBefore - total);
+        assertEq(usdc.balanceOf(provider), providerBefore);
+        assertEq(usdc.balanceOf(address(escrow)), total);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.sales, total - fee);
+        assertEq(f.fees, fee);
+    }
+
+    function test_fill_bidRevertsUnknownCapacity() public {
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, 99, 5, PRICE);
+        bytes memory sig = _sign(buyerKey, o);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.UnknownCapacity.selector, 99));
+        _fill(renter, o, sig, 5);
+    }
+
+    // ================================================================ partial fills
+
+    function test_fill_partialFills() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        _fill(renter, o, sig, 3);
+        assertEq(exchange.status(h).filled, 3);
+        _fill(buyer, o, sig, 4);
+        assertEq(exchange.status(h).filled, 7);
+        _fill(renter, o, sig, 3);
+        assertEq(exchange.status(h).filled, 10);
+        assertEq(gpuHours.balanceOf(renter, id), 6);
+        assertEq(gpuHours.balanceOf(buyer, id), 4);
+    }
+
+    function test_fill_revertsInsufficientRemaining() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        _fill(renter, o, sig, 7);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InsufficientRemaining.selector, h, 4, 3));
+        _fill(renter, o, sig, 4);
+    }
+
+    function test_fill_revertsWhenFullyFilled() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 2, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        _fill(renter, o, sig, 2);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InsufficientRemaining.selector, h, 1, 0));
+        _fill(renter, o, sig, 1);
+    }
+
+    function test_fill_revertsZeroAmount() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        vm.expectRevert(IExchange.ZeroAmount.selector);
+        _fill(renter, o, sig, 0);
+    }
+
+    function test_fill_laterFillsNeedNoSignature() public {
+        // The signature is checked on the first fill; the hash then stands for an authorised order.
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        _fill(renter, o, sig, 1);
+        _fill(renter, o, "", 1);
+        assertEq(exchange.status(exchange.hashOrder(o)).filled, 2);
+    }
+
+    // ================================================================ cancel / counter
+
+    function test_cancel_marksCancelledAndEmits() public {
+        Order[] memory orders = new Order[](1);
+        orders[0] = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes32 h = exchange.hashOrder(orders[0]);
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderCancelled(h, provider);
+        vm.prank(provider);
+        exchange.cancel(orders);
+        OrderStatus memory s = exchange.status(h);
+        assertTrue(s.cancelled);
+        assertEq(s.filled, 0);
+    }
+
+    function test_fill_revertsCancelledOrder() public {
+        Order[] memory orders = new Order[](1);
+        orders[0] = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, orders[0]);
+        bytes32 h = exchange.hashOrder(orders[0]);
+        _fill(renter, orders[0], sig, 3);
+        vm.prank(provider);
+        exchange.cancel(orders);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.CancelledOrder.selector, h));
+        _fill(renter, orders[0], sig, 1);
+        OrderStatus memory s = exchange.status(h);
+        assertEq(s.filled, 3);
+        assertTrue(s.cancelled);
+    }
+
+    function test_cancel_several() public {
+        Order[] memory orders = new Order[](3);
+        for (uint256 i; i < 3; ++i) {
+            orders[i] = _freshOrder(provider, OrderKind.PrimarySell, id, 10 + i, PRICE);
+        }
+        vm.prank(provider);
+        exchange.cancel(orders);
+        for (uint256 i; i < 3; ++i) {
+            assertTrue(exchange.status(exchange.hashOrder(orders[i])).cancelled);
+        }
+    }
+
+    function test_cancel_revertsNotMaker() public {
+        Order[] memory orders = new Order[](1);
+        orders[0] = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes32 h = exchange.hashOrder(orders[0]);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.NotMaker.selector, h, renter));
+        vm.prank(renter);
+        exchange.cancel(orders);
+    }
+
+    function test_incrementCounter_bumpsAndEmits() public {
+        vm.expectEmit(address(exchange));
+        emit IExchange.CounterIncremented(provider, 1);
+        vm.prank(provider);
+        assertEq(exchange.incrementCounter(), 1);
+        assertEq(exchange.counter(provider), 1);
+        vm.prank(provider);
+        assertEq(exchange.incrementCounter(), 2);
+    }
+
+    function test_fill_revertsStaleCounter() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        vm.prank(provider);
+        exchange.incrementCounter();
+        vm.expectRevert(abi.encodeWithSelector(IExchange.StaleCounter.selector, h, 0, 1));
+        _fill(renter, o, sig, 1);
+    }
+
+    function test_fill_revertsCounterAhead() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        o.counter = 1;
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.StaleCounter.selector, h, 1, 0));
+        _fill(renter, o, sig, 1);
+    }
+
+    function test_fill_orderUnderNewCounter() public {
+        vm.prank(provider);
+        exchange.incrementCounter();
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        assertEq(o.counter, 1);
+        _fill(renter, o, _sign(providerKey, o), 10);
+        assertEq(gpuHours.balanceOf(renter, id), 10);
+    }
+
+    // ================================================================ expiry
+
+    function test_fill_validAtExactExpiry() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        vm.warp(o.expiry);
+        _fill(renter, o, sig, 10);
+        assertEq(gpuHours.balanceOf(renter, id), 10);
+    }
+
+    function test_fill_revertsExpired() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        vm.warp(o.expiry + 1);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.OrderExpired.selector, h, o.expiry));
+        _fill(renter, o, sig, 10);
+    }
+
+    // ================================================================ signatures
+
+    function test_hashOrder_isEip712() public view {
+        Order memory o = _order(provider, OrderKind.Buy, id, 10, PRICE);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                exchange.ORDER_TYPEHASH(),
+                o.maker,
+                uint8(o.kind),
+                o.capacityId,
+                o.amount,
+                o.price,
+                o.expiry,
+                o.salt,
+                o.counter
+            )
+        );
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("gpuhours Exchange"),
+                keccak256("1"),
+                block.chainid,
+                address(exchange)
+            )
+        );
+        assertEq(exchange.hashOrder(o), keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+    }
+
+    function test_fill_revertsWrongKey() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, sig, 1);
+    }
+
+    function test_fill_revertsSignatureOfAnotherOrder() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        o.price = 1; // the taker edits the price after signing
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, sig, 1);
+    }
+
+    function test_fill_revertsShortSignature() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(providerKey, exchange.hashOrder(o));
+        v; // dropped: a 64-byte signature
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, abi.encodePacked(r, s), 1);
+    }
+
+    function test_fill_revertsEmptySignature() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, "", 1);
+    }
+
+    function test_fill_revertsBadV() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        (, bytes32 r, bytes32 s) = vm.sign(providerKey, exchange.hashOrder(o));
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, abi.encodePacked(r, s, uint8(29)), 1);
+    }
+
+    function test_fill_revertsMalleatedHighS() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(providerKey, exchange.hashOrder(o));
+        bytes memory twin = abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, twin, 1);
+    }
+
+    function test_fill_revertsGarbageSignature() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, provider));
+        _fill(renter, o, abi.encodePacked(bytes32(uint256(1)), bytes32(uint256(2)), uint8(27)), 1);
+    }
+
+    // ================================================================ ERC-1271 makers
+
+    function test_fill_erc1271BidFilledByHolder() public {
+        _renterHolds(10);
+        Order memory o = _freshOrder(address(wallet), OrderKind.Buy, id, 4, PRICE);
+        bytes memory sig = _sign(walletKey, o);
+        uint256 walletBefore = usdc.balanceOf(address(wallet));
+        _fill(renter, o, sig, 4);
+        assertEq(gpuHours.balanceOf(address(wallet), id), 4);
+        assertEq(usdc.balanceOf(address(wallet)), walletBefore - 4 * PRICE);
+    }
+
+    function test_fill_erc1271BidFilledByProvider() public {
+        Order memory o = _freshOrder(address(wallet), OrderKind.Buy, id, 4, PRICE);
+        bytes memory sig = _sign(walletKey, o);
+        _fill(provider, o, sig, 4);
+        assertEq(gpuHours.balanceOf(address(wallet), id), 4);
+        assertEq(usdc.balanceOf(address(escrow)), 4 * PRICE);
+    }
+
+    function test_fill_erc1271SellerSells() public {
+        Order memory bid = _freshOrder(address(wallet), OrderKind.Buy, id, 4, PRICE);
+        _fill(provider, bid, _sign(walletKey, bid), 4);
+
+        Order memory o = _freshOrder(address(wallet), OrderKind.Sell, id, 4, 2 * PRICE);
+        bytes memory sig = _sign(walletKey, o);
+        uint256 walletBefore = usdc.balanceOf(address(wallet));
+        uint256 fee = _fill(buyer, o, sig, 4);
+        assertEq(gpuHours.balanceOf(buyer, id), 4);
+        assertEq(usdc.balanceOf(address(wallet)), walletBefore + 8 * PRICE - fee);
+    }
+
+    function test_fill_revertsErc1271InvalidSignature() public {
+        Order memory o = _freshOrder(address(wallet), OrderKind.Buy, id, 4, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, address(wallet)));
+        _fill(provider, o, sig, 4);
+    }
+
+    function test_fill_revertsErc1271ShortSignature() public {
+        Order memory o = _freshOrder(address(wallet), OrderKind.Buy, id, 4, PRICE);
+        bytes32 h = exchange.hashOrder(o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, h, address(wallet)));
+        _fill(provider, o, hex"1234", 4);
+    }
+
+    // ================================================================ fillWithPermit
+
+    function _permitFor(uint256 value) internal view returns (Permit memory p) {
+        p.value = value;
+        p.deadline = block.timestamp + 1 hours;
+        (p.v, p.r, p.s) = _permit(renterKey, address(exchange), value, p.deadline);
+    }
+
+    function test_fillWithPermit_approvesAndFills() public {
+        vm.prank(renter);
+        usdc.approve(address(exchange), 0);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        Permit memory p = _permitFor(10 * PRICE);
+
+        vm.prank(renter);
+        exchange.fillWithPermit(o, sig, 10, p);
+
+        assertEq(gpuHours.balanceOf(renter, id), 10);
+        assertEq(usdc.nonces(renter), 1);
+        assertEq(usdc.allowance(renter, address(exchange)), 0);
+    }
+
+    function test_fillWithPermit_frontRunPermitStillFills() public {
+        vm.prank(renter);
+        usdc.approve(address(exchange), 0);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        Permit memory p = _permitFor(10 * PRICE);
+
+        // Someone copies the permit from the mempool and submits it first.
+        vm.prank(makeAddr("frontRunner"));
+        usdc.permit(renter, address(exchange), p.value, p.deadline, p.v, p.r, p.s);
+
+        vm.prank(renter);
+        exchange.fillWithPermit(o, sig, 10, p);
+        assertEq(gpuHours.balanceOf(renter, id), 10);
+    }
+
+    function test_fillWithPermit_usedPermitWithAllowanceFills() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        Permit memory p = _permitFor(10 * PRICE);
+        vm.prank(renter);
+        exchange.fillWithPermit(o, sig, 5, p);
+        // The same permit again: its nonce is spent, but the allowance it set is still there.
+        vm.prank(renter);
+        exchange.fillWithPermit(o, sig, 5, p);
+        assertEq(gpuHours.balanceOf(renter, id), 10);
+        assertEq(usdc.nonces(renter), 1);
+    }
+
+    function test_fillWithPermit_revertsWithoutAllowance() public {
+        vm.prank(renter);
+        usdc.approve(address(exchange), 0);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        Permit memory p = _permitFor(10 * PRICE);
+        p.deadline -= 1; // no longer what was signed: the permit fails, and so does the fill
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(exchange), 0, 10 * PRICE)
+        );
+        vm.prank(renter);
+        exchange.fillWithPermit(o, sig, 10, p);
+    }
+
+    // ================================================================ fillBatch
+
+    function _batchOf(Order memory a, bytes memory sa, uint256 na, Order memory b, bytes memory sb, uint256 nb)
+        internal
+        pure
+        returns (Fill[] memory fills)
+    {
+        fills = new Fill[](2);
+        fills[0] = Fill(a, sa, na);
+        fills[1] = Fill(b, sb, nb);
+    }
+
+    function test_fillBatch_fillsEveryOrder() public {
+        _renterHolds(10);
+        Order memory a = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        Order memory b = _freshOrder(renter, OrderKind.Sell, id, 10, PRICE + 1);
+        Fill[] memory fills = _batchOf(a, _sign(providerKey, a), 6, b, _sign(renterKey, b), 3);
+        vm.prank(buyer);
+        exchange.fillBatch(fills);
+        assertEq(gpuHours.balanceOf(buyer, id), 9);
+        assertEq(exchange.status(exchange.hashOrder(a)).filled, 6);
+        assertEq(exchange.status(exchange.hashOrder(b)).filled, 3);
+    }
+
+    function test_fillBatch_allOrNothing() public {
+        Order memory a = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        Order memory b = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE + 1);
+        bytes32 hb = exchange.hashOrder(b);
+        Fill[] memory fills = _batchOf(a, _sign(providerKey, a), 6, b, _sign(renterKey, b), 3);
+        uint256 before = usdc.balanceOf(buyer);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InvalidSignature.selector, hb, provider));
+        vm.prank(buyer);
+        exchange.fillBatch(fills);
+        assertEq(exchange.status(exchange.hashOrder(a)).filled, 0);
+        assertEq(gpuHours.balanceOf(buyer, id), 0);
+        assertEq(usdc.balanceOf(buyer), before);
+    }
+
+    function test_fillBatch_sameOrderTwiceCannotOverfill() public {
+        Order memory a = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        bytes memory sig = _sign(providerKey, a);
+        bytes32 h = exchange.hashOrder(a);
+        Fill[] memory fills = _batchOf(a, sig, 6, a, sig, 6);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.InsufficientRemaining.selector, h, 6, 4));
+        vm.prank(buyer);
+        exchange.fillBatch(fills);
+    }
+
+    function test_fillBatch_empty() public {
+        vm.prank(buyer);
+        exchange.fillBatch(new Fill[](0));
+    }
+
+    // ================================================================ price and fee arithmetic
+
+    function test_fill_revertsPriceOverflow() public {
+        uint256 price = uint256(1) << 127;
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 2, price);
+        bytes memory sig = _sign(renterKey, o);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.PriceOverflow.selector, 2, price));
+        _fill(buyer, o, sig, 2);
+    }
+
+    function test_fill_totalAtUint128Max() public {
+        _renterHolds(1);
+        uint256 price = type(uint128).max;
+        usdc.mint(buyer, price);
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 1, price);
+        bytes memory sig = _sign(renterKey, o);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 fee = _fill(buyer, o, sig, 1);
+        assertEq(fee, _ceilDiv(price * FEE_BPS, 10_000));
+        assertEq(usdc.balanceOf(renter), renterBefore + price - fee);
+    }
+
+    function test_fill_feeRoundsUpAgainstSeller() public {
+        _renterHolds(1);
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 1, 1);
+        bytes memory sig = _sign(renterKey, o);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 treasuryBefore = usdc.balanceOf(treasury);
+        assertEq(_fill(buyer, o, sig, 1), 1); // 1 × 1 % = 0.01, rounded up to 1
+        assertEq(usdc.balanceOf(renter), renterBefore);
+        assertEq(usdc.balanceOf(treasury), treasuryBefore + 1);
+    }
+
+    function test_fill_zeroFee() public {
+        vm.prank(owner);
+        exchange.setFee(0);
+        _renterHolds(4);
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 4, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 treasuryBefore = usdc.balanceOf(treasury);
+        assertEq(_fill(buyer, o, sig, 4), 0);
+        assertEq(usdc.balanceOf(renter), renterBefore + 4 * PRICE);
+        assertEq(usdc.balanceOf(treasury), treasuryBefore);
+    }
+
+    function test_fill_maxFee() public {
+        vm.prank(owner);
+        exchange.setFee(1_000);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        uint256 fee = _fill(renter, o, _sign(providerKey, o), 10);
+        assertEq(fee, 10 * PRICE / 10);
+        assertEq(escrow.funds(id).fees, fee);
+    }
+
+    function test_fill_zeroPriceMovesNoMoney() public {
+        _renterHolds(3);
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 3, 0);
+        bytes memory sig = _sign(renterKey, o);
+        uint256 buyerBefore = usdc.balanceOf(buyer);
+        assertEq(_fill(buyer, o, sig, 3), 0);
+        assertEq(gpuHours.balanceOf(buyer, id), 3);
+        assertEq(usdc.balanceOf(buyer), buyerBefore);
+    }
+
+    // ================================================================ reentrancy
+
+    function test_fill_reentrantReceiverCannotOverfillSell() public {
+        _renterHolds(10);
+        Order memory o = _freshOrder(renter, OrderKind.Sell, id, 10, PRICE);
+        bytes memory sig = _sign(renterKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        ReentrantReceiver attacker = new ReentrantReceiver(exchange, usdc);
+        usdc.mint(address(attacker), 1_000 * USDC);
+        uint256 renterBefore = usdc.balanceOf(renter);
+
+        uint256[] memory again = new uint256[](3);
+        again[0] = 6; // more than the 4 left once the outer 6 are recorded
+        again[1] = 4; // exactly what is left
+        again[2] = 1; // nothing is left
+        attacker.attack(o, sig, 6, again);
+
+        assertEq(attacker.attempts(), 3);
+        assertFalse(attacker.succeeded(0));
+        assertEq(attacker.results(0), abi.encodeWithSelector(IExchange.InsufficientRemaining.selector, h, 6, 4));
+        assertTrue(attacker.succeeded(1));
+        assertFalse(attacker.succeeded(2));
+        assertEq(attacker.results(2), abi.encodeWithSelector(IExchange.InsufficientRemaining.selector, h, 1, 0));
+
+        assertEq(exchange.status(h).filled, 10);
+        assertEq(gpuHours.balanceOf(address(attacker), id), 10);
+        assertEq(gpuHours.balanceOf(renter, id), 0);
+        uint256 fees = _fee(6 * PRICE) + _fee(4 * PRICE);
+        assertEq(usdc.balanceOf(renter), renterBefore + 10 * PRICE - fees);
+        assertEq(usdc.balanceOf(address(attacker)), 1_000 * USDC - 10 * PRICE);
+    }
+
+    function test_fill_reentrantReceiverCannotOverfillPrimary() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 5, PRICE);
+        bytes memory sig = _sign(providerKey, o);
+        bytes32 h = exchange.hashOrder(o);
+        ReentrantReceiver attacker = new ReentrantReceiver(exchange, usdc);
+        usdc.mint(address(attacker), 1_000 * USDC);
+
+        uint256[] memory again = new uint256[](2);
+        again[0] = 3;
+        again[1] = 2;
+        attacker.attack(o, sig, 3, again);
+
+        assertFalse(attacker.succeeded(0));
+        assertEq(attacker.results(0), abi.encodeWithSelector(IExchange.InsufficientRemaining.selector, h, 3, 2));
+        assertTrue(attacker.succeeded(1));
+        assertEq(exchange.status(h).filled, 5);
+        assertEq(gpuHours.balanceOf(address(attacker), id), 5);
+        assertEq(gpuHours.capacity(id).minted, 5);
+        assertEq(usdc.balanceOf(address(escrow)), 5 * PRICE);
+    }
+}
