@@ -12,8 +12,10 @@ from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
 from backend.config import get_settings
+from oracle.cli import app as oracle_app
 
 app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.", no_args_is_help=True)
+app.add_typer(oracle_app, name="oracle")
 # Wide enough for the summary tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)
 

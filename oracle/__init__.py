@@ -1,0 +1,1 @@
+"""The oracle: telemetry agent, proof of compute, epoch attestations and their signatures."""

@@ -1,0 +1,77 @@
+"""The oracle's signing key, kept only in an encrypted keystore (Web3 Secret Storage, scrypt).
+
+The key is decrypted into memory when the node starts and is never written, printed or logged;
+errors name the keystore path, never its contents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from backend.config import Settings
+
+
+class KeystoreError(Exception):
+    """A keystore that is missing, unreadable, or does not open with the password given."""
+
+
+def create_keystore(path: Path, password: str, *, overwrite: bool = False) -> str:
+    """Make a fresh key, write it encrypted to `path` (mode 0600) and return its address."""
+    if not password:
+        raise KeystoreError("refusing to create a keystore with an empty password")
+    if path.exists() and not overwrite:
+        raise KeystoreError(f"{path} exists; not overwriting a keystore")
+    account = Account.create()
+    encrypted = Account.encrypt(account.key, password)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(encrypted, f)
+    return account.address
+
+
+def load_account(path: Path, password: str) -> LocalAccount:
+    try:
+        encrypted = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise KeystoreError(f"no keystore at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"{path} is not a readable keystore: {type(exc).__name__}") from None
+    try:
+        key = Account.decrypt(encrypted, password)
+    except ValueError:
+        raise KeystoreError(f"the password does not open {path}") from None
+    except (KeyError, TypeError):
+        raise KeystoreError(f"{path} is not a keystore file") from None
+    return Account.from_key(key)
+
+
+def keystore_password(settings: Settings, password_file: Path | None = None) -> str:
+    """The password from a file (first line), else GPUHOURS_ORACLE_KEYSTORE_PASSWORD."""
+    path = password_file or settings.oracle_password_file
+    if path is not None:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise KeystoreError(f"cannot read the password file {path}: {exc.strerror}") from None
+        return lines[0] if lines else ""
+    if settings.oracle_keystore_password is not None:
+        return settings.oracle_keystore_password.get_secret_value()
+    raise KeystoreError(
+        "no keystore password: set GPUHOURS_ORACLE_PASSWORD_FILE or "
+        "GPUHOURS_ORACLE_KEYSTORE_PASSWORD, or pass --password-file"
+    )
+
+
+def load_oracle_account(
+    settings: Settings, keystore: Path | None = None, password_file: Path | None = None
+) -> LocalAccount:
+    path = keystore or settings.oracle_keystore
+    if path is None:
+        raise KeystoreError("no keystore: set GPUHOURS_ORACLE_KEYSTORE or pass --keystore")
+    return load_account(path, keystore_password(settings, password_file))

@@ -1,0 +1,198 @@
+"""An oracle node: polls agents, challenges them, aggregates each epoch and signs the report.
+
+Nothing an agent does can stop the node: an unreachable agent, a malformed sample or a failed
+challenge is logged with its reason and counted against that node's uptime (oracle/aggregate.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+
+from backend.config import Settings
+from oracle.aggregate import EPOCH_SECONDS, EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
+from oracle.client import AgentClient, AgentError
+from oracle.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
+from oracle.verifier import ChallengeOutcome, challenge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentTarget:
+    """A provider node this oracle watches."""
+
+    node_id: int
+    url: str
+    gpu_count: int | None = None  # as registered on chain; asked of the agent when unknown
+    booked_gpus: int | None = None
+
+
+@dataclass
+class _Log:
+    polls: list[PollRecord] = field(default_factory=list)
+    challenges: dict[int, list[ChallengeOutcome]] = field(default_factory=lambda: defaultdict(list))
+    gpu_count: int | None = None
+
+
+class OracleNode:
+    def __init__(
+        self,
+        settings: Settings,
+        targets: Sequence[AgentTarget],
+        *,
+        client_factory: Callable[[str], AgentClient] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.targets = list(targets)
+        self._clock = clock
+        factory = client_factory or (lambda url: AgentClient(url, timeout=settings.oracle_http_timeout))
+        self._clients = {t.node_id: factory(t.url) for t in self.targets}
+        self._logs = {t.node_id: _Log(gpu_count=t.gpu_count) for t in self.targets}
+
+    def poll(self, target: AgentTarget) -> PollRecord:
+        """A liveness check; the first good one also learns the GPU count if it was not given."""
+        record_log = self._logs[target.node_id]
+        at = self._clock()
+        try:
+            gpus = self._clients[target.node_id].gpus()
+        except AgentError as exc:
+            log.warning("node %d: poll failed: %s", target.node_id, exc)
+            record = PollRecord(at, False, str(exc))
+        else:
+            if record_log.gpu_count is None:
+                record_log.gpu_count = len(gpus)
+            record = PollRecord(at, True)
+        record_log.polls.append(record)
+        return record
+
+    def challenge(self, target: AgentTarget, epoch: int, gpu: int | None = None) -> ChallengeOutcome:
+        """Challenge one of the node's GPUs (random unless given); the outcome counts toward `epoch`."""
+        s = self.settings
+        count = self._logs[target.node_id].gpu_count or 1
+        outcome = challenge(
+            self._clients[target.node_id],
+            s.oracle_challenge_n,
+            rows=s.oracle_challenge_rows,
+            rounds=s.oracle_freivalds_rounds,
+            gpu=random.randrange(count) if gpu is None else gpu,
+            wall_clock=self._clock,
+        )
+        self._logs[target.node_id].challenges[epoch].append(outcome)
+        log.info(
+            "node %d: challenge %s (%s)",
+            target.node_id,
+            "passed" if outcome.passed else "FAILED",
+            outcome.reason if not outcome.passed else f"{outcome.gflops:.1f} GFLOP/s",
+        )
+        return outcome
+
+    def observe(self, target: AgentTarget, epoch: int) -> EpochInput:
+        """Everything this oracle knows of `target` in `epoch`, with the agent's raw samples."""
+        start, end = epoch_bounds(epoch)
+        node_log = self._logs[target.node_id]
+        polls = [p for p in node_log.polls if start <= p.at < end]
+        samples, malformed = [], 0
+        try:
+            samples, errors = self._clients[target.node_id].samples(start, end)
+            malformed = len(errors)
+            for error in errors[:5]:
+                log.warning("node %d: malformed sample: %s", target.node_id, error)
+        except AgentError as exc:
+            log.warning("node %d: could not fetch epoch %d samples: %s", target.node_id, epoch, exc)
+            polls.append(PollRecord(min(self._clock(), end - 1e-6), False, f"samples unavailable: {exc}"))
+        gpu_count = node_log.gpu_count or len({s.uuid for s in samples}) or 1
+        return EpochInput(
+            target.node_id,
+            epoch,
+            gpu_count,
+            samples,
+            polls,
+            list(node_log.challenges[epoch]),
+            target.booked_gpus,
+            malformed,
+        )
+
+    def attest(self, epoch: int) -> list[EpochResult]:
+        return [aggregate_epoch(self.observe(t, epoch)) for t in self.targets]
+
+    def report(self, epoch: int, marks: Sequence[MarkPrice] = ()) -> tuple[Report, list[EpochResult]]:
+        results = self.attest(epoch)
+        attestations = tuple(sorted((r.attestation for r in results), key=lambda a: a.node_id))
+        return Report(self.settings.oracle_signer_set, attestations, tuple(marks)), results
+
+    def run_once(
+        self,
+        epoch: int,
+        account: LocalAccount,
+        domain: Domain,
+        marks: Sequence[MarkPrice] = (),
+        challenges: int = 1,
+    ) -> tuple[SignedReport, list[EpochResult]]:
+        """Poll and challenge every agent now, then attest `epoch` from the agents' buffered samples."""
+        for target in self.targets:
+            if self.poll(target).ok:
+                for _ in range(challenges):
+                    self.challenge(target, epoch)
+            else:
+                self._logs[target.node_id].challenges[epoch].append(
+                    ChallengeOutcome(
+                        self._clock(), self.settings.oracle_challenge_n, False, "agent unreachable"
+                    )
+                )
+        report, results = self.report(epoch, marks)
+        signature = sign_report(report, account, domain)
+        signed = SignedReport(report, report_digest(report, domain), (account.address,), (signature,))
+        return signed, results
+
+    def watch(
+        self,
+        account: LocalAccount,
+        domain: Domain,
+        emit: Callable[[SignedReport, list[EpochResult]], None],
+        stop: threading.Event,
+        marks: Callable[[int], Sequence[MarkPrice]] = lambda epoch: (),
+        grace: float = 30.0,
+    ) -> None:
+        """Poll every `oracle_poll_interval`, challenge at random times (on average
+        `oracle_challenges_per_epoch` an hour), and `emit` each epoch's signed report once it has ended
+        and `grace` seconds have passed for the last samples to arrive."""
+        s = self.settings
+        rate = s.oracle_challenges_per_epoch / EPOCH_SECONDS
+        next_challenge = {t.node_id: self._clock() + random.expovariate(rate) for t in self.targets}
+        current = int(self._clock() // EPOCH_SECONDS)
+        while not stop.is_set():
+            now = self._clock()
+            for target in self.targets:
+                if self.poll(target).ok and now >= next_challenge[target.node_id]:
+                    self.challenge(target, int(now // EPOCH_SECONDS))
+                    next_challenge[target.node_id] = now + random.expovariate(rate)
+            if now >= (current + 1) * EPOCH_SECONDS + grace:
+                report, results = self.report(current, marks(current))
+                signature = sign_report(report, account, domain)
+                emit(
+                    SignedReport(report, report_digest(report, domain), (account.address,), (signature,)),
+                    results,
+                )
+                self._forget_before(current + 1)
+                current += 1
+            stop.wait(s.oracle_poll_interval)
+
+    def _forget_before(self, epoch: int) -> None:
+        start, _ = epoch_bounds(epoch)
+        for node_log in self._logs.values():
+            node_log.polls = [p for p in node_log.polls if p.at >= start]
+            for e in [e for e in node_log.challenges if e < epoch]:
+                del node_log.challenges[e]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()

@@ -1,0 +1,58 @@
+"""Hardware telemetry behind one interface: NVML, a dcgm-exporter endpoint, or a simulation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from oracle.telemetry.sample import (
+    GpuInfo,
+    GpuSample,
+    GpuUnreadable,
+    MalformedSample,
+    Reading,
+    SampleError,
+    SourceUnavailable,
+    TelemetryError,
+)
+from oracle.telemetry.source import TelemetrySource
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+
+SOURCES = ("nvml", "dcgm", "simulated")
+
+
+def open_source(kind: str, settings: Settings) -> TelemetrySource:
+    """The source named `kind`, configured from the settings. Raises SourceUnavailable or ValueError."""
+    if kind == "nvml":
+        from oracle.telemetry.nvml import NvmlSource
+
+        return NvmlSource()
+    if kind == "dcgm":
+        from oracle.telemetry.dcgm import DcgmSource
+
+        return DcgmSource(settings.oracle_dcgm_url, timeout=settings.oracle_http_timeout)
+    if kind == "simulated":
+        from oracle.telemetry.simulated import SimulatedGpuModel, SimulatedSource
+
+        return SimulatedSource(
+            settings.oracle_sim_seed,
+            settings.oracle_sim_gpus,
+            SimulatedGpuModel(name=settings.oracle_sim_model),
+        )
+    raise ValueError(f"unknown telemetry source {kind!r}; expected one of {', '.join(SOURCES)}")
+
+
+__all__ = [
+    "SOURCES",
+    "GpuInfo",
+    "GpuSample",
+    "GpuUnreadable",
+    "MalformedSample",
+    "Reading",
+    "SampleError",
+    "SourceUnavailable",
+    "TelemetryError",
+    "TelemetrySource",
+    "open_source",
+]

@@ -1,0 +1,205 @@
+"""`gpuhours oracle ...` as an operator runs it: a real agent process on a free port, a keystore, a node."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from backend.chain.anvil import free_port
+from backend.config import REPO_ROOT
+from oracle.report import Domain, Report, recover_signer, typed_data
+
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def gpuhours(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("gpuhours")
+    return subprocess.run(
+        [str(exe), "oracle", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def keystore(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("oracle")
+    password = directory / "password"
+    password.write_text("correct horse battery staple\n")
+    result = gpuhours("keystore", "new", str(directory / "key.json"), "--password-file", str(password))
+    assert result.returncode == 0, result.stderr
+    address = result.stdout.strip()
+    assert address.startswith("0x") and len(address) == 42
+    assert (directory / "key.json").stat().st_mode & 0o777 == 0o600
+    assert "private" not in result.stdout.lower()
+    return directory / "key.json", password, address
+
+
+@pytest.fixture(scope="module")
+def agent_url():
+    port = free_port()
+    exe = Path(sys.executable).with_name("gpuhours")
+    env = {**os.environ, "GPUHOURS_ORACLE_SIM_GPUS": "2", "GPUHOURS_ORACLE_MAX_CHALLENGE_N": "512"}
+    process = subprocess.Popen(
+        [
+            str(exe),
+            "oracle",
+            "agent",
+            "--source",
+            "simulated",
+            "--port",
+            str(port),
+            "--backfill",
+            "7300",
+            "--backend",
+            "numpy",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"agent did not start: {process.stdout.read() if process.stdout else ''}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_agent_serves_samples_at_1hz(agent_url):
+    health = httpx.get(agent_url + "/health").json()
+    assert health["source"] == "simulated" and len(health["gpus"]) == 2
+    time.sleep(2.5)
+    now = time.time()
+    samples = httpx.get(agent_url + "/samples", params={"since": now - 30, "until": now}).json()["samples"]
+    assert 2 * 28 <= len(samples) <= 2 * 31  # backfilled history up to start, then the live thread
+
+
+def test_node_signs_the_last_complete_hour(agent_url, keystore):
+    path, password, address = keystore
+    result = gpuhours(
+        "node",
+        "--agent",
+        f"7={agent_url}",
+        "--keystore",
+        str(path),
+        "--password-file",
+        str(password),
+        "--contract",
+        CONTRACT,
+        "--mark",
+        "H100-SXM-80GB=2100000",
+        env={"GPUHOURS_ORACLE_CHALLENGE_N": "256"},
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    report = Report.from_json(body["report"])
+    (attestation,) = report.attestations
+    assert attestation.node_id == 7 and attestation.epoch in (
+        int(time.time() // 3600) - 1,
+        int(time.time() // 3600) - 2,
+    )
+    # the agent backfilled two hours of history; a second may fall between backfill and live sampling
+    assert attestation.uptime_bps >= 9_990 and attestation.gpu_seconds >= 2 * 3600 - 10
+    assert attestation.gflops >= 0 and report.marks[0].price == 2_100_000
+    assert body["signers"] == [address]
+    domain = Domain(31337, CONTRACT)
+    assert recover_signer(report, bytes.fromhex(body["signatures"][0][2:]), domain) == address
+    signable = encode_typed_data(full_message=typed_data(report, domain))
+    assert Account.recover_message(signable, signature=bytes.fromhex(body["signatures"][0][2:])) == address
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["node", "--agent", "nonsense"], "--agent takes NODE_ID=URL"),
+        (["node", "--agent", "1=http://127.0.0.1:1", "--contract", "0x1234"], "is not an address"),
+        (
+            [
+                "node",
+                "--agent",
+                "1=http://127.0.0.1:1",
+                "--contract",
+                CONTRACT,
+                "--keystore",
+                "/nonexistent/key.json",
+                "--password-file",
+                "/dev/null",
+            ],
+            "no keystore at",
+        ),
+        (["node"], "no agents"),
+        (["agent", "--source", "quantum"], "unknown telemetry source"),
+        (["agent", "--source", "dcgm", "--backfill", "10"], "--backfill works only"),
+    ],
+)
+def test_bad_input_is_a_sentence_not_a_traceback(args, message, tmp_path):
+    result = gpuhours(
+        *args, env={"GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path), "GPUHOURS_ORACLE_AGENT_PORT": str(free_port())}
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_wrong_password_and_busy_port(keystore, agent_url, tmp_path):
+    path, _, _ = keystore
+    wrong = tmp_path / "wrong"
+    wrong.write_text("nope\n")
+    result = gpuhours(
+        "node",
+        "--agent",
+        f"1={agent_url}",
+        "--keystore",
+        str(path),
+        "--password-file",
+        str(wrong),
+        "--contract",
+        CONTRACT,
+    )
+    assert result.returncode == 1 and "password does not open" in result.stderr
+    port = agent_url.rsplit(":", 1)[1]
+    result = gpuhours("agent", "--port", port)
+    assert result.returncode == 1 and "cannot listen" in result.stderr and "Traceback" not in result.stderr
+    result = gpuhours("keystore", "new", str(path), "--password-file", str(wrong))
+    assert result.returncode == 1 and "not overwriting" in result.stderr
+
+
+def test_missing_contract_points_at_deployments(tmp_path, keystore):
+    path, password, _ = keystore
+    result = gpuhours(
+        "node",
+        "--agent",
+        "1=http://127.0.0.1:1",
+        "--keystore",
+        str(path),
+        "--password-file",
+        str(password),
+        env={"GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 1 and "no AttestationOracle address" in result.stderr
