@@ -1,0 +1,126 @@
+"""End to end on a real chain: simulated agents → three oracle nodes (threshold two) → the
+AttestationOracle → Settlement. A healthy provider is paid; a failing one is slashed and its renter
+refunded, fee included."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.chain import errors
+from backend.chain.dev_accounts import dev_account
+from backend.chain.orders import OrderKind
+from oracle.aggregate import EPOCH_SECONDS, EpochInput, aggregate_epoch, epoch_bounds
+from oracle.consensus import OracleSigner, Tolerance, collect_signatures, propose
+from oracle.report import Domain
+from oracle.submitter import Submitter
+from oracle.telemetry.simulated import SimulatedSource
+from oracle.verifier import ChallengeOutcome
+from tests.conftest import USDC, now, warp_to
+
+GPUS, HOURS, PRICE = 2, 3, 2_000_000
+ORACLE_ACCOUNTS = (6, 7, 8)
+
+
+def _challenge(at: float, gflops: float) -> ChallengeOutcome:
+    return ChallengeOutcome(at, 2048, True, "verified", flops_per_second=gflops * 1e9, flop_per_joule=9e11)
+
+
+def _observe(node_id: int, epoch: int, source: SimulatedSource, oracle_index: int) -> EpochInput:
+    """What one oracle saw: the agent's samples (the same for every oracle) and its own challenges."""
+    start, end = epoch_bounds(epoch)
+    samples = []
+    for t in range(start, end):
+        try:
+            samples.extend(source.read_at(t + 0.25).samples)
+        except Exception:  # an outage: the agent served nothing for that second
+            continue
+    challenges = [_challenge(start + 600 * k + oracle_index, 600_000 * (1 + 0.002 * oracle_index)) for k in range(4)]
+    return EpochInput(node_id, epoch, GPUS, samples, challenges=challenges)
+
+
+@pytest.fixture
+def round_setup(market, accounts):
+    provider_ok, provider_bad, renter_a, renter_b = accounts[1], accounts[2], accounts[3], accounts[4]
+    for a in accounts[1:5]:
+        market.faucet(a, 10_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    start = now(market) - now(market) % EPOCH_SECONDS + EPOCH_SECONDS
+    bond = GPUS * HOURS * market.hours.functions.minBondPerUnit().call() * 100  # room to slash
+    caps, bookings = {}, {}
+    for provider, renter, name in ((provider_ok, renter_a, "ok"), (provider_bad, renter_b, "bad")):
+        node = market.register_node(provider, "H100-SXM5-80GB", GPUS, 80, "eu-west", "NVLink", [name])
+        cap = market.create_capacity(provider, node, start, start + HOURS * EPOCH_SECONDS, bond)
+        ask = market.sign(provider, OrderKind.PRIMARY_SELL, cap, GPUS * HOURS, PRICE, start)
+        market.fill(renter, ask, GPUS * HOURS)
+        bookings[name] = market.activate(renter, cap, start, HOURS, GPUS)
+        caps[name] = (node, cap)
+    return {"start": start, "caps": caps, "bookings": bookings, "bond": bond,
+            "providers": (provider_ok, provider_bad), "renters": (renter_a, renter_b)}
+
+
+def test_healthy_provider_paid_failing_provider_slashed(market, round_setup):
+    s = round_setup
+    domain = Domain(market.chain_id, market.oracle.address)
+    oracles = [dev_account(i, market.chain_id) for i in ORACLE_ACCOUNTS]
+    submitter = Submitter(market.w3, market.oracle, dev_account(9, market.chain_id), market.errors)
+    (node_ok, cap_ok), (node_bad, cap_bad) = s["caps"]["ok"], s["caps"]["bad"]
+    healthy = SimulatedSource(seed=1, gpus=GPUS)
+    failing = SimulatedSource(seed=2, gpus=GPUS)
+    first_epoch = s["start"] // EPOCH_SECONDS
+    for epoch in range(first_epoch, first_epoch + HOURS):
+        lo, _ = epoch_bounds(epoch)
+        failing.schedule_outage(lo + 600, lo + 3000)  # down 40 of 60 minutes, every hour
+        views = [
+            [aggregate_epoch(_observe(node, epoch, src, i)).attestation
+             for node, src in ((node_ok, healthy), (node_bad, failing))]
+            for i in range(len(oracles))
+        ]
+        report = propose(views, signer_set=1, quorum=2)
+        signers = [OracleSigner(o, views[i], (), Tolerance(), domain) for i, o in enumerate(oracles)]
+        signed = collect_signatures(report, signers, 2, domain)
+        assert len(signed.signatures) == 2 and list(signed.signers) == sorted(signed.signers, key=lambda a: int(a, 16))
+        warp_to(market, (epoch + 1) * EPOCH_SECONDS + 60)
+        submitter.submit(signed.report, signed.signatures)
+        with pytest.raises(errors.EpochNotIncreasing):  # a replay is refused, never counted twice
+            submitter.submit(signed.report, signed.signatures)
+
+    ok_uptime = market.oracle.functions.epochRecord(node_ok, first_epoch).call()
+    bad_uptime = market.oracle.functions.epochRecord(node_bad, first_epoch).call()
+    assert ok_uptime[0] and ok_uptime[1] >= 9_900
+    assert bad_uptime[0] and 3_000 <= bad_uptime[1] <= 3_500  # 20 of 60 minutes up
+    assert market.oracle.functions.reliabilityBps(node_ok).call() >= 9_900
+
+    keeper = dev_account(9, market.chain_id)
+    with pytest.raises(errors.NotSettleable):
+        market.send(keeper, market.settlement.functions.settleBooking(s["bookings"]["ok"]))
+    max_delay = market.oracle.functions.maxDelay().call()
+    warp_to(market, s["start"] + HOURS * EPOCH_SECONDS + max_delay + 1)
+
+    provider_ok, provider_bad = s["providers"]
+    renter_a, renter_b = s["renters"]
+    sales_ok, fees_ok, _, _ = market.escrow.functions.funds(cap_ok).call()
+    sales_bad, fees_bad, bond_bad, _ = market.escrow.functions.funds(cap_bad).call()
+    treasury = market.escrow.functions.treasury().call()
+    treasury_before = market.claimable(treasury)
+
+    market.send(keeper, market.settlement.functions.settleBooking(s["bookings"]["ok"]))
+    market.send(keeper, market.settlement.functions.settleBooking(s["bookings"]["bad"]))
+
+    assert market.claimable(provider_ok.address) == sales_ok  # every hour delivered: all of it
+    assert market.claimable(renter_a.address) == 0
+    assert market.claimable(treasury) == treasury_before + fees_ok  # no fee on the failed booking
+    sla = market.settlement.functions.sla().call()
+    slashed = GPUS * (HOURS - sla[2]) * sla[3]
+    assert market.claimable(provider_bad.address) == 0
+    assert market.claimable(renter_b.address) == sales_bad + fees_bad + slashed == GPUS * HOURS * PRICE + slashed
+    assert market.escrow.functions.funds(cap_bad).call()[2] == bond_bad - slashed
+    assert market.booking(s["bookings"]["ok"])["closeReason"] == 1  # Completed
+    assert market.booking(s["bookings"]["bad"])["closeReason"] == 3  # ProviderFailed
+
+    # Every sold unit is settled: the capacities close and what is left of the bonds goes home.
+    market.send(keeper, market.settlement.functions.settleCapacity(cap_ok))
+    market.send(keeper, market.settlement.functions.settleCapacity(cap_bad))
+    assert market.capacity(cap_ok)["closeReason"] == 1 and market.capacity(cap_bad)["closeReason"] == 3
+    assert market.claimable(provider_bad.address) == bond_bad - slashed
+    assert market.escrow.functions.funds(cap_ok).call()[:3] == (0, 0, 0)
