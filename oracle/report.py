@@ -16,6 +16,8 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
+from backend.chain.client import to_bytes32
+
 DOMAIN_NAME = "gpuhours AttestationOracle"
 DOMAIN_VERSION = "1"
 
@@ -136,8 +138,9 @@ class MarkPrice:
 
 
 def gpu_class_id(name: str) -> bytes:
-    """A GPU class as the contract keys it: keccak256 of its name ("H100-SXM-80GB")."""
-    return keccak(text=name)
+    """A GPU class as the contracts key it: the ASCII name packed into bytes32, exactly as GpuHours
+    stores a node's GPU model, so a node's mark price is `markPrice(node.gpuModel)`."""
+    return to_bytes32(name)
 
 
 @dataclass(frozen=True)
