@@ -1,7 +1,9 @@
 """A scripted market round on a local chain: 2 providers, 3 renters.
 
 Providers list capacity, renters buy it, one resells, two activate hours, and a provider cancels
-a window so its holders are refunded from escrow. Every step is a signed transaction on Anvil.
+a window so its holders are refunded from escrow. Then three oracle signers attest a node hour by
+hour from simulated telemetry and a booking is settled against what they signed. Every step is a
+signed transaction on Anvil.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ from rich.console import Console
 from rich.table import Table
 
 from backend.chain.client import Market
-from backend.chain.dev_accounts import dev_account
+from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
+from oracle.local import WatchedNode, attest_epoch
+from oracle.report import Domain
+from oracle.submitter import Submitter
+from oracle.telemetry.simulated import SimulatedSource
 
 USDC = 10**6
 HOUR = 3600
+BOOKED_HOURS = 4
 
 
 @dataclass
@@ -83,9 +90,9 @@ def run_round(market: Market, console: Console) -> Round:
     r.step("renter-1 resold 32 H100-hours to renter-3 at $2.60 (paid straight to renter-1)")
 
     console.print("[bold]Activation[/]")
-    b1 = market.activate(r2, c1, start, 8, 8)
+    b1 = market.activate(r2, c1, start, BOOKED_HOURS, 8)
     b2 = market.activate(r1, c1, start + 8 * HOUR, 16, 4)
-    r.step(f"renter-2 booked 8 GPUs × 8 h from the window start (booking {b1:#x})")
+    r.step(f"renter-2 booked 8 GPUs × {BOOKED_HOURS} h from the window start (booking {b1:#x})")
     r.step(f"renter-1 booked 4 GPUs × 16 h after it (booking {b2:#x})")
 
     console.print("[bold]Cancellation[/]")
@@ -96,8 +103,45 @@ def run_round(market: Market, console: Console) -> Round:
     market.withdraw(p2)
     r.step("provider-2 withdrew its returned bond")
 
+    _oracle_and_settlement(r, n1, b1, start)
     _summary(r, acct, {c1: "H100 #" + str(c1), c2: "A100 #" + str(c2)})
     return r
+
+
+def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) -> None:
+    """Fast-forward the local chain through renter-2's booking while three oracle signers attest
+    provider-1's node from simulated telemetry; the node goes dark for two of the hours."""
+    m, console = r.market, r.console
+    console.print("[bold]Oracle and settlement[/] (the local chain's clock is fast-forwarded)")
+    oracles = [dev_account(i, m.chain_id) for i in DEV_ORACLE_ACCOUNTS]
+    keeper = dev_account(9, m.chain_id)
+    submitter = Submitter(m.w3, m.oracle, keeper, m.errors)
+    domain = Domain(m.chain_id, m.oracle.address)
+    threshold = m.oracle.functions.signerSet().call()[1]
+    node = WatchedNode(node_id, 8, SimulatedSource(seed=node_id, gpus=8))
+    node.source.schedule_outage(start + 2 * HOUR, start + 4 * HOUR)
+    first = start // HOUR
+    for epoch in range(first, first + BOOKED_HOURS):
+        _warp(m, (epoch + 1) * HOUR + 60)
+        signed = attest_epoch([node], epoch, oracles, threshold, domain)
+        receipt = submitter.submit(signed.report, signed.signatures)
+        r.note_gas("attestation report", receipt)
+        uptime = signed.report.attestations[0].uptime_bps
+        r.step(f"hour {epoch - first + 1}: uptime {uptime / 100:.2f} %, signed by {len(signed.signers)} of "
+               f"{len(oracles)} oracles, landed in block {receipt['blockNumber']}")
+    _warp(m, start + BOOKED_HOURS * HOUR + m.oracle.functions.maxDelay().call() + 1)
+    receipt = m.send(keeper, m.settlement.functions.settleBooking(booking_id))
+    r.note_gas("settle booking", receipt)
+    e = m.events(receipt, m.settlement, "BookingSettled")[0]
+    r.step(f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(e['paid'])}; "
+           f"{e['failedHours']} h failed → renter-2 refunded {usd(e['refunded'])} plus {usd(e['slashed'])} "
+           f"slashed from the bond")
+    r.step(f"node {node_id} reliability: {m.oracle.functions.reliabilityBps(node_id).call() / 100:.2f} %")
+
+
+def _warp(m: Market, timestamp: int) -> None:
+    m.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+    m.w3.provider.make_request("evm_mine", [])
 
 
 def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]) -> None:

@@ -15,11 +15,8 @@ from ape import accounts, chain, project
 from eth_utils import keccak, to_bytes, to_checksum_address
 
 from backend.chain import deployments
-from backend.chain.dev_accounts import dev_account
+from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.config import DEV_CHAIN_IDS, get_settings
-
-# Anvil dev accounts that sign oracle reports on development chains.
-DEV_ORACLE_ACCOUNTS = (6, 7, 8)
 
 
 def create_address(sender: str, nonce: int) -> str:

@@ -26,6 +26,7 @@ def test_demo_runs_a_market_round(tmp_path):
     assert "renter-3 redeemed 50 hours and withdrew $70.00" in out
     # renter-3 ends with 24 bought + 32 resold to it = 56 H100-hours
     assert "│ renter-3   │" in out and "│            56 │" in out
+    assert "booking settled: 2 h delivered" in out and "$4.00 slashed" in out
     assert (tmp_path / "31337.json").exists()
 
 

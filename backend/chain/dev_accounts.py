@@ -10,6 +10,9 @@ from backend.config import DEV_CHAIN_IDS
 # Anvil's (and Hardhat's) published test mnemonic: public, funded only on local chains.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
+# Dev accounts that sign oracle reports on development chains (deployed as the signer set).
+DEV_ORACLE_ACCOUNTS = (6, 7, 8)
+
 Account.enable_unaudited_hdwallet_features()
 
 
