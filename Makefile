@@ -10,6 +10,6 @@ test:
 setup:
 	scripts/dev setup
 
-# Rewrite the committed gas snapshot after a contract change.
-gas: setup
-	cd contracts && FOUNDRY_PROFILE=gas ../node_modules/.bin/forge test
+# Rewrite the committed gas snapshots and docs/benchmarks.md after a contract change.
+gas:
+	scripts/dev gas
