@@ -145,7 +145,7 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
 
     function _setSigners(address[] memory signers, uint8 threshold) private returns (uint32 version) {
         uint256 n = signers.length;
-        if (n == 0 || n > type(uint8).max || threshold == 0 || threshold > n || threshold * 2 <= n) {
+        if (n == 0 || n > type(uint8).max || threshold == 0 || threshold > n || uint256(threshold) * 2 <= n) {
             revert InvalidSignerSet();
         }
         version = _set.version + 1;

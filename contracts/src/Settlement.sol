@@ -49,7 +49,8 @@ contract Settlement is ISettlement, Ownable2Step {
         uint256 capacityId = bookingId >> 24;
         Capacity memory c = gpuHours.capacity(capacityId);
         if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId);
-        uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + oracle.maxDelay();
+        // The oracle still accepts the last hour exactly maxDelay after it ends: one second later.
+        uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + oracle.maxDelay() + 1;
         if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
 
         Sla memory s = _sla;
@@ -76,6 +77,10 @@ contract Settlement is ISettlement, Ownable2Step {
         uint256[] memory units = new uint256[](holders.length);
         for (uint256 i; i < holders.length; ++i) {
             units[i] = IERC1155(address(gpuHours)).balanceOf(holders[i], capacityId);
+            // A holder listed twice is expired once, so it must be paid once.
+            for (uint256 j; j < i && units[i] != 0; ++j) {
+                if (holders[j] == holders[i]) units[i] = 0;
+            }
         }
         gpuHours.expireHours(capacityId, holders);
         for (uint256 i; i < holders.length; ++i) {
@@ -118,7 +123,7 @@ contract Settlement is ISettlement, Ownable2Step {
     function _endedCapacity(uint256 capacityId) private view returns (Capacity memory c) {
         c = gpuHours.capacity(capacityId);
         if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId);
-        uint256 readyAt = uint256(c.end) + oracle.maxDelay();
+        uint256 readyAt = uint256(c.end) + oracle.maxDelay() + 1;
         if (block.timestamp < readyAt) revert NotSettleable(capacityId, readyAt);
     }
 

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Fixtures} from "./Fixtures.sol";
+import {OracleSigning} from "./OracleSigning.sol";
+import {AttestationOracle} from "../../src/AttestationOracle.sol";
+import {Settlement} from "../../src/Settlement.sol";
+import {Sla} from "../../src/interfaces/ISettlement.sol";
+import {Attestation, Report} from "../../src/interfaces/IAttestationOracle.sol";
+
+/// @notice The whole protocol with an AttestationOracle (2 of 3 signers) and Settlement wired in as
+///         the escrow's settler and GpuHours' settlement.
+abstract contract SettlementFixtures is Fixtures, OracleSigning {
+    uint64 internal constant MAX_DELAY = 6 hours;
+    uint16 internal constant NONE = type(uint16).max; // an hour the oracle never attests
+    uint32 internal constant MFLOPS_PER_JOULE = 1_350_000; // 1,350 GFLOP/J
+
+    AttestationOracle internal oracle;
+    Settlement internal settlement;
+    uint256[] internal oracleKeys;
+
+    function setUp() public virtual override {
+        super.setUp();
+        oracleKeys = _sortedKeys("oracle signer", 3);
+        oracle = new AttestationOracle(owner, _addrs(oracleKeys), 2, MAX_DELAY);
+        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
+        vm.startPrank(owner);
+        escrow.setSettler(address(settlement));
+        gpuHours.setSettlement(address(settlement));
+        vm.stopPrank();
+    }
+
+    function _defaultSla() internal pure virtual returns (Sla memory) {
+        return Sla({minUptimeBps: 9_000, minGflopsPerJoule: 0, graceHours: 1, slashPerGpuHour: uint128(1e6)});
+    }
+
+    /// @dev Signs (with the first two oracle keys) and submits one attestation of `nodeId` for
+    ///      `epoch`, moving time forward to just after the epoch when it is not over yet.
+    function _attest(uint64 nodeId, uint64 epoch, uint16 uptimeBps, uint32 mflopsPerJoule) internal {
+        uint256 t = _after(epoch, 60);
+        if (block.timestamp < t) vm.warp(t);
+        Report memory r = _report(1, _att(nodeId, epoch, uptimeBps, mflopsPerJoule));
+        bytes[] memory sigs = _signWith(oracle, r, _first(oracleKeys, 2));
+        oracle.submit(r, sigs);
+    }
+
+    /// @dev Attests the hours of a window from `start`, one character an hour: 'G' full uptime,
+    ///      'B' half uptime (below the SLA), 'L' full uptime at low efficiency (100 GFLOP/J),
+    ///      '-' never attested.
+    function _attestPattern(uint64 nodeId, uint256 start, bytes memory pattern) internal {
+        uint64 first = uint64(start / 1 hours);
+        for (uint256 i; i < pattern.length; ++i) {
+            bytes1 c = pattern[i];
+            if (c == "-") continue;
+            if (c == "G") _attest(nodeId, first + uint64(i), 10_000, MFLOPS_PER_JOULE);
+            else if (c == "B") _attest(nodeId, first + uint64(i), 5_000, MFLOPS_PER_JOULE);
+            else if (c == "L") _attest(nodeId, first + uint64(i), 10_000, 100_000);
+            else revert("bad pattern");
+        }
+    }
+
+    /// @dev The first moment a booking or window ending at `end` can be settled.
+    function _readyAt(uint256 end) internal view returns (uint256) {
+        return end + oracle.maxDelay() + 1;
+    }
+}
