@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     oracle_tolerance_relative_bps: int = Field(
         500, ge=0, le=10_000, description="relative tolerance on GPU-seconds, efficiency, GFLOP/s and prices"
     )
+    oracle_epoch_grace: float = Field(
+        30.0, ge=0, description="seconds after an epoch ends before it is attested, for its last samples"
+    )
+    # The oracle node's HTTP service (`gpuhours oracle node --serve`, oracle/node_api.py).
+    oracle_node_host: str = "127.0.0.1"
+    oracle_node_port: int = Field(9420, ge=1, le=65535)
+
+    # The aggregator (`gpuhours oracle aggregate`, oracle/aggregator.py).
+    oracle_nodes: list[str] = Field(
+        default_factory=list, description='oracle node URLs, as JSON: ["http://10.0.1.1:9420", ...]'
+    )
+    oracle_sender_keystore: Path | None = Field(
+        None, description="keystore of the account that submits reports; on dev chains a dev account if unset"
+    )
+    oracle_sender_password_file: Path | None = Field(None, description="file holding its password")
+    oracle_aggregate_interval: float = Field(60.0, gt=0, description="seconds between tries in watch mode")
 
     # Deployment of the oracle and settlement contracts (scripts/deploy.py).
     oracle_signers: list[str] = Field(
@@ -90,6 +106,37 @@ class Settings(BaseSettings):
     sla_min_gflops_per_joule: int = Field(0, ge=0, le=65_535, description="and at or above this (0: off)")
     sla_grace_hours: int = Field(1, ge=0, le=255, description="failed hours per booking before slashing")
     sla_slash_per_gpu_hour: int = Field(500_000, ge=0, description="bond slashed per failed GPU-hour, base units")
+
+    # SQL store (backend/db): SQLite by default, PostgreSQL in production (postgresql://user@host/db).
+    db_url: str = Field(
+        f"sqlite:///{REPO_ROOT / '.gpuhours' / 'gpuhours.db'}",
+        description="SQLAlchemy URL; postgresql:// URLs use psycopg 3",
+    )
+    db_echo: bool = Field(False, description="log every SQL statement")
+    db_auto_migrate: bool = Field(True, description="run the Alembic migrations when the indexer starts")
+
+    # Redis: the indexer's writer lock (and later Celery). None: the database lock is used.
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0; when unset or unreachable the database lock is used")
+    redis_namespace: str = Field("gpuhours", description="prefix of every Redis key this deployment uses")
+
+    # Indexer (backend/indexer).
+    indexer_confirmations: int = Field(
+        0, ge=0, description="blocks behind the head left unindexed; raise it on chains that reorg"
+    )
+    indexer_reorg_window: int = Field(
+        128, ge=1, description="recent blocks whose hashes are kept to detect reorgs and roll them back"
+    )
+    indexer_start_block: int | None = Field(
+        None, ge=0, description="first block to index; the deployment block when unset")
+    indexer_batch_blocks: int = Field(2_000, ge=1, description="first eth_getLogs range, in blocks")
+    indexer_max_batch_blocks: int = Field(100_000, ge=1, description="the range never grows beyond this")
+    indexer_poll_interval: float = Field(1.0, gt=0, description="seconds between polls once at the head")
+    indexer_rpc_timeout: float = Field(20.0, gt=0, description="seconds per JSON-RPC request")
+    indexer_rpc_retries: int = Field(8, ge=0, description="retries of a request on timeouts, 429 and 5xx")
+    indexer_backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles per retry")
+    indexer_max_backoff: float = Field(30.0, ge=0, description="longest retry delay in seconds")
+    indexer_lock_ttl: float = Field(30.0, gt=0, description="seconds a writer lock lives unless renewed")
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""`gpuhours oracle ...`: the agent, the oracle node, and keystores."""
+"""`gpuhours oracle ...`: the agent, the oracle node, the aggregator, and keystores."""
 
 from __future__ import annotations
 
@@ -8,20 +8,32 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from backend.config import Settings, get_settings
 
-app = typer.Typer(help="The oracle: telemetry agent, attesting node, keystores.", no_args_is_help=True)
+if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
+    from eth_account.signers.local import LocalAccount
+
+    from oracle.aggregator import Aggregator, Outcome
+    from oracle.node import OracleNode
+    from oracle.report import Domain
+
+app = typer.Typer(
+    help="The oracle: telemetry agent, attesting node, aggregator, keystores.", no_args_is_help=True
+)
 keystore_app = typer.Typer(help="Encrypted signing keys of oracle nodes.", no_args_is_help=True)
 app.add_typer(keystore_app, name="keystore")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one sentence per line, however narrow the terminal
+BAD_INPUT = 2  # exit status of `aggregate` for bad input; 1 means nothing landed
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}")
+    err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -52,11 +64,7 @@ def agent(
     backfill = settings.oracle_sim_backfill if backfill is None else backfill
     if backfill and kind != "simulated":
         raise _fail("--backfill works only with the simulated source")
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    _check_port(host, port)
 
     import uvicorn
 
@@ -83,6 +91,14 @@ def agent(
         backfill=backfill,
     )
     uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _parse_agents(values: list[str] | None, settings: Settings) -> dict[int, str]:
@@ -142,14 +158,26 @@ def node(
     contract: str = typer.Option(None, help="AttestationOracle address; defaults to settings or deployments"),
     out: Path = typer.Option(None, help="write the signed report JSON here (watch mode: one file per epoch)"),
     watch: bool = typer.Option(False, help="keep polling and sign every epoch as it ends"),
+    serve: bool = typer.Option(False, help="keep polling; serve observations and signatures to aggregators"),
+    host: str = typer.Option(None, help="--serve: defaults to GPUHOURS_ORACLE_NODE_HOST"),
+    port: int = typer.Option(None, help="--serve: defaults to GPUHOURS_ORACLE_NODE_PORT"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Poll agents, challenge them, aggregate an epoch and sign it; prints the signed report as JSON."""
+    """Poll agents, challenge them, aggregate an epoch and sign it; prints the signed report as JSON.
+
+    With --serve it runs as a service instead: aggregators fetch its observations of each ended epoch
+    and ask it to sign their proposals (`gpuhours oracle aggregate`)."""
     _logging(verbose)
     settings = get_settings()
     agents = _parse_agents(agent_urls, settings)
     if not agents:
         raise _fail("no agents: pass --agent NODE_ID=URL or set GPUHOURS_ORACLE_AGENTS")
+    if serve and (watch or out is not None or epoch is not None):
+        raise _fail("--serve answers aggregators for every epoch; it takes no --watch, --out or --epoch")
+    host = host or settings.oracle_node_host
+    port = port or settings.oracle_node_port
+    if serve:
+        _check_port(host, port)
     chain = chain_id or settings.oracle_chain_id
     address = _contract(settings, chain, contract)
 
@@ -164,6 +192,9 @@ def node(
     domain = Domain(chain, address)
     targets = [AgentTarget(node_id, url, gpus) for node_id, url in sorted(agents.items())]
     oracle = OracleNode(settings, targets)
+    if serve:
+        _serve(oracle, account, domain, mark, host, port, verbose)
+        return
     try:
         if watch:
             _watch(oracle, account, domain, out, mark)
@@ -177,6 +208,35 @@ def node(
     finally:
         oracle.close()
     _emit(signed, results, out)
+
+
+def _serve(
+    oracle: OracleNode,
+    account: LocalAccount,
+    domain: Domain,
+    mark: list[str] | None,
+    host: str,
+    port: int,
+    verbose: bool,
+) -> None:
+    import uvicorn
+
+    from oracle.consensus import Tolerance
+    from oracle.node_api import EpochViews, create_node_app
+
+    settings = oracle.settings
+    views = EpochViews(
+        oracle,
+        lambda e: _parse_marks(mark, e),
+        grace=settings.oracle_epoch_grace,
+        max_age=settings.oracle_max_delay,
+    )
+    app_ = create_node_app(views, account, domain, Tolerance.from_settings(settings))
+    err.print(
+        f"[bold]oracle node[/] signer {account.address}, {len(oracle.targets)} agents; "
+        f"http://{host}:{port}"
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
 
 
 def _emit(signed, results, out: Path | None) -> None:
@@ -204,9 +264,111 @@ def _watch(oracle, account, domain, out: Path | None, mark: list[str] | None) ->
 
     err.print("watching; Ctrl-C stops")
     try:
-        oracle.watch(account, domain, emit, stop, marks=lambda e: _parse_marks(mark, e))
+        oracle.watch(
+            account,
+            domain,
+            emit,
+            stop,
+            marks=lambda e: _parse_marks(mark, e),
+            grace=oracle.settings.oracle_epoch_grace,
+        )
     except KeyboardInterrupt:
         stop.set()
+
+
+def _parse_nodes(value: str | None, settings: Settings) -> list[str]:
+    urls = [u.strip() for u in value.split(",") if u.strip()] if value else list(settings.oracle_nodes)
+    if not urls:
+        raise _fail("no oracle nodes: pass --nodes URL,URL,... or set GPUHOURS_ORACLE_NODES", BAD_INPUT)
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise _fail(f"--nodes takes oracle node URLs like http://10.0.1.1:9420, not {url!r}", BAD_INPUT)
+    if len(set(urls)) != len(urls):
+        raise _fail("--nodes lists a node twice", BAD_INPUT)
+    return urls
+
+
+@app.command()
+def aggregate(
+    nodes: str = typer.Option(None, help="oracle node URLs, comma-separated; default GPUHOURS_ORACLE_NODES"),
+    epoch: int = typer.Option(None, min=0, help="unix hour to land; defaults to the last complete one"),
+    watch: bool = typer.Option(False, help="keep going: land every epoch as it ends"),
+    rpc_url: str = typer.Option(None, help="JSON-RPC URL; defaults to GPUHOURS_RPC_URL"),
+    keystore: Path = typer.Option(
+        None, help="the sending account's keystore; defaults to GPUHOURS_ORACLE_SENDER_KEYSTORE"
+    ),
+    password_file: Path = typer.Option(None, help="defaults to GPUHOURS_ORACLE_SENDER_PASSWORD_FILE"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Collect the oracle nodes' observations, get the median report signed and land it on chain.
+
+    Exit status: 0 landed, 1 nothing landed (the sentence says why), 2 bad input."""
+    _logging(verbose)
+    settings = get_settings()
+    urls = _parse_nodes(nodes, settings)
+    if watch and epoch is not None:
+        raise _fail("--watch lands every epoch as it ends; it takes no --epoch", BAD_INPUT)
+
+    from backend.chain.client import Market
+    from backend.chain.deployments import DeploymentError
+    from oracle.aggregator import RPC_ERRORS, Aggregator
+    from oracle.keystore import KeystoreError, load_sender_account
+    from oracle.node_client import OracleNodeClient
+    from oracle.submitter import Submitter
+
+    url = rpc_url or settings.rpc_url
+    try:
+        market = Market.connect(url, settings.deployments_dir, timeout=settings.tx_timeout)
+    except RPC_ERRORS as exc:
+        raise _fail(f"nothing landed: the chain at {url} cannot be reached ({type(exc).__name__})") from None
+    except DeploymentError as exc:
+        raise _fail(str(exc), BAD_INPUT) from None
+    except KeyError as exc:
+        raise _fail(f"the deployment in {settings.deployments_dir} has no {exc.args[0]}", BAD_INPUT) from None
+    try:
+        sender, where = load_sender_account(settings, market.chain_id, keystore, password_file)
+    except KeystoreError as exc:
+        raise _fail(str(exc), BAD_INPUT) from None
+    err.print(f"sending from {sender.address} ({where})")
+    submitter = Submitter(market.w3, market.oracle, sender, market.errors)
+    clients = [OracleNodeClient(u, timeout=settings.oracle_http_timeout) for u in urls]
+    aggregator = Aggregator(market, submitter, clients)
+    try:
+        if watch:
+            _aggregate_watch(aggregator, settings)
+            return
+        try:
+            target = aggregator.last_complete_epoch() if epoch is None else epoch
+        except RPC_ERRORS as exc:
+            raise _fail(f"nothing landed: the chain at {url} cannot be read ({type(exc).__name__})") from None
+        outcome = aggregator.run(target)
+    finally:
+        aggregator.close()
+    if not outcome.landed:
+        raise _fail(outcome.summary)
+    print(outcome.summary)
+
+
+def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
+    import threading
+
+    def report(outcome: Outcome) -> None:
+        if outcome.landed:
+            print(outcome.summary, flush=True)
+        else:
+            err.print(f"[yellow]{escape(outcome.summary)}[/]")
+
+    err.print("watching; Ctrl-C stops")
+    try:
+        # Oracle nodes observe an epoch `grace` seconds after it ends; ask them a while after that.
+        aggregator.watch(
+            threading.Event(),
+            report,
+            interval=settings.oracle_aggregate_interval,
+            delay=2 * settings.oracle_epoch_grace,
+        )
+    except KeyboardInterrupt:
+        pass
 
 
 @keystore_app.command("new")

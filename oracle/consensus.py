@@ -19,9 +19,11 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_keys.exceptions import BadSignature
+from eth_utils import ValidationError, to_checksum_address
 
 from backend.config import Settings
 from oracle.report import (
@@ -151,6 +153,17 @@ def propose(
     return Report(signer_set, attestations, prices)
 
 
+class Signer(Protocol):
+    """Anything that can vote on a report: an OracleSigner here, or an oracle node over HTTP."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign(self, report: Report) -> bytes | str:
+        """A signature, or the reason for refusing to sign."""
+        ...
+
+
 class OracleSigner:
     """One oracle node's vote: its own observations, its key, and its tolerance."""
 
@@ -196,7 +209,7 @@ class OracleSigner:
 
 
 def collect_signatures(
-    report: Report, signers: Sequence[OracleSigner], threshold: int, domain: Domain
+    report: Report, signers: Sequence[Signer], threshold: int, domain: Domain
 ) -> SignedReport:
     """Ask signers in turn until `threshold` have signed; signatures come back sorted by signer."""
     collected: dict[str, bytes] = {}
@@ -211,7 +224,12 @@ def collect_signatures(
             log.warning("oracle %s refused to sign: %s", signer.address, answer)
             refusals[signer.address] = answer
             continue
-        if recover_signer(report, answer, domain) != signer.address:
+        try:
+            recovered = recover_signer(report, answer, domain)
+        except (BadSignature, ValidationError, ValueError):
+            recovered = None
+        if recovered != signer.address:
+            log.warning("oracle %s sent a signature that does not recover to it", signer.address)
             refusals[signer.address] = "signature does not recover to its signer"
             continue
         collected[signer.address] = answer

@@ -13,7 +13,11 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from backend.config import Settings
+from backend.chain.dev_accounts import dev_account
+from backend.config import DEV_CHAIN_IDS, Settings
+
+# Anvil dev accounts: 0 deploys, 1-5 trade in tests and the demo, 6-8 sign reports, 9 submits them.
+DEV_SENDER_INDEX = 9
 
 
 class KeystoreError(Exception):
@@ -51,15 +55,20 @@ def load_account(path: Path, password: str) -> LocalAccount:
     return Account.from_key(key)
 
 
+def read_password_file(path: Path) -> str:
+    """The first line of a password file."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise KeystoreError(f"cannot read the password file {path}: {exc.strerror}") from None
+    return lines[0] if lines else ""
+
+
 def keystore_password(settings: Settings, password_file: Path | None = None) -> str:
     """The password from a file (first line), else GPUHOURS_ORACLE_KEYSTORE_PASSWORD."""
     path = password_file or settings.oracle_password_file
     if path is not None:
-        try:
-            lines = path.read_text().splitlines()
-        except OSError as exc:
-            raise KeystoreError(f"cannot read the password file {path}: {exc.strerror}") from None
-        return lines[0] if lines else ""
+        return read_password_file(path)
     if settings.oracle_keystore_password is not None:
         return settings.oracle_keystore_password.get_secret_value()
     raise KeystoreError(
@@ -75,3 +84,28 @@ def load_oracle_account(
     if path is None:
         raise KeystoreError("no keystore: set GPUHOURS_ORACLE_KEYSTORE or pass --keystore")
     return load_account(path, keystore_password(settings, password_file))
+
+
+def load_sender_account(
+    settings: Settings, chain_id: int, keystore: Path | None = None, password_file: Path | None = None
+) -> tuple[LocalAccount, str]:
+    """The account that pays for report transactions, and a few words on where it came from.
+
+    From a keystore when one is given or set; otherwise, on a development chain only, Anvil's dev
+    account 9 (dev_account refuses every other chain).
+    """
+    path = keystore or settings.oracle_sender_keystore
+    if path is not None:
+        password_path = password_file or settings.oracle_sender_password_file
+        if password_path is None:
+            raise KeystoreError(
+                "no password for the sender keystore: pass --password-file or set "
+                "GPUHOURS_ORACLE_SENDER_PASSWORD_FILE"
+            )
+        return load_account(path, read_password_file(password_path)), f"keystore {path}"
+    if chain_id not in DEV_CHAIN_IDS:
+        raise KeystoreError(
+            f"no sender account for chain {chain_id}: pass --keystore or set GPUHOURS_ORACLE_SENDER_KEYSTORE"
+        )
+    where = f"dev account {DEV_SENDER_INDEX}, for development chains only"
+    return dev_account(DEV_SENDER_INDEX, chain_id), where

@@ -20,6 +20,7 @@ from backend.config import Settings
 from oracle.aggregate import EPOCH_SECONDS, EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
 from oracle.client import AgentClient, AgentError
 from oracle.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
+from oracle.telemetry.sample import GpuSample
 from oracle.verifier import ChallengeOutcome, challenge
 
 log = logging.getLogger(__name__)
@@ -57,21 +58,25 @@ class OracleNode:
         factory = client_factory or (lambda url: AgentClient(url, timeout=settings.oracle_http_timeout))
         self._clients = {t.node_id: factory(t.url) for t in self.targets}
         self._logs = {t.node_id: _Log(gpu_count=t.gpu_count) for t in self.targets}
+        # The polling loop writes the logs while an HTTP request reads them (oracle/node_api.py).
+        self._lock = threading.Lock()
 
     def poll(self, target: AgentTarget) -> PollRecord:
         """A liveness check; the first good one also learns the GPU count if it was not given."""
         record_log = self._logs[target.node_id]
         at = self._clock()
+        gpu_count: int | None = None
         try:
-            gpus = self._clients[target.node_id].gpus()
+            gpu_count = len(self._clients[target.node_id].gpus())
         except AgentError as exc:
             log.warning("node %d: poll failed: %s", target.node_id, exc)
             record = PollRecord(at, False, str(exc))
         else:
-            if record_log.gpu_count is None:
-                record_log.gpu_count = len(gpus)
             record = PollRecord(at, True)
-        record_log.polls.append(record)
+        with self._lock:
+            if record_log.gpu_count is None:
+                record_log.gpu_count = gpu_count
+            record_log.polls.append(record)
         return record
 
     def challenge(self, target: AgentTarget, epoch: int, gpu: int | None = None) -> ChallengeOutcome:
@@ -86,7 +91,7 @@ class OracleNode:
             gpu=random.randrange(count) if gpu is None else gpu,
             wall_clock=self._clock,
         )
-        self._logs[target.node_id].challenges[epoch].append(outcome)
+        self._record_challenge(target, epoch, outcome)
         log.info(
             "node %d: challenge %s (%s)",
             target.node_id,
@@ -99,8 +104,12 @@ class OracleNode:
         """Everything this oracle knows of `target` in `epoch`, with the agent's raw samples."""
         start, end = epoch_bounds(epoch)
         node_log = self._logs[target.node_id]
-        polls = [p for p in node_log.polls if start <= p.at < end]
-        samples, malformed = [], 0
+        with self._lock:
+            polls = [p for p in node_log.polls if start <= p.at < end]
+            challenges = list(node_log.challenges.get(epoch, ()))
+            known_gpus = node_log.gpu_count
+        samples: list[GpuSample] = []
+        malformed = 0
         try:
             samples, errors = self._clients[target.node_id].samples(start, end)
             malformed = len(errors)
@@ -109,14 +118,14 @@ class OracleNode:
         except AgentError as exc:
             log.warning("node %d: could not fetch epoch %d samples: %s", target.node_id, epoch, exc)
             polls.append(PollRecord(min(self._clock(), end - 1e-6), False, f"samples unavailable: {exc}"))
-        gpu_count = node_log.gpu_count or len({s.uuid for s in samples}) or 1
+        gpu_count = known_gpus or len({s.uuid for s in samples}) or 1
         return EpochInput(
             target.node_id,
             epoch,
             gpu_count,
             samples,
             polls,
-            list(node_log.challenges[epoch]),
+            challenges,
             target.booked_gpus,
             malformed,
         )
@@ -138,20 +147,26 @@ class OracleNode:
         challenges: int = 1,
     ) -> tuple[SignedReport, list[EpochResult]]:
         """Poll and challenge every agent now, then attest `epoch` from the agents' buffered samples."""
+        self.check_all(epoch, challenges)
+        report, results = self.report(epoch, marks)
+        signature = sign_report(report, account, domain)
+        signed = SignedReport(report, report_digest(report, domain), (account.address,), (signature,))
+        return signed, results
+
+    def check_all(self, epoch: int, challenges: int = 1) -> None:
+        """Poll every agent now and challenge the reachable ones; an unreachable one fails its challenge."""
         for target in self.targets:
             if self.poll(target).ok:
                 for _ in range(challenges):
                     self.challenge(target, epoch)
             else:
-                self._logs[target.node_id].challenges[epoch].append(
+                self._record_challenge(
+                    target,
+                    epoch,
                     ChallengeOutcome(
                         self._clock(), self.settings.oracle_challenge_n, False, "agent unreachable"
-                    )
+                    ),
                 )
-        report, results = self.report(epoch, marks)
-        signature = sign_report(report, account, domain)
-        signed = SignedReport(report, report_digest(report, domain), (account.address,), (signature,))
-        return signed, results
 
     def watch(
         self,
@@ -162,9 +177,21 @@ class OracleNode:
         marks: Callable[[int], Sequence[MarkPrice]] = lambda epoch: (),
         grace: float = 30.0,
     ) -> None:
-        """Poll every `oracle_poll_interval`, challenge at random times (on average
-        `oracle_challenges_per_epoch` an hour), and `emit` each epoch's signed report once it has ended
-        and `grace` seconds have passed for the last samples to arrive."""
+        """`run`, emitting each epoch's signed report as it ends."""
+
+        def sign_epoch(epoch: int) -> None:
+            report, results = self.report(epoch, marks(epoch))
+            signature = sign_report(report, account, domain)
+            digest = report_digest(report, domain)
+            emit(SignedReport(report, digest, (account.address,), (signature,)), results)
+
+        self.run(stop, sign_epoch, grace)
+
+    def run(self, stop: threading.Event, on_epoch_end: Callable[[int], None], grace: float = 30.0) -> None:
+        """Poll every `oracle_poll_interval` and challenge at random times (on average
+        `oracle_challenges_per_epoch` an hour) until `stop`. Once an epoch has ended and `grace` seconds
+        have passed for its last samples to arrive, call `on_epoch_end(epoch)`; that epoch's polls and
+        challenges are forgotten afterwards, so whatever needs them must be computed there."""
         s = self.settings
         rate = s.oracle_challenges_per_epoch / EPOCH_SECONDS
         next_challenge = {t.node_id: self._clock() + random.expovariate(rate) for t in self.targets}
@@ -176,22 +203,22 @@ class OracleNode:
                     self.challenge(target, int(now // EPOCH_SECONDS))
                     next_challenge[target.node_id] = now + random.expovariate(rate)
             if now >= (current + 1) * EPOCH_SECONDS + grace:
-                report, results = self.report(current, marks(current))
-                signature = sign_report(report, account, domain)
-                emit(
-                    SignedReport(report, report_digest(report, domain), (account.address,), (signature,)),
-                    results,
-                )
+                on_epoch_end(current)
                 self._forget_before(current + 1)
                 current += 1
             stop.wait(s.oracle_poll_interval)
 
+    def _record_challenge(self, target: AgentTarget, epoch: int, outcome: ChallengeOutcome) -> None:
+        with self._lock:
+            self._logs[target.node_id].challenges[epoch].append(outcome)
+
     def _forget_before(self, epoch: int) -> None:
         start, _ = epoch_bounds(epoch)
-        for node_log in self._logs.values():
-            node_log.polls = [p for p in node_log.polls if p.at >= start]
-            for e in [e for e in node_log.challenges if e < epoch]:
-                del node_log.challenges[e]
+        with self._lock:
+            for node_log in self._logs.values():
+                node_log.polls = [p for p in node_log.polls if p.at >= start]
+                for e in [e for e in node_log.challenges if e < epoch]:
+                    del node_log.challenges[e]
 
     def close(self) -> None:
         for client in self._clients.values():

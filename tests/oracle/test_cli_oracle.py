@@ -203,3 +203,48 @@ def test_missing_contract_points_at_deployments(tmp_path, keystore):
         env={"GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)},
     )
     assert result.returncode == 1 and "no AttestationOracle address" in result.stderr
+
+
+def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
+    """`gpuhours oracle node --serve`: its view of an ended hour, a signature, and a refusal."""
+    path, password, address = keystore
+    port = free_port()
+    exe = Path(sys.executable).with_name("gpuhours")
+    args = ["oracle", "node", "--serve", "--port", str(port), "--agent", f"7={agent_url}"]
+    args += ["--keystore", str(path), "--password-file", str(password), "--contract", CONTRACT]
+    process = subprocess.Popen(
+        [str(exe), *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "GPUHOURS_ORACLE_CHALLENGE_N": "256"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                health = httpx.get(url + "/health", timeout=1)
+                if health.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"node did not start: {process.stdout.read() if process.stdout else ''}")
+            time.sleep(0.2)
+        assert health.json()["signer"] == address and health.json()["agents"] == {"7": agent_url}
+        epoch = int((time.time() - 31) // 3600) - 1  # ended, with the node's 30 s of grace behind it
+        body = httpx.get(f"{url}/observations/{epoch}", timeout=60).json()
+        report = Report.from_json(body["report"])
+        assert [a.node_id for a in report.attestations] == [7] and body["signer"] == address
+        answer = httpx.post(f"{url}/sign", json=body["report"], timeout=60).json()
+        signature = bytes.fromhex(answer["signature"][2:])
+        assert recover_signer(report, signature, Domain(31337, CONTRACT)) == address
+        lowered = dict(body["report"]["attestations"][0], uptimeBps=report.attestations[0].uptime_bps - 500)
+        refused = httpx.post(f"{url}/sign", json=dict(body["report"], attestations=[lowered]), timeout=60)
+        assert refused.status_code == 409 and "uptime" in refused.json()["reason"]
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "Traceback" not in output and "private" not in output.lower()
