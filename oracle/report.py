@@ -16,6 +16,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
+from backend.chain import eip712
 from backend.chain.client import to_bytes32
 
 DOMAIN_NAME = "gpuhours AttestationOracle"
@@ -213,12 +214,7 @@ class Domain:
 def typed_data(report: Report, domain: Domain) -> dict[str, Any]:
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": eip712.DOMAIN_FIELDS,
             "Report": REPORT_FIELDS,
             "Attestation": ATTESTATION_FIELDS,
             "MarkPrice": MARK_PRICE_FIELDS,
@@ -231,8 +227,7 @@ def typed_data(report: Report, domain: Domain) -> dict[str, Any]:
 
 def report_digest(report: Report, domain: Domain) -> bytes:
     """The EIP-712 digest the oracle signers sign and the contract recovers them from."""
-    signable = encode_typed_data(full_message=typed_data(report, domain))
-    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+    return eip712.digest(typed_data(report, domain))
 
 
 def sign_report(report: Report, account: LocalAccount, domain: Domain) -> bytes:

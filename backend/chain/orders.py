@@ -8,9 +8,10 @@ from enum import IntEnum
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
+
+from backend.chain import eip712
 
 DOMAIN_NAME = "gpuhours Exchange"
 DOMAIN_VERSION = "1"
@@ -81,12 +82,7 @@ class SignedOrder:
 def typed_data(order: Order, chain_id: int, exchange: str) -> dict[str, Any]:
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": eip712.DOMAIN_FIELDS,
             "Order": ORDER_FIELDS,
         },
         "primaryType": "Order",
@@ -102,8 +98,7 @@ def typed_data(order: Order, chain_id: int, exchange: str) -> dict[str, Any]:
 
 def order_hash(order: Order, chain_id: int, exchange: str) -> bytes:
     """The EIP-712 digest the maker signs; equal to Exchange.hashOrder(order)."""
-    signable = encode_typed_data(full_message=typed_data(order, chain_id, exchange))
-    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+    return eip712.digest(typed_data(order, chain_id, exchange))
 
 
 def sign_order(order: Order, account: LocalAccount, chain_id: int, exchange: str) -> SignedOrder:
