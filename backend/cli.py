@@ -80,3 +80,49 @@ def chain(port: int = typer.Option(None, help="port; defaults to GPUHOURS_ANVIL_
         anvil.process.wait()
     except KeyboardInterrupt:
         anvil.stop()
+
+
+@app.command()
+def index(
+    once: bool = typer.Option(False, "--once", help="index up to the head, then exit"),
+    reset: bool = typer.Option(False, "--reset", help="drop this chain's indexed data first and start over"),
+    wait: bool = typer.Option(False, "--wait", help="wait for another indexer's lock instead of exiting"),
+    rpc_url: str = typer.Option(None, help="JSON-RPC URL; defaults to GPUHOURS_RPC_URL"),
+) -> None:
+    """Index the contracts' events into the SQL store (GPUHOURS_DB_URL) until interrupted, or --once."""
+    import logging
+    import signal
+    import threading
+
+    from backend.indexer.lock import LockHeld, LockLost
+    from backend.indexer.run import Indexer, IndexerError, TickResult
+
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        indexer = Indexer.from_settings(settings, rpc_url=rpc_url)
+    except IndexerError as exc:
+        raise _fail(str(exc)) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(result: TickResult) -> None:
+        if result.action == "indexed":
+            console.print(f"blocks {result.start}..{result.end}: {result.events} events (head {result.head})")
+        elif result.action == "rolled_back":
+            console.print(f"[yellow]reorg:[/] rolled back blocks {result.start}..{result.end} "
+                          f"({result.events} events)")
+
+    url = indexer.engine.url.render_as_string(hide_password=True)
+    console.print(f"indexing chain {indexer.chain_id} from {rpc_url or settings.rpc_url} into {url}")
+    try:
+        summary = indexer.run(once=once, wait_for_lock=wait, stop=stop, on_tick=report, start_over=reset)
+    except (IndexerError, LockHeld, LockLost) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    finally:
+        indexer.close()
+    console.print(f"indexed {summary.events} events in {summary.batches} batches; "
+                  f"checkpoint at block {summary.checkpoint}")

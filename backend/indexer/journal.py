@@ -1,0 +1,164 @@
+"""Projection rows read and written through a journal, so a reorg can undo them.
+
+A `Store` holds the rows a batch touches in memory and writes them when the batch commits. The first
+time a row is written in a block inside the reorg window, its before-image (None when the row did not
+exist yet) goes to the `journal` table. `undo` restores, for every row written above a fork point,
+the earliest before-image above it: the row as it stood at the end of the fork block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import SQLModel
+
+from backend.db.models import EVENT_TABLES, STATE_TABLES, Journal
+
+Row = dict[str, Any]
+
+_STATE: dict[str, Table] = {m.__table__.name: m.__table__ for m in STATE_TABLES}  # type: ignore[attr-defined]
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+def pk_columns(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+class Store:
+    """Rows of the state tables for one batch; `flush` writes them and their journal."""
+
+    def __init__(self, conn: Connection, chain_id: int, journal_above: int):
+        """Writes in blocks > `journal_above` are journaled; older blocks are final."""
+        self.conn = conn
+        self.chain_id = chain_id
+        self.journal_above = journal_above
+        self.block = 0
+        self._rows: dict[tuple[str, tuple[Any, ...]], Row | None] = {}
+        self._dirty: set[tuple[str, tuple[Any, ...]]] = set()
+        self._journaled: set[tuple[str, tuple[Any, ...], int]] = set()
+        self._journal: list[Row] = []
+        self._events: dict[str, list[Row]] = {}
+
+    # ------------------------------------------------------------------ reading and writing
+
+    def _key(self, table: Table, pk: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        return table.name, tuple(pk[c] for c in pk_columns(table))
+
+    def get(self, model: type[SQLModel], **pk: Any) -> Row | None:
+        """The row with this primary key (chain id implied), or None. A copy: change it, then put it."""
+        table = _table(model)
+        pk = {"chain_id": self.chain_id, **pk}
+        key = self._key(table, pk)
+        if key not in self._rows:
+            self._load(table, key)
+        row = self._rows[key]
+        return dict(row) if row is not None else None
+
+    def new(self, model: type[SQLModel], **values: Any) -> Row:
+        """A full row of `model` with its defaults, not yet stored."""
+        return model(chain_id=self.chain_id, **values).model_dump()
+
+    def put(self, model: type[SQLModel], row: Row) -> None:
+        table = _table(model)
+        self._write(table, self._key(table, row), dict(row))
+
+    def remove(self, model: type[SQLModel], **pk: Any) -> None:
+        table = _table(model)
+        self._write(table, self._key(table, {"chain_id": self.chain_id, **pk}), None)
+
+    def _write(self, table: Table, key: tuple[str, tuple[Any, ...]], row: Row | None) -> None:
+        if key not in self._rows:
+            self._load(table, key)
+        if self.block > self.journal_above and (key[0], key[1], self.block) not in self._journaled:
+            self._journaled.add((key[0], key[1], self.block))
+            self._journal.append({
+                "chain_id": self.chain_id, "block_number": self.block, "table_name": key[0],
+                "pk": list(key[1]), "before": self._rows[key],
+            })
+        self._rows[key] = row
+        self._dirty.add(key)
+
+    def _load(self, table: Table, key: tuple[str, tuple[Any, ...]]) -> None:
+        pk = dict(zip(pk_columns(table), key[1]))
+        where = and_(*(table.c[c] == pk[c] for c in pk))
+        found = self.conn.execute(select(table).where(where)).mappings().first()
+        self._rows[key] = dict(found) if found is not None else None
+
+    def append(self, model: type[SQLModel], row: Row) -> None:
+        """An event-table row (fill, attestation, ...): inserted at flush, removed by block on a reorg."""
+        self._events.setdefault(_table(model).name, []).append(row)
+
+    # ------------------------------------------------------------------ flushing
+
+    def flush(self) -> None:
+        upserts: dict[str, list[Row]] = {}
+        deletes: dict[str, list[tuple[Any, ...]]] = {}
+        for key in self._dirty:
+            row = self._rows[key]
+            if row is None:
+                deletes.setdefault(key[0], []).append(key[1])
+            else:
+                upserts.setdefault(key[0], []).append(row)
+        for name, pks in deletes.items():
+            delete_rows(self.conn, _STATE[name], pks)
+        for name, rows in upserts.items():
+            upsert_rows(self.conn, _STATE[name], rows)
+        tables = {_table(m).name: _table(m) for m in EVENT_TABLES}
+        for name, rows in self._events.items():
+            self.conn.execute(insert(tables[name]), rows)
+        if self._journal:
+            self.conn.execute(insert(_table(Journal)), self._journal)
+        self._dirty.clear()
+        self._events.clear()
+        self._journal.clear()
+
+
+def upsert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
+    if not rows:
+        return
+    pks = pk_columns(table)
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = make(table)
+    others = [c.name for c in table.columns if c.name not in pks]
+    stmt = stmt.on_conflict_do_update(index_elements=pks, set_={c: stmt.excluded[c] for c in others})
+    conn.execute(stmt, rows)
+
+
+def delete_rows(conn: Connection, table: Table, pks: Iterable[tuple[Any, ...]]) -> None:
+    names = pk_columns(table)
+    params = [{f"k_{n}": v for n, v in zip(names, pk)} for pk in pks]
+    if params:
+        where = and_(*(table.c[n] == bindparam(f"k_{n}") for n in names))
+        conn.execute(delete(table).where(where), params)
+
+
+def undo(conn: Connection, chain_id: int, fork_block: int) -> int:
+    """Restore every state row written above `fork_block` to its image at the end of that block, and
+    drop those journal entries. Returns the number of rows restored."""
+    journal = _table(Journal)
+    entries = conn.execute(
+        select(journal.c.table_name, journal.c.pk, journal.c.before)
+        .where(journal.c.chain_id == chain_id, journal.c.block_number > fork_block)
+        .order_by(journal.c.id.desc())
+    ).all()
+    earliest: dict[tuple[str, tuple[Any, ...]], Row | None] = {}
+    for name, pk, before in entries:  # newest first, so the oldest image is the one that stays
+        earliest[(name, tuple(pk))] = before
+    by_table: dict[str, list[tuple[tuple[Any, ...], Row | None]]] = {}
+    for (name, pk), before in earliest.items():
+        by_table.setdefault(name, []).append((pk, before))
+    for name, items in by_table.items():
+        table = _STATE[name]
+        delete_rows(conn, table, [pk for pk, _ in items])
+        restored = [before for _, before in items if before is not None]
+        if restored:
+            conn.execute(insert(table), restored)
+    conn.execute(delete(journal).where(journal.c.chain_id == chain_id, journal.c.block_number > fork_block))
+    return len(earliest)

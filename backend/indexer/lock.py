@@ -1,0 +1,221 @@
+"""One writer per chain and store: a Redis lock when Redis answers, a database lock otherwise.
+
+- Redis: redis-py's Lock (SET NX PX with a token), extended on every tick.
+- PostgreSQL: a session advisory lock on a connection held for as long as the writer runs; it goes
+  away with the connection, so a crashed writer never leaves it behind.
+- SQLite (and any other database): a row in `indexer_lock` with an owner and an expiry, renewed on
+  every tick; a crashed writer's row expires after settings.indexer_lock_ttl.
+
+The lock is the first line; the second is the checkpoint itself, which every batch and rollback moves
+with a compare-and-set (run.py, reorg.py), so a writer that lost its lock cannot commit over another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Protocol
+
+import redis
+from redis.exceptions import LockError, RedisError
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.config import Settings
+from backend.db.models import IndexerLock
+
+log = logging.getLogger(__name__)
+
+
+class LockHeld(RuntimeError):
+    """Another writer holds the lock."""
+
+
+class LockLost(RuntimeError):
+    """This writer's lock expired or its connection went away; it must stop writing."""
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class WriterLock(Protocol):
+    kind: str
+    name: str
+    owner: str
+
+    def acquire(self) -> bool: ...
+
+    def renew(self, conn: Connection | None = None) -> None: ...
+
+    def release(self) -> None: ...
+
+    def holder(self) -> str | None: ...
+
+
+class RedisLock:
+    kind = "redis"
+
+    def __init__(self, client: redis.Redis, name: str, ttl: float, owner: str):
+        self.client, self.name, self.ttl, self.owner = client, name, ttl, owner
+        self._lock = client.lock(name, timeout=ttl, blocking=False, thread_local=False)
+
+    def acquire(self) -> bool:
+        return bool(self._lock.acquire(blocking=False, token=self.owner))
+
+    def renew(self, conn: Connection | None = None) -> None:
+        try:
+            self._lock.extend(self.ttl, replace_ttl=True)
+        except (LockError, RedisError) as exc:
+            raise LockLost(f"lost the Redis lock {self.name}: {exc}") from None
+
+    def release(self) -> None:
+        try:
+            self._lock.release()
+        except (LockError, RedisError):
+            pass
+
+    def holder(self) -> str | None:
+        value = self.client.get(self.name)
+        return value.decode() if isinstance(value, bytes) else value
+
+
+class PostgresLock:
+    """pg_try_advisory_lock on a dedicated connection, keyed by database, schema and lock name."""
+
+    kind = "postgresql"
+
+    def __init__(self, engine: Engine, name: str, owner: str):
+        self.engine, self.name, self.owner = engine, name, owner
+        self._conn: Connection | None = None
+        self._key: int | None = None
+
+    def _key_for(self, conn: Connection) -> int:
+        where = conn.execute(text("SELECT current_database() || '/' || current_schema()")).scalar_one()
+        digest = hashlib.blake2b(f"{where}/{self.name}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def acquire(self) -> bool:
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        key = self._key_for(conn)
+        if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one():
+            self._conn, self._key = conn, key
+            return True
+        conn.close()
+        return False
+
+    def renew(self, conn: Connection | None = None) -> None:
+        if self._conn is None:
+            raise LockLost(f"the advisory lock {self.name} is not held")
+        try:
+            self._conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the connection, and with it the lock, is gone
+            self._conn = None
+            raise LockLost(
+                f"lost the PostgreSQL advisory lock {self.name}: {exc.__class__.__name__}") from None
+
+    def release(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+        except Exception:
+            pass
+        finally:
+            self._conn.invalidate()  # never hand a connection that may hold the lock back to the pool
+            self._conn.close()
+            self._conn = None
+
+    def holder(self) -> str | None:
+        return "another PostgreSQL session"
+
+
+class RowLock:
+    """A lock row with an owner and an expiry; taken and renewed by conditional UPDATE/INSERT."""
+
+    kind = "database"
+
+    def __init__(self, engine: Engine, name: str, ttl: float, owner: str):
+        self.engine, self.name, self.ttl, self.owner = engine, name, ttl, owner
+        self.table = IndexerLock.__table__  # type: ignore[attr-defined]
+
+    def acquire(self) -> bool:
+        now = time.time()
+        t = self.table
+        try:
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    update(t)
+                    .where(t.c.name == self.name, (t.c.owner == self.owner) | (t.c.expires_at < now))
+                    .values(owner=self.owner, expires_at=now + self.ttl)
+                ).rowcount
+                if taken == 1:
+                    return True
+                exists = conn.execute(select(t.c.name).where(t.c.name == self.name)).first()
+                if exists is not None:
+                    return False
+                conn.execute(insert(t).values(name=self.name, owner=self.owner, expires_at=now + self.ttl))
+                return True
+        except IntegrityError:  # another writer inserted the row first
+            return False
+
+    def renew(self, conn: Connection | None = None) -> None:
+        """Extend the expiry; inside the caller's transaction when `conn` is given, so the batch it
+        commits and the proof that this writer still held the lock are one."""
+        t = self.table
+        stmt = (update(t).where(t.c.name == self.name, t.c.owner == self.owner)
+                .values(expires_at=time.time() + self.ttl))
+        if conn is not None:
+            renewed = conn.execute(stmt).rowcount
+        else:
+            with self.engine.begin() as own:
+                renewed = own.execute(stmt).rowcount
+        if renewed != 1:
+            raise LockLost(f"lost the database lock {self.name}: it expired and another writer took it")
+
+    def release(self) -> None:
+        t = self.table
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.name == self.name, t.c.owner == self.owner))
+
+    def holder(self) -> str | None:
+        t = self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.owner, t.c.expires_at).where(t.c.name == self.name)).first()
+        if row is None:
+            return None
+        return f"{row.owner} (until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))})"
+
+
+def redis_client(settings: Settings) -> redis.Redis | None:
+    """A client for settings.redis_url when it is set and answers, else None."""
+    if not settings.redis_url:
+        return None
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=5.0)
+    try:
+        client.ping()
+    except RedisError as exc:
+        log.warning("Redis at %s does not answer (%s); using the database lock", settings.redis_url, exc)
+        client.close()
+        return None
+    return client
+
+
+def writer_lock(settings: Settings, engine: Engine, chain_id: int, owner: str | None = None) -> WriterLock:
+    """The lock that admits one indexer per chain and store."""
+    owner = owner or new_owner()
+    client = redis_client(settings)
+    if client is not None:
+        url = engine.url
+        store = f"{url.get_backend_name()}:{url.host or ''}:{url.port or ''}/{url.database or ''}"
+        schema = str(url.query.get("options", ""))  # a search_path in the URL names another store
+        digest = hashlib.blake2b(f"{store}|{schema}".encode(), digest_size=6).hexdigest()
+        name = f"{settings.redis_namespace}:indexer:{chain_id}:{digest}"
+        return RedisLock(client, name, settings.indexer_lock_ttl, owner)
+    if engine.dialect.name == "postgresql":
+        return PostgresLock(engine, f"gpuhours-indexer:{chain_id}", owner)
+    return RowLock(engine, f"indexer:{chain_id}", settings.indexer_lock_ttl, owner)

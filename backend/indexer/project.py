@@ -1,0 +1,335 @@
+"""Apply decoded events to the projections, in chain order, through a journaled Store.
+
+Each event is applied once: the indexer inserts its raw event and applies it in the same transaction
+as the checkpoint that covers it (run.py), and skips events whose (block hash, log index) is already
+stored. The projections then equal a fold of the raw events in (block, log index) order, which is what
+the reorg and re-index tests compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from backend.db.models import (
+    CLOSE_REASONS,
+    ORDER_KINDS,
+    Attestation,
+    Balance,
+    Booking,
+    Capacity,
+    EscrowAccount,
+    EscrowFunds,
+    Fill,
+    MakerCounter,
+    MarkPrice,
+    Node,
+    OrderState,
+    Parameter,
+    Provider,
+    Settlement,
+    Slash,
+)
+from backend.indexer.decode import Event
+from backend.indexer.journal import Row, Store
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+#: Admin events: the latest of each per contract is kept in `parameter`.
+PARAMETER_EVENTS = frozenset({
+    "OwnershipTransferred", "OwnershipTransferStarted", "SettlementSet", "MinBondPerUnitSet", "FeeSet",
+    "TreasurySet", "SettlerSet", "MaxDelaySet", "SignerSetChanged", "SlaSet",
+})
+
+
+def ascii32(hex_value: str) -> str:
+    """A bytes32 holding ASCII (GPU model, region, class), as text; other bytes stay hex."""
+    raw = bytes.fromhex(hex_value[2:]).rstrip(b"\0")
+    if raw and all(32 <= b < 127 for b in raw):
+        return raw.decode("ascii")
+    return hex_value if raw else ""
+
+
+def split_undelivered(total: int, sales: int, fees: int) -> int:
+    """Escrow.refundUndelivered takes `a` of sales and fees·a/sales (rounded down) of fees and reports
+    the sum; recover `a` from that sum. a + ⌊fees·a/sales⌋ grows strictly with a, so it is unique."""
+    if sales == 0:
+        return 0
+    lo, hi = 0, total
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid + fees * mid // sales <= total:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+class Projector:
+    """Dispatches each event to its handler; unknown and admin-only events stay raw (and parameters)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._handlers: dict[tuple[str, str], Callable[[Event, dict[str, Any]], None]] = {
+            ("GpuHours", "NodeRegistered"): self._node_registered,
+            ("GpuHours", "NodeTransferred"): self._node_transferred,
+            ("GpuHours", "CapacityCreated"): self._capacity_created,
+            ("GpuHours", "CapacityCancelled"): self._capacity_cancelled,
+            ("GpuHours", "CapacityClosed"): self._capacity_closed,
+            ("GpuHours", "HoursActivated"): self._hours_activated,
+            ("GpuHours", "HoursRedeemed"): self._hours_redeemed,
+            ("GpuHours", "HoursExpired"): self._hours_expired,
+            ("GpuHours", "BookingClosed"): self._booking_closed,
+            ("GpuHours", "TransferSingle"): self._transfer_single,
+            ("GpuHours", "TransferBatch"): self._transfer_batch,
+            ("Exchange", "OrderFilled"): self._order_filled,
+            ("Exchange", "OrderCancelled"): self._order_cancelled,
+            ("Exchange", "CounterIncremented"): self._counter_incremented,
+            ("Escrow", "BondPosted"): self._bond_posted,
+            ("Escrow", "BondReturned"): self._bond_returned,
+            ("Escrow", "BondSlashed"): self._bond_slashed,
+            ("Escrow", "CapacityRefundOpened"): self._refund_opened,
+            ("Escrow", "SaleCredited"): self._sale_credited,
+            ("Escrow", "Released"): self._released,
+            ("Escrow", "Refunded"): self._refunded,
+            ("Escrow", "Credited"): self._credited,
+            ("Escrow", "Withdrawn"): self._withdrawn,
+            ("Escrow", "RevenueSplitSet"): self._revenue_split,
+            ("AttestationOracle", "Attested"): self._attested,
+            ("AttestationOracle", "MarkPriceSet"): self._mark_price,
+            ("Settlement", "BookingSettled"): self._booking_settled,
+            ("Settlement", "UnusedSettled"): self._unused_settled,
+            ("Settlement", "CapacitySettled"): self._capacity_settled,
+        }
+
+    def apply(self, event: Event) -> None:
+        self.store.block = event.log.block_number
+        handler = self._handlers.get((event.contract, event.name))
+        if handler is not None:
+            handler(event, event.args)
+        elif event.name in PARAMETER_EVENTS:
+            self.store.put(Parameter, self.store.new(
+                Parameter, contract=event.contract, name=event.name, value=event.args,
+                block_number=event.log.block_number))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _event_row(self, event: Event, **values: Any) -> Row:
+        lg = event.log
+        return {"chain_id": self.store.chain_id, "block_number": lg.block_number, "log_index": lg.log_index,
+                "block_hash": lg.block_hash, "block_time": lg.block_time, "tx_hash": lg.tx_hash, **values}
+
+    def _add(self, model: Any, pk: dict[str, Any], defaults: dict[str, Any] | None = None,
+             **deltas: int) -> Row:
+        """Add `deltas` to a row's counters, creating it (with `defaults`) when missing."""
+        row = self.store.get(model, **pk) or self.store.new(model, **pk, **(defaults or {}))
+        for name, delta in deltas.items():
+            row[name] += delta
+        self.store.put(model, row)
+        return row
+
+    def _update(self, model: Any, pk: dict[str, Any], **values: Any) -> Row | None:
+        row = self.store.get(model, **pk)
+        if row is None:
+            return None
+        row.update(values)
+        self.store.put(model, row)
+        return row
+
+    def _funds(self, capacity_id: int) -> Row:
+        return self.store.get(EscrowFunds, capacity_id=capacity_id) or self.store.new(
+            EscrowFunds, capacity_id=capacity_id)
+
+    # ------------------------------------------------------------------ GpuHours
+
+    def _node_registered(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.put(Node, self.store.new(
+            Node, node_id=a["nodeId"], owner=a["owner"], gpu_model=ascii32(a["gpuModel"]),
+            gpu_count=a["gpuCount"], vram_gb=a["vramGb"], region=ascii32(a["region"]),
+            interconnect=ascii32(a["interconnect"]), gpu_uuids_hash=a["gpuUuidsHash"],
+            registered_block=ev.log.block_number, registered_time=ev.log.block_time))
+        self._add(Provider, {"address": a["owner"]}, node_count=1)
+
+    def _node_transferred(self, ev: Event, a: dict[str, Any]) -> None:
+        self._update(Node, {"node_id": a["nodeId"]}, owner=a["to"])
+        self._add(Provider, {"address": a["from"]}, node_count=-1)
+        self._add(Provider, {"address": a["to"]}, node_count=1)
+
+    def _capacity_created(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.put(Capacity, self.store.new(
+            Capacity, capacity_id=a["capacityId"], node_id=a["nodeId"], provider=a["provider"],
+            start=a["start"], end=a["end"], supply_cap=a["supplyCap"], bond=a["bond"],
+            created_block=ev.log.block_number, created_time=ev.log.block_time))
+
+    def _capacity_cancelled(self, ev: Event, a: dict[str, Any]) -> None:
+        self._update(Capacity, {"capacity_id": a["capacityId"]}, status="cancelled",
+                     units_sold_at_cancel=a["unitsSold"])
+
+    def _capacity_closed(self, ev: Event, a: dict[str, Any]) -> None:
+        reason = CLOSE_REASONS[a["reason"]]
+        status = "cancelled" if reason == "provider_cancelled" else "closed"
+        self._update(Capacity, {"capacity_id": a["capacityId"]}, status=status, close_reason=reason,
+                     closed_block=ev.log.block_number)
+
+    def _hours_activated(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.put(Booking, self.store.new(
+            Booking, booking_id=a["bookingId"], capacity_id=a["capacityId"], holder=a["holder"],
+            start=a["start"], hours=a["hours_"], gpus=a["gpus"], activated_block=ev.log.block_number))
+        if self.store.get(Capacity, capacity_id=a["capacityId"]) is not None:
+            self._add(Capacity, {"capacity_id": a["capacityId"]}, activated=a["gpus"] * a["hours_"])
+
+    def _hours_redeemed(self, ev: Event, a: dict[str, Any]) -> None:
+        if self.store.get(Capacity, capacity_id=a["capacityId"]) is not None:
+            self._add(Capacity, {"capacity_id": a["capacityId"]}, redeemed=a["amount"])
+
+    def _hours_expired(self, ev: Event, a: dict[str, Any]) -> None:
+        if self.store.get(Capacity, capacity_id=a["capacityId"]) is not None:
+            self._add(Capacity, {"capacity_id": a["capacityId"]}, expired=a["amount"])
+
+    def _booking_closed(self, ev: Event, a: dict[str, Any]) -> None:
+        self._update(Booking, {"booking_id": a["bookingId"]}, close_reason=CLOSE_REASONS[a["reason"]],
+                     closed_block=ev.log.block_number)
+
+    def _transfer_single(self, ev: Event, a: dict[str, Any]) -> None:
+        self._move(a["from"], a["to"], a["id"], a["value"])
+
+    def _transfer_batch(self, ev: Event, a: dict[str, Any]) -> None:
+        for token_id, value in zip(a["ids"], a["values"]):
+            self._move(a["from"], a["to"], token_id, value)
+
+    def _move(self, sender: str, receiver: str, capacity_id: int, value: int) -> None:
+        if sender != ZERO_ADDRESS:
+            row = self._add(Balance, {"holder": sender, "capacity_id": capacity_id}, amount=-value)
+            if row["amount"] == 0:
+                self.store.remove(Balance, holder=sender, capacity_id=capacity_id)
+        if receiver != ZERO_ADDRESS:
+            self._add(Balance, {"holder": receiver, "capacity_id": capacity_id}, amount=value)
+        capacity = self.store.get(Capacity, capacity_id=capacity_id)
+        if capacity is not None and ZERO_ADDRESS in (sender, receiver):
+            if sender == ZERO_ADDRESS:
+                capacity["minted"] += value
+            if receiver == ZERO_ADDRESS:
+                capacity["burned"] += value
+            capacity["supply"] = capacity["minted"] - capacity["burned"]
+            self.store.put(Capacity, capacity)
+
+    # ------------------------------------------------------------------ Exchange
+
+    def _order_filled(self, ev: Event, a: dict[str, Any]) -> None:
+        kind = ORDER_KINDS[a["kind"]] if a["kind"] < len(ORDER_KINDS) else str(a["kind"])
+        self.store.append(Fill, self._event_row(
+            ev, order_hash=a["orderHash"], maker=a["maker"], taker=a["taker"], capacity_id=a["capacityId"],
+            kind=kind, amount=a["amount"], price=a["price"], fee=a["fee"]))
+        row = self.store.get(OrderState, order_hash=a["orderHash"]) or self.store.new(
+            OrderState, order_hash=a["orderHash"], maker=a["maker"])
+        row.update(capacity_id=a["capacityId"], kind=kind, price=a["price"],
+                   last_fill_block=ev.log.block_number)
+        row["filled"] += a["amount"]
+        row["fees"] += a["fee"]
+        row["fills"] += 1
+        self.store.put(OrderState, row)
+
+    def _order_cancelled(self, ev: Event, a: dict[str, Any]) -> None:
+        row = self.store.get(OrderState, order_hash=a["orderHash"]) or self.store.new(
+            OrderState, order_hash=a["orderHash"], maker=a["maker"])
+        row.update(cancelled=True, cancelled_block=ev.log.block_number)
+        self.store.put(OrderState, row)
+
+    def _counter_incremented(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.put(MakerCounter, self.store.new(
+            MakerCounter, maker=a["maker"], counter=a["counter"], block_number=ev.log.block_number))
+
+    # ------------------------------------------------------------------ Escrow
+
+    def _bond_posted(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, bond=a["amount"])
+
+    def _bond_returned(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, bond=-a["amount"])
+
+    def _bond_slashed(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, bond=-a["amount"], slashed=a["amount"])
+        self.store.append(Slash, self._event_row(
+            ev, capacity_id=a["capacityId"], to=a["to"], amount=a["amount"]))
+
+    def _refund_opened(self, ev: Event, a: dict[str, Any]) -> None:
+        funds = self._funds(a["capacityId"])
+        funds["refundable_units"] = a["refundableUnits"]
+        self.store.put(EscrowFunds, funds)
+
+    def _sale_credited(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, sales=a["net"], fees=a["fee"])
+
+    def _released(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, sales=-a["amount"], fees=-a["fee"],
+                  released=a["amount"])
+
+    def _refunded(self, ev: Event, a: dict[str, Any]) -> None:
+        funds = self._funds(a["capacityId"])
+        amount = a["amount"]
+        capacity = self.store.get(Capacity, capacity_id=a["capacityId"])
+        if capacity is not None and capacity["status"] == "cancelled":
+            # Escrow.refund: taken from sales and fees in proportion, fees rounded down.
+            held = funds["sales"] + funds["fees"]
+            fees_part = funds["fees"] * amount // held if amount else 0
+            funds["sales"] -= amount - fees_part
+            funds["fees"] -= fees_part
+            funds["refundable_units"] -= a["units"]
+        else:
+            # Escrow.refundUndelivered: the amount taken from sales plus the fee charged on it.
+            taken = split_undelivered(amount, funds["sales"], funds["fees"])
+            funds["sales"] -= taken
+            funds["fees"] -= amount - taken
+        funds["refunded"] += amount
+        self.store.put(EscrowFunds, funds)
+
+    def _credited(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowAccount, {"account": a["account"]}, claimable=a["amount"], credited=a["amount"])
+
+    def _withdrawn(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowAccount, {"account": a["account"]}, claimable=-a["amount"], withdrawn=a["amount"])
+
+    def _revenue_split(self, ev: Event, a: dict[str, Any]) -> None:
+        row = (self.store.get(Provider, address=a["provider"])
+               or self.store.new(Provider, address=a["provider"]))
+        row["revenue_split"] = a["payees"]
+        self.store.put(Provider, row)
+
+    # ------------------------------------------------------------------ AttestationOracle
+
+    def _attested(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.append(Attestation, self._event_row(
+            ev, node_id=a["nodeId"], epoch=a["epoch"], uptime_bps=a["uptimeBps"], load_bps=a["loadBps"],
+            gpu_seconds=a["gpuSeconds"], mflops_per_joule=a["mflopsPerJoule"], gflops=a["gflops"],
+            samples_root=a["samplesRoot"]))
+
+    def _mark_price(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.append(MarkPrice, self._event_row(
+            ev, gpu_class=ascii32(a["gpuClass"]), epoch=a["epoch"], price=a["price"]))
+
+    # ------------------------------------------------------------------ Settlement
+
+    def _booking_settled(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.append(Settlement, self._settlement(
+            ev, "booking", a["capacityId"], booking_id=a["bookingId"], delivered_hours=a["deliveredHours"],
+            failed_hours=a["failedHours"], paid=a["paid"], refunded=a["refunded"], slashed=a["slashed"]))
+        self._update(Booking, {"booking_id": a["bookingId"]}, delivered_hours=a["deliveredHours"],
+                     failed_hours=a["failedHours"], paid=a["paid"], refunded=a["refunded"],
+                     slashed=a["slashed"])
+
+    def _unused_settled(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.append(Settlement, self._settlement(
+            ev, "unused", a["capacityId"], holder=a["holder"], units=a["units"], paid=a["paid"],
+            refunded=a["refunded"]))
+
+    def _capacity_settled(self, ev: Event, a: dict[str, Any]) -> None:
+        self.store.append(Settlement, self._settlement(
+            ev, "capacity", a["capacityId"], delivered_hours=a["deliveredHours"],
+            failed_hours=a["failedHours"], bond_returned=a["bondReturned"]))
+        self._update(Capacity, {"capacity_id": a["capacityId"]}, delivered_hours=a["deliveredHours"],
+                     failed_hours=a["failedHours"])
+
+    def _settlement(self, ev: Event, kind: str, capacity_id: int, **values: Any) -> Row:
+        row = {"booking_id": None, "holder": None, "delivered_hours": None, "failed_hours": None,
+               "units": None, "paid": 0, "refunded": 0, "slashed": 0, "bond_returned": 0, **values}
+        return self._event_row(ev, kind=kind, capacity_id=capacity_id, **row)

@@ -1,0 +1,372 @@
+"""The indexer loop: one writer per chain and store, reorg-safe, resumable after a crash.
+
+Each tick:
+1. compares the checkpoint's block hash with the chain's; on a mismatch finds the fork point and
+   rolls back to it (reorg.py), in one transaction;
+2. fetches the logs of the next range up to head − settings.indexer_confirmations (fetch.py). Blocks
+   within settings.indexer_reorg_window of the head are "recent": their headers are fetched *before*
+   their logs, checked to link to the checkpoint and to each other, and every log must carry its
+   header's hash; else the chain moved mid-fetch and the range is fetched again on the next tick;
+3. writes the raw events, their projections (project.py), the recent block hashes, the journal and the
+   checkpoint in one transaction, the checkpoint by compare-and-set. A crash at any point leaves the
+   store at the previous checkpoint, which the next run resumes from.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import OperationalError
+
+from backend.chain import deployments
+from backend.config import Settings
+from backend.db.models import EVENT_TABLES, STATE_TABLES, Block, Checkpoint, Journal, RawEvent
+from backend.db.session import engine_from_settings, migrate
+from backend.indexer.decode import INDEXED_CONTRACTS, Event, EventDecoder, checksum
+from backend.indexer.fetch import FetchError, Log, LogFetcher
+from backend.indexer.journal import Store, upsert_rows
+from backend.indexer.lock import LockHeld, WriterLock, writer_lock
+from backend.indexer.project import Projector
+from backend.indexer.reorg import ConcurrentWriter, DeepReorg, Rollback, find_fork_point, rollback
+from backend.indexer.rpc import Header, Rpc, RpcError, RpcUnavailable
+
+log = logging.getLogger(__name__)
+
+ZERO_HASH = "0x" + "00" * 32
+
+#: Called with each event as it is applied, before the batch commits (tests use it to crash mid-batch).
+EventHook = Callable[[Event, int], None]
+
+
+class IndexerError(RuntimeError):
+    """The indexer cannot go on; the message says why and what to do."""
+
+
+class ChainMismatch(IndexerError):
+    """The store indexes another chain than the RPC endpoint serves."""
+
+
+class ReorgDuringFetch(RuntimeError):
+    """The chain changed while a range was fetched; nothing was written."""
+
+
+@dataclass(frozen=True)
+class TickResult:
+    action: str  # "idle", "indexed", "rolled_back" or "retry"
+    head: int
+    start: int | None = None
+    end: int | None = None
+    events: int = 0
+    rollback: Rollback | None = None
+
+
+@dataclass
+class SyncSummary:
+    batches: int = 0
+    events: int = 0
+    rollbacks: list[Rollback] = field(default_factory=list)
+    checkpoint: int = -1
+
+
+class Indexer:
+    def __init__(self, engine: Engine, rpc: Rpc, deployment: deployments.Deployment,
+                 abis: dict[str, list[dict[str, Any]]], settings: Settings, *, hook: EventHook | None = None):
+        self.engine = engine
+        self.rpc = rpc
+        self.settings = settings
+        self.chain_id = deployment.chain_id
+        contracts = {name: (deployment.address(name), abis[name])
+                     for name in INDEXED_CONTRACTS if name in deployment.contracts}
+        self.decoder = EventDecoder(contracts)
+        self.fetcher = LogFetcher(rpc, self.decoder.addresses, settings.indexer_batch_blocks,
+                                  settings.indexer_max_batch_blocks)
+        self.start_block = (settings.indexer_start_block if settings.indexer_start_block is not None
+                            else deployment.deploy_block)
+        self.confirmations = settings.indexer_confirmations
+        self.window = settings.indexer_reorg_window
+        self.hook = hook
+        self.lock: WriterLock | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, engine: Engine | None = None, rpc_url: str | None = None,
+                      deployments_dir: Path | None = None, hook: EventHook | None = None) -> Indexer:
+        rpc = Rpc(rpc_url or settings.rpc_url, timeout=settings.indexer_rpc_timeout,
+                  retries=settings.indexer_rpc_retries, backoff=settings.indexer_backoff,
+                  max_backoff=settings.indexer_max_backoff)
+        try:
+            chain_id = rpc.chain_id()
+        except (RpcUnavailable, RpcError) as exc:
+            raise IndexerError(f"cannot reach the chain: {exc}") from None
+        try:
+            deployment, abis = deployments.load(deployments_dir or settings.deployments_dir, chain_id)
+        except deployments.DeploymentError as exc:
+            raise IndexerError(str(exc)) from None
+        engine = engine or engine_from_settings(settings)
+        if settings.db_auto_migrate:
+            migrate(engine)
+        return cls(engine, rpc, deployment, abis, settings, hook=hook)
+
+    def close(self) -> None:
+        self.rpc.close()
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def initialize(self) -> None:
+        """Create this chain's checkpoint (the block before the start block), or check that the store
+        indexes the same chain as the RPC endpoint."""
+        chain_id = self.rpc.chain_id()
+        if chain_id != self.chain_id:
+            raise ChainMismatch(
+                f"the RPC endpoint serves chain {chain_id}, the deployment is for {self.chain_id}")
+        genesis = self._header(0).hash
+        cp = Checkpoint.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
+            row = conn.execute(select(cp).where(cp.c.chain_id == self.chain_id)).mappings().first()
+            if row is not None:
+                if row["genesis_hash"] != genesis:
+                    raise ChainMismatch(
+                        f"the store holds another chain {self.chain_id} (genesis "
+                        f"{row['genesis_hash'][:10]}…, the node's is {genesis[:10]}…), e.g. an earlier "
+                        "local Anvil: run `gpuhours index --reset` or point GPUHOURS_DB_URL at another "
+                        "database")
+                return
+            base = self.start_block - 1
+            header = self._header(base) if base >= 0 else None
+            conn.execute(insert(cp).values(
+                chain_id=self.chain_id, block_number=base, block_hash=header.hash if header else ZERO_HASH,
+                genesis_hash=genesis, start_block=self.start_block, updated_at=time.time()))
+            if header is not None:
+                upsert_rows(conn, Block.__table__, [self._block_row(header)])  # type: ignore[attr-defined]
+
+    def checkpoint(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            return self._read_checkpoint(conn)
+
+    def _read_checkpoint(self, conn: Connection) -> tuple[int, str]:
+        cp = Checkpoint.__table__  # type: ignore[attr-defined]
+        row = conn.execute(
+            select(cp.c.block_number, cp.c.block_hash).where(cp.c.chain_id == self.chain_id)).first()
+        if row is None:
+            raise IndexerError(f"no checkpoint for chain {self.chain_id}: initialize() first")
+        return row[0], row[1]
+
+    def _header(self, number: int) -> Header:
+        header = self.rpc.get_block(number)
+        if header is None:
+            raise ReorgDuringFetch(f"block {number} is gone")
+        return header
+
+    def _block_row(self, header: Header) -> dict[str, Any]:
+        return {"chain_id": self.chain_id, "number": header.number, "hash": header.hash,
+                "parent_hash": header.parent_hash, "timestamp": header.timestamp}
+
+    # ------------------------------------------------------------------ one step
+
+    def tick(self) -> TickResult:
+        """Roll back a reorg, or index the next range, or find nothing to do."""
+        head = self.rpc.block_number()
+        cp = self.checkpoint()
+        if cp[0] >= 0:
+            at_chain = self.rpc.get_block(cp[0]) if cp[0] <= head else None
+            if at_chain is None or at_chain.hash != cp[1]:
+                return self._roll_back(head, cp)
+        target = head - self.confirmations
+        if cp[0] >= target:
+            return TickResult("idle", head)
+        try:
+            return self._index(head, cp, target)
+        except ReorgDuringFetch as exc:
+            log.info("the chain moved while fetching (%s); fetching again", exc)
+            return TickResult("retry", head)
+
+    def _roll_back(self, head: int, cp: tuple[int, str]) -> TickResult:
+        with self.engine.begin() as conn:
+            fork = find_fork_point(conn, self.rpc, self.chain_id, head)
+            if self.lock is not None:
+                self.lock.renew(conn)
+            result = rollback(conn, self.chain_id, fork, cp)
+        return TickResult("rolled_back", head, fork + 1, cp[0], result.raw_events, result)
+
+    def _index(self, head: int, cp: tuple[int, str], target: int) -> TickResult:
+        start = cp[0] + 1
+        floor = head - self.window  # blocks above it can still be reorganised
+        headers: dict[int, Header] = {}
+        if start <= floor:
+            end, logs = self.fetcher.fetch(start, min(target, floor))
+            end_hash = self._header(end).hash
+            journal_above = end
+        else:
+            stop = min(target, start + self.fetcher.span - 1)
+            fetched = self.rpc.get_blocks(range(start, stop + 1))
+            previous = cp[1]
+            for number in range(start, stop + 1):
+                header = fetched[number]
+                if header is None or (previous != ZERO_HASH and header.parent_hash != previous):
+                    raise ReorgDuringFetch(f"block {number} does not link to block {number - 1}")
+                headers[number] = header
+                previous = header.hash
+            end, logs = self.fetcher.fetch(start, stop)
+            for lg in logs:
+                if lg.block_hash != headers[lg.block_number].hash:
+                    raise ReorgDuringFetch(f"a log of block {lg.block_number} carries another block hash")
+            headers = {n: h for n, h in headers.items() if n <= end}
+            end_hash = headers[end].hash
+            journal_above = floor
+        logs = self._with_times(logs, headers)
+        events = [self.decoder.decode(lg) for lg in logs]
+        written = self._commit(cp, start, end, end_hash, events, headers, journal_above, keep_from=(
+            end - self.window if headers else end))
+        return TickResult("indexed", head, start, end, written)
+
+    def _with_times(self, logs: list[Log], headers: dict[int, Header]) -> list[Log]:
+        """Block times for logs whose node does not send blockTimestamp."""
+        missing = sorted({lg.block_number for lg in logs if lg.block_time is None} - headers.keys())
+        times = {n: h.timestamp for n, h in headers.items()}
+        if missing:
+            for number, header in self.rpc.get_blocks(missing).items():
+                if header is None:
+                    raise ReorgDuringFetch(f"block {number} is gone")
+                times[number] = header.timestamp
+        return [lg if lg.block_time is not None else replace(lg, block_time=times[lg.block_number])
+                for lg in logs]
+
+    def _commit(self, cp: tuple[int, str], start: int, end: int, end_hash: str, events: Sequence[Event],
+                headers: dict[int, Header], journal_above: int, keep_from: int) -> int:
+        raw = RawEvent.__table__  # type: ignore[attr-defined]
+        cpt = Checkpoint.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
+            # Move the checkpoint first: a compare-and-set that also locks its row (PostgreSQL) or the
+            # database (SQLite) until this batch commits, so a second writer waits, then finds it moved.
+            moved = conn.execute(
+                update(cpt)
+                .where(cpt.c.chain_id == self.chain_id, cpt.c.block_number == cp[0],
+                       cpt.c.block_hash == cp[1])
+                .values(block_number=end, block_hash=end_hash, updated_at=time.time())
+            ).rowcount
+            if moved != 1:
+                raise ConcurrentWriter(
+                    f"the checkpoint of chain {self.chain_id} moved while blocks {start}..{end} were "
+                    "fetched: another indexer writes to this store")
+            stored = {
+                (h, i) for h, i in conn.execute(
+                    select(raw.c.block_hash, raw.c.log_index)
+                    .where(raw.c.chain_id == self.chain_id, raw.c.block_number.between(start, end)))
+            }
+            store = Store(conn, self.chain_id, journal_above)
+            projector = Projector(store)
+            rows = []
+            for i, event in enumerate(events):
+                lg = event.log
+                if (lg.block_hash, lg.log_index) in stored:  # idempotent: each log once
+                    continue
+                rows.append({
+                    "chain_id": self.chain_id, "block_number": lg.block_number, "block_hash": lg.block_hash,
+                    "block_time": lg.block_time, "tx_hash": lg.tx_hash, "tx_index": lg.tx_index,
+                    "log_index": lg.log_index, "address": checksum(lg.address),
+                    "contract": event.contract, "event": event.name, "args": event.args,
+                })
+                projector.apply(event)
+                if self.hook is not None:
+                    self.hook(event, i)
+            if rows:
+                conn.execute(insert(raw), rows)
+            store.flush()
+            blocks = Block.__table__  # type: ignore[attr-defined]
+            upsert_rows(conn, blocks, [self._block_row(h) for h in headers.values()])
+            conn.execute(
+                delete(blocks).where(blocks.c.chain_id == self.chain_id, blocks.c.number < keep_from))
+            journal = Journal.__table__  # type: ignore[attr-defined]
+            conn.execute(delete(journal).where(journal.c.chain_id == self.chain_id,
+                                               journal.c.block_number <= keep_from))
+            if self.lock is not None:
+                self.lock.renew(conn)
+        return len(rows)
+
+    # ------------------------------------------------------------------ loops
+
+    def sync(self) -> SyncSummary:
+        """Index until the checkpoint reaches head − confirmations (the caller holds the lock)."""
+        summary = SyncSummary()
+        while True:
+            result = self.tick()
+            if result.action == "idle":
+                summary.checkpoint = self.checkpoint()[0]
+                return summary
+            if result.action == "indexed":
+                summary.batches += 1
+                summary.events += result.events
+            elif result.action == "rolled_back" and result.rollback is not None:
+                summary.rollbacks.append(result.rollback)
+
+    def run(self, *, once: bool = False, wait_for_lock: bool = False, stop: threading.Event | None = None,
+            on_tick: Callable[[TickResult], None] | None = None, start_over: bool = False) -> SyncSummary:
+        """Take the writer lock, then index: to the head and return (`once`), or until `stop` is set.
+        `start_over` first drops what the store holds for this chain (under the lock).
+
+        RPC outages are waited out (logged, retried each poll interval) unless `once`; a deep reorg,
+        another writer or a lost lock end the run with an IndexerError."""
+        stop = stop or threading.Event()
+        lock = writer_lock(self.settings, self.engine, self.chain_id)
+        while not lock.acquire():
+            if not wait_for_lock:
+                raise LockHeld(f"another indexer writes chain {self.chain_id} to this store "
+                               f"({lock.kind} lock held by {lock.holder()})")
+            if stop.wait(self.settings.indexer_poll_interval):
+                return SyncSummary()
+        self.lock = lock
+        summary = SyncSummary()
+        try:
+            try:
+                if start_over:
+                    reset(self.engine, self.chain_id)
+                self.initialize()
+            except (RpcUnavailable, RpcError, ReorgDuringFetch, OperationalError) as exc:
+                raise IndexerError(f"cannot start indexing chain {self.chain_id}: {exc}") from None
+            while not stop.is_set():
+                lock.renew()  # idle ticks too: a writer waiting at the head must keep its lock
+                try:
+                    result = self.tick()
+                except (RpcUnavailable, FetchError, OperationalError) as exc:
+                    # The node or the database is down for a while: wait and try again, losing nothing.
+                    reason = str(exc.orig) if isinstance(exc, OperationalError) else str(exc)
+                    if once:
+                        raise IndexerError(reason) from None
+                    log.error("indexing paused: %s", reason)
+                    stop.wait(self.settings.indexer_poll_interval)
+                    continue
+                except (DeepReorg, ConcurrentWriter, RpcError) as exc:
+                    raise IndexerError(str(exc)) from None
+                if on_tick is not None:
+                    on_tick(result)
+                if result.action == "indexed":
+                    summary.batches += 1
+                    summary.events += result.events
+                elif result.action == "rolled_back" and result.rollback is not None:
+                    summary.rollbacks.append(result.rollback)
+                elif result.action == "idle":
+                    if once:
+                        break
+                    stop.wait(self.settings.indexer_poll_interval)
+        finally:
+            self.lock = None
+            lock.release()
+        summary.checkpoint = self.checkpoint()[0]
+        return summary
+
+
+def reset(engine: Engine, chain_id: int) -> None:
+    """Drop everything indexed for `chain_id`, in one transaction (the next run starts over)."""
+    with engine.begin() as conn:
+        for model in (*STATE_TABLES, *EVENT_TABLES, RawEvent, Block, Journal, Checkpoint):
+            table = model.__table__  # type: ignore[attr-defined]
+            conn.execute(delete(table).where(table.c.chain_id == chain_id))
+
+
+__all__ = ["ChainMismatch", "Indexer", "IndexerError", "SyncSummary", "TickResult", "reset"]
