@@ -160,6 +160,10 @@ class Report:
             "marks": [m.message() for m in self.marks],
         }
 
+    def as_tuple(self) -> tuple:
+        """The contract's `Report` struct argument."""
+        return (self.signer_set, [a.as_tuple() for a in self.attestations], [m.as_tuple() for m in self.marks])
+
     def to_json(self) -> dict[str, Any]:
         def hexed(d: dict[str, Any]) -> dict[str, Any]:
             return {k: "0x" + v.hex() if isinstance(v, bytes) else v for k, v in d.items()}

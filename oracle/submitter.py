@@ -43,8 +43,7 @@ class Submitter:
 
     def submit(self, report: Report, signatures: Sequence[bytes]) -> TxReceipt:
         """Land `report`; raises the contract's custom error if it would revert, SubmitError if it never lands."""
-        arg = (report.signer_set, [a.as_tuple() for a in report.attestations], [m.as_tuple() for m in report.marks])
-        fn = self.oracle.functions.submit(arg, list(signatures))
+        fn = self.oracle.functions.submit(report.as_tuple(), list(signatures))
         try:
             gas = fn.estimate_gas({"from": self.account.address})
         except ContractLogicError as exc:

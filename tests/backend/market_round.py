@@ -10,7 +10,7 @@ from eth_utils import keccak
 from sqlalchemy import Engine, select
 
 from backend.chain.client import Market, to_bytes32
-from backend.chain.dev_accounts import dev_account
+from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from backend.db.models import (
     CLOSE_REASONS,
@@ -30,7 +30,6 @@ from tests.conftest import USDC, now, warp_to
 
 HOUR = 3600
 PRICE = 2_100_000
-ORACLE_ACCOUNTS = (6, 7, 8)
 STATUS = {1: "active", 2: "cancelled", 3: "closed"}
 
 
@@ -53,12 +52,10 @@ def submit_report(market: Market, node_id: int, epoch: int, uptime_bps: int, pri
                                     250_000, 600_000, keccak(text=f"samples {node_id} {epoch}")),),
                     (MarkPrice(gpu_class_id("H100-SXM5-80GB"), epoch, price),))
     domain = Domain(market.chain_id, market.oracle.address)
-    signers = sorted((dev_account(i, market.chain_id) for i in ORACLE_ACCOUNTS[:2]),
+    signers = sorted((dev_account(i, market.chain_id) for i in DEV_ORACLE_ACCOUNTS[:2]),
                      key=lambda a: int(a.address, 16))
     signatures = [sign_report(report, s, domain) for s in signers]
-    arg = (report.signer_set, [a.as_tuple() for a in report.attestations],
-           [m.as_tuple() for m in report.marks])
-    market.send(dev_account(9, market.chain_id), market.oracle.functions.submit(arg, signatures))
+    market.send(dev_account(9, market.chain_id), market.oracle.functions.submit(report.as_tuple(), signatures))
 
 
 def play_round(market: Market) -> Round:
