@@ -138,6 +138,27 @@ class Settings(BaseSettings):
     indexer_max_backoff: float = Field(30.0, ge=0, description="longest retry delay in seconds")
     indexer_lock_ttl: float = Field(30.0, gt=0, description="seconds a writer lock lives unless renewed")
 
+    # HTTP API (backend/api): `gpuhours serve`.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_domain: str = Field(
+        "localhost:8000", description="the host[:port] Sign-In with Ethereum messages must name (EIP-4361)")
+    api_nonce_ttl: float = Field(600.0, gt=0, description="seconds a sign-in nonce can be used")
+    api_session_ttl: float = Field(24 * 3600.0, gt=0, description="seconds a bearer token lives")
+    api_max_price: int = Field(
+        10_000 * 10**6, gt=0, description="highest price per GPU-hour an order may carry, base units")
+    api_min_expiry: float = Field(60.0, ge=0, description="an order posted must live at least this long")
+    api_page_max: int = Field(500, ge=1, description="largest page a list endpoint returns")
+    api_stream_poll: float = Field(0.1, gt=0, description="seconds between looks for new events (SSE)")
+
+    # Tasks (backend/tasks): Celery on settings.redis_url, else the same jobs in-process.
+    task_index_interval: float = Field(1.0, gt=0, description="seconds between index ticks")
+    task_expire_interval: float = Field(30.0, gt=0, description="seconds between order-expiry sweeps")
+    task_watchdog_interval: float = Field(60.0, gt=0, description="seconds between SLA watchdog runs")
+    task_price_interval: float = Field(60.0, gt=0, description="seconds between price-index updates")
+    sla_stale_after: float = Field(
+        3 * 3600.0, gt=0, description="a node in an open window with no attested epoch for this long is flagged")
+
 
 @lru_cache
 def get_settings() -> Settings:

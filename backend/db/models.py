@@ -385,3 +385,104 @@ STATE_TABLES: tuple[type[SQLModel], ...] = (
 )
 #: One row per event: removed by block number on a reorg.
 EVENT_TABLES: tuple[type[SQLModel], ...] = (Fill, Attestation, MarkPrice, Settlement, Slash)
+
+
+# ---------------------------------------------------------------------------- API state
+# Written by the API and the tasks, never by the indexer: not journaled, untouched by reorgs.
+
+
+class SignedOrder(SQLModel, table=True):
+    """An EIP-712 order posted to the API, signature checked. Its on-chain state (filled, cancelled,
+    counter) lives in `order_state` and `maker_counter`, joined at read time.
+
+    `status` is the off-chain lifecycle: `open`, `withdrawn` (the maker took it off the book) or
+    `expired` (past its expiry, marked by the expiry task)."""
+
+    __tablename__ = "signed_order"
+    __table_args__ = (
+        Index("ix_signed_order_book", "chain_id", "capacity_id", "status", "kind", "price"),
+        Index("ix_signed_order_expiry", "chain_id", "status", "expiry"),
+    )
+
+    chain_id: int = Field(primary_key=True)
+    order_hash: str = Field(primary_key=True, max_length=HASH)
+    maker: str = Field(max_length=ADDRESS, index=True)
+    kind: str = Field(max_length=16)
+    capacity_id: int = Field(sa_type=BigInteger)
+    amount: int = _u256()
+    price: int = _u256()
+    expiry: int = _int64()
+    salt: int = _u256()
+    counter: int = _u256()
+    signature: str = Field(max_length=1024, description="0x hex; 65 bytes for an EOA, any for ERC-1271")
+    status: str = Field("open", max_length=16)
+    posted_at: float = 0.0
+
+
+class NodeMetadata(SQLModel, table=True):
+    """What a provider says of a registered node beyond the registry: name, endpoint, description."""
+
+    __tablename__ = "node_metadata"
+
+    chain_id: int = Field(primary_key=True)
+    node_id: int = Field(primary_key=True, sa_type=BigInteger)
+    owner: str = Field(max_length=ADDRESS)
+    name: str = Field(max_length=64)
+    description: str = Field("", max_length=2000)
+    endpoint: str | None = Field(default=None, max_length=256)
+    tags: list[str] = Field(default_factory=list, sa_type=JSONDoc)
+    updated_at: float = 0.0
+
+
+class AuthNonce(SQLModel, table=True):
+    """A Sign-In with Ethereum nonce: issued once, consumed once."""
+
+    __tablename__ = "auth_nonce"
+    __table_args__ = (Index("ix_auth_nonce_expiry", "expires_at"),)
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    issued_at: float
+    expires_at: float
+    used_at: float | None = None
+
+
+class ApiSession(SQLModel, table=True):
+    """A bearer token issued after a Sign-In with Ethereum, stored by its SHA-256 only."""
+
+    __tablename__ = "api_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    address: str = Field(max_length=ADDRESS, index=True)
+    chain_id: int
+    issued_at: float
+    expires_at: float
+
+
+class PriceIndex(SQLModel, table=True):
+    """Per GPU class, from executed fills: last price and the 24 h volume-weighted average (price index
+    task)."""
+
+    __tablename__ = "price_index"
+
+    chain_id: int = Field(primary_key=True)
+    gpu_class: str = Field(primary_key=True, max_length=64)
+    last_price: int = _u256()
+    last_time: int | None = _int64(None)
+    vwap_24h: int | None = _u256(None)
+    volume_24h: int = _u256(description="GPU-hours filled in the last 24 h")
+    fills_24h: int = 0
+    updated_at: float = 0.0
+
+
+class NodeHealth(SQLModel, table=True):
+    """The SLA watchdog's view of a node with a window open now: its last attested epoch and whether
+    attestations have gone stale."""
+
+    __tablename__ = "node_health"
+
+    chain_id: int = Field(primary_key=True)
+    node_id: int = Field(primary_key=True, sa_type=BigInteger)
+    last_epoch: int | None = _int64(None)
+    stale: bool = False
+    flagged_at: float | None = None
+    checked_at: float = 0.0

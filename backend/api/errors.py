@@ -1,0 +1,71 @@
+"""Errors as JSON: `{"error": {"code": "...", "reason": "..."}}`, with a 4xx or 5xx status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.chain.errors import ContractRevert
+
+
+class ApiError(Exception):
+    """An error a client can act on: `code` is stable and machine-readable, `reason` a sentence."""
+
+    def __init__(self, status: int, code: str, reason: str, **details: Any):
+        super().__init__(reason)
+        self.status = status
+        self.code = code
+        self.reason = reason
+        self.details = details
+
+
+def not_found(what: str, key: Any) -> ApiError:
+    return ApiError(404, "not_found", f"no {what} {key}")
+
+
+def error_body(code: str, reason: str, **details: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "reason": reason}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/json": {"example": error_body(name, text)}}}
+    for code, name, text in (
+        (400, "bad_request", "the request cannot be served as it stands"),
+        (401, "unauthorized", "sign in first: Authorization: Bearer <token>"),
+        (404, "not_found", "no such object"),
+        (409, "conflict", "the object is in another state"),
+        (422, "invalid_request", "a field is missing or malformed"),
+    )
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.reason, **exc.details), status_code=exc.status)
+
+    @app.exception_handler(ContractRevert)
+    async def _revert(_: Request, exc: ContractRevert) -> JSONResponse:
+        # The transaction would revert: say which custom error, with its arguments.
+        return JSONResponse(error_body("would_revert", str(exc), error=type(exc).__name__),
+                            status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+        ]
+        return JSONResponse(error_body("invalid_request", "; ".join(problems)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))

@@ -1,0 +1,46 @@
+"""The FastAPI application: `create_app()` wires settings, the SQL store and the chain into the routes."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from backend.api import errors, metrics
+from backend.api.chain import ChainLink
+from backend.api.routes import ROUTERS
+from backend.chain.client import Market
+from backend.config import Settings, get_settings
+from backend.db.session import engine_from_settings, migrate
+
+DESCRIPTION = """\
+The gpuhours market: GPU-hours of registered nodes, sold as ERC-1155 tokens through EIP-712 orders.
+
+Every number here comes from chain events indexed into the SQL store. Providers sign in with
+Ethereum (EIP-4361) and post signed orders; wallets ask for unsigned transactions and sign them
+themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code", "reason"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               market: Market | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or engine_from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.db_auto_migrate:
+            migrate(engine)
+        yield
+
+    app = FastAPI(title="gpuhours", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  responses=errors.ERROR_RESPONSES)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.chain = ChainLink(settings, market)
+    errors.install(app)
+    metrics.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
