@@ -1,0 +1,62 @@
+"""A posted order's state: its off-chain lifecycle (signed_order.status) joined with what the chain
+says (order_state: filled, cancelled; maker_counter: orders signed under a lower counter are dead).
+
+    withdrawn         the maker took it off the book through the API
+    cancelled         cancelled on chain, by hash or by raising the maker's counter
+    filled            filled in full
+    expired           past its expiry
+    partially_filled  open, some filled
+    open              open, none filled
+
+The first that applies wins. One SELECT serves a single order, a maker's orders and a whole book.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, case, func, or_, select
+
+from backend.db.models import MakerCounter, OrderState, SignedOrder
+
+so = SignedOrder.__table__  # type: ignore[attr-defined]
+os_ = OrderState.__table__  # type: ignore[attr-defined]
+mc = MakerCounter.__table__  # type: ignore[attr-defined]
+
+FINAL = ("withdrawn", "cancelled", "filled", "expired")
+
+
+def _filled():
+    return func.coalesce(os_.c.filled, 0)
+
+
+def _dead_by_counter():
+    return and_(mc.c.counter.is_not(None), so.c.counter < mc.c.counter)
+
+
+def orders_with_state(chain_id: int, now: int) -> Select:
+    """Every posted order of `chain_id` with `filled`, `remaining` and `state` columns."""
+    state = case(
+        (so.c.status == "withdrawn", "withdrawn"),
+        (or_(os_.c.cancelled.is_(True), _dead_by_counter()), "cancelled"),
+        (_filled() >= so.c.amount, "filled"),
+        (or_(so.c.status == "expired", so.c.expiry < now), "expired"),
+        (_filled() > 0, "partially_filled"),
+        else_="open",
+    ).label("state")
+    return (
+        select(so, _filled().label("filled"), (so.c.amount - _filled()).label("remaining"), state)
+        .select_from(
+            so.outerjoin(os_, and_(os_.c.chain_id == so.c.chain_id, os_.c.order_hash == so.c.order_hash))
+            .outerjoin(mc, and_(mc.c.chain_id == so.c.chain_id, mc.c.maker == so.c.maker)))
+        .where(so.c.chain_id == chain_id)
+    )
+
+
+def open_orders(chain_id: int, now: int) -> Select:
+    """Orders that can still be filled now: open or partially filled."""
+    return orders_with_state(chain_id, now).where(
+        so.c.status == "open",
+        so.c.expiry >= now,
+        or_(os_.c.cancelled.is_(None), os_.c.cancelled.is_(False)),
+        or_(mc.c.counter.is_(None), so.c.counter >= mc.c.counter),
+        _filled() < so.c.amount,
+    )
