@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -26,9 +25,7 @@ from backend.chain.anvil import free_port
 from oracle import freivalds
 from oracle.agent import SampleBuffer, Sampler
 from oracle.telemetry.simulated import SimulatedSource
-
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- oracle:begin -->", "<!-- oracle:end -->"
+from scripts.benchdoc import DOC, write_section
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -158,16 +155,6 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    text = DOC.read_text()
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL)
-    else:
-        text = text.rstrip("\n") + "\n\n## Oracle\n\n" + block + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -180,7 +167,7 @@ def main() -> None:
     section = render(fvs, sampler, agent)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section("oracle", "Oracle", section)
         print(f"\nwrote {DOC.relative_to(ROOT)}")
 
 

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +78,10 @@ def start_anvil(
     port: int | None = None,
     block_time: float | None = None,
     timeout: float = 15.0,
+    extra_args: Sequence[str] = (),
 ) -> Anvil:
-    """Start Anvil on chain 31337 and wait until it answers JSON-RPC."""
+    """Start Anvil on chain 31337 and wait until it answers JSON-RPC. `extra_args` go to the anvil
+    command line as they are (e.g. a larger block gas limit, --dump-state)."""
     port = port or free_port(host)
     url = f"http://{host}:{port}"
     if _answers(url):
@@ -86,6 +89,7 @@ def start_anvil(
     cmd = [str(anvil_binary(node_modules)), "--host", host, "--port", str(port), "--chain-id", "31337"]
     if block_time:
         cmd += ["--block-time", str(block_time)]
+    cmd += extra_args
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,8 +1,14 @@
-"""Decode logs with the deployment's contract ABIs into events with JSON-ready arguments."""
+"""Decode logs with the deployment's contract ABIs into events with JSON-ready arguments.
+
+Events whose indexed and data arguments are all single 32-byte words (uintN, intN, address, bool,
+bytesN: every event the projections read but TransferBatch) are decoded straight from the hex with
+per-event decoders built once; anything else, and any word a decoder finds malformed (non-zero
+padding, an out-of-range value), goes through eth-abi, which decodes it or raises as it always did.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,12 +35,69 @@ class Event:
     args: dict[str, Any]
 
 
+#: Decodes one word, 64 lowercase hex digits, to its JSON value; raises ValueError when malformed.
+WordDecoder = Callable[[str], Any]
+
+
+def word_decoder(kind: str) -> WordDecoder | None:
+    """The decoder of a static one-word ABI type, with eth-abi's checks; None for any other type."""
+    if kind.startswith("uint") and kind[4:].isdigit():
+        bits = int(kind[4:])
+
+        def uint(word: str) -> int:
+            value = int(word, 16)
+            if value >> bits:
+                raise ValueError(f"{kind} out of range")
+            return value
+        return uint
+    if kind.startswith("int") and kind[3:].isdigit():
+        half = 1 << (int(kind[3:]) - 1)
+
+        def sint(word: str) -> int:
+            value = int(word, 16)
+            if value >= 1 << 255:
+                value -= 1 << 256
+            if not -half <= value < half:
+                raise ValueError(f"{kind} out of range")
+            return value
+        return sint
+    if kind == "address":
+        def address(word: str) -> str:
+            if word[:24] != "0" * 24:
+                raise ValueError("address with non-zero padding")
+            return checksum("0x" + word[24:])
+        return address
+    if kind == "bool":
+        def boolean(word: str) -> bool:
+            value = int(word, 16)
+            if value > 1:
+                raise ValueError("bool out of range")
+            return value == 1
+        return boolean
+    if kind.startswith("bytes") and kind[5:].isdigit() and 1 <= int(kind[5:]) <= 32:
+        width = 2 * int(kind[5:])
+
+        def fixed_bytes(word: str) -> str:
+            if word[width:].strip("0"):
+                raise ValueError(f"{kind} with non-zero padding")
+            return "0x" + word[:width]
+        return fixed_bytes
+    return None
+
+
 @dataclass(frozen=True)
 class _EventAbi:
     name: str
     indexed: tuple[dict[str, Any], ...]
     data: tuple[dict[str, Any], ...]
     data_types: tuple[str, ...]
+    #: (name, decoder) of the indexed arguments, then of the data words; None: decode with eth-abi.
+    words: tuple[tuple[tuple[str, WordDecoder], ...], tuple[tuple[str, WordDecoder], ...]] | None
+
+
+def _word_decoders(inputs: tuple[dict[str, Any], ...]) -> tuple[tuple[str, WordDecoder], ...] | None:
+    decoders = tuple((i["name"], word_decoder(i["type"])) for i in inputs)
+    return decoders if all(d is not None for _, d in decoders) else None  # type: ignore[return-value]
 
 
 class EventDecoder:
@@ -52,12 +115,12 @@ class EventDecoder:
                     continue
                 topic = "0x" + event_abi_to_log_topic(entry).hex()
                 inputs = entry["inputs"]
+                indexed = tuple(i for i in inputs if i.get("indexed"))
                 data = tuple(i for i in inputs if not i.get("indexed"))
+                topic_words, data_words = _word_decoders(indexed), _word_decoders(data)
                 self._events[(address, topic)] = _EventAbi(
-                    entry["name"],
-                    tuple(i for i in inputs if i.get("indexed")),
-                    data,
-                    tuple(collapse_if_tuple(i) for i in data),
+                    entry["name"], indexed, data, tuple(collapse_if_tuple(i) for i in data),
+                    (topic_words, data_words) if topic_words is not None and data_words is not None else None,
                 )
 
     @property
@@ -69,6 +132,11 @@ class EventDecoder:
         spec = self._events.get((log.address, log.topics[0])) if log.topics else None
         if spec is None or len(log.topics) != len(spec.indexed) + 1:
             return Event(log, contract, "unknown", {"topics": list(log.topics), "data": log.data})
+        if spec.words is not None:
+            try:
+                return Event(log, contract, spec.name, _decode_words(spec.words, log))
+            except ValueError:
+                pass  # malformed: eth-abi below says how
         args: dict[str, Any] = {}
         for item, topic in zip(spec.indexed, log.topics[1:]):
             kind = item["type"]
@@ -81,6 +149,18 @@ class EventDecoder:
         for item, value in zip(spec.data, values):
             args[item["name"]] = _jsonable(item, value)
         return Event(log, contract, spec.name, args)
+
+
+def _decode_words(words: tuple[tuple[tuple[str, WordDecoder], ...], tuple[tuple[str, WordDecoder], ...]],
+                  log: Log) -> dict[str, Any]:
+    topic_words, data_words = words
+    data = log.data[2:].lower()
+    if len(data) != 64 * len(data_words) or any(len(t) != 66 for t in log.topics[1:]):
+        raise ValueError("not one word per argument")
+    args = {name: decode(topic[2:]) for (name, decode), topic in zip(topic_words, log.topics[1:])}
+    for i, (name, decode) in enumerate(data_words):
+        args[name] = decode(data[64 * i:64 * i + 64])
+    return args
 
 
 def _jsonable(item: dict[str, Any], value: Any) -> Any:

@@ -1,7 +1,9 @@
 """eth_getLogs over adaptive block ranges.
 
 The range starts at settings.indexer_batch_blocks and doubles after each full-range success, up to
-indexer_max_batch_blocks. When the node refuses a range (too many results, a range limit) it shrinks
+indexer_max_batch_blocks, while an answer holds at most half of `max_logs` logs; an answer with more
+than `max_logs` narrows the next range in proportion, so a batch stays a few seconds of work on
+dense chains too. When the node refuses a range (too many results, a range limit) it shrinks
 to the range the node suggests when its message carries one, else to half; a fixed range limit also
 caps later growth. Every refusal strictly shrinks the range, so no range is asked twice in a row, and
 a single block the node still refuses is an error rather than a loop. Timeouts, HTTP 429 and 5xx are
@@ -57,8 +59,10 @@ class Log:
 class LogFetcher:
     """Logs of `addresses`, one adaptive range at a time."""
 
-    def __init__(self, rpc: Rpc, addresses: Sequence[str], span: int = 2_000, max_span: int = 100_000):
+    def __init__(self, rpc: Rpc, addresses: Sequence[str], span: int = 2_000, max_span: int = 100_000,
+                 max_logs: int = 20_000):
         self.rpc = rpc
+        self.max_logs = max_logs
         self.addresses = [a.lower() for a in addresses]
         self.max_span = max(1, max_span)
         self.span = max(1, min(span, self.max_span))
@@ -88,7 +92,10 @@ class LogFetcher:
                 # A node that keeps timing out may be choking on the range: ask for less next time.
                 self.span = max(1, width // 2)
                 raise
-            if width == self.span:  # a full range went through: try a larger one next time
+            if len(raw) > self.max_logs:
+                self.span = max(1, width * self.max_logs // len(raw))
+            elif width == self.span and 2 * len(raw) <= self.max_logs:
+                # A full range went through: try a larger one next time.
                 self.span = min(self.span * 2, self.max_span, self.ceiling or self.max_span)
             logs = [Log.from_json(item) for item in raw]
             logs.sort(key=lambda lg: (lg.block_number, lg.log_index))

@@ -4,14 +4,20 @@ A `Store` holds the rows a batch touches in memory and writes them when the batc
 time a row is written in a block inside the reorg window, its before-image (None when the row did not
 exist yet) goes to the `journal` table. `undo` restores, for every row written above a fork point,
 the earliest before-image above it: the row as it stood at the end of the fork block.
+
+A batch first `prefetch`es the rows its events will touch, one query per table and chunk of keys;
+a row it did not announce is loaded by its own query when first used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -29,6 +35,24 @@ def _table(model: type[SQLModel]) -> Table:
 
 def pk_columns(table: Table) -> list[str]:
     return [c.name for c in table.primary_key.columns]
+
+
+_PK: dict[str, list[str]] = {name: pk_columns(table) for name, table in _STATE.items()}
+_PK_OF: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
+    name: itemgetter(*columns) for name, columns in _PK.items()}  # every key has 2+ columns: a tuple
+PREFETCH_CHUNK = 500
+
+
+@cache
+def _defaults(model: type[SQLModel]) -> tuple[dict[str, Any], dict[str, Callable[[], Any]]]:
+    """A model's field defaults, and the factories of those made fresh for each row."""
+    values, factories = {}, {}
+    for name, info in model.model_fields.items():
+        if info.default_factory is not None:
+            factories[name] = info.default_factory
+        elif info.default is not PydanticUndefined:
+            values[name] = info.default
+    return values, factories  # type: ignore[return-value]
 
 
 class Store:
@@ -49,7 +73,7 @@ class Store:
     # ------------------------------------------------------------------ reading and writing
 
     def _key(self, table: Table, pk: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
-        return table.name, tuple(pk[c] for c in pk_columns(table))
+        return table.name, _PK_OF[table.name](pk)
 
     def get(self, model: type[SQLModel], **pk: Any) -> Row | None:
         """The row with this primary key (chain id implied), or None. A copy: change it, then put it."""
@@ -63,7 +87,12 @@ class Store:
 
     def new(self, model: type[SQLModel], **values: Any) -> Row:
         """A full row of `model` with its defaults, not yet stored."""
-        return model(chain_id=self.chain_id, **values).model_dump()
+        defaults, factories = _defaults(model)
+        row = {**defaults, "chain_id": self.chain_id, **values}
+        for name, factory in factories.items():
+            if name not in values:
+                row[name] = factory()
+        return row
 
     def put(self, model: type[SQLModel], row: Row) -> None:
         table = _table(model)
@@ -85,8 +114,32 @@ class Store:
         self._rows[key] = row
         self._dirty.add(key)
 
+    def prefetch(self, keys: Iterable[tuple[type[SQLModel], dict[str, Any]]]) -> None:
+        """Load the rows with these primary keys (chain id implied) that are not held yet."""
+        wanted: dict[str, set[tuple[Any, ...]]] = {}
+        for model, pk in keys:
+            table = _table(model)
+            key = self._key(table, {"chain_id": self.chain_id, **pk})
+            if key not in self._rows:
+                wanted.setdefault(table.name, set()).add(key[1])
+        for name, pks in wanted.items():
+            table, columns = _STATE[name], _PK[name]
+            at = [i for i, c in enumerate(columns) if c != "chain_id"]
+            match = [table.c[columns[i]] for i in at]
+            ordered = list(pks)
+            for start in range(0, len(ordered), PREFETCH_CHUNK):
+                chunk = ordered[start:start + PREFETCH_CHUNK]
+                values = [tuple(pk[i] for i in at) for pk in chunk]
+                where = (match[0].in_([v[0] for v in values]) if len(match) == 1
+                         else tuple_(*match).in_(values))
+                for pk in chunk:
+                    self._rows[(name, pk)] = None
+                found = self.conn.execute(select(table).where(table.c.chain_id == self.chain_id, where))
+                for row in found.mappings():
+                    self._rows[(name, tuple(row[c] for c in columns))] = dict(row)
+
     def _load(self, table: Table, key: tuple[str, tuple[Any, ...]]) -> None:
-        pk = dict(zip(pk_columns(table), key[1]))
+        pk = dict(zip(_PK[table.name], key[1]))
         where = and_(*(table.c[c] == pk[c] for c in pk))
         found = self.conn.execute(select(table).where(where)).mappings().first()
         self._rows[key] = dict(found) if found is not None else None

@@ -261,11 +261,12 @@ class Indexer:
             }
             store = Store(conn, self.chain_id, journal_above)
             projector = Projector(store)
+            fresh = [(i, event) for i, event in enumerate(events)  # idempotent: each log once
+                     if (event.log.block_hash, event.log.log_index) not in stored]
+            store.prefetch(projector.keys(event for _, event in fresh))
             rows = []
-            for i, event in enumerate(events):
+            for i, event in fresh:
                 lg = event.log
-                if (lg.block_hash, lg.log_index) in stored:  # idempotent: each log once
-                    continue
                 rows.append({
                     "chain_id": self.chain_id, "block_number": lg.block_number, "block_hash": lg.block_hash,
                     "block_time": lg.block_time, "tx_hash": lg.tx_hash, "tx_index": lg.tx_index,
