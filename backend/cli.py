@@ -126,3 +126,46 @@ def index(
         indexer.close()
     console.print(f"indexed {summary.events} events in {summary.batches} batches; "
                   f"checkpoint at block {summary.checkpoint}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="defaults to GPUHOURS_API_HOST"),
+    port: int = typer.Option(None, help="defaults to GPUHOURS_API_PORT"),
+    tasks: str = typer.Option(
+        "auto", help="auto: in-process unless Redis answers at GPUHOURS_REDIS_URL (then Celery runs them); "
+                     "inprocess; off"),
+) -> None:
+    """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
+    import logging
+
+    import uvicorn
+
+    from backend.api.main import create_app
+    from backend.db.session import engine_from_settings, migrate
+    from backend.indexer.lock import redis_client
+    from backend.tasks.context import TaskContext
+    from backend.tasks.inprocess import InProcessTasks
+
+    if tasks not in ("auto", "inprocess", "off"):
+        raise _fail(f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = engine_from_settings(settings)
+    migrate(engine)
+    runner = None
+    redis = redis_client(settings) if tasks == "auto" else None
+    if redis is not None:
+        redis.close()
+    if tasks == "inprocess" or (tasks == "auto" and redis is None):
+        runner = InProcessTasks(TaskContext(settings, engine)).start()
+        console.print("tasks: indexer and periodic jobs in this process")
+    elif tasks == "auto":
+        console.print("tasks: Redis answers, so Celery runs them: "
+                      "celery -A backend.tasks.celery_app worker --beat")
+    try:
+        uvicorn.run(create_app(settings, engine=engine), host=host or settings.api_host,
+                    port=port or settings.api_port, log_level="info")
+    finally:
+        if runner is not None:
+            runner.stop()

@@ -131,7 +131,8 @@ class Settings(BaseSettings):
         None, ge=0, description="first block to index; the deployment block when unset")
     indexer_batch_blocks: int = Field(2_000, ge=1, description="first eth_getLogs range, in blocks")
     indexer_max_batch_blocks: int = Field(100_000, ge=1, description="the range never grows beyond this")
-    indexer_poll_interval: float = Field(1.0, gt=0, description="seconds between polls once at the head")
+    indexer_poll_interval: float = Field(
+        0.1, gt=0, description="seconds between polls once at the head: bounds how late a new block shows")
     indexer_rpc_timeout: float = Field(20.0, gt=0, description="seconds per JSON-RPC request")
     indexer_rpc_retries: int = Field(8, ge=0, description="retries of a request on timeouts, 429 and 5xx")
     indexer_backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles per retry")

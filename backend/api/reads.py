@@ -1,0 +1,138 @@
+"""Pieces the market's read endpoints share: the market clock, page bounds, address parameters and a
+node's reliability as SQL expressions."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from eth_utils import is_checksum_address, to_checksum_address
+from sqlalchemy import ColumnElement, Connection, case, func, select, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session
+
+from backend.api.errors import ApiError
+from backend.config import Settings
+from backend.db.models import Attestation, Block, Parameter
+
+att = Attestation.__table__  # type: ignore[attr-defined]
+blk = Block.__table__  # type: ignore[attr-defined]
+param = Parameter.__table__  # type: ignore[attr-defined]
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def read_connection(db: Session) -> Connection:
+    """The request's connection for read queries. On PostgreSQL, JIT compilation is switched off for
+    its transaction: the planner's estimates for correlated lookups cross jit_above_cost, and compiling
+    costs seconds where running the plan costs milliseconds."""
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL jit = off"))
+    return conn
+
+
+class least(FunctionElement):  # noqa: N801 — named like the SQL function it renders
+    """The smaller of two values, NULL only when both are (PostgreSQL's LEAST ignores NULLs)."""
+
+    inherit_cache = True
+
+    def __init__(self, a: Any, b: Any, type_: Any):
+        super().__init__(a, b)
+        self.type = type_
+
+
+@compiles(least)
+def _least(element: least, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"LEAST({a}, {b})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
+    # SQLite's two-argument min() is NULL when either is.
+    a, b = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"min(coalesce({a}, {b}), coalesce({b}, {a}))"
+
+
+def market_now(conn: Connection, chain_id: int) -> int:
+    """The market's clock: the later of the wall clock and the newest indexed block's timestamp.
+
+    Expiries and windows are judged by block time on chain; a chain whose clock runs ahead of ours
+    (a development chain moved forward) must not show orders the contracts would refuse as expired."""
+    head = conn.execute(
+        select(blk.c.timestamp).where(blk.c.chain_id == chain_id).order_by(blk.c.number.desc()).limit(1)
+    ).scalar()
+    return max(int(time.time()), int(head or 0))
+
+
+#: Items per page when the request does not say (or settings.api_page_max, when lower).
+DEFAULT_PAGE = 50
+
+
+def page_bounds(settings: Settings, limit: int | None, offset: int, name: str = "limit") -> tuple[int, int]:
+    """`limit` (by default DEFAULT_PAGE) checked against settings.api_page_max: 422 beyond it."""
+    if limit is None:
+        return min(DEFAULT_PAGE, settings.api_page_max), offset
+    if limit > settings.api_page_max:
+        raise ApiError(422, "invalid_request", f"{name}: at most {settings.api_page_max} per page")
+    return limit, offset
+
+
+def checked_address(value: str, name: str = "address") -> str:
+    """A 0x address as its EIP-55 checksum; 422 when it is not 20 hex bytes, or when it is mixed case
+    with a wrong checksum (all lower or all upper case carries no checksum and is accepted)."""
+    if not _ADDRESS.fullmatch(value):
+        raise ApiError(422, "invalid_address", f"{name}: {value!r} is not a 0x-prefixed 20-byte hex address")
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+        raise ApiError(422, "invalid_address",
+                       f"{name}: {value} fails its EIP-55 checksum; expected {to_checksum_address(value)}")
+    return to_checksum_address(value)
+
+
+def reliability_bps(chain_id: int, node_id: Any) -> ColumnElement[int]:
+    """AttestationOracle.reliabilityBps(node) in SQL: the mean attested uptime in basis points, rounded
+    down, 0 for a node never attested. `node_id` may be a column of an outer query (correlated)."""
+    mean = (select(func.sum(att.c.uptime_bps) // func.count())
+            .where(att.c.chain_id == chain_id, att.c.node_id == node_id)
+            .scalar_subquery())
+    return func.coalesce(mean, 0)
+
+
+def epochs_attested(chain_id: int, node_id: Any) -> ColumnElement[int]:
+    return (select(func.count()).where(att.c.chain_id == chain_id, att.c.node_id == node_id)
+            .scalar_subquery())
+
+
+def sla_thresholds(conn: Connection, chain_id: int, settings: Settings) -> tuple[int, int]:
+    """(min uptime bps, min GFLOP per joule) of the Settlement contract's SLA: its last indexed SlaSet
+    event, else the deployment settings."""
+    value = conn.execute(
+        select(param.c.value).where(param.c.chain_id == chain_id, param.c.contract == "Settlement",
+                                    param.c.name == "SlaSet")
+    ).scalar()
+    sla = _find_sla(value) if value else None
+    if sla is None:
+        return settings.sla_min_uptime_bps, settings.sla_min_gflops_per_joule
+    return int(sla["minUptimeBps"]), int(sla.get("minGflopsPerJoule", 0))
+
+
+def _find_sla(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        if "minUptimeBps" in value:
+            return value
+        for inner in value.values():
+            found = _find_sla(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def meets_sla(min_uptime_bps: int, min_gflops_per_joule: int) -> ColumnElement[bool]:
+    """An attested epoch counts as delivered: the oracle stores min(MFLOP/J ÷ 1000, 65535) as GFLOP/J
+    and Settlement compares both against its SLA (AttestationOracle.countEpochs)."""
+    per_joule = case((att.c.mflops_per_joule // 1000 > 0xFFFF, 0xFFFF), else_=att.c.mflops_per_joule // 1000)
+    return (att.c.uptime_bps >= min_uptime_bps) & (per_joule >= min_gflops_per_joule)

@@ -1,0 +1,128 @@
+"""The live stream: indexed chain events as Server-Sent Events.
+
+Each look reads the next rows of `raw_event` after the last one seen, by id (its primary key), in a
+short connection of its own, and filters them here: a rare filter never makes a look scan the rest of
+the table, and the cursor moves past rows that do not match. The indexer is the only writer and
+commits a batch's events together, so ids become visible in increasing order.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy import Engine, func, select
+
+from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
+from backend.api.schemas.events import EXAMPLE, StreamEvent
+from backend.db.models import RawEvent
+
+router = APIRouter(tags=["events"])
+
+raw = RawEvent.__table__  # type: ignore[attr-defined]
+
+#: Seconds without an event after which a comment line keeps proxies from closing the connection.
+HEARTBEAT_SECONDS = 15.0
+
+_WIRE_EXAMPLE = (f"id: {EXAMPLE['id']}\nevent: {EXAMPLE['contract']}.{EXAMPLE['event']}\n"
+                 f"data: {json.dumps(EXAMPLE)}\n\n: heartbeat\n\n")
+
+
+_ITEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "the event's id"},
+        "event": {"type": "string", "description": "<Contract>.<Event>"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": StreamEvent.model_json_schema()},
+    },
+}
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    return frozenset(v.strip() for v in value.split(",") if v.strip()) if value else None
+
+
+def _touches_capacity(args: dict[str, Any], capacity_id: int) -> bool:
+    if args.get("capacityId") == capacity_id or args.get("id") == capacity_id:
+        return True
+    ids = args.get("ids")
+    return isinstance(ids, list) and capacity_id in ids
+
+
+def _event(row: Any) -> StreamEvent:
+    return StreamEvent(id=row.id, contract=row.contract, event=row.event, block=row.block_number,
+                       block_hash=row.block_hash, time=row.block_time, tx=row.tx_hash,
+                       log_index=row.log_index, address=row.address, args=row.args)
+
+
+def _head_id(engine: Engine, chain_id: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.coalesce(func.max(raw.c.id), 0)).where(raw.c.chain_id == chain_id)) \
+            .scalar_one()
+
+
+def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
+    with engine.connect() as conn:
+        return conn.execute(select(raw).where(raw.c.chain_id == chain_id, raw.c.id > after)
+                            .order_by(raw.c.id).limit(batch)).all()
+
+
+@router.get(
+    "/events/stream", response_class=EventSourceResponse,
+    summary="Indexed chain events, live (Server-Sent Events)",
+    description=(
+        "Each event: `id:` the store's event id, `event:` `<Contract>.<Event>`, `data:` a JSON object "
+        "(StreamEvent: block, tx, log index, time, decoded args). Without `since` or `Last-Event-ID` the "
+        "stream starts at the newest indexed event; a client that reconnects sends `Last-Event-ID` and "
+        "gets every event after it, filters applied. A comment line is sent after "
+        f"{HEARTBEAT_SECONDS:.0f} s without events. Events of blocks undone by a reorg are not "
+        "retracted: their replacements arrive as new events."),
+    responses={200: {"description": "an endless text/event-stream",
+                     "content": {"text/event-stream": {"itemSchema": _ITEM_SCHEMA,
+                                                       "example": _WIRE_EXAMPLE}}}},
+)
+async def stream_events(
+    request: Request, engine: EngineDep, chain_id: ChainIdDep, settings: SettingsDep,
+    since: Annotated[int | None, Query(ge=0, description="send events with an id above this; 0: from the "
+                                                         "first")] = None,
+    contract: Annotated[str | None, Query(description="contract names, comma-separated: GpuHours, Exchange, "
+                                                      "Escrow, AttestationOracle, Settlement")] = None,
+    event: Annotated[str | None, Query(description="event names, comma-separated: OrderFilled, ...")] = None,
+    capacity_id: Annotated[int | None, Query(ge=0, description="events naming this capacity (capacityId, "
+                                                               "or an ERC-1155 transfer of it)")] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, description="the id of the last event received; "
+                                                                  "wins over `since`")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    contracts, events = _names(contract), _names(event)
+    if last_event_id is not None:
+        cursor = last_event_id
+    elif since is not None:
+        cursor = since
+    else:
+        cursor = await anyio.to_thread.run_sync(_head_id, engine, chain_id)
+    batch = settings.api_page_max
+    quiet_since = time.monotonic()
+    while not await request.is_disconnected():
+        rows = await anyio.to_thread.run_sync(_look, engine, chain_id, cursor, batch)
+        for row in rows:
+            cursor = row.id
+            if contracts is not None and row.contract not in contracts:
+                continue
+            if events is not None and row.event not in events:
+                continue
+            if capacity_id is not None and not _touches_capacity(row.args, capacity_id):
+                continue
+            quiet_since = time.monotonic()
+            yield ServerSentEvent(id=str(row.id), event=f"{row.contract}.{row.event}",
+                                  raw_data=_event(row).model_dump_json())
+        if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+            quiet_since = time.monotonic()
+            yield ServerSentEvent(comment="heartbeat")
+        if len(rows) < batch:
+            await anyio.sleep(settings.api_stream_poll)

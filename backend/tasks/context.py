@@ -1,0 +1,65 @@
+"""What the jobs need, made once per process (after a Celery worker forks): the store, the chain's RPC
+and its id. Jobs measure time by the chain's latest block, as the contracts do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from backend.config import Settings
+from backend.db.session import engine_from_settings
+from backend.indexer.rpc import Header, Rpc
+from backend.tasks import jobs
+
+
+class TaskContext:
+    def __init__(self, settings: Settings, engine: Engine | None = None):
+        self.settings = settings
+        self._engine = engine
+        self._rpc: Rpc | None = None
+        self._chain_id: int | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = engine_from_settings(self.settings)
+        return self._engine
+
+    @property
+    def rpc(self) -> Rpc:
+        if self._rpc is None:
+            s = self.settings
+            self._rpc = Rpc(s.rpc_url, timeout=s.indexer_rpc_timeout, retries=s.indexer_rpc_retries,
+                            backoff=s.indexer_backoff, max_backoff=s.indexer_max_backoff)
+        return self._rpc
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self.rpc.chain_id()
+        return self._chain_id
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp: what `block.timestamp` is now, for expiries and epochs."""
+        return Header.from_json(self.rpc.call("eth_getBlockByNumber", ["latest", False])).timestamp
+
+    # The jobs, each in a transaction of its own.
+
+    def index(self) -> dict[str, Any]:
+        return jobs.index_once(self.settings)
+
+    def expire_orders(self) -> int:
+        now = self.chain_time()
+        with self.engine.begin() as conn:
+            return jobs.expire_orders(conn, self.chain_id, now)
+
+    def sla_watchdog(self) -> list[int]:
+        now = self.chain_time()
+        with self.engine.begin() as conn:
+            return jobs.sla_watchdog(conn, self.chain_id, now, self.settings.sla_stale_after)
+
+    def price_index(self) -> int:
+        now = self.chain_time()
+        with self.engine.begin() as conn:
+            return jobs.update_price_index(conn, self.chain_id, now)

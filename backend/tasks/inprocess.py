@@ -1,0 +1,70 @@
+"""The tasks without Redis: the indexer follows the head in one thread, and the periodic jobs run on
+their intervals in another. A job that fails is logged and tried again at its next turn."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from backend.indexer.run import Indexer, IndexerError
+from backend.tasks.context import TaskContext
+
+log = logging.getLogger(__name__)
+
+
+class InProcessTasks:
+    def __init__(self, context: TaskContext):
+        self.context = context
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        settings = context.settings
+        self.jobs: list[tuple[str, float, Callable[[], Any]]] = [
+            ("expire_orders", settings.task_expire_interval, context.expire_orders),
+            ("sla_watchdog", settings.task_watchdog_interval, context.sla_watchdog),
+            ("price_index", settings.task_price_interval, context.price_index),
+        ]
+
+    def start(self) -> InProcessTasks:
+        for name, target in (("indexer", self._index), ("jobs", self._periodic)):
+            thread = threading.Thread(target=target, name=f"gpuhours-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _index(self) -> None:
+        settings = self.context.settings
+        while not self._stop.is_set():
+            try:
+                indexer = Indexer.from_settings(settings, engine=self.context.engine)
+            except IndexerError as exc:
+                log.error("indexer cannot start: %s; trying again", exc)
+                self._stop.wait(max(settings.indexer_poll_interval, 5.0))
+                continue
+            try:
+                indexer.run(wait_for_lock=True, stop=self._stop)
+            except IndexerError as exc:
+                log.error("indexer stopped: %s; restarting", exc)
+                self._stop.wait(settings.indexer_poll_interval)
+            finally:
+                indexer.close()
+
+    def _periodic(self) -> None:
+        due = {name: 0.0 for name, _, _ in self.jobs}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, every, job in self.jobs:
+                if now >= due[name]:
+                    due[name] = now + every
+                    try:
+                        job()
+                    except Exception:  # noqa: BLE001 — a failed job must not stop the others
+                        log.exception("task %s failed; it runs again in %.0f s", name, every)
+            self._stop.wait(max(0.0, min(due.values()) - time.monotonic()))

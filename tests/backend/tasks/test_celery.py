@@ -1,0 +1,57 @@
+"""The jobs as Celery tasks: a real worker on the real Redis, the real chain and both stores."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import select
+
+from backend.chain.orders import OrderKind
+from backend.db.models import Checkpoint, PriceIndex
+from backend.tasks.celery_app import CeleryNeedsRedis, make_celery
+from backend.tasks.context import TaskContext
+from tests.backend.conftest import RUN_ID, indexer_settings
+from tests.backend.market_round import HOUR
+from tests.conftest import USDC, now
+
+
+def test_celery_needs_redis(make_store):
+    with pytest.raises(CeleryNeedsRedis, match="GPUHOURS_REDIS_URL is not set"):
+        make_celery(indexer_settings(make_store(), redis_url=None))
+
+
+def test_worker_indexes_and_prices_through_redis(make_store, redis_url, market, chain, deployments_dir,
+                                                  accounts):
+    engine = make_store()
+    p1, r3 = accounts[1], accounts[3]
+    for a in (p1, r3):
+        market.faucet(a, 1_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
+    start = now(market) - now(market) % HOUR + HOUR
+    cap = market.create_capacity(p1, node, start, start + 2 * HOUR,
+                                 market.hours.functions.minBondPerUnit().call() * 8)
+    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 2_000_000, start), 3)
+    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 3_000_000, start), 1)
+
+    # A queue of this test's own: nothing another test left behind can take its tasks.
+    settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir, redis_url=redis_url,
+                                redis_namespace=f"gpuhours-test-{RUN_ID}-{uuid.uuid4().hex[:6]}")
+    app = make_celery(settings, TaskContext(settings, engine))
+    assert set(app.conf.beat_schedule) == {"index", "expire_orders", "sla_watchdog", "price_index"}
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        indexed = app.tasks["gpuhours.index"].delay().get(timeout=60)
+        assert indexed["checkpoint"] == market.w3.eth.block_number
+        assert app.tasks["gpuhours.price_index"].delay().get(timeout=60) == 1
+        assert app.tasks["gpuhours.expire_orders"].delay().get(timeout=60) == 0
+    with engine.connect() as conn:
+        cp = conn.execute(select(Checkpoint.__table__.c.block_number)).scalar_one()
+        (row,) = conn.execute(select(PriceIndex.__table__)).mappings().all()
+    assert cp == indexed["checkpoint"]
+    assert row["gpu_class"] == "H100-SXM5-80GB"
+    assert row["last_price"] == 3_000_000
+    assert row["vwap_24h"] == (3 * 2_000_000 + 1 * 3_000_000) // 4
+    assert (row["volume_24h"], row["fills_24h"]) == (4, 2)

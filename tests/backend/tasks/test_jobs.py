@@ -1,0 +1,101 @@
+"""The periodic jobs on data made on a real chain and indexed, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+
+from backend.chain.orders import OrderKind
+from backend.db.models import NodeHealth, SignedOrder
+from backend.tasks import jobs
+from backend.indexer.lock import writer_lock
+from tests.backend.conftest import index_all, indexer_settings
+from tests.backend.market_round import HOUR, submit_report
+from tests.conftest import USDC, now, warp_to
+
+
+def _posted(chain_id: int, n: int, expiry: int, status: str = "open") -> dict:
+    return {"chain_id": chain_id, "order_hash": "0x" + f"{n:064x}", "maker": "0x" + "11" * 20,
+            "kind": "primary_sell", "capacity_id": 1, "amount": 10, "price": 2_000_000, "expiry": expiry,
+            "salt": n, "counter": 0, "signature": "0x", "status": status, "posted_at": 0.0}
+
+
+def test_expire_orders_marks_only_open_orders_past_expiry(make_store):
+    engine = make_store()
+    so = SignedOrder.__table__
+    t = 1_900_000_000
+    with engine.begin() as conn:
+        conn.execute(insert(so), [
+            _posted(31337, 1, t - 1), _posted(31337, 2, t), _posted(31337, 3, t + 60),
+            _posted(31337, 4, t - 5, status="withdrawn"), _posted(1, 5, t - 1),
+        ])
+        assert jobs.expire_orders(conn, 31337, t) == 1
+        assert jobs.expire_orders(conn, 31337, t) == 0
+        states = dict(conn.execute(select(so.c.order_hash, so.c.status)).all())
+    assert [states["0x" + f"{n:064x}"] for n in range(1, 6)] == [
+        "expired", "open", "open", "withdrawn", "open"]
+
+
+def test_sla_watchdog_flags_nodes_whose_attestations_stop(make_store, market, chain, deployments_dir, accounts):
+    engine = make_store()
+    p1, p2 = accounts[1], accounts[2]
+    for p in (p1, p2):
+        market.faucet(p, 1_000 * USDC)
+        market.approve(p, market.escrow.address)
+    watched = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
+    silent = market.register_node(p2, "A100-SXM4-80GB", 2, 80, "us-east", "PCIe", ["GPU-2"])
+    idle = market.register_node(p2, "A100-SXM4-80GB", 2, 80, "us-east", "PCIe", ["GPU-3"])
+    start = now(market) - now(market) % HOUR + HOUR
+    bond = market.hours.functions.minBondPerUnit().call() * 4 * 6
+    market.create_capacity(p1, watched, start, start + 6 * HOUR, bond)
+    market.create_capacity(p2, silent, start, start + 6 * HOUR, bond)
+    market.create_capacity(p2, idle, start + 5 * HOUR, start + 6 * HOUR, bond)  # not open yet
+    warp_to(market, start + HOUR + 60)
+    submit_report(market, watched, start // HOUR, 10_000, 2_000_000)
+    index_all(engine, chain, deployments_dir)
+    chain_id = market.chain_id
+    nh = NodeHealth.__table__
+
+    def health(conn):
+        return {r.node_id: (r.last_epoch, r.stale) for r in conn.execute(select(nh))}
+
+    with engine.begin() as conn:
+        # 90 minutes in: the watched node's first hour is attested; the silent one has nothing for
+        # 90 minutes, past a one-hour limit.
+        assert jobs.sla_watchdog(conn, chain_id, start + 1.5 * HOUR, HOUR) == [silent]
+        assert health(conn) == {watched: (start // HOUR, False), silent: (None, True)}
+        # Flagged once, not again; four hours in, the watched node's attestations have stopped too.
+        assert jobs.sla_watchdog(conn, chain_id, start + 1.6 * HOUR, HOUR) == []
+        flagged_at = conn.execute(select(nh.c.flagged_at).where(nh.c.node_id == silent)).scalar_one()
+        assert flagged_at == start + 1.5 * HOUR
+        assert jobs.sla_watchdog(conn, chain_id, start + 4 * HOUR, HOUR) == [watched]
+        assert health(conn) == {watched: (start // HOUR, True), silent: (None, True)}
+        # After the windows close, nobody is watched.
+        assert jobs.sla_watchdog(conn, chain_id, start + 7 * HOUR, HOUR) == []
+        assert health(conn) == {}
+
+
+def test_index_once_reaches_the_head_and_yields_to_a_writer(make_store, market, chain, deployments_dir,
+                                                            accounts):
+    engine = make_store()
+    p1, r3 = accounts[1], accounts[3]
+    for a in (p1, r3):
+        market.faucet(a, 1_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
+    start = now(market) - now(market) % HOUR + HOUR
+    cap = market.create_capacity(p1, node, start, start + 2 * HOUR,
+                                 market.hours.functions.minBondPerUnit().call() * 8)
+    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 2_000_000, start), 3)
+    settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir)
+    result = jobs.index_once(settings)
+    assert result["checkpoint"] == market.w3.eth.block_number and result["events"] > 0
+    assert jobs.index_once(settings)["events"] == 0
+    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 2, 2_000_000, start), 2)
+    other = writer_lock(settings, engine, market.chain_id, owner="another indexer")
+    assert other.acquire()
+    try:
+        assert "another indexer" in jobs.index_once(settings)["skipped"]
+    finally:
+        other.release()
+    assert jobs.index_once(settings)["events"] > 0

@@ -1,0 +1,45 @@
+"""`gpuhours serve` on the embedded default: no Redis, so it indexes in-process while serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.backend.api.conftest import free_port
+from tests.conftest import USDC
+
+
+def test_serve_indexes_in_process_without_redis(market, chain, deployments_dir, accounts, tmp_path):
+    port = free_port()
+    env = {**os.environ, "GPUHOURS_DB_URL": f"sqlite:///{tmp_path}/store.db", "GPUHOURS_RPC_URL": chain.url,
+           "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir), "GPUHOURS_INDEXER_POLL_INTERVAL": "0.05"}
+    env.pop("GPUHOURS_REDIS_URL", None)
+    gpuhours = Path(sys.executable).with_name("gpuhours")
+    proc = subprocess.Popen([str(gpuhours), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        market.faucet(accounts[3], 5 * USDC)  # a block after the deployment
+        head = market.w3.eth.block_number
+        deadline = time.monotonic() + 120
+        checks: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                checks = httpx.get(f"{url}/ready", timeout=5).json()["checks"]
+                if checks.get("indexed") == head:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert checks.get("indexed") == head, output
+    assert "tasks: indexer and periodic jobs in this process" in output
+    assert proc.returncode == 0, output
