@@ -165,7 +165,8 @@ def serve(
                       "celery -A backend.tasks.celery_app worker --beat")
     try:
         uvicorn.run(create_app(settings, engine=engine), host=host or settings.api_host,
-                    port=port or settings.api_port, log_level="info")
+                    port=port or settings.api_port, log_level="info",
+                    timeout_graceful_shutdown=5)  # event streams never end by themselves
     finally:
         if runner is not None:
             runner.stop()

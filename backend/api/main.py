@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from backend.api import errors, metrics
+from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
 from backend.api.routes import ROUTERS
 from backend.chain.client import Market
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.chain = ChainLink(settings, market)
     errors.install(app)
+    app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)

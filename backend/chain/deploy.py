@@ -15,7 +15,7 @@ class DeployError(RuntimeError):
 
 
 def deploy(settings: Settings, rpc_url: str, deployments_dir: Path | None = None) -> Path:
-    """Deploy with `ape run deploy` to `rpc_url`; returns the deployment file written."""
+    """Deploy with `ape run deploy` to `rpc_url`; returns the folder <chainId>.json was written to."""
     target = deployments_dir or settings.deployments_dir
     env = {
         **os.environ,

@@ -399,9 +399,12 @@ class SignedOrder(SQLModel, table=True):
     `expired` (past its expiry, marked by the expiry task)."""
 
     __tablename__ = "signed_order"
+    # No index on expiry: the expiry sweep reads every open order anyway, and SQLite's planner, without
+    # statistics, would take (chain, status, expiry) over the book index and scan every open order to
+    # answer one capacity's book.
     __table_args__ = (
         Index("ix_signed_order_book", "chain_id", "capacity_id", "status", "kind", "price"),
-        Index("ix_signed_order_expiry", "chain_id", "status", "expiry"),
+        Index("ix_signed_order_updated", "updated_at"),
     )
 
     chain_id: int = Field(primary_key=True)
@@ -417,6 +420,7 @@ class SignedOrder(SQLModel, table=True):
     signature: str = Field(max_length=1024, description="0x hex; 65 bytes for an EOA, any for ERC-1271")
     status: str = Field("open", max_length=16)
     posted_at: float = 0.0
+    updated_at: float = Field(0.0, description="last change of this row: the API's caches key on the latest")
 
 
 class NodeMetadata(SQLModel, table=True):

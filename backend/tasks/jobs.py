@@ -35,7 +35,7 @@ def expire_orders(conn: Connection, chain_id: int, now: int) -> int:
     so = SignedOrder.__table__  # type: ignore[attr-defined]
     return conn.execute(
         update(so).where(so.c.chain_id == chain_id, so.c.status == "open", so.c.expiry < now)
-        .values(status="expired")).rowcount
+        .values(status="expired", updated_at=time.time())).rowcount
 
 
 def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float) -> list[int]:

@@ -1,7 +1,17 @@
 """One APIRouter per resource; ROUTERS is the order they are mounted in."""
 
-from backend.api.routes import auth, ops, orders, providers, wallet
-from backend.api.routes import accounts, capacities, nodes, prices, stream
+from backend.api.routes import (
+           accounts,
+           auth,
+           capacities,
+           nodes,
+           ops,
+           orders,
+           prices,
+           providers,
+           stream,
+           wallet,
+)
 
 ROUTERS = [ops.router, wallet.router, auth.router, orders.router, providers.router,
            capacities.router, nodes.router, prices.router, accounts.router, stream.router]

@@ -12,14 +12,14 @@ from typing import Annotated, Any
 
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
-from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query, status
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.api.deps import ChainDep, CurrentAddress, SessionDep, SettingsDep
+from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import ApiError
 from backend.api.order_state import orders_with_state, so
+from backend.api.reads import checked_address, market_now, page_bounds, read_connection
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.wallet_tx import tx_json
 from backend.chain.client import Market
@@ -201,10 +201,11 @@ def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: Set
                        f"{market.exchange.address})")
     _check_chain(order, digest, market, now)
     db.rollback()  # the INSERT opens its own transaction: SQLite cannot upgrade an overtaken read snapshot
+    posted = time.time()
     db.add(SignedOrder(chain_id=market.chain_id, order_hash=h, maker=order.maker,
                        kind=ORDER_KINDS[order.kind], capacity_id=order.capacity_id, amount=order.amount,
                        price=order.price, expiry=order.expiry, salt=order.salt, counter=order.counter,
-                       signature=body.signature, posted_at=time.time()))
+                       signature=body.signature, posted_at=posted, updated_at=posted))
     try:
         db.commit()
     except IntegrityError:
@@ -215,26 +216,26 @@ def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: Set
 
 @router.get("/{order_hash}", response_model=OrderPublic, summary="One order and its state")
 def get_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")], db: SessionDep,
-              chain: ChainDep) -> OrderPublic:
-    return _load(db, chain.chain_id, chain_now(chain.market), order_hash)
+              chain_id: ChainIdDep) -> OrderPublic:
+    return _load(db, chain_id, market_now(read_connection(db), chain_id), order_hash)
 
 
 @router.get("", response_model=OrderPage, summary="Orders, newest first")
-def list_orders(db: SessionDep, chain: ChainDep, settings: SettingsDep,
-                maker: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+def list_orders(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
+                maker: Annotated[str | None, Query(description="0x address")] = None,
                 capacity_id: Annotated[int | None, Query(ge=0)] = None,
                 state: Annotated[str | None, Query(description=" | ".join(STATES))] = None,
                 kind: Annotated[str | None, Query(description=" | ".join(ORDER_KINDS))] = None,
-                limit: Annotated[int, Query(ge=1)] = 50,
+                limit: Annotated[int | None, Query(ge=1)] = None,
                 offset: Annotated[int, Query(ge=0)] = 0) -> OrderPage:
     if state is not None and state not in STATES:
         raise ApiError(400, "bad_state", f"state {state!r} is none of {', '.join(STATES)}")
     if kind is not None and kind not in ORDER_KINDS:
         raise ApiError(400, "bad_kind", f"kind {kind!r} is none of {', '.join(ORDER_KINDS)}")
-    limit = min(limit, settings.api_page_max)
-    q = orders_with_state(chain.chain_id, chain_now(chain.market))
+    limit, offset = page_bounds(settings, limit, offset)
+    q = orders_with_state(chain_id, market_now(read_connection(db), chain_id))
     if maker is not None:
-        q = q.where(so.c.maker == to_checksum_address(maker))
+        q = q.where(so.c.maker == checked_address(maker, "maker"))
     if capacity_id is not None:
         q = q.where(so.c.capacity_id == capacity_id)
     if kind is not None:
@@ -271,6 +272,7 @@ def withdraw_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712
     tx = market.build_tx(row.maker, market.exchange.functions.cancel([order.as_tuple()]))
     db.rollback()  # one UPDATE in a transaction of its own (see post_order)
     db.exec(update(SignedOrder).where(SignedOrder.chain_id == market.chain_id,  # type: ignore[call-overload]
-                                      SignedOrder.order_hash == h).values(status="withdrawn"))
+                                      SignedOrder.order_hash == h).values(status="withdrawn",
+                                                                         updated_at=time.time()))
     db.commit()
     return OrderWithdrawn(order=_load(db, market.chain_id, chain_now(market), h), cancel_tx=tx_json(tx))

@@ -3,7 +3,6 @@ each kind (SQLite file, PostgreSQL schema)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,18 +12,18 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from backend.api.main import create_app
+from backend.chain.anvil import free_port
+from backend.chain.orders import Order, OrderKind, sign_order
 from backend.config import Settings
+from backend.db.models import ORDER_KINDS, SignedOrder
 from tests.backend.conftest import index_all, indexer_settings
+from tests.backend.market_round import HOUR
+from tests.conftest import USDC, now
 
 API_DOMAIN = "market.gpuhours.test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -88,3 +87,33 @@ def serve(store, chain, deployments_dir, market) -> Iterator[Callable[..., httpx
 def index(store, chain, deployments_dir) -> Callable[[], Any]:
     """index() brings the test's store up to the chain's head."""
     return lambda: index_all(store, chain, deployments_dir)
+
+
+PRICE = 2_000_000
+
+
+def post_order(store, market, account, capacity_id: int, amount: int, price: int, expiry: int) -> str:
+    """A primary sell signed by `account`, stored as POST /orders stores it; returns its hash."""
+    order = Order.new(account.address, OrderKind.PRIMARY_SELL, capacity_id, amount, price, expiry)
+    signed = sign_order(order, account, market.chain_id, market.exchange.address)
+    order_hash = "0x" + signed.hash.hex()
+    posted = time.time()
+    with Session(store) as db:
+        db.add(SignedOrder(chain_id=market.chain_id, order_hash=order_hash, maker=order.maker,
+                           kind=ORDER_KINDS[order.kind], capacity_id=capacity_id, amount=amount, price=price,
+                           expiry=expiry, salt=order.salt, counter=order.counter,
+                           signature="0x" + signed.signature.hex(), posted_at=posted, updated_at=posted))
+        db.commit()
+    return order_hash
+
+
+def list_capacity(market, accounts, store) -> tuple[int, int, str]:
+    """A capacity and a posted primary sell of 10 GPU-hours; returns (capacity, window start, order hash)."""
+    p1 = accounts[1]
+    market.faucet(p1, 1_000 * USDC)
+    market.approve(p1, market.escrow.address)
+    node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
+    start = now(market) - now(market) % HOUR + HOUR
+    cap = market.create_capacity(p1, node, start, start + 4 * HOUR,
+                                 market.hours.functions.minBondPerUnit().call() * 16)
+    return cap, start, post_order(store, market, p1, cap, 10, PRICE, start + HOUR)

@@ -21,7 +21,8 @@ from sqlalchemy import Engine, insert
 
 from backend.chain.client import Market
 from backend.chain.orders import OrderKind, SignedOrder
-from backend.db.models import ORDER_KINDS, SignedOrder as SignedOrderRow
+from backend.db.models import ORDER_KINDS
+from backend.db.models import SignedOrder as SignedOrderRow
 from tests.backend.market_round import HOUR, Round
 from tests.conftest import now
 

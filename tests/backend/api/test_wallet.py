@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from eth_account import Account
-from sqlmodel import Session
 
-from backend.chain.orders import Order, OrderKind, sign_order
-from backend.db.models import ORDER_KINDS, SignedOrder
-from tests.backend.market_round import HOUR
+from tests.backend.api.conftest import PRICE, list_capacity
 from tests.conftest import USDC, now
-
-PRICE = 2_000_000
 
 
 def _send(market, account, tx: dict) -> dict:
@@ -25,29 +18,8 @@ def _send(market, account, tx: dict) -> dict:
     return receipt
 
 
-def _setup(market, accounts, store) -> tuple[int, int, str]:
-    """A capacity and a posted primary sell of 10 GPU-hours; returns (capacity, window start, order hash)."""
-    p1 = accounts[1]
-    market.faucet(p1, 1_000 * USDC)
-    market.approve(p1, market.escrow.address)
-    node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
-    start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(p1, node, start, start + 4 * HOUR,
-                                 market.hours.functions.minBondPerUnit().call() * 16)
-    order = Order.new(p1.address, OrderKind.PRIMARY_SELL, cap, 10, PRICE, start + HOUR)
-    signed = sign_order(order, p1, market.chain_id, market.exchange.address)
-    order_hash = "0x" + signed.hash.hex()
-    with Session(store) as db:
-        db.add(SignedOrder(chain_id=market.chain_id, order_hash=order_hash, maker=order.maker,
-                           kind=ORDER_KINDS[order.kind], capacity_id=cap, amount=order.amount, price=order.price,
-                           expiry=order.expiry, salt=order.salt, counter=order.counter,
-                           signature="0x" + signed.signature.hex(), posted_at=time.time()))
-        db.commit()
-    return cap, start, order_hash
-
-
 def test_approve_fill_activate_cancel_from_unsigned_transactions(serve, market, accounts, store):
-    cap, start, order_hash = _setup(market, accounts, store)
+    cap, start, order_hash = list_capacity(market, accounts, store)
     api = serve()
     renter = accounts[3]
     market.faucet(renter, 100 * USDC)
@@ -86,7 +58,7 @@ def test_approve_fill_activate_cancel_from_unsigned_transactions(serve, market, 
 
 
 def test_fill_with_a_signed_permit_needs_no_approval(serve, market, accounts, store):
-    cap, _, order_hash = _setup(market, accounts, store)
+    cap, _, order_hash = list_capacity(market, accounts, store)
     api = serve()
     renter = accounts[4]
     market.faucet(renter, 100 * USDC)
@@ -106,7 +78,7 @@ def test_fill_with_a_signed_permit_needs_no_approval(serve, market, accounts, st
 
 
 def test_batch_fill_and_bad_requests(serve, market, accounts, store):
-    cap, _, order_hash = _setup(market, accounts, store)
+    cap, _, order_hash = list_capacity(market, accounts, store)
     api = serve()
     renter = accounts[5]
     market.faucet(renter, 100 * USDC)

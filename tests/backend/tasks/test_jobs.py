@@ -6,8 +6,8 @@ from sqlalchemy import insert, select
 
 from backend.chain.orders import OrderKind
 from backend.db.models import NodeHealth, SignedOrder
-from backend.tasks import jobs
 from backend.indexer.lock import writer_lock
+from backend.tasks import jobs
 from tests.backend.conftest import index_all, indexer_settings
 from tests.backend.market_round import HOUR, submit_report
 from tests.conftest import USDC, now, warp_to

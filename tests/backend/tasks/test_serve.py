@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.backend.api.conftest import free_port
+from backend.chain.anvil import free_port
 from tests.conftest import USDC
 
 

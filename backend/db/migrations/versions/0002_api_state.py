@@ -87,20 +87,21 @@ def upgrade() -> None:
     sa.Column('signature', sa.String(length=1024), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('posted_at', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('chain_id', 'order_hash')
     )
     with op.batch_alter_table('signed_order', schema=None) as batch_op:
         batch_op.create_index('ix_signed_order_book', ['chain_id', 'capacity_id', 'status', 'kind', 'price'], unique=False)
-        batch_op.create_index('ix_signed_order_expiry', ['chain_id', 'status', 'expiry'], unique=False)
         batch_op.create_index(batch_op.f('ix_signed_order_maker'), ['maker'], unique=False)
+        batch_op.create_index('ix_signed_order_updated', ['updated_at'], unique=False)
 
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('signed_order', schema=None) as batch_op:
+        batch_op.drop_index('ix_signed_order_updated')
         batch_op.drop_index(batch_op.f('ix_signed_order_maker'))
-        batch_op.drop_index('ix_signed_order_expiry')
         batch_op.drop_index('ix_signed_order_book')
 
     op.drop_table('signed_order')

@@ -1,0 +1,88 @@
+"""Whole responses of the market's hottest reads (`GET /capacities…`), kept per store version.
+
+A capacity page, a capacity or an order book changes only when the indexer commits a batch (its
+checkpoint moves, or a reorg moves it back), when a posted order changes (its `updated_at`), or when
+time passes (orders expire, windows open): the key is the request with those three, the time to the
+second. Each request costs one indexed query for the version; a hit skips the market's SQL. The
+version is also the response's ETag, so a client polling the market gets 304 Not Modified until
+something changed. Several API processes keep caches of their own and agree through the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from typing import Any
+
+import anyio
+from sqlalchemy import Engine, func, select
+
+from backend.db.models import Checkpoint, SignedOrder
+
+CACHED_PREFIX = "/capacities"
+MAX_ENTRIES = 4096
+
+cp = Checkpoint.__table__  # type: ignore[attr-defined]
+so = SignedOrder.__table__  # type: ignore[attr-defined]
+
+Message = dict[str, Any]
+
+
+def store_version(engine: Engine) -> tuple[Any, ...]:
+    with engine.connect() as conn:
+        checkpoints = tuple(conn.execute(
+            select(cp.c.chain_id, cp.c.block_number, cp.c.block_hash).order_by(cp.c.chain_id)))
+        orders = conn.execute(select(func.max(so.c.updated_at))).scalar()
+    return checkpoints, orders
+
+
+class ReadCache:
+    """Plain ASGI middleware in front of the app (see the module docstring)."""
+
+    def __init__(self, app: Any, engine: Engine, max_entries: int = MAX_ENTRIES):
+        self.app = app
+        self.engine = engine
+        self.max_entries = max_entries
+        #: key -> (the response's ASGI messages, the route that answered it, for the metrics' labels)
+        self.entries: OrderedDict[tuple[Any, ...], tuple[list[Message], Any]] = OrderedDict()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (scope["type"] != "http" or scope["method"] != "GET"
+                or not scope["path"].startswith(CACHED_PREFIX)):
+            await self.app(scope, receive, send)
+            return
+        version = await anyio.to_thread.run_sync(store_version, self.engine)
+        key = (scope["path"], scope["query_string"], version, int(time.time()))
+        etag = '"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
+        if _header(scope, b"if-none-match") == etag.encode():
+            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag.encode())]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        hit = self.entries.get(key)
+        if hit is not None:
+            self.entries.move_to_end(key)
+            messages, scope["route"] = hit
+            for message in messages:
+                await send(message)
+            return
+        messages = []
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"etag", etag.encode())]}
+            messages.append(message)
+            await send(message)
+
+        await self.app(scope, receive, keep)
+        if messages and messages[0].get("status") == 200:
+            self.entries[key] = (messages, scope.get("route"))
+            if len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
