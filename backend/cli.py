@@ -28,23 +28,26 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 @app.command()
 def demo(
     rpc_url: str = typer.Option(None, help="use this running dev chain instead of starting Anvil"),
+    serve_api: bool = typer.Option(
+        False, "--serve", help="then index the round and serve the API on it (SQLite, in-process tasks) "
+                               "until Ctrl-C"),
 ) -> None:
     """Start Anvil, deploy, and run a scripted market round with 2 providers and 3 renters."""
     settings = get_settings()
     try:
         if rpc_url:
-            _demo(settings, rpc_url)
+            _demo(settings, rpc_url, serve_api)
         else:
             with start_anvil(settings.node_modules, settings.anvil_host, settings.anvil_port) as anvil:
                 console.print(f"[bold]Anvil[/] listening at {anvil.url} (chain 31337)")
-                _demo(settings, anvil.url)
+                _demo(settings, anvil.url, serve_api)
     except (AnvilError, DeployError) as exc:
         raise _fail(str(exc)) from None
     except ContractRevert as exc:
         raise _fail(f"a transaction reverted: {exc}") from None
 
 
-def _demo(settings, rpc_url: str) -> None:
+def _demo(settings, rpc_url: str, serve_api: bool) -> None:
     console.print("[bold]Deploying[/] with the ape script (scripts/deploy.py)")
     directory = deploy(settings, rpc_url)
     market = Market.connect(rpc_url, directory)
@@ -54,6 +57,10 @@ def _demo(settings, rpc_url: str) -> None:
 
     run_round(market, console)
     console.print(f"[bold green]Market round complete.[/] Deployment: {directory / f'{market.chain_id}.json'}")
+    if serve_api:
+        # This Anvil's chain is new: what the store holds of an earlier chain 31337 goes first.
+        _serve(settings.model_copy(update={"rpc_url": rpc_url, "deployments_dir": directory}), None, None,
+               "inprocess", start_over=True)
 
 
 @app.command("deploy")
@@ -137,6 +144,12 @@ def serve(
                      "inprocess; off"),
 ) -> None:
     """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
+    if tasks not in ("auto", "inprocess", "off"):
+        raise _fail(f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
+    _serve(get_settings(), host, port, tasks)
+
+
+def _serve(settings, host: str | None, port: int | None, tasks: str, start_over: bool = False) -> None:
     import logging
 
     import uvicorn
@@ -147,25 +160,24 @@ def serve(
     from backend.tasks.context import TaskContext
     from backend.tasks.inprocess import InProcessTasks
 
-    if tasks not in ("auto", "inprocess", "off"):
-        raise _fail(f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
-    settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = engine_from_settings(settings)
     migrate(engine)
+    settings = settings.model_copy(update={"db_auto_migrate": False})  # done, once, before any thread
     runner = None
     redis = redis_client(settings) if tasks == "auto" else None
     if redis is not None:
         redis.close()
     if tasks == "inprocess" or (tasks == "auto" and redis is None):
-        runner = InProcessTasks(TaskContext(settings, engine)).start()
+        runner = InProcessTasks(TaskContext(settings, engine), start_over=start_over).start()
         console.print("tasks: indexer and periodic jobs in this process")
     elif tasks == "auto":
         console.print("tasks: Redis answers, so Celery runs them: "
                       "celery -A backend.tasks.celery_app worker --beat")
+    host, port = host or settings.api_host, port or settings.api_port
+    console.print(f"[bold]API[/] at http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops it")
     try:
-        uvicorn.run(create_app(settings, engine=engine), host=host or settings.api_host,
-                    port=port or settings.api_port, log_level="info",
+        uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning",
                     timeout_graceful_shutdown=5)  # event streams never end by themselves
     finally:
         if runner is not None:

@@ -40,3 +40,47 @@ def test_demo_reports_a_busy_port_clearly(tmp_path):
         result = _gpuhours("demo", env={"GPUHOURS_ANVIL_PORT": str(port), "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert "error:" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
+    """The embedded default end to end: Anvil, the deploy, the round, the indexer and the API in one
+    command, on SQLite, with no Redis."""
+    import signal
+    import time
+
+    import httpx
+
+    api_port = free_port()
+    env = {**os.environ, "GPUHOURS_ANVIL_PORT": str(free_port()), "GPUHOURS_API_PORT": str(api_port),
+           "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path), "GPUHOURS_DB_URL": f"sqlite:///{tmp_path}/demo.db"}
+    env.pop("GPUHOURS_REDIS_URL", None)
+    exe = Path(sys.executable).with_name("gpuhours")
+    proc = subprocess.Popen([str(exe), "demo", "--serve"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{api_port}"
+    checks: dict = {}
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                checks = httpx.get(f"{url}/ready", timeout=5).json()["checks"]
+                if checks.get("lag_blocks") == 0:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        ready = checks.get("lag_blocks") == 0
+        if ready:
+            capacities = httpx.get(f"{url}/capacities?status=any", timeout=10).json()
+            prices = {p["gpu_class"]: p for p in httpx.get(f"{url}/prices", timeout=10).json()["items"]}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert ready, output
+    assert "Market round complete." in output and "tasks: indexer and periodic jobs in this process" in output
+    assert capacities["total"] == 2
+    assert {c["node"]["gpu_model"] for c in capacities["items"]} == {"H100-SXM5-80GB", "A100-SXM4-80GB"}
+    # The last H100 fill was renter-1's resale at $2.60; the A100s sold at $1.40.
+    assert prices["H100-SXM5-80GB"]["last_price"] == 2_600_000
+    assert prices["A100-SXM4-80GB"]["last_price"] == 1_400_000
+    assert proc.returncode == 0, output

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from backend.config import Settings
-from backend.db.session import engine_from_settings
+from backend.db.session import engine_from_settings, migrate
 from backend.indexer.rpc import Header, Rpc
 from backend.tasks import jobs
 
@@ -22,8 +22,11 @@ class TaskContext:
 
     @property
     def engine(self) -> Engine:
+        """The store, migrated once per process when settings.db_auto_migrate says so."""
         if self._engine is None:
             self._engine = engine_from_settings(self.settings)
+            if self.settings.db_auto_migrate:
+                migrate(self._engine)
         return self._engine
 
     @property
@@ -47,7 +50,7 @@ class TaskContext:
     # The jobs, each in a transaction of its own.
 
     def index(self) -> dict[str, Any]:
-        return jobs.index_once(self.settings)
+        return jobs.index_once(self.settings.model_copy(update={"db_auto_migrate": False}), self.engine)
 
     def expire_orders(self) -> int:
         now = self.chain_time()

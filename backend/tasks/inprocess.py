@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 
 class InProcessTasks:
-    def __init__(self, context: TaskContext):
+    def __init__(self, context: TaskContext, start_over: bool = False):
+        """`start_over`: the indexer first drops what the store holds of this chain (a new dev chain)."""
         self.context = context
+        self.start_over = start_over
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         settings = context.settings
@@ -43,13 +45,15 @@ class InProcessTasks:
         settings = self.context.settings
         while not self._stop.is_set():
             try:
-                indexer = Indexer.from_settings(settings, engine=self.context.engine)
+                indexer = Indexer.from_settings(settings.model_copy(update={"db_auto_migrate": False}),
+                                                engine=self.context.engine)  # the context migrated it
             except IndexerError as exc:
                 log.error("indexer cannot start: %s; trying again", exc)
                 self._stop.wait(max(settings.indexer_poll_interval, 5.0))
                 continue
+            start_over, self.start_over = self.start_over, False  # once, not on every restart
             try:
-                indexer.run(wait_for_lock=True, stop=self._stop)
+                indexer.run(wait_for_lock=True, stop=self._stop, start_over=start_over)
             except IndexerError as exc:
                 log.error("indexer stopped: %s; restarting", exc)
                 self._stop.wait(settings.indexer_poll_interval)

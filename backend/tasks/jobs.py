@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from backend.api.price_index import compute_price_index
 from backend.config import Settings
@@ -18,9 +18,9 @@ from backend.indexer.run import Indexer
 EPOCH_SECONDS = 3600  # an attestation epoch is a unix hour
 
 
-def index_once(settings: Settings) -> dict[str, Any]:
+def index_once(settings: Settings, engine: Engine | None = None) -> dict[str, Any]:
     """Index to the head and stop. Another writer holding the lock is not an error: it is indexing."""
-    indexer = Indexer.from_settings(settings)
+    indexer = Indexer.from_settings(settings, engine=engine)
     try:
         summary = indexer.run(once=True)
     except LockHeld as exc:
