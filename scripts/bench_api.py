@@ -7,9 +7,11 @@
 attestations, fills; rows written straight into the tables the indexer and the API write, with
 well-formed but unsigned orders: these endpoints read, they do not verify) is served by
 `gpuhours serve --tasks off` (one uvicorn process) over real HTTP. Each endpoint gets sequential
-requests on one keep-alive connection (latency percentiles) and then a fixed time of concurrent
-requests from client threads in this process (throughput); `/health`, a bare JSON answer through the
-same app and middleware, is the hello-world baseline measured in the same run.
+requests on one keep-alive connection, first each with a query string of its own so that the read
+cache (backend/api/cache.py) never answers (cold latency), then as a client sends them (as served),
+and then a fixed time of concurrent requests from client threads in this process (throughput, as
+served); `/health`, a bare JSON answer through the same app and middleware, is the hello-world
+baseline measured in the same run.
 
 **Head latency.** `gpuhours serve` with its in-process indexer follows a local Anvil; a client holds
 `/events/stream` open while transactions that emit an indexed event are sent one at a time. Anvil
@@ -188,11 +190,12 @@ class Server:
 @dataclass
 class Result:
     name: str
-    path: str
-    p50: float
-    p95: float
-    p99: float
+    cold: list[float]  # ms, every request a miss of the read cache
+    warm: list[float]  # ms, as served: repeated requests may be answered from the read cache
     rps: float
+
+    def p(self, which: str, q: float) -> float:
+        return percentile(getattr(self, which), q)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -200,17 +203,25 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _timed(client: httpx.Client, paths: list[str], requests: int, bust: bool) -> list[float]:
+    samples = []
+    for i in range(requests):
+        path = paths[i % len(paths)]
+        if bust:  # a query string of its own: the read cache keys on it, the endpoint ignores it
+            path += ("&" if "?" in path else "?") + f"bench={i}"
+        t0 = time.perf_counter()
+        response = client.get(path)
+        samples.append((time.perf_counter() - t0) * 1000)
+        response.raise_for_status()
+    return samples
+
+
 def measure(url: str, name: str, paths: list[str], requests: int, seconds: float, threads: int) -> Result:
     with httpx.Client(base_url=url, timeout=30) as client:
-        for path in paths[:20]:  # warm the server's caches and plans
+        for path in paths[:20]:  # warm the server's code paths and the database's plans
             client.get(path).raise_for_status()
-        samples = []
-        for i in range(requests):
-            path = paths[i % len(paths)]
-            t0 = time.perf_counter()
-            response = client.get(path)
-            samples.append((time.perf_counter() - t0) * 1000)
-            response.raise_for_status()
+        cold = _timed(client, paths, requests, bust=True)
+        warm = _timed(client, paths, requests, bust=False)
     done = [0] * threads
     stop = threading.Event()
 
@@ -230,9 +241,7 @@ def measure(url: str, name: str, paths: list[str], requests: int, seconds: float
     stop.set()
     for w in workers:
         w.join()
-    rps = sum(done) / (time.perf_counter() - t0)
-    return Result(name, paths[0], percentile(samples, 0.5), percentile(samples, 0.95),
-                  percentile(samples, 0.99), rps)
+    return Result(name, cold, warm, sum(done) / (time.perf_counter() - t0))
 
 
 def market_queries(url: str, data: dict[str, Any], requests: int, seconds: float, threads: int) -> list[Result]:
@@ -324,23 +333,29 @@ def report(runs: dict[str, tuple[list[Result], list[float]]], orders: int, args:
         "",
         f"**Market queries over {orders:,} open orders** ({CAPACITIES:,} capacities of {NODES} nodes, one "
         f"order in ten partly filled, {ATTESTATIONS_PER_NODE} attestations a node, {FILLS:,} fills): "
-        f"{args.requests} sequential requests per query on one keep-alive connection for the latency, then "
+        f"{args.requests} sequential requests per query on one keep-alive connection for each latency, then "
         f"{args.seconds:.0f} s of {args.threads} client threads for the throughput, against one "
         "`gpuhours serve` process over HTTP. The throughput target is half of the hello-world endpoint's, "
         "measured in the same run.",
         "",
-        "| store | query | p50 ms | p95 ms | p99 ms | p99 ≤ 25 ms | req/s | share of hello world | ≥ 50 % |",
-        "|---|---|---:|---:|---:|:-:|---:|---:|:-:|",
+        "Cold: every request a miss of the read cache (a query string of its own); as served: the same "
+        "requests again, which the cache answers while the store and the second are unchanged.",
+        "",
+        "| store | query | cold p50 ms | cold p99 ms | cold p99 ≤ 25 ms | as served p99 ms | req/s (as served) "
+        "| share of hello world | ≥ 50 % |",
+        "|---|---|---:|---:|:-:|---:|---:|---:|:-:|",
     ]
     for kind, (results, _) in runs.items():
         hello = results[0].rps
         for r in results:
             share = r.rps / hello
             is_hello = r is results[0]
+            cold99 = r.p("cold", 0.99)
             lines.append(
-                f"| {kind} | {r.name} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | "
-                f"{'—' if is_hello else ('yes' if r.p99 <= LATENCY_TARGET_MS else '**no**')} | {r.rps:,.0f} | "
-                f"{share:.0%} | {'—' if is_hello else ('yes' if share >= THROUGHPUT_SHARE else '**no**')} |")
+                f"| {kind} | {r.name} | {r.p('cold', 0.5):.1f} | {cold99:.1f} | "
+                f"{'—' if is_hello else ('yes' if cold99 <= LATENCY_TARGET_MS else '**no**')} | "
+                f"{r.p('warm', 0.99):.1f} | {r.rps:,.0f} | {share:.0%} | "
+                f"{'—' if is_hello else ('yes' if share >= THROUGHPUT_SHARE else '**no**')} |")
     lines += [
         "",
         f"**Head latency**, a mined block to its event on `/events/stream`, 0 confirmations, "
@@ -385,7 +400,8 @@ def main() -> None:
                 finally:
                     server.stop()
                 for r in results:
-                    print(f"{kind}: {r.name}: p50 {r.p50:.1f} p99 {r.p99:.1f} ms, {r.rps:,.0f} req/s", flush=True)
+                    print(f"{kind}: {r.name}: cold p99 {r.p('cold', 0.99):.1f} ms, as served p99 "
+                          f"{r.p('warm', 0.99):.1f} ms, {r.rps:,.0f} req/s", flush=True)
                 latencies = head_latency(url, anvil.url, deployments_dir, args.head_samples)
                 print(f"{kind}: head latency p50 {statistics.median(latencies):.0f} ms, "
                       f"p95 {percentile(latencies, 0.95):.0f} ms", flush=True)

@@ -14,16 +14,20 @@ from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from backend.db.models import (
     CLOSE_REASONS,
-    Attestation as AttestationRow,
     Balance,
     Booking,
     Capacity,
     EscrowAccount,
     EscrowFunds,
     MakerCounter,
-    MarkPrice as MarkPriceRow,
     Node,
     OrderState,
+)
+from backend.db.models import (
+    Attestation as AttestationRow,
+)
+from backend.db.models import (
+    MarkPrice as MarkPriceRow,
 )
 from oracle.report import Attestation, Domain, MarkPrice, Report, gpu_class_id, sign_report
 from tests.conftest import USDC, now, warp_to
@@ -186,3 +190,18 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             "orders": len(rows(OrderState)), "balances": len(rows(Balance)),
             "attestations": len(rows(AttestationRow)),
         }
+
+
+def sell_hours(market: Market, provider: Any, renter: Any, units: int, price: int) -> tuple[int, int]:
+    """A registered node, a two-hour capacity starting next hour, and `units` of it sold to `renter`
+    at `price`; returns (capacity id, window start)."""
+    for a in (provider, renter):
+        market.faucet(a, 1_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
+    start = now(market) - now(market) % HOUR + HOUR
+    cap = market.create_capacity(provider, node, start, start + 2 * HOUR,
+                                 market.hours.functions.minBondPerUnit().call() * 8)
+    market.fill(renter, market.sign(provider, OrderKind.PRIMARY_SELL, cap, 8, price, start), units)
+    return cap, start

@@ -33,9 +33,9 @@ from backend.api.schemas.capacities import (
     CapacityPage,
     CapacityPublic,
     EscrowFundsPublic,
-    NodeSummary,
     OrderBook,
 )
+from backend.api.schemas.nodes import NodeSummary
 from backend.db.models import Booking, Capacity, EscrowFunds, Node
 
 router = APIRouter(prefix="/capacities", tags=["capacities"])

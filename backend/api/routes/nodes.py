@@ -23,11 +23,11 @@ from backend.api.schemas.nodes import (
     AttestationPage,
     AttestationPublic,
     NodeDetail,
-    NodeMetadataPublic,
     NodePage,
     NodePublic,
     Reliability,
 )
+from backend.api.schemas.providers import NodeMetadataPublic
 from backend.db.models import Capacity, Node, NodeHealth, NodeMetadata, Slash
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.schemas.nodes import NodeSummary
+
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _NODE = {"node_id": 1, "owner": _MAKER, "gpu_model": "H100-SXM5-80GB", "gpu_count": 4, "vram_gb": 80,
          "region": "eu-west", "interconnect": "NVLink"}
@@ -21,18 +23,6 @@ _CAPACITY = {
     "created_time": 1748775600, "node": _NODE, "best_ask": 2300000, "best_bid": 1900000,
     "reliability_bps": 9850, "epochs_attested": 312,
 }
-
-
-class NodeSummary(BaseModel):
-    """The machine behind a capacity, as registered on chain."""
-
-    node_id: int
-    owner: str
-    gpu_model: str
-    gpu_count: int
-    vram_gb: int
-    region: str
-    interconnect: str
 
 
 class CapacityPublic(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.schemas.providers import NodeMetadataPublic
+
 _OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _NODE = {"node_id": 1, "owner": _OWNER, "gpu_model": "H100-SXM5-80GB", "gpu_count": 4, "vram_gb": 80,
          "region": "eu-west", "interconnect": "NVLink", "gpu_uuids_hash": "0x" + "9e" * 32,
@@ -14,8 +16,8 @@ _ATTESTATION = {"epoch": 485773, "uptime_bps": 10000, "load_bps": 6000, "gpu_sec
                 "meets_sla": True, "block_number": 77, "block_time": 1748786460, "tx_hash": "0x" + "4a" * 32}
 
 
-class NodePublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_NODE]})
+class NodeSummary(BaseModel):
+    """A machine as registered on chain."""
 
     node_id: int
     owner: str
@@ -24,6 +26,11 @@ class NodePublic(BaseModel):
     vram_gb: int
     region: str
     interconnect: str
+
+
+class NodePublic(NodeSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [_NODE]})
+
     gpu_uuids_hash: str = Field(description="keccak of the sorted GPU UUIDs")
     registered_block: int
     registered_time: int | None
@@ -37,16 +44,6 @@ class NodePage(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-class NodeMetadataPublic(BaseModel):
-    """What the provider says of the node, beyond the registry."""
-
-    name: str
-    description: str
-    endpoint: str | None
-    tags: list[str]
-    updated_at: float
 
 
 class Reliability(BaseModel):

@@ -25,17 +25,22 @@ class NodeMetadataUpdate(NodeMetadataBase):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
 
-class NodeMetadataRecord(BaseModel):
-    """The metadata as stored, with the node it describes and the owner who wrote it."""
+class NodeMetadataPublic(BaseModel):
+    """What the provider says of the node, beyond the registry."""
 
-    chain_id: int
-    node_id: int
-    owner: str = Field(description="the node's owner on chain when this was written")
     name: str
     description: str
     endpoint: str | None
     tags: list[str]
     updated_at: float
+
+
+class NodeMetadataRecord(NodeMetadataPublic):
+    """The metadata as stored, with the node it describes and the owner who wrote it."""
+
+    chain_id: int
+    node_id: int
+    owner: str = Field(description="the node's owner on chain when this was written")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "chain_id": 31337, "node_id": 1, "owner": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", **_EXAMPLE,

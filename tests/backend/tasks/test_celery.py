@@ -13,8 +13,7 @@ from backend.db.models import Checkpoint, PriceIndex
 from backend.tasks.celery_app import CeleryNeedsRedis, make_celery
 from backend.tasks.context import TaskContext
 from tests.backend.conftest import RUN_ID, indexer_settings
-from tests.backend.market_round import HOUR
-from tests.conftest import USDC, now
+from tests.backend.market_round import sell_hours
 
 
 def test_celery_needs_redis(make_store):
@@ -26,15 +25,7 @@ def test_worker_indexes_and_prices_through_redis(make_store, redis_url, market, 
                                                   accounts):
     engine = make_store()
     p1, r3 = accounts[1], accounts[3]
-    for a in (p1, r3):
-        market.faucet(a, 1_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
-    node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
-    start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(p1, node, start, start + 2 * HOUR,
-                                 market.hours.functions.minBondPerUnit().call() * 8)
-    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 2_000_000, start), 3)
+    cap, start = sell_hours(market, p1, r3, 3, 2_000_000)
     market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 3_000_000, start), 1)
 
     # A queue of this test's own: nothing another test left behind can take its tasks.

@@ -9,7 +9,7 @@ from backend.db.models import NodeHealth, SignedOrder
 from backend.indexer.lock import writer_lock
 from backend.tasks import jobs
 from tests.backend.conftest import index_all, indexer_settings
-from tests.backend.market_round import HOUR, submit_report
+from tests.backend.market_round import HOUR, sell_hours, submit_report
 from tests.conftest import USDC, now, warp_to
 
 
@@ -78,15 +78,7 @@ def test_index_once_reaches_the_head_and_yields_to_a_writer(make_store, market, 
                                                             accounts):
     engine = make_store()
     p1, r3 = accounts[1], accounts[3]
-    for a in (p1, r3):
-        market.faucet(a, 1_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
-    node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
-    start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(p1, node, start, start + 2 * HOUR,
-                                 market.hours.functions.minBondPerUnit().call() * 8)
-    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 2_000_000, start), 3)
+    cap, start = sell_hours(market, p1, r3, 3, 2_000_000)
     settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir)
     result = jobs.index_once(settings)
     assert result["checkpoint"] == market.w3.eth.block_number and result["events"] > 0
