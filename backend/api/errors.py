@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.chain.errors import ContractRevert
@@ -34,15 +35,26 @@ def error_body(code: str, reason: str, **details: Any) -> dict[str, Any]:
     return {"error": body}
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable and machine-readable: stale_counter, nonce_used, would_revert, ...")
+    reason: str = Field(description="a sentence naming the values that made it fail")
+    details: dict[str, Any] | None = Field(None, description="more, where there is more: the contract's "
+                                                               "error and its arguments for would_revert")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers with, 4xx or 5xx."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [error_body(
+        "stale_counter", "order counter 0 is below the maker's counter 1 on chain: re-sign it")]})
+
+    error: ErrorDetail
+
+
+#: Documented on every route: the validation error, in the shape of every other error.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"example": error_body(name, text)}}}
-    for code, name, text in (
-        (400, "bad_request", "the request cannot be served as it stands"),
-        (401, "unauthorized", "sign in first: Authorization: Bearer <token>"),
-        (404, "not_found", "no such object"),
-        (409, "conflict", "the object is in another state"),
-        (422, "invalid_request", "a field is missing or malformed"),
-    )
+    422: {"model": ErrorBody, "description": "a parameter or field is missing or malformed; `reason` "
+                                             "names each"},
 }
 
 

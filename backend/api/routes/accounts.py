@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import Connection, and_, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
+from backend.api.errors import ErrorBody
 from backend.api.order_state import open_orders, so
 from backend.api.reads import checked_address, market_now, page_bounds, read_connection
 from backend.api.routes.prices import latest_marks
@@ -25,7 +26,7 @@ acct = EscrowAccount.__table__  # type: ignore[attr-defined]
 
 AddressPath = Annotated[str, Path(description="a 0x address; mixed case must carry a valid EIP-55 checksum",
                                   examples=["0x90F79bf6EB2c4f870365E785982E1f101E93b906"])]
-BAD_ADDRESS = {422: {"description": "not an address, or a wrong checksum"}}
+BAD_ADDRESS = {422: {"model": ErrorBody, "description": "not an address, or a wrong checksum"}}
 
 
 def _bookings(conn: Connection, chain_id: int, holder: str, limit: int,

@@ -36,3 +36,17 @@ def test_unready_when_the_chain_is_down(store, chain, deployments_dir):
     body = response.json()
     assert body["status"] == "unready" and body["checks"]["database"] == "ok"
     assert "does not answer" in body["checks"]["chain"]
+
+
+def test_openapi_documents_every_route_with_examples_and_the_error_shape(serve):
+    spec = serve().get("/openapi.json").json()
+    operations = [(path, method, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+    assert len(operations) >= 28
+    for path, method, op in operations:
+        assert op.get("summary"), f"{method} {path} has no summary"
+        (error,) = op["responses"]["422"]["content"].values()
+        assert error["schema"]["$ref"].endswith("/ErrorBody"), f"{method} {path}"
+    schemas = spec["components"]["schemas"]
+    assert schemas["ErrorBody"]["examples"][0]["error"]["code"] == "stale_counter"
+    for name in ("OrderCreate", "CapacityPublic", "FillRequest", "UnsignedTx"):
+        assert schemas[name].get("examples") or schemas[name].get("example"), f"{name} has no example"
