@@ -8,10 +8,9 @@ import time
 from typing import Any
 
 from eth_utils import is_checksum_address, to_checksum_address
-from sqlalchemy import ColumnElement, Connection, case, func, select, text
+from sqlalchemy import ColumnElement, Connection, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlmodel import Session
 
 from backend.api.errors import ApiError
 from backend.config import Settings
@@ -22,16 +21,6 @@ blk = Block.__table__  # type: ignore[attr-defined]
 param = Parameter.__table__  # type: ignore[attr-defined]
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-
-
-def read_connection(db: Session) -> Connection:
-    """The request's connection for read queries. On PostgreSQL, JIT compilation is switched off for
-    its transaction: the planner's estimates for correlated lookups cross jit_above_cost, and compiling
-    costs seconds where running the plan costs milliseconds."""
-    conn = db.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL jit = off"))
-    return conn
 
 
 class least(FunctionElement):  # noqa: N801 — named like the SQL function it renders

@@ -40,7 +40,17 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, echo=echo, **kwargs)
+    engine = create_engine(url, echo=echo, **kwargs)
+    event.listen(engine, "connect", _postgres_settings)
+    return engine
+
+
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    # The planner's cost estimates for the market's correlated lookups cross jit_above_cost: compiling
+    # then takes seconds where the plan runs in milliseconds. Nothing here is a long analytic query.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_connection.commit()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, insert, select
 from sqlmodel import SQLModel
 
 from backend.db.models import Balance
-from backend.db.session import alembic_config, migrate, normalize_url
+from backend.db.session import alembic_config, make_engine, migrate, normalize_url
 from backend.indexer.project import ascii32, split_undelivered
 
 
@@ -52,6 +52,16 @@ def test_postgres_urls_use_psycopg3():
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_postgres_connections_run_without_jit(postgres_database):
+    # JIT compiling took seconds on the market's correlated lookups that run in milliseconds.
+    engine = make_engine(postgres_database, pool_size=1)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+        conn.rollback()
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+    engine.dispose()
 
 
 def test_ascii32():

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, func, select
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import ErrorBody
 from backend.api.order_state import open_orders, so
-from backend.api.reads import checked_address, market_now, page_bounds, read_connection
+from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.routes.prices import latest_marks
 from backend.api.schemas.accounts import BookingPage, BookingPublic, PositionPublic, Positions
 from backend.db.models import Balance, Booking, Capacity, EscrowAccount, Node
@@ -50,7 +50,7 @@ def positions(
 ) -> Positions:
     holder = checked_address(address)
     limit, offset = page_bounds(settings, limit, offset)
-    conn = read_connection(db)
+    conn = db.connection()
     now = market_now(conn, chain_id)
     held = (bal.join(cap, and_(cap.c.chain_id == bal.c.chain_id, cap.c.capacity_id == bal.c.capacity_id))
             .join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id)))
@@ -92,5 +92,5 @@ def bookings(
 ) -> BookingPage:
     holder = checked_address(address)
     limit, offset = page_bounds(settings, limit, offset)
-    items, total = _bookings(read_connection(db), chain_id, holder, limit, offset)
+    items, total = _bookings(db.connection(), chain_id, holder, limit, offset)
     return BookingPage(items=items, total=total, limit=limit, offset=offset)

@@ -21,7 +21,6 @@ from backend.api.reads import (
     least,
     market_now,
     page_bounds,
-    read_connection,
     reliability_bps,
 )
 from backend.api.schemas.capacities import (
@@ -147,7 +146,7 @@ def list_capacities(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CapacityPage:
     limit, offset = page_bounds(settings, limit, offset)
-    conn = read_connection(db)
+    conn = db.connection()
     now = market_now(conn, chain_id)
     query = capacity_select(chain_id, now)
     if status is not StatusFilter.any:
@@ -197,7 +196,7 @@ def _get_capacity(conn: Connection, chain_id: int, now: int, capacity_id: int) -
             responses={404: {"description": "no such capacity"}})
 def get_capacity(db: SessionDep, chain_id: ChainIdDep,
                  capacity_id: Annotated[int, Path(ge=1)]) -> CapacityDetail:
-    conn = read_connection(db)
+    conn = db.connection()
     now = market_now(conn, chain_id)
     row = _get_capacity(conn, chain_id, now, capacity_id)
     m = row._mapping
@@ -273,7 +272,7 @@ def get_book(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
              depth: Annotated[int, Query(ge=1, description="price levels and orders per side; at most "
                                                            "settings.api_page_max")] = 20) -> OrderBook:
     page_bounds(settings, depth, 0, "depth")
-    conn = read_connection(db)
+    conn = db.connection()
     exists_row = conn.execute(select(cap.c.capacity_id).where(
         cap.c.chain_id == chain_id, cap.c.capacity_id == capacity_id)).first()
     if exists_row is None:

@@ -15,7 +15,6 @@ from backend.api.reads import (
     epochs_attested,
     meets_sla,
     page_bounds,
-    read_connection,
     reliability_bps,
     sla_thresholds,
 )
@@ -63,7 +62,7 @@ def list_nodes(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> NodePage:
     limit, offset = page_bounds(settings, limit, offset)
-    conn = read_connection(db)
+    conn = db.connection()
     query = _node_select(chain_id)
     if gpu_model is not None:
         query = query.where(node.c.gpu_model == gpu_model)
@@ -82,7 +81,7 @@ def list_nodes(
             responses={404: {"description": "no such node"}})
 def get_node(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
              node_id: Annotated[int, Path(ge=1)]) -> NodeDetail:
-    conn = read_connection(db)
+    conn = db.connection()
     row = conn.execute(_node_select(chain_id).where(node.c.node_id == node_id)).first()
     if row is None:
         raise not_found("node", node_id)
@@ -134,7 +133,7 @@ def list_attestations(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AttestationPage:
     limit, offset = page_bounds(settings, limit, offset)
-    conn = read_connection(db)
+    conn = db.connection()
     known = conn.execute(
         select(node.c.node_id).where(node.c.chain_id == chain_id, node.c.node_id == node_id)).first()
     if known is None:

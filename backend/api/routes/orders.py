@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import ApiError
 from backend.api.order_state import orders_with_state, so
-from backend.api.reads import checked_address, market_now, page_bounds, read_connection
+from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.wallet_tx import tx_json
 from backend.chain.client import Market
@@ -217,7 +217,7 @@ def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: Set
 @router.get("/{order_hash}", response_model=OrderPublic, summary="One order and its state")
 def get_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")], db: SessionDep,
               chain_id: ChainIdDep) -> OrderPublic:
-    return _load(db, chain_id, market_now(read_connection(db), chain_id), order_hash)
+    return _load(db, chain_id, market_now(db.connection(), chain_id), order_hash)
 
 
 @router.get("", response_model=OrderPage, summary="Orders, newest first")
@@ -233,7 +233,7 @@ def list_orders(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
     if kind is not None and kind not in ORDER_KINDS:
         raise ApiError(400, "bad_kind", f"kind {kind!r} is none of {', '.join(ORDER_KINDS)}")
     limit, offset = page_bounds(settings, limit, offset)
-    q = orders_with_state(chain_id, market_now(read_connection(db), chain_id))
+    q = orders_with_state(chain_id, market_now(db.connection(), chain_id))
     if maker is not None:
         q = q.where(so.c.maker == checked_address(maker, "maker"))
     if capacity_id is not None:

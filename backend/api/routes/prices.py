@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import not_found
 from backend.api.price_index import compute_price_index, fill, fills_by_class, node
-from backend.api.reads import market_now, page_bounds, read_connection
+from backend.api.reads import market_now, page_bounds
 from backend.api.schemas.prices import FillPage, FillPublic, PriceList, PricePublic
 from backend.db.models import MarkPrice, PriceIndex
 
@@ -47,7 +47,7 @@ def latest_marks(conn: Connection, chain_id: int,
 
 @router.get("", response_model=PriceList, summary="Per GPU class: last price, 24 h VWAP and volume, mark")
 def list_prices(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep) -> PriceList:
-    conn = read_connection(db)
+    conn = db.connection()
     fresh_after = time.time() - FRESH_INTERVALS * settings.task_price_interval
     stored = conn.execute(select(pidx).where(pidx.c.chain_id == chain_id, pidx.c.updated_at >= fresh_after)
                           .order_by(pidx.c.gpu_class)).all()
@@ -83,7 +83,7 @@ def list_fills(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FillPage:
     limit, offset = page_bounds(settings, limit, offset)
-    conn = read_connection(db)
+    conn = db.connection()
     known = conn.execute(
         select(node.c.node_id).where(node.c.chain_id == chain_id, node.c.gpu_model == gpu_class).limit(1)
     ).first()
