@@ -274,8 +274,10 @@ def open_chain(args: argparse.Namespace, stack: list) -> Chain:
     settings = Settings()
     if record.exists() and not args.regenerate:
         print(f"loading the chain from {state.relative_to(ROOT)}")
+        # Not dumped again on exit: Anvil would rewrite the cache, genesis block included, so that
+        # block 1 no longer links to block 0.
         anvil = start_anvil(settings.node_modules, port=args.port, timeout=600,
-                            extra_args=[*ANVIL_ARGS, "--load-state", str(state), "--dump-state", str(state)])
+                            extra_args=[*ANVIL_ARGS, "--load-state", str(state)])
         stack.append(anvil)
     else:
         shutil.rmtree(folder, ignore_errors=True)
@@ -450,7 +452,7 @@ def main() -> None:
                 results[name]["size"] = pg.size()
                 print(f"{name}:", results[name])
     finally:
-        for anvil in stack:  # Anvil writes its state as it exits: hundreds of MB for a million events
+        for anvil in stack:  # a generating Anvil writes its state as it exits: GBs for a million events
             anvil.process.terminate()
             anvil.process.wait(timeout=600)
     section = render(chain, results, load, args.events)

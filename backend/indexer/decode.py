@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
@@ -27,8 +28,7 @@ checksum = lru_cache(maxsize=1 << 16)(to_checksum_address)
 INDEXED_CONTRACTS = ("GpuHours", "Exchange", "Escrow", "AttestationOracle", "Settlement")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     log: Log
     contract: str
     name: str
@@ -154,12 +154,19 @@ class EventDecoder:
 def _decode_words(words: tuple[tuple[tuple[str, WordDecoder], ...], tuple[tuple[str, WordDecoder], ...]],
                   log: Log) -> dict[str, Any]:
     topic_words, data_words = words
-    data = log.data[2:].lower()
-    if len(data) != 64 * len(data_words) or any(len(t) != 66 for t in log.topics[1:]):
+    data = log.data.lower()
+    if len(data) != 2 + 64 * len(data_words):
         raise ValueError("not one word per argument")
-    args = {name: decode(topic[2:]) for (name, decode), topic in zip(topic_words, log.topics[1:])}
-    for i, (name, decode) in enumerate(data_words):
-        args[name] = decode(data[64 * i:64 * i + 64])
+    # Plain loops: a million logs make comprehension and generator frames a visible cost.
+    args = {}
+    for (name, decode), topic in zip(topic_words, log.topics[1:]):
+        if len(topic) != 66:
+            raise ValueError("not one word per argument")
+        args[name] = decode(topic[2:])
+    at = 2
+    for name, decode in data_words:
+        args[name] = decode(data[at:at + 64])
+        at += 64
     return args
 
 

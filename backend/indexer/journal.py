@@ -16,8 +16,9 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
+import msgspec
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, tuple_
+from sqlalchemy import JSON, Connection, Table, and_, bindparam, delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -165,12 +166,51 @@ class Store:
             upsert_rows(self.conn, _STATE[name], rows)
         tables = {_table(m).name: _table(m) for m in EVENT_TABLES}
         for name, rows in self._events.items():
-            self.conn.execute(insert(tables[name]), rows)
-        if self._journal:
-            self.conn.execute(insert(_table(Journal)), self._journal)
+            insert_rows(self.conn, tables[name], rows)
+        insert_rows(self.conn, _table(Journal), self._journal)
         self._dirty.clear()
         self._events.clear()
         self._journal.clear()
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
+    """`conn.execute(insert(table), rows)` for many rows with the keys of the first, through the
+    driver: COPY on PostgreSQL, executemany on SQLite. SQLAlchemy's per-row parameter handling costs
+    more than the database's insert. Values are converted by the columns' bind processing as before
+    (U256); JSON is encoded by msgspec, which is several times faster than the json module."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    names = list(rows[0])
+    columns = [table.c[n] for n in names]
+    # The scalar defaults of the columns the rows leave out, as SQLAlchemy would fill them in.
+    defaults = [c for c in table.columns if c.name not in rows[0] and c.default is not None
+                and c.default.is_scalar]
+    columns += defaults
+    fixed = [c.default.arg for c in defaults]  # type: ignore[union-attr]
+    values = [[row[n] for n in names] + fixed for row in rows]
+    for i, column in enumerate(columns):
+        process = (_json_text if isinstance(column.type, JSON)
+                   else column.type.dialect_impl(dialect).bind_processor(dialect))
+        if process is not None:
+            for value in values:
+                value[i] = process(value[i])
+    preparer = dialect.identifier_preparer
+    target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(c.name) for c in columns)})"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if dialect.name == "postgresql":
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+        else:
+            cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})", values)
+    finally:
+        cursor.close()
 
 
 def upsert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import msgspec
 import requests
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,9 @@ class Rpc:
         if response.status_code in RETRY_STATUS:
             raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
         try:
-            body = response.json()
-        except ValueError:
+            # msgspec parses the large eth_getLogs answers faster than the json module.
+            body = msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
             if response.status_code >= 400:
                 raise RpcError("http", response.status_code,
                                f"HTTP {response.status_code}: {response.text[:200]}") from None
