@@ -271,11 +271,14 @@ def head_latency(db_url: str, rpc_url: str, deployments_dir: Path, samples: int)
 
     def listen() -> None:
         with httpx.Client(base_url=server.url, timeout=None) as client:
-            with client.stream("GET", "/events/stream?event=CounterIncremented") as response:
-                ready.set()
-                for line in response.iter_lines():
-                    if line.startswith("data: "):
-                        arrived[json.loads(line[6:])["tx"]] = time.perf_counter()
+            try:
+                with client.stream("GET", "/events/stream?event=CounterIncremented") as response:
+                    ready.set()
+                    for line in response.iter_lines():
+                        if line.startswith("data: "):
+                            arrived[json.loads(line[6:])["tx"]] = time.perf_counter()
+            except httpx.RemoteProtocolError:
+                pass  # the server stopped at the end of the run
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 import anyio
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, true
 
 from backend.db.models import Checkpoint, SignedOrder
 
@@ -29,12 +29,15 @@ so = SignedOrder.__table__  # type: ignore[attr-defined]
 Message = dict[str, Any]
 
 
+_orders = select(func.max(so.c.updated_at).label("changed")).subquery()
+#: One round trip: the latest change of a posted order, beside every chain's checkpoint (if any).
+VERSION = (select(_orders.c.changed, cp.c.chain_id, cp.c.block_number, cp.c.block_hash)
+           .select_from(_orders.outerjoin(cp, true())).order_by(cp.c.chain_id))
+
+
 def store_version(engine: Engine) -> tuple[Any, ...]:
     with engine.connect() as conn:
-        checkpoints = tuple(conn.execute(
-            select(cp.c.chain_id, cp.c.block_number, cp.c.block_hash).order_by(cp.c.chain_id)))
-        orders = conn.execute(select(func.max(so.c.updated_at))).scalar()
-    return checkpoints, orders
+        return tuple(tuple(row) for row in conn.execute(VERSION))
 
 
 class ReadCache:

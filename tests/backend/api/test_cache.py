@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session
 
+from backend.api.cache import store_version
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
-from backend.db.models import SignedOrder
+from backend.db.models import Checkpoint, SignedOrder
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
 
 
@@ -66,3 +67,24 @@ def test_not_modified_until_the_store_changes(serve, market, accounts, store, in
     post_order(store, market, accounts[1], cap, 5, PRICE - 5_000, start + 3600)
     changed = api.get(f"/capacities/{cap}", headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.json()["best_ask"] == PRICE - 5_000
+
+
+def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_store):
+    engine = make_store()
+    empty = store_version(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(SignedOrder.__table__), [{
+            "chain_id": 31337, "order_hash": "0x" + "01" * 32, "maker": "0x" + "11" * 20, "kind": "buy",
+            "capacity_id": 1, "amount": 1, "price": 1, "expiry": 2**40, "salt": 1, "counter": 0,
+            "signature": "0x", "posted_at": 1.0, "updated_at": 1.0}])
+    posted = store_version(engine)
+    assert posted != empty
+    with engine.begin() as conn:
+        conn.execute(insert(Checkpoint.__table__), [{
+            "chain_id": 31337, "block_number": 7, "block_hash": "0x" + "aa" * 32, "genesis_hash": "0x" + "00" * 32,
+            "start_block": 0, "updated_at": 0.0}])
+    indexed = store_version(engine)
+    assert indexed not in (empty, posted)
+    with engine.begin() as conn:  # a reorg: the same height, another block
+        conn.execute(Checkpoint.__table__.update().values(block_hash="0x" + "bb" * 32))
+    assert store_version(engine) != indexed
