@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from sqlalchemy import Select, and_, case, func, or_, select
 
-from backend.db.models import MakerCounter, OrderState, SignedOrder
+from backend.chain.orders import Order, OrderKind
+from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder
 
 so = SignedOrder.__table__  # type: ignore[attr-defined]
 os_ = OrderState.__table__  # type: ignore[attr-defined]
@@ -60,3 +61,9 @@ def open_orders(chain_id: int, now: int) -> Select:
         or_(mc.c.counter.is_(None), so.c.counter >= mc.c.counter),
         _filled() < so.c.amount,
     )
+
+
+def as_order(row: SignedOrder) -> Order:
+    """The EIP-712 order a posted row was signed as."""
+    return Order(row.maker, OrderKind(ORDER_KINDS.index(row.kind)), row.capacity_id, row.amount, row.price,
+                 row.expiry, row.salt, row.counter)

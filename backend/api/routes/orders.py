@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import ApiError
-from backend.api.order_state import orders_with_state, so
+from backend.api.order_state import as_order, orders_with_state, so
 from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.wallet_tx import tx_json
@@ -267,8 +267,7 @@ def withdraw_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712
         raise ApiError(404, "not_found", f"no order {h} on chain {market.chain_id}")
     if row.maker != address:
         raise ApiError(403, "not_maker", f"order {h} is {row.maker}'s; you are signed in as {address}")
-    order = Order(row.maker, OrderKind(ORDER_KINDS.index(row.kind)), row.capacity_id, row.amount, row.price,
-                  row.expiry, row.salt, row.counter)
+    order = as_order(row)
     tx = market.build_tx(row.maker, market.exchange.functions.cancel([order.as_tuple()]))
     db.rollback()  # one UPDATE in a transaction of its own (see post_order)
     db.exec(update(SignedOrder).where(SignedOrder.chain_id == market.chain_id,  # type: ignore[call-overload]

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from backend.api.deps import ChainDep, SessionDep
 from backend.api.errors import ApiError
+from backend.api.order_state import as_order
 from backend.api.schemas.wallet import (
     ActivateRequest,
     ApproveRequest,
@@ -23,8 +24,8 @@ from backend.api.schemas.wallet import (
 )
 from backend.api.wallet_tx import tx_json
 from backend.chain import eip712
-from backend.chain.orders import Order, OrderKind
-from backend.db.models import ORDER_KINDS, SignedOrder
+from backend.chain.orders import Order
+from backend.db.models import SignedOrder
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
 
@@ -35,8 +36,7 @@ def _posted(db: SessionDep, chain_id: int, order_hash: str) -> tuple[Order, byte
     row = db.get(SignedOrder, (chain_id, order_hash.lower()))
     if row is None:
         raise ApiError(404, "unknown_order", f"no order {order_hash} was posted on chain {chain_id}")
-    order = Order(row.maker, OrderKind(ORDER_KINDS.index(row.kind)), row.capacity_id, row.amount, row.price,
-                  row.expiry, row.salt, row.counter)
+    order = as_order(row)
     return order, bytes.fromhex(row.signature[2:])
 
 
