@@ -274,4 +274,5 @@ def withdraw_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712
                                       SignedOrder.order_hash == h).values(status="withdrawn",
                                                                          updated_at=time.time()))
     db.commit()
-    return OrderWithdrawn(order=_load(db, market.chain_id, chain_now(market), h), cancel_tx=tx_json(tx))
+    return OrderWithdrawn(order=_load(db, market.chain_id, market_now(db.connection(), market.chain_id), h),
+                          cancel_tx=tx_json(tx))
