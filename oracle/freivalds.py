@@ -40,10 +40,18 @@ prover.py), a C whose wrong entries lie in a fraction f of its rows escapes with
 Cost: k·(B r, A(B r), C r) is 3k matrix-vector products, O(k·n^2), against 2n^3 flops to recompute.
 In practice it is memory-bound: every vector (or every batch of vectors, see `check`) streams A, B
 and C from memory, 12·n^2 bytes in float32.
+
+**The oracle's check is prepared before the answer** (`Expectation`). Everything but C is known to
+the verifier before the agent answers: the seed, the salt, the rows it will ask for and its own
+secret vectors R. So it computes y = A_S·diag(s)·B·R up front, while the agent is busy: the rows of A
+it needs straight from the stream (PCG64 jumps ahead, A is never derived whole) and B·R block by
+block as B is derived, while each block is still in cache (B is never held whole either: the memory
+is O(n·block), not 2n^2). Once the rows arrive, the test is C_S·R against y: s·n·k multiply-adds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +59,7 @@ import numpy as np
 DTYPES: dict[str, type[np.floating]] = {"float32": np.float32, "float64": np.float64}
 DEFAULT_DTYPE = "float32"
 TOLERANCE_FACTOR = 4.0
+_BLOCK_BYTES = 512 * 1024  # a block of B's rows that stays in a core's L2 while it is multiplied
 
 
 class ChallengeError(ValueError):
@@ -79,25 +88,72 @@ def flops(n: int) -> int:
     return 2 * n**3
 
 
-def derive_matrices(seed: int, n: int, dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
-    """A and B for a challenge, uniform in [-1, 1), from PCG64(seed): A first, then B.
-
-    `Generator.random` in float32 draws 24-bit multiples of 2^-24, so 2x - 1 is exact and A, B are
-    bit-identical on every machine running the same NumPy.
-    """
+def _check_challenge(seed: int, n: int) -> None:
     if n < 1:
         raise ChallengeError(f"challenge size must be positive, got {n}")
     if seed < 0:
         raise ChallengeError("challenge seed must be non-negative")
+
+
+def _uniform(out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fill `out` with the stream's next entries, uniform in [-1, 1)."""
+    rng.random(out=out, dtype=out.dtype.type)
+    out *= 2
+    out -= 1
+    return out
+
+
+def _stream_at(seed: int, entry: int, dtype: str) -> tuple[np.random.Generator, int]:
+    """A generator positioned at the challenge stream's `entry`-th entry, and how many to skip first.
+
+    PCG64 jumps ahead in O(log) steps. A float64 entry takes one 64-bit output; a float32 entry takes
+    half of one (low half first), so an odd float32 entry starts one entry early and skips it.
+    """
+    per_output = 2 if np.dtype(_dtype(dtype)).itemsize == 4 else 1
+    bits = np.random.PCG64(seed)
+    bits.advance(entry // per_output)
+    return np.random.Generator(bits), entry % per_output
+
+
+def derive_matrices(seed: int, n: int, dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
+    """A and B for a challenge, uniform in [-1, 1), from PCG64(seed): A's entries first, then B's.
+
+    `Generator.random` in float32 draws 24-bit multiples of 2^-24, so 2x - 1 is exact and A, B are
+    bit-identical on every machine running the same NumPy.
+    """
+    _check_challenge(seed, n)
     t = _dtype(dtype)
     rng = np.random.Generator(np.random.PCG64(seed))
-    a = rng.random((n, n), dtype=t)
-    a *= 2
-    a -= 1
-    b = rng.random((n, n), dtype=t)
-    b *= 2
-    b -= 1
-    return a, b
+    return _uniform(np.empty((n, n), t), rng), _uniform(np.empty((n, n), t), rng)
+
+
+def derive_rows(seed: int, n: int, rows: Sequence[int], dtype: str = DEFAULT_DTYPE) -> np.ndarray:
+    """Rows of the challenge's A, equal to `derive_matrices(seed, n)[0][rows]`, without deriving A."""
+    _check_challenge(seed, n)
+    out = np.empty((len(rows), n), _dtype(dtype))
+    for k, i in enumerate(rows):
+        if not 0 <= i < n:
+            raise ChallengeError(f"row {i} is outside 0..{n - 1}")
+        rng, skip = _stream_at(seed, i * n, dtype)
+        if skip:
+            rng.random(skip, dtype=out.dtype.type)
+        _uniform(out[k], rng)
+    return out
+
+
+def b_times(seed: int, n: int, vectors: np.ndarray, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
+    """B·vectors for the challenge's B, derived block by block and multiplied while in cache."""
+    _check_challenge(seed, n)
+    t = _dtype(dtype)
+    rng, skip = _stream_at(seed, n * n, dtype)
+    if skip:
+        rng.random(skip, dtype=t)
+    out = np.empty((n, *vectors.shape[1:]), t)
+    block = np.empty((max(1, min(n, _BLOCK_BYTES // (n * np.dtype(t).itemsize))), n), t)
+    for start in range(0, n, len(block)):
+        part = block[: n - start]
+        np.matmul(_uniform(part, rng), vectors, out=out[start : start + len(part)])
+    return out
 
 
 def row_signs(salt: int, n: int, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
@@ -118,6 +174,19 @@ class FreivaldsResult:
     def false_accept_bound(self) -> float:
         """Probability that a C with an entry off by more than the tolerance passed: ≤ 2^-k."""
         return 2.0**-self.rounds
+
+
+def sign_vectors(rng: np.random.Generator, n: int, k: int, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
+    """k vectors uniform in {-1, +1}^n, as the columns of an n×k matrix."""
+    return (rng.integers(0, 2, (n, k), dtype=np.int8) * 2 - 1).astype(_dtype(dtype))
+
+
+def _worst_row(residual: np.ndarray) -> tuple[int, float]:
+    """(row, residual) of the worst row of |C r - A(B r)| (rows × vectors, or rows); NaN counts as inf."""
+    per_row = residual.max(axis=1) if residual.ndim == 2 else residual
+    per_row = np.where(np.isfinite(per_row), per_row, np.inf)
+    row = int(np.argmax(per_row))
+    return row, float(per_row[row])
 
 
 def check(
@@ -141,29 +210,68 @@ def check(
         raise ChallengeError(f"shapes do not fit: A rows {a_rows.shape}, B {b.shape}, C rows {c_rows.shape}")
     if rounds < 1:
         raise ChallengeError("Freivalds needs at least one round")
-    t = _dtype(dtype)
     threshold = tolerance(n, dtype) / 2
     worst = 0.0
     # Each vector streams A, B and C from memory once. From four vectors on, one skinny GEMM over
     # all of them reads each matrix once and beats k matrix-vector products; below that it does not.
     batch = rounds if rounds >= 4 else 1
     for _ in range(0, rounds, batch):
-        shape = (n, batch) if batch > 1 else (n,)
-        r = (rng.integers(0, 2, shape, dtype=np.int8) * 2 - 1).astype(t)
+        r = sign_vectors(rng, n, batch, dtype)
+        if batch == 1:
+            r = r[:, 0]  # a matrix-vector product, not an n×1 GEMM
         br = b @ r
         if signs is not None:
-            br *= signs if batch == 1 else signs[:, None]
-        residual = np.abs(c_rows @ r - a_rows @ br)
-        if batch > 1:
-            residual = residual.max(axis=1)
-        if not np.all(np.isfinite(residual)):
-            bad = int(np.argmin(np.isfinite(residual)))
-            return FreivaldsResult(False, rounds, float("inf"), threshold, bad)
-        i = int(np.argmax(residual))
-        worst = max(worst, float(residual[i]))
-        if residual[i] > threshold:
-            return FreivaldsResult(False, rounds, worst, threshold, i)
+            br *= signs.reshape(-1, *[1] * (br.ndim - 1))
+        row, residual = _worst_row(np.abs(c_rows @ r - a_rows @ br))
+        worst = max(worst, residual)
+        if residual > threshold:
+            return FreivaldsResult(False, rounds, worst, threshold, row)
     return FreivaldsResult(True, rounds, worst, threshold)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The answer-independent half of the test on rows S of C: y = A_S·diag(s)·B·R (see `expect`)."""
+
+    rows: tuple[int, ...]
+    vectors: np.ndarray  # n × k, the verifier's secret ±1 vectors R
+    expected: np.ndarray  # len(rows) × k
+    threshold: float
+
+    def check(self, c_rows: np.ndarray) -> FreivaldsResult:
+        """Freivalds' test on the revealed rows: C_S·R against y, s·n·k multiply-adds."""
+        n, rounds = self.vectors.shape
+        if c_rows.shape != (len(self.rows), n):
+            raise ChallengeError(f"expected {len(self.rows)} rows of {n}, got an array of {c_rows.shape}")
+        row, worst = _worst_row(np.abs(c_rows @ self.vectors - self.expected))
+        if worst > self.threshold:
+            return FreivaldsResult(False, rounds, worst, self.threshold, row)
+        return FreivaldsResult(True, rounds, worst, self.threshold)
+
+
+def expect(
+    seed: int,
+    salt: int,
+    n: int,
+    rows: Sequence[int],
+    *,
+    rounds: int,
+    rng: np.random.Generator,
+    dtype: str = DEFAULT_DTYPE,
+) -> Expectation:
+    """Prepare the check of rows S of the challenge (seed, salt, n) before the agent answers.
+
+    Equivalent to `check(A[rows], B, C[rows], rounds=rounds, rng=rng, signs=row_signs(salt, n))`
+    with every vector in one batch, but it never holds A or B: A's rows come straight from the
+    stream and B·R is accumulated block by block as B is derived.
+    """
+    if rounds < 1:
+        raise ChallengeError("Freivalds needs at least one round")
+    vectors = sign_vectors(rng, n, rounds, dtype)
+    br = b_times(seed, n, vectors, dtype)
+    br *= row_signs(salt, n, dtype)[:, None]
+    expected = derive_rows(seed, n, rows, dtype) @ br
+    return Expectation(tuple(int(i) for i in rows), vectors, expected, tolerance(n, dtype) / 2)
 
 
 def verify_product(

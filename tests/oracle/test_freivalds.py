@@ -8,7 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oracle import freivalds
-from oracle.freivalds import ChallengeError, check, derive_matrices, row_signs, tolerance, verify_product
+from oracle.freivalds import (
+    ChallengeError,
+    b_times,
+    check,
+    derive_matrices,
+    derive_rows,
+    expect,
+    row_signs,
+    sign_vectors,
+    tolerance,
+    verify_product,
+)
 
 
 def product(seed: int, n: int, dtype: str = "float32", salt: int | None = None):
@@ -132,3 +143,50 @@ def test_bad_inputs_are_clear_errors():
         check(a, b, c, rounds=0, rng=np.random.default_rng(0))
     with pytest.raises(ChallengeError):
         derive_matrices(1, 0)
+
+
+@pytest.mark.parametrize("n", [1, 7, 64, 333])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rows_of_a_and_b_times_vectors_come_from_the_stream_without_the_matrices(n, dtype):
+    """n = 333 in float64 spans two blocks of B; odd n makes float32 rows start mid-output."""
+    a, b = derive_matrices(21, n, dtype)
+    rows = sorted({0, n // 2, n - 1})
+    assert np.array_equal(derive_rows(21, n, rows, dtype), a[rows])
+    v = sign_vectors(np.random.default_rng(0), n, 3, dtype)
+    assert np.allclose(b_times(21, n, v, dtype), b @ v, rtol=0, atol=tolerance(n, dtype))
+    with pytest.raises(ChallengeError, match="outside"):
+        derive_rows(21, n, [n], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_prepared_check_accepts_the_honest_rows_and_rejects_a_corrupted_one(dtype):
+    n, rows = 512, [3, 100, 511]
+    _, _, c, _ = product(8, n, dtype, salt=5)
+    expectation = expect(8, 5, n, rows, rounds=8, rng=np.random.default_rng(1), dtype=dtype)
+    honest = expectation.check(c[rows])
+    assert honest.accepted and honest.max_residual <= honest.threshold / 4
+    assert honest.false_accept_bound == 2.0**-8
+    bad = c[rows].copy()
+    bad[2, 40] += 2 * tolerance(n, dtype)
+    rejected = expectation.check(bad)
+    assert not rejected.accepted and rejected.failed_row == 2
+    bad[2, 40] = np.nan
+    assert expectation.check(bad).failed_row == 2
+    # the wrong salt is a different product
+    assert (
+        not expect(8, 6, n, rows, rounds=8, rng=np.random.default_rng(1), dtype=dtype).check(c[rows]).accepted
+    )
+    with pytest.raises(ChallengeError, match="rows"):
+        expectation.check(c[:2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(8, 96), row=st.integers(0, 95), col=st.integers(0, 95))
+def test_a_prepared_check_catches_any_entry_off_by_the_tolerance(seed, n, row, col):
+    _, _, c, _ = product(seed, n, salt=seed + 1)
+    rows = sorted({0, row % n})
+    bad = c[rows].copy()
+    bad[rows.index(row % n), col % n] -= np.float32(1.0001 * tolerance(n))
+    expectation = expect(seed, seed + 1, n, rows, rounds=1, rng=np.random.default_rng(seed))
+    assert expectation.check(c[rows]).accepted
+    assert not expectation.check(bad).accepted
