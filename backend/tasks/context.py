@@ -1,5 +1,5 @@
 """What the jobs need, made once per process (after a Celery worker forks): the store, the chain's RPC
-and its id. Jobs measure time by the chain's latest block, as the contracts do."""
+and its id, the indexer. Jobs measure time by the chain's latest block, as the contracts do."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from backend.config import Settings
 from backend.db.session import engine_from_settings, migrate
 from backend.indexer.rpc import Header, Rpc
+from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
 
 
@@ -19,6 +20,7 @@ class TaskContext:
         self._engine = engine
         self._rpc: Rpc | None = None
         self._chain_id: int | None = None
+        self._indexer: Indexer | None = None
 
     @property
     def engine(self) -> Engine:
@@ -50,7 +52,17 @@ class TaskContext:
     # The jobs, each in a transaction of its own.
 
     def index(self) -> dict[str, Any]:
-        return jobs.index_once(self.settings.model_copy(update={"db_auto_migrate": False}), self.engine)
+        """One tick of a long-lived indexer: deployment, ABIs and fetch-ahead thread are set up once.
+        After a failure the next tick starts from a fresh one."""
+        if self._indexer is None:
+            settings = self.settings.model_copy(update={"db_auto_migrate": False})
+            self._indexer = Indexer.from_settings(settings, engine=self.engine)
+        try:
+            return jobs.index_once(self._indexer)
+        except IndexerError:
+            self._indexer.close()
+            self._indexer = None
+            raise
 
     def expire_orders(self) -> int:
         now = self.chain_time()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from backend.api.price_index import compute_price_index
-from backend.config import Settings
 from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
@@ -18,15 +17,12 @@ from backend.indexer.run import Indexer
 EPOCH_SECONDS = 3600  # an attestation epoch is a unix hour
 
 
-def index_once(settings: Settings, engine: Engine | None = None) -> dict[str, Any]:
+def index_once(indexer: Indexer) -> dict[str, Any]:
     """Index to the head and stop. Another writer holding the lock is not an error: it is indexing."""
-    indexer = Indexer.from_settings(settings, engine=engine)
     try:
         summary = indexer.run(once=True)
     except LockHeld as exc:
         return {"skipped": str(exc)}
-    finally:
-        indexer.close()
     return {"events": summary.events, "batches": summary.batches, "checkpoint": summary.checkpoint}
 
 

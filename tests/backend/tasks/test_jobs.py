@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import insert, select
 
 from backend.chain.orders import OrderKind
 from backend.db.models import NodeHealth, SignedOrder
 from backend.indexer.lock import writer_lock
+from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
+from backend.tasks.context import TaskContext
 from tests.backend.conftest import index_all, indexer_settings
 from tests.backend.market_round import HOUR, sell_hours, submit_report
 from tests.conftest import USDC, now, warp_to
@@ -80,14 +83,34 @@ def test_index_once_reaches_the_head_and_yields_to_a_writer(make_store, market, 
     p1, r3 = accounts[1], accounts[3]
     cap, start = sell_hours(market, p1, r3, 3, 2_000_000)
     settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir)
-    result = jobs.index_once(settings)
-    assert result["checkpoint"] == market.w3.eth.block_number and result["events"] > 0
-    assert jobs.index_once(settings)["events"] == 0
-    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 2, 2_000_000, start), 2)
-    other = writer_lock(settings, engine, market.chain_id, owner="another indexer")
-    assert other.acquire()
+    indexer = Indexer.from_settings(settings, engine=engine)
     try:
-        assert "another indexer" in jobs.index_once(settings)["skipped"]
+        result = jobs.index_once(indexer)
+        assert result["checkpoint"] == market.w3.eth.block_number and result["events"] > 0
+        assert jobs.index_once(indexer)["events"] == 0
+        market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 2, 2_000_000, start), 2)
+        other = writer_lock(settings, engine, market.chain_id, owner="another indexer")
+        assert other.acquire()
+        try:
+            assert "another indexer" in jobs.index_once(indexer)["skipped"]
+        finally:
+            other.release()
+        assert jobs.index_once(indexer)["events"] > 0  # the same indexer, ticking again
     finally:
-        other.release()
-    assert jobs.index_once(settings)["events"] > 0
+        indexer.close()
+
+
+def test_the_task_context_keeps_one_indexer_and_starts_afresh_after_a_failure(make_store, market, chain,
+                                                                               deployments_dir, accounts):
+    engine = make_store()
+    sell_hours(market, accounts[1], accounts[3], 3, 2_000_000)
+    settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir)
+    ctx = TaskContext(settings, engine)
+    assert ctx.index()["events"] > 0
+    first = ctx._indexer
+    assert ctx.index()["events"] == 0 and ctx._indexer is first  # the next tick reuses it
+    down = TaskContext(settings.model_copy(update={"rpc_url": "http://127.0.0.1:9"}), engine)
+    with pytest.raises(IndexerError, match="cannot reach the chain"):
+        down.index()
+    assert down._indexer is None  # nothing half-built is kept
+    first.close()
