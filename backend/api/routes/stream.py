@@ -3,7 +3,8 @@
 Each look reads the next rows of `raw_event` after the last one seen, by id (its primary key), in a
 short connection of its own, and filters them here: a rare filter never makes a look scan the rest of
 the table, and the cursor moves past rows that do not match. The indexer is the only writer and
-commits a batch's events together, so ids become visible in increasing order.
+commits a batch's events together, so ids become visible in increasing order. New rows come from the
+process's one EventFeed per chain (event_feed.py); a stream reads the store itself only to catch up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine, func, select
 
 from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
+from backend.api.event_feed import EventFeed
 from backend.api.schemas.events import EXAMPLE, StreamEvent
 from backend.db.models import RawEvent
 
@@ -28,6 +30,8 @@ raw = RawEvent.__table__  # type: ignore[attr-defined]
 
 #: Seconds without an event after which a comment line keeps proxies from closing the connection.
 HEARTBEAT_SECONDS = 15.0
+#: Longest a waiting stream goes without asking whether its client is still there.
+DISCONNECT_CHECK_SECONDS = 1.0
 
 _WIRE_EXAMPLE = (f"id: {EXAMPLE['id']}\nevent: {EXAMPLE['contract']}.{EXAMPLE['event']}\n"
                  f"data: {json.dumps(EXAMPLE)}\n\n: heartbeat\n\n")
@@ -73,6 +77,15 @@ def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
                             .order_by(raw.c.id).limit(batch)).all()
 
 
+def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: int) -> EventFeed:
+    feeds: dict[int, EventFeed] = request.app.state.__dict__.setdefault("event_feeds", {})
+    if chain_id not in feeds:
+        feeds[chain_id] = EventFeed(lambda: _head_id(engine, chain_id),
+                                    lambda after, limit: _look(engine, chain_id, after, limit),
+                                    poll=poll, batch=batch)
+    return feeds[chain_id]
+
+
 @router.get(
     "/events/stream", response_class=EventSourceResponse,
     summary="Indexed chain events, live (Server-Sent Events)",
@@ -108,21 +121,26 @@ async def stream_events(
         cursor = await anyio.to_thread.run_sync(_head_id, engine, chain_id)
     batch = settings.api_page_max
     quiet_since = time.monotonic()
-    while not await request.is_disconnected():
-        rows = await anyio.to_thread.run_sync(_look, engine, chain_id, cursor, batch)
-        for row in rows:
-            cursor = row.id
-            if contracts is not None and row.contract not in contracts:
-                continue
-            if events is not None and row.event not in events:
-                continue
-            if capacity_id is not None and not _touches_capacity(row.args, capacity_id):
-                continue
-            quiet_since = time.monotonic()
-            yield ServerSentEvent(id=str(row.id), event=f"{row.contract}.{row.event}",
-                                  raw_data=_event(row).model_dump_json())
-        if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
-            quiet_since = time.monotonic()
-            yield ServerSentEvent(comment="heartbeat")
-        if len(rows) < batch:
-            await anyio.sleep(settings.api_stream_poll)
+    async with _feed(request, engine, chain_id, settings.api_stream_poll, batch).open() as feed:
+        while not await request.is_disconnected():
+            rows = feed.after(cursor, batch)
+            if rows is None:  # further back than the feed remembers
+                rows = await anyio.to_thread.run_sync(_look, engine, chain_id, cursor, batch)
+            for row in rows:
+                cursor = row.id
+                if contracts is not None and row.contract not in contracts:
+                    continue
+                if events is not None and row.event not in events:
+                    continue
+                if capacity_id is not None and not _touches_capacity(row.args, capacity_id):
+                    continue
+                quiet_since = time.monotonic()
+                yield ServerSentEvent(id=str(row.id), event=f"{row.contract}.{row.event}",
+                                      raw_data=_event(row).model_dump_json())
+            quiet = time.monotonic() - quiet_since
+            if quiet >= HEARTBEAT_SECONDS:
+                quiet_since, quiet = time.monotonic(), 0.0
+                yield ServerSentEvent(comment="heartbeat")
+            if len(rows) < batch:
+                # Woken by new rows; at the latest when a heartbeat is due, or to see whether the client left.
+                await feed.wait(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS))

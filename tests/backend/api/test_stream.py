@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -33,15 +34,18 @@ def sse(lines: Iterator[str]) -> Iterator[Any]:
             fields[name] = value[1:] if value.startswith(" ") else value
 
 
-def events_until_quiet(messages: Iterator[Any], deadline: float = 20.0) -> list[Any]:
-    """Events up to the first heartbeat that follows them (the stream has caught up)."""
+def events_until_quiet(messages: Iterator[Any], deadline: float = 20.0, *, expect: bool = False) -> list[Any]:
+    """Events up to the first heartbeat that follows them (the stream has caught up). With `expect`,
+    heartbeats before the first event are skipped: they were sent while the events were being made."""
     out: list[Any] = []
     end = time.monotonic() + deadline
     for message in messages:
-        if message == HEARTBEAT:
-            return out
-        out.append(message)
         assert time.monotonic() < end, "the stream did not catch up"
+        if message == HEARTBEAT:
+            if out or not expect:
+                return out
+            continue
+        out.append(message)
     raise AssertionError("the stream ended")
 
 
@@ -82,7 +86,7 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
         assert events_until_quiet(messages) == []
         fill = market.fill(renter, ask, 5)
         index()
-        live = events_until_quiet(messages)
+        live = events_until_quiet(messages, expect=True)
     tx = "0x" + bytes(fill.receipt["transactionHash"]).hex()
     block = fill.receipt["blockNumber"]
     assert live and all(data["tx"] == tx and data["block"] == block for _, _, data in live)
@@ -123,6 +127,37 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
     assert replay(capacity_id=capacity + 1) == []
     everything = replay()
     assert everything[-len(live):] == live and len(everything) > len(live)
+
+
+def test_open_streams_share_one_reader_of_the_store(market, accounts, serve, index, fast_heartbeat,
+                                                    monkeypatch):
+    """Twenty idle streams cost the store one look per poll interval, not twenty; a new event reaches
+    every one of them."""
+    index()
+    api = serve()
+    poll = 0.02  # api_settings' api_stream_poll
+    looks = 0
+    look = stream_route._look
+
+    def counted(*args: Any) -> Any:
+        nonlocal looks
+        looks += 1
+        return look(*args)
+
+    monkeypatch.setattr(stream_route, "_look", counted)
+    with ExitStack() as open_streams:
+        streams = [sse(open_streams.enter_context(api.stream("GET", "/events/stream")).iter_lines())
+                   for _ in range(20)]
+        for messages in streams:
+            assert events_until_quiet(messages) == []
+        seen = looks
+        time.sleep(1.0)
+        assert looks - seen <= 1.5 / poll, f"{looks - seen} looks in a second for 20 idle streams"
+        node = market.register_node(accounts[2], "L40S-48GB", 2, 48, "us-east", "PCIe", ["GPU-7"])
+        index()
+        for messages in streams:
+            got = events_until_quiet(messages, expect=True)
+            assert [(name, data["args"]["nodeId"]) for _, name, data in got] == [("GpuHours.NodeRegistered", node)]
 
 
 def test_bad_resume_points_are_json_422(serve):
