@@ -103,16 +103,20 @@ def _uniform(out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _stream_at(seed: int, entry: int, dtype: str) -> tuple[np.random.Generator, int]:
-    """A generator positioned at the challenge stream's `entry`-th entry, and how many to skip first.
+def _stream_at(seed: int, entry: int, dtype: str) -> np.random.Generator:
+    """A generator whose next draw is the challenge stream's `entry`-th entry.
 
     PCG64 jumps ahead in O(log) steps. A float64 entry takes one 64-bit output; a float32 entry takes
     half of one (low half first), so an odd float32 entry starts one entry early and skips it.
     """
-    per_output = 2 if np.dtype(_dtype(dtype)).itemsize == 4 else 1
+    t = _dtype(dtype)
+    per_output = 2 if np.dtype(t).itemsize == 4 else 1
     bits = np.random.PCG64(seed)
     bits.advance(entry // per_output)
-    return np.random.Generator(bits), entry % per_output
+    rng = np.random.Generator(bits)
+    if entry % per_output:
+        rng.random(1, dtype=t)
+    return rng
 
 
 def derive_matrices(seed: int, n: int, dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
@@ -134,10 +138,7 @@ def derive_rows(seed: int, n: int, rows: Sequence[int], dtype: str = DEFAULT_DTY
     for k, i in enumerate(rows):
         if not 0 <= i < n:
             raise ChallengeError(f"row {i} is outside 0..{n - 1}")
-        rng, skip = _stream_at(seed, i * n, dtype)
-        if skip:
-            rng.random(skip, dtype=out.dtype.type)
-        _uniform(out[k], rng)
+        _uniform(out[k], _stream_at(seed, i * n, dtype))
     return out
 
 
@@ -145,9 +146,7 @@ def b_times(seed: int, n: int, vectors: np.ndarray, dtype: str = DEFAULT_DTYPE) 
     """B·vectors for the challenge's B, derived block by block and multiplied while in cache."""
     _check_challenge(seed, n)
     t = _dtype(dtype)
-    rng, skip = _stream_at(seed, n * n, dtype)
-    if skip:
-        rng.random(skip, dtype=t)
+    rng = _stream_at(seed, n * n, dtype)
     out = np.empty((n, *vectors.shape[1:]), t)
     block = np.empty((max(1, min(n, _BLOCK_BYTES // (n * np.dtype(t).itemsize))), n), t)
     for start in range(0, n, len(block)):
@@ -221,7 +220,7 @@ def check(
             r = r[:, 0]  # a matrix-vector product, not an n×1 GEMM
         br = b @ r
         if signs is not None:
-            br *= signs.reshape(-1, *[1] * (br.ndim - 1))
+            br *= signs[:, None] if br.ndim == 2 else signs
         row, residual = _worst_row(np.abs(c_rows @ r - a_rows @ br))
         worst = max(worst, residual)
         if residual > threshold:
