@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, and_, case, func, or_, select
 
+from backend.api.reads import CHAIN_ID, NOW
 from backend.chain.orders import Order, OrderKind
 from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder
 
@@ -61,6 +62,11 @@ def open_orders(chain_id: int, now: int) -> Select:
         or_(mc.c.counter.is_(None), so.c.counter >= mc.c.counter),
         _filled() < so.c.amount,
     )
+
+
+#: Templates over CHAIN_ID and NOW (see reads.py).
+ORDERS_WITH_STATE = orders_with_state(CHAIN_ID, NOW)
+OPEN_ORDERS = open_orders(CHAIN_ID, NOW)
 
 
 def as_order(row: SignedOrder) -> Order:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import ErrorBody
-from backend.api.order_state import open_orders, so
+from backend.api.order_state import OPEN_ORDERS, so
 from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.routes.prices import latest_marks
 from backend.api.schemas.accounts import BookingPage, BookingPublic, PositionPublic, Positions
@@ -72,8 +72,8 @@ def positions(
         select(acct).where(acct.c.chain_id == chain_id, acct.c.account == holder)).first()
     orders = conn.execute(
         select(func.count()).select_from(
-            open_orders(chain_id, now).with_only_columns(so.c.order_hash).where(so.c.maker == holder)
-            .subquery())
+            OPEN_ORDERS.with_only_columns(so.c.order_hash).where(so.c.maker == holder).subquery()),
+        {"chain_id": chain_id, "now": now},
     ).scalar_one()
     bookings, bookings_total = _bookings(conn, chain_id, holder, limit, 0)
     return Positions(

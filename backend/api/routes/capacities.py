@@ -10,12 +10,26 @@ from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, exists, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+)
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import not_found
-from backend.api.order_state import open_orders, so
+from backend.api.order_state import OPEN_ORDERS, open_orders, so
 from backend.api.reads import (
+    CHAIN_ID,
+    NOW,
     checked_address,
     epochs_attested,
     least,
@@ -67,7 +81,7 @@ class StatusFilter(str, Enum):
     any = "any"
 
 
-def _best(chain_id: int, now: int, capacity_id: Any, kind: str, descending: bool) -> ColumnElement[Any]:
+def _best(chain_id: Any, now: Any, capacity_id: Any, kind: str, descending: bool) -> ColumnElement[Any]:
     """The best live price of one order kind on a capacity, as a correlated scalar subquery."""
     price = so.c.price.desc() if descending else so.c.price.asc()
     return (open_orders(chain_id, now).with_only_columns(so.c.price)
@@ -75,24 +89,24 @@ def _best(chain_id: int, now: int, capacity_id: Any, kind: str, descending: bool
             .order_by(price).limit(1).scalar_subquery())
 
 
-def best_ask(chain_id: int, now: int, capacity_id: Any) -> ColumnElement[Any]:
+def best_ask(chain_id: Any, now: Any, capacity_id: Any) -> ColumnElement[Any]:
     # One lookup per kind keeps each on the book index in price order; an IN over both would sort.
     primary = _best(chain_id, now, capacity_id, "primary_sell", False)
     resale = _best(chain_id, now, capacity_id, "sell", False)
     return least(primary, resale, type_=so.c.price.type)
 
 
-def best_bid(chain_id: int, now: int, capacity_id: Any) -> ColumnElement[Any]:
+def best_bid(chain_id: Any, now: Any, capacity_id: Any) -> ColumnElement[Any]:
     return _best(chain_id, now, capacity_id, "buy", True)
 
 
-def _ask_at_most(chain_id: int, now: int, price: int) -> ColumnElement[bool]:
+def _ask_at_most(chain_id: Any, now: Any, price: Any) -> ColumnElement[bool]:
     live = open_orders(chain_id, now).with_only_columns(so.c.order_hash).where(
         so.c.capacity_id == cap.c.capacity_id, so.c.kind.in_(ASK_KINDS), so.c.price <= price)
     return exists(live)
 
 
-def capacity_select(chain_id: int, now: int) -> Select:
+def capacity_select(chain_id: Any, now: Any) -> Select:
     """Capacities with their node, best prices and the node's reliability, one row each."""
     return (
         select(
@@ -106,6 +120,14 @@ def capacity_select(chain_id: int, now: int) -> Select:
         .select_from(cap.join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id)))
         .where(cap.c.chain_id == chain_id)
     )
+
+
+#: Templates over CHAIN_ID and NOW (reads.py): the market list and a capacity; the filters on price
+#: and reliability, over their own parameters.
+CAPACITIES = capacity_select(CHAIN_ID, NOW)
+ASK_AT_MOST = _ask_at_most(CHAIN_ID, NOW, bindparam("max_price", type_=so.c.price.type))
+RELIABILITY_AT_LEAST = reliability_bps(CHAIN_ID, cap.c.node_id) >= bindparam("min_reliability",
+                                                                             type_=BigInteger)
 
 
 def capacity_fields(row: Any) -> dict[str, Any]:
@@ -147,8 +169,8 @@ def list_capacities(
 ) -> CapacityPage:
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()
-    now = market_now(conn, chain_id)
-    query = capacity_select(chain_id, now)
+    params: dict[str, Any] = {"chain_id": chain_id, "now": market_now(conn, chain_id)}
+    query = CAPACITIES
     if status is not StatusFilter.any:
         query = query.where(cap.c.status == status.value)
     for column, value in ((node.c.gpu_model, gpu_model), (node.c.region, region),
@@ -166,12 +188,15 @@ def list_capacities(
     if provider is not None:
         query = query.where(cap.c.provider == checked_address(provider, "provider"))
     if max_price is not None:
-        query = query.where(_ask_at_most(chain_id, now, max_price))
+        query = query.where(ASK_AT_MOST)
+        params["max_price"] = max_price
     if min_reliability is not None:
-        query = query.where(reliability_bps(chain_id, cap.c.node_id) >= min_reliability)
+        query = query.where(RELIABILITY_AT_LEAST)
+        params["min_reliability"] = min_reliability
 
     total = conn.execute(
-        select(func.count()).select_from(query.with_only_columns(cap.c.capacity_id).subquery())).scalar_one()
+        select(func.count()).select_from(query.with_only_columns(cap.c.capacity_id).subquery()), params
+    ).scalar_one()
     key: ColumnElement[Any] = {
         SortKey.start: cap.c.start, SortKey.price: query.selected_columns.best_ask,
         SortKey.reliability: query.selected_columns.reliability_bps, SortKey.gpus: node.c.gpu_count,
@@ -180,12 +205,13 @@ def list_capacities(
     # Capacities without an ask sort last either way; the id keeps pages stable.
     query = (query.order_by(direction(key).nulls_last(), direction(cap.c.capacity_id))
              .limit(limit).offset(offset))
-    items = [CapacityPublic(**capacity_fields(row)) for row in conn.execute(query)]
+    items = [CapacityPublic(**capacity_fields(row)) for row in conn.execute(query, params)]
     return CapacityPage(items=items, total=total, limit=limit, offset=offset)
 
 
 def _get_capacity(conn: Connection, chain_id: int, now: int, capacity_id: int) -> Any:
-    row = conn.execute(capacity_select(chain_id, now).where(cap.c.capacity_id == capacity_id)).first()
+    row = conn.execute(CAPACITIES.where(cap.c.capacity_id == capacity_id),
+                       {"chain_id": chain_id, "now": now}).first()
     if row is None:
         raise not_found("capacity", capacity_id)
     return row
@@ -239,22 +265,35 @@ def get_capacity(db: SessionDep, chain_id: ChainIdDep,
     )
 
 
+def _book_statements(descending: bool) -> tuple[Select, Select]:
+    """(price levels, orders) of one kind of one capacity, best first, `depth` of each."""
+    base = OPEN_ORDERS.where(so.c.capacity_id == bindparam("capacity_id", type_=BigInteger),
+                             so.c.kind == bindparam("kind", type_=String))
+    price = so.c.price.desc() if descending else so.c.price.asc()
+    depth = bindparam("depth", type_=BigInteger)
+    levels = (base.with_only_columns(so.c.price, func.sum(base.selected_columns.remaining), func.count())
+              .group_by(so.c.price).order_by(price).limit(depth))
+    return levels, base.order_by(price, so.c.posted_at, so.c.order_hash).limit(depth)
+
+
+#: Bids are read best (highest) first, asks lowest first.
+BOOK = {descending: _book_statements(descending) for descending in (False, True)}
+
+
 def _book_side(conn: Connection, chain_id: int, now: int, capacity_id: int, kinds: tuple[str, ...],
                descending: bool, depth: int) -> BookSide:
     """The best `depth` levels and orders of one side. Each kind is read along the book index in price
     order and cut at `depth`; the best `depth` of the union lie within the best `depth` of each."""
     levels: dict[int, list[int]] = {}
     orders: list[Any] = []
+    by_level, by_order = BOOK[descending]
     for kind in kinds:
-        base = open_orders(chain_id, now).where(so.c.capacity_id == capacity_id, so.c.kind == kind)
-        price = so.c.price.desc() if descending else so.c.price.asc()
-        for p, remaining, n in conn.execute(
-                base.with_only_columns(so.c.price, func.sum(base.selected_columns.remaining), func.count())
-                .group_by(so.c.price).order_by(price).limit(depth)):
+        params = {"chain_id": chain_id, "now": now, "capacity_id": capacity_id, "kind": kind, "depth": depth}
+        for p, remaining, n in conn.execute(by_level, params):
             level = levels.setdefault(int(p), [0, 0])
             level[0] += int(remaining)
             level[1] += n
-        orders.extend(conn.execute(base.order_by(price, so.c.posted_at, so.c.order_hash).limit(depth)))
+        orders.extend(conn.execute(by_order, params))
     best = sorted(levels, reverse=descending)[:depth]
     sign = -1 if descending else 1
     orders.sort(key=lambda r: (sign * int(r.price), r.posted_at, r.order_hash))

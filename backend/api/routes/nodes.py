@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, select
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import not_found
 from backend.api.reads import (
+    CHAIN_ID,
     att,
     checked_address,
     epochs_attested,
@@ -41,10 +42,10 @@ NODE_FIELDS = ("node_id", "owner", "gpu_model", "gpu_count", "vram_gb", "region"
                "gpu_uuids_hash", "registered_block", "registered_time")
 
 
-def _node_select(chain_id: int) -> Any:
-    return select(node, reliability_bps(chain_id, node.c.node_id).label("reliability_bps"),
-                  epochs_attested(chain_id, node.c.node_id).label("epochs_attested")).where(
-        node.c.chain_id == chain_id)
+#: Nodes with their attested reliability, a template over CHAIN_ID (reads.py).
+NODES = select(node, reliability_bps(CHAIN_ID, node.c.node_id).label("reliability_bps"),
+               epochs_attested(CHAIN_ID, node.c.node_id).label("epochs_attested")).where(
+    node.c.chain_id == CHAIN_ID)
 
 
 def _node_fields(row: Any) -> dict[str, Any]:
@@ -63,7 +64,8 @@ def list_nodes(
 ) -> NodePage:
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()
-    query = _node_select(chain_id)
+    params = {"chain_id": chain_id}
+    query = NODES
     if gpu_model is not None:
         query = query.where(node.c.gpu_model == gpu_model)
     if region is not None:
@@ -71,8 +73,9 @@ def list_nodes(
     if owner is not None:
         query = query.where(node.c.owner == checked_address(owner, "owner"))
     total = conn.execute(
-        select(func.count()).select_from(query.with_only_columns(node.c.node_id).subquery())).scalar_one()
-    rows = conn.execute(query.order_by(node.c.node_id).limit(limit).offset(offset))
+        select(func.count()).select_from(query.with_only_columns(node.c.node_id).subquery()), params
+    ).scalar_one()
+    rows = conn.execute(query.order_by(node.c.node_id).limit(limit).offset(offset), params)
     return NodePage(items=[NodePublic(**_node_fields(r)) for r in rows], total=total, limit=limit,
                     offset=offset)
 
@@ -82,7 +85,7 @@ def list_nodes(
 def get_node(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
              node_id: Annotated[int, Path(ge=1)]) -> NodeDetail:
     conn = db.connection()
-    row = conn.execute(_node_select(chain_id).where(node.c.node_id == node_id)).first()
+    row = conn.execute(NODES.where(node.c.node_id == node_id), {"chain_id": chain_id}).first()
     if row is None:
         raise not_found("node", node_id)
     min_uptime, min_per_joule = sla_thresholds(conn, chain_id, settings)

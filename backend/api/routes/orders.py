@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import ApiError
-from backend.api.order_state import as_order, orders_with_state, so
+from backend.api.order_state import ORDERS_WITH_STATE, as_order, so
 from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.wallet_tx import tx_json
@@ -168,7 +168,8 @@ def _public(row: Any) -> OrderPublic:
 
 
 def _load(db: SessionDep, chain_id: int, now: int, h: str) -> OrderPublic:
-    row = db.exec(orders_with_state(chain_id, now).where(so.c.order_hash == h.lower())).first()  # type: ignore[call-overload]
+    row = db.connection().execute(ORDERS_WITH_STATE.where(so.c.order_hash == h.lower()),
+                                  {"chain_id": chain_id, "now": now}).first()
     if row is None:
         raise ApiError(404, "not_found", f"no order {h.lower()} on chain {chain_id}")
     return _public(row)
@@ -233,7 +234,9 @@ def list_orders(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
     if kind is not None and kind not in ORDER_KINDS:
         raise ApiError(400, "bad_kind", f"kind {kind!r} is none of {', '.join(ORDER_KINDS)}")
     limit, offset = page_bounds(settings, limit, offset)
-    q = orders_with_state(chain_id, market_now(db.connection(), chain_id))
+    conn = db.connection()
+    params = {"chain_id": chain_id, "now": market_now(conn, chain_id)}
+    q = ORDERS_WITH_STATE
     if maker is not None:
         q = q.where(so.c.maker == checked_address(maker, "maker"))
     if capacity_id is not None:
@@ -244,9 +247,9 @@ def list_orders(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
     filtered = select(sub)
     if state is not None:
         filtered = filtered.where(sub.c.state == state)
-    total = db.exec(select(func.count()).select_from(filtered.subquery())).one()[0]  # type: ignore[call-overload]
-    rows = db.exec(filtered.order_by(sub.c.posted_at.desc(), sub.c.order_hash)  # type: ignore[call-overload]
-                   .limit(limit).offset(offset)).all()
+    total = conn.execute(select(func.count()).select_from(filtered.subquery()), params).scalar_one()
+    page = filtered.order_by(sub.c.posted_at.desc(), sub.c.order_hash).limit(limit).offset(offset)
+    rows = conn.execute(page, params).all()
     return OrderPage(items=[_public(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
