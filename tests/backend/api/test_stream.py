@@ -49,6 +49,22 @@ def events_until_quiet(messages: Iterator[Any], deadline: float = 20.0, *, expec
     raise AssertionError("the stream ended")
 
 
+class Looks:
+    n = 0
+
+
+def count_looks(monkeypatch) -> Looks:
+    """Counts the stream's reads of the store from here on."""
+    looks, look = Looks(), stream_route._look
+
+    def counted(*args: Any) -> Any:
+        looks.n += 1
+        return look(*args)
+
+    monkeypatch.setattr(stream_route, "_look", counted)
+    return looks
+
+
 @pytest.fixture
 def fast_heartbeat(monkeypatch):
     monkeypatch.setattr(stream_route, "HEARTBEAT_SECONDS", 0.2)
@@ -68,15 +84,7 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
     index()
     api = serve()
 
-    looks = 0
-    look = stream_route._look
-
-    def counted(*args: Any) -> Any:
-        nonlocal looks
-        looks += 1
-        return look(*args)
-
-    monkeypatch.setattr(stream_route, "_look", counted)
+    looks = count_looks(monkeypatch)
 
     # Live: the stream starts at the newest event; the fill is indexed while it is open.
     with api.stream("GET", "/events/stream") as response:
@@ -102,9 +110,9 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
 
     # The client went away: the server stops looking.
     time.sleep(0.5)
-    seen = looks
+    seen = looks.n
     time.sleep(0.5)
-    assert looks == seen
+    assert looks.n == seen
 
     # Resume after the first event: the rest, nothing seen twice; Last-Event-ID wins over since.
     with api.stream("GET", "/events/stream", params={"since": 0},
@@ -136,23 +144,15 @@ def test_open_streams_share_one_reader_of_the_store(market, accounts, serve, ind
     index()
     api = serve()
     poll = 0.02  # api_settings' api_stream_poll
-    looks = 0
-    look = stream_route._look
-
-    def counted(*args: Any) -> Any:
-        nonlocal looks
-        looks += 1
-        return look(*args)
-
-    monkeypatch.setattr(stream_route, "_look", counted)
+    looks = count_looks(monkeypatch)
     with ExitStack() as open_streams:
         streams = [sse(open_streams.enter_context(api.stream("GET", "/events/stream")).iter_lines())
                    for _ in range(20)]
         for messages in streams:
             assert events_until_quiet(messages) == []
-        seen = looks
+        seen = looks.n
         time.sleep(1.0)
-        assert looks - seen <= 1.5 / poll, f"{looks - seen} looks in a second for 20 idle streams"
+        assert looks.n - seen <= 1.5 / poll, f"{looks.n - seen} looks in a second for 20 idle streams"
         node = market.register_node(accounts[2], "L40S-48GB", 2, 48, "us-east", "PCIe", ["GPU-7"])
         index()
         for messages in streams:
