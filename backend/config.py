@@ -150,7 +150,8 @@ class Settings(BaseSettings):
         10_000 * 10**6, gt=0, description="highest price per GPU-hour an order may carry, base units")
     api_min_expiry: float = Field(60.0, ge=0, description="an order posted must live at least this long")
     api_page_max: int = Field(500, ge=1, description="largest page a list endpoint returns")
-    api_stream_poll: float = Field(0.1, gt=0, description="seconds between looks for new events (SSE)")
+    api_stream_poll: float = Field(0.1, gt=0,
+                                   description="seconds between looks for new events (SSE), one reader a process")
 
     # Tasks (backend/tasks): Celery on settings.redis_url, else the same jobs in-process.
     task_index_interval: float = Field(1.0, gt=0, description="seconds between index ticks")
