@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from eth_abi import encode
+
 # The C keccak (safe-pysha3) is ~5x faster than eth_hash's default; an hour of samples is ~10^5 hashes.
 from eth_hash.backends.pysha3 import keccak256 as keccak
 

@@ -25,9 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.chain.anvil import free_port
 from oracle import freivalds
-from oracle.agent import SampleBuffer, Sampler
+from oracle.sampling import SampleBuffer, Sampler
 from oracle.telemetry.simulated import SimulatedSource
 from scripts.benchdoc import DOC, write_section
 
@@ -95,6 +94,8 @@ def _cpu_seconds(pid: int) -> float:
 def bench_agent_process(gpus: int = 8, seconds: float = 20.0) -> dict:
     """The whole agent (uvicorn + sampler thread) as `gpuhours oracle agent` runs it, idle between samples."""
     import httpx
+
+    from backend.chain.anvil import free_port
 
     port = free_port()
     env = {**os.environ, "GPUHOURS_ORACLE_SIM_GPUS": str(gpus)}

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from oracle.agent import SampleBuffer, Sampler, create_app
+from oracle.agent import create_app
 from oracle.client import AgentClient, AgentProtocolError
 from oracle.prover import NumpyBackend, Prover
+from oracle.sampling import SampleBuffer, Sampler
 from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import challenge
 
