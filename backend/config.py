@@ -59,7 +59,11 @@ class Settings(BaseSettings):
     oracle_http_timeout: float = Field(30.0, gt=0, description="seconds per agent request")
     oracle_poll_interval: float = Field(10.0, gt=0, description="seconds between polls of an agent")
     oracle_challenge_n: int = Field(
-        2048, ge=16, description="challenge matrix size; 8192-16384 makes GPU time dominate on big GPUs"
+        2048, ge=16, description="each agent's first challenge size, and the smallest it is given"
+    )
+    oracle_challenge_seconds: float = Field(
+        0.5, ge=0, description="double an agent's challenge size (up to the largest it accepts) while its "
+        "product takes under a quarter of this, halve it past four times; 0 keeps oracle_challenge_n",
     )
     oracle_challenge_rows: int = Field(32, ge=1, description="rows of C the oracle asks to see per challenge")
     oracle_freivalds_rounds: int = Field(8, ge=1, le=64, description="random vectors per Freivalds check")
@@ -150,8 +154,8 @@ class Settings(BaseSettings):
         10_000 * 10**6, gt=0, description="highest price per GPU-hour an order may carry, base units")
     api_min_expiry: float = Field(60.0, ge=0, description="an order posted must live at least this long")
     api_page_max: int = Field(500, ge=1, description="largest page a list endpoint returns")
-    api_stream_poll: float = Field(0.1, gt=0,
-                                   description="seconds between looks for new events (SSE), one reader a process")
+    api_stream_poll: float = Field(
+        0.1, gt=0, description="seconds between looks for new events (SSE), one reader a process")
 
     # Tasks (backend/tasks): Celery on settings.redis_url, else the same jobs in-process.
     task_index_interval: float = Field(1.0, gt=0, description="seconds between index ticks")

@@ -89,6 +89,7 @@ def create_app(
             "outages": sampler.outages,
             "backend": prover.backend.name,
             "device": prover.backend.device,
+            "max_challenge_n": prover.max_n,
         }
 
     @app.get("/samples")

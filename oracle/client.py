@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,6 +25,12 @@ class AgentUnreachable(AgentError):
 
 class AgentProtocolError(AgentError):
     """An answer that is not what the protocol says: wrong status, shape or encoding."""
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    gpus: list[GpuInfo]
+    max_challenge_n: int | None
 
 
 class AgentClient:
@@ -52,11 +59,15 @@ class AgentClient:
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
 
-    def gpus(self) -> list[GpuInfo]:
+    def status(self) -> AgentStatus:
+        """The agent's GPUs and the largest challenge it accepts (None from an agent that does not say)."""
+        health = self.health()
         try:
-            return [GpuInfo(**g) for g in self.health()["gpus"]]
+            gpus = [GpuInfo(**g) for g in health["gpus"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise AgentProtocolError(f"{self.url}/health: no GPU list ({exc})") from None
+        max_n = health.get("max_challenge_n")
+        return AgentStatus(gpus, max_n if isinstance(max_n, int) and max_n > 0 else None)
 
     def samples(self, since: float, until: float) -> tuple[list[GpuSample], list[SampleError]]:
         """Samples with since <= timestamp < until; malformed ones come back as errors, not exceptions."""

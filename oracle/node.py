@@ -41,6 +41,29 @@ class _Log:
     polls: list[PollRecord] = field(default_factory=list)
     challenges: dict[int, list[ChallengeOutcome]] = field(default_factory=lambda: defaultdict(list))
     gpu_count: int | None = None
+    max_challenge_n: int | None = None  # the largest the agent says it accepts
+    challenge_n: int | None = None  # the size of its next challenge
+
+
+def next_challenge_size(
+    n: int, outcome: ChallengeOutcome, smallest: int, largest: int, seconds: float
+) -> int:
+    """The next challenge's size for an agent whose size-`n` challenge ended in `outcome`.
+
+    Verified FLOP/s is only as good as the share of the timed call the product takes: on a fast GPU
+    a small product is over before the round trip and the commitment are. So the size doubles (8x
+    the work) while the product took under a quarter of `seconds`, halves when it took over four
+    times as long or failed (a lost agent, a timeout), and stays within smallest..largest. Sizes are
+    the oracle's choice; an agent that works slowly on purpose only gets smaller challenges and
+    lower scores.
+    """
+    if seconds <= 0:
+        return smallest
+    if not outcome.passed or (outcome.observed_seconds or 0) > 4 * seconds:
+        return max(smallest, n // 2)
+    if (outcome.observed_seconds or 0) < seconds / 4 and 2 * n <= largest:
+        return 2 * n
+    return n
 
 
 class OracleNode:
@@ -65,36 +88,45 @@ class OracleNode:
         """A liveness check; the first good one also learns the GPU count if it was not given."""
         record_log = self._logs[target.node_id]
         at = self._clock()
-        gpu_count: int | None = None
         try:
-            gpu_count = len(self._clients[target.node_id].gpus())
+            status = self._clients[target.node_id].status()
         except AgentError as exc:
             log.warning("node %d: poll failed: %s", target.node_id, exc)
             record = PollRecord(at, False, str(exc))
+            status = None
         else:
             record = PollRecord(at, True)
         with self._lock:
-            if record_log.gpu_count is None:
-                record_log.gpu_count = gpu_count
+            if status is not None:
+                if record_log.gpu_count is None:
+                    record_log.gpu_count = len(status.gpus)
+                record_log.max_challenge_n = status.max_challenge_n
             record_log.polls.append(record)
         return record
 
     def challenge(self, target: AgentTarget, epoch: int, gpu: int | None = None) -> ChallengeOutcome:
         """Challenge one of the node's GPUs (random unless given); the outcome counts toward `epoch`."""
         s = self.settings
-        count = self._logs[target.node_id].gpu_count or 1
+        node_log = self._logs[target.node_id]
+        count = node_log.gpu_count or 1
+        smallest = min(s.oracle_challenge_n, node_log.max_challenge_n or s.oracle_challenge_n)
+        n = node_log.challenge_n or smallest
         outcome = challenge(
             self._clients[target.node_id],
-            s.oracle_challenge_n,
+            n,
             rows=s.oracle_challenge_rows,
             rounds=s.oracle_freivalds_rounds,
             gpu=random.randrange(count) if gpu is None else gpu,
             wall_clock=self._clock,
         )
         self._record_challenge(target, epoch, outcome)
+        node_log.challenge_n = next_challenge_size(
+            n, outcome, smallest, node_log.max_challenge_n or smallest, s.oracle_challenge_seconds
+        )
         log.info(
-            "node %d: challenge %s (%s)",
+            "node %d: challenge n=%d %s (%s)",
             target.node_id,
+            n,
             "passed" if outcome.passed else "FAILED",
             outcome.reason if not outcome.passed else f"{outcome.gflops:.1f} GFLOP/s",
         )

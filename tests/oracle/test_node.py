@@ -14,10 +14,11 @@ from oracle.agent import create_app
 from oracle.aggregate import epoch_bounds
 from oracle.client import AgentClient
 from oracle.consensus import OracleSigner, ThresholdNotMet, Tolerance, collect_signatures, propose
-from oracle.node import AgentTarget, OracleNode
+from oracle.node import AgentTarget, OracleNode, next_challenge_size
 from oracle.prover import NumpyBackend, Prover
 from oracle.report import Domain, recover_signer
 from oracle.telemetry.simulated import SimulatedSource
+from oracle.verifier import ChallengeOutcome
 
 EPOCH = 500_000
 START, END = epoch_bounds(EPOCH)
@@ -46,13 +47,13 @@ def agents():
         yield clients
 
 
-def make_node(agents, targets) -> OracleNode:
+def make_node(agents, targets, settings: Settings = SETTINGS) -> OracleNode:
     def factory(url: str) -> AgentClient:
         if url in agents:
             return AgentClient("http://testserver", client=agents[url])
         return AgentClient(url, timeout=1.0)
 
-    return OracleNode(SETTINGS, targets, client_factory=factory, clock=lambda: NOW)
+    return OracleNode(settings, targets, client_factory=factory, clock=lambda: NOW)
 
 
 def test_one_oracle_attests_healthy_down_and_unreachable_nodes(agents):
@@ -106,3 +107,29 @@ def test_an_oracle_that_saw_something_else_refuses(agents):
     with pytest.raises(ThresholdNotMet) as info:
         collect_signatures(proposal, signers, threshold=1, domain=DOMAIN)
     assert all("uptime" in reason for reason in info.value.refusals.values())
+
+
+def outcome(passed: bool, seconds: float | None) -> ChallengeOutcome:
+    return ChallengeOutcome(NOW, 1024, passed, "test", observed_seconds=seconds)
+
+
+def test_challenge_sizes_follow_the_time_the_product_takes():
+    grow = next_challenge_size
+    assert grow(1024, outcome(True, 0.01), 512, 16384, 0.5) == 2048  # fast: 8x the work next time
+    assert grow(16384, outcome(True, 0.01), 512, 16384, 0.5) == 16384  # no more than the agent accepts
+    assert grow(1024, outcome(True, 0.3), 512, 16384, 0.5) == 1024  # about right
+    assert grow(1024, outcome(True, 3.0), 512, 16384, 0.5) == 512  # too slow
+    assert grow(1024, outcome(False, None), 512, 16384, 0.5) == 512  # failed: smaller, not below the floor
+    assert grow(512, outcome(False, None), 512, 16384, 0.5) == 512
+    assert grow(1024, outcome(True, 0.01), 512, 16384, 0) == 512  # 0: always oracle_challenge_n
+
+
+def test_an_agent_gets_larger_challenges_up_to_what_it_accepts(agents):
+    """The agents accept n <= 512 and advertise it; NumPy at these sizes is far under the target."""
+    settings = SETTINGS.model_copy(update={"oracle_challenge_n": 128, "oracle_challenge_seconds": 60.0})
+    node = make_node(agents, [AgentTarget(1, "http://node1")], settings)
+    target = node.targets[0]
+    assert node.poll(target).ok
+    outcomes = [node.challenge(target, EPOCH) for _ in range(4)]
+    assert all(o.passed for o in outcomes), [o.reason for o in outcomes]
+    assert [o.n for o in outcomes] == [128, 256, 512, 512]
