@@ -73,6 +73,8 @@ class EventFeed:
                     await self._look()
                 except SQLAlchemyError as exc:
                     log.warning("event feed: reading the store failed, looking again: %s", exc)
+                except Exception:  # a bug here must not leave every open stream waiting for nothing
+                    log.exception("event feed: a look failed unexpectedly, looking again")
                 await anyio.sleep(self.poll)
         finally:
             self._task = None
