@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.chain = ChainLink(settings, market)
+    app.state.event_feeds = {}  # chain id -> the process's one reader of new events (event_feed.py)
     errors.install(app)
     app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
     metrics.install(app)

@@ -78,7 +78,7 @@ def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
 
 
 def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: int) -> EventFeed:
-    feeds: dict[int, EventFeed] = request.app.state.__dict__.setdefault("event_feeds", {})
+    feeds: dict[int, EventFeed] = request.app.state.event_feeds
     if chain_id not in feeds:
         feeds[chain_id] = EventFeed(lambda: _head_id(engine, chain_id),
                                     lambda after, limit: _look(engine, chain_id, after, limit),
