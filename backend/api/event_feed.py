@@ -25,18 +25,20 @@ KEEP = 10_000  # rows remembered; a stream further behind reads the store
 
 
 class EventFeed:
-    """`read_head()` is the newest event id; `read_after(id, limit)` the next rows after an id, in id
-    order (both blocking, run in a worker thread). Rows need an `id`."""
+    """`read_last()` is the newest row (None for none); `read_after(id, limit)` the next rows after an id,
+    in id order (both blocking, run in a worker thread). Rows need an `id` and compare equal only when
+    they are the same event."""
 
-    def __init__(self, read_head: Callable[[], int], read_after: Callable[[int, int], list[Any]], *,
+    def __init__(self, read_last: Callable[[], Any], read_after: Callable[[int, int], list[Any]], *,
                  poll: float, batch: int, keep: int = KEEP):
-        self._read_head = read_head
+        self._read_last = read_last
         self._read_after = read_after
         self.poll = poll
         self.batch = batch
         self.keep = keep
         self.head: int | None = None  # the feed holds every row with base < id <= head
         self.base: int | None = None
+        self._last: Any = None  # the row at head, when there is one
         self._rows: list[Any] = []
         self._ids: list[int] = []
         self._changed = anyio.Event()
@@ -81,15 +83,25 @@ class EventFeed:
 
     async def _look(self) -> None:
         if self.head is None:
-            self.head = self.base = await anyio.to_thread.run_sync(self._read_head)
+            await self._start()
             return
         while True:
-            rows = await anyio.to_thread.run_sync(self._read_after, self.head, self.batch)
+            # Read from the row at head on: it must still be there. A reorg's rollback deletes the
+            # undone blocks' events, and SQLite hands their ids to the replacements.
+            after = self.head - 1 if self._last is not None else self.head
+            rows = await anyio.to_thread.run_sync(self._read_after, after, self.batch + 1)
+            if self._last is not None:
+                if not rows or rows[0] != self._last:
+                    log.info("event feed: event %d was rolled back; starting again from the store's head",
+                             self.head)
+                    await self._start()
+                    return
+                rows = rows[1:]
             if not rows:
                 return
             self._rows.extend(rows)
             self._ids.extend(row.id for row in rows)
-            self.head = self._ids[-1]
+            self.head, self._last = self._ids[-1], rows[-1]
             if len(self._rows) > self.keep:
                 drop = len(self._rows) - self.keep
                 self.base = self._ids[drop - 1]
@@ -98,3 +110,11 @@ class EventFeed:
             changed.set()
             if len(rows) < self.batch:
                 return
+
+    async def _start(self) -> None:
+        """Remember nothing, from the store's newest row on."""
+        last = await anyio.to_thread.run_sync(self._read_last)
+        self._rows.clear()
+        self._ids.clear()
+        self._last = last
+        self.head = self.base = 0 if last is None else last.id

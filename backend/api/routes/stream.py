@@ -71,6 +71,12 @@ def _head_id(engine: Engine, chain_id: int) -> int:
             .scalar_one()
 
 
+def _last(engine: Engine, chain_id: int) -> Any:
+    with engine.connect() as conn:
+        newest = select(raw).where(raw.c.chain_id == chain_id).order_by(raw.c.id.desc()).limit(1)
+        return conn.execute(newest).first()
+
+
 def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
     with engine.connect() as conn:
         return conn.execute(select(raw).where(raw.c.chain_id == chain_id, raw.c.id > after)
@@ -80,7 +86,7 @@ def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
 def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: int) -> EventFeed:
     feeds: dict[int, EventFeed] = request.app.state.event_feeds
     if chain_id not in feeds:
-        feeds[chain_id] = EventFeed(lambda: _head_id(engine, chain_id),
+        feeds[chain_id] = EventFeed(lambda: _last(engine, chain_id),
                                     lambda after, limit: _look(engine, chain_id, after, limit),
                                     poll=poll, batch=batch)
     return feeds[chain_id]
