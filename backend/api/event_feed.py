@@ -49,8 +49,9 @@ class EventFeed:
     async def open(self) -> AsyncIterator[EventFeed]:
         """A stream's use of the feed; the feed looks for rows while at least one is open."""
         self._streams += 1
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run())
         try:
             yield self
         finally:
@@ -79,7 +80,8 @@ class EventFeed:
                     log.exception("event feed: a look failed unexpectedly, looking again")
                 await anyio.sleep(self.poll)
         finally:
-            self._task = None
+            if self._task is asyncio.current_task():
+                self._task = None
 
     async def _look(self) -> None:
         if self.head is None:
