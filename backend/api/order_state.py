@@ -13,7 +13,7 @@ The first that applies wins. One SELECT serves a single order, a maker's orders 
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from backend.api.reads import CHAIN_ID, NOW
 from backend.chain.orders import Order, OrderKind
@@ -34,39 +34,31 @@ def _dead_by_counter():
     return and_(mc.c.counter.is_not(None), so.c.counter < mc.c.counter)
 
 
-def orders_with_state(chain_id: int, now: int) -> Select:
-    """Every posted order of `chain_id` with `filled`, `remaining` and `state` columns."""
-    state = case(
+#: Every posted order of the chain with `filled`, `remaining` and `state` columns: a template over
+#: CHAIN_ID and NOW (see reads.py).
+ORDERS_WITH_STATE = (
+    select(so, _filled().label("filled"), (so.c.amount - _filled()).label("remaining"), case(
         (so.c.status == "withdrawn", "withdrawn"),
         (or_(os_.c.cancelled.is_(True), _dead_by_counter()), "cancelled"),
         (_filled() >= so.c.amount, "filled"),
-        (or_(so.c.status == "expired", so.c.expiry < now), "expired"),
+        (or_(so.c.status == "expired", so.c.expiry < NOW), "expired"),
         (_filled() > 0, "partially_filled"),
         else_="open",
-    ).label("state")
-    return (
-        select(so, _filled().label("filled"), (so.c.amount - _filled()).label("remaining"), state)
-        .select_from(
-            so.outerjoin(os_, and_(os_.c.chain_id == so.c.chain_id, os_.c.order_hash == so.c.order_hash))
-            .outerjoin(mc, and_(mc.c.chain_id == so.c.chain_id, mc.c.maker == so.c.maker)))
-        .where(so.c.chain_id == chain_id)
-    )
+    ).label("state"))
+    .select_from(
+        so.outerjoin(os_, and_(os_.c.chain_id == so.c.chain_id, os_.c.order_hash == so.c.order_hash))
+        .outerjoin(mc, and_(mc.c.chain_id == so.c.chain_id, mc.c.maker == so.c.maker)))
+    .where(so.c.chain_id == CHAIN_ID)
+)
 
-
-def open_orders(chain_id: int, now: int) -> Select:
-    """Orders that can still be filled now: open or partially filled."""
-    return orders_with_state(chain_id, now).where(
-        so.c.status == "open",
-        so.c.expiry >= now,
-        or_(os_.c.cancelled.is_(None), os_.c.cancelled.is_(False)),
-        or_(mc.c.counter.is_(None), so.c.counter >= mc.c.counter),
-        _filled() < so.c.amount,
-    )
-
-
-#: Templates over CHAIN_ID and NOW (see reads.py).
-ORDERS_WITH_STATE = orders_with_state(CHAIN_ID, NOW)
-OPEN_ORDERS = open_orders(CHAIN_ID, NOW)
+#: Orders that can still be filled now: open or partially filled.
+OPEN_ORDERS = ORDERS_WITH_STATE.where(
+    so.c.status == "open",
+    so.c.expiry >= NOW,
+    or_(os_.c.cancelled.is_(None), os_.c.cancelled.is_(False)),
+    or_(mc.c.counter.is_(None), so.c.counter >= mc.c.counter),
+    _filled() < so.c.amount,
+)
 
 
 def as_order(row: SignedOrder) -> Order:

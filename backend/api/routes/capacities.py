@@ -1,6 +1,6 @@
 """Capacities: the market's list with filters, sort and pages; one capacity in full; its order book.
 
-Best prices come from the posted orders that can still be filled (order_state.open_orders), each a
+Best prices come from the posted orders that can still be filled (order_state.OPEN_ORDERS), each a
 correlated lookup along the book index (chain, capacity, status, kind, price) that stops at the first
 live order, so a page costs a few index probes per capacity however deep the books are."""
 
@@ -26,10 +26,9 @@ from sqlalchemy import (
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import not_found
-from backend.api.order_state import OPEN_ORDERS, open_orders, so
+from backend.api.order_state import OPEN_ORDERS, so
 from backend.api.reads import (
     CHAIN_ID,
-    NOW,
     checked_address,
     epochs_attested,
     least,
@@ -81,51 +80,33 @@ class StatusFilter(str, Enum):
     any = "any"
 
 
-def _best(chain_id: Any, now: Any, capacity_id: Any, kind: str, descending: bool) -> ColumnElement[Any]:
-    """The best live price of one order kind on a capacity, as a correlated scalar subquery."""
+def _best(kind: str, descending: bool) -> ColumnElement[Any]:
+    """The best live price of one order kind on the capacity, as a correlated scalar subquery."""
     price = so.c.price.desc() if descending else so.c.price.asc()
-    return (open_orders(chain_id, now).with_only_columns(so.c.price)
-            .where(so.c.capacity_id == capacity_id, so.c.kind == kind)
+    return (OPEN_ORDERS.with_only_columns(so.c.price)
+            .where(so.c.capacity_id == cap.c.capacity_id, so.c.kind == kind)
             .order_by(price).limit(1).scalar_subquery())
 
 
-def best_ask(chain_id: Any, now: Any, capacity_id: Any) -> ColumnElement[Any]:
-    # One lookup per kind keeps each on the book index in price order; an IN over both would sort.
-    primary = _best(chain_id, now, capacity_id, "primary_sell", False)
-    resale = _best(chain_id, now, capacity_id, "sell", False)
-    return least(primary, resale, type_=so.c.price.type)
+# One lookup per kind keeps each on the book index in price order; an IN over both would sort.
+BEST_ASK = least(_best("primary_sell", False), _best("sell", False), type_=so.c.price.type)
+BEST_BID = _best("buy", True)
 
-
-def best_bid(chain_id: Any, now: Any, capacity_id: Any) -> ColumnElement[Any]:
-    return _best(chain_id, now, capacity_id, "buy", True)
-
-
-def _ask_at_most(chain_id: Any, now: Any, price: Any) -> ColumnElement[bool]:
-    live = open_orders(chain_id, now).with_only_columns(so.c.order_hash).where(
-        so.c.capacity_id == cap.c.capacity_id, so.c.kind.in_(ASK_KINDS), so.c.price <= price)
-    return exists(live)
-
-
-def capacity_select(chain_id: Any, now: Any) -> Select:
-    """Capacities with their node, best prices and the node's reliability, one row each."""
-    return (
-        select(
-            cap, node.c.owner.label("node_owner"), node.c.gpu_model, node.c.gpu_count, node.c.vram_gb,
-            node.c.region, node.c.interconnect,
-            best_ask(chain_id, now, cap.c.capacity_id).label("best_ask"),
-            best_bid(chain_id, now, cap.c.capacity_id).label("best_bid"),
-            reliability_bps(chain_id, cap.c.node_id).label("reliability_bps"),
-            epochs_attested(chain_id, cap.c.node_id).label("epochs_attested"),
-        )
-        .select_from(cap.join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id)))
-        .where(cap.c.chain_id == chain_id)
+#: Templates over CHAIN_ID and NOW (reads.py): capacities with their node, best prices and the node's
+#: reliability, one row each; the filters on price and reliability, over their own parameters.
+CAPACITIES = (
+    select(
+        cap, node.c.owner.label("node_owner"), node.c.gpu_model, node.c.gpu_count, node.c.vram_gb,
+        node.c.region, node.c.interconnect, BEST_ASK.label("best_ask"), BEST_BID.label("best_bid"),
+        reliability_bps(CHAIN_ID, cap.c.node_id).label("reliability_bps"),
+        epochs_attested(CHAIN_ID, cap.c.node_id).label("epochs_attested"),
     )
-
-
-#: Templates over CHAIN_ID and NOW (reads.py): the market list and a capacity; the filters on price
-#: and reliability, over their own parameters.
-CAPACITIES = capacity_select(CHAIN_ID, NOW)
-ASK_AT_MOST = _ask_at_most(CHAIN_ID, NOW, bindparam("max_price", type_=so.c.price.type))
+    .select_from(cap.join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id)))
+    .where(cap.c.chain_id == CHAIN_ID)
+)
+ASK_AT_MOST = exists(OPEN_ORDERS.with_only_columns(so.c.order_hash).where(
+    so.c.capacity_id == cap.c.capacity_id, so.c.kind.in_(ASK_KINDS),
+    so.c.price <= bindparam("max_price", type_=so.c.price.type)))
 RELIABILITY_AT_LEAST = reliability_bps(CHAIN_ID, cap.c.node_id) >= bindparam("min_reliability",
                                                                              type_=BigInteger)
 
