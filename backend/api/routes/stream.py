@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
 from backend.api.event_feed import EventFeed
@@ -65,13 +65,8 @@ def _event(row: Any) -> StreamEvent:
                        log_index=row.log_index, address=row.address, args=row.args)
 
 
-def _head_id(engine: Engine, chain_id: int) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(func.coalesce(func.max(raw.c.id), 0)).where(raw.c.chain_id == chain_id)) \
-            .scalar_one()
-
-
 def _last(engine: Engine, chain_id: int) -> Any:
+    """The chain's newest indexed event, or None."""
     with engine.connect() as conn:
         newest = select(raw).where(raw.c.chain_id == chain_id).order_by(raw.c.id.desc()).limit(1)
         return conn.execute(newest).first()
@@ -124,7 +119,8 @@ async def stream_events(
     elif since is not None:
         cursor = since
     else:
-        cursor = await anyio.to_thread.run_sync(_head_id, engine, chain_id)
+        newest = await anyio.to_thread.run_sync(_last, engine, chain_id)
+        cursor = 0 if newest is None else newest.id
     batch = settings.api_page_max
     quiet_since = time.monotonic()
     async with _feed(request, engine, chain_id, settings.api_stream_poll, batch).open() as feed:
