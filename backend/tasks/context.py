@@ -51,12 +51,16 @@ class TaskContext:
 
     # The jobs, each in a transaction of its own.
 
+    def new_indexer(self) -> Indexer:
+        """An indexer on this context's store, which the context has migrated already."""
+        return Indexer.from_settings(self.settings.model_copy(update={"db_auto_migrate": False}),
+                                     engine=self.engine)
+
     def index(self) -> dict[str, Any]:
         """One tick of a long-lived indexer: deployment, ABIs and fetch-ahead thread are set up once.
         After a failure the next tick starts from a fresh one."""
         if self._indexer is None:
-            settings = self.settings.model_copy(update={"db_auto_migrate": False})
-            self._indexer = Indexer.from_settings(settings, engine=self.engine)
+            self._indexer = self.new_indexer()
         try:
             return jobs.index_once(self._indexer)
         except IndexerError:

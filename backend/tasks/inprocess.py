@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backend.indexer.run import Indexer, IndexerError
+from backend.indexer.run import IndexerError
 from backend.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,7 @@ class InProcessTasks:
         settings = self.context.settings
         while not self._stop.is_set():
             try:
-                indexer = Indexer.from_settings(settings.model_copy(update={"db_auto_migrate": False}),
-                                                engine=self.context.engine)  # the context migrated it
+                indexer = self.context.new_indexer()
             except IndexerError as exc:
                 log.error("indexer cannot start: %s; trying again", exc)
                 self._stop.wait(max(settings.indexer_poll_interval, 5.0))
