@@ -158,8 +158,8 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
             pct = median / rec * 100
             lines.append(
                 f"| {n} | {what} | {k} | {bound} | {median * 1000:.2f} ms | {rec * 1000:.0f} ms "
-                f"({freivalds.flops(n) / rec / 1e9:.0f} GFLOP/s) | {pct:.2f} % | {fastest / rec_min * 100:.2f} % | "
-                f"{'yes' if pct <= 1 else 'no'} |"
+                f"({freivalds.flops(n) / rec / 1e9:.0f} GFLOP/s) | {pct:.2f} % | "
+                f"{fastest / rec_min * 100:.2f} % | {'yes' if pct <= 1 else 'no'} |"
             )
     lines += [
         "",
@@ -222,28 +222,27 @@ def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: in
         raise ChallengeError(
             "no CUDA device for torch or CuPy here (--backend numpy measures the CPU instead)"
         )
-    source = open_source(source_kind, get_settings())
-    gpu = source.gpus()[0]
-    reads = 200
-    cpu0 = time.process_time()
-    for _ in range(reads):
-        source.read()
-    read_cpu = (time.process_time() - cpu0) / reads  # nothing else runs yet: the process is the reads
-    idle = next(x for x in source.read().samples if x.uuid == gpu.uuid)
-    buffer = SampleBuffer(1_000_000)
-    sampler = Sampler(source, buffer, interval=0.2)  # 5 Hz: a power profile across the products
-    agent = LocalAgent(Prover(backend, source, max_n=max(sizes)))
-    outcomes: dict[int, list] = {}
-    t0 = time.time()
-    sampler.start()
-    try:
-        for n in sizes:
-            challenge(agent, n, gpu=0)  # warm-up: kernels loaded, allocator grown
-            outcomes[n] = [challenge(agent, n, gpu=0) for _ in range(repeats)]
-    finally:
-        sampler.stop()
-    samples = [x for x in buffer.between(t0, time.time()) if x.uuid == gpu.uuid]
-    source.close()
+    with open_source(source_kind, get_settings()) as source:
+        gpus = source.gpus()
+        reads = 200
+        cpu0 = time.process_time()
+        for _ in range(reads):
+            source.read()
+        read_cpu = (time.process_time() - cpu0) / reads  # nothing else runs yet: the process is the reads
+        idle = next(x for x in source.read().samples if x.uuid == gpus[0].uuid)
+        buffer = SampleBuffer(1_000_000)
+        sampler = Sampler(source, buffer, interval=0.2)  # 5 Hz: a power profile across the products
+        agent = LocalAgent(Prover(backend, source, max_n=max(sizes)))
+        outcomes: dict[int, list] = {}
+        t0 = time.time()
+        sampler.start()
+        try:
+            for n in sizes:
+                challenge(agent, n, gpu=0)  # warm-up: kernels loaded, allocator grown
+                outcomes[n] = [challenge(agent, n, gpu=0) for _ in range(repeats)]
+        finally:
+            sampler.stop()
+        samples = [x for x in buffer.between(t0, time.time()) if x.uuid == gpus[0].uuid]
     versions = f"NumPy {np.__version__}"
     if backend.name == "torch":
         import torch
@@ -255,8 +254,8 @@ def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: in
         versions = f"CuPy {cupy.__version__}"
     return {
         "source": source_kind,
-        "gpu": gpu,
-        "gpu_count": len(source.gpus()),
+        "gpu": gpus[0],
+        "gpu_count": len(gpus),
         "backend": f"{backend.name} on {backend.device}, {versions}",
         "read_cpu": read_cpu,
         "idle": idle,
