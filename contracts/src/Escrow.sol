@@ -3,75 +3,61 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IEscrow, Funds, Payee} from "./interfaces/IEscrow.sol";
+import {IGpuHours} from "./interfaces/IGpuHours.sol";
 
 /// @title Escrow
-/// @notice Holds sale proceeds per capacity, providers' bonds and accounts' credited balances.
-///         Solvency: stablecoin held ≥ Σ (sales + fees + bond) over capacities + Σ claimable.
-contract Escrow is IEscrow, Ownable2Step {
+/// @notice Holds each capacity's backing, providers' bonds and accounts' credited balances.
+///         Per capacity: backing = its backing per unit × units minted and not yet paid out, so no
+///         sale, whatever its price, changes what another unit is backed by.
+///         Solvency: stablecoin held ≥ Σ (backing + bond) over capacities + Σ claimable.
+/// @dev No owner: the wiring is immutable and the settler is whatever GpuHours was wired to, once.
+contract Escrow is IEscrow {
     using SafeERC20 for IERC20;
 
     uint256 public constant MAX_PAYEES = 8;
+    uint16 public constant MAX_FEE_BPS = 1_000;
     uint256 private constant BPS = 10_000;
-
-    /// @dev Sales plus fees of a cancelled capacity, and its units sold, when refunds opened. One slot.
-    struct RefundBase {
-        uint192 pot;
-        uint64 units;
-    }
 
     // ---------------------------------------------------------------- storage
 
     IERC20 public immutable stablecoin;
+    /// @inheritdoc IEscrow
     address public immutable gpuHours;
+    /// @inheritdoc IEscrow
     address public immutable exchange;
-    address public settler;
-    address public treasury;
+    /// @inheritdoc IEscrow
+    address public immutable treasury;
+    /// @inheritdoc IEscrow
+    uint16 public immutable feeBps;
 
     mapping(uint256 capacityId => Funds) private _funds;
+    /// @inheritdoc IEscrow
     mapping(address account => uint256) public claimable;
     mapping(address provider => Payee[]) private _splits;
-    /// @dev A cancelled capacity's pot and units as they stood when refunds opened: each refund is
-    ///      measured against these, not against what earlier refunds left, so rounding cannot pile up.
-    mapping(uint256 capacityId => RefundBase) private _refundBases;
 
     /// @dev `gpuHours_` and `exchange_` are the addresses those contracts will be deployed at
     ///      (next two deployments); the Exchange constructor checks the wiring.
-    constructor(IERC20 stablecoin_, address gpuHours_, address exchange_, address owner_, address treasury_)
-        Ownable(owner_)
-    {
+    constructor(IERC20 stablecoin_, address gpuHours_, address exchange_, address treasury_, uint16 feeBps_) {
         if (
             address(stablecoin_) == address(0) || gpuHours_ == address(0) || exchange_ == address(0)
                 || treasury_ == address(0)
         ) revert ZeroAddress();
+        if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
         stablecoin = stablecoin_;
         gpuHours = gpuHours_;
         exchange = exchange_;
         treasury = treasury_;
-    }
-
-    // ---------------------------------------------------------------- admin
-
-    /// @notice Sets the settlement contract allowed to release, refund and slash.
-    function setSettler(address settler_) external onlyOwner {
-        settler = settler_;
-        emit SettlerSet(settler_);
-    }
-
-    function setTreasury(address treasury_) external onlyOwner {
-        if (treasury_ == address(0)) revert ZeroAddress();
-        treasury = treasury_;
-        emit TreasurySet(treasury_);
+        feeBps = feeBps_;
     }
 
     // ---------------------------------------------------------------- gpuHours
 
     /// @inheritdoc IEscrow
     function postBond(uint256 capacityId, address provider, uint256 amount) external {
-        if (msg.sender != gpuHours) revert OnlyGpuHours(msg.sender);
+        _only(gpuHours);
         Funds storage f = _funds[capacityId];
         f.bond = _u128(f.bond + amount);
         emit BondPosted(capacityId, provider, amount);
@@ -79,75 +65,78 @@ contract Escrow is IEscrow, Ownable2Step {
     }
 
     /// @inheritdoc IEscrow
-    function openRefunds(uint256 capacityId, uint256 unitsSold, address provider) external {
-        if (msg.sender != gpuHours) revert OnlyGpuHours(msg.sender);
+    function openRefunds(uint256 capacityId, uint256 unitsSold, address provider, uint256 penaltyPerUnit) external {
+        _only(gpuHours);
         Funds storage f = _funds[capacityId];
-        f.refundableUnits = SafeCast.toUint64(unitsSold);
-        uint256 pot = uint256(f.sales) + f.fees;
-        _refundBases[capacityId] = RefundBase({pot: uint192(pot), units: uint64(unitsSold)});
         uint256 bond = f.bond;
-        f.bond = 0;
-        emit CapacityRefundOpened(capacityId, unitsSold, pot);
-        emit BondReturned(capacityId, provider, bond);
-        _credit(provider, bond);
+        if (unitsSold != 0 && penaltyPerUnit > bond / unitsSold) penaltyPerUnit = bond / unitsSold;
+        uint256 kept = unitsSold * penaltyPerUnit;
+        f.bond = uint128(kept);
+        f.penaltyPerUnit = uint128(penaltyPerUnit);
+        emit RefundsOpened(capacityId, unitsSold, penaltyPerUnit);
+        emit BondReturned(capacityId, provider, bond - kept);
+        _credit(provider, bond - kept);
     }
 
     /// @inheritdoc IEscrow
     function refund(uint256 capacityId, address holder, uint256 units) external returns (uint256 amount) {
-        if (msg.sender != gpuHours) revert OnlyGpuHours(msg.sender);
-        Funds memory f = _funds[capacityId];
-        if (units > f.refundableUnits) revert NotRefundable(capacityId, units, f.refundableUnits);
-        // The units still out after this refund keep their share of the original pot, rounded up;
-        // this refund is the rest. Each refund is then its pro-rata share of the pot rounded down
-        // or up, never more, and the last unit out takes what is left, so nothing stays behind.
-        // (Refunding pro rata of what earlier refunds left would let their rounding pile up on the
-        // last redeemer.) pot < 2^129 and units < 2^64, so the product cannot overflow.
-        RefundBase memory base = _refundBases[capacityId];
-        uint256 left = f.refundableUnits - units;
-        uint256 keep = left == 0 ? 0 : (uint256(base.pot) * left + base.units - 1) / base.units;
-        uint256 held = uint256(f.sales) + f.fees;
-        amount = held > keep ? held - keep : 0; // less is held only if the settler moved some
-        // Taken from sales and fees in proportion; fees round down so sales never go below zero.
-        uint256 feesPart = amount == 0 ? 0 : uint256(f.fees) * amount / held;
-        f.sales -= uint128(amount - feesPart);
-        f.fees -= uint128(feesPart);
-        f.refundableUnits = uint64(left);
-        _funds[capacityId] = f;
-        emit Refunded(capacityId, holder, units, amount);
+        _only(gpuHours);
+        Funds storage f = _funds[capacityId];
+        uint256 backing = units * IGpuHours(gpuHours).terms(capacityId).backing;
+        _take(capacityId, f, backing);
+        uint256 penalty = units * f.penaltyPerUnit;
+        f.bond -= uint128(penalty); // the bond kept at cancel covers every unit sold
+        emit Refunded(capacityId, holder, units, backing);
+        if (penalty != 0) emit BondSlashed(capacityId, holder, penalty);
+        amount = backing + penalty;
         _credit(holder, amount);
     }
 
     // ---------------------------------------------------------------- exchange
 
     /// @inheritdoc IEscrow
-    function creditSale(uint256 capacityId, uint256 net, uint256 fee) external {
-        if (msg.sender != exchange) revert OnlyExchange(msg.sender);
+    function deposit(uint256 capacityId, address provider, uint256 units, uint256 amount, uint256 premium, uint256 fee)
+        external
+    {
+        _only(exchange);
         Funds storage f = _funds[capacityId];
-        f.sales = _u128(f.sales + net);
-        f.fees = _u128(f.fees + fee);
-        emit SaleCredited(capacityId, net, fee);
+        f.backing = _u128(f.backing + amount);
+        emit BackingDeposited(capacityId, units, amount);
+        if (premium != 0) {
+            emit PremiumPaid(capacityId, provider, premium, fee);
+            _payProvider(provider, premium - fee);
+            _credit(treasury, fee);
+        }
     }
 
     // ---------------------------------------------------------------- settler
 
     /// @inheritdoc IEscrow
-    function release(uint256 capacityId, address provider, uint256 amount) external {
-        uint256 fee = _takeSales(capacityId, amount);
-        emit Released(capacityId, provider, amount, fee);
-        _payProvider(provider, amount);
-        _credit(treasury, fee);
-    }
-
-    /// @inheritdoc IEscrow
-    function refundUndelivered(uint256 capacityId, address holder, uint256 amount) external {
-        uint256 fee = _takeSales(capacityId, amount);
-        emit Refunded(capacityId, holder, 0, amount + fee);
-        _credit(holder, amount + fee);
+    function settle(uint256 capacityId, address holder, uint256 units, uint256 delivered) external {
+        _only(IGpuHours(gpuHours).settlement());
+        if (delivered > units) revert DeliveredAboveUnits(units, delivered);
+        Funds storage f = _funds[capacityId];
+        uint256 perUnit = IGpuHours(gpuHours).terms(capacityId).backing;
+        _take(capacityId, f, units * perUnit);
+        uint256 released = delivered * perUnit;
+        uint256 refunded = (units - delivered) * perUnit;
+        if (released != 0) {
+            // Rounds up, against the provider: a holder's backing is never touched by the fee.
+            uint256 fee = Math.mulDiv(released, feeBps, BPS, Math.Rounding.Ceil);
+            address provider = IGpuHours(gpuHours).providerOf(capacityId);
+            emit Released(capacityId, provider, delivered, released, fee);
+            _payProvider(provider, released - fee);
+            _credit(treasury, fee);
+        }
+        if (refunded != 0) {
+            emit Refunded(capacityId, holder, units - delivered, refunded);
+            _credit(holder, refunded);
+        }
     }
 
     /// @inheritdoc IEscrow
     function slashBond(uint256 capacityId, address to, uint256 amount) external {
-        if (msg.sender != settler) revert OnlySettler(msg.sender);
+        _only(IGpuHours(gpuHours).settlement());
         Funds storage f = _funds[capacityId];
         if (amount > f.bond) revert InsufficientFunds(capacityId, amount, f.bond);
         f.bond -= uint128(amount);
@@ -157,7 +146,7 @@ contract Escrow is IEscrow, Ownable2Step {
 
     /// @inheritdoc IEscrow
     function returnBond(uint256 capacityId, address provider) external {
-        if (msg.sender != settler) revert OnlySettler(msg.sender);
+        _only(IGpuHours(gpuHours).settlement());
         Funds storage f = _funds[capacityId];
         uint256 bond = f.bond;
         f.bond = 0;
@@ -179,41 +168,45 @@ contract Escrow is IEscrow, Ownable2Step {
 
     /// @inheritdoc IEscrow
     function setRevenueSplit(Payee[] calldata payees) external {
-        if (payees.length > MAX_PAYEES) revert InvalidSplit();
+        uint256 n = payees.length;
+        if (n > MAX_PAYEES) revert InvalidSplit(n, 0);
         delete _splits[msg.sender];
         uint256 total;
-        for (uint256 i; i < payees.length; ++i) {
-            if (payees[i].account == address(0) || payees[i].bps == 0) revert InvalidSplit();
+        for (uint256 i; i < n; ++i) {
+            if (payees[i].account == address(0) || payees[i].bps == 0) revert InvalidSplit(n, total);
             total += payees[i].bps;
             _splits[msg.sender].push(payees[i]);
         }
-        if (payees.length != 0 && total != BPS) revert InvalidSplit();
+        if (n != 0 && total != BPS) revert InvalidSplit(n, total);
         emit RevenueSplitSet(msg.sender, payees);
     }
 
     // ---------------------------------------------------------------- views
 
+    /// @inheritdoc IEscrow
     function funds(uint256 capacityId) external view returns (Funds memory) {
         return _funds[capacityId];
     }
 
+    /// @inheritdoc IEscrow
     function revenueSplit(address provider) external view returns (Payee[] memory) {
         return _splits[provider];
     }
 
     // ---------------------------------------------------------------- internal
 
-    /// @dev Takes `amount` of sales and the fee that was charged on it, in proportion (rounded down,
-    ///      all of it when the last sales go).
-    function _takeSales(uint256 capacityId, uint256 amount) private returns (uint256 fee) {
-        if (msg.sender != settler) revert OnlySettler(msg.sender);
-        Funds storage f = _funds[capacityId];
-        uint256 sales = f.sales;
-        if (amount > sales) revert InsufficientFunds(capacityId, amount, sales);
-        if (amount == 0) return 0;
-        fee = uint256(f.fees) * amount / sales;
-        f.sales = uint128(sales - amount);
-        f.fees -= uint128(fee);
+    function _only(address allowed) private view {
+        if (msg.sender == allowed) return;
+        if (allowed == gpuHours) revert OnlyGpuHours(msg.sender);
+        if (allowed == exchange) revert OnlyExchange(msg.sender);
+        revert OnlySettler(msg.sender);
+    }
+
+    /// @dev Takes `amount` of backing out of the capacity's funds; never more than they hold.
+    function _take(uint256 capacityId, Funds storage f, uint256 amount) private {
+        uint256 held = f.backing;
+        if (amount > held) revert InsufficientFunds(capacityId, amount, held);
+        f.backing = uint128(held - amount);
     }
 
     function _payProvider(address provider, uint256 amount) private {
@@ -222,7 +215,7 @@ contract Escrow is IEscrow, Ownable2Step {
         if (n == 0) return _credit(provider, amount);
         uint256 paid;
         for (uint256 i = 1; i < n; ++i) {
-            uint256 share = amount * split[i].bps / BPS;
+            uint256 share = Math.mulDiv(amount, split[i].bps, BPS);
             paid += share;
             _credit(split[i].account, share);
         }

@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -15,19 +15,20 @@ import {IGpuHours} from "./interfaces/IGpuHours.sol";
 import {IEscrow} from "./interfaces/IEscrow.sol";
 
 /// @title Exchange
-/// @notice Fills EIP-712 signed orders for GPU-hours. Primary sales mint and pay into escrow;
-///         secondary sales and bids move tokens between holders and pay the seller directly.
+/// @notice Fills EIP-712 signed orders for GPU-hours. Primary sales mint and pay each unit's fixed
+///         backing into escrow (the provider pays in what a sale below it lacks; what a sale above
+///         it brings goes to the provider, less the fee); secondary sales and bids move tokens
+///         between holders and pay the seller directly. No owner: fee and treasury are the escrow's,
+///         immutable.
 /// @dev No reentrancy lock: every fill checks and records the order before any external call, and
 ///      the only untrusted code it calls is an ERC-1155 receiver, which can do no more than start
 ///      other, fully checked fills.
-contract Exchange is IExchange, EIP712, Ownable2Step {
+contract Exchange is IExchange, EIP712 {
     using SafeERC20 for IERC20;
 
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address maker,uint8 kind,uint256 capacityId,uint256 amount,uint256 price,uint256 expiry,uint256 salt,uint256 counter)"
     );
-    /// @inheritdoc IExchange
-    uint16 public constant MAX_FEE_BPS = 1_000;
     uint256 private constant BPS = 10_000;
 
     // ---------------------------------------------------------------- storage
@@ -37,23 +38,19 @@ contract Exchange is IExchange, EIP712, Ownable2Step {
     IEscrow public immutable escrow;
 
     /// @inheritdoc IExchange
-    address public treasury;
+    address public immutable treasury;
     /// @inheritdoc IExchange
-    uint16 public feeBps;
+    uint16 public immutable feeBps;
 
     mapping(bytes32 orderHash => OrderStatus) private _status;
     /// @inheritdoc IExchange
     mapping(address maker => uint256) public counter;
 
-    constructor(IERC20 stablecoin_, IGpuHours gpuHours_, IEscrow escrow_, address owner_, address treasury_, uint16 feeBps_)
-        EIP712("gpuhours Exchange", "1")
-        Ownable(owner_)
-    {
-        if (
-            address(stablecoin_) == address(0) || address(gpuHours_) == address(0) || address(escrow_) == address(0)
-                || treasury_ == address(0)
-        ) revert ZeroAddress();
-        if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
+    constructor(IERC20 stablecoin_, IGpuHours gpuHours_, IEscrow escrow_) EIP712("gpuhours Exchange", "1") {
+        if (address(stablecoin_) == address(0) || address(gpuHours_) == address(0) || address(escrow_) == address(0))
+        {
+            revert ZeroAddress();
+        }
         if (
             gpuHours_.exchange() != address(this) || escrow_.exchange() != address(this)
                 || escrow_.gpuHours() != address(gpuHours_)
@@ -61,22 +58,8 @@ contract Exchange is IExchange, EIP712, Ownable2Step {
         stablecoin = stablecoin_;
         gpuHours = gpuHours_;
         escrow = escrow_;
-        treasury = treasury_;
-        feeBps = feeBps_;
-    }
-
-    // ---------------------------------------------------------------- admin
-
-    function setFee(uint16 bps) external onlyOwner {
-        if (bps > MAX_FEE_BPS) revert FeeTooHigh(bps, MAX_FEE_BPS);
-        feeBps = bps;
-        emit FeeSet(bps);
-    }
-
-    function setTreasury(address treasury_) external onlyOwner {
-        if (treasury_ == address(0)) revert ZeroAddress();
-        treasury = treasury_;
-        emit TreasurySet(treasury_);
+        treasury = escrow_.treasury();
+        feeBps = escrow_.feeBps();
     }
 
     // ---------------------------------------------------------------- fills
@@ -173,49 +156,54 @@ contract Exchange is IExchange, EIP712, Ownable2Step {
     function _settle(Order calldata order, uint256 amount) private returns (uint256 fee) {
         uint256 price = order.price;
         if (price != 0 && amount > type(uint128).max / price) revert PriceOverflow(amount, price);
-        uint256 total = amount * price;
-        // Rounds up, against the seller; total < 2^128 so the product cannot overflow.
-        fee = (total * feeBps + BPS - 1) / BPS;
+        uint256 total = amount * price; // < 2^128
         uint256 capacityId = order.capacityId;
         address maker = order.maker;
 
         if (order.kind == OrderKind.PrimarySell) {
-            _sellPrimary(capacityId, maker, msg.sender, msg.sender, amount, total, fee);
+            return _sellPrimary(capacityId, maker, msg.sender, amount, total);
         } else if (order.kind == OrderKind.Sell) {
-            _sellSecondary(capacityId, maker, msg.sender, amount, total, fee);
+            return _sellSecondary(capacityId, maker, msg.sender, amount, total);
         } else if (msg.sender == gpuHours.providerOf(capacityId)) {
             // A provider fills a bid by minting: the bidder pays into escrow.
-            _sellPrimary(capacityId, msg.sender, maker, maker, amount, total, fee);
+            return _sellPrimary(capacityId, msg.sender, maker, amount, total);
         } else {
-            _sellSecondary(capacityId, msg.sender, maker, amount, total, fee);
+            return _sellSecondary(capacityId, msg.sender, maker, amount, total);
         }
     }
 
-    function _sellPrimary(
-        uint256 capacityId,
-        address provider,
-        address payer,
-        address buyer,
-        uint256 amount,
-        uint256 total,
-        uint256 fee
-    ) private {
-        stablecoin.safeTransferFrom(payer, address(escrow), total);
-        escrow.creditSale(capacityId, total - fee, fee);
-        gpuHours.mint(buyer, capacityId, amount, provider);
+    /// @dev Mints to `buyer`, who pays `total`; escrow receives exactly the units' fixed backing.
+    function _sellPrimary(uint256 capacityId, address provider, address buyer, uint256 amount, uint256 total)
+        private
+        returns (uint256 fee)
+    {
+        uint256 backing = amount * gpuHours.mint(buyer, capacityId, amount, provider);
+        uint256 premium;
+        if (total >= backing) {
+            premium = total - backing;
+            fee = _fee(premium);
+        } else {
+            // Sold below its backing: the provider pays in the difference, so every unit of the id
+            // stays backed alike and a sale at any price takes nothing from other holders.
+            stablecoin.safeTransferFrom(provider, address(escrow), backing - total);
+        }
+        if (total != 0) stablecoin.safeTransferFrom(buyer, address(escrow), total);
+        escrow.deposit(capacityId, provider, amount, backing, premium, fee);
     }
 
-    function _sellSecondary(
-        uint256 capacityId,
-        address seller,
-        address buyer,
-        uint256 amount,
-        uint256 total,
-        uint256 fee
-    ) private {
+    function _sellSecondary(uint256 capacityId, address seller, address buyer, uint256 amount, uint256 total)
+        private
+        returns (uint256 fee)
+    {
+        fee = _fee(total);
         gpuHours.exchangeTransfer(seller, buyer, capacityId, amount);
         stablecoin.safeTransferFrom(buyer, seller, total - fee);
         if (fee != 0) stablecoin.safeTransferFrom(buyer, treasury, fee);
+    }
+
+    /// @dev The protocol fee on `amount`, rounded up against the seller (amount < 2^128: no overflow).
+    function _fee(uint256 amount) private view returns (uint256) {
+        return Math.mulDiv(amount, feeBps, BPS, Math.Rounding.Ceil);
     }
 
     /// @dev The struct hash of the order's eight static words as they stand in calldata. Every field

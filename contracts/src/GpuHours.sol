@@ -5,9 +5,11 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 import {
-    IGpuHours, Node, Capacity, Booking, CapacityStatus, CloseReason
+    IGpuHours, Node, Capacity, Booking, Terms, CapacityStatus, CloseReason
 } from "./interfaces/IGpuHours.sol";
 import {IEscrow} from "./interfaces/IEscrow.sol";
+import {ISettlement} from "./interfaces/ISettlement.sol";
+import {BookingId, makeBookingId} from "./libraries/BookingId.sol";
 import {HourBook} from "./libraries/HourBook.sol";
 
 /// @title GpuHours
@@ -34,6 +36,9 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
 
     mapping(uint64 nodeId => Node) private _nodes;
     mapping(uint256 capacityId => Capacity) private _capacities;
+    mapping(uint256 capacityId => Terms) private _terms;
+    /// @inheritdoc IGpuHours
+    mapping(bytes32 gpuUuidsHash => uint64 nodeId) public nodeOfGpus;
     mapping(uint256 bookingId => Booking) private _bookings;
     mapping(uint256 capacityId => mapping(uint256 word => uint256 counts)) private _booked;
 
@@ -76,7 +81,10 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         bytes32 gpuUuidsHash
     ) external returns (uint64 nodeId) {
         if (gpuCount == 0) revert InvalidGpuCount(gpuCount);
+        uint64 existing = nodeOfGpus[gpuUuidsHash];
+        if (existing != 0) revert GpusAlreadyRegistered(gpuUuidsHash, existing);
         nodeId = ++nodeCount;
+        nodeOfGpus[gpuUuidsHash] = nodeId;
         _nodes[nodeId] = Node({
             owner: msg.sender,
             gpuCount: gpuCount,
@@ -99,11 +107,13 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     }
 
     /// @inheritdoc IGpuHours
-    function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint256 bond)
+    function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint96 backing, uint256 bond)
         external
         returns (uint256 capacityId)
     {
         Node storage n = _ownedNode(nodeId);
+        if (settlement == address(0)) revert SettlementNotSet();
+        if (backing == 0) revert InvalidBacking(backing);
         if (
             start % HOUR != 0 || end % HOUR != 0 || start < _currentHour() || end <= start
                 || end - start > MAX_WINDOW_HOURS * HOUR
@@ -111,7 +121,11 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         if (start < n.lastWindowEnd) revert WindowOverlaps(nodeId, start, n.lastWindowEnd);
         uint8 gpuCount = n.gpuCount;
         uint32 cap = uint32(gpuCount) * uint32((end - start) / HOUR);
-        uint256 minimum = cap * minBondPerUnit;
+        Terms memory t = ISettlement(settlement).newTerms();
+        t.backing = backing;
+        // The bond answers for a full slash of every unit, so no holder races another for it.
+        uint256 perUnit = minBondPerUnit > t.slashPerGpuHour ? minBondPerUnit : t.slashPerGpuHour;
+        uint256 minimum = cap * perUnit;
         if (bond < minimum) revert BondTooLow(bond, minimum);
 
         n.lastWindowEnd = end;
@@ -126,7 +140,8 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
             minted: 0,
             retired: 0
         });
-        emit CapacityCreated(capacityId, nodeId, msg.sender, start, end, cap, bond);
+        _terms[capacityId] = t;
+        emit CapacityCreated(capacityId, nodeId, msg.sender, start, end, cap, bond, t);
         if (bond != 0) escrow.postBond(capacityId, msg.sender, bond);
     }
 
@@ -142,7 +157,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         uint32 sold = c.minted;
         emit CapacityCancelled(capacityId, sold);
         emit CapacityClosed(capacityId, CloseReason.ProviderCancelled);
-        escrow.openRefunds(capacityId, sold, provider);
+        escrow.openRefunds(capacityId, sold, provider, _terms[capacityId].slashPerGpuHour);
     }
 
     // ---------------------------------------------------------------- holders
@@ -175,7 +190,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     function refundBooking(uint256 bookingId) external {
         Booking storage b = _bookings[bookingId];
         if (b.holder == address(0) || b.closeReason != CloseReason.None) revert BookingNotOpen(bookingId);
-        uint256 capacityId = bookingId >> 24;
+        uint256 capacityId = BookingId.wrap(bookingId).capacityId();
         CapacityStatus status = _capacities[capacityId].status;
         if (status != CapacityStatus.Cancelled) _revertNotActive(capacityId, status);
         b.closeReason = CloseReason.ProviderCancelled;
@@ -215,13 +230,13 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         Booking storage b = _bookings[bookingId];
         if (b.holder == address(0) || b.closeReason != CloseReason.None) revert BookingNotOpen(bookingId);
         b.closeReason = reason;
-        emit BookingClosed(bookingId, bookingId >> 24, reason);
+        emit BookingClosed(bookingId, BookingId.wrap(bookingId).capacityId(), reason);
     }
 
     // ---------------------------------------------------------------- exchange
 
     /// @inheritdoc IGpuHours
-    function mint(address to, uint256 capacityId, uint256 amount, address maker) external {
+    function mint(address to, uint256 capacityId, uint256 amount, address maker) external returns (uint256 backing) {
         if (msg.sender != exchange) revert OnlyExchange(msg.sender);
         Capacity memory c = _capacities[capacityId];
         if (c.status != CapacityStatus.Active) _revertNotActive(capacityId, c.status);
@@ -229,7 +244,17 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         if (_nodes[c.nodeId].owner != maker) revert NotProvider(capacityId, maker);
         uint256 cap = _cap(c);
         if (amount > cap - c.minted) revert SupplyCapExceeded(capacityId, c.minted, amount, cap);
+        // Before the window every hour is still ahead, so the cap is the whole check. Inside it, the
+        // units out (minted, less retired, less what was booked into hours now over) plus these must
+        // fit the GPU-hours left from the current hour on.
+        if (block.timestamp >= c.start) {
+            uint256 hourIndex = (_currentHour() - c.start) / HOUR;
+            uint256 left = uint256(c.gpuCount) * (cap / c.gpuCount - hourIndex);
+            uint256 out = c.minted - c.retired - _booked[capacityId].sum(0, hourIndex);
+            if (out + amount > left) revert HoursNotUsable(capacityId, amount, left - out);
+        }
         _capacities[capacityId].minted = c.minted + uint32(amount);
+        backing = _terms[capacityId].backing;
         _mint(to, capacityId, amount, "");
     }
 
@@ -247,6 +272,24 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
 
     function capacity(uint256 capacityId) external view returns (Capacity memory) {
         return _capacities[capacityId];
+    }
+
+    /// @inheritdoc IGpuHours
+    function terms(uint256 capacityId) external view returns (Terms memory) {
+        return _terms[capacityId];
+    }
+
+    /// @inheritdoc IGpuHours
+    function usableUnits(uint256 capacityId) external view returns (uint256) {
+        Capacity storage c = _capacities[capacityId];
+        if (c.status != CapacityStatus.Active || block.timestamp >= c.end) return 0;
+        uint256 n = (c.end - c.start) / HOUR;
+        uint256 first = block.timestamp < c.start ? 0 : (_currentHour() - c.start) / HOUR;
+        mapping(uint256 => uint256) storage words = _booked[capacityId];
+        uint256 bookedAhead = words.sum(first, n);
+        uint256 circulating = c.minted - c.retired - words.sum(0, first) - bookedAhead;
+        uint256 free = uint256(c.gpuCount) * (n - first) - bookedAhead;
+        return circulating < free ? circulating : free;
     }
 
     function booking(uint256 bookingId) external view returns (Booking memory) {
@@ -268,15 +311,10 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         return c.minted - c.retired - bookedUnits(capacityId);
     }
 
-    function bookedUnits(uint256 capacityId) public view returns (uint256 units) {
+    function bookedUnits(uint256 capacityId) public view returns (uint256) {
         Capacity storage c = _capacities[capacityId];
-        uint256 n = (c.end - c.start) / HOUR;
-        mapping(uint256 => uint256) storage words = _booked[capacityId];
-        for (uint256 i; i < n; ++i) {
-            units += words.at(i);
-        }
+        return _booked[capacityId].sum(0, (c.end - c.start) / HOUR);
     }
-
 
     function bookedAt(uint256 capacityId, uint256 hourStart) external view returns (uint256) {
         Capacity storage c = _capacities[capacityId];
@@ -298,7 +336,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         ) revert InvalidBooking(capacityId, start, hours_, gpus);
         uint256 first = (start - c.start) / HOUR;
         mapping(uint256 => uint256) storage words = _booked[capacityId];
-        bookingId = (capacityId << 24) | (first << 8) | words.at(first);
+        bookingId = BookingId.unwrap(makeBookingId(capacityId, first, words.at(first)));
         (bool ok, uint256 fullHour, uint256 held) = words.book(first, hours_, gpus, c.gpuCount);
         if (!ok) revert Overbooked(capacityId, c.start + fullHour * HOUR, held, gpus, c.gpuCount);
     }

@@ -5,15 +5,17 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 
 import {ISettlement, Sla} from "./interfaces/ISettlement.sol";
-import {IGpuHours, Capacity, Booking, CapacityStatus, CloseReason} from "./interfaces/IGpuHours.sol";
+import {IGpuHours, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "./interfaces/IGpuHours.sol";
 import {IEscrow} from "./interfaces/IEscrow.sol";
 import {IAttestationOracle} from "./interfaces/IAttestationOracle.sol";
+import {BookingId} from "./libraries/BookingId.sol";
 
 /// @title Settlement
-/// @notice The escrow's settler: turns attested hours into payouts, refunds and slashes.
-/// @dev Money per unit is the capacity's escrowed sales divided by its unsettled units (the last
-///      unit takes the remainder), so every settlement takes exactly its share and the escrow of a
-///      fully settled capacity ends at zero.
+/// @notice The escrow's settler: turns attested hours into payouts, refunds and slashes, under the
+///         terms each capacity recorded when it was created.
+/// @dev Every unit carries the same fixed backing, so each settlement moves exactly its units'
+///      backing: a delivered unit's to the provider, the others' back to their holder. The bond
+///      covers a slash of every unit (GpuHours sizes it so), so no holder races another for it.
 contract Settlement is ISettlement, Ownable2Step {
     uint256 private constant HOUR = 1 hours;
 
@@ -36,6 +38,7 @@ contract Settlement is ISettlement, Ownable2Step {
         _setSla(sla_);
     }
 
+    /// @notice Sets the SLA for capacities created from now on; existing ones keep theirs.
     function setSla(Sla calldata sla_) external onlyOwner {
         _setSla(sla_);
     }
@@ -46,122 +49,133 @@ contract Settlement is ISettlement, Ownable2Step {
     function settleBooking(uint256 bookingId) external {
         Booking memory b = gpuHours.booking(bookingId);
         if (b.holder == address(0) || b.closeReason != CloseReason.None) revert BookingNotOpen(bookingId);
-        uint256 capacityId = bookingId >> 24;
+        uint256 capacityId = BookingId.wrap(bookingId).capacityId();
         Capacity memory c = gpuHours.capacity(capacityId);
-        if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId);
+        if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId, c.status);
+        Terms memory t = gpuHours.terms(capacityId);
         // The oracle still accepts the last hour exactly maxDelay after it ends: one second later.
-        uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + oracle.maxDelay() + 1;
+        uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1;
         if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
 
-        Sla memory s = _sla;
-        (uint256 delivered, uint256 failed) =
-            oracle.countEpochs(c.nodeId, uint64(b.start / HOUR), b.hours_, s.minUptimeBps, s.minGflopsPerJoule);
-        uint256 amount = _take(capacityId, c.minted, uint256(b.gpus) * b.hours_);
-        uint256 paid = amount * delivered / b.hours_;
+        uint256 first = b.start / HOUR;
+        (uint256 delivered, uint256 failed) = _count(c.nodeId, first, b.hours_, t);
+        uint256 units = uint256(b.gpus) * b.hours_;
         uint256 slashed;
-        CloseReason reason = CloseReason.Completed;
-        if (failed > s.graceHours) {
-            reason = CloseReason.ProviderFailed;
-            slashed = _slash(capacityId, b.holder, uint256(b.gpus) * (failed - s.graceHours) * s.slashPerGpuHour);
+        CloseReason reason = failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed;
+        if (failed != 0) {
+            // Grace counts per window: hours that failed earlier in it use it up first, so splitting
+            // a booking into short ones forgives nothing more.
+            (, uint256 failedBefore) = _count(c.nodeId, c.start / HOUR, first - c.start / HOUR, t);
+            uint256 forgiven = failedBefore >= t.graceHours ? 0 : _min(failed, t.graceHours - failedBefore);
+            slashed = uint256(b.gpus) * (failed - forgiven) * t.slashPerGpuHour;
         }
+        settledUnits[capacityId] += units;
         gpuHours.closeBooking(bookingId, reason);
-        _pay(capacityId, b.holder, amount, paid);
-        emit BookingSettled(bookingId, capacityId, delivered, failed, paid, amount - paid, slashed);
+        emit BookingSettled(bookingId, capacityId, delivered, failed, slashed);
+        escrow.settle(capacityId, b.holder, units, uint256(b.gpus) * delivered);
+        if (slashed != 0) escrow.slashBond(capacityId, b.holder, slashed);
     }
 
     /// @inheritdoc ISettlement
     function settleUnused(uint256 capacityId, address[] calldata holders) external {
-        Capacity memory c = _endedCapacity(capacityId);
+        (Capacity memory c, Terms memory t) = _endedCapacity(capacityId);
         uint256 windowHours = (c.end - c.start) / HOUR;
-        (uint256 delivered,) = _countWindow(capacityId, c);
+        (uint256 delivered, uint256 failed) = _countWindow(capacityId, c, t);
+        uint256 slashedHours = failed > t.graceHours ? failed - t.graceHours : 0;
         uint256[] memory units = new uint256[](holders.length);
+        uint256 total;
         for (uint256 i; i < holders.length; ++i) {
             units[i] = IERC1155(address(gpuHours)).balanceOf(holders[i], capacityId);
             // A holder listed twice is expired once, so it must be paid once.
             for (uint256 j; j < i && units[i] != 0; ++j) {
                 if (holders[j] == holders[i]) units[i] = 0;
             }
+            total += units[i];
         }
+        settledUnits[capacityId] += total;
         gpuHours.expireHours(capacityId, holders);
         for (uint256 i; i < holders.length; ++i) {
             if (units[i] == 0) continue;
-            uint256 amount = _take(capacityId, c.minted, units[i]);
-            uint256 paid = amount * delivered / windowHours;
-            _pay(capacityId, holders[i], amount, paid);
-            emit UnusedSettled(capacityId, holders[i], units[i], paid, amount - paid);
+            // Unused units pay the provider in proportion to the hours it was attested available
+            // (rounded down, against the provider) and are slashed for the failed hours past grace.
+            uint256 paidUnits = units[i] * delivered / windowHours;
+            uint256 slashed = units[i] * slashedHours / windowHours * t.slashPerGpuHour;
+            emit UnusedSettled(capacityId, holders[i], units[i], paidUnits, slashed);
+            escrow.settle(capacityId, holders[i], units[i], paidUnits);
+            if (slashed != 0) escrow.slashBond(capacityId, holders[i], slashed);
         }
     }
 
     /// @inheritdoc ISettlement
     function settleCapacity(uint256 capacityId) external {
-        Capacity memory c = _endedCapacity(capacityId);
+        (Capacity memory c, Terms memory t) = _endedCapacity(capacityId);
         uint256 outstanding = c.minted - settledUnits[capacityId];
         if (outstanding != 0) revert UnitsOutstanding(capacityId, outstanding);
-        (uint256 delivered, uint256 failed) = _countWindow(capacityId, c);
+        (uint256 delivered, uint256 failed) = _countWindow(capacityId, c, t);
         uint256 bond = escrow.funds(capacityId).bond;
-        gpuHours.closeCapacity(
-            capacityId, failed > _sla.graceHours ? CloseReason.ProviderFailed : CloseReason.Completed
-        );
-        escrow.returnBond(capacityId, gpuHours.providerOf(capacityId));
         emit CapacitySettled(capacityId, delivered, failed, bond);
+        gpuHours.closeCapacity(capacityId, failed > t.graceHours ? CloseReason.ProviderFailed : CloseReason.Completed);
+        escrow.returnBond(capacityId, gpuHours.providerOf(capacityId));
     }
 
     // ---------------------------------------------------------------- views
 
+    /// @inheritdoc ISettlement
     function sla() external view returns (Sla memory) {
         return _sla;
+    }
+
+    /// @inheritdoc ISettlement
+    function newTerms() external view returns (Terms memory t) {
+        Sla memory s = _sla;
+        t.slashPerGpuHour = s.slashPerGpuHour;
+        t.maxDelay = uint32(oracle.maxDelay()); // the oracle bounds its delay far below 2^32 s
+        t.minUptimeBps = s.minUptimeBps;
+        t.minGflopsPerJoule = s.minGflopsPerJoule;
+        t.graceHours = s.graceHours;
     }
 
     // ---------------------------------------------------------------- internal
 
     function _setSla(Sla memory sla_) private {
-        if (sla_.minUptimeBps > 10_000) revert InvalidSla();
+        if (sla_.minUptimeBps > 10_000) revert InvalidSla(sla_.minUptimeBps);
         _sla = sla_;
         emit SlaSet(sla_);
     }
 
-    function _endedCapacity(uint256 capacityId) private view returns (Capacity memory c) {
+    function _endedCapacity(uint256 capacityId) private view returns (Capacity memory c, Terms memory t) {
         c = gpuHours.capacity(capacityId);
-        if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId);
-        uint256 readyAt = uint256(c.end) + oracle.maxDelay() + 1;
+        if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId, c.status);
+        t = gpuHours.terms(capacityId);
+        uint256 readyAt = uint256(c.end) + t.maxDelay + 1;
         if (block.timestamp < readyAt) revert NotSettleable(capacityId, readyAt);
     }
 
-    /// @dev The escrowed sales `units` of `capacityId` answer for, marked settled.
-    function _take(uint256 capacityId, uint256 minted, uint256 units) private returns (uint256 amount) {
-        uint256 settled = settledUnits[capacityId];
-        uint256 outstanding = minted - settled;
-        uint256 sales = escrow.funds(capacityId).sales;
-        amount = units == outstanding ? sales : sales * units / outstanding;
-        settledUnits[capacityId] = settled + units;
-    }
-
-    function _pay(uint256 capacityId, address holder, uint256 amount, uint256 paid) private {
-        if (paid != 0) escrow.release(capacityId, gpuHours.providerOf(capacityId), paid);
-        if (amount != paid) escrow.refundUndelivered(capacityId, holder, amount - paid);
-    }
-
-    function _slash(uint256 capacityId, address to, uint256 wanted) private returns (uint256 slashed) {
-        uint256 bond = escrow.funds(capacityId).bond;
-        slashed = wanted < bond ? wanted : bond;
-        if (slashed != 0) escrow.slashBond(capacityId, to, slashed);
+    function _count(uint64 nodeId, uint256 fromEpoch, uint256 count, Terms memory t)
+        private
+        view
+        returns (uint256 delivered, uint256 failed)
+    {
+        if (count == 0) return (0, 0);
+        return oracle.countEpochs(nodeId, uint64(fromEpoch), count, t.minUptimeBps, t.minGflopsPerJoule);
     }
 
     /// @dev Counts a window once, after it can no longer be attested, and remembers the result.
-    function _countWindow(uint256 capacityId, Capacity memory c)
+    function _countWindow(uint256 capacityId, Capacity memory c, Terms memory t)
         private
         returns (uint256 delivered, uint256 failed)
     {
         uint256 packed = _windowCounts[capacityId];
         if (packed == 0) {
-            Sla memory s = _sla;
-            (delivered, failed) = oracle.countEpochs(
-                c.nodeId, uint64(c.start / HOUR), (c.end - c.start) / HOUR, s.minUptimeBps, s.minGflopsPerJoule
-            );
+            (delivered, failed) = _count(c.nodeId, c.start / HOUR, (c.end - c.start) / HOUR, t);
             _windowCounts[capacityId] = ((delivered << 128) | failed) + 1;
         } else {
             packed -= 1;
             (delivered, failed) = (packed >> 128, packed & type(uint128).max);
         }
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 }

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @notice Stablecoin held for one capacity: primary-sale proceeds (net of fee), the protocol fee
-///         kept until delivery is settled, the provider's bond, and the units those funds answer for
-///         once the capacity is cancelled.
+/// @notice Stablecoin held for one capacity. `backing` is the capacity's fixed backing per unit times
+///         the units minted and not yet paid out; `bond` is the provider's; once the capacity is
+///         cancelled, `penaltyPerUnit` is what each refunded unit also takes from the bond.
 struct Funds {
-    uint128 sales;
-    uint128 fees;
+    uint128 backing;
     uint128 bond;
-    uint64 refundableUnits;
+    uint128 penaltyPerUnit;
 }
 
 /// @notice One payee of a provider's revenue split; shares are in basis points and sum to 10,000.
@@ -18,10 +17,12 @@ struct Payee {
 }
 
 /// @title IEscrow
-/// @notice Holds every stablecoin the protocol owes: sale proceeds per capacity until delivery is
-///         settled, providers' bonds, and balances credited to accounts, which they withdraw
-///         (pull payments). Releasing against attested delivery and slashing are done by the
-///         `settler`, a role the attestation-based settlement contract takes.
+/// @notice Holds every stablecoin the protocol owes: each capacity's backing (the same fixed amount
+///         behind every unit of the id, paid in on every primary sale whatever its price), providers'
+///         bonds, and balances credited to accounts, which they withdraw (pull payments). Backing
+///         leaves only per unit: to the provider for delivered units (less the protocol fee), back to
+///         the holder for the rest. The settler is the settlement contract GpuHours is wired to, set
+///         once there; no owner can move funds.
 interface IEscrow {
     error OnlyGpuHours(address caller);
     error OnlyExchange(address caller);
@@ -29,49 +30,59 @@ interface IEscrow {
     error ZeroAddress();
     /// @notice Asked to move `amount` from a pot of `capacityId` that holds only `available`.
     error InsufficientFunds(uint256 capacityId, uint256 amount, uint256 available);
-    /// @notice A refund for `units` was asked of `capacityId`, which answers for only `refundableUnits`.
-    error NotRefundable(uint256 capacityId, uint256 units, uint256 refundableUnits);
+    /// @notice Delivered units cannot exceed the units settled.
+    error DeliveredAboveUnits(uint256 units, uint256 delivered);
     /// @notice Nothing is credited to the caller.
     error NothingToWithdraw(address account);
-    /// @notice A split needs 1 to `maxPayees` payees, no zero address, shares summing to 10,000.
-    error InvalidSplit();
+    /// @notice A split needs at most `maxPayees` payees, no zero address, shares summing to 10,000.
+    error InvalidSplit(uint256 payees, uint256 totalBps);
     /// @notice An amount does not fit the escrow's 128-bit accounting.
     error AmountTooLarge(uint256 amount);
+    /// @notice The fee is at most 10 %.
+    error FeeTooHigh(uint256 bps, uint256 maxBps);
 
     event BondPosted(uint256 indexed capacityId, address indexed provider, uint256 amount);
-    event SaleCredited(uint256 indexed capacityId, uint256 net, uint256 fee);
-    event CapacityRefundOpened(uint256 indexed capacityId, uint256 refundableUnits, uint256 funds);
+    /// @notice A primary sale of `units` paid their backing, `amount`, into the capacity's funds.
+    event BackingDeposited(uint256 indexed capacityId, uint256 units, uint256 amount);
+    /// @notice A primary sale above the backing: the excess went to the provider, less `fee`.
+    event PremiumPaid(uint256 indexed capacityId, address indexed provider, uint256 amount, uint256 fee);
+    /// @notice Capacity cancelled: its `units` sold are refundable, each with `penaltyPerUnit` of the bond.
+    event RefundsOpened(uint256 indexed capacityId, uint256 units, uint256 penaltyPerUnit);
+    /// @notice The backing of `units` delivered went to the provider: `amount` in all, `fee` of it to
+    ///         the treasury.
+    event Released(uint256 indexed capacityId, address indexed provider, uint256 units, uint256 amount, uint256 fee);
+    /// @notice The backing of `units` not delivered (or cancelled) went back to `holder`.
     event Refunded(uint256 indexed capacityId, address indexed holder, uint256 units, uint256 amount);
-    event Released(uint256 indexed capacityId, address indexed provider, uint256 amount, uint256 fee);
     event BondSlashed(uint256 indexed capacityId, address indexed to, uint256 amount);
     event BondReturned(uint256 indexed capacityId, address indexed provider, uint256 amount);
     event Credited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, address indexed to, uint256 amount);
     event RevenueSplitSet(address indexed provider, Payee[] payees);
-    event TreasurySet(address treasury);
-    event SettlerSet(address settler);
 
     // ---------------------------------------------------------------- wiring-restricted
 
     /// @notice Pulls `amount` from `provider` as the bond of `capacityId`. GpuHours only.
     function postBond(uint256 capacityId, address provider, uint256 amount) external;
 
-    /// @notice Records a primary sale of `capacityId` whose `net + fee` the exchange already paid in.
-    function creditSale(uint256 capacityId, uint256 net, uint256 fee) external;
+    /// @notice Records a primary sale of `units` of `capacityId` whose backing `amount` (`units` × the
+    ///         capacity's backing) plus `premium` the exchange already paid in; the premium, less
+    ///         `fee`, is credited to `provider`'s payees and the fee to the treasury. Exchange only.
+    function deposit(uint256 capacityId, address provider, uint256 units, uint256 amount, uint256 premium, uint256 fee)
+        external;
 
-    /// @notice Capacity cancelled: its sales and fees now answer for `unitsSold` units pro rata and
-    ///         the bond is credited back to `provider`. GpuHours only.
-    function openRefunds(uint256 capacityId, uint256 unitsSold, address provider) external;
+    /// @notice Capacity cancelled: each of its `unitsSold` refunds its backing plus `penaltyPerUnit`
+    ///         (capped so the bond covers them all) and the rest of the bond is credited back to
+    ///         `provider`. GpuHours only.
+    function openRefunds(uint256 capacityId, uint256 unitsSold, address provider, uint256 penaltyPerUnit) external;
 
-    /// @notice Credits `holder` its pro-rata share for `units` of a cancelled capacity. GpuHours only.
+    /// @notice Credits `holder` the backing and the penalty share of `units` of a cancelled capacity.
+    ///         GpuHours only.
     function refund(uint256 capacityId, address holder, uint256 units) external returns (uint256 amount);
 
-    /// @notice Releases `amount` of sales to the provider's payees and the matching fee to the
-    ///         treasury. Settler only.
-    function release(uint256 capacityId, address provider, uint256 amount) external;
-
-    /// @notice Returns `amount` of sales and the matching fee to `holder`. Settler only.
-    function refundUndelivered(uint256 capacityId, address holder, uint256 amount) external;
+    /// @notice Settles `units` of `capacityId` held by `holder`: the backing of `delivered` of them goes
+    ///         to the provider's payees (less the fee, to the treasury), the rest back to `holder`.
+    ///         Settler only.
+    function settle(uint256 capacityId, address holder, uint256 units, uint256 delivered) external;
 
     /// @notice Moves `amount` of the bond of `capacityId` to `to`. Settler only.
     function slashBond(uint256 capacityId, address to, uint256 amount) external;
@@ -91,6 +102,10 @@ interface IEscrow {
 
     function gpuHours() external view returns (address);
     function exchange() external view returns (address);
+    /// @notice The one treasury: protocol fees of the escrow and of the exchange go here. Immutable.
+    function treasury() external view returns (address);
+    /// @notice The protocol fee on released backing and on premiums, in bps. Immutable.
+    function feeBps() external view returns (uint16);
     function funds(uint256 capacityId) external view returns (Funds memory);
     function claimable(address account) external view returns (uint256);
     function revenueSplit(address provider) external view returns (Payee[] memory);

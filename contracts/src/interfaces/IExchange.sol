@@ -50,6 +50,9 @@ struct OrderStatus {
 ///         by hash or by bumping the maker's counter, expiry, ERC-1271 makers, permit in the same
 ///         transaction, batches, and a protocol fee. The taker pays `amount × price` exactly; the
 ///         fee is taken from the seller's side and rounds up, so rounding never favours a taker.
+///         A primary fill escrows exactly the capacity's fixed backing per unit: the provider pays in
+///         any shortfall of a sale below it, and receives any excess above it (the premium) less the
+///         fee, credited in escrow.
 interface IExchange {
     error OrderExpired(bytes32 orderHash, uint256 expiry);
     error CancelledOrder(bytes32 orderHash);
@@ -60,7 +63,6 @@ interface IExchange {
     error ZeroAmount();
     error InvalidSignature(bytes32 orderHash, address maker);
     error NotMaker(bytes32 orderHash, address caller);
-    error FeeTooHigh(uint256 bps, uint256 maxBps);
     error ZeroAddress();
     /// @notice GpuHours and Escrow were not deployed pointing at this exchange and each other.
     error WiringMismatch();
@@ -79,8 +81,6 @@ interface IExchange {
     );
     event OrderCancelled(bytes32 indexed orderHash, address indexed maker);
     event CounterIncremented(address indexed maker, uint256 counter);
-    event FeeSet(uint16 bps);
-    event TreasurySet(address treasury);
 
     /// @notice Fills `amount` of `order` for the caller. Returns the fee charged.
     function fill(Order calldata order, bytes calldata signature, uint256 amount) external returns (uint256 fee);
@@ -102,7 +102,8 @@ interface IExchange {
     function hashOrder(Order calldata order) external view returns (bytes32);
     function status(bytes32 orderHash) external view returns (OrderStatus memory);
     function counter(address maker) external view returns (uint256);
+    /// @notice The protocol fee in bps: the escrow's, immutable.
     function feeBps() external view returns (uint16);
+    /// @notice Where fees go: the escrow's treasury, immutable.
     function treasury() external view returns (address);
-    function MAX_FEE_BPS() external view returns (uint16);
 }

@@ -45,6 +45,23 @@ struct Capacity {
     uint32 retired;
 }
 
+/// @notice What a capacity's buyers are promised, fixed when it is created and never changed for it.
+///         Fits one slot.
+struct Terms {
+    /// @notice Stablecoin escrowed behind every unit of the id, whatever the unit sold for.
+    uint96 backing;
+    /// @notice Bond slashed per GPU-hour failed beyond the grace, and per unit sold on a cancel.
+    uint64 slashPerGpuHour;
+    /// @notice Seconds after an hour ends that its attestation is awaited before settling.
+    uint32 maxDelay;
+    /// @notice An hour counts as delivered when attested at or above this uptime...
+    uint16 minUptimeBps;
+    /// @notice ...and at or above this verified efficiency (GFLOP per joule; 0 disables it).
+    uint16 minGflopsPerJoule;
+    /// @notice Failed hours forgiven before the bond is slashed: no slash for a blip.
+    uint8 graceHours;
+}
+
 /// @notice A holder's activation: `gpus` GPUs for `hours` hours from `start`. Fits one slot.
 struct Booking {
     address holder;
@@ -101,6 +118,15 @@ interface IGpuHours {
     error OnlySettlement(address caller);
     /// @notice The settlement contract is wired once.
     error SettlementAlreadySet();
+    /// @notice Capacities take their terms from the settlement contract, which is not wired yet.
+    error SettlementNotSet();
+    /// @notice A unit's backing must be between 1 and 2^96 - 1 stablecoin base units.
+    error InvalidBacking(uint256 backing);
+    /// @notice These GPUs (by the hash of their UUIDs) are already registered as node `nodeId`.
+    error GpusAlreadyRegistered(bytes32 gpuUuidsHash, uint64 nodeId);
+    /// @notice Minting `amount` more would leave more units out than the `usable` GPU-hours the node
+    ///         can still deliver in what is left of the window (free GPUs in the hours not yet over).
+    error HoursNotUsable(uint256 capacityId, uint256 amount, uint256 usable);
     /// @notice A zero address was given where one is required.
     error ZeroAddress();
 
@@ -124,7 +150,8 @@ interface IGpuHours {
         uint40 start,
         uint40 end,
         uint32 supplyCap,
-        uint256 bond
+        uint256 bond,
+        Terms terms
     );
     event CapacityCancelled(uint256 indexed capacityId, uint32 unitsSold);
     event CapacityClosed(uint256 indexed capacityId, CloseReason reason);
@@ -158,13 +185,16 @@ interface IGpuHours {
     function transferNode(uint64 nodeId, address to) external;
 
     /// @notice Opens capacity for `nodeId` over [start, end) (whole hours), pulling `bond` stablecoin
-    ///         from the caller into escrow. The id's supply cap is gpuCount × window hours.
-    function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint256 bond)
+    ///         from the caller into escrow. The id's supply cap is gpuCount × window hours. Every unit
+    ///         ever minted of it is backed by `backing` stablecoin in escrow; the SLA and the oracle
+    ///         delay in force now are recorded with it (`terms`) and hold for it whatever changes later.
+    function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint96 backing, uint256 bond)
         external
         returns (uint256 capacityId);
 
     /// @notice Cancels a capacity before its window starts. Its holders (of tokens and of bookings)
-    ///         are refunded pro rata from escrow and the bond returns to the provider.
+    ///         get each unit's backing back plus a penalty of `slashPerGpuHour` a unit taken from the
+    ///         bond (as far as it goes); the rest of the bond returns to the provider.
     function cancelCapacity(uint256 capacityId) external;
 
     // ------------------------------------------------------------------ holders
@@ -194,8 +224,10 @@ interface IGpuHours {
 
     // ------------------------------------------------------------------ exchange
 
-    /// @notice Mints `amount` hours of `capacityId` to `to`, sold by `maker`, who must be its provider.
-    function mint(address to, uint256 capacityId, uint256 amount, address maker) external;
+    /// @notice Mints `amount` hours of `capacityId` to `to`, sold by `maker`, who must be its provider,
+    ///         and returns the backing per unit the exchange must escrow. Exchange only. Refuses
+    ///         hours that could no longer be activated (`HoursNotUsable`).
+    function mint(address to, uint256 capacityId, uint256 amount, address maker) external returns (uint256 backing);
 
     /// @notice Moves `amount` hours of `capacityId` from `from` to `to` for a fill. Exchange only.
     function exchangeTransfer(address from, address to, uint256 capacityId, uint256 amount) external;
@@ -204,6 +236,14 @@ interface IGpuHours {
 
     function node(uint64 nodeId) external view returns (Node memory);
     function capacity(uint256 capacityId) external view returns (Capacity memory);
+    /// @notice The terms fixed for `capacityId` when it was created.
+    function terms(uint256 capacityId) external view returns (Terms memory);
+    /// @notice Units of `capacityId` that can still be activated: its units in circulation, capped by
+    ///         the free GPU-hours left in its window (hours not yet over, less what is booked in them).
+    ///         Reads one word per 32 hours of the window.
+    function usableUnits(uint256 capacityId) external view returns (uint256);
+    /// @notice The node registered with these GPUs (hash of their UUIDs), 0 if none.
+    function nodeOfGpus(bytes32 gpuUuidsHash) external view returns (uint64);
     function booking(uint256 bookingId) external view returns (Booking memory);
     function providerOf(uint256 capacityId) external view returns (address);
     /// @notice The exchange: the only minter, and the one contract that moves hours between holders

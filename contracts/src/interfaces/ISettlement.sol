@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {Terms, CapacityStatus} from "./IGpuHours.sol";
+
 /// @notice Service levels every capacity is held to.
 struct Sla {
     /// @notice An hour counts as delivered when attested at or above this uptime.
@@ -10,33 +12,39 @@ struct Sla {
     /// @notice Failed hours in a booking forgiven before the bond is slashed: no slash for a blip.
     uint8 graceHours;
     /// @notice Bond slashed per GPU-hour failed beyond the grace, in stablecoin units.
-    uint128 slashPerGpuHour;
+    uint64 slashPerGpuHour;
 }
 
 /// @title ISettlement
-/// @notice Settles GPU-hours against attested delivery. Escrowed sale proceeds reach the provider
-///         only for hours the oracle attested as delivered; hours attested as failed, or never
-///         attested, are refunded to their holder with the fee on them; failures beyond a grace
-///         slash the provider's bond to the holder who suffered them. Unused hours left at the end
-///         of a window pay the provider in proportion to the hours it was attested available.
+/// @notice Settles GPU-hours against attested delivery, under each capacity's recorded terms. A
+///         unit's backing reaches the provider only for hours the oracle attested as delivered;
+///         hours attested as failed, or never attested, give the holder its backing back; failed
+///         hours beyond the window's grace slash the provider's bond to the holder who suffered them.
+///         Unused hours left at the end of a window pay the provider in proportion to the hours it
+///         was attested available, and are slashed for the failed ones.
 interface ISettlement {
     error NotSettleable(uint256 id, uint256 readyAt);
     error BookingNotOpen(uint256 bookingId);
-    error CapacityNotSettleable(uint256 capacityId);
+    error CapacityNotSettleable(uint256 capacityId, CapacityStatus status);
     /// @notice Units of the capacity are still unsettled (held, or booked and not settled).
     error UnitsOutstanding(uint256 capacityId, uint256 outstanding);
-    error InvalidSla();
+    /// @notice An SLA's minimum uptime is at most 10,000 bps.
+    error InvalidSla(uint256 minUptimeBps);
 
+    /// @notice A booking settled: its delivered hours' backing to the provider (Escrow `Released`), the
+    ///         rest back to the holder (`Refunded`), and `slashed` of the bond to the holder.
     event BookingSettled(
         uint256 indexed bookingId,
         uint256 indexed capacityId,
         uint256 deliveredHours,
         uint256 failedHours,
-        uint256 paid,
-        uint256 refunded,
         uint256 slashed
     );
-    event UnusedSettled(uint256 indexed capacityId, address indexed holder, uint256 units, uint256 paid, uint256 refunded);
+    /// @notice A holder's unused units expired: `paidUnits` of them paid the provider, the rest were
+    ///         refunded, and `slashed` of the bond went to the holder.
+    event UnusedSettled(
+        uint256 indexed capacityId, address indexed holder, uint256 units, uint256 paidUnits, uint256 slashed
+    );
     event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
     event SlaSet(Sla sla);
 
@@ -49,6 +57,11 @@ interface ISettlement {
     /// @notice Once every sold unit is settled, closes the capacity and returns what is left of the bond.
     function settleCapacity(uint256 capacityId) external;
 
+    /// @notice The SLA that capacities created from now on are held to. Changing it never touches a
+    ///         capacity already created: each keeps the terms recorded at its creation.
     function sla() external view returns (Sla memory);
+    /// @notice The terms a capacity created now records: the SLA and the oracle's delay (backing 0,
+    ///         which the provider sets).
+    function newTerms() external view returns (Terms memory);
     function settledUnits(uint256 capacityId) external view returns (uint256);
 }

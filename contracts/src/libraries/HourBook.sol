@@ -10,6 +10,7 @@ pragma solidity 0.8.30;
 library HourBook {
     uint256 private constant ONES = 0x0101010101010101010101010101010101010101010101010101010101010101;
     uint256 private constant EVEN = 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
+    uint256 private constant LANES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
     uint256 private constant CARRY = 0x0100010001000100010001000100010001000100010001000100010001000100;
 
     /// @notice Adds `gpus` to hours [first, first + count) if every one of them stays at or below
@@ -38,6 +39,25 @@ library HourBook {
                 i = (w + 1) << 5;
             }
             return (true, 0, 0);
+        }
+    }
+
+    /// @notice GPU-hours booked over hours [from, to): one word read per 32 hours.
+    function sum(mapping(uint256 word => uint256 counts) storage words, uint256 from, uint256 to)
+        internal
+        view
+        returns (uint256 total)
+    {
+        unchecked {
+            uint256 i = from;
+            while (i < to) {
+                uint256 w = i >> 5;
+                uint256 hi = to - (w << 5);
+                uint256 word = words[w] & (_lanes(i & 31, hi > 32 ? 32 : hi) * 0xff);
+                // Bytes into sixteen 16-bit lanes (each at most 510), then all lanes into the top one.
+                total += (((word & EVEN) + ((word >> 8) & EVEN)) * LANES16) >> 240;
+                i = (w + 1) << 5;
+            }
         }
     }
 

@@ -16,29 +16,16 @@ import {Funds} from "../../src/interfaces/IEscrow.sol";
 /// @notice Invariants of attestation and settlement, driven by {OracleHandler}: a provider is paid
 ///         only for attested delivered epochs, an attestation is never counted twice, and the
 ///         escrow stays solvent through settlement.
-contract OracleInvariantsTest is Base, OracleSigning {
-    uint64 internal constant MAX_DELAY = 4 hours;
-
-    AttestationOracle internal oracle;
-    Settlement internal settlement;
+contract OracleInvariantsTest is Base {
     OracleHandler internal handler;
+
+    function _defaultSla() internal pure override returns (Sla memory) {
+        return Sla({minUptimeBps: 9_000, minGflopsPerJoule: 1_000, graceHours: 1, slashPerGpuHour: uint64(USDC / 2)});
+    }
 
     function setUp() public override {
         super.setUp();
-        uint256[] memory keys = _sortedKeys("invariant oracle signer", 3);
-        oracle = new AttestationOracle(owner, _addrs(keys), 2, MAX_DELAY);
-        settlement = new Settlement(
-            gpuHours,
-            escrow,
-            oracle,
-            owner,
-            Sla({minUptimeBps: 9_000, minGflopsPerJoule: 1_000, graceHours: 1, slashPerGpuHour: uint128(USDC / 2)})
-        );
-        vm.startPrank(owner);
-        escrow.setSettler(address(settlement));
-        gpuHours.setSettlement(address(settlement));
-        vm.stopPrank();
-
+        uint256[] memory keys = oracleKeys;
         handler = new OracleHandler(usdc, gpuHours, escrow, exchange, oracle, settlement, treasury, keys);
 
         // Weighted by repetition: time, reports, sales and bookings feed settlement.

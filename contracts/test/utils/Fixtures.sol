@@ -44,15 +44,17 @@ abstract contract Fixtures is Base {
     /// @dev Registers an 8-GPU node for `who`.
     function _node(address who) internal returns (uint64 nodeId) {
         vm.prank(who);
-        nodeId = gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", keccak256("uuids"));
+        nodeId = gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", _gpus());
     }
 
     /// @dev Registers a node of `gpus` GPUs for `who` and opens `hours_` hours from the next hour.
     function _capacityOf(address who, uint8 gpus, uint256 hours_) internal returns (uint256 id) {
+        bytes32 uuids = _gpus();
         vm.startPrank(who);
-        uint64 nodeId = gpuHours.registerNode("H100-SXM5-80GB", gpus, 80, "eu-west", "NVLink", keccak256("uuids"));
+        uint64 nodeId = gpuHours.registerNode("H100-SXM5-80GB", gpus, 80, "eu-west", "NVLink", uuids);
         uint40 start = _currentHour() + 1 hours;
-        id = gpuHours.createCapacity(nodeId, start, uint40(start + hours_ * 1 hours), 0);
+        uint256 bond = uint256(gpus) * hours_ * settlement.sla().slashPerGpuHour;
+        id = gpuHours.createCapacity(nodeId, start, uint40(start + hours_ * 1 hours), BACKING, bond);
         vm.stopPrank();
     }
 

@@ -2,36 +2,16 @@
 pragma solidity ^0.8.28;
 
 import {Fixtures} from "./Fixtures.sol";
-import {OracleSigning} from "./OracleSigning.sol";
-import {AttestationOracle} from "../../src/AttestationOracle.sol";
-import {Settlement} from "../../src/Settlement.sol";
 import {Sla} from "../../src/interfaces/ISettlement.sol";
 import {Attestation, Report} from "../../src/interfaces/IAttestationOracle.sol";
 
-/// @notice The whole protocol with an AttestationOracle (2 of 3 signers) and Settlement wired in as
-///         the escrow's settler and GpuHours' settlement.
-abstract contract SettlementFixtures is Fixtures, OracleSigning {
-    uint64 internal constant MAX_DELAY = 6 hours;
+/// @notice The unit fixtures under an SLA that slashes, with helpers to attest hours.
+abstract contract SettlementFixtures is Fixtures {
     uint16 internal constant NONE = type(uint16).max; // an hour the oracle never attests
     uint32 internal constant MFLOPS_PER_JOULE = 1_350_000; // 1,350 GFLOP/J
 
-    AttestationOracle internal oracle;
-    Settlement internal settlement;
-    uint256[] internal oracleKeys;
-
-    function setUp() public virtual override {
-        super.setUp();
-        oracleKeys = _sortedKeys("oracle signer", 3);
-        oracle = new AttestationOracle(owner, _addrs(oracleKeys), 2, MAX_DELAY);
-        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
-        vm.startPrank(owner);
-        escrow.setSettler(address(settlement));
-        gpuHours.setSettlement(address(settlement));
-        vm.stopPrank();
-    }
-
-    function _defaultSla() internal pure virtual returns (Sla memory) {
-        return Sla({minUptimeBps: 9_000, minGflopsPerJoule: 0, graceHours: 1, slashPerGpuHour: uint128(1e6)});
+    function _defaultSla() internal pure virtual override returns (Sla memory) {
+        return Sla({minUptimeBps: 9_000, minGflopsPerJoule: 0, graceHours: 1, slashPerGpuHour: 1e6});
     }
 
     /// @dev Signs (with the first two oracle keys) and submits one attestation of `nodeId` for
