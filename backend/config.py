@@ -108,8 +108,9 @@ class Settings(BaseSettings):
     oracle_max_delay: int = Field(6 * 3600, ge=0, description="seconds after an epoch its report is accepted")
     sla_min_uptime_bps: int = Field(9_500, ge=0, le=10_000, description="an hour is delivered at or above this")
     sla_min_gflops_per_joule: int = Field(0, ge=0, le=65_535, description="and at or above this (0: off)")
-    sla_grace_hours: int = Field(1, ge=0, le=255, description="failed hours per booking before slashing")
-    sla_slash_per_gpu_hour: int = Field(500_000, ge=0, description="bond slashed per failed GPU-hour, base units")
+    sla_grace_hours: int = Field(1, ge=0, le=255, description="failed hours per window before slashing")
+    sla_slash_per_gpu_hour: int = Field(500_000, ge=0, le=2**64 - 1,
+                                        description="bond slashed per failed GPU-hour, base units")
 
     # SQL store (backend/db): SQLite by default, PostgreSQL in production (postgresql://user@host/db).
     db_url: str = Field(

@@ -62,13 +62,15 @@ def run_round(market: Market, console: Console) -> Round:
     now = market.w3.eth.get_block("latest")["timestamp"]
     start = now - now % HOUR + HOUR
     end = start + 72 * HOUR
-    bond_per_unit = market.hours.functions.minBondPerUnit().call()
+    bond_per_unit = market.min_bond_per_unit()
     n1 = market.register_node(p1, "H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", [f"GPU-h100-{i}" for i in range(8)])
     n2 = market.register_node(p2, "A100-SXM4-80GB", 4, 80, "us-east", "PCIe", [f"GPU-a100-{i}" for i in range(4)])
-    c1 = market.create_capacity(p1, n1, start, end, 8 * 72 * bond_per_unit)
-    c2 = market.create_capacity(p2, n2, start, end, 4 * 72 * bond_per_unit)
-    r.step(f"provider-1: node {n1} (8× H100) → capacity {c1}, 72 h, bond {usd(8 * 72 * bond_per_unit)}")
-    r.step(f"provider-2: node {n2} (4× A100) → capacity {c2}, 72 h, bond {usd(4 * 72 * bond_per_unit)}")
+    c1 = market.create_capacity(p1, n1, start, end, 2_100_000, 8 * 72 * bond_per_unit)
+    c2 = market.create_capacity(p2, n2, start, end, 1_400_000, 4 * 72 * bond_per_unit)
+    r.step(f"provider-1: node {n1} (8× H100) → capacity {c1}, 72 h, each hour backed by $2.10 in escrow, "
+           f"bond {usd(8 * 72 * bond_per_unit)}")
+    r.step(f"provider-2: node {n2} (4× A100) → capacity {c2}, 72 h, each hour backed by $1.40 in escrow, "
+           f"bond {usd(4 * 72 * bond_per_unit)}")
     expiry = now + 12 * HOUR
     ask1 = market.sign(p1, OrderKind.PRIMARY_SELL, c1, 200, 2_100_000, expiry)
     ask2 = market.sign(p2, OrderKind.PRIMARY_SELL, c2, 100, 1_400_000, expiry)

@@ -231,7 +231,7 @@ def setup_market(market: Market) -> tuple[dict[str, list[int]], int]:
     head = market.w3.eth.get_block("latest")["timestamp"]
     start = head - head % HOUR + HOUR
     end = start + WINDOW_HOURS * HOUR
-    bond = GPUS * WINDOW_HOURS * market.hours.functions.minBondPerUnit().call()
+    bond = GPUS * WINDOW_HOURS * market.min_bond_per_unit()
     for i in PROVIDERS:
         provider = dev_account(i, CHAIN_ID)
         market.faucet(provider, 10**7 * USDC)
@@ -241,7 +241,7 @@ def setup_market(market: Market) -> tuple[dict[str, list[int]], int]:
         for k in range(NODES_PER_PROVIDER):
             node = market.register_node(provider, "H100-SXM5-80GB", GPUS, 80, "eu-west", "NVLink",
                                         [f"GPU-{i}-{k}"])
-            capacities[provider.address].append(market.create_capacity(provider, node, start, end, bond))
+            capacities[provider.address].append(market.create_capacity(provider, node, start, end, 1_000_000, bond))
     for i in RENTERS:
         renter = dev_account(i, CHAIN_ID)
         market.faucet(renter, 10**7 * USDC)

@@ -62,11 +62,11 @@ def main():
 
     nonce = deployer.nonce
     hours_at, exchange_at = create_address(deployer.address, nonce + 1), create_address(deployer.address, nonce + 2)
-    escrow = deployer.deploy(project.Escrow, stablecoin, hours_at, exchange_at, deployer, treasury)
+    escrow = deployer.deploy(project.Escrow, stablecoin, hours_at, exchange_at, treasury, settings.fee_bps)
     record("Escrow", escrow, chain.blocks.height)
     gpu_hours = deployer.deploy(project.GpuHours, escrow, exchange_at, deployer, settings.metadata_uri)
     record("GpuHours", gpu_hours, chain.blocks.height)
-    exchange = deployer.deploy(project.Exchange, stablecoin, gpu_hours, escrow, deployer, treasury, settings.fee_bps)
+    exchange = deployer.deploy(project.Exchange, stablecoin, gpu_hours, escrow)
     record("Exchange", exchange, chain.blocks.height)
     if settings.min_bond_per_unit:
         gpu_hours.setMinBondPerUnit(settings.min_bond_per_unit, sender=deployer)
@@ -80,7 +80,6 @@ def main():
            settings.sla_slash_per_gpu_hour)
     settlement = deployer.deploy(project.Settlement, gpu_hours, escrow, oracle, deployer, sla)
     record("Settlement", settlement, chain.blocks.height)
-    escrow.setSettler(settlement, sender=deployer)
     gpu_hours.setSettlement(settlement, sender=deployer)
 
     deployment = deployments.Deployment(

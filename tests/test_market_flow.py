@@ -30,9 +30,12 @@ def setup(market, accounts):
         market.approve(account, market.escrow.address)
     node = market.register_node(provider, "H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", ["GPU-a", "GPU-b"])
     start = _next_hour(now(market))
-    bond = 8 * 48 * market.hours.functions.minBondPerUnit().call()
-    capacity = market.create_capacity(provider, node, start, start + 48 * HOUR, bond)
+    bond = 8 * 48 * market.min_bond_per_unit()
+    capacity = market.create_capacity(provider, node, start, start + 48 * HOUR, BACKING, bond)
     return {"provider": provider, "node": node, "capacity": capacity, "start": start, "bond": bond}
+
+
+BACKING = PRICE - 100_000  # each unit's fixed escrow: primary sales at PRICE carry a 0.10 premium
 
 
 def test_order_hash_matches_contract(market, accounts, setup):
@@ -52,7 +55,8 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
     listing = market.sign(provider, OrderKind.PRIMARY_SELL, cap, 200, PRICE, expiry)
     a_before = market.usdc_balance(renter_a.address)
     fill = market.fill(renter_a, listing, 120)
-    assert fill.amount == 120 and fill.fee == -(-120 * PRICE * fee_bps // 10_000)
+    # The fee is on the premium alone: the backing is never touched by it.
+    assert fill.amount == 120 and fill.fee == -(-120 * (PRICE - BACKING) * fee_bps // 10_000)
     assert market.usdc_balance(renter_a.address) == a_before - 120 * PRICE
     assert market.hours_of(renter_a.address, cap) == 120
     market.fill(renter_b, listing, 80)
@@ -61,7 +65,9 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
         market.fill(renter_c, listing, 1)
     assert exc.value.fields == {"orderHash": listing.hash, "amount": 1, "remaining": 0}
     funds = market.escrow.functions.funds(cap).call()
-    assert funds[0] + funds[1] == 200 * PRICE  # sales + fees held in escrow
+    assert funds[0] == 200 * BACKING  # every unit's backing, whatever it sold for
+    premium_fees = fill.fee + -(-80 * (PRICE - BACKING) * fee_bps // 10_000)
+    assert market.claimable(provider.address) == 200 * (PRICE - BACKING) - premium_fees
     assert market.hours.functions.totalSupply(cap).call() == 200
 
     # Resale: renter A sells 40 hours to renter C at a markup; payment goes straight to A.
@@ -82,21 +88,24 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
         market.activate(renter_c, cap, start + 9 * HOUR, 1, 1)
     assert exc.value.fields["booked"] == 8 and exc.value.fields["gpuCount"] == 8
 
-    # The provider cancels before the window: every sold hour is refunded pro rata, bond returned.
+    # The provider cancels before the window: every sold hour gets its backing back plus a penalty
+    # from the bond (the SLA's slash per GPU-hour, as far as the bond goes); the rest of it returns.
+    provider_before = market.claimable(provider.address)
     market.cancel_capacity(provider, cap)
-    assert market.claimable(provider.address) == setup["bond"]
+    penalty = min(market.settlement.functions.sla().call()[3], setup["bond"] // 200)
+    assert market.claimable(provider.address) == provider_before + setup["bond"] - 200 * penalty
     market.redeem_cancelled(renter_a, cap, 80)
     market.redeem_cancelled(renter_c, cap, 40)
     market.refund_booking(renter_b, booking)
     assert market.booking(booking)["closeReason"] == 5  # ProviderCancelled
-    pot = 200 * PRICE
-    assert market.claimable(renter_a.address) == pot * 80 // 200
-    assert market.claimable(renter_c.address) == pot * 40 // 200
-    assert market.claimable(renter_b.address) == pot - pot * 80 // 200 - pot * 40 // 200
-    assert market.escrow.functions.funds(cap).call()[:3] == (0, 0, 0)
+    per_unit = BACKING + penalty
+    assert market.claimable(renter_a.address) == 80 * per_unit
+    assert market.claimable(renter_c.address) == 40 * per_unit
+    assert market.claimable(renter_b.address) == 80 * per_unit
+    assert market.escrow.functions.funds(cap).call()[:2] == (0, 0)
     b_before = market.usdc_balance(renter_b.address)
-    assert market.withdraw(renter_b) == pot * 80 // 200
-    assert market.usdc_balance(renter_b.address) == b_before + pot * 80 // 200
+    assert market.withdraw(renter_b) == 80 * per_unit
+    assert market.usdc_balance(renter_b.address) == b_before + 80 * per_unit
     with pytest.raises(errors.NothingToWithdraw):
         market.withdraw(renter_b)
     with pytest.raises(errors.CapacityNotActive):

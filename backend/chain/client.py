@@ -126,9 +126,15 @@ class Market:
             to_bytes32(gpu_model), gpu_count, vram_gb, to_bytes32(region), to_bytes32(interconnect), uuids_hash))
         return self.events(receipt, self.hours, "NodeRegistered")[0]["nodeId"]
 
-    def create_capacity(self, account: LocalAccount, node_id: int, start: int, end: int, bond: int) -> int:
-        receipt = self.send(account, self.hours.functions.createCapacity(node_id, start, end, bond))
+    def create_capacity(self, account: LocalAccount, node_id: int, start: int, end: int, backing: int,
+                        bond: int) -> int:
+        """Opens a window whose every unit is backed by `backing` in escrow; returns its id."""
+        receipt = self.send(account, self.hours.functions.createCapacity(node_id, start, end, backing, bond))
         return self.events(receipt, self.hours, "CapacityCreated")[0]["capacityId"]
+
+    def min_bond_per_unit(self) -> int:
+        """Bond a new capacity needs per unit of its cap: enough for a full slash of every unit."""
+        return max(self.hours.functions.minBondPerUnit().call(), self.settlement.functions.sla().call()[3])
 
     def cancel_capacity(self, account: LocalAccount, capacity_id: int) -> TxReceipt:
         return self.send(account, self.hours.functions.cancelCapacity(capacity_id))

@@ -172,6 +172,12 @@ class Capacity(SQLModel, table=True):
     end: int = _int64()
     supply_cap: int = _int64()
     bond: int = _u256(description="bond posted at creation")
+    unit_backing: int = _u256(description="stablecoin escrowed behind every unit, fixed at creation")
+    slash_per_gpu_hour: int = _u256(description="bond slashed per failed GPU-hour past the grace (terms)")
+    max_delay: int = _int64(description="seconds an hour's attestation is awaited (terms)")
+    min_uptime_bps: int = _int64(description="SLA: least attested uptime of a delivered hour (terms)")
+    min_gflops_per_joule: int = _int64(description="SLA: least verified efficiency (terms)")
+    grace_hours: int = _int64(description="failed hours of the window forgiven before slashing (terms)")
     status: str = Field("active", max_length=16, description="active, cancelled or closed")
     close_reason: str = Field("none", max_length=24)
     minted: int = _int64()
@@ -253,16 +259,17 @@ class Balance(SQLModel, table=True):
 
 
 class EscrowFunds(SQLModel, table=True):
-    """Escrow.funds(capacityId) as the events tell it: sales, fees, bond, refundable units."""
+    """Escrow.funds(capacityId) as the events tell it: backing held, bond, refundable units."""
 
     __tablename__ = "escrow_funds"
 
     chain_id: int = Field(primary_key=True)
     capacity_id: int = Field(primary_key=True, sa_type=BigInteger)
-    sales: int = _u256()
-    fees: int = _u256()
+    backing: int = _u256(description="unit backing × units sold and not yet paid out")
     bond: int = _u256()
     refundable_units: int = _int64()
+    penalty_per_unit: int = _u256(description="bond each unit refunded after a cancel also takes")
+    premium: int = _u256(description="paid to the provider above the backing on primary sales, before fees")
     released: int = _u256(description="paid out to the provider so far")
     refunded: int = _u256(description="credited back to holders so far")
     slashed: int = _u256()
@@ -281,7 +288,7 @@ class EscrowAccount(SQLModel, table=True):
 
 
 class Parameter(SQLModel, table=True):
-    """The latest admin event of each kind per contract (FeeSet, SlaSet, SignerSetChanged, ...)."""
+    """The latest admin event of each kind per contract (SlaSet, SignerSetChanged, MaxDelaySet, ...)."""
 
     __tablename__ = "parameter"
 

@@ -42,8 +42,8 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 #: Admin events: the latest of each per contract is kept in `parameter`.
 PARAMETER_EVENTS = frozenset({
-    "OwnershipTransferred", "OwnershipTransferStarted", "SettlementSet", "MinBondPerUnitSet", "FeeSet",
-    "TreasurySet", "SettlerSet", "MaxDelaySet", "SignerSetChanged", "SlaSet",
+    "OwnershipTransferred", "OwnershipTransferStarted", "SettlementSet", "MinBondPerUnitSet", "MaxDelaySet",
+    "SignerSetChanged", "SlaSet",
 })
 
 
@@ -53,21 +53,6 @@ def ascii32(hex_value: str) -> str:
     if raw and all(32 <= b < 127 for b in raw):
         return raw.decode("ascii")
     return hex_value if raw else ""
-
-
-def split_undelivered(total: int, sales: int, fees: int) -> int:
-    """Escrow.refundUndelivered takes `a` of sales and fees·a/sales (rounded down) of fees and reports
-    the sum; recover `a` from that sum. a + ⌊fees·a/sales⌋ grows strictly with a, so it is unique."""
-    if sales == 0:
-        return 0
-    lo, hi = 0, total
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if mid + fees * mid // sales <= total:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 class Projector:
@@ -93,8 +78,9 @@ class Projector:
             ("Escrow", "BondPosted"): self._bond_posted,
             ("Escrow", "BondReturned"): self._bond_returned,
             ("Escrow", "BondSlashed"): self._bond_slashed,
-            ("Escrow", "CapacityRefundOpened"): self._refund_opened,
-            ("Escrow", "SaleCredited"): self._sale_credited,
+            ("Escrow", "RefundsOpened"): self._refunds_opened,
+            ("Escrow", "BackingDeposited"): self._backing_deposited,
+            ("Escrow", "PremiumPaid"): self._premium_paid,
             ("Escrow", "Released"): self._released,
             ("Escrow", "Refunded"): self._refunded,
             ("Escrow", "Credited"): self._credited,
@@ -124,8 +110,13 @@ class Projector:
                 case "GpuHours", "HoursActivated":
                     out += [(Booking, {"booking_id": a["bookingId"]}),
                             (Capacity, {"capacity_id": a["capacityId"]})]
-                case ("GpuHours", "BookingClosed") | ("Settlement", "BookingSettled"):
+                case "GpuHours", "BookingClosed":
                     out.append((Booking, {"booking_id": a["bookingId"]}))
+                case "Settlement", "BookingSettled":
+                    out += [(Booking, {"booking_id": a["bookingId"]}),
+                            (Capacity, {"capacity_id": a["capacityId"]})]
+                case "Settlement", "UnusedSettled":
+                    out.append((Capacity, {"capacity_id": a["capacityId"]}))
                 case "GpuHours", "TransferSingle":
                     out += self._transfer_keys(a["from"], a["to"], [a["id"]])
                 case "GpuHours", "TransferBatch":
@@ -134,8 +125,8 @@ class Projector:
                     out.append((OrderState, {"order_hash": a["orderHash"]}))
                 case "Exchange", "CounterIncremented":
                     out.append((MakerCounter, {"maker": a["maker"]}))
-                case "Escrow", ("BondPosted" | "BondReturned" | "BondSlashed" | "CapacityRefundOpened"
-                                | "SaleCredited" | "Released"):
+                case "Escrow", ("BondPosted" | "BondReturned" | "BondSlashed" | "RefundsOpened"
+                                | "BackingDeposited" | "PremiumPaid" | "Released"):
                     out.append((EscrowFunds, {"capacity_id": a["capacityId"]}))
                 case "Escrow", "Refunded":
                     out += [(EscrowFunds, {"capacity_id": a["capacityId"]}),
@@ -211,9 +202,13 @@ class Projector:
         self._add(Provider, {"address": a["to"]}, node_count=1)
 
     def _capacity_created(self, ev: Event, a: dict[str, Any]) -> None:
+        terms = a["terms"]
         self.store.put(Capacity, self.store.new(
             Capacity, capacity_id=a["capacityId"], node_id=a["nodeId"], provider=a["provider"],
             start=a["start"], end=a["end"], supply_cap=a["supplyCap"], bond=a["bond"],
+            unit_backing=terms["backing"], slash_per_gpu_hour=terms["slashPerGpuHour"],
+            max_delay=terms["maxDelay"], min_uptime_bps=terms["minUptimeBps"],
+            min_gflops_per_joule=terms["minGflopsPerJoule"], grace_hours=terms["graceHours"],
             created_block=ev.log.block_number, created_time=ev.log.block_time))
 
     def _capacity_cancelled(self, ev: Event, a: dict[str, Any]) -> None:
@@ -307,35 +302,28 @@ class Projector:
         self.store.append(Slash, self._event_row(
             ev, capacity_id=a["capacityId"], to=a["to"], amount=a["amount"]))
 
-    def _refund_opened(self, ev: Event, a: dict[str, Any]) -> None:
+    def _refunds_opened(self, ev: Event, a: dict[str, Any]) -> None:
         funds = self._funds(a["capacityId"])
-        funds["refundable_units"] = a["refundableUnits"]
+        funds.update(refundable_units=a["units"], penalty_per_unit=a["penaltyPerUnit"])
         self.store.put(EscrowFunds, funds)
 
-    def _sale_credited(self, ev: Event, a: dict[str, Any]) -> None:
-        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, sales=a["net"], fees=a["fee"])
+    def _backing_deposited(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, backing=a["amount"])
+
+    def _premium_paid(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, premium=a["amount"])
 
     def _released(self, ev: Event, a: dict[str, Any]) -> None:
-        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, sales=-a["amount"], fees=-a["fee"],
-                  released=a["amount"])
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, backing=-a["amount"],
+                  released=a["amount"] - a["fee"])
 
     def _refunded(self, ev: Event, a: dict[str, Any]) -> None:
         funds = self._funds(a["capacityId"])
-        amount = a["amount"]
+        funds["backing"] -= a["amount"]
+        funds["refunded"] += a["amount"]
         capacity = self.store.get(Capacity, capacity_id=a["capacityId"])
         if capacity is not None and capacity["status"] == "cancelled":
-            # Escrow.refund: taken from sales and fees in proportion, fees rounded down.
-            held = funds["sales"] + funds["fees"]
-            fees_part = funds["fees"] * amount // held if amount else 0
-            funds["sales"] -= amount - fees_part
-            funds["fees"] -= fees_part
             funds["refundable_units"] -= a["units"]
-        else:
-            # Escrow.refundUndelivered: the amount taken from sales plus the fee charged on it.
-            taken = split_undelivered(amount, funds["sales"], funds["fees"])
-            funds["sales"] -= taken
-            funds["fees"] -= amount - taken
-        funds["refunded"] += amount
         self.store.put(EscrowFunds, funds)
 
     def _credited(self, ev: Event, a: dict[str, Any]) -> None:
@@ -364,18 +352,29 @@ class Projector:
 
     # ------------------------------------------------------------------ Settlement
 
+    def _unit_backing(self, capacity_id: int) -> int:
+        capacity = self.store.get(Capacity, capacity_id=capacity_id)
+        return capacity["unit_backing"] if capacity is not None else 0
+
     def _booking_settled(self, ev: Event, a: dict[str, Any]) -> None:
+        # Every unit carries the capacity's fixed backing: the delivered GPU-hours' backing went to
+        # the provider (fee included), the rest back to the holder.
+        booking = self.store.get(Booking, booking_id=a["bookingId"])
+        gpus, hours = (booking["gpus"], booking["hours"]) if booking is not None else (0, 0)
+        backing = self._unit_backing(a["capacityId"])
+        paid = gpus * a["deliveredHours"] * backing
+        refunded = gpus * hours * backing - paid
         self.store.append(Settlement, self._settlement(
             ev, "booking", a["capacityId"], booking_id=a["bookingId"], delivered_hours=a["deliveredHours"],
-            failed_hours=a["failedHours"], paid=a["paid"], refunded=a["refunded"], slashed=a["slashed"]))
+            failed_hours=a["failedHours"], paid=paid, refunded=refunded, slashed=a["slashed"]))
         self._update(Booking, {"booking_id": a["bookingId"]}, delivered_hours=a["deliveredHours"],
-                     failed_hours=a["failedHours"], paid=a["paid"], refunded=a["refunded"],
-                     slashed=a["slashed"])
+                     failed_hours=a["failedHours"], paid=paid, refunded=refunded, slashed=a["slashed"])
 
     def _unused_settled(self, ev: Event, a: dict[str, Any]) -> None:
+        backing = self._unit_backing(a["capacityId"])
         self.store.append(Settlement, self._settlement(
-            ev, "unused", a["capacityId"], holder=a["holder"], units=a["units"], paid=a["paid"],
-            refunded=a["refunded"]))
+            ev, "unused", a["capacityId"], holder=a["holder"], units=a["units"], paid=a["paidUnits"] * backing,
+            refunded=(a["units"] - a["paidUnits"]) * backing, slashed=a["slashed"]))
 
     def _capacity_settled(self, ev: Event, a: dict[str, Any]) -> None:
         self.store.append(Settlement, self._settlement(

@@ -57,20 +57,11 @@ contract Settlement is ISettlement, Ownable2Step {
         uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1;
         if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
 
-        uint256 first = b.start / HOUR;
-        (uint256 delivered, uint256 failed) = _count(c.nodeId, first, b.hours_, t);
+        (uint256 delivered, uint256 failed) = _count(c.nodeId, b.start / HOUR, b.hours_, t);
         uint256 units = uint256(b.gpus) * b.hours_;
-        uint256 slashed;
-        CloseReason reason = failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed;
-        if (failed != 0) {
-            // Grace counts per window: hours that failed earlier in it use it up first, so splitting
-            // a booking into short ones forgives nothing more.
-            (, uint256 failedBefore) = _count(c.nodeId, c.start / HOUR, first - c.start / HOUR, t);
-            uint256 forgiven = failedBefore >= t.graceHours ? 0 : _min(failed, t.graceHours - failedBefore);
-            slashed = uint256(b.gpus) * (failed - forgiven) * t.slashPerGpuHour;
-        }
+        uint256 slashed = failed == 0 ? 0 : uint256(b.gpus) * _slashedHours(c, t, b.start, failed) * t.slashPerGpuHour;
         settledUnits[capacityId] += units;
-        gpuHours.closeBooking(bookingId, reason);
+        gpuHours.closeBooking(bookingId, failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed);
         emit BookingSettled(bookingId, capacityId, delivered, failed, slashed);
         escrow.settle(capacityId, b.holder, units, uint256(b.gpus) * delivered);
         if (slashed != 0) escrow.slashBond(capacityId, b.holder, slashed);
@@ -158,6 +149,19 @@ contract Settlement is ISettlement, Ownable2Step {
     {
         if (count == 0) return (0, 0);
         return oracle.countEpochs(nodeId, uint64(fromEpoch), count, t.minUptimeBps, t.minGflopsPerJoule);
+    }
+
+    /// @dev Of `failed` hours of a booking starting at `start`, those past the window's grace. Grace
+    ///      counts per window: hours that failed earlier in it use it up first, so splitting a booking
+    ///      into short ones forgives nothing more.
+    function _slashedHours(Capacity memory c, Terms memory t, uint256 start, uint256 failed)
+        private
+        view
+        returns (uint256)
+    {
+        (, uint256 failedBefore) = _count(c.nodeId, c.start / HOUR, (start - c.start) / HOUR, t);
+        uint256 forgiven = failedBefore >= t.graceHours ? 0 : _min(failed, t.graceHours - failedBefore);
+        return failed - forgiven;
     }
 
     /// @dev Counts a window once, after it can no longer be attested, and remembers the result.

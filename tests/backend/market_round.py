@@ -79,9 +79,9 @@ def play_round(market: Market) -> Round:
     node2 = market.register_node(p2, "A100-SXM4-80GB", 2, 80, "us-east", "PCIe", ["GPU-3"])
     rnd.nodes = [node1, node2]
     start = now(market) - now(market) % HOUR + HOUR
-    min_bond = market.hours.functions.minBondPerUnit().call()
-    cap1 = market.create_capacity(p1, node1, start, start + 3 * HOUR, 4 * 3 * min_bond * 100)
-    cap2 = market.create_capacity(p2, node2, start, start + 5 * HOUR, 2 * 5 * min_bond)
+    min_bond = market.min_bond_per_unit()
+    cap1 = market.create_capacity(p1, node1, start, start + 3 * HOUR, 1_000_000, 4 * 3 * min_bond * 100)
+    cap2 = market.create_capacity(p2, node2, start, start + 5 * HOUR, 1_000_000, 2 * 5 * min_bond)
     rnd.capacities = [cap1, cap2]
 
     # Sales: primary (two partial fills), a resale, direct transfers, a bid filled by minting.
@@ -149,10 +149,9 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             assert row["minted"] == on_chain["minted"]
             assert row["redeemed"] + row["expired"] == on_chain["retired"]
             assert row["supply"] == market.hours.functions.totalSupply(cap).call()
-            sales, fees, bond, refundable = market.escrow.functions.funds(cap).call()
+            backing, bond, penalty = market.escrow.functions.funds(cap).call()
             (funds,) = rows(EscrowFunds, capacity_id=cap)
-            assert (funds["sales"], funds["fees"], funds["bond"], funds["refundable_units"]) == (
-                sales, fees, bond, refundable)
+            assert (funds["backing"], funds["bond"], funds["penalty_per_unit"]) == (backing, bond, penalty)
             for who in rnd.addresses:
                 balance = rows(Balance, capacity_id=cap, holder=who)
                 assert (balance[0]["amount"] if balance else 0) == market.hours_of(who, cap)
@@ -201,7 +200,7 @@ def sell_hours(market: Market, provider: Any, renter: Any, units: int, price: in
         market.approve(a, market.escrow.address)
     node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
     start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(provider, node, start, start + 2 * HOUR,
-                                 market.hours.functions.minBondPerUnit().call() * 8)
+    cap = market.create_capacity(provider, node, start, start + 2 * HOUR, 1_000_000,
+                                 market.min_bond_per_unit() * 8)
     market.fill(renter, market.sign(provider, OrderKind.PRIMARY_SELL, cap, 8, price, start), units)
     return cap, start

@@ -5,14 +5,12 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlalchemy import inspect, insert, select
 from sqlmodel import SQLModel
 
 from backend.db.models import Balance
 from backend.db.session import alembic_config, make_engine, migrate, normalize_url
-from backend.indexer.project import ascii32, split_undelivered
+from backend.indexer.project import ascii32
 
 
 def test_migrations_create_exactly_the_models(make_store):
@@ -69,10 +67,3 @@ def test_ascii32():
     assert ascii32("0x" + "00" * 32) == ""
     odd = "0x" + "ff" * 32
     assert ascii32(odd) == odd
-
-
-@given(st.integers(0, 10**15), st.integers(1, 10**15), st.integers(0, 10**13))
-def test_undelivered_refunds_split_back_into_sales_and_fees(amount, sales, fees):
-    amount = min(amount, sales)
-    fee = fees * amount // sales  # Escrow._takeSales
-    assert split_undelivered(amount + fee, sales, fees) == amount

@@ -27,11 +27,11 @@ def round_setup(market, accounts):
         market.approve(a, market.exchange.address)
         market.approve(a, market.escrow.address)
     start = now(market) - now(market) % EPOCH_SECONDS + EPOCH_SECONDS
-    bond = GPUS * HOURS * market.hours.functions.minBondPerUnit().call() * 100  # room to slash
+    bond = GPUS * HOURS * market.min_bond_per_unit() * 100  # room to slash
     caps, bookings = {}, {}
     for provider, renter, name in ((provider_ok, renter_a, "ok"), (provider_bad, renter_b, "bad")):
         node = market.register_node(provider, "H100-SXM5-80GB", GPUS, 80, "eu-west", "NVLink", [name])
-        cap = market.create_capacity(provider, node, start, start + HOURS * EPOCH_SECONDS, bond)
+        cap = market.create_capacity(provider, node, start, start + HOURS * EPOCH_SECONDS, 1_000_000, bond)
         ask = market.sign(provider, OrderKind.PRIMARY_SELL, cap, GPUS * HOURS, PRICE, start)
         market.fill(renter, ask, GPUS * HOURS)
         bookings[name] = market.activate(renter, cap, start, HOURS, GPUS)

@@ -19,7 +19,7 @@ _NODE = {"node_id": 1, "owner": _MAKER, "gpu_model": "H100-SXM5-80GB", "gpu_coun
 _CAPACITY = {
     "capacity_id": 3, "node_id": 1, "provider": _MAKER, "start": 1748782800, "end": 1748797200, "hours": 4,
     "status": "active", "close_reason": "none", "supply_cap": 16, "minted": 4, "supply": 4,
-    "units_available": 12, "activated": 0, "bond": 160000000, "created_block": 42,
+    "units_available": 12, "activated": 0, "bond": 160000000, "unit_backing": 2100000, "created_block": 42,
     "created_time": 1748775600, "node": _NODE, "best_ask": 2300000, "best_bid": 1900000,
     "reliability_bps": 9850, "epochs_attested": 312,
 }
@@ -45,6 +45,8 @@ class CapacityPublic(BaseModel):
     units_available: int = Field(description="GPU-hours the provider can still mint: supply_cap − minted")
     activated: int = Field(description="GPU-hours burned into bookings")
     bond: int = Field(description="bond posted at creation, base units")
+    unit_backing: int = Field(description="stablecoin escrowed behind every unit, fixed at creation: what a "
+                                          "holder gets back for an hour not delivered, whatever it paid")
     created_block: int
     created_time: int | None
     node: NodeSummary
@@ -69,10 +71,11 @@ class CapacityPage(BaseModel):
 class EscrowFundsPublic(BaseModel):
     """Escrow.funds(capacityId) as indexed."""
 
-    sales: int = Field(description="sale proceeds held, net of fees")
-    fees: int = Field(description="fees held until delivery is settled")
+    backing: int = Field(description="unit backing × units sold and not yet paid out")
     bond: int = Field(description="the provider's bond still held")
     refundable_units: int = Field(description="GPU-hours refundable after a cancel")
+    penalty_per_unit: int = Field(description="bond each unit refunded after a cancel takes besides its backing")
+    premium: int = Field(description="paid to the provider above the backing on primary sales, before fees")
     released: int = Field(description="paid out to the provider so far")
     refunded: int = Field(description="credited back to holders so far")
     slashed: int = Field(description="bond slashed to holders so far")
@@ -98,7 +101,8 @@ class CapacityDetail(CapacityPublic):
         **_CAPACITY, "status": "closed", "close_reason": "completed", "best_ask": None, "best_bid": None,
         "redeemed": 0, "expired": 0, "units_sold_at_cancel": None, "closed_block": 97,
         "delivered_hours": 4, "failed_hours": 0,
-        "escrow": {"sales": 0, "fees": 0, "bond": 0, "refundable_units": 0, "released": 8316000,
+        "escrow": {"backing": 0, "bond": 0, "refundable_units": 0, "penalty_per_unit": 0, "premium": 0,
+                   "released": 8316000,
                    "refunded": 0, "slashed": 0},
         "bookings": {"count": 1, "open": 0, "gpu_hours": 4, "by_close_reason": {"completed": 1},
                      "settled": 1, "delivered_hours": 4, "failed_hours": 0, "paid": 8316000,

@@ -114,6 +114,6 @@ def list_capacity(market, accounts, store) -> tuple[int, int, str]:
     market.approve(p1, market.escrow.address)
     node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
     start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(p1, node, start, start + 4 * HOUR,
-                                 market.hours.functions.minBondPerUnit().call() * 16)
+    cap = market.create_capacity(p1, node, start, start + 4 * HOUR, 1_000_000,
+                                 market.min_bond_per_unit() * 16)
     return cap, start, post_order(store, market, p1, cap, 10, PRICE, start + HOUR)

@@ -60,11 +60,11 @@ def open_market(market: Market, rnd: Round, engine: Engine) -> OpenMarket:
     node1, node2 = rnd.nodes
     t = now(market)
     t0 = t - t % HOUR + 2 * HOUR
-    min_bond = market.hours.functions.minBondPerUnit().call()
+    min_bond = market.min_bond_per_unit()
     node3 = market.register_node(p2, "A100-SXM4-80GB", 8, 80, "us-east", "InfiniBand", ["GPU-7", "GPU-8"])
-    a = market.create_capacity(p1, node1, t0, t0 + 4 * HOUR, 4 * 4 * min_bond)
-    b = market.create_capacity(p2, node3, t0 + 2 * HOUR, t0 + 6 * HOUR, 8 * 4 * min_bond)
-    c = market.create_capacity(p1, node2, t0 + HOUR, t0 + 3 * HOUR, 2 * 2 * min_bond)
+    a = market.create_capacity(p1, node1, t0, t0 + 4 * HOUR, 1_000_000, 4 * 4 * min_bond)
+    b = market.create_capacity(p2, node3, t0 + 2 * HOUR, t0 + 6 * HOUR, 1_000_000, 8 * 4 * min_bond)
+    c = market.create_capacity(p1, node2, t0 + HOUR, t0 + 3 * HOUR, 1_000_000, 2 * 2 * min_bond)
     om = OpenMarket(t0=t0, a=a, b=b, c=c, node3=node3)
 
     ps, sell, buy = OrderKind.PRIMARY_SELL, OrderKind.SELL, OrderKind.BUY

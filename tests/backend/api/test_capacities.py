@@ -36,7 +36,7 @@ def test_list_filters_sort_and_pages(market, store, serve, index):
         "best_ask": 2_300_000, "best_bid": 2_000_000, "reliability_bps": (10_000 + 5_000 + 4_000) // 3,
         "epochs_attested": 3,
     }
-    assert first["bond"] == 16 * market.hours.functions.minBondPerUnit().call()
+    assert first["bond"] == 16 * market.min_bond_per_unit()
     by_id = {item["capacity_id"]: item for item in listing.json()["items"]}
     assert (by_id[b]["best_ask"], by_id[b]["best_bid"], by_id[b]["reliability_bps"]) == (1_500_000, None, 0)
     assert (by_id[c]["best_ask"], by_id[c]["best_bid"]) == (None, None)

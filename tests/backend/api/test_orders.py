@@ -34,8 +34,8 @@ def book(market: Market, accounts) -> dict[str, Any]:
     node = market.register_node(provider, "H100-SXM5-80GB", 2, 80, "eu-west", "NVLink", ["GPU-a", "GPU-b"])
     t = now(market)
     start = t - t % HOUR + HOUR
-    bond = market.hours.functions.minBondPerUnit().call() * 6
-    capacity = market.create_capacity(provider, node, start, start + 3 * HOUR, bond)
+    bond = market.min_bond_per_unit() * 6
+    capacity = market.create_capacity(provider, node, start, start + 3 * HOUR, 1_000_000, bond)
     return {"provider": provider, "capacity": capacity, "start": start, "expiry": start + HOUR}
 
 

@@ -78,8 +78,8 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
         market.approve(who, market.escrow.address)
     node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
     start = now(market) - now(market) % HOUR + 2 * HOUR
-    min_bond = market.hours.functions.minBondPerUnit().call()
-    capacity = market.create_capacity(provider, node, start, start + 2 * HOUR, 8 * min_bond)
+    min_bond = market.min_bond_per_unit()
+    capacity = market.create_capacity(provider, node, start, start + 2 * HOUR, 1_000_000, 8 * min_bond)
     ask = market.sign(provider, OrderKind.PRIMARY_SELL, capacity, 8, 2_100_000, start)
     index()
     api = serve()
@@ -106,7 +106,7 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
     assert (filled[0]["args"]["amount"], filled[0]["args"]["price"], filled[0]["args"]["capacityId"]) == (
         5, 2_100_000, capacity)
     assert (filled[0]["contract"], filled[0]["event"]) == ("Exchange", "OrderFilled")
-    assert {name for _, name, _ in live} >= {"GpuHours.TransferSingle", "Escrow.SaleCredited"}
+    assert {name for _, name, _ in live} >= {"GpuHours.TransferSingle", "Escrow.BackingDeposited"}
 
     # The client went away: the server stops looking.
     time.sleep(0.5)

@@ -48,10 +48,10 @@ def test_sla_watchdog_flags_nodes_whose_attestations_stop(make_store, market, ch
     silent = market.register_node(p2, "A100-SXM4-80GB", 2, 80, "us-east", "PCIe", ["GPU-2"])
     idle = market.register_node(p2, "A100-SXM4-80GB", 2, 80, "us-east", "PCIe", ["GPU-3"])
     start = now(market) - now(market) % HOUR + HOUR
-    bond = market.hours.functions.minBondPerUnit().call() * 4 * 6
-    market.create_capacity(p1, watched, start, start + 6 * HOUR, bond)
-    market.create_capacity(p2, silent, start, start + 6 * HOUR, bond)
-    market.create_capacity(p2, idle, start + 5 * HOUR, start + 6 * HOUR, bond)  # not open yet
+    bond = market.min_bond_per_unit() * 4 * 6
+    market.create_capacity(p1, watched, start, start + 6 * HOUR, 1_000_000, bond)
+    market.create_capacity(p2, silent, start, start + 6 * HOUR, 1_000_000, bond)
+    market.create_capacity(p2, idle, start + 5 * HOUR, start + 6 * HOUR, 1_000_000, bond)  # not open yet
     warp_to(market, start + HOUR + 60)
     submit_report(market, watched, start // HOUR, 10_000, 2_000_000)
     index_all(engine, chain, deployments_dir)
