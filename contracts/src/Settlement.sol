@@ -53,15 +53,16 @@ contract Settlement is ISettlement, Ownable2Step {
         Capacity memory c = gpuHours.capacity(capacityId);
         if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId, c.status);
         Terms memory t = gpuHours.terms(capacityId);
-        // The oracle still accepts the last hour exactly maxDelay after it ends: one second later.
-        uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1;
-        if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
+        {
+            // The oracle still accepts the last hour exactly maxDelay after it ends: one second later.
+            uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1;
+            if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
+        }
 
         uint256 first = b.start / HOUR;
         (uint256 delivered, uint256 failed) = _count(c.nodeId, first, b.hours_, t);
         uint256 units = uint256(b.gpus) * b.hours_;
         uint256 slashed;
-        CloseReason reason = failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed;
         if (failed != 0) {
             // Grace counts per window: hours that failed earlier in it use it up first, so splitting
             // a booking into short ones forgives nothing more.
@@ -70,7 +71,7 @@ contract Settlement is ISettlement, Ownable2Step {
             slashed = uint256(b.gpus) * (failed - forgiven) * t.slashPerGpuHour;
         }
         settledUnits[capacityId] += units;
-        gpuHours.closeBooking(bookingId, reason);
+        gpuHours.closeBooking(bookingId, failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed);
         emit BookingSettled(bookingId, capacityId, delivered, failed, slashed);
         escrow.settle(capacityId, b.holder, units, uint256(b.gpus) * delivered);
         if (slashed != 0) escrow.slashBond(capacityId, b.holder, slashed);
