@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Errors, IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
@@ -11,9 +10,10 @@ import {ReentrantReceiver} from "./utils/ReentrantReceiver.sol";
 import {Exchange} from "../src/Exchange.sol";
 import {Escrow} from "../src/Escrow.sol";
 import {GpuHours} from "../src/GpuHours.sol";
+import {Settlement} from "../src/Settlement.sol";
 import {IExchange, Order, OrderKind, OrderStatus, Fill, Permit} from "../src/interfaces/IExchange.sol";
 import {IGpuHours} from "../src/interfaces/IGpuHours.sol";
-import {IEscrow, Funds} from "../src/interfaces/IEscrow.sol";
+import {IEscrow, Funds, Payee} from "../src/interfaces/IEscrow.sol";
 
 contract ExchangeTest is Fixtures {
     uint256 internal constant SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
@@ -47,6 +47,32 @@ contract ExchangeTest is Fixtures {
         _buyPrimary(renter, id, amount, PRICE);
     }
 
+    /// @dev Fee and treasury are immutable: a protocol with another fee is another deployment.
+    ///      Redeploys Escrow, GpuHours, Exchange and Settlement (same stablecoin and oracle) with
+    ///      `bps` and `treasury_`, re-approves the actors and reopens `id` on it.
+    function _redeploy(uint16 bps, address treasury_) internal {
+        uint64 nonce = vm.getNonce(address(this));
+        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
+        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
+        escrow = new Escrow(usdc, hoursAt, exchangeAt, treasury_, bps);
+        gpuHours = new GpuHours(escrow, exchangeAt, owner, "");
+        exchange = new Exchange(usdc, gpuHours, escrow);
+        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
+        vm.prank(owner);
+        gpuHours.setSettlement(address(settlement));
+        treasury = treasury_;
+        address[4] memory actors = [provider, renter, buyer, treasury_];
+        for (uint256 i; i < actors.length; ++i) {
+            vm.startPrank(actors[i]);
+            usdc.approve(address(exchange), type(uint256).max);
+            usdc.approve(address(escrow), type(uint256).max);
+            vm.stopPrank();
+        }
+        vm.prank(walletSigner);
+        wallet.approve(usdc, address(exchange), type(uint256).max);
+        (, id) = _capacity(provider, 24 * 7, 0);
+    }
+
     // ================================================================ constructor
 
     function test_constructor_wiring() public view {
@@ -55,8 +81,6 @@ contract ExchangeTest is Fixtures {
         assertEq(address(exchange.escrow()), address(escrow));
         assertEq(exchange.treasury(), treasury);
         assertEq(exchange.feeBps(), FEE_BPS);
-        assertEq(exchange.owner(), owner);
-        assertEq(exchange.MAX_FEE_BPS(), 1_000);
         assertEq(
             exchange.ORDER_TYPEHASH(),
             keccak256(
@@ -65,146 +89,222 @@ contract ExchangeTest is Fixtures {
         );
     }
 
+    function test_constructor_copiesFeeAndTreasuryFromEscrow() public {
+        address other = makeAddr("otherTreasury");
+        _redeploy(1_000, other);
+        assertEq(exchange.treasury(), other);
+        assertEq(exchange.feeBps(), 1_000);
+        assertEq(escrow.treasury(), other);
+        assertEq(escrow.feeBps(), 1_000);
+    }
+
     function test_constructor_revertsZeroStablecoin() public {
         vm.expectRevert(IExchange.ZeroAddress.selector);
-        new Exchange(IERC20(address(0)), gpuHours, escrow, owner, treasury, 0);
+        new Exchange(IERC20(address(0)), gpuHours, escrow);
     }
 
     function test_constructor_revertsZeroGpuHours() public {
         vm.expectRevert(IExchange.ZeroAddress.selector);
-        new Exchange(usdc, IGpuHours(address(0)), escrow, owner, treasury, 0);
+        new Exchange(usdc, IGpuHours(address(0)), escrow);
     }
 
     function test_constructor_revertsZeroEscrow() public {
         vm.expectRevert(IExchange.ZeroAddress.selector);
-        new Exchange(usdc, gpuHours, IEscrow(address(0)), owner, treasury, 0);
-    }
-
-    function test_constructor_revertsZeroTreasury() public {
-        vm.expectRevert(IExchange.ZeroAddress.selector);
-        new Exchange(usdc, gpuHours, escrow, owner, address(0), 0);
-    }
-
-    function test_constructor_revertsFeeTooHigh() public {
-        vm.expectRevert(abi.encodeWithSelector(IExchange.FeeTooHigh.selector, 1_001, 1_000));
-        new Exchange(usdc, gpuHours, escrow, owner, treasury, 1_001);
+        new Exchange(usdc, gpuHours, IEscrow(address(0)));
     }
 
     function test_constructor_revertsWhenGpuHoursPointsElsewhere() public {
         // The deployed GpuHours names the deployed exchange, not this new one.
         vm.expectRevert(IExchange.WiringMismatch.selector);
-        new Exchange(usdc, gpuHours, escrow, owner, treasury, 0);
+        new Exchange(usdc, gpuHours, escrow);
     }
 
     function test_constructor_revertsWhenEscrowPointsElsewhere() public {
         uint64 nonce = vm.getNonce(address(this));
         GpuHours hours2 = new GpuHours(escrow, vm.computeCreateAddress(address(this), nonce + 1), owner, "");
         vm.expectRevert(IExchange.WiringMismatch.selector);
-        new Exchange(usdc, hours2, escrow, owner, treasury, 0);
+        new Exchange(usdc, hours2, escrow);
     }
 
     function test_constructor_revertsWhenEscrowNamesOtherGpuHours() public {
         uint64 nonce = vm.getNonce(address(this));
         address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
-        Escrow escrow2 = new Escrow(usdc, address(0xBEEF), exchangeAt, owner, treasury);
+        Escrow escrow2 = new Escrow(usdc, address(0xBEEF), exchangeAt, treasury, FEE_BPS);
         GpuHours hours2 = new GpuHours(escrow2, exchangeAt, owner, "");
         vm.expectRevert(IExchange.WiringMismatch.selector);
-        new Exchange(usdc, hours2, escrow2, owner, treasury, 0);
+        new Exchange(usdc, hours2, escrow2);
     }
 
     function test_constructor_acceptsCorrectWiring() public {
         uint64 nonce = vm.getNonce(address(this));
         address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
         address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
-        Escrow escrow2 = new Escrow(usdc, hoursAt, exchangeAt, owner, treasury);
+        Escrow escrow2 = new Escrow(usdc, hoursAt, exchangeAt, treasury, 1_000);
         GpuHours hours2 = new GpuHours(escrow2, exchangeAt, owner, "");
-        Exchange exchange2 = new Exchange(usdc, hours2, escrow2, owner, treasury, 1_000);
+        Exchange exchange2 = new Exchange(usdc, hours2, escrow2);
         assertEq(address(exchange2), exchangeAt);
+        assertEq(exchange2.feeBps(), 1_000);
     }
 
-    // ================================================================ admin
+    // ================================================================ immutable fee and treasury
 
-    function test_setFee_setsAndEmits() public {
-        vm.expectEmit(address(exchange));
-        emit IExchange.FeeSet(250);
-        vm.prank(owner);
-        exchange.setFee(250);
-        assertEq(exchange.feeBps(), 250);
-    }
-
-    function test_setFee_maximumAllowed() public {
-        vm.prank(owner);
-        exchange.setFee(1_000);
-        assertEq(exchange.feeBps(), 1_000);
-    }
-
-    function test_setFee_revertsFeeTooHigh() public {
-        vm.expectRevert(abi.encodeWithSelector(IExchange.FeeTooHigh.selector, 1_001, 1_000));
-        vm.prank(owner);
-        exchange.setFee(1_001);
-    }
-
-    function test_setFee_revertsNotOwner() public {
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, provider));
-        vm.prank(provider);
-        exchange.setFee(0);
-    }
-
-    function test_setTreasury_setsAndEmits() public {
+    function test_fill_treasuryOfTheDeploymentReceivesFees() public {
         address next = makeAddr("next");
-        vm.expectEmit(address(exchange));
-        emit IExchange.TreasurySet(next);
-        vm.prank(owner);
-        exchange.setTreasury(next);
-        assertEq(exchange.treasury(), next);
-    }
-
-    function test_setTreasury_newTreasuryReceivesFees() public {
-        address next = makeAddr("next");
-        vm.prank(owner);
-        exchange.setTreasury(next);
+        _redeploy(FEE_BPS, next);
         _renterHolds(10);
         Order memory o = _freshOrder(renter, OrderKind.Sell, id, 10, PRICE);
         uint256 fee = _fill(buyer, o, _sign(renterKey, o), 10);
+        assertEq(fee, _ceilDiv(10 * PRICE * FEE_BPS, 10_000));
         assertEq(usdc.balanceOf(next), fee);
-    }
-
-    function test_setTreasury_revertsZeroAddress() public {
-        vm.expectRevert(IExchange.ZeroAddress.selector);
-        vm.prank(owner);
-        exchange.setTreasury(address(0));
-    }
-
-    function test_setTreasury_revertsNotOwner() public {
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, renter));
-        vm.prank(renter);
-        exchange.setTreasury(renter);
     }
 
     // ================================================================ primary sales
 
-    function test_fill_primaryMintsAndPaysIntoEscrow() public {
+    function test_fill_primaryAtBackingEscrowsExactlyTheBacking() public {
+        assertEq(PRICE, BACKING); // the canonical primary sale: at the backing, no premium
         Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
         bytes memory sig = _sign(providerKey, o);
         uint256 total = 10 * PRICE;
-        uint256 fee = _fee(total);
         uint256 renterBefore = usdc.balanceOf(renter);
 
         vm.expectEmit(address(escrow));
-        emit IEscrow.SaleCredited(id, total - fee, fee);
+        emit IEscrow.BackingDeposited(id, 10, 10 * uint256(BACKING));
         vm.expectEmit(address(exchange));
-        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, PRICE, fee);
-        assertEq(_fill(renter, o, sig, 10), fee);
+        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, PRICE, 0);
+        assertEq(_fill(renter, o, sig, 10), 0); // no premium, no fee
 
-        assertEq(fee, 210_000);
         assertEq(gpuHours.balanceOf(renter, id), 10);
         assertEq(usdc.balanceOf(renter), renterBefore - total);
-        assertEq(usdc.balanceOf(address(escrow)), total);
+        assertEq(usdc.balanceOf(address(escrow)), 10 * uint256(BACKING));
         Funds memory f = escrow.funds(id);
-        assertEq(f.sales, total - fee);
-        assertEq(f.fees, fee);
+        assertEq(f.backing, 10 * uint256(BACKING));
+        assertEq(f.bond, 0);
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 0);
         assertEq(exchange.status(exchange.hashOrder(o)).filled, 10);
         assertEq(usdc.balanceOf(provider), 1_000_000 * USDC); // paid only through escrow
+        assertEq(usdc.balanceOf(treasury), 1_000_000 * USDC);
+    }
+
+    function test_fill_primaryPremiumCreditedToProviderLessFee() public {
+        uint256 price = 3 * USDC; // 0.90 USDC above the 2.10 backing
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, price);
+        bytes memory sig = _sign(providerKey, o);
+        uint256 premium = 10 * (3 * USDC - BACKING); // 9,000,000
+        uint256 fee = 90_000; // ceil(9,000,000 × 1 %)
+        uint256 renterBefore = usdc.balanceOf(renter);
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 10, 21_000_000);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumPaid(id, provider, premium, fee);
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, fee);
+        assertEq(_fill(renter, o, sig, 10), fee);
+
+        assertEq(usdc.balanceOf(renter), renterBefore - 30_000_000);
+        assertEq(usdc.balanceOf(address(escrow)), 30_000_000); // backing + premium, held for withdrawal
+        assertEq(escrow.funds(id).backing, 21_000_000); // the backing only: the premium is not behind the units
+        assertEq(escrow.claimable(provider), 8_910_000);
+        assertEq(escrow.claimable(treasury), 90_000);
+        assertEq(usdc.balanceOf(provider), 1_000_000 * USDC);
+        assertEq(usdc.balanceOf(treasury), 1_000_000 * USDC);
+
+        vm.prank(provider);
+        assertEq(escrow.withdraw(provider), 8_910_000);
+        assertEq(usdc.balanceOf(provider), 1_000_000 * USDC + 8_910_000);
+    }
+
+    function test_fill_primaryPremiumFeeRoundsUpAgainstProvider() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 1, uint256(BACKING) + 1);
+        assertEq(_fill(renter, o, _sign(providerKey, o), 1), 1); // 1 × 1 % = 0.01, rounded up to 1
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 1);
+        assertEq(escrow.funds(id).backing, BACKING);
+        assertEq(usdc.balanceOf(address(escrow)), uint256(BACKING) + 1);
+    }
+
+    function test_fill_primaryPremiumFollowsRevenueSplit() public {
+        address partner = makeAddr("partner");
+        Payee[] memory payees = new Payee[](2);
+        payees[0] = Payee(provider, 7_000);
+        payees[1] = Payee(partner, 3_000);
+        vm.prank(provider);
+        escrow.setRevenueSplit(payees);
+
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 3 * USDC);
+        _fill(renter, o, _sign(providerKey, o), 10);
+        // 9,000,000 premium less 90,000 fee = 8,910,000; 30 % of it to the partner.
+        assertEq(escrow.claimable(partner), 2_673_000);
+        assertEq(escrow.claimable(provider), 6_237_000);
+        assertEq(escrow.claimable(treasury), 90_000);
+    }
+
+    function test_fill_primaryBelowBackingProviderPaysTheDifference() public {
+        uint256 price = 1 * USDC; // 1.10 USDC below the backing
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, price);
+        bytes memory sig = _sign(providerKey, o);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 providerBefore = usdc.balanceOf(provider);
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 10, 21_000_000);
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, 0);
+        assertEq(_fill(renter, o, sig, 10), 0);
+
+        assertEq(usdc.balanceOf(renter), renterBefore - 10_000_000); // the buyer pays only its price
+        assertEq(usdc.balanceOf(provider), providerBefore - 11_000_000); // the provider the shortfall
+        assertEq(usdc.balanceOf(address(escrow)), 21_000_000);
+        assertEq(escrow.funds(id).backing, 21_000_000);
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 0);
+    }
+
+    function test_fill_primaryAtZeroPriceProviderPaysTheWholeBacking() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 0);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        uint256 providerBefore = usdc.balanceOf(provider);
+        assertEq(_fill(renter, o, _sign(providerKey, o), 10), 0);
+        assertEq(usdc.balanceOf(renter), renterBefore);
+        assertEq(usdc.balanceOf(provider), providerBefore - 21_000_000);
+        assertEq(escrow.funds(id).backing, 21_000_000);
+        assertEq(usdc.balanceOf(address(escrow)), 21_000_000);
+    }
+
+    function test_fill_primaryBelowBackingRevertsWithoutProviderAllowance() public {
+        vm.prank(provider);
+        usdc.approve(address(exchange), 0);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 1 * USDC);
+        bytes memory sig = _sign(providerKey, o);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(exchange), 0, 11_000_000)
+        );
+        _fill(renter, o, sig, 10);
+        // Nothing happened: no hours, no payment, the order still open.
+        assertEq(gpuHours.balanceOf(renter, id), 0);
+        assertEq(gpuHours.capacity(id).minted, 0);
+        assertEq(usdc.balanceOf(renter), renterBefore);
+        assertEq(exchange.status(exchange.hashOrder(o)).filled, 0);
+        assertEq(escrow.funds(id).backing, 0);
+    }
+
+    function test_fill_primaryBelowBackingRevertsWithoutProviderBalance() public {
+        vm.startPrank(provider);
+        usdc.transfer(makeAddr("elsewhere"), usdc.balanceOf(provider) - 10_999_999);
+        vm.stopPrank();
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 1 * USDC);
+        bytes memory sig = _sign(providerKey, o);
+        uint256 renterBefore = usdc.balanceOf(renter);
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, provider, 10_999_999, 11_000_000)
+        );
+        _fill(renter, o, sig, 10);
+        assertEq(gpuHours.balanceOf(renter, id), 0);
+        assertEq(usdc.balanceOf(renter), renterBefore);
+        assertEq(usdc.balanceOf(provider), 10_999_999);
+        assertEq(escrow.funds(id).backing, 0);
     }
 
     function test_fill_primaryRevertsWhenMakerIsNotProvider() public {
@@ -279,14 +379,17 @@ contract ExchangeTest is Fixtures {
     }
 
     function test_fill_bidByProviderMintsIntoEscrow() public {
-        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 5, PRICE);
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 5, PRICE); // at the backing
         bytes memory sig = _sign(buyerKey, o);
         uint256 total = 5 * PRICE;
-        uint256 fee = _fee(total);
         uint256 buyerBefore = usdc.balanceOf(buyer);
         uint256 providerBefore = usdc.balanceOf(provider);
 
-        _fill(provider, o, sig, 5);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 5, 5 * uint256(BACKING));
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), buyer, provider, id, OrderKind.Buy, 5, PRICE, 0);
+        assertEq(_fill(provider, o, sig, 5), 0);
 
         assertEq(gpuHours.balanceOf(buyer, id), 5);
         assertEq(gpuHours.balanceOf(provider, id), 0);
@@ -294,9 +397,60 @@ contract ExchangeTest is Fixtures {
         assertEq(usdc.balanceOf(buyer), buyerBefore - total);
         assertEq(usdc.balanceOf(provider), providerBefore);
         assertEq(usdc.balanceOf(address(escrow)), total);
-        Funds memory f = escrow.funds(id);
-        assertEq(f.sales, total - fee);
-        assertEq(f.fees, fee);
+        assertEq(escrow.funds(id).backing, 5 * uint256(BACKING));
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 0);
+    }
+
+    function test_fill_bidByProviderBelowBackingProviderTopsUp() public {
+        uint256 price = 1_500_000; // 0.60 USDC below the backing
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 5, price);
+        bytes memory sig = _sign(buyerKey, o);
+        uint256 buyerBefore = usdc.balanceOf(buyer);
+        uint256 providerBefore = usdc.balanceOf(provider);
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 5, 10_500_000);
+        assertEq(_fill(provider, o, sig, 5), 0);
+
+        assertEq(gpuHours.balanceOf(buyer, id), 5);
+        assertEq(usdc.balanceOf(buyer), buyerBefore - 7_500_000); // the bidder pays its price
+        assertEq(usdc.balanceOf(provider), providerBefore - 3_000_000); // the minting taker the rest
+        assertEq(usdc.balanceOf(address(escrow)), 10_500_000);
+        assertEq(escrow.funds(id).backing, 10_500_000);
+        assertEq(escrow.claimable(provider), 0);
+    }
+
+    function test_fill_bidByProviderBelowBackingRevertsWithoutProviderAllowance() public {
+        vm.prank(provider);
+        usdc.approve(address(exchange), 0);
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 5, 1_500_000);
+        bytes memory sig = _sign(buyerKey, o);
+        uint256 buyerBefore = usdc.balanceOf(buyer);
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(exchange), 0, 3_000_000)
+        );
+        _fill(provider, o, sig, 5);
+        assertEq(gpuHours.balanceOf(buyer, id), 0);
+        assertEq(usdc.balanceOf(buyer), buyerBefore);
+        assertEq(escrow.funds(id).backing, 0);
+    }
+
+    function test_fill_bidByProviderAbovePremiumToProvider() public {
+        uint256 price = 2_600_000; // 0.50 above the backing
+        Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 4, price);
+        bytes memory sig = _sign(buyerKey, o);
+        uint256 providerBefore = usdc.balanceOf(provider);
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumPaid(id, provider, 2_000_000, 20_000);
+        assertEq(_fill(provider, o, sig, 4), 20_000);
+
+        assertEq(usdc.balanceOf(provider), providerBefore);
+        assertEq(usdc.balanceOf(address(escrow)), 10_400_000);
+        assertEq(escrow.funds(id).backing, 8_400_000);
+        assertEq(escrow.claimable(provider), 1_980_000);
+        assertEq(escrow.claimable(treasury), 20_000);
     }
 
     function test_fill_bidRevertsUnknownCapacity() public {
@@ -750,8 +904,7 @@ contract ExchangeTest is Fixtures {
     }
 
     function test_fill_zeroFee() public {
-        vm.prank(owner);
-        exchange.setFee(0);
+        _redeploy(0, treasury);
         _renterHolds(4);
         Order memory o = _freshOrder(renter, OrderKind.Sell, id, 4, PRICE);
         bytes memory sig = _sign(renterKey, o);
@@ -760,15 +913,27 @@ contract ExchangeTest is Fixtures {
         assertEq(_fill(buyer, o, sig, 4), 0);
         assertEq(usdc.balanceOf(renter), renterBefore + 4 * PRICE);
         assertEq(usdc.balanceOf(treasury), treasuryBefore);
+
+        // A premium under a zero fee goes to the provider whole.
+        Order memory p = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 3 * USDC);
+        assertEq(_fill(buyer, p, _sign(providerKey, p), 10), 0);
+        assertEq(escrow.claimable(provider), 9_000_000);
+        assertEq(escrow.claimable(treasury), 0);
     }
 
     function test_fill_maxFee() public {
-        vm.prank(owner);
-        exchange.setFee(1_000);
-        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
+        _redeploy(1_000, treasury);
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 2 * PRICE);
         uint256 fee = _fill(renter, o, _sign(providerKey, o), 10);
-        assertEq(fee, 10 * PRICE / 10);
-        assertEq(escrow.funds(id).fees, fee);
+        assertEq(fee, 10 * PRICE / 10); // 10 % of the premium, 10 × 2.10
+        assertEq(escrow.claimable(treasury), fee);
+        assertEq(escrow.claimable(provider), 10 * PRICE - fee);
+        assertEq(escrow.funds(id).backing, 10 * uint256(BACKING));
+
+        Order memory s = _freshOrder(renter, OrderKind.Sell, id, 10, PRICE);
+        uint256 treasuryBefore = usdc.balanceOf(treasury);
+        assertEq(_fill(buyer, s, _sign(renterKey, s), 10), 10 * PRICE / 10);
+        assertEq(usdc.balanceOf(treasury), treasuryBefore + 10 * PRICE / 10);
     }
 
     function test_fill_zeroPriceMovesNoMoney() public {

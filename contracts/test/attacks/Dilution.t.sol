@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {SettlementFixtures} from "../utils/SettlementFixtures.sol";
+import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
+import {IGpuHours} from "../../src/interfaces/IGpuHours.sol";
+import {IEscrow, Funds} from "../../src/interfaces/IEscrow.sol";
+
+/// @notice Attacks on what a unit is backed by, each written as the attacker would try it, each now
+///         failing to profit. Under the old model a primary sale escrowed whatever it sold for and
+///         refunds were paid pro rata out of one pot per capacity, so a provider could mint the rest
+///         of its supply to itself at price 0 and take most of an honest buyer's money back on a
+///         cancel or a failure. Now every unit of an id is backed by the same fixed amount: a sale
+///         below it is topped up by the provider, and every refund is per unit.
+///         SLA (SettlementFixtures): slash 1 USDC per GPU-hour, 1 grace hour a window, 90 % uptime.
+contract DilutionAttackTest is SettlementFixtures {
+    uint256 internal constant HOURS = 24;
+    uint256 internal constant CAP = 8 * HOURS; // 192 units
+    uint256 internal constant BOND = 250 * 1e6; // above the minimum, CAP × 1 USDC = 192 USDC
+    uint256 internal constant SLASH = 1e6; // per GPU-hour
+    uint256 internal constant MARKET = 2_500_000; // the honest sale: 0.40 above the 2.10 backing
+    uint256 internal constant SOLD = 10; // units the honest renter buys
+    uint256 internal constant REST = CAP - SOLD; // 182 units the provider mints to itself
+
+    address internal sybil;
+
+    function setUp() public override {
+        super.setUp();
+        sybil = makeAddr("sybil"); // a second address the provider controls
+        _fund(sybil);
+    }
+
+    // ================================================================ helpers
+
+    /// @dev Stablecoin in the wallet plus what escrow holds credited to `who`.
+    function _wealth(address who) internal view returns (uint256) {
+        return usdc.balanceOf(who) + escrow.claimable(who);
+    }
+
+    function _attackerWealth() internal view returns (uint256) {
+        return _wealth(provider) + _wealth(sybil);
+    }
+
+    function _withdrawAll(address who) internal {
+        if (escrow.claimable(who) == 0) return;
+        vm.prank(who);
+        escrow.withdraw(who);
+    }
+
+    /// @dev The provider's own primary sell of `amount` at `price`, filled by the sybil.
+    function _mintToSybil(uint256 capacityId, uint256 amount, uint256 price) internal {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, capacityId, amount, price);
+        bytes memory sig = _sign(providerKey, o);
+        vm.prank(sybil);
+        exchange.fill(o, sig, amount);
+    }
+
+    function _holders(address a, address b) internal pure returns (address[] memory h) {
+        h = new address[](2);
+        h[0] = a;
+        h[1] = b;
+    }
+
+    /// @dev The premium of the honest sale, less the fee (1 %, rounded up): 10 × 0.40 = 4.00 USDC,
+    ///      less 0.04.
+    function _premiumNet() internal pure returns (uint256) {
+        uint256 premium = SOLD * (MARKET - BACKING);
+        return premium - _ceilDiv(premium * FEE_BPS, 10_000);
+    }
+
+    // ================================================================ (a), (b) dilute, then cancel
+
+    /// @dev The provider sells 10 hours at the market price to the renter, mints the other 182 to its
+    ///      sybil at `sybilPrice`, and cancels before the window, hoping the sybil's 182 units soak up
+    ///      the refunds.
+    function _diluteAndCancel(uint256 sybilPrice) internal {
+        uint256 attackerStart = _attackerWealth();
+        uint256 renterStart = usdc.balanceOf(renter);
+
+        (, uint256 id) = _capacity(provider, HOURS, BOND);
+        _buyPrimary(renter, id, SOLD, MARKET);
+        uint256 providerBeforeTopUp = usdc.balanceOf(provider);
+        _mintToSybil(id, REST, sybilPrice);
+        // The sybil paid only its price: the provider paid in the rest of every unit's backing.
+        assertEq(providerBeforeTopUp - usdc.balanceOf(provider), REST * (BACKING - sybilPrice), "top-up");
+        assertEq(escrow.funds(id).backing, CAP * uint256(BACKING), "every unit backed alike");
+
+        vm.prank(provider);
+        gpuHours.cancelCapacity(id);
+        // The penalty is the full slash a unit: the bond covers it for every unit sold.
+        assertEq(escrow.funds(id).penaltyPerUnit, SLASH);
+        assertEq(escrow.funds(id).bond, CAP * SLASH);
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Refunded(id, renter, SOLD, SOLD * uint256(BACKING));
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BondSlashed(id, renter, SOLD * SLASH);
+        vm.prank(renter);
+        gpuHours.redeemCancelled(id, SOLD);
+        vm.prank(sybil);
+        gpuHours.redeemCancelled(id, REST);
+
+        // The renter: exactly the backing of each unit plus the penalty share, whatever the sybil did.
+        assertEq(escrow.claimable(renter), SOLD * (uint256(BACKING) + SLASH), "renter refund");
+        _withdrawAll(renter);
+        _withdrawAll(provider);
+        _withdrawAll(sybil);
+        assertEq(usdc.balanceOf(renter), renterStart - SOLD * MARKET + SOLD * (uint256(BACKING) + SLASH));
+        assertGe(usdc.balanceOf(renter) + SOLD * MARKET, renterStart + SOLD * uint256(BACKING));
+
+        // The attacker: bond out (250) and back less the 192 kept (58), top-up out and back with the
+        // sybil's refund, the sybil's 182 penalties its own bond. Net: the premium less the renter's
+        // penalties, exactly what an honest cancel without the sybil costs.
+        uint256 attackerEnd = _attackerWealth();
+        assertLe(attackerEnd, attackerStart, "attacker must not profit");
+        assertEq(attackerEnd, attackerStart + _premiumNet() - SOLD * SLASH, "attacker net");
+        assertEq(attackerStart - attackerEnd, 6_040_000);
+
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 0);
+        assertEq(f.bond, 0);
+    }
+
+    function test_attack_diluteAtPriceZeroThenCancel() public {
+        _diluteAndCancel(0);
+    }
+
+    function test_attack_diluteAtOneBaseUnitThenCancel() public {
+        _diluteAndCancel(1);
+    }
+
+    // ================================================================ (c) dilute, then fail to deliver
+
+    /// @dev The same dilution at price 0, but the provider lets the window fail instead of
+    ///      cancelling. The renter booked 2 GPUs × 4 h from the window's start and kept 2 units.
+    function test_attack_diluteThenFailToDeliver() public {
+        uint256 attackerStart = _attackerWealth();
+
+        (uint64 nodeId, uint256 id) = _capacity(provider, HOURS, BOND);
+        _buyPrimary(renter, id, SOLD, MARKET);
+        _mintToSybil(id, REST, 0);
+        uint40 start = _start(id);
+        vm.prank(renter);
+        uint256 bookingId = gpuHours.activate(id, start, 4, 2);
+
+        // Every hour of the window attested below the SLA.
+        _attestPattern(nodeId, start, "BBBBBBBBBBBBBBBBBBBBBBBB");
+        vm.warp(_readyAt(_end(id)));
+
+        // Booking: 4 failed hours, the window's 1 grace hour forgiven: 2 GPUs × 3 h slashed.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Refunded(id, renter, 8, 8 * uint256(BACKING));
+        settlement.settleBooking(bookingId);
+        uint256 bookingSlash = 2 * 3 * SLASH;
+        assertEq(escrow.claimable(renter), 8 * uint256(BACKING) + bookingSlash, "booking: backing + slash");
+
+        // Unused: 23 of 24 hours slashed, per holder, rounded down: renter 2 × 23 / 24 = 1,
+        // sybil 182 × 23 / 24 = 174.
+        settlement.settleUnused(id, _holders(renter, sybil));
+        uint256 renterUnusedSlash = 1 * SLASH;
+        uint256 sybilSlash = 174 * SLASH;
+        assertEq(
+            escrow.claimable(renter),
+            SOLD * uint256(BACKING) + bookingSlash + renterUnusedSlash,
+            "every honest unit: its backing and its slash"
+        );
+        assertEq(escrow.claimable(sybil), REST * uint256(BACKING) + sybilSlash);
+
+        settlement.settleCapacity(id);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 0);
+        assertEq(f.bond, 0);
+        uint256 bondBack = BOND - bookingSlash - renterUnusedSlash - sybilSlash; // 69 USDC
+        assertEq(bondBack, 69e6);
+
+        // The attacker: the premium, the bond less the renter's slashes; the top-up comes back to the
+        // sybil unit for unit, and the sybil's slashes are its own bond.
+        uint256 attackerEnd = _attackerWealth();
+        assertLe(attackerEnd, attackerStart, "attacker must not profit");
+        assertEq(attackerEnd, attackerStart + _premiumNet() - bookingSlash - renterUnusedSlash, "attacker net");
+        assertEq(attackerStart - attackerEnd, 3_040_000);
+    }
+
+    // ================================================================ (d) no attacker: per-unit refunds
+
+    /// @dev Backing 0.64 a unit. The renter paid 0.96 for 24 units, the buyer 0.32 for 48 (the
+    ///      provider topped up the rest). On failure each gets exactly 0.64 a unit back, not the
+    ///      pooled average of what was paid (3.84 USDC / 72 = 0.5333...).
+    function test_noAttacker_failureRefundsEachUnitItsBacking() public {
+        uint96 backing = 640_000;
+        (uint64 nodeId, uint256 id) = _capacityBacked(provider, HOURS, backing, BOND);
+        _buyPrimary(renter, id, 24, 960_000);
+        _buyPrimary(buyer, id, 48, 320_000);
+        assertEq(escrow.funds(id).backing, 72 * uint256(backing));
+
+        uint40 start = _start(id);
+        vm.prank(renter);
+        uint256 bookingId = gpuHours.activate(id, start, 3, 8); // all 24 units: 8 GPUs × 3 h
+
+        _attestPattern(nodeId, start, "BBBBBBBBBBBBBBBBBBBBBBBB");
+        vm.warp(_readyAt(_end(id)));
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Refunded(id, renter, 24, 24 * 640_000);
+        settlement.settleBooking(bookingId);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Refunded(id, buyer, 48, 48 * 640_000);
+        address[] memory holders = new address[](1);
+        holders[0] = buyer;
+        settlement.settleUnused(id, holders);
+
+        // Renter: 3 failed hours, 1 forgiven: 8 GPUs × 2 h slashed. Buyer: 48 × 23 / 24 = 46.
+        assertEq(escrow.claimable(renter), 24 * 640_000 + 16 * SLASH);
+        assertEq(escrow.claimable(buyer), 48 * 640_000 + 46 * SLASH);
+        assertEq(escrow.funds(id).backing, 0);
+        settlement.settleCapacity(id);
+    }
+
+    // ================================================================ (e) late bid fill
+
+    /// @dev A bid for 200 GPU-hours left open for weeks. Late in a 48-hour window, with 3 hours left,
+    ///      the provider fills it by minting, selling hours nobody could use any more.
+    function test_attack_lateBidFillMintsOnlyUsableHours() public {
+        (, uint256 id) = _capacity(provider, 48, 8 * 48 * SLASH);
+        uint40 start = _start(id);
+        // Before the window: the renter buys 24, books 8 GPUs in hour 0 and 8 GPUs in hours 46-47.
+        _buyPrimary(renter, id, 24, PRICE);
+        vm.startPrank(renter);
+        gpuHours.activate(id, start, 1, 8);
+        gpuHours.activate(id, start + 46 hours, 2, 8);
+        vm.stopPrank();
+
+        Order memory bid = _freshOrder(buyer, OrderKind.Buy, id, 200, PRICE);
+        bid.expiry = _end(id) + 30 days;
+        bytes memory sig = _sign(buyerKey, bid);
+
+        vm.warp(start + 45 hours + 30 minutes); // hour 45 of 48: hours 45, 46, 47 left
+        // 8 GPUs × 3 h left = 24, less the units still out: 24 minted, less the 8 booked in hour 0,
+        // which is over. The 16 booked in hours 46-47 still take their place. Usable: 8.
+        uint256 usable = 8 * 3 - (24 - 8);
+        assertEq(usable, 8);
+
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, 200, usable));
+        vm.prank(provider);
+        exchange.fill(bid, sig, 200);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, usable + 1, usable));
+        vm.prank(provider);
+        exchange.fill(bid, sig, usable + 1);
+
+        // What fits is sold, and can really be used: the buyer books all 8 GPUs in the current hour.
+        vm.prank(provider);
+        exchange.fill(bid, sig, usable);
+        assertEq(gpuHours.balanceOf(buyer, id), usable);
+        vm.prank(buyer);
+        gpuHours.activate(id, start + 45 hours, 1, 8);
+
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, 1, 0));
+        vm.prank(provider);
+        exchange.fill(bid, sig, 1);
+
+        // Once the window is over, nothing more can be minted at all.
+        vm.warp(_end(id));
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.WindowEnded.selector, id, _end(id)));
+        vm.prank(provider);
+        exchange.fill(bid, sig, 1);
+        assertEq(exchange.status(exchange.hashOrder(bid)).filled, usable);
+        assertEq(gpuHours.capacity(id).minted, 24 + usable);
+    }
+
+    // ================================================================ (f) same GPUs twice
+
+    /// @dev A second address registers the provider's GPUs again, to sell their hours twice.
+    function test_attack_sameGpusRegisteredTwiceReverts() public {
+        bytes32 uuids = _gpus();
+        vm.prank(provider);
+        uint64 nodeId = gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", uuids);
+        assertEq(gpuHours.nodeOfGpus(uuids), nodeId);
+
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.GpusAlreadyRegistered.selector, uuids, nodeId));
+        vm.prank(sybil);
+        gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "us-east", "NVLink", uuids);
+        // Nor by the provider itself, under another description.
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.GpusAlreadyRegistered.selector, uuids, nodeId));
+        vm.prank(provider);
+        gpuHours.registerNode("H100-PCIe-80GB", 8, 80, "eu-west", "PCIe", uuids);
+        assertEq(gpuHours.nodeCount(), nodeId);
+    }
+}
