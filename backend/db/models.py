@@ -269,7 +269,7 @@ class EscrowFunds(SQLModel, table=True):
     bond: int = _u256()
     refundable_units: int = _int64()
     penalty_per_unit: int = _u256(description="bond each unit refunded after a cancel also takes")
-    premium: int = _u256(description="paid to the provider above the backing on primary sales, before fees")
+    premium: int = _u256(description="primary sales above the backing, held until the window settles")
     released: int = _u256(description="paid out to the provider so far")
     refunded: int = _u256(description="credited back to holders so far")
     slashed: int = _u256()

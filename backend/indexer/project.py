@@ -80,7 +80,8 @@ class Projector:
             ("Escrow", "BondSlashed"): self._bond_slashed,
             ("Escrow", "RefundsOpened"): self._refunds_opened,
             ("Escrow", "BackingDeposited"): self._backing_deposited,
-            ("Escrow", "PremiumPaid"): self._premium_paid,
+            ("Escrow", "PremiumDeposited"): self._premium_deposited,
+            ("Escrow", "PremiumSettled"): self._premium_settled,
             ("Escrow", "Released"): self._released,
             ("Escrow", "Refunded"): self._refunded,
             ("Escrow", "Credited"): self._credited,
@@ -126,7 +127,7 @@ class Projector:
                 case "Exchange", "CounterIncremented":
                     out.append((MakerCounter, {"maker": a["maker"]}))
                 case "Escrow", ("BondPosted" | "BondReturned" | "BondSlashed" | "RefundsOpened"
-                                | "BackingDeposited" | "PremiumPaid" | "Released"):
+                                | "BackingDeposited" | "PremiumDeposited" | "PremiumSettled" | "Released"):
                     out.append((EscrowFunds, {"capacity_id": a["capacityId"]}))
                 case "Escrow", "Refunded":
                     out += [(EscrowFunds, {"capacity_id": a["capacityId"]}),
@@ -310,8 +311,12 @@ class Projector:
     def _backing_deposited(self, ev: Event, a: dict[str, Any]) -> None:
         self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, backing=a["amount"])
 
-    def _premium_paid(self, ev: Event, a: dict[str, Any]) -> None:
+    def _premium_deposited(self, ev: Event, a: dict[str, Any]) -> None:
         self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, premium=a["amount"])
+
+    def _premium_settled(self, ev: Event, a: dict[str, Any]) -> None:
+        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, premium=-(a["paid"] + a["forfeited"]),
+                  released=a["paid"] - a["fee"])
 
     def _released(self, ev: Event, a: dict[str, Any]) -> None:
         self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, backing=-a["amount"],

@@ -73,9 +73,13 @@ contract Escrow is IEscrow {
         uint256 kept = unitsSold * penaltyPerUnit;
         f.bond = uint128(kept);
         f.penaltyPerUnit = uint128(penaltyPerUnit);
+        uint256 premium = f.premium;
+        f.premium = 0;
         emit RefundsOpened(capacityId, unitsSold, penaltyPerUnit);
         emit BondReturned(capacityId, provider, bond - kept);
+        emit PremiumSettled(capacityId, provider, 0, 0, premium);
         _credit(provider, bond - kept);
+        _credit(treasury, premium);
     }
 
     /// @inheritdoc IEscrow
@@ -95,17 +99,14 @@ contract Escrow is IEscrow {
     // ---------------------------------------------------------------- exchange
 
     /// @inheritdoc IEscrow
-    function deposit(uint256 capacityId, address provider, uint256 units, uint256 amount, uint256 premium, uint256 fee)
-        external
-    {
+    function deposit(uint256 capacityId, uint256 units, uint256 amount, uint256 premium) external {
         _only(exchange);
         Funds storage f = _funds[capacityId];
         f.backing = _u128(f.backing + amount);
         emit BackingDeposited(capacityId, units, amount);
         if (premium != 0) {
-            emit PremiumPaid(capacityId, provider, premium, fee);
-            _payProvider(provider, premium - fee);
-            _credit(treasury, fee);
+            f.premium = _u128(f.premium + premium);
+            emit PremiumDeposited(capacityId, premium);
         }
     }
 
@@ -121,8 +122,7 @@ contract Escrow is IEscrow {
         uint256 released = delivered * perUnit;
         uint256 refunded = (units - delivered) * perUnit;
         if (released != 0) {
-            // Rounds up, against the provider: a holder's backing is never touched by the fee.
-            uint256 fee = Math.mulDiv(released, feeBps, BPS, Math.Rounding.Ceil);
+            uint256 fee = _fee(released);
             address provider = IGpuHours(gpuHours).providerOf(capacityId);
             emit Released(capacityId, provider, delivered, released, fee);
             _payProvider(provider, released - fee);
@@ -145,13 +145,22 @@ contract Escrow is IEscrow {
     }
 
     /// @inheritdoc IEscrow
-    function returnBond(uint256 capacityId, address provider) external {
+    function settleWindow(uint256 capacityId, address provider, uint256 deliveredHours, uint256 windowHours)
+        external
+    {
         _only(IGpuHours(gpuHours).settlement());
         Funds storage f = _funds[capacityId];
-        uint256 bond = f.bond;
-        f.bond = 0;
+        (uint256 bond, uint256 premium) = (f.bond, f.premium);
+        (f.bond, f.premium) = (0, 0);
+        // Premiums were paid at different prices for units alike, so they cannot go back to holders
+        // without one holder taking another's: the undelivered share goes to the treasury instead.
+        uint256 paid = Math.mulDiv(premium, deliveredHours, windowHours);
+        uint256 fee = _fee(paid);
         emit BondReturned(capacityId, provider, bond);
+        emit PremiumSettled(capacityId, provider, paid, fee, premium - paid);
         _credit(provider, bond);
+        _payProvider(provider, paid - fee);
+        _credit(treasury, fee + premium - paid);
     }
 
     // ---------------------------------------------------------------- accounts
@@ -200,6 +209,11 @@ contract Escrow is IEscrow {
         if (allowed == gpuHours) revert OnlyGpuHours(msg.sender);
         if (allowed == exchange) revert OnlyExchange(msg.sender);
         revert OnlySettler(msg.sender);
+    }
+
+    /// @dev The protocol fee on `amount`, rounded up against the provider: never out of a holder's backing.
+    function _fee(uint256 amount) private view returns (uint256) {
+        return Math.mulDiv(amount, feeBps, BPS, Math.Rounding.Ceil);
     }
 
     /// @dev Takes `amount` of backing out of the capacity's funds; never more than they hold.

@@ -17,7 +17,7 @@ import {IEscrow} from "./interfaces/IEscrow.sol";
 /// @title Exchange
 /// @notice Fills EIP-712 signed orders for GPU-hours. Primary sales mint and pay each unit's fixed
 ///         backing into escrow (the provider pays in what a sale below it lacks; what a sale above
-///         it brings goes to the provider, less the fee); secondary sales and bids move tokens
+///         it brings is held there too, and paid for delivery); secondary sales and bids move tokens
 ///         between holders and pay the seller directly. No owner: fee and treasury are the escrow's,
 ///         immutable.
 /// @dev No reentrancy lock: every fill checks and records the order before any external call, and
@@ -172,23 +172,25 @@ contract Exchange is IExchange, EIP712 {
         }
     }
 
-    /// @dev Mints to `buyer`, who pays `total`; escrow receives exactly the units' fixed backing.
+    /// @dev Mints to `buyer`, who pays `total`; escrow receives exactly the units' fixed backing, and
+    ///      holds any premium above it until the window settles. No fee is taken here: it is taken
+    ///      when the provider is paid for delivery.
     function _sellPrimary(uint256 capacityId, address provider, address buyer, uint256 amount, uint256 total)
         private
-        returns (uint256 fee)
+        returns (uint256)
     {
         uint256 backing = amount * gpuHours.mint(buyer, capacityId, amount, provider);
         uint256 premium;
         if (total >= backing) {
             premium = total - backing;
-            fee = _fee(premium);
         } else {
             // Sold below its backing: the provider pays in the difference, so every unit of the id
             // stays backed alike and a sale at any price takes nothing from other holders.
             stablecoin.safeTransferFrom(provider, address(escrow), backing - total);
         }
         if (total != 0) stablecoin.safeTransferFrom(buyer, address(escrow), total);
-        escrow.deposit(capacityId, provider, amount, backing, premium, fee);
+        escrow.deposit(capacityId, amount, backing, premium);
+        return 0;
     }
 
     function _sellSecondary(uint256 capacityId, address seller, address buyer, uint256 amount, uint256 total)

@@ -106,7 +106,7 @@ contract Settlement is ISettlement, Ownable2Step {
         uint256 bond = escrow.funds(capacityId).bond;
         emit CapacitySettled(capacityId, delivered, failed, bond);
         gpuHours.closeCapacity(capacityId, failed > t.graceHours ? CloseReason.ProviderFailed : CloseReason.Completed);
-        escrow.returnBond(capacityId, gpuHours.providerOf(capacityId));
+        escrow.settleWindow(capacityId, gpuHours.providerOf(capacityId), delivered, (c.end - c.start) / HOUR);
     }
 
     // ---------------------------------------------------------------- views

@@ -149,9 +149,9 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             assert row["minted"] == on_chain["minted"]
             assert row["redeemed"] + row["expired"] == on_chain["retired"]
             assert row["supply"] == market.hours.functions.totalSupply(cap).call()
-            backing, bond, penalty = market.escrow.functions.funds(cap).call()
+            on_chain_funds = market.escrow.functions.funds(cap).call()
             (funds,) = rows(EscrowFunds, capacity_id=cap)
-            assert (funds["backing"], funds["bond"], funds["penalty_per_unit"]) == (backing, bond, penalty)
+            assert tuple(funds[k] for k in ("backing", "bond", "penalty_per_unit", "premium")) == on_chain_funds
             for who in rnd.addresses:
                 balance = rows(Balance, capacity_id=cap, holder=who)
                 assert (balance[0]["amount"] if balance else 0) == market.hours_of(who, cap)

@@ -14,7 +14,7 @@ PROJECTED_EVENTS = (
     "NodeRegistered", "NodeTransferred", "CapacityCreated", "CapacityCancelled", "CapacityClosed",
     "HoursActivated", "HoursRedeemed", "HoursExpired", "BookingClosed", "TransferSingle", "TransferBatch",
     "OrderFilled", "OrderCancelled", "CounterIncremented", "BondPosted", "BondReturned", "BondSlashed",
-    "RefundsOpened", "BackingDeposited", "PremiumPaid", "Released", "Refunded", "Credited", "Withdrawn",
+    "RefundsOpened", "BackingDeposited", "PremiumDeposited", "PremiumSettled", "Released", "Refunded", "Credited", "Withdrawn",
     "RevenueSplitSet", "Attested", "MarkPriceSet", "BookingSettled", "UnusedSettled", "CapacitySettled",
 )
 

@@ -75,7 +75,8 @@ class EscrowFundsPublic(BaseModel):
     bond: int = Field(description="the provider's bond still held")
     refundable_units: int = Field(description="GPU-hours refundable after a cancel")
     penalty_per_unit: int = Field(description="bond each unit refunded after a cancel takes besides its backing")
-    premium: int = Field(description="paid to the provider above the backing on primary sales, before fees")
+    premium: int = Field(description="primary sales above the backing, held until the window settles: "
+                                     "paid for delivered hours, the rest to the treasury")
     released: int = Field(description="paid out to the provider so far")
     refunded: int = Field(description="credited back to holders so far")
     slashed: int = Field(description="bond slashed to holders so far")

@@ -2,12 +2,14 @@
 pragma solidity 0.8.30;
 
 /// @notice Stablecoin held for one capacity. `backing` is the capacity's fixed backing per unit times
-///         the units minted and not yet paid out; `bond` is the provider's; once the capacity is
+///         the units minted and not yet paid out; `bond` is the provider's; `premium` is what primary
+///         sales brought above the backing, held until the window is settled; once the capacity is
 ///         cancelled, `penaltyPerUnit` is what each refunded unit also takes from the bond.
 struct Funds {
     uint128 backing;
     uint128 bond;
     uint128 penaltyPerUnit;
+    uint128 premium;
 }
 
 /// @notice One payee of a provider's revenue split; shares are in basis points and sum to 10,000.
@@ -44,8 +46,14 @@ interface IEscrow {
     event BondPosted(uint256 indexed capacityId, address indexed provider, uint256 amount);
     /// @notice A primary sale of `units` paid their backing, `amount`, into the capacity's funds.
     event BackingDeposited(uint256 indexed capacityId, uint256 units, uint256 amount);
-    /// @notice A primary sale above the backing: the excess went to the provider, less `fee`.
-    event PremiumPaid(uint256 indexed capacityId, address indexed provider, uint256 amount, uint256 fee);
+    /// @notice A primary sale above the backing: the excess, `amount`, is held until the window settles.
+    event PremiumDeposited(uint256 indexed capacityId, uint256 amount);
+    /// @notice The window settled (or was cancelled): `paid` of the premium went to the provider's payees
+    ///         (`fee` of it to the treasury); `forfeited`, the share of hours not delivered, went to the
+    ///         treasury: a provider earns a premium only by delivering.
+    event PremiumSettled(
+        uint256 indexed capacityId, address indexed provider, uint256 paid, uint256 fee, uint256 forfeited
+    );
     /// @notice Capacity cancelled: its `units` sold are refundable, each with `penaltyPerUnit` of the bond.
     event RefundsOpened(uint256 indexed capacityId, uint256 units, uint256 penaltyPerUnit);
     /// @notice The backing of `units` delivered went to the provider: `amount` in all, `fee` of it to
@@ -65,14 +73,12 @@ interface IEscrow {
     function postBond(uint256 capacityId, address provider, uint256 amount) external;
 
     /// @notice Records a primary sale of `units` of `capacityId` whose backing `amount` (`units` × the
-    ///         capacity's backing) plus `premium` the exchange already paid in; the premium, less
-    ///         `fee`, is credited to `provider`'s payees and the fee to the treasury. Exchange only.
-    function deposit(uint256 capacityId, address provider, uint256 units, uint256 amount, uint256 premium, uint256 fee)
-        external;
+    ///         capacity's backing) plus `premium` the exchange already paid in. Exchange only.
+    function deposit(uint256 capacityId, uint256 units, uint256 amount, uint256 premium) external;
 
     /// @notice Capacity cancelled: each of its `unitsSold` refunds its backing plus `penaltyPerUnit`
-    ///         (capped so the bond covers them all) and the rest of the bond is credited back to
-    ///         `provider`. GpuHours only.
+    ///         (capped so the bond covers them all), the rest of the bond is credited back to
+    ///         `provider`, and the premium is forfeited to the treasury. GpuHours only.
     function openRefunds(uint256 capacityId, uint256 unitsSold, address provider, uint256 penaltyPerUnit) external;
 
     /// @notice Credits `holder` the backing and the penalty share of `units` of a cancelled capacity.
@@ -87,8 +93,11 @@ interface IEscrow {
     /// @notice Moves `amount` of the bond of `capacityId` to `to`. Settler only.
     function slashBond(uint256 capacityId, address to, uint256 amount) external;
 
-    /// @notice Returns what is left of the bond of `capacityId` to `provider`. Settler only.
-    function returnBond(uint256 capacityId, address provider) external;
+    /// @notice Closes the funds of a settled window: the premium's share of `deliveredHours` of
+    ///         `windowHours` to `provider`'s payees (less the fee), the rest of it to the treasury, and
+    ///         what is left of the bond back to `provider`. Settler only.
+    function settleWindow(uint256 capacityId, address provider, uint256 deliveredHours, uint256 windowHours)
+        external;
 
     // ---------------------------------------------------------------- accounts
 

@@ -50,9 +50,9 @@ struct OrderStatus {
 ///         by hash or by bumping the maker's counter, expiry, ERC-1271 makers, permit in the same
 ///         transaction, batches, and a protocol fee. The taker pays `amount × price` exactly; the
 ///         fee is taken from the seller's side and rounds up, so rounding never favours a taker.
-///         A primary fill escrows exactly the capacity's fixed backing per unit: the provider pays in
-///         any shortfall of a sale below it, and receives any excess above it (the premium) less the
-///         fee, credited in escrow.
+///         A primary fill escrows exactly the capacity's fixed backing per unit (the provider pays in
+///         any shortfall of a sale below it) and the premium above it, which the provider earns as it
+///         delivers; its fee is taken then, so a primary fill reports a fee of 0.
 interface IExchange {
     error OrderExpired(bytes32 orderHash, uint256 expiry);
     error CancelledOrder(bytes32 orderHash);
