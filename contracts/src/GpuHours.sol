@@ -251,7 +251,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
             uint256 hourIndex = (_currentHour() - c.start) / HOUR;
             uint256 left = uint256(c.gpuCount) * (cap / c.gpuCount - hourIndex);
             uint256 out = c.minted - c.retired - _booked[capacityId].sum(0, hourIndex);
-            if (out + amount > left) revert HoursNotUsable(capacityId, amount, left - out);
+            if (out + amount > left) revert HoursNotUsable(capacityId, amount, out < left ? left - out : 0);
         }
         _capacities[capacityId].minted = c.minted + uint32(amount);
         backing = _terms[capacityId].backing;

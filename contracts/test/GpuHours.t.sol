@@ -9,9 +9,11 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 import {Fixtures} from "./utils/Fixtures.sol";
 import {GpuHours} from "../src/GpuHours.sol";
 import {
-    IGpuHours, Node, Capacity, Booking, CapacityStatus, CloseReason
+    IGpuHours, Node, Capacity, Booking, Terms, CapacityStatus, CloseReason
 } from "../src/interfaces/IGpuHours.sol";
 import {IEscrow, Funds} from "../src/interfaces/IEscrow.sol";
+import {Sla} from "../src/interfaces/ISettlement.sol";
+import {BookingId, makeBookingId} from "../src/libraries/BookingId.sol";
 
 contract GpuHoursTest is Fixtures {
     uint256 internal constant WINDOW = 72; // hours: three 32-hour words, the last partly used
@@ -21,12 +23,11 @@ contract GpuHoursTest is Fixtures {
     uint256 internal id;
     uint40 internal start;
     uint40 internal end;
-    address internal settler = makeAddr("settlement");
+    address internal settler;
 
     function setUp() public override {
         super.setUp();
-        vm.prank(owner);
-        gpuHours.setSettlement(settler);
+        settler = address(settlement);
         (nodeId, id) = _capacity(provider, WINDOW, 0);
         start = _start(id);
         end = _end(id);
@@ -48,6 +49,40 @@ contract GpuHoursTest is Fixtures {
     function _cancel() internal {
         vm.prank(provider);
         gpuHours.cancelCapacity(id);
+    }
+
+    function _sla(uint64 slash) internal pure returns (Sla memory) {
+        return Sla({minUptimeBps: 9_500, minGflopsPerJoule: 800, graceHours: 2, slashPerGpuHour: slash});
+    }
+
+    /// @dev The terms Base's default SLA records, with `backing`.
+    function _defaultTerms(uint96 backing) internal pure returns (Terms memory) {
+        return Terms({
+            backing: backing,
+            slashPerGpuHour: 0,
+            maxDelay: uint32(MAX_DELAY),
+            minUptimeBps: 9_000,
+            minGflopsPerJoule: 0,
+            graceHours: 1
+        });
+    }
+
+    function _assertTerms(Terms memory t, Terms memory want) internal pure {
+        assertEq(t.backing, want.backing, "backing");
+        assertEq(t.slashPerGpuHour, want.slashPerGpuHour, "slashPerGpuHour");
+        assertEq(t.maxDelay, want.maxDelay, "maxDelay");
+        assertEq(t.minUptimeBps, want.minUptimeBps, "minUptimeBps");
+        assertEq(t.minGflopsPerJoule, want.minGflopsPerJoule, "minGflopsPerJoule");
+        assertEq(t.graceHours, want.graceHours, "graceHours");
+    }
+
+    /// @dev Under an SLA slashing `slash` a GPU-hour, opens 10 hours of the node after the first
+    ///      window (80 units) with the minimum bond, 80 × slash.
+    function _slashingCapacity(uint64 slash) internal returns (uint256 id2) {
+        vm.prank(owner);
+        settlement.setSla(_sla(slash));
+        vm.prank(provider);
+        id2 = gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 80 * uint256(slash));
     }
 
     // ================================================================ node registry
@@ -84,6 +119,33 @@ contract GpuHoursTest is Fixtures {
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidGpuCount.selector, 0));
         vm.prank(renter);
         gpuHours.registerNode("A100", 0, 40, "us-east", "PCIe", bytes32(0));
+    }
+
+    function test_registerNode_recordsGpuSet() public {
+        bytes32 h = gpuHours.node(nodeId).gpuUuidsHash;
+        assertEq(gpuHours.nodeOfGpus(h), nodeId);
+        assertEq(gpuHours.nodeOfGpus(keccak256("never registered")), 0);
+        vm.prank(renter);
+        uint64 n = gpuHours.registerNode("A100", 4, 40, "us-east", "PCIe", bytes32(uint256(7)));
+        assertEq(gpuHours.nodeOfGpus(bytes32(uint256(7))), n);
+    }
+
+    function test_registerNode_revertsGpusAlreadyRegistered() public {
+        bytes32 h = gpuHours.node(nodeId).gpuUuidsHash;
+        // Nobody, the node's own owner included, can register the same GPUs as a second node.
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.GpusAlreadyRegistered.selector, h, nodeId));
+        vm.prank(renter);
+        gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", h);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.GpusAlreadyRegistered.selector, h, nodeId));
+        vm.prank(provider);
+        gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", h);
+        // Handing the node over does not free its GPUs either.
+        vm.prank(provider);
+        gpuHours.transferNode(nodeId, renter);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.GpusAlreadyRegistered.selector, h, nodeId));
+        vm.prank(provider);
+        gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", h);
+        assertEq(gpuHours.nodeCount(), 1);
     }
 
     function test_transferNode_movesOwnership() public {
@@ -199,11 +261,11 @@ contract GpuHoursTest is Fixtures {
         uint40 e = s + 10 hours;
         uint256 before = usdc.balanceOf(provider);
         vm.expectEmit(address(gpuHours));
-        emit IGpuHours.CapacityCreated(2, nodeId, provider, s, e, 80, 50 * USDC);
+        emit IGpuHours.CapacityCreated(2, nodeId, provider, s, e, 80, 50 * USDC, _defaultTerms(BACKING));
         vm.expectEmit(address(escrow));
         emit IEscrow.BondPosted(2, provider, 50 * USDC);
         vm.prank(provider);
-        uint256 id2 = gpuHours.createCapacity(nodeId, s, e, 50 * USDC);
+        uint256 id2 = gpuHours.createCapacity(nodeId, s, e, BACKING, 50 * USDC);
         assertEq(id2, 2);
         assertEq(escrow.funds(id2).bond, 50 * USDC);
         assertEq(usdc.balanceOf(address(escrow)), 50 * USDC);
@@ -220,7 +282,7 @@ contract GpuHoursTest is Fixtures {
         uint64 n = _node(provider);
         vm.warp(T0 + 30 minutes);
         vm.prank(provider);
-        uint256 id2 = gpuHours.createCapacity(n, uint40(T0), uint40(T0 + 1 hours), 0);
+        uint256 id2 = gpuHours.createCapacity(n, uint40(T0), uint40(T0 + 1 hours), BACKING, 0);
         assertEq(gpuHours.capacity(id2).start, T0);
     }
 
@@ -230,7 +292,7 @@ contract GpuHoursTest is Fixtures {
         uint40 e = uint40(T0 + 3 hours);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidWindow.selector, s, e, MAX_HOURS));
         vm.prank(provider);
-        gpuHours.createCapacity(n, s, e, 0);
+        gpuHours.createCapacity(n, s, e, BACKING, 0);
     }
 
     function test_createCapacity_revertsEndNotOnHour() public {
@@ -239,7 +301,7 @@ contract GpuHoursTest is Fixtures {
         uint40 e = uint40(T0 + 3 hours - 1);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidWindow.selector, s, e, MAX_HOURS));
         vm.prank(provider);
-        gpuHours.createCapacity(n, s, e, 0);
+        gpuHours.createCapacity(n, s, e, BACKING, 0);
     }
 
     function test_createCapacity_revertsStartInPastHour() public {
@@ -249,7 +311,7 @@ contract GpuHoursTest is Fixtures {
         uint40 e = uint40(T0 + 2 hours);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidWindow.selector, s, e, MAX_HOURS));
         vm.prank(provider);
-        gpuHours.createCapacity(n, s, e, 0);
+        gpuHours.createCapacity(n, s, e, BACKING, 0);
     }
 
     function test_createCapacity_revertsEmptyWindow() public {
@@ -257,7 +319,7 @@ contract GpuHoursTest is Fixtures {
         uint40 s = uint40(T0 + 2 hours);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidWindow.selector, s, s, MAX_HOURS));
         vm.prank(provider);
-        gpuHours.createCapacity(n, s, s, 0);
+        gpuHours.createCapacity(n, s, s, BACKING, 0);
     }
 
     function test_createCapacity_revertsEndBeforeStart() public {
@@ -266,14 +328,14 @@ contract GpuHoursTest is Fixtures {
         uint40 e = uint40(T0 + 1 hours);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidWindow.selector, s, e, MAX_HOURS));
         vm.prank(provider);
-        gpuHours.createCapacity(n, s, e, 0);
+        gpuHours.createCapacity(n, s, e, BACKING, 0);
     }
 
     function test_createCapacity_ninetyDaysAllowed() public {
         uint64 n = _node(provider);
         uint40 s = uint40(T0 + 1 hours);
         vm.prank(provider);
-        uint256 id2 = gpuHours.createCapacity(n, s, uint40(s + 90 days), 0);
+        uint256 id2 = gpuHours.createCapacity(n, s, uint40(s + 90 days), BACKING, 0);
         assertEq(gpuHours.supplyCap(id2), 8 * MAX_HOURS);
     }
 
@@ -283,19 +345,19 @@ contract GpuHoursTest is Fixtures {
         uint40 e = uint40(s + 90 days + 1 hours);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidWindow.selector, s, e, MAX_HOURS));
         vm.prank(provider);
-        gpuHours.createCapacity(n, s, e, 0);
+        gpuHours.createCapacity(n, s, e, BACKING, 0);
     }
 
     function test_createCapacity_revertsOverlap() public {
         uint40 s = end - 1 hours;
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.WindowOverlaps.selector, nodeId, s, end));
         vm.prank(provider);
-        gpuHours.createCapacity(nodeId, s, end + 5 hours, 0);
+        gpuHours.createCapacity(nodeId, s, end + 5 hours, BACKING, 0);
     }
 
     function test_createCapacity_adjacentWindowAllowed() public {
         vm.prank(provider);
-        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 1 hours, 0);
+        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 1 hours, BACKING, 0);
         assertEq(gpuHours.capacity(id2).start, end);
         assertEq(gpuHours.node(nodeId).lastWindowEnd, end + 1 hours);
     }
@@ -303,13 +365,13 @@ contract GpuHoursTest is Fixtures {
     function test_createCapacity_revertsUnknownNode() public {
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.UnknownNode.selector, uint64(7)));
         vm.prank(provider);
-        gpuHours.createCapacity(7, end, end + 1 hours, 0);
+        gpuHours.createCapacity(7, end, end + 1 hours, BACKING, 0);
     }
 
     function test_createCapacity_revertsNotNodeOwner() public {
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.NotNodeOwner.selector, nodeId, renter));
         vm.prank(renter);
-        gpuHours.createCapacity(nodeId, end, end + 1 hours, 0);
+        gpuHours.createCapacity(nodeId, end, end + 1 hours, BACKING, 0);
     }
 
     function test_createCapacity_revertsBondTooLow() public {
@@ -318,15 +380,125 @@ contract GpuHoursTest is Fixtures {
         // 8 GPUs x 10 hours = 80 units, so the minimum is 80 USDC.
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.BondTooLow.selector, 80 * USDC - 1, 80 * USDC));
         vm.prank(provider);
-        gpuHours.createCapacity(nodeId, end, end + 10 hours, 80 * USDC - 1);
+        gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 80 * USDC - 1);
     }
 
     function test_createCapacity_bondAtMinimum() public {
         vm.prank(owner);
         gpuHours.setMinBondPerUnit(USDC);
         vm.prank(provider);
-        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 10 hours, 80 * USDC);
+        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 80 * USDC);
         assertEq(escrow.funds(id2).bond, 80 * USDC);
+    }
+
+    function test_createCapacity_bondCoversFullSlash() public {
+        // minBondPerUnit 1 USDC, slash 2 USDC a GPU-hour: the minimum is 80 × 2 USDC.
+        vm.startPrank(owner);
+        gpuHours.setMinBondPerUnit(USDC);
+        settlement.setSla(_sla(2e6));
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.BondTooLow.selector, 160 * USDC - 1, 160 * USDC));
+        vm.prank(provider);
+        gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 160 * USDC - 1);
+        vm.prank(provider);
+        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 160 * USDC);
+        assertEq(escrow.funds(id2).bond, 160 * USDC);
+    }
+
+    function test_createCapacity_bondMinimumPerUnitAboveSlash() public {
+        // minBondPerUnit 3 USDC above a 2 USDC slash: the minimum is 80 × 3 USDC.
+        vm.startPrank(owner);
+        gpuHours.setMinBondPerUnit(3 * USDC);
+        settlement.setSla(_sla(2e6));
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.BondTooLow.selector, 240 * USDC - 1, 240 * USDC));
+        vm.prank(provider);
+        gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 240 * USDC - 1);
+    }
+
+    function test_createCapacity_revertsZeroBacking() public {
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.InvalidBacking.selector, 0));
+        vm.prank(provider);
+        gpuHours.createCapacity(nodeId, end, end + 1 hours, 0, 0);
+    }
+
+    function test_createCapacity_maxBacking() public {
+        vm.prank(provider);
+        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 1 hours, type(uint96).max, 0);
+        assertEq(gpuHours.terms(id2).backing, type(uint96).max);
+    }
+
+    function test_createCapacity_revertsSettlementNotSet() public {
+        GpuHours fresh = new GpuHours(escrow, address(exchange), owner, "");
+        vm.startPrank(provider);
+        uint64 n = fresh.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", _gpus());
+        vm.expectRevert(IGpuHours.SettlementNotSet.selector);
+        fresh.createCapacity(n, start, end, BACKING, 0);
+        vm.stopPrank();
+    }
+
+    function test_createCapacity_recordsTerms() public view {
+        _assertTerms(gpuHours.terms(id), _defaultTerms(BACKING));
+        assertEq(gpuHours.terms(9).backing, 0); // unknown: empty
+    }
+
+    function test_createCapacity_recordsSlaInForce() public {
+        vm.prank(owner);
+        settlement.setSla(_sla(3e6));
+        vm.prank(provider);
+        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 1 hours, 7, 24 * USDC);
+        _assertTerms(
+            gpuHours.terms(id2),
+            Terms({
+                backing: 7,
+                slashPerGpuHour: 3e6,
+                maxDelay: uint32(MAX_DELAY),
+                minUptimeBps: 9_500,
+                minGflopsPerJoule: 800,
+                graceHours: 2
+            })
+        );
+    }
+
+    /// @dev Attack: the owner changes the SLA after units were sold. The capacity keeps its terms.
+    function test_setSla_afterSaleLeavesTermsUnchanged() public {
+        _buyPrimary(renter, id, 10, PRICE);
+        vm.prank(owner);
+        settlement.setSla(Sla({minUptimeBps: 0, minGflopsPerJoule: 0, graceHours: 255, slashPerGpuHour: 0}));
+        _assertTerms(gpuHours.terms(id), _defaultTerms(BACKING));
+        vm.prank(owner);
+        settlement.setSla(_sla(type(uint64).max));
+        _assertTerms(gpuHours.terms(id), _defaultTerms(BACKING));
+    }
+
+    /// @dev Attack: the owner drops the slash after a sale to spare the provider a cancel penalty.
+    function test_setSla_afterSaleKeepsCancelPenalty() public {
+        uint256 id2 = _slashingCapacity(1e6);
+        _buyPrimary(renter, id2, 10, PRICE);
+        vm.prank(owner);
+        settlement.setSla(_sla(0));
+        assertEq(gpuHours.terms(id2).slashPerGpuHour, 1e6);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.RefundsOpened(id2, 10, 1e6);
+        vm.prank(provider);
+        gpuHours.cancelCapacity(id2);
+        // 80 USDC bond: 10 USDC kept for the 10 units sold, 70 back to the provider.
+        assertEq(escrow.claimable(provider), 70 * USDC);
+        vm.prank(renter);
+        gpuHours.redeemCancelled(id2, 10);
+        assertEq(escrow.claimable(renter), 10 * (uint256(BACKING) + 1e6));
+    }
+
+    /// @dev And raising it after a sale takes no more of the provider's bond than its terms say.
+    function test_setSla_raisedAfterSaleDoesNotOverslash() public {
+        uint256 id2 = _slashingCapacity(1e6);
+        _buyPrimary(renter, id2, 10, PRICE);
+        vm.prank(owner);
+        settlement.setSla(_sla(8e6));
+        vm.prank(provider);
+        gpuHours.cancelCapacity(id2);
+        assertEq(escrow.funds(id2).penaltyPerUnit, 1e6);
+        assertEq(escrow.claimable(provider), 70 * USDC);
     }
 
     // ================================================================ cancelCapacity
@@ -341,12 +513,14 @@ contract GpuHoursTest is Fixtures {
         Capacity memory c = gpuHours.capacity(id);
         assertEq(uint8(c.status), uint8(CapacityStatus.Cancelled));
         assertEq(uint8(c.closeReason), uint8(CloseReason.ProviderCancelled));
-        assertEq(escrow.funds(id).refundableUnits, 5);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 5 * BACKING);
+        assertEq(f.penaltyPerUnit, 0); // no slash in the default SLA
     }
 
     function test_cancelCapacity_creditsBondBackToProvider() public {
         vm.prank(provider);
-        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 10 hours, 50 * USDC);
+        uint256 id2 = gpuHours.createCapacity(nodeId, end, end + 10 hours, BACKING, 50 * USDC);
         vm.expectEmit(address(escrow));
         emit IEscrow.BondReturned(id2, provider, 50 * USDC);
         vm.prank(provider);
@@ -393,28 +567,28 @@ contract GpuHoursTest is Fixtures {
 
     // ================================================================ redeemCancelled
 
-    function test_redeemCancelled_refundsWhatWasPaid() public {
+    function test_redeemCancelled_refundsTheBacking() public {
         _buyPrimary(renter, id, 10, PRICE);
         _cancel();
-        uint256 paid = 10 * PRICE;
+        uint256 backing = 10 * uint256(BACKING);
         vm.expectEmit(address(gpuHours));
         emit IGpuHours.HoursRedeemed(id, renter, 10);
         vm.expectEmit(address(escrow));
-        emit IEscrow.Refunded(id, renter, 10, paid);
+        emit IEscrow.Refunded(id, renter, 10, backing);
         vm.prank(renter);
         gpuHours.redeemCancelled(id, 10);
         assertEq(gpuHours.balanceOf(renter, id), 0);
-        assertEq(escrow.claimable(renter), paid);
+        assertEq(escrow.claimable(renter), backing);
         assertEq(gpuHours.capacity(id).retired, 10);
         assertEq(gpuHours.totalSupply(id), 0);
         Funds memory f = escrow.funds(id);
-        assertEq(f.sales, 0);
-        assertEq(f.fees, 0);
-        assertEq(f.refundableUnits, 0);
+        assertEq(f.backing, 0);
+        assertEq(f.bond, 0);
     }
 
-    function test_redeemCancelled_proRataAcrossPrices() public {
-        // 4 units at 3.00 and 4 units at 1.00: every unit is refunded 2.00, whatever its buyer paid.
+    function test_redeemCancelled_sameRefundWhateverThePrice() public {
+        // 4 units at 3.00 and 4 units at 1.00: every unit gets its 2.10 backing back, whatever its
+        // buyer paid (the premium went to the provider, the discount was topped up by it).
         _buyPrimary(renter, id, 4, 3 * USDC);
         _buyPrimary(buyer, id, 4, USDC);
         _cancel();
@@ -422,56 +596,35 @@ contract GpuHoursTest is Fixtures {
         gpuHours.redeemCancelled(id, 4);
         vm.prank(buyer);
         gpuHours.redeemCancelled(id, 4);
-        assertEq(escrow.claimable(renter), 8 * USDC);
-        assertEq(escrow.claimable(buyer), 8 * USDC);
+        assertEq(escrow.claimable(renter), 4 * uint256(BACKING));
+        assertEq(escrow.claimable(buyer), 4 * uint256(BACKING));
+        assertEq(escrow.funds(id).backing, 0);
     }
 
-    function test_redeemCancelled_lastRedeemerTakesWhatIsLeft() public {
-        // A pot of 10 base units over 3 units: 3, 3, then the last takes the remaining 4.
-        vm.prank(owner);
-        exchange.setFee(0);
-        _buyPrimary(renter, id, 1, 4);
-        _buyPrimary(buyer, id, 2, 3);
-        _cancel();
-        assertEq(escrow.funds(id).sales, 10);
-
+    function test_redeemCancelled_paysPenaltyFromBond() public {
+        uint256 id2 = _slashingCapacity(1e6);
+        _buyPrimary(renter, id2, 10, PRICE);
+        _buyPrimary(buyer, id2, 6, PRICE);
+        vm.prank(provider);
+        gpuHours.cancelCapacity(id2);
+        // 16 units sold: 16 USDC of the 80 USDC bond kept for them, 64 USDC back to the provider.
+        assertEq(escrow.claimable(provider), 64 * USDC);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Refunded(id2, buyer, 3, 3 * uint256(BACKING));
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BondSlashed(id2, buyer, 3e6);
         vm.prank(buyer);
-        gpuHours.redeemCancelled(id, 1);
-        assertEq(escrow.claimable(buyer), 3);
+        gpuHours.redeemCancelled(id2, 3);
+        vm.prank(renter);
+        gpuHours.redeemCancelled(id2, 10);
         vm.prank(buyer);
-        gpuHours.redeemCancelled(id, 1);
-        assertEq(escrow.claimable(buyer), 6);
-        vm.prank(renter);
-        gpuHours.redeemCancelled(id, 1);
-        assertEq(escrow.claimable(renter), 4);
-
-        Funds memory f = escrow.funds(id);
-        assertEq(f.sales, 0);
-        assertEq(f.fees, 0);
-        assertEq(f.refundableUnits, 0);
-    }
-
-    function test_redeemCancelled_roundingDoesNotPileUpOnTheLast() public {
-        // A pot of 7 base units over 10 units (0.7 each). Three 1-unit refunds, then the last 7:
-        // each is its share rounded down or up, and the last gets 5 (4.9 rounded up), not 7.
-        vm.prank(owner);
-        exchange.setFee(0);
-        _buyPrimary(renter, id, 7, 1);
-        _buyPrimary(buyer, id, 3, 0);
-        _cancel();
-        uint256[3] memory expected = [uint256(0), 1, 1];
-        uint256 got;
-        for (uint256 i; i < 3; ++i) {
-            vm.prank(buyer);
-            gpuHours.redeemCancelled(id, 1);
-            assertEq(escrow.claimable(buyer) - got, expected[i]);
-            got = escrow.claimable(buyer);
-        }
-        vm.prank(renter);
-        gpuHours.redeemCancelled(id, 7);
-        assertEq(escrow.claimable(renter), 5);
-        assertEq(escrow.claimable(buyer), 2);
-        assertEq(escrow.funds(id).sales, 0);
+        gpuHours.redeemCancelled(id2, 3);
+        assertEq(escrow.claimable(renter), 10 * (uint256(BACKING) + 1e6));
+        assertEq(escrow.claimable(buyer), 6 * (uint256(BACKING) + 1e6));
+        Funds memory f = escrow.funds(id2);
+        assertEq(f.backing, 0);
+        assertEq(f.bond, 0);
+        assertEq(usdc.balanceOf(address(escrow)), 16 * (uint256(BACKING) + 1e6) + 64 * USDC);
     }
 
     function test_redeemCancelled_zeroUnitsOfEmptyPot() public {
@@ -489,7 +642,7 @@ contract GpuHoursTest is Fixtures {
         uint256 before = usdc.balanceOf(renter);
         vm.prank(renter);
         escrow.withdraw(renter);
-        assertEq(usdc.balanceOf(renter), before + 10 * PRICE);
+        assertEq(usdc.balanceOf(renter), before + 10 * uint256(BACKING));
         assertEq(usdc.balanceOf(address(escrow)), 0);
     }
 
@@ -523,18 +676,18 @@ contract GpuHoursTest is Fixtures {
         vm.expectEmit(address(gpuHours));
         emit IGpuHours.BookingClosed(bookingId, id, CloseReason.ProviderCancelled);
         vm.expectEmit(address(escrow));
-        emit IEscrow.Refunded(id, renter, 6, 6 * PRICE);
+        emit IEscrow.Refunded(id, renter, 6, 6 * uint256(BACKING));
         vm.prank(buyer); // anyone may close it; the refund goes to the holder
         gpuHours.refundBooking(bookingId);
-        assertEq(escrow.claimable(renter), 6 * PRICE);
+        assertEq(escrow.claimable(renter), 6 * uint256(BACKING));
         assertEq(escrow.claimable(buyer), 0);
         assertEq(uint8(gpuHours.booking(bookingId).closeReason), uint8(CloseReason.ProviderCancelled));
     }
 
-    function test_refundBooking_tokensAndBookingsShareThePot() public {
+    function test_refundBooking_tokensAndBookingsRefundTheirBacking() public {
         _buyPrimary(renter, id, 6, PRICE);
-        _buyPrimary(buyer, id, 3, PRICE + 7);
-        uint256 pot = 6 * PRICE + 3 * (PRICE + 7);
+        uint256 fee = _buyPrimary(buyer, id, 3, PRICE + 7); // 21 premium, a fee of 0.21 rounded up
+        assertEq(fee, 1);
         uint256 bookingId = _activate(renter, 5, 2, 2); // 4 of the renter's 6 units
         _cancel();
 
@@ -544,11 +697,14 @@ contract GpuHoursTest is Fixtures {
         gpuHours.redeemCancelled(id, 3);
         gpuHours.refundBooking(bookingId);
 
-        assertEq(escrow.claimable(renter) + escrow.claimable(buyer), pot);
+        assertEq(escrow.claimable(renter), 6 * uint256(BACKING));
+        assertEq(escrow.claimable(buyer), 3 * uint256(BACKING));
+        assertEq(escrow.claimable(provider), 20);
+        assertEq(escrow.claimable(treasury), 1);
         Funds memory f = escrow.funds(id);
-        assertEq(uint256(f.sales) + f.fees, 0);
-        assertEq(f.refundableUnits, 0);
-        assertEq(usdc.balanceOf(address(escrow)), pot);
+        assertEq(f.backing, 0);
+        assertEq(f.bond, 0);
+        assertEq(usdc.balanceOf(address(escrow)), 9 * uint256(BACKING) + 21);
     }
 
     function test_refundBooking_revertsTwice() public {
@@ -605,6 +761,21 @@ contract GpuHoursTest is Fixtures {
         emit IGpuHours.HoursActivated(_bookingId(id, 4, 0), id, renter, h, 4, 2);
         vm.prank(renter);
         gpuHours.activate(id, h, 4, 2);
+    }
+
+    function test_bookingId_accessors() public {
+        _mintAsExchange(renter, id, 100);
+        _activate(renter, 33, 1, 3);
+        uint256 raw = _activate(renter, 33, 2, 1);
+        BookingId b = BookingId.wrap(raw);
+        assertEq(b.capacityId(), id);
+        assertEq(b.firstHour(), 33);
+        assertEq(BookingId.unwrap(makeBookingId(id, 33, 3)), raw);
+        // Widest fields: the last hour of a 90-day window, 255 GPUs before it, a large capacity id.
+        BookingId big = makeBookingId(type(uint64).max, MAX_HOURS - 1, 255);
+        assertEq(big.capacityId(), type(uint64).max);
+        assertEq(big.firstHour(), MAX_HOURS - 1);
+        assertEq(BookingId.unwrap(big) & 0xff, 255);
     }
 
     function test_activate_bookingIdLayout() public {
@@ -907,7 +1078,9 @@ contract GpuHoursTest is Fixtures {
     function test_mint_byExchange() public {
         vm.expectEmit(address(gpuHours));
         emit IERC1155.TransferSingle(address(exchange), address(0), renter, id, 7);
-        _mintAsExchange(renter, id, 7);
+        vm.prank(address(exchange));
+        uint256 backing = gpuHours.mint(renter, id, 7, provider);
+        assertEq(backing, BACKING);
         assertEq(gpuHours.balanceOf(renter, id), 7);
         assertEq(gpuHours.capacity(id).minted, 7);
         assertEq(gpuHours.totalSupply(id), 7);
@@ -944,6 +1117,88 @@ contract GpuHoursTest is Fixtures {
         vm.warp(end - 1);
         _mintAsExchange(renter, id, 1);
         assertEq(gpuHours.balanceOf(renter, id), 1);
+    }
+
+    function test_mint_returnsTheCapacitysBacking() public {
+        (, uint256 id2) = _capacityBacked(renter, 5, 123, 0);
+        vm.prank(address(exchange));
+        assertEq(gpuHours.mint(buyer, id2, 3, renter), 123);
+    }
+
+    function test_mint_lastHourOnlyItsGpus() public {
+        vm.warp(end - 1);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, 9, 8));
+        vm.prank(address(exchange));
+        gpuHours.mint(renter, id, 9, provider);
+        _mintAsExchange(renter, id, 8);
+        assertEq(gpuHours.usableUnits(id), 8);
+    }
+
+    function test_mint_revertsHoursNotUsable() public {
+        _mintAsExchange(renter, id, 400);
+        _activate(renter, 0, 20, 3); // 60 units over hours 0..19
+        vm.warp(start + 10 hours + 30 minutes); // hour 10: 62 hours of 8 GPUs left, 496
+        // Out: 400 minted less the 30 booked into hours 0..9, now over = 370; 126 more fit.
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, 127, 126));
+        vm.prank(address(exchange));
+        gpuHours.mint(renter, id, 127, provider);
+        _mintAsExchange(buyer, id, 126);
+        assertEq(gpuHours.usableUnits(id), 340 + 126);
+        assertEq(gpuHours.usableUnits(id), gpuHours.totalSupply(id));
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, 1, 0));
+        vm.prank(address(exchange));
+        gpuHours.mint(renter, id, 1, provider);
+    }
+
+    function test_mint_revertsHoursNotUsableWhenAlreadyOverLeft() public {
+        // 500 units bought before the window; 10 hours later only 8 × 62 = 496 GPU-hours are left.
+        _mintAsExchange(renter, id, 500);
+        vm.warp(start + 10 hours);
+        assertEq(gpuHours.usableUnits(id), 496);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.HoursNotUsable.selector, id, 1, 0));
+        vm.prank(address(exchange));
+        gpuHours.mint(renter, id, 1, provider);
+    }
+
+    function test_mint_beforeWindowOnlyTheCap() public {
+        _mintAsExchange(renter, id, 8 * WINDOW);
+        vm.warp(start - 1);
+        assertEq(gpuHours.usableUnits(id), 8 * WINDOW);
+    }
+
+    // ================================================================ usableUnits
+
+    function test_usableUnits_circulatingUnits() public {
+        assertEq(gpuHours.usableUnits(id), 0);
+        _mintAsExchange(renter, id, 100);
+        assertEq(gpuHours.usableUnits(id), 100);
+        _activate(renter, 0, 5, 2);
+        assertEq(gpuHours.usableUnits(id), 90);
+        // Hours booked and over do not count against what is left.
+        vm.warp(start + 5 hours);
+        assertEq(gpuHours.usableUnits(id), 90);
+    }
+
+    function test_usableUnits_cappedByFreeHoursLeft() public {
+        _mintAsExchange(renter, id, 8 * WINDOW);
+        _activate(renter, 20, 10, 8); // 80 units
+        vm.warp(start + 70 hours); // 2 hours of 8 GPUs left
+        assertEq(gpuHours.usableUnits(id), 16);
+        vm.warp(start + 25 hours); // 47 hours left, 5 of them fully booked
+        assertEq(gpuHours.usableUnits(id), 8 * 47 - 40);
+    }
+
+    function test_usableUnits_zeroWhenNotActiveOrEnded() public {
+        _mintAsExchange(renter, id, 10);
+        vm.warp(end);
+        assertEq(gpuHours.usableUnits(id), 0);
+        assertEq(gpuHours.usableUnits(9), 0);
+    }
+
+    function test_usableUnits_zeroWhenCancelled() public {
+        _mintAsExchange(renter, id, 10);
+        _cancel();
+        assertEq(gpuHours.usableUnits(id), 0);
     }
 
     function test_mint_revertsWindowEnded() public {

@@ -6,9 +6,32 @@ import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.
 import {Fixtures} from "../utils/Fixtures.sol";
 import {HourBookHarness} from "../utils/HourBookHarness.sol";
 import {IGpuHours} from "../../src/interfaces/IGpuHours.sol";
+import {HourBook} from "../../src/libraries/HourBook.sol";
+
+/// @notice HourBook on one mapping of words, with `sum` exposed (the shared harness has no `sum`).
+contract HourBookSumHarness {
+    using HourBook for mapping(uint256 => uint256);
+
+    mapping(uint256 word => uint256 counts) internal _words;
+
+    /// @dev Books only what fits; a failed booking reverts, undoing any word already written.
+    function book(uint256 first, uint256 count, uint256 gpus, uint256 limit) external {
+        (bool ok,,) = _words.book(first, count, gpus, limit);
+        require(ok, "full");
+    }
+
+    function sum(uint256 from, uint256 to) external view returns (uint256) {
+        return _words.sum(from, to);
+    }
+
+    function at(uint256 i) external view returns (uint256) {
+        return _words.at(i);
+    }
+}
 
 /// @notice The packed per-hour booking counters against a naive per-hour model: random bookings,
-///         every hour compared after each, and an overbooking revert exactly when the model says so.
+///         every hour compared after each, an overbooking revert exactly when the model says so, and
+///         range sums equal to the naive sum of the hours.
 contract HourBookFuzzTest is Fixtures {
     uint256 internal constant BOOKINGS = 16;
 
@@ -102,7 +125,80 @@ contract HourBookFuzzTest is Fixtures {
         }
     }
 
+    function testFuzz_sum_matchesNaiveSum(uint256 limit, uint256 seed) public {
+        limit = bound(limit, 1, 255);
+        HourBookSumHarness book = new HourBookSumHarness();
+        uint256 span = 10 * 32;
+        uint256[] memory model = new uint256[](span);
+
+        for (uint256 k; k < BOOKINGS; ++k) {
+            (uint256 first, uint256 count, uint256 gpus) = _draw(seed, k, span, limit);
+            (bool fits,) = _fits(model, first, count, gpus, limit);
+            if (!fits) continue;
+            book.book(first, count, gpus, limit);
+            for (uint256 h = first; h < first + count; ++h) {
+                model[h] += gpus;
+            }
+        }
+        for (uint256 k; k < 24; ++k) {
+            (uint256 from, uint256 to) = _range(seed, k, span);
+            uint256 naive;
+            for (uint256 h = from; h < to; ++h) {
+                naive += book.at(h);
+                assertEq(book.at(h), model[h], "booked hour");
+            }
+            assertEq(book.sum(from, to), naive, "sum of a range");
+        }
+        uint256 all;
+        for (uint256 h; h < span; ++h) {
+            all += model[h];
+        }
+        assertEq(book.sum(0, span), all, "sum of the span");
+        assertEq(book.sum(span, span + 64), 0, "nothing booked past the span");
+    }
+
+    function testFuzz_sum_fullLanes(uint256 seed) public {
+        // Every lane at 255, the most a byte holds: the lane-parallel sum must not carry across lanes.
+        HourBookSumHarness book = new HourBookSumHarness();
+        uint256 span = 3 * 32;
+        book.book(0, span, 255, 255);
+        for (uint256 k; k < 16; ++k) {
+            (uint256 from, uint256 to) = _range(seed, k, span);
+            assertEq(book.sum(from, to), 255 * (to - from), "full lanes");
+        }
+        assertEq(book.sum(0, span), 255 * span);
+    }
+
+    function test_sum_emptyAndReversedRanges() public {
+        HourBookSumHarness book = new HourBookSumHarness();
+        book.book(30, 4, 5, 8);
+        assertEq(book.sum(31, 31), 0);
+        assertEq(book.sum(33, 30), 0);
+        assertEq(book.sum(31, 32), 5);
+        assertEq(book.sum(31, 33), 10);
+        assertEq(book.sum(0, 32), 10);
+        assertEq(book.sum(32, 64), 10);
+        assertEq(book.sum(29, 35), 20);
+    }
+
     // ================================================================ internal
+
+    /// @dev A range [from, to) inside [0, span], its ends often on or next to a word boundary.
+    function _range(uint256 seed, uint256 k, uint256 span) internal pure returns (uint256 from, uint256 to) {
+        uint256 r = uint256(keccak256(abi.encode(seed, k, "range")));
+        from = _near(r, span);
+        to = _near(r >> 128, span);
+        if (from > to) (from, to) = (to, from);
+    }
+
+    /// @dev Half the time any point of [0, span], otherwise a word boundary give or take one hour.
+    function _near(uint256 r, uint256 span) internal pure returns (uint256 x) {
+        if (r % 2 == 0) return (r >> 8) % (span + 1);
+        x = ((r >> 8) % (span / 32 + 1)) * 32;
+        uint256 jitter = (r >> 64) % 3; // -1, 0, +1
+        if (jitter == 0 && x != 0) x -= 1;
+        else if (jitter == 2 && x < span) x += 1;
+    }
 
     /// @dev A booking inside a window of `window` hours, for 1 to limit + 1 GPUs (at most 255).
     function _draw(uint256 seed, uint256 k, uint256 window, uint256 limit)
