@@ -169,10 +169,11 @@ class Settings(BaseSettings):
     keeper_enabled: bool = Field(True, description="run the settlement keeper among the periodic tasks")
     task_keeper_interval: float = Field(30.0, gt=0, description="seconds between settlement keeper ticks")
     keeper_keystore: Path | None = Field(
-        None, description="keystore of the account that sends settlements; on dev chains a dev account if unset")
+        None, description="keystore of the account that sends settlements; on dev chains a dev account "
+        "if unset")
     keeper_password_file: Path | None = Field(None, description="file holding the keeper keystore's password")
     keeper_dev_account: int = Field(
-        0, ge=0, le=19, description="Anvil dev account that settles on chains 31337/1337 when no keystore is set")
+        0, ge=0, le=19, description="Anvil dev account that settles on chains 31337/1337 without a keystore")
     keeper_max_calls: int = Field(
         25, ge=1, description="settlement calls tried per tick at most; the rest wait for the next tick")
     keeper_holders_per_call: int = Field(50, ge=1, le=500, description="holders per settleUnused call")

@@ -107,7 +107,8 @@ def find_candidates(conn: Connection, chain_id: int, now: int, limit: int) -> Ca
     if windows:
         rows = conn.execute(
             select(bal.c.capacity_id, bal.c.holder)
-            .where(bal.c.chain_id == chain_id, bal.c.capacity_id.in_([w[0] for w in windows]), bal.c.amount > 0)
+            .where(bal.c.chain_id == chain_id, bal.c.capacity_id.in_([w[0] for w in windows]),
+                   bal.c.amount > 0)
             .order_by(bal.c.capacity_id, bal.c.holder)).all()
         for capacity_id, holder in rows:
             holders.setdefault(int(capacity_id), []).append(holder)

@@ -74,7 +74,8 @@ def play_settle_round(market: Market) -> SettleRound:
     booking_ok = market.activate(r3, cap_ok, start, HOURS, 1)
     booking_bad = market.activate(r4, cap_bad, start, HOURS, 2)
     market.cancel_capacity(p2, cap_cancelled)
-    funds = {cap: tuple(market.escrow.functions.funds(cap).call()) for cap in (cap_ok, cap_bad, cap_cancelled)}
+    funds = {cap: tuple(market.escrow.functions.funds(cap).call())
+             for cap in (cap_ok, cap_bad, cap_cancelled)}
 
     for i in range(HOURS):
         epoch = start // HOUR + i

@@ -38,9 +38,11 @@ def settle_unused(body: SettleUnusedRequest, db: SessionDep, chain: ChainDep) ->
     holders = body.holders
     if holders is None:
         bal = Balance.__table__  # type: ignore[attr-defined]
-        holders = list(db.exec(  # type: ignore[call-overload]
-            select(bal.c.holder).where(bal.c.chain_id == market.chain_id, bal.c.capacity_id == body.capacity_id,
-                                       bal.c.amount > 0).order_by(bal.c.holder).limit(_MAX_HOLDERS)).scalars())
+        query = (select(bal.c.holder)
+                 .where(bal.c.chain_id == market.chain_id, bal.c.capacity_id == body.capacity_id,
+                        bal.c.amount > 0)
+                 .order_by(bal.c.holder).limit(_MAX_HOLDERS))
+        holders = list(db.exec(query).scalars())  # type: ignore[call-overload]
         if not holders:
             raise ApiError(404, "no_holders", f"the index shows nobody holding hours of capacity "
                                               f"{body.capacity_id}: nothing unused to settle")

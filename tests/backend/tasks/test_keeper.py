@@ -93,13 +93,14 @@ def test_keeper_settles_a_mixed_round_once(make_store, market, chain, deployment
     assert_fully_settled(market, rnd)
 
     # The store shows the payouts.
-    chain_id = market.chain_id
+    acc, cap, bk = EscrowAccount.__table__, Capacity.__table__, Booking.__table__
     with engine.connect() as conn:
-        claimable = dict(conn.execute(select(EscrowAccount.__table__.c.account, EscrowAccount.__table__.c.claimable)
-                                      .where(EscrowAccount.__table__.c.chain_id == chain_id)).all())
-        status = dict(conn.execute(select(Capacity.__table__.c.capacity_id, Capacity.__table__.c.status)).all())
-        bookings = dict(conn.execute(select(Booking.__table__.c.booking_id, Booking.__table__.c.close_reason)).all())
-        funds = {r.capacity_id: (r.sales, r.fees, r.bond) for r in conn.execute(select(EscrowFunds.__table__))}
+        claimable = dict(conn.execute(select(acc.c.account, acc.c.claimable)
+                                      .where(acc.c.chain_id == market.chain_id)).all())
+        status = dict(conn.execute(select(cap.c.capacity_id, cap.c.status)).all())
+        bookings = dict(conn.execute(select(bk.c.booking_id, bk.c.close_reason)).all())
+        funds = {r.capacity_id: (r.sales, r.fees, r.bond)
+                 for r in conn.execute(select(EscrowFunds.__table__))}
     for who in (*rnd.providers, *rnd.renters):
         assert claimable.get(who.address, 0) == market.claimable(who.address)
     assert status == {rnd.cap_ok: "closed", rnd.cap_bad: "closed", rnd.cap_cancelled: "cancelled"}
@@ -156,7 +157,8 @@ def test_the_keeper_account_is_a_keystore_outside_dev_chains(make_store, tmp_pat
     keystore, password = tmp_path / "keeper.json", tmp_path / "pw"
     keystore.write_text(json.dumps(Account.encrypt(key.key, "s3cret")))
     password.write_text("s3cret\n")
-    with_keystore = settings.model_copy(update={"keeper_keystore": keystore, "keeper_password_file": password})
+    with_keystore = settings.model_copy(update={"keeper_keystore": keystore,
+                                                "keeper_password_file": password})
     assert keeper_account(with_keystore, 1)[0].address == key.address
     password.write_text("wrong\n")
     with pytest.raises(KeeperAccountError, match="does not open") as info:
