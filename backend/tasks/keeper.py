@@ -72,9 +72,15 @@ def _load_keystore(path: Path, password_file: Path) -> LocalAccount:
 
 
 def settle_delay(market: Market, capacity_id: int) -> int:
-    """Seconds after an hour of `capacity_id` ends during which the oracle may still attest it; the
-    contract settles one second later. The one place that knows the delay: when terms are recorded
-    per capacity, read them here."""
+    """Seconds after an hour of `capacity_id` ends during which its attestation is awaited; the
+    contract settles one second later. The capacity's own terms where the deployed GpuHours records
+    them (`terms(id).maxDelay`), else the oracle's one `maxDelay()`. The one place that knows it."""
+    terms = next((f for f in market.hours.abi if f.get("type") == "function" and f.get("name") == "terms"),
+                 None)
+    if terms is not None:
+        fields = [c["name"] for c in terms["outputs"][0].get("components", [])]
+        if "maxDelay" in fields:
+            return market.hours.functions.terms(capacity_id).call()[fields.index("maxDelay")]
     return market.oracle.functions.maxDelay().call()
 
 

@@ -7,6 +7,7 @@ import json
 import threading
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from eth_account import Account
@@ -15,7 +16,13 @@ from sqlalchemy import select
 from backend.chain.dev_accounts import dev_account
 from backend.db.models import Booking, Capacity, EscrowAccount, EscrowFunds
 from backend.tasks.context import TaskContext
-from backend.tasks.keeper import KeeperAccountError, SettlementKeeper, find_candidates, keeper_account
+from backend.tasks.keeper import (
+    KeeperAccountError,
+    SettlementKeeper,
+    find_candidates,
+    keeper_account,
+    settle_delay,
+)
 from tests.backend.conftest import index_all, indexer_settings
 from tests.backend.settle_round import HOURS, SettleRound, play_settle_round, warp_past_delay
 from tests.conftest import now
@@ -164,3 +171,22 @@ def test_the_keeper_account_is_a_keystore_outside_dev_chains(make_store, tmp_pat
     with pytest.raises(KeeperAccountError, match="does not open") as info:
         keeper_account(with_keystore, 1)
     assert "s3cret" not in str(info.value) and key.key.hex() not in str(info.value)
+
+
+class _Call:
+    def __init__(self, value):
+        self.value = value
+
+    def call(self):
+        return self.value
+
+
+def test_the_delay_is_the_capacitys_own_where_the_contract_records_terms():
+    terms_abi = [{"type": "function", "name": "terms", "inputs": [{"name": "capacityId", "type": "uint256"}],
+                  "outputs": [{"name": "", "type": "tuple", "components": [
+                      {"name": "backing", "type": "uint96"}, {"name": "maxDelay", "type": "uint32"}]}]}]
+    oracle = SimpleNamespace(functions=SimpleNamespace(maxDelay=lambda: _Call(21_600)))
+    terms = SimpleNamespace(terms=lambda capacity_id: _Call((10**6, 600 + capacity_id)))
+    with_terms = SimpleNamespace(oracle=oracle, hours=SimpleNamespace(abi=terms_abi, functions=terms))
+    assert settle_delay(with_terms, 7) == 607
+    assert settle_delay(SimpleNamespace(oracle=oracle, hours=SimpleNamespace(abi=[])), 7) == 21_600
