@@ -166,6 +166,19 @@ class Settings(BaseSettings):
     sla_stale_after: float = Field(
         3 * 3600.0, gt=0, description="a node in an open window with no attested epoch for this long is flagged")
 
+    # Settlement keeper (backend/tasks/keeper.py): settles bookings and windows once they can be.
+    keeper_enabled: bool = Field(True, description="run the settlement keeper among the periodic tasks")
+    task_keeper_interval: float = Field(30.0, gt=0, description="seconds between settlement keeper ticks")
+    keeper_keystore: Path | None = Field(
+        None, description="keystore of the account that sends settlements; on dev chains a dev account "
+        "if unset")
+    keeper_password_file: Path | None = Field(None, description="file holding the keeper keystore's password")
+    keeper_dev_account: int = Field(
+        0, ge=0, le=19, description="Anvil dev account that settles on chains 31337/1337 without a keystore")
+    keeper_max_calls: int = Field(
+        25, ge=1, description="settlement calls tried per tick at most; the rest wait for the next tick")
+    keeper_holders_per_call: int = Field(50, ge=1, le=500, description="holders per settleUnused call")
+
 
 @lru_cache
 def get_settings() -> Settings:

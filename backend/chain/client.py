@@ -198,3 +198,17 @@ class Market:
         fields = ("holder", "start", "hours", "gpus", "closeReason")
         return dict(zip(fields, self.hours.functions.booking(booking_id).call()))
 
+    # ------------------------------------------------------------------ settlement (anyone may call)
+
+    def settle_booking(self, account: LocalAccount, booking_id: int) -> TxReceipt:
+        """Settle a booking once its last hour can no longer be attested (BookingSettled)."""
+        return self.send(account, self.settlement.functions.settleBooking(booking_id))
+
+    def settle_unused(self, account: LocalAccount, capacity_id: int, holders: Sequence[str]) -> TxReceipt:
+        """Expire and settle the hours `holders` left unused after the window (UnusedSettled each)."""
+        holders = [to_checksum_address(h) for h in holders]
+        return self.send(account, self.settlement.functions.settleUnused(capacity_id, holders))
+
+    def settle_capacity(self, account: LocalAccount, capacity_id: int) -> TxReceipt:
+        """Close a capacity whose every sold unit is settled; the rest of the bond goes home."""
+        return self.send(account, self.settlement.functions.settleCapacity(capacity_id))

@@ -5,7 +5,8 @@
     celery -A backend.tasks.celery_app beat                             # exactly one scheduler
 
 Broker and result store are settings.redis_url. Overlapping index ticks are harmless: the indexer's
-writer lock lets one write and the other return at once.
+writer lock lets one write and the other return at once. Overlapping settlement ticks are too: the
+contract settles each item once, and the keeper skips what is settled already.
 """
 
 from __future__ import annotations
@@ -54,15 +55,22 @@ def make_celery(settings: Settings, context: TaskContext | None = None) -> Celer
     def price_index() -> int:
         return ctx.price_index()
 
+    @app.task(name="gpuhours.settle", shared=False)
+    def settle() -> dict:
+        return ctx.settle()
+
     # A tick that would run after the next one is due is dropped rather than queued up behind it.
+    schedule = [
+        ("index", settings.task_index_interval),
+        ("expire_orders", settings.task_expire_interval),
+        ("sla_watchdog", settings.task_watchdog_interval),
+        ("price_index", settings.task_price_interval),
+    ]
+    if settings.keeper_enabled:
+        schedule.append(("settle", settings.task_keeper_interval))
     app.conf.beat_schedule = {
         name: {"task": f"gpuhours.{name}", "schedule": every, "options": {"expires": every}}
-        for name, every in (
-            ("index", settings.task_index_interval),
-            ("expire_orders", settings.task_expire_interval),
-            ("sla_watchdog", settings.task_watchdog_interval),
-            ("price_index", settings.task_price_interval),
-        )
+        for name, every in schedule
     }
     return app
 

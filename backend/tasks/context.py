@@ -1,17 +1,23 @@
 """What the jobs need, made once per process (after a Celery worker forks): the store, the chain's RPC
-and its id, the indexer. Jobs measure time by the chain's latest block, as the contracts do."""
+and its id, the indexer, the settlement keeper. Jobs measure time by the chain's latest block, as the
+contracts do."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine
 
+from backend.chain.client import Market
 from backend.config import Settings
 from backend.db.session import engine_from_settings, migrate
 from backend.indexer.rpc import Header, Rpc
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
+from backend.tasks.keeper import KeeperAccountError, SettlementKeeper, find_candidates, keeper_account
+
+log = logging.getLogger(__name__)
 
 
 class TaskContext:
@@ -21,6 +27,9 @@ class TaskContext:
         self._rpc: Rpc | None = None
         self._chain_id: int | None = None
         self._indexer: Indexer | None = None
+        self._market: Market | None = None
+        self._keeper: SettlementKeeper | None = None
+        self._no_keeper: str | None = None
 
     @property
     def engine(self) -> Engine:
@@ -44,6 +53,14 @@ class TaskContext:
         if self._chain_id is None:
             self._chain_id = self.rpc.chain_id()
         return self._chain_id
+
+    @property
+    def market(self) -> Market:
+        """The deployed contracts, for the jobs that send transactions."""
+        if self._market is None:
+            s = self.settings
+            self._market = Market.connect(s.rpc_url, s.deployments_dir, timeout=s.tx_timeout)
+        return self._market
 
     def chain_time(self) -> int:
         """The latest block's timestamp: what `block.timestamp` is now, for expiries and epochs."""
@@ -82,3 +99,26 @@ class TaskContext:
         now = self.chain_time()
         with self.engine.begin() as conn:
             return jobs.update_price_index(conn, self.chain_id, now)
+
+    def settle(self) -> dict[str, Any]:
+        """One settlement keeper tick. Without an account to send from it does nothing, and says
+        why once."""
+        if self._keeper is None:
+            if self._no_keeper is not None:
+                return {"disabled": self._no_keeper}
+            s = self.settings
+            try:
+                account, where = keeper_account(s, self.chain_id)
+            except KeeperAccountError as exc:
+                self._no_keeper = str(exc)
+                log.error("settlement keeper off: %s", exc)
+                return {"disabled": self._no_keeper}
+            log.info("settlement keeper sends from %s (%s)", account.address, where)
+            self._keeper = SettlementKeeper(self.market, account, max_calls=s.keeper_max_calls,
+                                            holders_per_call=s.keeper_holders_per_call)
+        now = self.chain_time()
+        with self.engine.connect() as conn:
+            found = find_candidates(conn, self.chain_id, now, self.settings.keeper_max_calls)
+        decisions = self._keeper.tick(found, now)
+        counts = {o: sum(d.outcome == o for d in decisions) for o in ("settled", "skipped", "failed")}
+        return {**counts, "decisions": [d.as_dict() for d in decisions]}

@@ -28,6 +28,8 @@ class InProcessTasks:
             ("sla_watchdog", settings.task_watchdog_interval, context.sla_watchdog),
             ("price_index", settings.task_price_interval, context.price_index),
         ]
+        if settings.keeper_enabled:
+            self.jobs.append(("settle", settings.task_keeper_interval, context.settle))
 
     def start(self) -> InProcessTasks:
         for name, target in (("indexer", self._index), ("jobs", self._periodic)):

@@ -9,9 +9,10 @@ from backend.api.routes import (
            orders,
            prices,
            providers,
+           settle,
            stream,
            wallet,
 )
 
-ROUTERS = [ops.router, wallet.router, auth.router, orders.router, providers.router,
+ROUTERS = [ops.router, wallet.router, settle.router, auth.router, orders.router, providers.router,
            capacities.router, nodes.router, prices.router, accounts.router, stream.router]

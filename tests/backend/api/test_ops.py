@@ -48,5 +48,6 @@ def test_openapi_documents_every_route_with_examples_and_the_error_shape(serve):
         assert error["schema"]["$ref"].endswith("/ErrorBody"), f"{method} {path}"
     schemas = spec["components"]["schemas"]
     assert schemas["ErrorBody"]["examples"][0]["error"]["code"] == "stale_counter"
-    for name in ("OrderCreate", "CapacityPublic", "FillRequest", "UnsignedTx"):
+    for name in ("OrderCreate", "CapacityPublic", "FillRequest", "UnsignedTx", "SettleBookingRequest",
+                 "SettleUnusedRequest", "SettleCapacityRequest"):
         assert schemas[name].get("examples") or schemas[name].get("example"), f"{name} has no example"

@@ -32,12 +32,14 @@ def test_worker_indexes_and_prices_through_redis(make_store, redis_url, market, 
     settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir, redis_url=redis_url,
                                 redis_namespace=f"gpuhours-test-{RUN_ID}-{uuid.uuid4().hex[:6]}")
     app = make_celery(settings, TaskContext(settings, engine))
-    assert set(app.conf.beat_schedule) == {"index", "expire_orders", "sla_watchdog", "price_index"}
+    assert set(app.conf.beat_schedule) == {"index", "expire_orders", "sla_watchdog", "price_index", "settle"}
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         indexed = app.tasks["gpuhours.index"].delay().get(timeout=60)
         assert indexed["checkpoint"] == market.w3.eth.block_number
         assert app.tasks["gpuhours.price_index"].delay().get(timeout=60) == 1
         assert app.tasks["gpuhours.expire_orders"].delay().get(timeout=60) == 0
+        assert app.tasks["gpuhours.settle"].delay().get(timeout=60) == {
+            "settled": 0, "skipped": 0, "failed": 0, "decisions": []}  # nothing has ended yet
     with engine.connect() as conn:
         cp = conn.execute(select(Checkpoint.__table__.c.block_number)).scalar_one()
         (row,) = conn.execute(select(PriceIndex.__table__)).mappings().all()
