@@ -135,8 +135,10 @@ def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) 
     receipt = m.send(keeper, m.settlement.functions.settleBooking(booking_id))
     r.note_gas("settle booking", receipt)
     e = m.events(receipt, m.settlement, "BookingSettled")[0]
-    r.step(f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(e['paid'])}; "
-           f"{e['failedHours']} h failed → renter-2 refunded {usd(e['refunded'])} plus {usd(e['slashed'])} "
+    released = sum(x["amount"] for x in m.events(receipt, m.escrow, "Released"))
+    refunded = sum(x["amount"] for x in m.events(receipt, m.escrow, "Refunded"))
+    r.step(f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee included); "
+           f"{e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus {usd(e['slashed'])} "
            f"slashed from the bond")
     r.step(f"node {node_id} reliability: {m.oracle.functions.reliabilityBps(node_id).call() / 100:.2f} %")
 
@@ -163,14 +165,15 @@ def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]
 
     status_names = ["none", "active", "cancelled", "closed"]
     caps = Table(title="Capacities")
-    for col in ("capacity", "status", "minted", "in circulation", "booked GPU-h", "escrow sales", "fees held", "bond"):
+    for col in ("capacity", "status", "minted", "in circulation", "booked GPU-h", "backing held", "premium held",
+                "bond"):
         caps.add_column(col, justify="right")
     for c, label in capacities.items():
         info = m.capacity(c)
-        sales, fees, bond, _ = m.escrow.functions.funds(c).call()
+        backing, bond, _, premium = m.escrow.functions.funds(c).call()
         caps.add_row(label, status_names[info["status"]], str(info["minted"]),
                      str(m.hours.functions.totalSupply(c).call()), str(m.hours.functions.bookedUnits(c).call()),
-                     usd(sales), usd(fees), usd(bond))
+                     usd(backing), usd(premium), usd(bond))
     r.console.print(caps)
 
     gas = Table(title="Gas per transaction (receipts)")

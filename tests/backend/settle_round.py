@@ -15,7 +15,7 @@ from oracle.report import Attestation, Domain, Report, sign_report
 from tests.conftest import USDC, now, warp_to
 
 HOUR = 3600
-PRICE = 2_000_000
+PRICE = 2_000_000  # also each unit's backing: primary sales carry no premium
 HOURS = 3
 
 
@@ -34,7 +34,8 @@ class SettleRound:
     booking_bad: int
     providers: tuple[Any, Any]
     renters: tuple[Any, Any, Any]
-    funds: dict[int, tuple[int, int, int, int]]  # capacity -> escrow.funds before settling
+    funds: dict[int, tuple[int, int, int, int]]  # capacity -> escrow.funds before settling: backing, bond,
+    #                                               penalty per unit, premium
     claimable: dict[str, int]  # providers', renters' and the treasury's claimable before settling
 
 
@@ -61,10 +62,10 @@ def play_settle_round(market: Market) -> SettleRound:
     node_bad = market.register_node(p2, "H100-SXM5-80GB", 2, 80, "us-east", "NVLink", ["GPU-bad"])
     start = now(market) - now(market) % HOUR + HOUR
     end = start + HOURS * HOUR
-    unit_bond = market.hours.functions.minBondPerUnit().call()
-    cap_ok = market.create_capacity(p1, node_ok, start, end, 4 * HOURS * unit_bond)
-    cap_bad = market.create_capacity(p2, node_bad, start, end, 2 * HOURS * unit_bond * 100)  # room to slash
-    cap_cancelled = market.create_capacity(p2, node_bad, end, end + HOUR, 2 * unit_bond)
+    unit_bond = market.min_bond_per_unit()
+    cap_ok = market.create_capacity(p1, node_ok, start, end, PRICE, 4 * HOURS * unit_bond)
+    cap_bad = market.create_capacity(p2, node_bad, start, end, PRICE, 2 * HOURS * unit_bond)
+    cap_cancelled = market.create_capacity(p2, node_bad, end, end + HOUR, PRICE, 2 * unit_bond)
 
     ask = market.sign(p1, OrderKind.PRIMARY_SELL, cap_ok, 4 * HOURS, PRICE, start)
     market.fill(r3, ask, 6)

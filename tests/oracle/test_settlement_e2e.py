@@ -31,7 +31,7 @@ def round_setup(market, accounts):
     caps, bookings = {}, {}
     for provider, renter, name in ((provider_ok, renter_a, "ok"), (provider_bad, renter_b, "bad")):
         node = market.register_node(provider, "H100-SXM5-80GB", GPUS, 80, "eu-west", "NVLink", [name])
-        cap = market.create_capacity(provider, node, start, start + HOURS * EPOCH_SECONDS, 1_000_000, bond)
+        cap = market.create_capacity(provider, node, start, start + HOURS * EPOCH_SECONDS, PRICE, bond)
         ask = market.sign(provider, OrderKind.PRIMARY_SELL, cap, GPUS * HOURS, PRICE, start)
         market.fill(renter, ask, GPUS * HOURS)
         bookings[name] = market.activate(renter, cap, start, HOURS, GPUS)
@@ -74,22 +74,23 @@ def test_healthy_provider_paid_failing_provider_slashed(market, round_setup):
 
     provider_ok, provider_bad = s["providers"]
     renter_a, renter_b = s["renters"]
-    sales_ok, fees_ok, _, _ = market.escrow.functions.funds(cap_ok).call()
-    sales_bad, fees_bad, bond_bad, _ = market.escrow.functions.funds(cap_bad).call()
+    backing_ok, _, _, _ = market.escrow.functions.funds(cap_ok).call()
+    backing_bad, bond_bad, _, _ = market.escrow.functions.funds(cap_bad).call()
+    fee_ok = -(-backing_ok * market.escrow.functions.feeBps().call() // 10_000)
     treasury = market.escrow.functions.treasury().call()
     treasury_before = market.claimable(treasury)
 
     market.send(keeper, market.settlement.functions.settleBooking(s["bookings"]["ok"]))
     market.send(keeper, market.settlement.functions.settleBooking(s["bookings"]["bad"]))
 
-    assert market.claimable(provider_ok.address) == sales_ok  # every hour delivered: all of it
+    assert market.claimable(provider_ok.address) == backing_ok - fee_ok  # every hour delivered: all of it
     assert market.claimable(renter_a.address) == 0
-    assert market.claimable(treasury) == treasury_before + fees_ok  # no fee on the failed booking
+    assert market.claimable(treasury) == treasury_before + fee_ok  # no fee on the failed booking
     sla = market.settlement.functions.sla().call()
     slashed = GPUS * (HOURS - sla[2]) * sla[3]
     assert market.claimable(provider_bad.address) == 0
-    assert market.claimable(renter_b.address) == sales_bad + fees_bad + slashed == GPUS * HOURS * PRICE + slashed
-    assert market.escrow.functions.funds(cap_bad).call()[2] == bond_bad - slashed
+    assert market.claimable(renter_b.address) == backing_bad + slashed == GPUS * HOURS * PRICE + slashed
+    assert market.escrow.functions.funds(cap_bad).call()[1] == bond_bad - slashed
     assert market.booking(s["bookings"]["ok"])["closeReason"] == 1  # Completed
     assert market.booking(s["bookings"]["bad"])["closeReason"] == 3  # ProviderFailed
 
@@ -98,4 +99,4 @@ def test_healthy_provider_paid_failing_provider_slashed(market, round_setup):
     market.send(keeper, market.settlement.functions.settleCapacity(cap_bad))
     assert market.capacity(cap_ok)["closeReason"] == 1 and market.capacity(cap_bad)["closeReason"] == 3
     assert market.claimable(provider_bad.address) == bond_bad - slashed
-    assert market.escrow.functions.funds(cap_ok).call()[:3] == (0, 0, 0)
+    assert market.escrow.functions.funds(cap_ok).call() == (0, 0, 0, 0)

@@ -40,7 +40,8 @@ def test_positions_and_bookings(market, store, serve, index):
     settled, refunded = p["bookings"]
     assert settled["close_reason"] == CLOSE_REASONS[market.booking(b3)["closeReason"]] == "provider_failed"
     with store.connect() as conn:
-        slashed_to_r3 = conn.execute(select(func.sum(Slash.amount)).where(Slash.to == r3.address)).scalar()
+        slashed_to_r3 = conn.execute(select(func.sum(Slash.amount)).where(
+            Slash.to == r3.address, Slash.capacity_id == rnd.capacities[0])).scalar()
     assert (settled["settled"], settled["delivered_hours"], settled["failed_hours"]) == (True, 1, 2)
     assert settled["slashed"] == slashed_to_r3 > 0 and settled["paid"] > 0 and settled["refunded"] > 0
     assert (settled["capacity_id"], settled["hours"], settled["gpus"]) == (rnd.capacities[0], 3, 1)

@@ -29,7 +29,8 @@ def test_list_filters_sort_and_pages(market, store, serve, index):
     assert first == {
         "capacity_id": a, "node_id": rnd.nodes[0], "provider": p1, "start": t0, "end": t0 + 4 * HOUR,
         "hours": 4, "status": "active", "close_reason": "none", "supply_cap": 16, "minted": 1, "supply": 1,
-        "units_available": 15, "activated": 0, "bond": first["bond"], "created_block": first["created_block"],
+        "units_available": 15, "activated": 0, "bond": first["bond"], "unit_backing": 1_000_000,
+        "created_block": first["created_block"],
         "created_time": first["created_time"],
         "node": {"node_id": rnd.nodes[0], "owner": p1, "gpu_model": "H100-SXM5-80GB", "gpu_count": 4,
                  "vram_gb": 80, "region": "eu-west", "interconnect": "NVLink"},
@@ -106,9 +107,9 @@ def test_detail_and_book(market, store, serve, index):
     assert (d["status"], d["close_reason"]) == ("closed", CLOSE_REASONS[on_chain["closeReason"]])
     assert d["close_reason"] == "provider_failed"
     assert (d["delivered_hours"], d["failed_hours"]) == (1, 2)
-    sales, fees, bond, refundable = market.escrow.functions.funds(cap1).call()
-    assert {k: d["escrow"][k] for k in ("sales", "fees", "bond", "refundable_units")} == {
-        "sales": sales, "fees": fees, "bond": bond, "refundable_units": refundable}
+    backing, bond, penalty, premium = market.escrow.functions.funds(cap1).call()
+    assert {k: d["escrow"][k] for k in ("backing", "bond", "penalty_per_unit", "premium")} == {
+        "backing": backing, "bond": bond, "penalty_per_unit": penalty, "premium": premium}
     assert d["escrow"]["slashed"] > 0 and d["escrow"]["released"] > 0
     bookings = [market.booking(bid) for bid in rnd.bookings[1:]]
     reasons = dict(Counter(CLOSE_REASONS[booking["closeReason"]] for booking in bookings))

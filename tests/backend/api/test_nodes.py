@@ -24,7 +24,7 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
         conn.execute(insert(NodeHealth.__table__).values(  # type: ignore[attr-defined]
             chain_id=chain_id, node_id=node1, last_epoch=rnd.epochs[-1][1], stale=True, flagged_at=2_000.0,
             checked_at=2_000.0))
-        slashed = sum(conn.execute(select(Slash.amount)).scalars())
+        slashed = sum(conn.execute(select(Slash.amount).where(Slash.capacity_id == rnd.capacities[0])).scalars())
     # The SLA comes from the indexed SlaSet event, not from these settings.
     api = serve(api_page_max=20, sla_min_uptime_bps=3_000)
 

@@ -40,8 +40,8 @@ def settled_events(market, name: str) -> list[dict]:
 
 def assert_fully_settled(market, rnd: SettleRound) -> None:
     (p1, p2), (r3, r4, r5) = rnd.providers, rnd.renters
-    sales_ok, fees_ok, bond_ok, _ = rnd.funds[rnd.cap_ok]
-    sales_bad, fees_bad, bond_bad, _ = rnd.funds[rnd.cap_bad]
+    backing_ok, bond_ok, _, _ = rnd.funds[rnd.cap_ok]
+    backing_bad, bond_bad, _, _ = rnd.funds[rnd.cap_bad]
     sla = market.settlement.functions.sla().call()
     slashed = 2 * (HOURS - sla[2]) * sla[3]
     assert market.booking(rnd.booking_ok)["closeReason"] == 1  # Completed
@@ -49,14 +49,18 @@ def assert_fully_settled(market, rnd: SettleRound) -> None:
     assert market.capacity(rnd.cap_ok)["status"] == 3 and market.capacity(rnd.cap_ok)["closeReason"] == 1
     assert market.capacity(rnd.cap_bad)["status"] == 3 and market.capacity(rnd.cap_bad)["closeReason"] == 3
     for cap in (rnd.cap_ok, rnd.cap_bad):
-        assert market.escrow.functions.funds(cap).call()[:3] == (0, 0, 0)
+        assert market.escrow.functions.funds(cap).call() == (0, 0, 0, 0)
         assert market.hours.functions.totalSupply(cap).call() == 0
-    # Every hour of the good window delivered: its sales (and bond) to the provider, its fees to the
-    # treasury, nothing back to the renters. The bad one: everything back, plus the slash.
+    # Every hour of the good window delivered: its backing (less the fee, rounded up per settlement:
+    # r3's booking of 3 units, then r5's 2 and r3's 3 unused) and its bond to the provider. The bad
+    # one: every unit's backing back to its holder, plus the slash.
+    fee_bps = market.escrow.functions.feeBps().call()
+    fees_ok = sum(-(-units * PRICE * fee_bps // 10_000) for units in (3, 2, 3))
     treasury = market.escrow.functions.treasury().call()
     gained = {who: market.claimable(who) - before for who, before in rnd.claimable.items()}
-    assert gained == {p1.address: sales_ok + bond_ok, p2.address: bond_bad - slashed, r3.address: 0,
-                      r4.address: sales_bad + fees_bad + slashed, r5.address: 0, treasury: fees_ok}
+    assert backing_ok == 8 * PRICE and backing_bad == 6 * PRICE
+    assert gained == {p1.address: backing_ok - fees_ok + bond_ok, p2.address: bond_bad - slashed, r3.address: 0,
+                      r4.address: backing_bad + slashed, r5.address: 0, treasury: fees_ok}
     # The cancelled capacity is the holders' to redeem: the keeper leaves it alone.
     assert market.capacity(rnd.cap_cancelled)["status"] == 2
     assert market.escrow.functions.funds(rnd.cap_cancelled).call() == rnd.funds[rnd.cap_cancelled]
