@@ -53,9 +53,11 @@ contract Settlement is ISettlement, Ownable2Step {
         Capacity memory c = gpuHours.capacity(capacityId);
         if (c.status != CapacityStatus.Active) revert CapacityNotSettleable(capacityId, c.status);
         Terms memory t = gpuHours.terms(capacityId);
-        // The oracle still accepts the last hour exactly maxDelay after it ends: one second later.
-        uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1;
-        if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
+        {
+            // The oracle still accepts the last hour exactly maxDelay after it ends: one second later.
+            uint256 readyAt = uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1;
+            if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
+        }
 
         uint256 first = b.start / HOUR;
         (uint256 delivered, uint256 failed) = _count(c.nodeId, first, b.hours_, t);
