@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ISettlement, Sla} from "./interfaces/ISettlement.sol";
 import {IGpuHours, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "./interfaces/IGpuHours.sol";
@@ -92,7 +93,7 @@ contract Settlement is ISettlement, Ownable2Step {
             // Unused units pay the provider in proportion to the hours it was attested available
             // (rounded down, against the provider) and are slashed for the failed hours past grace.
             uint256 paidUnits = units[i] * delivered / windowHours;
-            uint256 slashed = units[i] * slashedHours / windowHours * t.slashPerGpuHour;
+            uint256 slashed = Math.mulDiv(units[i] * slashedHours, t.slashPerGpuHour, windowHours);
             emit UnusedSettled(capacityId, holders[i], units[i], paidUnits, slashed);
             escrow.settle(capacityId, holders[i], units[i], paidUnits);
             if (slashed != 0) escrow.slashBond(capacityId, holders[i], slashed);

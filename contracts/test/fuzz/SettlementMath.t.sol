@@ -6,12 +6,12 @@ import {Sla} from "../../src/interfaces/ISettlement.sol";
 import {Funds} from "../../src/interfaces/IEscrow.sol";
 import {CloseReason} from "../../src/interfaces/IGpuHours.sol";
 
-/// @notice Random windows, per-hour uptime patterns (attested good, attested bad, or never attested),
-///         holders buying at random prices, some booking part of their hours, and settlement in a
-///         random order. For every settlement the provider receives exactly its units' share of the
-///         sales for the delivered hours (the share itself within rounding of the ideal pro rata),
-///         the holder the rest with the fee on it plus any slash; slashes never exceed the bond;
-///         and in the end every stablecoin unit is accounted for.
+/// @notice Random windows, backings, SLAs and per-hour uptime patterns (attested good, attested
+///         bad, or never attested), holders buying at random prices above and below the backing,
+///         some booking part of their hours, and settlement in a random order. Every settlement
+///         moves exactly its units' backing: the delivered units' to the provider less the fee,
+///         the rest back to the holder, plus the slash the window's grace rule gives; the bond
+///         always covers it; and in the end every stablecoin unit is accounted for.
 contract SettlementMathFuzzTest is SettlementFixtures {
     uint256 internal constant MAX_HOLDERS = 4;
 
@@ -35,25 +35,21 @@ contract SettlementMathFuzzTest is SettlementFixtures {
     uint40 internal start;
     uint40 internal end;
     uint256 internal windowHours;
+    uint256 internal backing;
     uint256 internal bond;
     Sla internal sla_;
     uint8[] internal state; // per hour: 0 not attested, 1 attested failed, 2 attested delivered
     Holder[] internal holders;
-    uint256 internal sales; // S: escrowed sales (net of fee)
-    uint256 internal fees; // F
-    uint256 internal paidIn; // S + F
-    uint256 internal minted; // M
+    uint256 internal paidIn; // stablecoin paid into the escrow by sales (buyers and provider top-ups)
+    uint256 internal minted;
 
-    uint256 internal settlements;
-    uint256 internal paidSum;
-    uint256 internal idealSum;
     uint256 internal slashSum;
 
     function _rand(uint256 seed, string memory tag, uint256 i) internal pure returns (uint256) {
         return uint256(keccak256(abi.encode(seed, tag, i)));
     }
 
-    function testFuzz_settlement_paysDeliveredShareAndConserves(uint256 seed) public {
+    function testFuzz_settlement_paysExactBackingAndConserves(uint256 seed) public {
         _market(seed);
         _attestAll(seed);
         vm.warp(_readyAt(end));
@@ -66,31 +62,30 @@ contract SettlementMathFuzzTest is SettlementFixtures {
     function _market(uint256 seed) internal {
         uint256 r = _rand(seed, "market", 0);
         windowHours = 4 + r % 13; // 4-16 hours: crosses 8-epoch oracle words
-        bond = (r >> 8) % (200 * USDC);
+        backing = 1 + (r >> 8) % (5 * USDC);
         sla_ = Sla({
             minUptimeBps: 9_000,
             minGflopsPerJoule: 0,
             graceHours: uint8((r >> 40) % 3),
-            slashPerGpuHour: uint128((r >> 48) % (3 * USDC))
+            slashPerGpuHour: uint64((r >> 48) % (3 * USDC))
         });
-        vm.startPrank(owner);
+        vm.prank(owner);
         settlement.setSla(sla_);
-        exchange.setFee(uint16((r >> 112) % 1_001)); // 0-10 %
-        vm.stopPrank();
-        (nodeId, id) = _capacity(provider, windowHours, bond);
+        // the least bond allowed (a full slash of every unit), plus something now and then
+        bond = 8 * windowHours * sla_.slashPerGpuHour + ((r >> 112) % 2 == 0 ? 0 : (r >> 120) % (50 * USDC));
+        (nodeId, id) = _capacityBacked(provider, windowHours, uint96(backing), bond);
         start = _start(id);
         end = _end(id);
 
         uint256 n = 1 + (r >> 96) % MAX_HOLDERS;
+        uint256 escrowBefore = usdc.balanceOf(address(escrow));
         for (uint256 i; i < n; ++i) {
             uint256 h = _rand(seed, "holder", i);
             address who = makeAddr(string(abi.encode("holder", i)));
             _fund(who);
             uint256 units = 1 + h % (2 * windowHours); // at most 8 × window in all
-            uint256 price = 10_000 + (h >> 16) % (10 * USDC); // 0.01-10 USDC an hour
-            uint256 fee = _buyPrimary(who, id, units, price);
-            sales += units * price - fee;
-            fees += fee;
+            uint256 price = (h >> 16) % (10 * USDC); // 0-10 USDC an hour, often below the backing
+            _buyPrimary(who, id, units, price);
             minted += units;
             Holder memory hd;
             hd.who = who;
@@ -104,7 +99,8 @@ contract SettlementMathFuzzTest is SettlementFixtures {
             }
             holders.push(hd);
         }
-        paidIn = sales + fees;
+        paidIn = usdc.balanceOf(address(escrow)) - escrowBefore;
+        assertEq(escrow.funds(id).backing, minted * backing, "every unit backed alike");
         vm.warp(start);
         for (uint256 i; i < holders.length; ++i) {
             Holder storage hd = holders[i];
@@ -150,17 +146,13 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         }
     }
 
-    /// @dev One settlement's inputs and the state just before it.
+    /// @dev One settlement's expected outcome, from the model, and the state just before it.
     struct Ctx {
         address who;
-        bool booking;
-        uint256 gpus;
         uint256 units;
-        uint256 hours_;
-        uint256 delivered;
-        uint256 failed;
+        uint256 paidUnits; // units whose backing goes to the provider
+        uint256 slash;
         Funds f; // the capacity's funds before
-        uint256 amount; // its share of the sales, as the settlement computes it
         uint256 provider; // claimable before
         uint256 holder;
         uint256 treasury;
@@ -170,14 +162,23 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         Holder storage hd = holders[t.holder];
         Ctx memory c;
         c.who = hd.who;
-        c.booking = t.booking;
-        c.gpus = hd.gpus;
-        c.units = t.booking ? uint256(hd.gpus) * hd.hours_ : hd.units - uint256(hd.gpus) * hd.hours_;
-        c.hours_ = t.booking ? hd.hours_ : windowHours;
-        (c.delivered, c.failed) = t.booking ? _count(hd.from, hd.hours_) : _count(0, windowHours);
+        if (t.booking) {
+            c.units = uint256(hd.gpus) * hd.hours_;
+            (uint256 delivered, uint256 failed) = _count(hd.from, hd.hours_);
+            c.paidUnits = uint256(hd.gpus) * delivered;
+            // grace per window: failed hours before the booking use it up first
+            (, uint256 failedBefore) = _count(0, hd.from);
+            uint256 graceLeft = failedBefore >= sla_.graceHours ? 0 : sla_.graceHours - failedBefore;
+            uint256 forgiven = failed < graceLeft ? failed : graceLeft;
+            c.slash = uint256(hd.gpus) * (failed - forgiven) * sla_.slashPerGpuHour;
+        } else {
+            c.units = hd.units - uint256(hd.gpus) * hd.hours_;
+            (uint256 delivered, uint256 failed) = _count(0, windowHours);
+            c.paidUnits = c.units * delivered / windowHours;
+            uint256 beyond = failed > sla_.graceHours ? failed - sla_.graceHours : 0;
+            c.slash = c.units * beyond / windowHours * sla_.slashPerGpuHour;
+        }
         c.f = escrow.funds(id);
-        uint256 outstanding = minted - settlement.settledUnits(id);
-        c.amount = c.units == outstanding ? c.f.sales : uint256(c.f.sales) * c.units / outstanding;
         c.provider = escrow.claimable(provider);
         c.holder = escrow.claimable(hd.who);
         c.treasury = escrow.claimable(treasury);
@@ -190,64 +191,39 @@ contract SettlementMathFuzzTest is SettlementFixtures {
             if (listTwice) list[1] = hd.who;
             settlement.settleUnused(id, list);
         }
-        ++settlements;
-        uint256 paid = _checkPaid(c);
-        _checkHolder(c, paid);
+        _check(c);
     }
 
-    function _checkPaid(Ctx memory c) internal returns (uint256 paid) {
-        paid = escrow.claimable(provider) - c.provider;
-        // the units' share of the sales left the pot; the provider got the delivered part of it
-        assertEq(c.f.sales - escrow.funds(id).sales, c.amount, "share of sales taken");
-        assertEq(paid, c.amount * c.delivered / c.hours_, "provider paid exactly for delivered hours");
-        if (c.delivered == 0) assertEq(paid, 0, "paid with nothing delivered");
-
-        // the share is the ideal pro-rata share S*units/M, less at most one unit
-        assertGe(c.amount * minted + minted, sales * c.units, "share short of pro rata by more than a unit");
-        uint256 ideal = sales * c.units * c.delivered / (minted * c.hours_);
-        // Never more than a unit below the ideal (the share is at least floor(S*units/M), then one
-        // floor for the hour split); above it only by the rounding earlier takes left in the pot.
-        assertGe(paid + 1, ideal, "provider paid below its share");
-        assertLe(paid, ideal + settlements, "provider paid above its share");
-        paidSum += paid;
-        idealSum += ideal;
-    }
-
-    function _checkHolder(Ctx memory c, uint256 paid) internal {
+    function _check(Ctx memory c) internal {
         Funds memory a = escrow.funds(id);
-        uint256 slash = c.f.bond - a.bond;
-        // slashes: only bookings, only failures beyond the grace, never above the bond
-        uint256 wanted = c.booking && c.failed > sla_.graceHours
-            ? c.gpus * (c.failed - sla_.graceHours) * sla_.slashPerGpuHour
-            : 0;
-        assertEq(slash, wanted < c.f.bond ? wanted : c.f.bond, "slash");
-        assertLe(slash, c.f.bond, "slash above bond");
-        slashSum += slash;
-
-        // the holder: the undelivered part with its fee, plus the slash; the treasury: the fee on
-        // the delivered part; together exactly what left the fee pot
+        uint256 released = c.paidUnits * backing;
+        uint256 fee = (released * FEE_BPS + 9_999) / 10_000;
+        assertEq(c.f.backing - a.backing, c.units * backing, "exactly the units' backing left the escrow");
+        assertEq(escrow.claimable(provider) - c.provider, released - fee, "provider: delivered backing less fee");
+        assertEq(escrow.claimable(treasury) - c.treasury, fee, "treasury: fee on delivered backing only");
+        assertEq(c.f.bond - a.bond, c.slash, "slash");
         uint256 toHolder = escrow.claimable(c.who) - c.holder;
-        uint256 toTreasury = escrow.claimable(treasury) - c.treasury;
-        assertGe(toHolder, c.amount - paid + slash, "holder refund");
-        assertEq(toHolder - slash - (c.amount - paid) + toTreasury, c.f.fees - a.fees, "fee conservation");
-        if (paid == 0) assertEq(toTreasury, 0, "fee charged on nothing delivered");
-        if (paid == c.amount) assertEq(toHolder, slash, "holder refunded for delivered hours");
+        assertEq(toHolder, (c.units - c.paidUnits) * backing + c.slash, "holder: undelivered backing plus slash");
+        assertGe(toHolder, (c.units - c.paidUnits) * backing, "a failed unit refunds below its backing");
+        slashSum += c.slash;
     }
 
     function _closeAndCheckTotals() internal {
         assertEq(settlement.settledUnits(id), minted, "every unit settled");
+        assertEq(escrow.funds(id).backing, 0, "no backing left once every unit is settled");
         uint256 before = escrow.claimable(provider);
-        (, uint256 windowFailed) = _count(0, windowHours);
+        (uint256 windowDelivered, uint256 windowFailed) = _count(0, windowHours);
+        vm.expectEmit(address(settlement));
+        emit CapacitySettled(id, windowDelivered, windowFailed, bond - slashSum);
         settlement.settleCapacity(id);
         assertEq(escrow.claimable(provider) - before, bond - slashSum, "bond returned less slashes");
-        assertLe(slashSum, bond, "slashed above bond");
         assertEq(
             uint8(gpuHours.capacity(id).closeReason),
             uint8(windowFailed > sla_.graceHours ? CloseReason.ProviderFailed : CloseReason.Completed)
         );
 
         Funds memory f = escrow.funds(id);
-        assertEq(uint256(f.sales) + f.fees + f.bond, 0, "funds of a settled capacity end at zero");
+        assertEq(uint256(f.backing) + f.bond, 0, "funds of a settled capacity end at zero");
 
         uint256 credited = escrow.claimable(provider) + escrow.claimable(treasury);
         for (uint256 i; i < holders.length; ++i) {
@@ -255,10 +231,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         }
         assertEq(credited, paidIn + bond, "every unit paid in (and the bond) credited somewhere");
         assertEq(usdc.balanceOf(address(escrow)), credited, "escrow holds exactly what it owes");
-        assertEq(paidSum, escrow.claimable(provider) - (bond - slashSum), "provider earned only settlements");
-        // Rounding over all settlements: at most a unit of the share and one of the hour split each
-        // (8,000 runs never needed more than one each).
-        uint256 totalDev = paidSum > idealSum ? paidSum - idealSum : idealSum - paidSum;
-        assertLe(totalDev, 2 * settlements, "total payout off the ideal by more than rounding");
     }
+
+    event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
 }

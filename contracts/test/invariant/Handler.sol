@@ -1,25 +1,31 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {CommonBase} from "forge-std/Base.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {console2} from "forge-std/console2.sol";
+
+import {OracleSigning} from "../utils/OracleSigning.sol";
 
 import {MockUSDC} from "../../src/MockUSDC.sol";
 import {GpuHours} from "../../src/GpuHours.sol";
 import {Escrow} from "../../src/Escrow.sol";
 import {Exchange} from "../../src/Exchange.sol";
+import {AttestationOracle} from "../../src/AttestationOracle.sol";
+import {Settlement} from "../../src/Settlement.sol";
+import {Sla} from "../../src/interfaces/ISettlement.sol";
+import {Attestation, Report} from "../../src/interfaces/IAttestationOracle.sol";
 import {Order, OrderKind, Fill} from "../../src/interfaces/IExchange.sol";
-import {Node, Capacity, CapacityStatus, CloseReason} from "../../src/interfaces/IGpuHours.sol";
-import {Payee} from "../../src/interfaces/IEscrow.sol";
+import {Node, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "../../src/interfaces/IGpuHours.sol";
+import {Payee, Funds} from "../../src/interfaces/IEscrow.sol";
 
-/// @notice Drives a small market through GpuHours, Exchange and Escrow with a few keyed actors and
-///         keeps ghost records the invariants compare the contracts against. Every action picks
+/// @notice Drives a small market through GpuHours, Exchange, Escrow, the AttestationOracle and the
+///         real Settlement with a few keyed actors and keeps ghost records the invariants compare
+///         the contracts against (what was attested, what each settlement and refund must pay). Every action picks
 ///         valid ids from its own lists so most calls do real work; the calls that may legitimately
 ///         fail (a fill racing a balance change, an activation that would overbook) are wrapped in
 ///         try/catch and counted, so the handler itself never reverts.
-contract Handler is CommonBase, StdCheats, StdUtils {
+contract Handler is StdCheats, StdUtils, OracleSigning {
     // ------------------------------------------------------------------ constants
 
     uint256 internal constant USDC = 1e6;
@@ -53,13 +59,13 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         RedeemCancelled,
         RefundBooking,
         Warp,
-        ExpireHours,
-        CloseCapacity,
-        CloseBooking,
-        Release,
-        RefundUndelivered,
-        SlashBond,
-        ReturnBond,
+        SettleUnused,
+        SettleCapacity,
+        SettleBooking,
+        Attest,
+        ForbiddenSettle,
+        SetSla,
+        SettleTwice,
         Withdraw,
         SetSplit
     }
@@ -72,8 +78,8 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         BeforeStart, // Active and the window has not started
         Cancelled,
         EndedActive, // Active and the window has ended
-        HasSales,
-        HasBond
+        Settleable, // Active and past the window's end plus its recorded oracle delay
+        HasBacking
     }
 
     // ------------------------------------------------------------------ wiring
@@ -83,7 +89,10 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     Escrow public immutable escrow;
     Exchange public immutable exchange;
     address public immutable treasury;
-    address public immutable settler;
+    AttestationOracle public immutable oracle;
+    Settlement public immutable settlement;
+    address public immutable owner;
+    uint256[] internal oracleKeys;
 
     address[] public actors;
     mapping(address => uint256) internal keyOf;
@@ -103,6 +112,13 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     mapping(uint256 id => uint256) public ghostBurned;
     mapping(uint256 id => uint256) public ghostBookedUnits;
     mapping(uint256 id => mapping(uint256 hourIndex => uint256)) public ghostBookedAt;
+    /// @notice Units of `id` whose backing left the escrow: settled, expired, redeemed or refunded.
+    mapping(uint256 id => uint256) public ghostPaidOut;
+    /// @notice Units of `id` the settlement contract settled (bookings and unused hours).
+    mapping(uint256 id => uint256) public ghostSettled;
+    /// @notice uptime + 1 of each (node, epoch) the handler got attested; 0: never attested.
+    mapping(uint64 nodeId => mapping(uint64 epoch => uint256)) public ghostUptime;
+    mapping(uint64 nodeId => uint64) public ghostLastEpoch;
 
     struct OrderRec {
         Order order;
@@ -145,12 +161,30 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     uint256 public batchOverfills;
     /// @notice Second refunds of a booking that succeeded. Must stay 0.
     uint256 public doubleRefunds;
+    /// @notice Settlements or refunds whose payouts differed from the model (exact per-unit backing,
+    ///         fee on delivered units, slash by the window's grace). Must stay 0.
+    uint256 public payoutMismatches;
+    /// @notice Refunds of failed or cancelled units below their backing. Must stay 0.
+    uint256 public refundsBelowBacking;
+    /// @notice Successful mints after which more units were out than the window can still deliver
+    ///         (usableUnits < circulating). Must stay 0.
+    uint256 public unusableMints;
+    /// @notice Calls to the escrow's settler functions from anyone but the wired settlement, and
+    ///         second settlements of a booking, that went through. Must stay 0.
+    uint256 public forbiddenSuccesses;
+    uint256 public doubleSettles;
+    /// @notice Settlements that should have gone through and reverted. Must stay 0.
+    uint256 public unexpectedSettleFailures;
+    /// @notice Coverage: booking settlements that paid the provider for delivered units, and that slashed.
+    uint256 public paidSettles;
+    uint256 public slashingSettles;
 
     uint256[N_ACTIONS] public calls;
     uint256[N_ACTIONS] public oks;
     uint256[N_ACTIONS] public reverts; // calls that reached the contracts and were (legitimately) refused
 
     A internal _current;
+    uint256 internal _gpuSets;
 
     modifier act(A a) {
         vm.warp(currentTime);
@@ -165,14 +199,20 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         Escrow escrow_,
         Exchange exchange_,
         address treasury_,
-        address settler_
+        AttestationOracle oracle_,
+        Settlement settlement_,
+        address owner_,
+        uint256[] memory oracleKeys_
     ) {
         usdc = usdc_;
         gpuHours = gpuHours_;
         escrow = escrow_;
         exchange = exchange_;
         treasury = treasury_;
-        settler = settler_;
+        oracle = oracle_;
+        settlement = settlement_;
+        owner = owner_;
+        oracleKeys = oracleKeys_;
         currentTime = block.timestamp;
 
         string[N_ACTORS] memory names = ["provider0", "provider1", "renter0", "renter1", "renter2"];
@@ -199,7 +239,7 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     function seedMarket() external {
         for (uint256 p; p < N_PROVIDERS; ++p) {
             vm.prank(actors[p]);
-            nodeIds.push(gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", keccak256(abi.encode(p))));
+            nodeIds.push(gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", _gpuSet()));
         }
         // provider0: hours 1-13 and 25-49 from now; provider1: hours 3-33. A window that ends soon,
         // one under way for a while, and one far enough ahead to be cancelled.
@@ -248,7 +288,7 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         uint8 gpus = gpuSeed % 5 == 0 ? 255 : uint8(_bound(gpuSeed, 1, 8));
         vm.prank(p);
         uint64 nodeId =
-            gpuHours.registerNode("H100-SXM5-80GB", gpus, 80, "eu-west", "NVLink", keccak256(abi.encode(gpuSeed)));
+            gpuHours.registerNode("H100-SXM5-80GB", gpus, 80, "eu-west", "NVLink", _gpuSet());
         nodeIds.push(nodeId);
         oks[uint256(A.RegisterNode)]++;
     }
@@ -282,33 +322,120 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         oks[uint256(A.CancelCapacity)]++;
     }
 
-    /// @dev The settlement role closes a capacity whose window has ended (after expiring its hours,
-    ///      or not), with one of the reasons settlement records.
-    function closeCapacity(uint256 capSeed, uint256 reasonSeed) external act(A.CloseCapacity) {
-        (bool found, uint256 id) = _pickCap(capSeed, Pick.EndedActive);
+    /// @dev Settles a capacity past its window and oracle delay; it goes through exactly when every
+    ///      unit it sold is settled, and returns what is left of the bond to the provider.
+    function settleCapacity(uint256 capSeed) external act(A.SettleCapacity) {
+        (bool found, uint256 id) = _pickCap(capSeed, Pick.Settleable);
         if (!found) return;
-        vm.prank(settler);
-        gpuHours.closeCapacity(id, _closeReason(reasonSeed));
-        oks[uint256(A.CloseCapacity)]++;
+        uint256 outstanding = ghostMinted[id] - ghostSettled[id];
+        address provider = gpuHours.providerOf(id);
+        uint256 bond = escrow.funds(id).bond;
+        uint256 before = escrow.claimable(provider);
+        try settlement.settleCapacity(id) {
+            if (outstanding != 0) payoutMismatches++; // closed with units unsettled
+            if (escrow.claimable(provider) - before != bond || escrow.funds(id).bond != 0) payoutMismatches++;
+            oks[uint256(A.SettleCapacity)]++;
+        } catch {
+            reverts[uint256(A.SettleCapacity)]++;
+            if (outstanding == 0) unexpectedSettleFailures++;
+        }
     }
 
-    /// @dev The settlement role closes an open booking of an active capacity once its last hour is over.
-    function closeBooking(uint256 bookingSeed, uint256 reasonSeed) external act(A.CloseBooking) {
+    /// @dev Settles an open booking of an active capacity once its last hour can no longer be
+    ///      attested, and checks every payout against the model: the delivered units' backing to
+    ///      the provider less the fee, the rest to the holder, the slash by the window's grace.
+    function settleBooking(uint256 bookingSeed) external act(A.SettleBooking) {
         uint256 n = _bookings.length;
         for (uint256 k; k < n; ++k) {
             BookingRec storage b = _bookings[_at(bookingSeed, k, n)];
-            if (b.closeReason != CloseReason.None || currentTime < uint256(b.start) + uint256(b.hours_) * HOUR) {
-                continue;
-            }
+            if (b.closeReason != CloseReason.None) continue;
             if (gpuHours.capacity(b.capacityId).status != CapacityStatus.Active) continue;
-            CloseReason reason = _closeReason(reasonSeed);
-            vm.prank(settler);
-            gpuHours.closeBooking(b.bookingId, reason);
-            b.closeReason = reason;
-            oks[uint256(A.CloseBooking)]++;
+            Terms memory t = gpuHours.terms(b.capacityId);
+            if (currentTime < uint256(b.start) + uint256(b.hours_) * HOUR + t.maxDelay + 1) continue;
+            _settleBooking(b, t);
             return;
         }
     }
+
+    /// @dev What settling a booking must move, by the model, and the balances before it.
+    struct Due {
+        uint256 units;
+        uint256 released; // backing of the delivered units, to the provider's payees (less the fee)
+        uint256 refunded; // backing of the others, to the holder
+        uint256 slash;
+        bool failed;
+        Funds f;
+        uint256 holderBefore;
+        uint256 treasuryBefore;
+    }
+
+    function _due(BookingRec storage b, Terms memory t) internal view returns (Due memory d) {
+        Capacity memory c = gpuHours.capacity(b.capacityId);
+        uint256 first = (b.start - c.start) / HOUR;
+        (uint256 delivered, uint256 failed) = _ghostCount(c, first, b.hours_, t);
+        (, uint256 failedBefore) = _ghostCount(c, 0, first, t);
+        uint256 graceLeft = failedBefore >= t.graceHours ? 0 : t.graceHours - failedBefore;
+        d.slash = uint256(b.gpus) * (failed - _min(failed, graceLeft)) * t.slashPerGpuHour;
+        d.failed = failed != 0;
+        d.units = uint256(b.gpus) * b.hours_;
+        d.released = uint256(b.gpus) * delivered * t.backing;
+        d.refunded = d.units * t.backing - d.released;
+        d.f = escrow.funds(b.capacityId);
+        d.holderBefore = escrow.claimable(b.holder);
+        d.treasuryBefore = escrow.claimable(treasury);
+    }
+
+    function _settleBooking(BookingRec storage b, Terms memory t) internal {
+        Due memory d = _due(b, t);
+        try settlement.settleBooking(b.bookingId) {
+            b.closeReason = d.failed ? CloseReason.ProviderFailed : CloseReason.Completed;
+            ghostPaidOut[b.capacityId] += d.units;
+            ghostSettled[b.capacityId] += d.units;
+            _checkSettled(b, d);
+            // a booking settles once
+            try settlement.settleBooking(b.bookingId) {
+                doubleSettles++;
+            } catch {}
+            oks[uint256(A.SettleBooking)]++;
+        } catch {
+            reverts[uint256(A.SettleBooking)]++;
+            unexpectedSettleFailures++;
+        }
+    }
+
+    function _checkSettled(BookingRec storage b, Due memory d) internal {
+        Funds memory a = escrow.funds(b.capacityId);
+        if (d.released != 0) paidSettles++;
+        if (d.slash != 0) slashingSettles++;
+        if (d.f.backing - a.backing != d.released + d.refunded || d.f.bond - a.bond != d.slash) payoutMismatches++;
+        if (escrow.claimable(treasury) - d.treasuryBefore != _fee(d.released)) payoutMismatches++;
+        if (b.holder != gpuHours.providerOf(b.capacityId)) {
+            uint256 got = escrow.claimable(b.holder) - d.holderBefore;
+            if (got != d.refunded + d.slash) payoutMismatches++;
+            if (got < d.refunded) refundsBelowBacking++;
+        }
+    }
+
+    /// @dev Delivered and failed hours of `count` hours from hour `first` of `c`'s window, from the
+    ///      ghost record of what the handler had attested, under the capacity's recorded terms.
+    function _ghostCount(Capacity memory c, uint256 first, uint256 count, Terms memory t)
+        internal
+        view
+        returns (uint256 delivered, uint256 failed)
+    {
+        uint64 e0 = uint64(c.start / HOUR + first);
+        for (uint64 e = e0; e < e0 + count; ++e) {
+            uint256 u = ghostUptime[c.nodeId][e];
+            if (u == 0) continue;
+            if (u - 1 >= t.minUptimeBps) ++delivered;
+            else ++failed;
+        }
+    }
+
+    function _fee(uint256 amount) internal view returns (uint256) {
+        return (amount * escrow.feeBps() + 9_999) / 10_000;
+    }
+
 
     // ================================================================== orders
 
@@ -621,10 +748,23 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         (bool found, uint256 id, address holder) = _pickHolding(capSeed, holderSeed, Pick.Cancelled);
         if (!found) return;
         uint256 amount = _bound(amountSeed, 1, gpuHours.balanceOf(holder, id));
+        uint256 before = escrow.claimable(holder);
         vm.prank(holder);
         gpuHours.redeemCancelled(id, amount);
         ghostBurned[id] += amount;
+        ghostPaidOut[id] += amount;
+        _checkRefund(id, holder, amount, escrow.claimable(holder) - before);
         oks[uint256(A.RedeemCancelled)]++;
+    }
+
+    /// @dev A cancelled unit refunds exactly its backing plus the penalty kept from the bond for it;
+    ///      never less than its backing. (The provider refunding itself is credited the same.)
+    function _checkRefund(uint256 id, address holder, uint256 units, uint256 got) internal {
+        uint256 backing = units * gpuHours.terms(id).backing;
+        if (got < backing) refundsBelowBacking++;
+        if (holder != gpuHours.providerOf(id) && got != backing + units * escrow.funds(id).penaltyPerUnit) {
+            payoutMismatches++;
+        }
     }
 
     function refundBooking(uint256 bookingSeed, uint256 callerSeed) external act(A.RefundBooking) {
@@ -635,8 +775,12 @@ contract Handler is CommonBase, StdCheats, StdUtils {
             {
                 continue;
             }
+            uint256 before = escrow.claimable(b.holder);
             vm.prank(_actor(callerSeed));
             gpuHours.refundBooking(b.bookingId);
+            uint256 units = uint256(b.gpus) * b.hours_;
+            ghostPaidOut[b.capacityId] += units;
+            _checkRefund(b.capacityId, b.holder, units, escrow.claimable(b.holder) - before);
             b.refunded = true;
             b.closeReason = CloseReason.ProviderCancelled;
             // a booking is refunded once
@@ -648,20 +792,64 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         }
     }
 
-    /// @dev The settlement role expires what the actors still hold of an active capacity whose
-    ///      window has ended.
-    function expireHours(uint256 capSeed) external act(A.ExpireHours) {
-        (bool found, uint256 id) = _pickCap(capSeed, Pick.EndedActive);
+    /// @dev Settles what the actors still hold of a capacity past its window and oracle delay; each
+    ///      holder's units pay the provider for the window's delivered share and refund the rest.
+    function settleUnused(uint256 capSeed, uint256 dupSeed) external act(A.SettleUnused) {
+        (bool found, uint256 id) = _pickCap(capSeed, Pick.Settleable);
         if (!found) return;
-        uint256 held;
+        Unused memory u = _expectUnused(id);
+        // the actors, one of them listed twice now and then (it must be settled once)
+        address[] memory holders = new address[](dupSeed % 2 == 0 ? N_ACTORS : N_ACTORS + 1);
         for (uint256 k; k < N_ACTORS; ++k) {
-            held += gpuHours.balanceOf(actors[k], id);
+            holders[k] = actors[k];
         }
-        address[] memory holders = actors;
-        vm.prank(settler);
-        gpuHours.expireHours(id, holders);
-        ghostBurned[id] += held;
-        oks[uint256(A.ExpireHours)]++;
+        if (holders.length > N_ACTORS) holders[N_ACTORS] = actors[dupSeed % N_ACTORS];
+        Funds memory f = escrow.funds(id);
+        try settlement.settleUnused(id, holders) {
+            ghostBurned[id] += u.held;
+            ghostPaidOut[id] += u.held;
+            ghostSettled[id] += u.held;
+            Funds memory a = escrow.funds(id);
+            if (f.backing - a.backing != u.held * u.backing || f.bond - a.bond != u.slash) payoutMismatches++;
+            for (uint256 k; k < N_ACTORS; ++k) {
+                if (actors[k] == u.provider) continue;
+                if (escrow.claimable(actors[k]) - u.before[k] != u.want[k]) payoutMismatches++;
+            }
+            oks[uint256(A.SettleUnused)]++;
+        } catch {
+            reverts[uint256(A.SettleUnused)]++;
+            unexpectedSettleFailures++;
+        }
+    }
+
+    /// @dev What settling the actors' unused units of `id` must move, by the model.
+    struct Unused {
+        address provider;
+        uint256 backing;
+        uint256 held;
+        uint256 slash;
+        uint256[] want; // credited to each actor
+        uint256[] before; // each actor's claimable before
+    }
+
+    function _expectUnused(uint256 id) internal view returns (Unused memory u) {
+        Capacity memory c = gpuHours.capacity(id);
+        Terms memory t = gpuHours.terms(id);
+        uint256 windowHours = (c.end - c.start) / HOUR;
+        (uint256 delivered, uint256 failed) = _ghostCount(c, 0, windowHours, t);
+        uint256 beyond = failed > t.graceHours ? failed - t.graceHours : 0;
+        u.provider = gpuHours.providerOf(id);
+        u.backing = t.backing;
+        u.want = new uint256[](N_ACTORS);
+        u.before = new uint256[](N_ACTORS);
+        for (uint256 k; k < N_ACTORS; ++k) {
+            uint256 units = gpuHours.balanceOf(actors[k], id);
+            u.held += units;
+            uint256 s = units * beyond / windowHours * t.slashPerGpuHour;
+            u.slash += s;
+            u.want[k] = (units - units * delivered / windowHours) * t.backing + s;
+            u.before[k] = escrow.claimable(actors[k]);
+        }
     }
 
     // ================================================================== time
@@ -672,47 +860,86 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         oks[uint256(A.Warp)]++;
     }
 
-    // ================================================================== escrow
+    // ================================================================== oracle and escrow
 
-    function release(uint256 capSeed, uint256 amountSeed) external act(A.Release) {
-        (bool found, uint256 id) = _pickCap(capSeed, Pick.HasSales);
-        if (!found) return;
-        uint256 amount = _bound(amountSeed, 0, escrow.funds(id).sales);
-        address provider = gpuHours.providerOf(id);
-        vm.prank(settler);
-        escrow.release(id, provider, amount);
-        oks[uint256(A.Release)]++;
+    /// @dev The oracle attests every hour of a node that ended and can still be attested (within
+    ///      its delay, after the node's last attested hour), each delivered or failed at random.
+    function attest(uint256 nodeSeed, uint256 uptimeSeed) external act(A.Attest) {
+        if (nodeIds.length == 0) return;
+        uint64 nodeId = nodeIds[nodeSeed % nodeIds.length];
+        uint64 nowEpoch = uint64(currentTime / HOUR);
+        uint64 lo = nowEpoch - uint64(oracle.maxDelay() / HOUR);
+        if (lo <= ghostLastEpoch[nodeId]) lo = ghostLastEpoch[nodeId] + 1;
+        if (lo >= nowEpoch) return;
+        uint256 n = nowEpoch - lo;
+        Attestation[] memory atts = new Attestation[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 r = _sub(uptimeSeed, i);
+            // two in three delivered (>= 9,000 bps), the rest failed
+            uint16 up = r % 3 != 0 ? uint16(9_000 + (r >> 8) % 1_001) : uint16((r >> 8) % 9_000);
+            atts[i] = _att(nodeId, lo + uint64(i), up, 1_350_000);
+        }
+        Report memory rep = _report(1, atts);
+        oracle.submit(rep, _signWith(oracle, rep, _first(oracleKeys, 2)));
+        for (uint256 i; i < n; ++i) {
+            ghostUptime[nodeId][lo + uint64(i)] = uint256(atts[i].uptimeBps) + 1;
+        }
+        ghostLastEpoch[nodeId] = nowEpoch - 1;
+        oks[uint256(A.Attest)]++;
     }
 
-    function refundUndelivered(uint256 capSeed, uint256 holderSeed, uint256 amountSeed)
-        external
-        act(A.RefundUndelivered)
-    {
-        (bool found, uint256 id) = _pickCap(capSeed, Pick.HasSales);
+    /// @dev Anyone but the wired settlement (actors, the owner, the other contracts) calling the
+    ///      escrow's settler functions must be refused.
+    function forbiddenSettle(uint256 capSeed, uint256 callerSeed, uint256 fnSeed) external act(A.ForbiddenSettle) {
+        (bool found, uint256 id) = _pickCap(capSeed, Pick.HasBacking);
         if (!found) return;
-        uint256 amount = _bound(amountSeed, 0, escrow.funds(id).sales);
-        vm.prank(settler);
-        escrow.refundUndelivered(id, _actor(holderSeed), amount);
-        oks[uint256(A.RefundUndelivered)]++;
+        address[4] memory others = [_actor(callerSeed), owner, address(gpuHours), address(exchange)];
+        address caller = others[(callerSeed >> 8) % 4];
+        vm.prank(caller);
+        uint256 fn = fnSeed % 3;
+        if (fn == 0) {
+            try escrow.settle(id, caller, 1, fnSeed % 2) {
+                forbiddenSuccesses++;
+            } catch {}
+        } else if (fn == 1) {
+            try escrow.slashBond(id, caller, 1) {
+                forbiddenSuccesses++;
+            } catch {}
+        } else {
+            try escrow.returnBond(id, caller) {
+                forbiddenSuccesses++;
+            } catch {}
+        }
+        oks[uint256(A.ForbiddenSettle)]++; // counts attempts that reached the escrow
     }
 
-    function slashBond(uint256 capSeed, uint256 toSeed, uint256 amountSeed) external act(A.SlashBond) {
-        (bool found, uint256 id) = _pickCap(capSeed, Pick.HasBond);
-        if (!found) return;
-        uint256 amount = _bound(amountSeed, 0, escrow.funds(id).bond);
-        vm.prank(settler);
-        escrow.slashBond(id, _account(toSeed), amount);
-        oks[uint256(A.SlashBond)]++;
+    /// @dev The owner changes the SLA: only capacities created afterwards take it.
+    function setSla(uint256 seed) external act(A.SetSla) {
+        Sla memory sla = Sla({
+            minUptimeBps: uint16(_bound(seed, 5_000, 10_000)),
+            minGflopsPerJoule: 0,
+            graceHours: uint8((seed >> 16) % 3),
+            slashPerGpuHour: uint64((seed >> 32) % (USDC / 10))
+        });
+        vm.prank(owner);
+        settlement.setSla(sla);
+        oks[uint256(A.SetSla)]++;
     }
 
-    function returnBond(uint256 capSeed) external act(A.ReturnBond) {
-        (bool found, uint256 id) = _pickCap(capSeed, Pick.HasBond);
-        if (!found) return;
-        address provider = gpuHours.providerOf(id);
-        vm.prank(settler);
-        escrow.returnBond(id, provider);
-        oks[uint256(A.ReturnBond)]++;
+    /// @dev Settling a booking already settled must be refused.
+    function settleTwice(uint256 bookingSeed) external act(A.SettleTwice) {
+        uint256 n = _bookings.length;
+        for (uint256 k; k < n; ++k) {
+            BookingRec storage b = _bookings[_at(bookingSeed, k, n)];
+            if (b.closeReason == CloseReason.None) continue;
+            try settlement.settleBooking(b.bookingId) {
+                doubleSettles++;
+            } catch {}
+            oks[uint256(A.SettleTwice)]++;
+            return;
+        }
     }
+
 
     function withdraw(uint256 accountSeed, uint256 toSeed) external act(A.Withdraw) {
         uint256 n = accountCount();
@@ -837,13 +1064,13 @@ contract Handler is CommonBase, StdCheats, StdUtils {
             "redeemCancelled",
             "refundBooking",
             "warp",
-            "expireHours",
-            "closeCapacity",
-            "closeBooking",
-            "release",
-            "refundUndelivered",
-            "slashBond",
-            "returnBond",
+            "settleUnused",
+            "settleCapacity",
+            "settleBooking",
+            "attest",
+            "forbiddenSettle (tries)",
+            "setSla",
+            "settleTwice (tries)",
             "withdraw",
             "setSplit"
         ];
@@ -912,7 +1139,13 @@ contract Handler is CommonBase, StdCheats, StdUtils {
             kind == OrderKind.PrimarySell || (kind == OrderKind.Buy && taker == gpuHours.providerOf(r.order.capacityId))
         ) {
             ghostMinted[r.order.capacityId] += amount;
+            _checkUsable(r.order.capacityId);
         }
+    }
+
+    /// @dev Right after a successful mint: the units out never exceed what the window can still deliver.
+    function _checkUsable(uint256 id) internal {
+        if (gpuHours.usableUnits(id) < gpuHours.totalSupply(id)) unusableMints++;
     }
 
     function _isDead(uint256 i) internal view returns (bool) {
@@ -984,7 +1217,18 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     function _mintRoom(uint256 id) internal view returns (uint256) {
         Capacity memory c = gpuHours.capacity(id);
         if (c.status != CapacityStatus.Active || currentTime >= c.end) return 0;
-        return gpuHours.supplyCap(id) - c.minted;
+        uint256 room = gpuHours.supplyCap(id) - c.minted;
+        if (currentTime < c.start) return room;
+        // inside the window: units out (minted, less retired, less booked into hours over) may not
+        // exceed the GPU-hours left from the current hour, by the ghost hour book
+        uint256 hourIndex = (_hourNow() - c.start) / HOUR;
+        uint256 left = uint256(c.gpuCount) * ((c.end - c.start) / HOUR - hourIndex);
+        uint256 over;
+        for (uint256 h; h < hourIndex; ++h) {
+            over += ghostBookedAt[id][h];
+        }
+        uint256 out = c.minted - c.retired - over;
+        return out >= left ? 0 : _min(room, left - out);
     }
 
     function _cancel(uint256 i) internal {
@@ -1003,15 +1247,18 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         if (capIds.length >= MAX_CAPS) return (false, 0);
         if (nodeIds.length == 0) {
             vm.prank(actors[nodeSeed % N_PROVIDERS]);
-            nodeIds.push(gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", keccak256("uuids")));
+            nodeIds.push(gpuHours.registerNode("H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", _gpuSet()));
         }
         uint64 nodeId = nodeIds[nodeSeed % nodeIds.length];
         Node memory n = gpuHours.node(nodeId);
         uint256 start = _max(_hourNow(), n.lastWindowEnd) + _bound(startSeed, 0, 24) * HOUR;
         uint256 len = _bound(lenSeed, 1, MAX_WINDOW_HOURS);
-        uint256 bond = uint256(n.gpuCount) * len * gpuHours.minBondPerUnit() + _bound(bondSeed, 0, 1_000 * USDC);
+        uint256 perUnit = _max(gpuHours.minBondPerUnit(), settlement.sla().slashPerGpuHour);
+        uint256 bond = uint256(n.gpuCount) * len * perUnit + _bound(bondSeed, 0, 1_000 * USDC);
+        // each id its own fixed backing, from a cent to 5 USDC a unit: sales land above and below it
+        uint96 backing = uint96(_bound(bondSeed >> 128, 10_000, 5 * USDC));
         vm.prank(n.owner);
-        uint256 id = gpuHours.createCapacity(nodeId, uint40(start), uint40(start + len * HOUR), bond);
+        uint256 id = gpuHours.createCapacity(nodeId, uint40(start), uint40(start + len * HOUR), backing, bond);
         capIds.push(id);
         return (true, id);
     }
@@ -1037,11 +1284,6 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         unchecked {
             return uint128(seed) + k;
         }
-    }
-
-    function _closeReason(uint256 seed) internal pure returns (CloseReason) {
-        uint256 r = seed % 3;
-        return r == 0 ? CloseReason.Completed : r == 1 ? CloseReason.ExpiredUnused : CloseReason.ProviderFailed;
     }
 
     function _sub(uint256 seed, uint256 k) internal pure returns (uint256) {
@@ -1077,9 +1319,11 @@ contract Handler is CommonBase, StdCheats, StdUtils {
 
     function _matches(uint256 id, Pick mode) internal view returns (bool) {
         if (mode == Pick.Any) return true;
-        if (mode == Pick.HasSales) return escrow.funds(id).sales != 0;
-        if (mode == Pick.HasBond) return escrow.funds(id).bond != 0;
+        if (mode == Pick.HasBacking) return escrow.funds(id).backing != 0;
         Capacity memory c = gpuHours.capacity(id);
+        if (mode == Pick.Settleable) {
+            return c.status == CapacityStatus.Active && currentTime > uint256(c.end) + gpuHours.terms(id).maxDelay;
+        }
         if (mode == Pick.Mintable) return c.status == CapacityStatus.Active && currentTime < c.end;
         if (mode == Pick.BeforeStart) return c.status == CapacityStatus.Active && currentTime < c.start;
         if (mode == Pick.Cancelled) return c.status == CapacityStatus.Cancelled;
@@ -1097,6 +1341,11 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         i -= N_ACTORS;
         if (i < payees.length) return payees[i];
         return treasury;
+    }
+
+    /// @dev A GPU UUID hash no node has registered yet (a set of GPUs registers once).
+    function _gpuSet() internal returns (bytes32) {
+        return keccak256(abi.encode("handler gpus", ++_gpuSets));
     }
 
     function _hourNow() internal view returns (uint256) {

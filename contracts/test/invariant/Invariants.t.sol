@@ -7,26 +7,27 @@ import {Base} from "../utils/Base.sol";
 import {Handler} from "./Handler.sol";
 import {OrderStatus} from "../../src/interfaces/IExchange.sol";
 import {Capacity, CapacityStatus, Booking, CloseReason} from "../../src/interfaces/IGpuHours.sol";
+import {Sla} from "../../src/interfaces/ISettlement.sol";
 import {Funds} from "../../src/interfaces/IEscrow.sol";
 
-/// @notice Protocol-wide invariants over GpuHours, Exchange and Escrow, driven by {Handler}.
+/// @notice Protocol-wide invariants over GpuHours, Exchange, Escrow and the real Settlement (fed by
+///         the AttestationOracle), driven by {Handler}.
 contract InvariantsTest is Base {
     uint256 internal constant MIN_BOND_PER_UNIT = 10_000; // 0.01 USDC per GPU-hour of supply
 
     Handler internal handler;
-    address internal settler = makeAddr("settler");
+
+    /// @dev Slashes 0.05 USDC a GPU-hour beyond one hour of grace, so bonds and slashes matter.
+    function _defaultSla() internal pure override returns (Sla memory) {
+        return Sla({minUptimeBps: 9_000, minGflopsPerJoule: 0, graceHours: 1, slashPerGpuHour: 50_000});
+    }
 
     function setUp() public override {
         super.setUp();
-        vm.startPrank(owner);
-        escrow.setSettler(settler);
+        vm.prank(owner);
         gpuHours.setMinBondPerUnit(MIN_BOND_PER_UNIT);
-        // One address stands in for the settlement contract in both of its roles: the escrow's
-        // settler (release, refund, slash) and GpuHours' settlement (expire, close).
-        gpuHours.setSettlement(settler);
-        vm.stopPrank();
 
-        handler = new Handler(usdc, gpuHours, escrow, exchange, treasury, settler);
+        handler = new Handler(usdc, gpuHours, escrow, exchange, treasury, oracle, settlement, owner, oracleKeys);
         handler.seedMarket();
 
         bytes4[] memory selectors = new bytes4[](29);
@@ -50,13 +51,13 @@ contract InvariantsTest is Base {
         selectors[17] = Handler.redeemCancelled.selector;
         selectors[18] = Handler.refundBooking.selector;
         selectors[19] = Handler.warp.selector;
-        selectors[20] = Handler.expireHours.selector;
-        selectors[21] = Handler.closeCapacity.selector;
-        selectors[22] = Handler.closeBooking.selector;
-        selectors[23] = Handler.release.selector;
-        selectors[24] = Handler.refundUndelivered.selector;
-        selectors[25] = Handler.slashBond.selector;
-        selectors[26] = Handler.returnBond.selector;
+        selectors[20] = Handler.settleUnused.selector;
+        selectors[21] = Handler.settleCapacity.selector;
+        selectors[22] = Handler.settleBooking.selector;
+        selectors[23] = Handler.attest.selector;
+        selectors[24] = Handler.forbiddenSettle.selector;
+        selectors[25] = Handler.setSla.selector;
+        selectors[26] = Handler.settleTwice.selector;
         selectors[27] = Handler.withdraw.selector;
         selectors[28] = Handler.setSplit.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
@@ -65,11 +66,42 @@ contract InvariantsTest is Base {
 
     // ================================================================== invariants
 
-    /// @notice The escrow holds at least every pot it owes: sales, fees and bonds per capacity, and
+    /// @notice The escrow holds at least what it owes: Σ (backing + bond) over capacities plus
     ///         everything credited to an account.
     function invariant_solvency() public view {
         (uint256 pots, uint256 credits) = _escrowLiabilities();
         assertGe(usdc.balanceOf(address(escrow)), pots + credits, "escrow insolvent: balance < pots + claimable");
+    }
+
+    /// @notice Every capacity's backing is exactly its fixed backing per unit times the units minted
+    ///         and not yet paid out (settled, expired, redeemed or refunded), by the handler's ghosts;
+    ///         the settlement's settled-unit count agrees with the ghost.
+    function invariant_backingPerUnit() public view {
+        uint256[] memory ids = handler.allCapIds();
+        for (uint256 i; i < ids.length; ++i) {
+            uint256 id = ids[i];
+            uint256 out = handler.ghostMinted(id) - handler.ghostPaidOut(id);
+            assertEq(escrow.funds(id).backing, uint256(gpuHours.terms(id).backing) * out, "backing != per unit x units out");
+            assertEq(settlement.settledUnits(id), handler.ghostSettled(id), "settledUnits != ghost");
+            if (gpuHours.capacity(id).status == CapacityStatus.Closed) {
+                assertEq(out, 0, "closed capacity with units out");
+                assertEq(escrow.funds(id).bond, 0, "closed capacity still holds a bond");
+            }
+        }
+    }
+
+    /// @notice Settlement and refunds paid exactly what the model says (delivered units' backing to
+    ///         the provider less the fee, the rest to the holder, slashes by the window's grace;
+    ///         cancelled units their backing plus the kept penalty), never a failed or cancelled unit
+    ///         below its backing; only the wired settlement moved funds; nothing settled twice; no
+    ///         mint left more units out than the window can still deliver.
+    function invariant_settlementPayouts() public view {
+        assertEq(handler.payoutMismatches(), 0, "a settlement or refund paid off the model");
+        assertEq(handler.refundsBelowBacking(), 0, "a failed or cancelled unit refunded below its backing");
+        assertEq(handler.forbiddenSuccesses(), 0, "someone other than the settlement moved escrowed funds");
+        assertEq(handler.doubleSettles(), 0, "a booking was settled twice");
+        assertEq(handler.unexpectedSettleFailures(), 0, "a due settlement reverted");
+        assertEq(handler.unusableMints(), 0, "a mint left more units out than usable hours");
     }
 
     /// @notice With no donations in this market, the escrow's books are exact: every base unit it
@@ -84,7 +116,8 @@ contract InvariantsTest is Base {
     function invariant_stablecoinConserved() public view {
         uint256 total = usdc.balanceOf(address(escrow)) + usdc.balanceOf(address(exchange))
             + usdc.balanceOf(address(gpuHours)) + usdc.balanceOf(address(handler)) + usdc.balanceOf(provider)
-            + usdc.balanceOf(renter) + usdc.balanceOf(buyer) + usdc.balanceOf(settler);
+            + usdc.balanceOf(renter) + usdc.balanceOf(buyer) + usdc.balanceOf(address(settlement))
+            + usdc.balanceOf(address(oracle));
         address[] memory accounts = handler.allAccounts();
         for (uint256 i; i < accounts.length; ++i) {
             total += usdc.balanceOf(accounts[i]);
@@ -189,8 +222,9 @@ contract InvariantsTest is Base {
         assertEq(handler.batchOverfills(), 0, "a batch overfilling an order went through");
     }
 
-    /// @notice A cancelled capacity's pots answer exactly for the units still out (tokens held plus
-    ///         open bookings), it holds no bond, and once the last unit is refunded nothing is left.
+    /// @notice A cancelled capacity's funds answer exactly for the units still out (tokens held plus
+    ///         open bookings): each its backing and the penalty kept for it from the bond; once the
+    ///         last unit is refunded nothing is left.
     function invariant_cancelledRefundsCovered() public view {
         uint256[] memory ids = handler.allCapIds();
         Handler.BookingRec[] memory bookings = handler.allBookings();
@@ -204,27 +238,25 @@ contract InvariantsTest is Base {
                 }
             }
             Funds memory f = escrow.funds(id);
-            assertEq(f.refundableUnits, open, "refundableUnits != units still out");
-            assertEq(f.bond, 0, "cancelled capacity still holds a bond");
-            if (f.refundableUnits == 0) {
-                assertEq(uint256(f.sales) + f.fees, 0, "funds stranded after the last refund");
-            }
+            assertEq(f.backing, uint256(gpuHours.terms(id).backing) * open, "backing != units still out");
+            assertEq(f.bond, uint256(f.penaltyPerUnit) * open, "bond != penalty of the units still out");
+            assertLe(f.penaltyPerUnit, gpuHours.terms(id).slashPerGpuHour, "penalty above the recorded slash");
         }
     }
 
-    /// @dev Σ over capacities of (sales + fees + bond), and Σ claimable over every account the
+    /// @dev Σ over capacities of (backing + bond), and Σ claimable over every account the
     ///      escrow could credit (actors, payees, treasury).
     function _escrowLiabilities() internal view returns (uint256 pots, uint256 credits) {
         uint256 n = gpuHours.capacityCount();
         for (uint256 id = 1; id <= n; ++id) {
             Funds memory f = escrow.funds(id);
-            pots += uint256(f.sales) + f.fees + f.bond;
+            pots += uint256(f.backing) + f.bond;
         }
         address[] memory accounts = handler.allAccounts();
         for (uint256 i; i < accounts.length; ++i) {
             credits += escrow.claimable(accounts[i]);
         }
-        credits += escrow.claimable(settler) + escrow.claimable(provider) + escrow.claimable(renter)
+        credits += escrow.claimable(address(settlement)) + escrow.claimable(provider) + escrow.claimable(renter)
         + escrow.claimable(buyer);
     }
 
@@ -245,6 +277,8 @@ contract InvariantsTest is Base {
         uint256[] memory refused = new uint256[](n);
         uint256 overbooked;
         uint256 deadAttempts;
+        uint256 paid;
+        uint256 slashed;
         for (uint256 walk; walk < 64; ++walk) {
             uint256 snap = vm.snapshotState();
             uint256 seed = uint256(keccak256(abi.encode("walk", walk)));
@@ -260,6 +294,8 @@ contract InvariantsTest is Base {
             }
             overbooked += handler.overbookRejections();
             deadAttempts += handler.deadFillAttempts();
+            paid += handler.paidSettles();
+            slashed += handler.slashingSettles();
             vm.revertToState(snap);
         }
         console2.log("campaign of 64 x 64 calls  calls / ok / refused");
@@ -272,6 +308,9 @@ contract InvariantsTest is Base {
             assertGt(oks[a], 0, string.concat("action never landed: ", handler.actionName(a)));
         }
         assertGt(overbooked, 0, "no activation ever hit a full hour");
+        console2.log("booking settlements paying the provider / slashing", paid, slashed);
+        assertGt(paid, 0, "no settlement ever paid for delivered units");
+        assertGt(slashed, 0, "no settlement ever slashed");
     }
 
     function _checkAll() internal view {
@@ -283,6 +322,8 @@ contract InvariantsTest is Base {
         invariant_bookedUnits();
         invariant_orderFills();
         invariant_cancelledRefundsCovered();
+        invariant_backingPerUnit();
+        invariant_settlementPayouts();
     }
 
     function _step(uint256 seed) internal {
@@ -312,13 +353,13 @@ contract InvariantsTest is Base {
         else if (a == 17) handler.redeemCancelled(s1, s2, s3);
         else if (a == 18) handler.refundBooking(s1, s2);
         else if (a == 19) handler.warp(s1);
-        else if (a == 20) handler.expireHours(s1);
-        else if (a == 21) handler.closeCapacity(s1, s2);
-        else if (a == 22) handler.closeBooking(s1, s2);
-        else if (a == 23) handler.release(s1, s2);
-        else if (a == 24) handler.refundUndelivered(s1, s2, s3);
-        else if (a == 25) handler.slashBond(s1, s2, s3);
-        else if (a == 26) handler.returnBond(s1);
+        else if (a == 20) handler.settleUnused(s1, s2);
+        else if (a == 21) handler.settleCapacity(s1);
+        else if (a == 22) handler.settleBooking(s1);
+        else if (a == 23) handler.attest(s1, s2);
+        else if (a == 24) handler.forbiddenSettle(s1, s2, s3);
+        else if (a == 25) handler.setSla(s1);
+        else if (a == 26) handler.settleTwice(s1);
         else if (a == 27) handler.withdraw(s1, s2);
         else handler.setSplit(s1, s2);
     }

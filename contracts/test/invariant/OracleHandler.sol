@@ -302,7 +302,7 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         uint256 end = start + HOUR * _bound(lenSeed, 1, 8);
         uint256 bond = _bound(bondSeed, 0, 40 * USDC);
         vm.prank(gpuHours.node(nodeId).owner);
-        uint256 id = gpuHours.createCapacity(nodeId, uint40(start), uint40(end), bond);
+        uint256 id = gpuHours.createCapacity(nodeId, uint40(start), uint40(end), uint96(2_100_000), bond);
         capIds.push(id);
         bondOf[id] = bond;
     }
@@ -415,7 +415,7 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         address[] memory list = new address[](listTwice ? 2 * N_RENTERS : N_RENTERS);
         uint256 entitled;
         // Mirror the settlement's pro-rata takes, holder by holder.
-        uint256 sales = escrow.funds(id).sales;
+        uint256 sales = escrow.funds(id).backing;
         uint256 outstanding = c.minted - settlement.settledUnits(id);
         for (uint256 i; i < N_RENTERS; ++i) {
             list[i] = renters[i];
@@ -467,7 +467,7 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
 
     /// @dev What the settlement takes from the sales for `units` of `id`.
     function _share(uint256 id, uint256 minted, uint256 units) internal view returns (uint256) {
-        uint256 sales = escrow.funds(id).sales;
+        uint256 sales = escrow.funds(id).backing;
         uint256 outstanding = minted - settlement.settledUnits(id);
         return units == outstanding ? sales : sales * units / outstanding;
     }

@@ -91,10 +91,10 @@ contract OracleInvariantsTest is Base {
         uint256 pots;
         for (uint256 i; i < ids.length; ++i) {
             Funds memory f = escrow.funds(ids[i]);
-            pots += uint256(f.sales) + f.fees + f.bond;
+            pots += uint256(f.backing) + f.bond;
             assertLe(handler.slashedOf(ids[i]), handler.bondOf(ids[i]), "slashed above the bond");
             if (gpuHours.capacity(ids[i]).status == CapacityStatus.Closed) {
-                assertEq(uint256(f.sales) + f.fees + f.bond, 0, "settled capacity still holds funds");
+                assertEq(uint256(f.backing) + f.bond, 0, "settled capacity still holds funds");
             }
         }
         address[] memory accounts = handler.accounts();
