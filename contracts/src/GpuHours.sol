@@ -90,6 +90,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
             gpuCount: gpuCount,
             vramGb: vramGb,
             lastWindowEnd: 0,
+            earlyEnds: 0,
             gpuModel: gpuModel,
             region: region,
             interconnect: interconnect,
@@ -233,6 +234,27 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         emit BookingClosed(bookingId, BookingId.wrap(bookingId).capacityId(), reason);
     }
 
+    /// @inheritdoc IGpuHours
+    function endBookingEarly(uint256 bookingId, address holder) external returns (uint256 units) {
+        _onlySettlement();
+        Booking storage b = _bookings[bookingId];
+        if (b.holder != holder) revert NotBookingHolder(bookingId, holder);
+        if (b.closeReason != CloseReason.None) revert BookingNotOpen(bookingId);
+        uint256 capacityId = BookingId.wrap(bookingId).capacityId();
+        Capacity storage c = _activeCapacity(capacityId);
+        if (block.timestamp < b.start) revert BookingNotStarted(bookingId, b.start);
+        uint256 end = uint256(b.start) + uint256(b.hours_) * HOUR;
+        uint256 from = _currentHour() + HOUR; // the current hour has started
+        if (from >= end) revert NothingToEnd(bookingId, end);
+        uint256 hoursBack = (end - from) / HOUR;
+        _booked[capacityId].unbook((from - c.start) / HOUR, hoursBack, b.gpus);
+        b.hours_ -= uint16(hoursBack);
+        _nodes[c.nodeId].earlyEnds += 1;
+        units = hoursBack * b.gpus;
+        c.retired += uint32(units); // given back, like a redemption: no longer minted and out
+        emit BookingEnded(bookingId, capacityId, holder, hoursBack);
+    }
+
     // ---------------------------------------------------------------- exchange
 
     /// @inheritdoc IGpuHours
@@ -243,7 +265,9 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         if (block.timestamp >= c.end) revert WindowEnded(capacityId, c.end);
         if (_nodes[c.nodeId].owner != maker) revert NotProvider(capacityId, maker);
         uint256 cap = _cap(c);
-        if (amount > cap - c.minted) revert SupplyCapExceeded(capacityId, c.minted, amount, cap);
+        // Units given back by an early end free their hours, which may be sold again.
+        uint256 existing = c.minted - c.retired;
+        if (amount > cap - existing) revert SupplyCapExceeded(capacityId, existing, amount, cap);
         // Before the window every hour is still ahead, so the cap is the whole check. Inside it, the
         // units out (minted, less retired, less what was booked into hours now over) plus these must
         // fit the GPU-hours left from the current hour on.

@@ -71,6 +71,14 @@ contract Settlement is ISettlement, Ownable2Step {
     }
 
     /// @inheritdoc ISettlement
+    function endBooking(uint256 bookingId) external {
+        uint256 capacityId = BookingId.wrap(bookingId).capacityId();
+        uint256 units = gpuHours.endBookingEarly(bookingId, msg.sender);
+        settledUnits[capacityId] += units;
+        escrow.settle(capacityId, msg.sender, units, 0);
+    }
+
+    /// @inheritdoc ISettlement
     function settleUnused(uint256 capacityId, address[] calldata holders) external {
         (Capacity memory c, Terms memory t) = _endedCapacity(capacityId);
         uint256 windowHours = (c.end - c.start) / HOUR;

@@ -25,6 +25,8 @@ struct Node {
     uint8 gpuCount;
     uint16 vramGb;
     uint40 lastWindowEnd;
+    /// @notice Bookings of this node its holders ended early: each one recorded against the provider.
+    uint32 earlyEnds;
     bytes32 gpuModel;
     bytes32 region;
     bytes32 interconnect;
@@ -32,8 +34,9 @@ struct Node {
 }
 
 /// @notice A delivery window of a node, sold as GPU-hours under one token id. Fits one slot.
-///         `retired` counts units burned by redemption or expiry; activated units are counted by
-///         the per-hour booking counters instead, so activation never writes this slot.
+///         `retired` counts units burned by redemption or expiry and hours given back by an early end;
+///         activated units are counted by the per-hour booking counters instead, so activation never
+///         writes this slot.
 struct Capacity {
     uint64 nodeId;
     uint40 start;
@@ -97,8 +100,9 @@ interface IGpuHours {
     error CapacityNotActive(uint256 capacityId, CapacityStatus status);
     /// @notice `maker` is not the provider of `capacityId`, so cannot mint its hours.
     error NotProvider(uint256 capacityId, address maker);
-    /// @notice Minting `amount` would take supply of `capacityId` above `cap` (`minted` so far).
-    error SupplyCapExceeded(uint256 capacityId, uint256 minted, uint256 amount, uint256 cap);
+    /// @notice Minting `amount` would take the units of `capacityId` that exist (`existing`: minted, less
+    ///         given back) above `cap`.
+    error SupplyCapExceeded(uint256 capacityId, uint256 existing, uint256 amount, uint256 cap);
     /// @notice The window of `capacityId` has already started; it can no longer be cancelled.
     error WindowStarted(uint256 capacityId, uint256 start);
     /// @notice The window of `capacityId` is over (it ended at `end`).
@@ -112,6 +116,13 @@ interface IGpuHours {
     error Overbooked(uint256 capacityId, uint256 hourStart, uint256 booked, uint256 gpus, uint256 gpuCount);
     /// @notice Booking `bookingId` does not exist or has already been closed.
     error BookingNotOpen(uint256 bookingId);
+    /// @notice Only the holder of booking `bookingId` may end it.
+    error NotBookingHolder(uint256 bookingId, address caller);
+    /// @notice Booking `bookingId` starts at `start`: only a running booking can be ended early (before
+    ///         it starts there is no delivery to judge, and an early end is recorded against the node).
+    error BookingNotStarted(uint256 bookingId, uint256 start);
+    /// @notice Every hour of booking `bookingId` has started (its last ends at `end`): none to give back.
+    error NothingToEnd(uint256 bookingId, uint256 end);
     /// @notice Only the exchange may mint.
     error OnlyExchange(address caller);
     /// @notice Only the settlement contract may do this.
@@ -164,6 +175,11 @@ interface IGpuHours {
         uint8 gpus
     );
     event BookingClosed(uint256 indexed bookingId, uint256 indexed capacityId, CloseReason reason);
+    /// @notice The holder ended a booking early: its `hoursReturned` hours not yet started were freed
+    ///         and refunded; the node's `earlyEnds` went up by one.
+    event BookingEnded(
+        uint256 indexed bookingId, uint256 indexed capacityId, address indexed holder, uint256 hoursReturned
+    );
     event HoursExpired(uint256 indexed capacityId, address indexed holder, uint256 amount);
     event HoursRedeemed(uint256 indexed capacityId, address indexed holder, uint256 amount);
     event MinBondPerUnitSet(uint256 amount);
@@ -221,6 +237,12 @@ interface IGpuHours {
 
     /// @notice Closes an open booking of an active capacity with `reason`. Settlement only.
     function closeBooking(uint256 bookingId, CloseReason reason) external;
+
+    /// @notice Ends `holder`'s running booking early: frees its hours not yet started (from the next
+    ///         whole hour), shortens it to the hours that did start, which settle as usual, and records
+    ///         the early end against the node. Returns the GPU-hours given back, which the settlement
+    ///         refunds. Settlement only.
+    function endBookingEarly(uint256 bookingId, address holder) external returns (uint256 units);
 
     // ------------------------------------------------------------------ exchange
 

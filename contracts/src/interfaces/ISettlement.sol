@@ -51,6 +51,12 @@ interface ISettlement {
     /// @notice Settles a booking of an active capacity once its last hour can no longer be attested.
     function settleBooking(uint256 bookingId) external;
 
+    /// @notice Ends the caller's running booking early: its hours not yet started are freed and their
+    ///         backing refunded at once; the hours that started settle as usual. A renter who is not
+    ///         given access stops paying for what is ahead, and the early end is recorded against the
+    ///         node; ending costs the renter the hours already started, so it is no free option.
+    function endBooking(uint256 bookingId) external;
+
     /// @notice After the window, expires the hours `holders` never activated and settles them.
     function settleUnused(uint256 capacityId, address[] calldata holders) external;
 

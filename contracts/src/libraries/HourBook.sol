@@ -42,6 +42,23 @@ library HourBook {
         }
     }
 
+    /// @notice Takes `gpus` off hours [first, first + count), each of which holds at least that many (a
+    ///         booking's own hours), so no lane borrows from its neighbour.
+    function unbook(mapping(uint256 word => uint256 counts) storage words, uint256 first, uint256 count, uint256 gpus)
+        internal
+    {
+        unchecked {
+            uint256 end = first + count;
+            uint256 i = first;
+            while (i < end) {
+                uint256 w = i >> 5;
+                uint256 hi = end - (w << 5);
+                words[w] -= _lanes(i & 31, hi > 32 ? 32 : hi) * gpus;
+                i = (w + 1) << 5;
+            }
+        }
+    }
+
     /// @notice GPU-hours booked over hours [from, to): one word read per 32 hours.
     function sum(mapping(uint256 word => uint256 counts) storage words, uint256 from, uint256 to)
         internal
