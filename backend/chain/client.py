@@ -204,6 +204,10 @@ class Market:
         """Settle a booking once its last hour can no longer be attested (BookingSettled)."""
         return self.send(account, self.settlement.functions.settleBooking(booking_id))
 
+    def end_booking(self, account: LocalAccount, booking_id: int) -> TxReceipt:
+        """End the caller's running booking early: the hours not yet started are refunded (BookingEnded)."""
+        return self.send(account, self.settlement.functions.endBooking(booking_id))
+
     def settle_unused(self, account: LocalAccount, capacity_id: int, holders: Sequence[str]) -> TxReceipt:
         """Expire and settle the hours `holders` left unused after the window (UnusedSettled each)."""
         holders = [to_checksum_address(h) for h in holders]

@@ -140,6 +140,7 @@ class Node(SQLModel, table=True):
     region: str
     interconnect: str
     gpu_uuids_hash: str = Field(max_length=HASH)
+    early_ends: int = _int64(description="bookings its holders ended early (BookingEnded): against the provider")
     registered_block: int = _int64()
     registered_time: int | None = _int64(None)
 
@@ -205,6 +206,7 @@ class Booking(SQLModel, table=True):
     holder: str = Field(max_length=ADDRESS, index=True)
     start: int = _int64()
     hours: int
+    hours_returned: int = _int64(description="hours given back by an early end (BookingEnded), refunded")
     gpus: int
     close_reason: str = Field("none", max_length=24)
     activated_block: int = _int64()

@@ -70,6 +70,7 @@ class Projector:
             ("GpuHours", "HoursRedeemed"): self._hours_redeemed,
             ("GpuHours", "HoursExpired"): self._hours_expired,
             ("GpuHours", "BookingClosed"): self._booking_closed,
+            ("GpuHours", "BookingEnded"): self._booking_ended,
             ("GpuHours", "TransferSingle"): self._transfer_single,
             ("GpuHours", "TransferBatch"): self._transfer_batch,
             ("Exchange", "OrderFilled"): self._order_filled,
@@ -113,6 +114,9 @@ class Projector:
                             (Capacity, {"capacity_id": a["capacityId"]})]
                 case "GpuHours", "BookingClosed":
                     out.append((Booking, {"booking_id": a["bookingId"]}))
+                case "GpuHours", "BookingEnded":
+                    out += [(Booking, {"booking_id": a["bookingId"]}),
+                            (Capacity, {"capacity_id": a["capacityId"]})]
                 case "Settlement", "BookingSettled":
                     out += [(Booking, {"booking_id": a["bookingId"]}),
                             (Capacity, {"capacity_id": a["capacityId"]})]
@@ -240,6 +244,20 @@ class Projector:
     def _booking_closed(self, ev: Event, a: dict[str, Any]) -> None:
         self._update(Booking, {"booking_id": a["bookingId"]}, close_reason=CLOSE_REASONS[a["reason"]],
                      closed_block=ev.log.block_number)
+
+    def _booking_ended(self, ev: Event, a: dict[str, Any]) -> None:
+        booking = self.store.get(Booking, booking_id=a["bookingId"])
+        if booking is None:
+            return
+        booking["hours"] -= a["hoursReturned"]
+        booking["hours_returned"] += a["hoursReturned"]
+        self.store.put(Booking, booking)
+        units = a["hoursReturned"] * booking["gpus"]
+        capacity = self._add(Capacity, {"capacity_id": a["capacityId"]}, activated=-units)
+        node = self.store.get(Node, node_id=capacity["node_id"])
+        if node is not None:
+            node["early_ends"] += 1
+            self.store.put(Node, node)
 
     def _transfer_single(self, ev: Event, a: dict[str, Any]) -> None:
         self._move(a["from"], a["to"], a["id"], a["value"])

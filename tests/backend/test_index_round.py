@@ -34,7 +34,8 @@ def test_market_round_is_projected(market, make_store, chain, deployments_dir):
         fills = conn.execute(select(Fill.kind, Fill.amount).order_by(Fill.block_number, Fill.log_index)).all()
         settlements = conn.execute(
             select(Settlement.kind, Settlement.slashed).order_by(Settlement.block_number)).all()
-        slashes = conn.execute(select(Slash.amount)).scalars().all()
+        slashes = conn.execute(select(Slash.amount).where(Slash.capacity_id == rnd.capacities[0])
+                               .order_by(Slash.block_number, Slash.log_index)).scalars().all()
         released = conn.execute(
             select(EscrowFunds.released).where(EscrowFunds.capacity_id == rnd.capacities[0]))
     assert sum(names.values()) == len(logs)

@@ -11,7 +11,12 @@ from sqlalchemy import select
 
 from backend.api.deps import ChainDep, SessionDep
 from backend.api.errors import ApiError
-from backend.api.schemas.settle import SettleBookingRequest, SettleCapacityRequest, SettleUnusedRequest
+from backend.api.schemas.settle import (
+    EndBookingRequest,
+    SettleBookingRequest,
+    SettleCapacityRequest,
+    SettleUnusedRequest,
+)
 from backend.api.schemas.wallet import UnsignedTx
 from backend.api.wallet_tx import tx_json
 from backend.db.models import Balance
@@ -55,3 +60,13 @@ def settle_unused(body: SettleUnusedRequest, db: SessionDep, chain: ChainDep) ->
 def settle_capacity(body: SettleCapacityRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleCapacity(body.capacity_id)))
+
+
+@router.post("/end-booking", response_model=UnsignedTx, response_model_by_alias=True,
+             responses={409: {"description": "the transaction would revert; `details.error` names the contract's "
+                                             "error (NotBookingHolder, BookingNotStarted, NothingToEnd, "
+                                             "BookingNotOpen)"}},
+             summary="End a running booking early: the hours not yet started refunded at once")
+def end_booking(body: EndBookingRequest, chain: ChainDep) -> dict[str, Any]:
+    market = chain.market
+    return tx_json(market.build_tx(body.sender, market.settlement.functions.endBooking(body.booking_id)))

@@ -32,3 +32,10 @@ class SettleCapacityRequest(BaseModel):
 
     sender: Address = Field(description="the account that signs and pays the gas; anyone may settle")
     capacity_id: int = Field(gt=0, lt=2**64, description="an ended capacity whose every sold unit is settled")
+
+
+class EndBookingRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"sender": _SENDER, "booking_id": 50_331_649}})
+
+    sender: Address = Field(description="the booking's holder: only it may end the booking")
+    booking_id: int = Field(gt=0, lt=2**256, description="a running booking with hours not yet started")

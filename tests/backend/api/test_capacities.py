@@ -116,7 +116,10 @@ def test_detail_and_book(market, store, serve, index):
     s = d["bookings"]
     assert s["count"] == 2 and s["open"] == 0 and s["settled"] == 2 and s["by_close_reason"] == reasons
     assert s["gpu_hours"] == sum(bk["gpus"] * bk["hours"] for bk in bookings) == 3 + 4
-    assert s["slashed"] == d["escrow"]["slashed"]
+    # The bond went to the failed booking and, for the failed hours past grace, to the unused hours.
+    unused_slashed = sum(e["args"]["slashed"] for e in market.settlement.events.UnusedSettled().get_logs(
+        from_block=market.deployment.deploy_block, argument_filters={"capacityId": cap1}))
+    assert s["slashed"] + unused_slashed == d["escrow"]["slashed"] and unused_slashed > 0
     assert s["delivered_hours"] + s["failed_hours"] == 3 + 2
 
     fresh = api.get(f"/capacities/{om.a}").json()

@@ -4,10 +4,14 @@ and it settles; a call that is not due, or done already, is a 409 naming the con
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from backend.chain import errors
+from backend.chain.orders import OrderKind
+from backend.db.models import Booking, Node
 from tests.backend.api.test_wallet import _send
-from tests.backend.settle_round import play_settle_round, warp_past_delay
+from tests.backend.settle_round import HOUR, play_settle_round, warp_past_delay
+from tests.conftest import USDC, now, warp_to
 
 
 def test_settle_booking_unused_and_capacity_from_unsigned_transactions(serve, market, accounts, index):
@@ -49,7 +53,7 @@ def test_settle_booking_unused_and_capacity_from_unsigned_transactions(serve, ma
         assert tx.status_code == 200, tx.text
         _send(market, anyone, tx.json())
         assert market.capacity(cap)["status"] == 3
-        assert market.escrow.functions.funds(cap).call()[:3] == (0, 0, 0)
+        assert market.escrow.functions.funds(cap).call() == (0, 0, 0, 0)
     # The client says the same by exception.
     with pytest.raises(errors.CapacityNotSettleable):
         market.settle_capacity(anyone, rnd.cap_ok)
@@ -65,3 +69,37 @@ def test_settle_requests_are_checked(serve, market, accounts):
     assert "sender" in reason and "holders" in reason
     gone = api.post("/tx/settle/capacity", json={"sender": accounts[1].address, "capacity_id": 999})
     assert gone.status_code == 409 and gone.json()["error"]["details"]["error"] == "CapacityNotSettleable"
+
+
+def test_end_a_running_booking_early_from_an_unsigned_transaction(serve, market, accounts, store, index):
+    provider, renter, stranger = accounts[1], accounts[3], accounts[4]
+    for a in (provider, renter):
+        market.faucet(a, 10_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    node = market.register_node(provider, "H100-SXM5-80GB", 2, 80, "eu-west", "NVLink", ["GPU-early"])
+    start = now(market) - now(market) % HOUR + HOUR
+    backing = 2 * USDC
+    cap = market.create_capacity(provider, node, start, start + 6 * HOUR, backing, 12 * market.min_bond_per_unit())
+    market.fill(renter, market.sign(provider, OrderKind.PRIMARY_SELL, cap, 12, backing, start), 12)
+    booking = market.activate(renter, cap, start, 6, 2)
+    api = serve()
+
+    not_yet = api.post("/tx/settle/end-booking", json={"sender": renter.address, "booking_id": booking})
+    assert not_yet.json()["error"]["details"]["error"] == "BookingNotStarted"
+    warp_to(market, start + HOUR + 600)  # hours 0 and 1 have started
+    theirs = api.post("/tx/settle/end-booking", json={"sender": stranger.address, "booking_id": booking})
+    assert theirs.json()["error"]["details"]["error"] == "NotBookingHolder"
+    tx = api.post("/tx/settle/end-booking", json={"sender": renter.address, "booking_id": booking})
+    assert tx.status_code == 200, tx.text
+    claimable = market.claimable(renter.address)
+    _send(market, renter, tx.json())
+    assert market.claimable(renter.address) - claimable == 4 * 2 * backing  # hours 2..5 of 2 GPUs
+    assert market.booking(booking)["hours"] == 2
+    assert market.hours.functions.bookedAt(cap, start + 2 * HOUR).call() == 0
+
+    index()
+    with store.connect() as conn:
+        row = conn.execute(select(Booking.hours, Booking.hours_returned).where(Booking.booking_id == booking)).one()
+        early_ends = conn.execute(select(Node.early_ends).where(Node.node_id == node)).scalar_one()
+    assert tuple(row) == (2, 4) and early_ends == 1

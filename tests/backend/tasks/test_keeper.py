@@ -24,7 +24,7 @@ from backend.tasks.keeper import (
     settle_delay,
 )
 from tests.backend.conftest import index_all, indexer_settings
-from tests.backend.settle_round import HOURS, SettleRound, play_settle_round, warp_past_delay
+from tests.backend.settle_round import HOURS, PRICE, SettleRound, play_settle_round, warp_past_delay
 from tests.conftest import now
 
 
@@ -110,7 +110,7 @@ def test_keeper_settles_a_mixed_round_once(make_store, market, chain, deployment
                                       .where(acc.c.chain_id == market.chain_id)).all())
         status = dict(conn.execute(select(cap.c.capacity_id, cap.c.status)).all())
         bookings = dict(conn.execute(select(bk.c.booking_id, bk.c.close_reason)).all())
-        funds = {r.capacity_id: (r.sales, r.fees, r.bond)
+        funds = {r.capacity_id: (r.backing, r.bond, r.premium)
                  for r in conn.execute(select(EscrowFunds.__table__))}
     for who in (*rnd.providers, *rnd.renters):
         assert claimable.get(who.address, 0) == market.claimable(who.address)

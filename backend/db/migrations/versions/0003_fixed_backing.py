@@ -1,4 +1,5 @@
-"""Fixed backing per unit: each capacity's recorded terms; escrow funds as backing held, not pooled sales.
+"""Fixed backing per unit: each capacity's recorded terms; escrow funds as backing held, not pooled sales;
+bookings ended early and each node's count of them.
 
 Rows written before this revision come from contracts with pooled sales; a deployment of the new
 contracts starts a new index, so the new columns default to 0 for the old rows.
@@ -35,6 +36,11 @@ def upgrade() -> None:
                                       server_default=ZERO))
         batch_op.add_column(sa.Column('grace_hours', sa.BigInteger(), nullable=False, server_default=ZERO))
 
+    with op.batch_alter_table('node', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('early_ends', sa.BigInteger(), nullable=False, server_default=ZERO))
+    with op.batch_alter_table('booking', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('hours_returned', sa.BigInteger(), nullable=False, server_default=ZERO))
+
     with op.batch_alter_table('escrow_funds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('backing', backend.db.types.U256(), nullable=False, server_default=ZERO))
         batch_op.add_column(sa.Column('penalty_per_unit', backend.db.types.U256(), nullable=False,
@@ -53,6 +59,10 @@ def downgrade() -> None:
         batch_op.drop_column('penalty_per_unit')
         batch_op.drop_column('backing')
 
+    with op.batch_alter_table('booking', schema=None) as batch_op:
+        batch_op.drop_column('hours_returned')
+    with op.batch_alter_table('node', schema=None) as batch_op:
+        batch_op.drop_column('early_ends')
     with op.batch_alter_table('capacity', schema=None) as batch_op:
         for column in ('grace_hours', 'min_gflops_per_joule', 'min_uptime_bps', 'max_delay', 'slash_per_gpu_hour',
                        'unit_backing'):
