@@ -175,8 +175,10 @@ interface IAttestationOracle {
     ///         where T = max(lastEpoch, the latest epoch that can no longer be attested, i.e. ended
     ///         more than {maxDelay} seconds ago). So an hour after the node's latest attestation
     ///         counts as a failure only once it can no longer be attested; a gap before the latest
-    ///         attestation counts as 0 until a late report fills it. Rounded down (every factor
-    ///         is); 0 with no history.
+    ///         attestation counts as 0 until a late report fills it. Powers of w are 18-decimal
+    ///         and every product and quotient rounds down, with 1 - w taken as 1 - w rounded down
+    ///         (as 1 - w^n is), so a constant uptime u scores u or u - 1; at most 10,000; 0 with no
+    ///         history.
     function reliabilityBps(uint64 nodeId) external view returns (uint256);
 
     /// @notice The latest mark of `gpuClass` and its epoch; (0, 0) before the first.
