@@ -23,20 +23,23 @@ library Decay {
     uint256 private constant F64 = 767_930_481_520_744_282;
     uint256 private constant F128 = 589_717_224_448_682_175; // 2^(-128/168)
 
-    /// @notice x * 2^(-k / 168), rounded down. `x` must be below 2^192.
+    /// @notice x * 2^(-k / 168), rounded down. `x` must be below 2^192 (so no product overflows).
     function decayDown(uint256 x, uint256 k) internal pure returns (uint256) {
-        uint256 halvings = k / HALF_LIFE;
-        if (halvings >= 192) return 0;
-        x >>= halvings;
-        uint256 r = k % HALF_LIFE;
-        if (r & 1 != 0) x = x * F1 / WAD;
-        if (r & 2 != 0) x = x * F2 / WAD;
-        if (r & 4 != 0) x = x * F4 / WAD;
-        if (r & 8 != 0) x = x * F8 / WAD;
-        if (r & 16 != 0) x = x * F16 / WAD;
-        if (r & 32 != 0) x = x * F32 / WAD;
-        if (r & 64 != 0) x = x * F64 / WAD;
-        if (r & 128 != 0) x = x * F128 / WAD;
-        return x;
+        unchecked {
+            if (k == 1) return x * F1 / WAD; // the steady hour, one multiplication
+            uint256 halvings = k / HALF_LIFE;
+            if (halvings >= 192) return 0;
+            x >>= halvings;
+            uint256 r = k % HALF_LIFE;
+            if (r & 1 != 0) x = x * F1 / WAD;
+            if (r & 2 != 0) x = x * F2 / WAD;
+            if (r & 4 != 0) x = x * F4 / WAD;
+            if (r & 8 != 0) x = x * F8 / WAD;
+            if (r & 16 != 0) x = x * F16 / WAD;
+            if (r & 32 != 0) x = x * F32 / WAD;
+            if (r & 64 != 0) x = x * F64 / WAD;
+            if (r & 128 != 0) x = x * F128 / WAD;
+            return x;
+        }
     }
 }
