@@ -6,6 +6,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {OracleSigning} from "./utils/OracleSigning.sol";
+import {Decay} from "../src/libraries/Decay.sol";
 import {AttestationOracle} from "../src/AttestationOracle.sol";
 import {IAttestationOracle, Attestation, MarkPrice, Report, NodeRecord} from "../src/interfaces/IAttestationOracle.sol";
 
@@ -902,6 +903,18 @@ contract AttestationOracleTest is Test, OracleSigning {
             w = w * 995_882_623_658_297_423 / 1e18;
         }
         return num / den;
+    }
+
+    /// @dev The decay halves every 168 epochs, does not grow with age, and never exceeds its input.
+    function testFuzz_decayDown_halfLife(uint96 x, uint16 k) public pure {
+        uint256 d = Decay.decayDown(x, k);
+        assertLe(d, x);
+        // Monotone up to the floors: k and k + 1 may take different numbers of floored factors, a
+        // few wei apart (nothing at the contract's 1e18 scale).
+        assertLe(Decay.decayDown(x, uint256(k) + 1), d + 8, "not monotone");
+        // A floor per factor (at most nine) and 18-decimal constants (1e-15 relative).
+        assertApproxEqAbs(Decay.decayDown(x, uint256(k) + 168), d / 2, 10 + d / 1e15, "no half-life");
+        if (k == 0) assertEq(d, x);
     }
 
     /// @dev Attests `count` hours of `node` from `first` at `uptime`, four hours a report.
