@@ -7,7 +7,7 @@ logged), and lands it with the Submitter. The signer set's version and threshold
 AttestationOracle itself, so a rotated set needs no configuration here.
 
 Nothing that goes wrong is a crash: each attempt ends in an Outcome that says, in one sentence, what
-landed or why nothing did (a revert by its custom error's name: EpochNotIncreasing when another
+landed or why nothing did (a revert by its custom error's name: AlreadyAttested when another
 aggregator landed the epoch first).
 """
 
@@ -42,7 +42,7 @@ class Outcome:
     epoch: int
     landed: bool
     summary: str  # one sentence for the operator
-    error: str | None = None  # ThresholdNotMet, NoConsensus, EpochNotIncreasing, ... when nothing landed
+    error: str | None = None  # ThresholdNotMet, NoConsensus, AlreadyAttested, ... when nothing landed
     signed: SignedReport | None = None
     tx_hash: str | None = None
 
@@ -189,7 +189,7 @@ class Aggregator:
                 if epoch > done and now >= (epoch + 1) * EPOCH_SECONDS + delay:
                     outcome = self.run(epoch)
                     on_outcome(outcome)
-                    if outcome.landed or outcome.error == "EpochNotIncreasing":
+                    if outcome.landed or outcome.error == "AlreadyAttested":
                         done = epoch
             stop.wait(interval)
 
@@ -203,9 +203,7 @@ def _count(n: int, what: str) -> str:
 
 
 def _hint(revert: ContractRevert) -> str:
-    if revert.name != "EpochNotIncreasing":
+    if revert.name != "AlreadyAttested":
         return ""
-    if revert.fields.get("epoch") == revert.fields.get("lastEpoch"):
-        return ", this epoch has already landed (another aggregator was first, or an earlier run)"
-    node, last = revert.fields.get("nodeId"), revert.fields.get("lastEpoch")
-    return f", node {node} is already attested up to epoch {last}"
+    return f", this epoch has already landed for node {revert.fields.get('nodeId')} " \
+        "(another aggregator was first, or an earlier run)"

@@ -4,7 +4,7 @@ An aggregator is the only sender from its account, so it keeps its own next nonc
 the chain's pending count). A transaction that is not mined in time is replaced at the same nonce
 with fees raised by at least the 10 % nodes require for a replacement. A report the contract
 rejects is never retried: the decoded custom error says why (another aggregator may have landed
-the same epoch first: EpochNotIncreasing).
+the same epoch first: AlreadyAttested).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from eth_utils import is_checksum_address, to_checksum_address
-from sqlalchemy import BigInteger, ColumnElement, Connection, bindparam, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, bindparam, case, cast, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -90,13 +90,31 @@ def checked_address(value: str, name: str = "address") -> str:
     return to_checksum_address(value)
 
 
+# AttestationOracle's reliability weight per epoch of age: 2^(-1/168), a half-life of one week.
+RELIABILITY_STEP = 2 ** (-1 / 168)
+
+
 def reliability_bps(chain_id: int, node_id: Any) -> ColumnElement[int]:
-    """AttestationOracle.reliabilityBps(node) in SQL: the mean attested uptime in basis points, rounded
-    down, 0 for a node never attested. `node_id` may be a column of an outer query (correlated)."""
-    mean = (select(func.sum(att.c.uptime_bps) // func.count())
-            .where(att.c.chain_id == chain_id, att.c.node_id == node_id)
-            .scalar_subquery())
-    return func.coalesce(mean, 0)
+    """AttestationOracle.reliabilityBps(node) in SQL, evaluated at the node's latest attested epoch: the
+    exponentially weighted mean uptime Σ u(e)·w^(last-e) / Σ w^(last-e) over every epoch from its first
+    attested one to its last, an unattested one counting 0, w = RELIABILITY_STEP, rounded down; 0 for a
+    node never attested. `node_id` may be a column of an outer query (correlated).
+
+    An approximation of the chain's number, which also counts as failures the hours after the node's
+    last attestation that can no longer be attested (the API does not know the chain's clock): the two
+    agree within 1 bps (floating point here, fixed point there) for a node attested up to its latest
+    closed hour, and this one is higher for a node gone silent since."""
+    mine = (att.c.chain_id == chain_id, att.c.node_id == node_id)
+    latest = att.alias("latest_attestation")  # its own FROM: not correlated to the sum's rows
+    last = (select(func.max(latest.c.epoch))
+            .where(latest.c.chain_id == chain_id, latest.c.node_id == node_id).scalar_subquery())
+    weighted = func.sum(att.c.uptime_bps * func.power(RELIABILITY_STEP, last - att.c.epoch))
+    # Σ_{k<n} w^k = (1 - w^n) / (1 - w), n = last - first + 1
+    span = (1 - func.power(RELIABILITY_STEP, func.max(att.c.epoch) - func.min(att.c.epoch) + 1)) / (
+        1 - RELIABILITY_STEP)
+    # No rows: a NULL mean, which SQLAlchemy's Python floor() on SQLite would raise on.
+    mean = select(func.floor(func.coalesce(weighted / span, 0))).where(*mine).scalar_subquery()
+    return func.coalesce(cast(mean, BigInteger), 0)
 
 
 def epochs_attested(chain_id: int, node_id: Any) -> ColumnElement[int]:

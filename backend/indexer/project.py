@@ -43,7 +43,7 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Admin events: the latest of each per contract is kept in `parameter`.
 PARAMETER_EVENTS = frozenset({
     "OwnershipTransferred", "OwnershipTransferStarted", "SettlementSet", "MinBondPerUnitSet", "MaxDelaySet",
-    "SignerSetChanged", "SlaSet",
+    "SignerSetChanged", "SignerSetQueued", "SlaSet",
 })
 
 

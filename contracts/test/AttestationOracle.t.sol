@@ -6,10 +6,9 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {OracleSigning} from "./utils/OracleSigning.sol";
+import {Decay} from "../src/libraries/Decay.sol";
 import {AttestationOracle} from "../src/AttestationOracle.sol";
-import {
-    IAttestationOracle, Attestation, MarkPrice, Report, NodeRecord
-} from "../src/interfaces/IAttestationOracle.sol";
+import {IAttestationOracle, Attestation, MarkPrice, Report, NodeRecord} from "../src/interfaces/IAttestationOracle.sol";
 
 contract AttestationOracleTest is Test, OracleSigning {
     uint256 internal constant T0 = 1_767_225_600; // a whole hour; T0 / 3600 is a multiple of 8
@@ -173,6 +172,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         assertEq(oracle.setSigners(_ascending(255, 1), 255), 3);
         assertEq(oracle.setSigners(_ascending(200, 1), 150), 4);
         vm.stopPrank();
+        vm.warp(block.timestamp + oracle.SIGNER_SET_DELAY());
         (uint32 version, uint8 threshold, uint8 size) = oracle.signerSet();
         assertEq(version, 4);
         assertEq(threshold, 150);
@@ -183,10 +183,12 @@ contract AttestationOracleTest is Test, OracleSigning {
     function test_setSigners_bumpsVersionAndEmits() public {
         uint256[] memory newKeys = _sortedKeys("new signer", 3);
         address[] memory newSigners = _addrs(newKeys);
+        uint64 activatesAt = uint64(block.timestamp + 2 days);
         vm.expectEmit(address(oracle));
-        emit IAttestationOracle.SignerSetChanged(2, newSigners, 2);
+        emit IAttestationOracle.SignerSetQueued(2, newSigners, 2, activatesAt);
         vm.prank(owner);
         assertEq(oracle.setSigners(newSigners, 2), 2);
+        vm.warp(activatesAt);
 
         (uint32 version, uint8 threshold, uint8 size) = oracle.signerSet();
         assertEq(version, 2);
@@ -201,6 +203,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         }
 
         // The new set signs under version 2.
+        epoch = uint64(block.timestamp / 1 hours) - 1;
         Report memory r = _report(2, _att(NODE, epoch, 9_990, 1_350_000));
         bytes[] memory sigs = _signWith(oracle, r, _pick(newKeys, 0, 2));
         oracle.submit(r, sigs);
@@ -211,6 +214,8 @@ contract AttestationOracleTest is Test, OracleSigning {
         uint256[] memory newKeys = _sortedKeys("new signer", 3);
         vm.prank(owner);
         oracle.setSigners(_addrs(newKeys), 2);
+        vm.warp(block.timestamp + 2 days);
+        epoch = uint64(block.timestamp / 1 hours) - 1;
 
         // A report that still names the old set...
         Report memory old = _report(1, _att(NODE, epoch, 9_990, 1_350_000));
@@ -240,10 +245,11 @@ contract AttestationOracleTest is Test, OracleSigning {
         assertEq(uptime, 9_990);
         assertEq(perJoule, 1_350);
         NodeRecord memory n = oracle.node(NODE);
+        assertEq(n.firstEpoch, epoch);
         assertEq(n.lastEpoch, epoch);
         assertEq(n.epochs, 1);
-        assertEq(n.uptimeBpsSum, 9_990);
-        assertEq(n.gflopsPerJouleSum, 1_350);
+        assertEq(n.weightedUptime, 9_990e18);
+        assertEq(oracle.reliabilityBps(NODE), 9_990);
         (attested,,) = oracle.epochRecord(NODE, epoch - 1);
         assertFalse(attested);
         (attested,,) = oracle.epochRecord(NODE + 1, epoch);
@@ -285,14 +291,14 @@ contract AttestationOracleTest is Test, OracleSigning {
         r.attestations[2] = _att(1, epoch, 0, 0); // node 1 twice for one epoch in a batch
         r.marks = new MarkPrice[](1);
         r.marks[0] = MarkPrice(H100, epoch, 2_100_000);
-        _expectSubmitRevert(r, abi.encodeWithSelector(IAttestationOracle.EpochNotIncreasing.selector, 1, epoch, epoch));
+        _expectSubmitRevert(r, abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, 1, epoch));
 
-        r.attestations[2] = _att(1, epoch, 0, 0);
-        r.attestations[0].epoch = epoch - 1; // node 1: epoch - 1 then epoch, ascending in one batch
+        r.attestations[2] = _att(1, epoch - 1, 0, 0); // node 1: epoch then epoch - 1, in one batch
         _submit(r);
         assertEq(oracle.node(1).epochs, 2);
         assertEq(oracle.node(2).epochs, 1);
-        assertEq(oracle.reliabilityBps(1), 5_000); // (10,000 + 0) / 2
+        // (10,000 + 0 * w) / (1 + w), w = 2^(-1/168): the newer hour weighs a little more.
+        assertEq(oracle.reliabilityBps(1), 5_010);
         (uint128 price, uint64 e) = oracle.markPrice(H100);
         assertEq(price, 2_100_000);
         assertEq(e, epoch);
@@ -336,33 +342,51 @@ contract AttestationOracleTest is Test, OracleSigning {
         Report memory r = _report(1, _att(NODE, epoch, 9_990, 0));
         bytes[] memory sigs = _signWith(oracle, r, _k(0, 1, 2));
         oracle.submit(r, sigs);
-        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.EpochNotIncreasing.selector, NODE, epoch, epoch));
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, NODE, epoch));
         oracle.submit(r, sigs);
-        // A replay later, still in time, also fails; the record is counted once.
+        // A replay later, still in time and after a newer epoch landed, also fails; counted once.
         vm.warp(block.timestamp + 1 hours);
-        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.EpochNotIncreasing.selector, NODE, epoch, epoch));
+        _submitAtt(_att(NODE, epoch + 1, 9_990, 0));
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, NODE, epoch));
         oracle.submit(r, sigs);
-        assertEq(oracle.node(NODE).epochs, 1);
-        assertEq(oracle.node(NODE).uptimeBpsSum, 9_990);
+        assertEq(oracle.node(NODE).epochs, 2);
     }
 
     function test_submit_revertsReplayWithOtherSigners() public {
         _submitAtt(_att(NODE, epoch, 9_990, 0));
         Report memory r = _report(1, _att(NODE, epoch, 100, 0)); // a second opinion on the same epoch
         bytes[] memory sigs = _signWith(oracle, r, _k(2, 3, 4));
-        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.EpochNotIncreasing.selector, NODE, epoch, epoch));
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, NODE, epoch));
         oracle.submit(r, sigs);
+        (, uint16 uptime,) = oracle.epochRecord(NODE, epoch);
+        assertEq(uptime, 9_990, "the first opinion stands");
     }
 
-    function test_submit_revertsOutOfOrderEpoch() public {
+    /// @dev A report that lands late (a relayer was down) still fills the earlier hour, once.
+    function test_submit_acceptsOutOfOrderEpoch() public {
         _submitAtt(_att(NODE, epoch, 9_990, 0));
+        _submitAtt(_att(NODE, epoch - 1, 8_000, 0));
+        _submitAtt(_att(NODE, epoch - 5, 7_000, 0));
+        NodeRecord memory n = oracle.node(NODE);
+        assertEq(n.epochs, 3);
+        assertEq(n.firstEpoch, epoch - 5);
+        assertEq(n.lastEpoch, epoch);
+        (bool attested, uint16 uptime,) = oracle.epochRecord(NODE, epoch - 1);
+        assertTrue(attested);
+        assertEq(uptime, 8_000);
         _expectSubmitRevert(
-            _report(1, _att(NODE, epoch - 1, 9_990, 0)),
-            abi.encodeWithSelector(IAttestationOracle.EpochNotIncreasing.selector, NODE, epoch - 1, epoch)
+            _report(1, _att(NODE, epoch - 1, 10_000, 0)),
+            abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, NODE, epoch - 1)
         );
         _expectSubmitRevert(
-            _report(1, _att(NODE, epoch - 5, 9_990, 0)),
-            abi.encodeWithSelector(IAttestationOracle.EpochNotIncreasing.selector, NODE, epoch - 5, epoch)
+            _report(1, _att(NODE, epoch - 5, 10_000, 0)),
+            abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, NODE, epoch - 5)
+        );
+        // Still never older than maxDelay: out of order is not out of time.
+        uint64 stale = uint64((block.timestamp - MAX_DELAY) / 1 hours) - 2;
+        _expectSubmitRevert(
+            _report(1, _att(NODE, stale, 9_990, 0)),
+            abi.encodeWithSelector(IAttestationOracle.StaleEpoch.selector, NODE, stale, uint256(MAX_DELAY))
         );
         // Other nodes are independent.
         _submitAtt(_att(NODE + 1, epoch - 5, 9_990, 0));
@@ -409,15 +433,11 @@ contract AttestationOracleTest is Test, OracleSigning {
     function test_submit_revertsDuplicateSigner() public {
         Report memory r = _report(1, _att(NODE, epoch, 9_990, 0));
         bytes[] memory sigs = _signWith(oracle, r, _k(0, 0, 1));
-        vm.expectRevert(
-            abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[0], signers[0])
-        );
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[0], signers[0]));
         oracle.submit(r, sigs);
         // The same signer padding up to the threshold at the end.
         sigs = _signWith(oracle, r, _k(0, 1, 1));
-        vm.expectRevert(
-            abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[1], signers[1])
-        );
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[1], signers[1]));
         oracle.submit(r, sigs);
     }
 
@@ -426,23 +446,17 @@ contract AttestationOracleTest is Test, OracleSigning {
         Report memory r = _report(1, _att(NODE, epoch, 9_990, 0));
         bytes[] memory sigs = _signWith(oracle, r, _k(0, 1, 2));
         sigs[2] = sigs[1];
-        vm.expectRevert(
-            abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[1], signers[1])
-        );
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[1], signers[1]));
         oracle.submit(r, sigs);
     }
 
     function test_submit_revertsUnsortedSignatures() public {
         Report memory r = _report(1, _att(NODE, epoch, 9_990, 0));
         bytes[] memory sigs = _signWith(oracle, r, _k(1, 0, 2));
-        vm.expectRevert(
-            abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[0], signers[1])
-        );
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[0], signers[1]));
         oracle.submit(r, sigs);
         sigs = _signWith(oracle, r, _k(4, 3, 2));
-        vm.expectRevert(
-            abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[3], signers[4])
-        );
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.SignersNotAscending.selector, signers[3], signers[4]));
         oracle.submit(r, sigs);
     }
 
@@ -554,9 +568,40 @@ contract AttestationOracleTest is Test, OracleSigning {
     }
 
     function test_submit_revertsZeroMarkPrice() public {
+        bytes memory err = abi.encodeWithSelector(IAttestationOracle.InvalidMarkPrice.selector, H100, 0);
+        _expectSubmitRevert(_markReport(1, H100, epoch, 0), err);
+        _submit(_markReport(1, H100, epoch - 1, 1));
+        _expectSubmitRevert(_markReport(1, H100, epoch, 0), err); // not even as a step down from 1
+    }
+
+    /// @dev A compromised quorum (or a fat finger) cannot move a mark more than 2x per report.
+    function test_submit_markStepBounded() public {
+        _submit(_markReport(1, H100, epoch - 4, 2_000_000)); // the first mark is unbounded
+        bytes4 sel = IAttestationOracle.MarkOutOfBounds.selector;
         _expectSubmitRevert(
-            _markReport(1, H100, epoch, 0), abi.encodeWithSelector(IAttestationOracle.OutOfBounds.selector, 0, epoch)
+            _markReport(1, H100, epoch - 3, 4_000_001),
+            abi.encodeWithSelector(sel, H100, 4_000_001, 1_000_000, 4_000_000)
         );
+        _expectSubmitRevert(
+            _markReport(1, H100, epoch - 3, 999_999), abi.encodeWithSelector(sel, H100, 999_999, 1_000_000, 4_000_000)
+        );
+        _expectSubmitRevert(
+            _markReport(1, H100, epoch - 3, type(uint128).max),
+            abi.encodeWithSelector(sel, H100, type(uint128).max, 1_000_000, 4_000_000)
+        );
+        // Double and half are both allowed, so a mark can still follow a real market.
+        _submit(_markReport(1, H100, epoch - 3, 4_000_000));
+        _submit(_markReport(1, H100, epoch - 2, 2_000_000));
+        _submit(_markReport(1, H100, epoch - 1, 1_000_000));
+        // The floor of an odd price rounds up: 3 may halve to 2, not to 1.
+        _submit(_markReport(1, "A100", epoch - 2, 3));
+        _expectSubmitRevert(_markReport(1, "A100", epoch - 1, 1), abi.encodeWithSelector(sel, bytes32("A100"), 1, 2, 6));
+        _submit(_markReport(1, "A100", epoch - 1, 2));
+        // At the top of uint128 the ceiling does not overflow.
+        _submit(_markReport(1, "L40S", epoch - 1, type(uint128).max));
+        _submit(_markReport(1, "L40S", epoch, type(uint128).max / 2 + 1));
+        (uint128 price,) = oracle.markPrice("L40S");
+        assertEq(price, type(uint128).max / 2 + 1);
     }
 
     function test_submit_marks() public {
@@ -589,7 +634,8 @@ contract AttestationOracleTest is Test, OracleSigning {
 
     function test_submit_markEpochChecks() public {
         _expectSubmitRevert(
-            _markReport(1, H100, epoch + 1, 1), abi.encodeWithSelector(IAttestationOracle.EpochNotOver.selector, 0, epoch + 1)
+            _markReport(1, H100, epoch + 1, 1),
+            abi.encodeWithSelector(IAttestationOracle.EpochNotOver.selector, 0, epoch + 1)
         );
         vm.warp(_after(epoch, MAX_DELAY + 1));
         _expectSubmitRevert(
@@ -650,6 +696,24 @@ contract AttestationOracleTest is Test, OracleSigning {
         );
     }
 
+    /// @dev An owner (or a stolen owner key) cannot freeze settlement by pushing maxDelay out.
+    function test_setMaxDelay_revertsAboveMax() public {
+        vm.startPrank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.InvalidMaxDelay.selector, 1 days + 1, 1 days));
+        oracle.setMaxDelay(1 days + 1);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.InvalidMaxDelay.selector, type(uint64).max, 1 days));
+        oracle.setMaxDelay(type(uint64).max);
+        vm.stopPrank();
+        assertEq(oracle.maxDelay(), MAX_DELAY);
+        assertEq(oracle.MAX_DELAY(), 1 days);
+    }
+
+    function test_constructor_revertsMaxDelayAboveMax() public {
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.InvalidMaxDelay.selector, 1 days + 1, 1 days));
+        new AttestationOracle(owner, signers, 3, 1 days + 1);
+        new AttestationOracle(owner, signers, 3, 1 days); // the bound itself is fine
+    }
+
     function test_setMaxDelay_revertsForNonOwner() public {
         vm.prank(signers[0]);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, signers[0]));
@@ -667,7 +731,7 @@ contract AttestationOracleTest is Test, OracleSigning {
     function _history() internal {
         hFirst = E0 + 3;
         vm.prank(owner);
-        oracle.setMaxDelay(7 days);
+        oracle.setMaxDelay(1 days);
         vm.warp(_after(hFirst + 19, 60));
         uint256 n;
         for (uint256 i; i < 20; ++i) {
@@ -738,22 +802,21 @@ contract AttestationOracleTest is Test, OracleSigning {
         assertEq(empty.lastEpoch, 0);
         _history();
         uint256 n;
-        uint256 upSum;
-        uint256 effSum;
         uint64 last;
         for (uint256 i; i < 20; ++i) {
             if (!hOn[i]) continue;
             ++n;
-            upSum += hUp[i];
-            effSum += hEff[i] / 1000;
             last = hFirst + uint64(i);
         }
         NodeRecord memory r = oracle.node(NODE);
         assertEq(r.epochs, n);
+        assertEq(r.firstEpoch, hFirst);
         assertEq(r.lastEpoch, last);
-        assertEq(r.uptimeBpsSum, upSum);
-        assertEq(r.gflopsPerJouleSum, effSum);
-        assertEq(oracle.reliabilityBps(NODE), upSum / n);
+        uint256[] memory ups = new uint256[](20);
+        for (uint256 i; i < 20; ++i) {
+            ups[i] = hOn[i] ? hUp[i] : 0;
+        }
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), _ewmaBps(ups), 1);
     }
 
     bool[40] internal fOn;
@@ -763,8 +826,7 @@ contract AttestationOracleTest is Test, OracleSigning {
     /// @dev A random history of 40 epochs for NODE from `first`, submitted in one batch.
     function _randomHistory(uint256 seed, uint64 first) internal returns (uint256 n) {
         vm.prank(owner);
-        oracle.setMaxDelay(7 days);
-        vm.warp(_after(first + 39, 1));
+        oracle.setMaxDelay(1 days);
         for (uint256 i; i < 40; ++i) {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
             fOn[i] = r % 4 != 0;
@@ -772,12 +834,25 @@ contract AttestationOracleTest is Test, OracleSigning {
             fPj[i] = uint16((r >> 32) % 2_500);
             if (fOn[i]) ++n;
         }
+        // Two reports of 20 hours each, each just after its last hour: maxDelay is at most a day.
+        _submitRange(first, 0, 20);
+        _submitRange(first, 20, 40);
+        vm.warp(_after(first + 39, 1));
+    }
+
+    function _submitRange(uint64 first, uint256 from, uint256 to) internal {
+        uint256 n;
+        for (uint256 i = from; i < to; ++i) {
+            if (fOn[i]) ++n;
+        }
         Attestation[] memory atts = new Attestation[](n);
         uint256 k;
-        for (uint256 i; i < 40; ++i) {
+        for (uint256 i = from; i < to; ++i) {
             if (fOn[i]) atts[k++] = _att(NODE, first + uint64(i), fUp[i], uint32(fPj[i]) * 1000 + 999);
         }
-        if (n != 0) _submit(_report(1, atts));
+        if (n == 0) return;
+        vm.warp(_after(first + uint64(to) - 1, 1));
+        _submit(_report(1, atts));
     }
 
     /// @dev Random histories of 40 epochs from a random offset within a word, random windows and minimums.
@@ -812,6 +887,224 @@ contract AttestationOracleTest is Test, OracleSigning {
         assertEq(attested, fOn[i_]);
         assertEq(uptime, fOn[i_] ? fUp[i_] : 0);
         assertEq(perJoule, fOn[i_] ? fPj[i_] : 0);
+    }
+
+    // ================================================================ reliability
+
+    /// @dev Σ u(e)·w^(T-e) / Σ w^(T-e), `ups` oldest first (0 for an unattested hour), the weights
+    ///      by repeated multiplication with w = 2^(-1/168) rather than the contract's powers.
+    function _ewmaBps(uint256[] memory ups) internal pure returns (uint256) {
+        uint256 w = 1e18;
+        uint256 num;
+        uint256 den;
+        for (uint256 i = ups.length; i > 0; --i) {
+            num += ups[i - 1] * w;
+            den += w;
+            w = w * 995_882_623_658_297_423 / 1e18;
+        }
+        return num / den;
+    }
+
+    /// @dev The decay halves every 168 epochs, does not grow with age, and never exceeds its input.
+    function testFuzz_decayDown_halfLife(uint96 x, uint16 k) public pure {
+        uint256 d = Decay.decayDown(x, k);
+        assertLe(d, x);
+        // Monotone up to the floors: k and k + 1 may take different numbers of floored factors, a
+        // few wei apart (nothing at the contract's 1e18 scale).
+        assertLe(Decay.decayDown(x, uint256(k) + 1), d + 8, "not monotone");
+        // A floor per factor (at most nine) and 18-decimal constants (1e-15 relative).
+        assertApproxEqAbs(Decay.decayDown(x, uint256(k) + 168), d / 2, 10 + d / 1e15, "no half-life");
+        if (k == 0) assertEq(d, x);
+    }
+
+    /// @dev Attests `count` hours of `node` from `first` at `uptime`, four hours a report.
+    function _attestHours(uint64 node, uint64 first, uint256 count, uint16 uptime) internal {
+        for (uint256 i; i < count; i += 4) {
+            uint256 n = count - i < 4 ? count - i : 4;
+            Attestation[] memory atts = new Attestation[](n);
+            for (uint256 j; j < n; ++j) {
+                atts[j] = _att(node, first + uint64(i + j), uptime, 0);
+            }
+            vm.warp(_after(first + uint64(i + n - 1), 60));
+            _submit(_report(1, atts));
+        }
+    }
+
+    /// @dev A week of perfect hours then a silent week: the perfect week weighs half as much as
+    ///      the silent one, so the score is 10,000 * 0.5 * 0.5 / 0.75.
+    function test_reliability_halfLifeAndSilence() public {
+        uint64 first = epoch - 1;
+        _attestHours(NODE, first, 168, 10_000);
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), 10_000, 1, "a perfect week");
+        uint64 last = first + 167;
+        vm.warp(_after(last + 168, MAX_DELAY + 1)); // hour last + 168 just stopped being attestable
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), 3_333, 1);
+        uint256[] memory ups = new uint256[](336);
+        for (uint256 i; i < 168; ++i) {
+            ups[i] = 10_000;
+        }
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), _ewmaBps(ups), 1);
+        vm.warp(_after(last + 168 * 40, MAX_DELAY + 1)); // long gone: the score fades to nothing
+        assertEq(oracle.reliabilityBps(NODE), 0);
+    }
+
+    /// @dev An hour still within maxDelay is not a failure yet; once it can no longer be attested it is.
+    function test_reliability_pendingHoursAreNotFailuresYet() public {
+        _submitAtt(_att(NODE, epoch, 9_990, 0));
+        assertEq(oracle.reliabilityBps(NODE), 9_990);
+        vm.warp(_after(epoch + 1, MAX_DELAY)); // epoch + 1 could still be attested
+        assertEq(oracle.reliabilityBps(NODE), 9_990);
+        vm.warp(_after(epoch + 1, MAX_DELAY + 1)); // now it cannot: it counts as 0
+        uint256[] memory ups = new uint256[](2);
+        ups[0] = 9_990;
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), _ewmaBps(ups), 1);
+        assertLt(oracle.reliabilityBps(NODE), 5_000);
+    }
+
+    /// @dev A gap before the latest attestation counts as 0 until a late report fills it.
+    function test_reliability_lateReportFillsGap() public {
+        _submitAtt(_att(NODE, epoch - 2, 10_000, 0));
+        _submitAtt(_att(NODE, epoch, 10_000, 0));
+        uint256[] memory ups = new uint256[](3);
+        ups[0] = 10_000;
+        ups[2] = 10_000;
+        uint256 withGap = oracle.reliabilityBps(NODE);
+        assertApproxEqAbs(withGap, _ewmaBps(ups), 1);
+        _submitAtt(_att(NODE, epoch - 1, 10_000, 0));
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), 10_000, 1);
+        assertGt(oracle.reliabilityBps(NODE), withGap);
+        // And an hour before the first attested one moves the start back.
+        _submitAtt(_att(NODE, epoch - 3, 0, 0));
+        assertEq(oracle.node(NODE).firstEpoch, epoch - 3);
+        ups = new uint256[](4);
+        (ups[1], ups[2], ups[3]) = (10_000, 10_000, 10_000);
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), _ewmaBps(ups), 1);
+    }
+
+    /// @dev The same hours attested in order for one node and in a shuffled order for another give
+    ///      the same record and (within rounding) the same score.
+    function testFuzz_reliability_orderDoesNotMatter(uint256 seed) public {
+        vm.prank(owner);
+        oracle.setMaxDelay(1 days);
+        uint64 first = epoch - 19;
+        uint16[20] memory ups;
+        uint256[] memory order = new uint256[](20);
+        for (uint256 i; i < 20; ++i) {
+            ups[i] = uint16(uint256(keccak256(abi.encode(seed, i))) % 10_001);
+            order[i] = i;
+        }
+        for (uint256 i = 19; i > 0; --i) {
+            uint256 j = uint256(keccak256(abi.encode(seed, "shuffle", i))) % (i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        Attestation[] memory inOrder = new Attestation[](20);
+        Attestation[] memory shuffled = new Attestation[](20);
+        for (uint256 i; i < 20; ++i) {
+            inOrder[i] = _att(NODE, first + uint64(i), ups[i], 0);
+            shuffled[i] = _att(NODE + 1, first + uint64(order[i]), ups[order[i]], 0);
+        }
+        _submit(_report(1, inOrder));
+        for (uint256 i; i < 20; i += 5) {
+            Attestation[] memory part = new Attestation[](5);
+            for (uint256 j; j < 5; ++j) {
+                part[j] = shuffled[i + j];
+            }
+            _submit(_report(1, part));
+        }
+        NodeRecord memory a = oracle.node(NODE);
+        NodeRecord memory b = oracle.node(NODE + 1);
+        assertEq(a.epochs, b.epochs);
+        assertEq(a.firstEpoch, b.firstEpoch);
+        assertEq(a.lastEpoch, b.lastEpoch);
+        assertApproxEqRel(a.weightedUptime, b.weightedUptime, 1e3); // 18-decimal constants: 1e-15
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), oracle.reliabilityBps(NODE + 1), 1);
+        uint256[] memory expected = new uint256[](20);
+        for (uint256 i; i < 20; ++i) {
+            expected[i] = ups[i];
+        }
+        assertApproxEqAbs(oracle.reliabilityBps(NODE), _ewmaBps(expected), 1);
+        assertLe(oracle.reliabilityBps(NODE + 1), 10_000);
+    }
+
+    // ================================================================ signer-set delay
+
+    function _newSet() internal returns (uint256[] memory newKeys) {
+        newKeys = _sortedKeys("new signer", 3);
+        vm.prank(owner);
+        oracle.setSigners(_addrs(newKeys), 2);
+    }
+
+    /// @dev A rotation (an owner key stolen, say) cannot sign anything until holders have seen it
+    ///      queued for two days; the old set signs until then, with nobody having to call anything.
+    function test_setSigners_takesEffectAfterDelay() public {
+        uint256 queuedAt = block.timestamp;
+        uint256[] memory newKeys = _newSet();
+        (uint32 version,,) = oracle.signerSet();
+        assertEq(version, 1);
+        (uint32 pv, uint8 pt, uint8 ps, uint64 at) = oracle.pendingSignerSet();
+        (pv, pt, ps, at) = (pv, pt, ps, at);
+        assertEq(pv, 2);
+        assertEq(pt, 2);
+        assertEq(ps, 3);
+        assertEq(at, queuedAt + 2 days);
+
+        Report memory early = _report(2, _att(NODE, epoch, 9_990, 0));
+        bytes[] memory newSigs = _signWith(oracle, early, _pick(newKeys, 0, 1));
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.WrongSignerSet.selector, 2, 1));
+        oracle.submit(early, newSigs);
+
+        vm.warp(at - 1); // the old set still signs, to the last second
+        epoch = uint64(block.timestamp / 1 hours) - 1;
+        _submitAtt(_att(NODE, epoch, 9_990, 0));
+
+        vm.warp(at);
+        epoch = uint64(block.timestamp / 1 hours) - 1;
+        (version,,) = oracle.signerSet();
+        assertEq(version, 2);
+        (pv,,, at) = oracle.pendingSignerSet();
+        assertEq(pv, 0);
+        assertEq(at, 0);
+        _expectSubmitRevert(
+            _report(1, _att(NODE + 1, epoch, 9_990, 0)),
+            abi.encodeWithSelector(IAttestationOracle.WrongSignerSet.selector, 1, 2)
+        );
+        Report memory r = _report(2, _att(NODE + 1, epoch, 9_990, 0));
+        oracle.submit(r, _signWith(oracle, r, _pick(newKeys, 0, 1)));
+        assertEq(oracle.node(NODE + 1).epochs, 1);
+    }
+
+    function test_setSigners_laterQueueReplacesPending() public {
+        _newSet(); // version 2, due at +2 days
+        vm.warp(block.timestamp + 1 days);
+        uint256[] memory thirdKeys = _sortedKeys("third signer", 1);
+        vm.prank(owner);
+        assertEq(oracle.setSigners(_addrs(thirdKeys), 1), 3);
+        (uint32 pv,,, uint64 at) = oracle.pendingSignerSet();
+        assertEq(pv, 3);
+        assertEq(at, block.timestamp + 2 days);
+
+        vm.warp(block.timestamp + 1 days); // version 2 would have been due: it was dropped
+        (uint32 version,,) = oracle.signerSet();
+        assertEq(version, 1);
+        vm.warp(at);
+        (version,,) = oracle.signerSet();
+        assertEq(version, 3);
+    }
+
+    function test_setSigners_queueAfterActivationKeepsIt() public {
+        _newSet();
+        vm.warp(block.timestamp + 2 days);
+        vm.prank(owner);
+        assertEq(oracle.setSigners(_ascending(1, 1), 1), 3);
+        (uint32 version, uint8 threshold, uint8 size) = oracle.signerSet();
+        assertEq(version, 2, "the matured set stays in force while its successor waits");
+        assertEq(threshold, 2);
+        assertEq(size, 3);
+        vm.warp(block.timestamp + 2 days);
+        (version, threshold, size) = oracle.signerSet();
+        assertEq(version, 3);
+        assertEq(threshold, 1);
+        assertEq(size, 1);
     }
 
     // ================================================================ EIP-712 digest
@@ -865,9 +1158,8 @@ contract AttestationOracleTest is Test, OracleSigning {
             );
         }
         // An array hashes as keccak of the concatenation of its members' hashStruct (empty: keccak("")).
-        bytes32 structHash = keccak256(
-            abi.encode(reportTypehash, uint256(r.signerSet), keccak256(attHashes), keccak256(markHashes))
-        );
+        bytes32 structHash =
+            keccak256(abi.encode(reportTypehash, uint256(r.signerSet), keccak256(attHashes), keccak256(markHashes)));
         return keccak256(abi.encodePacked(hex"1901", _domainSeparator(verifying), structHash));
     }
 

@@ -150,8 +150,8 @@ def test_three_nodes_land_the_median_report(market, network, landed_epoch):
     assert attested and uptime == 10_000
     attested, uptime, _ = record(market, 2, landed_epoch)
     assert attested and uptime == (3600 - 600) * 10_000 // 3600  # ten minutes down
-    last_epoch, epochs, uptime_sum, _ = market.oracle.functions.node(2).call()
-    assert (last_epoch, epochs, uptime_sum) == (landed_epoch, 1, uptime)
+    first_epoch, last_epoch, epochs, weighted_uptime = market.oracle.functions.node(2).call()
+    assert (first_epoch, last_epoch, epochs, weighted_uptime) == (landed_epoch, landed_epoch, 1, uptime * 10**18)
     receipt = market.w3.eth.get_transaction_receipt(outcome.tx_hash)
     attested_events = market.events(receipt, market.oracle, "Attested")
     assert [e["nodeId"] for e in attested_events] == [1, 2]
@@ -182,15 +182,15 @@ def test_a_node_that_saw_otherwise_refuses_and_the_others_sign(market, network, 
     assert record(market, 1, landed_epoch)[1] == 10_000  # the median is the honest majority's
 
 
-def test_the_same_epoch_twice_is_epoch_not_increasing(market, network, landed_epoch, caplog):
+def test_the_same_epoch_twice_is_already_attested(market, network, landed_epoch, caplog):
     aggregator = make_aggregator(market, [network.nodes[n] for n in "abc"])
     assert aggregator.run(landed_epoch).landed
     with caplog.at_level(logging.WARNING, logger="oracle.aggregator"):
         again = aggregator.run(landed_epoch)
-    assert not again.landed and again.error == "EpochNotIncreasing"
+    assert not again.landed and again.error == "AlreadyAttested"
     assert "this epoch has already landed" in again.summary
-    assert any("EpochNotIncreasing" in r.message for r in caplog.records)
-    assert market.oracle.functions.node(1).call()[1] == 1  # counted once
+    assert any("AlreadyAttested" in r.message for r in caplog.records)
+    assert market.oracle.functions.node(1).call()[2] == 1  # counted once (epochs)
 
 
 def test_watch_lands_the_last_epoch_once(market, network, landed_epoch):
@@ -256,7 +256,7 @@ def test_cli_lands_then_reports_the_revert_by_name(market, network, landed_epoch
     assert f"landed epoch {landed_epoch}" in first.stdout and "dev account 9" in first.stderr
     second = aggregate_cli(chain, deployments_dir, "--nodes", nodes, "--epoch", str(landed_epoch))
     assert second.returncode == 1, second.stdout + second.stderr
-    assert "EpochNotIncreasing" in second.stderr and "nothing landed" in second.stderr
+    assert "AlreadyAttested" in second.stderr and "nothing landed" in second.stderr
     assert "Traceback" not in second.stdout + second.stderr
 
 

@@ -56,7 +56,7 @@ def test_healthy_provider_paid_failing_provider_slashed(market, round_setup):
         assert len(signed.signatures) == 2 and list(signed.signers) == sorted(signed.signers, key=lambda a: int(a, 16))
         warp_to(market, (epoch + 1) * EPOCH_SECONDS + 60)
         submitter.submit(signed.report, signed.signatures)
-        with pytest.raises(errors.EpochNotIncreasing):  # a replay is refused, never counted twice
+        with pytest.raises(errors.AlreadyAttested):  # a replay is refused, never counted twice
             submitter.submit(signed.report, signed.signatures)
 
     ok_uptime = market.oracle.functions.epochRecord(node_ok, first_epoch).call()

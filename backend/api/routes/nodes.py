@@ -105,7 +105,7 @@ def get_node(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
         health.c.chain_id == chain_id, health.c.node_id == node_id)).scalar()
     met = int(record.met or 0)
     reliability = Reliability(
-        epochs=n, reliability_bps=mean(record.uptime) or 0, mean_load_bps=mean(record.load),
+        epochs=n, reliability_bps=row.reliability_bps, mean_load_bps=mean(record.load),
         gpu_seconds=int(record.gpu_seconds or 0), mean_mflops_per_joule=mean(record.mflops),
         mean_gflops=mean(record.gflops), last_epoch=record.last_epoch, stale=stale,
         sla_min_uptime_bps=min_uptime, sla_min_gflops_per_joule=min_per_joule, sla_epochs_met=met,

@@ -34,19 +34,34 @@ struct Report {
     MarkPrice[] marks;
 }
 
-/// @notice Attested history of a node: its last epoch and running sums for its reliability score.
+/// @notice Attested history of a node, what its reliability score is computed from.
 struct NodeRecord {
+    /// @notice The earliest epoch attested (0 with no history).
+    uint64 firstEpoch;
+    /// @notice The latest epoch attested, whatever the order the reports landed in.
     uint64 lastEpoch;
+    /// @notice How many distinct epochs were attested.
     uint32 epochs;
-    uint64 uptimeBpsSum;
-    uint64 gflopsPerJouleSum;
+    /// @notice Σ over attested epochs e of uptimeBps(e) · 2^(-(lastEpoch - e) / 168), in bps × 1e18,
+    ///         each term and each rescaling rounded down.
+    uint96 weightedUptime;
 }
 
 /// @title IAttestationOracle
-/// @notice M-of-N signed EIP-712 reports of node delivery and GPU mark prices. Signer sets are
-///         versioned; a report names the set it was signed under and only the current set counts.
-///         Epochs strictly increase per node, so no attestation is ever counted twice.
+/// @notice M-of-N signed EIP-712 reports of node delivery and GPU mark prices.
+///
+///         Signer sets are versioned; a report names the set it was signed under and only the
+///         effective set counts. A new set is queued by the owner and becomes effective by itself
+///         {SIGNER_SET_DELAY} seconds later, so holders see a rotation coming; until then the
+///         previous set keeps signing.
+///
+///         Any epoch that is over and at most {maxDelay} seconds past its end can be attested, in any
+///         order, once per node: the epoch's attested bit is the record of what was counted, so no
+///         attestation is ever counted twice and a late report can still fill an earlier hour.
 interface IAttestationOracle {
+    // ---------------------------------------------------------------- errors
+
+    /// @notice The report names signer set `given`; `current` is the effective one.
     error WrongSignerSet(uint32 given, uint32 current);
     /// @notice Signatures must come from distinct signers of the set, in ascending address order.
     error SignersNotAscending(address signer, address previous);
@@ -54,17 +69,35 @@ interface IAttestationOracle {
     error BelowThreshold(uint256 signatures, uint256 threshold);
     /// @notice A signer set must be 1-255 strictly ascending non-zero addresses, threshold in (n/2, n].
     error InvalidSignerSet();
+    /// @notice `maxDelay` must be at most {MAX_DELAY}, so settlement can never be put off for long.
+    error InvalidMaxDelay(uint256 given, uint256 max);
     error EpochNotOver(uint64 nodeId, uint64 epoch);
     /// @notice The epoch ended more than `maxDelay` seconds ago.
     error StaleEpoch(uint64 nodeId, uint64 epoch, uint256 maxDelay);
-    error EpochNotIncreasing(uint64 nodeId, uint64 epoch, uint64 lastEpoch);
-    /// @notice A field is out of range: uptime or load above 10,000 bps, more GPU-seconds than 255 GPUs
-    ///         deliver in an hour, or a zero mark price.
+    /// @notice `nodeId`'s `epoch` already has an attestation; a second one (a replay or a second
+    ///         opinion) is refused.
+    error AlreadyAttested(uint64 nodeId, uint64 epoch);
+    /// @notice A field is out of range: uptime or load above 10,000 bps, or more GPU-seconds than
+    ///         255 GPUs deliver in an hour.
     error OutOfBounds(uint64 nodeId, uint64 epoch);
+    /// @notice A mark price of zero.
+    error InvalidMarkPrice(bytes32 gpuClass, uint128 price);
+    /// @notice A mark price outside [lo, hi]: more than {MAX_MARK_STEP} times away from the class's
+    ///         previous mark.
+    error MarkOutOfBounds(bytes32 gpuClass, uint128 price, uint256 lo, uint256 hi);
+    /// @notice A class's marks must move forward in time: `epoch` is not after its `lastEpoch`.
     error MarkNotIncreasing(bytes32 gpuClass, uint64 epoch, uint64 lastEpoch);
     error EmptyReport();
 
+    // ---------------------------------------------------------------- events
+
+    /// @notice A signer set became effective at once: only the constructor's first set does. Sets
+    ///         from {setSigners} announce themselves with {SignerSetQueued} and take effect at its
+    ///         `activatesAt`, with no further event.
     event SignerSetChanged(uint32 indexed version, address[] signers, uint8 threshold);
+    /// @notice Set `version` is queued and becomes effective at `activatesAt` (a unix time),
+    ///         replacing any set queued before it that was not yet effective.
+    event SignerSetQueued(uint32 indexed version, address[] signers, uint8 threshold, uint64 activatesAt);
     event Attested(
         uint64 indexed nodeId,
         uint64 indexed epoch,
@@ -78,13 +111,39 @@ interface IAttestationOracle {
     event MarkPriceSet(bytes32 indexed gpuClass, uint64 indexed epoch, uint128 price);
     event MaxDelaySet(uint256 maxDelay);
 
-    /// @notice Replaces the signer set; `signers` strictly ascending. Owner only.
+    // ---------------------------------------------------------------- constants
+
+    /// @notice The most `maxDelay` may be, in seconds (one day).
+    function MAX_DELAY() external view returns (uint256);
+
+    /// @notice Seconds between {setSigners} and its set becoming effective (two days).
+    function SIGNER_SET_DELAY() external view returns (uint256);
+
+    /// @notice The factor a class's mark may move by from its previous mark, either way.
+    function MAX_MARK_STEP() external view returns (uint256);
+
+    // ---------------------------------------------------------------- admin
+
+    /// @notice Queues a new signer set, effective {SIGNER_SET_DELAY} seconds from now; a set queued
+    ///         before and not yet effective is dropped. `signers` strictly ascending, threshold a
+    ///         majority. Owner only.
+    /// @return version The queued set's version: one above the effective or the dropped set's.
     function setSigners(address[] calldata signers, uint8 threshold) external returns (uint32 version);
 
-    /// @notice Records a report signed by at least the threshold of the current signer set.
+    /// @notice How long after an epoch ends its attestation is still accepted, at most {MAX_DELAY}.
+    ///         Owner only.
+    function setMaxDelay(uint64 maxDelay_) external;
+
+    // ---------------------------------------------------------------- submit
+
+    /// @notice Records a report signed by at least the threshold of the effective signer set.
     ///         `signatures` are 65-byte ECDSA signatures over `reportDigest(report)`, ordered by
-    ///         ascending signer address.
+    ///         ascending signer address. Each attestation must be for an epoch that is over, at most
+    ///         {maxDelay} seconds past its end and not attested yet; each mark for a newer epoch than
+    ///         its class's last, at most {MAX_MARK_STEP} times away from its price. All or nothing.
     function submit(Report calldata report, bytes[] calldata signatures) external;
+
+    // ---------------------------------------------------------------- views
 
     function reportDigest(Report calldata report) external view returns (bytes32);
 
@@ -105,12 +164,35 @@ interface IAttestationOracle {
 
     function node(uint64 nodeId) external view returns (NodeRecord memory);
 
-    /// @notice Mean attested uptime of a node over its history, in bps (0 with no history).
+    /// @notice A node's reliability in bps: the exponentially weighted mean of its per-epoch uptime,
+    ///         recent hours weighing more (half-life 168 epochs, one week), an unattested hour
+    ///         counting as 0 uptime. With w = 2^(-1/168), first = the node's first attested epoch,
+    ///         u(e) = attested uptime of e or 0:
+    ///
+    ///             reliability = Σ_{e=first..T} u(e)·w^(T-e) / Σ_{e=first..T} w^(T-e)
+    ///                         = weightedUptime·w^(T-lastEpoch)·(1-w) / (1-w^(T-first+1)) / 1e18
+    ///
+    ///         where T = max(lastEpoch, the latest epoch that can no longer be attested, i.e. ended
+    ///         more than {maxDelay} seconds ago). So an hour after the node's latest attestation
+    ///         counts as a failure only once it can no longer be attested; a gap before the latest
+    ///         attestation counts as 0 until a late report fills it. Powers of w are 18-decimal
+    ///         and every product and quotient rounds down, with 1 - w taken as 1 - w rounded down
+    ///         (as 1 - w^n is), so a constant uptime u scores u or u - 1; at most 10,000; 0 with no
+    ///         history.
     function reliabilityBps(uint64 nodeId) external view returns (uint256);
 
+    /// @notice The latest mark of `gpuClass` and its epoch; (0, 0) before the first.
     function markPrice(bytes32 gpuClass) external view returns (uint128 price, uint64 epoch);
 
+    /// @notice The effective signer set: the queued one once its time came, else the previous one.
     function signerSet() external view returns (uint32 version, uint8 threshold, uint8 size);
+
+    /// @notice The queued set that is not effective yet; all zero when there is none.
+    function pendingSignerSet() external view returns (uint32 version, uint8 threshold, uint8 size, uint64 activatesAt);
+
+    /// @notice Whether `signer` is in set `version` (queued, dropped and past sets included).
     function isSigner(uint32 version, address signer) external view returns (bool);
+
+    /// @notice Seconds after an epoch's end that its attestation is still accepted.
     function maxDelay() external view returns (uint256);
 }

@@ -18,8 +18,8 @@ import {Capacity, Booking, CapacityStatus, CloseReason} from "../../src/interfac
 import {Funds} from "../../src/interfaces/IEscrow.sol";
 
 /// @notice Drives the oracle and settlement over time: signed reports for a few nodes (random
-///         uptime, gaps, late catch-ups that lose stale epochs), replays, out-of-order and forged
-///         submissions that must all fail, capacities sold, booked and settled against what was
+///         uptime, gaps, hours in any order, late catch-ups that fill gaps or lose stale epochs),
+///         replays, second attestations of an hour and forged submissions that must all fail, capacities sold, booked and settled against what was
 ///         attested. Ghost records are what the invariants compare the contracts against. Calls
 ///         that may fail for a legitimate reason are wrapped in try/catch; the handler never reverts.
 contract OracleHandler is StdCheats, StdUtils, OracleSigning {
@@ -64,7 +64,8 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
     // ------------------------------------------------------------------ oracle ghosts
 
     mapping(uint64 nodeId => uint256) public ghostEpochs; // successful distinct (node, epoch) attestations
-    mapping(uint64 nodeId => uint64) public ghostLast;
+    mapping(uint64 nodeId => uint64) public ghostFirst; // the earliest attested epoch
+    mapping(uint64 nodeId => uint64) public ghostLast; // the latest attested epoch
     mapping(uint64 nodeId => uint256) public ghostUptimeSum;
     /// @dev uptime + 1 of each attested (node, epoch); 0: never attested.
     mapping(uint64 nodeId => mapping(uint64 epoch => uint256)) public ghostRecord;
@@ -73,12 +74,13 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
     bytes[] internal _reportSigs; // abi-encoded bytes[] of its signatures
 
     uint256 public submissions;
-    uint256 public unexpectedSubmitFailures; // valid, in-time, increasing reports that reverted: 0
+    uint256 public unexpectedSubmitFailures; // valid, in-time reports of unattested hours that reverted: 0
     uint256 public doubleCounted; // a success for a (node, epoch) already recorded: 0
     uint256 public replayAttempts;
     uint256 public replaySuccesses; // must stay 0
-    uint256 public outOfOrderAttempts;
-    uint256 public outOfOrderSuccesses; // must stay 0
+    uint256 public reattestAttempts;
+    uint256 public reattestSuccesses; // must stay 0
+    uint256 public outOfOrderSubmissions; // reports whose hours went newest first (coverage)
     uint256 public forgedAttempts;
     uint256 public forgedSuccesses; // must stay 0
     uint256 public recordMismatches; // oracle epochRecord disagreeing with the ghost: 0
@@ -162,9 +164,9 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
 
     // ================================================================== oracle
 
-    /// @dev The aggregator catches up: for one node or all, every epoch from the first still
-    ///      acceptable one (after the node's last) up to the last ended one, at most 8, each left
-    ///      out now and then. Must succeed.
+    /// @dev The aggregator catches up: for one node or all, every unattested epoch from the first
+    ///      still acceptable one up to the last ended one, at most 8, each left out now and then
+    ///      (a gap a later call may fill), newest first in one report of three. Must succeed.
     function attest(uint256 nodeSeed, uint256 uptimeSeed, bool allNodes, uint8 signersSeed) external act {
         Attestation[] memory atts = new Attestation[](8 * N_NODES);
         uint256 k;
@@ -175,6 +177,7 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
             if (!ok) continue;
             if (hi > lo + 7) hi = lo + 7;
             for (uint64 e = lo; e <= hi; ++e) {
+                if (ghostRecord[nodeId][e] != 0) continue;
                 uint256 r = uint256(keccak256(abi.encode(uptimeSeed, nodeId, e)));
                 if (r % 5 == 0 && e != hi) continue; // a gap
                 atts[k++] = _att(nodeId, e, _uptime(r >> 8), MFLOPS);
@@ -184,6 +187,10 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         assembly ("memory-safe") {
             mstore(atts, k)
         }
+        if (uptimeSeed % 3 == 0 && k > 1) {
+            _reverse(atts);
+            ++outOfOrderSubmissions;
+        }
         Report memory rep = _report(1, atts);
         bytes[] memory sigs = _signWith(oracle, rep, _signers(signersSeed));
         try oracle.submit(rep, sigs) {
@@ -192,8 +199,9 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
                 Attestation memory a = atts[i];
                 if (ghostRecord[a.nodeId][a.epoch] != 0) ++doubleCounted;
                 ghostRecord[a.nodeId][a.epoch] = uint256(a.uptimeBps) + 1;
+                if (ghostEpochs[a.nodeId] == 0 || a.epoch < ghostFirst[a.nodeId]) ghostFirst[a.nodeId] = a.epoch;
+                if (a.epoch > ghostLast[a.nodeId]) ghostLast[a.nodeId] = a.epoch;
                 ghostEpochs[a.nodeId] += 1;
-                ghostLast[a.nodeId] = a.epoch;
                 ghostUptimeSum[a.nodeId] += a.uptimeBps;
             }
             if (_reports.length < MAX_REPORTS) {
@@ -217,17 +225,19 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         } catch {}
     }
 
-    /// @dev A freshly signed report for an epoch at or before a node's last. Must fail.
-    function outOfOrder(uint256 nodeSeed, uint256 backSeed, uint16 uptimeSeed) external act {
+    /// @dev A freshly signed second opinion on an epoch a node already has attested (at or up to
+    ///      two before its latest, attested ones only). Must fail.
+    function reattest(uint256 nodeSeed, uint256 backSeed, uint16 uptimeSeed) external act {
         uint64 nodeId = nodeIds[nodeSeed % N_NODES];
         if (ghostEpochs[nodeId] == 0) return;
         uint64 back = uint64(backSeed % 3);
         uint64 e = ghostLast[nodeId] >= back ? ghostLast[nodeId] - back : 0;
+        if (ghostRecord[nodeId][e] == 0) e = ghostLast[nodeId];
         Report memory rep = _report(1, _att(nodeId, e, _uptime(uptimeSeed), MFLOPS));
         bytes[] memory sigs = _signWith(oracle, rep, _signers(uint8(backSeed >> 8)));
-        ++outOfOrderAttempts;
+        ++reattestAttempts;
         try oracle.submit(rep, sigs) {
-            ++outOfOrderSuccesses;
+            ++reattestSuccesses;
         } catch {}
     }
 
@@ -235,7 +245,11 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
     ///      signer twice, descending order, or the wrong signer-set version. Must fail.
     function forged(uint256 nodeSeed, uint8 kind) external act {
         uint64 nodeId = nodeIds[nodeSeed % N_NODES];
-        (bool ok, uint64 lo,) = _open(nodeId);
+        (bool ok, uint64 lo, uint64 hi) = _open(nodeId);
+        while (ok && ghostRecord[nodeId][lo] != 0) {
+            if (lo == hi) return;
+            ++lo;
+        }
         if (!ok) return;
         Report memory rep = _report(1, _att(nodeId, lo, 10_000, MFLOPS));
         kind %= 5;
@@ -268,15 +282,20 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         } catch {}
     }
 
-    /// @dev Epochs of `nodeId` that can be attested now: after its last, ended, not stale.
-    function _open(uint64 nodeId) internal view returns (bool ok, uint64 lo, uint64 hi) {
+    /// @dev Epochs that can be attested now, attested already or not: ended, not stale.
+    function _open(uint64) internal view returns (bool ok, uint64 lo, uint64 hi) {
         uint256 now_ = block.timestamp;
         uint256 lastEnded = now_ / HOUR - 1;
         uint256 delay = oracle.maxDelay();
         uint256 minValid = now_ > delay ? (now_ - delay + HOUR - 1) / HOUR - 1 : 0;
-        if (ghostEpochs[nodeId] != 0 && ghostLast[nodeId] + 1 > minValid) minValid = ghostLast[nodeId] + 1;
         if (minValid > lastEnded) return (false, 0, 0);
         return (true, uint64(minValid), uint64(lastEnded));
+    }
+
+    function _reverse(Attestation[] memory atts) internal pure {
+        for (uint256 i; i < atts.length / 2; ++i) {
+            (atts[i], atts[atts.length - 1 - i]) = (atts[atts.length - 1 - i], atts[i]);
+        }
     }
 
     /// @dev Three in five hours delivered (>= 9,000 bps), the rest failed.
@@ -450,7 +469,8 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
     }
 
     function withdraw(uint256 seed) external act {
-        address a = seed % 4 == 3 ? treasury : seed % 4 == 2 ? providers[(seed >> 8) % 2] : renters[(seed >> 8) % N_RENTERS];
+        address a =
+            seed % 4 == 3 ? treasury : seed % 4 == 2 ? providers[(seed >> 8) % 2] : renters[(seed >> 8) % N_RENTERS];
         if (escrow.claimable(a) == 0) return;
         vm.prank(a);
         escrow.withdraw(a);

@@ -36,7 +36,7 @@ contract OracleInvariantsTest is Base {
         selectors[3] = OracleHandler.attest.selector;
         selectors[4] = OracleHandler.attest.selector;
         selectors[5] = OracleHandler.replay.selector;
-        selectors[6] = OracleHandler.outOfOrder.selector;
+        selectors[6] = OracleHandler.reattest.selector;
         selectors[7] = OracleHandler.forged.selector;
         selectors[8] = OracleHandler.createCapacity.selector;
         selectors[9] = OracleHandler.buy.selector;
@@ -68,17 +68,22 @@ contract OracleInvariantsTest is Base {
     }
 
     /// @notice Each node's attested-epoch count equals the number of distinct (node, epoch)
-    ///         attestations that went through; replays, out-of-order and forged reports never do.
+    ///         attestations that went through, in whatever order they landed; replays, second
+    ///         attestations of an hour and forged reports never do. The weighted uptime behind the
+    ///         reliability score is at most the plain sum of attested uptimes, the score at most 100 %.
     function invariant_attestationNeverCountedTwice() public view {
         uint64[] memory nodes = handler.allNodeIds();
         for (uint256 i; i < nodes.length; ++i) {
             NodeRecord memory r = oracle.node(nodes[i]);
             assertEq(r.epochs, handler.ghostEpochs(nodes[i]), "node epochs != distinct successful attestations");
-            assertEq(r.uptimeBpsSum, handler.ghostUptimeSum(nodes[i]), "uptime sum != ghost");
-            if (r.epochs != 0) assertEq(r.lastEpoch, handler.ghostLast(nodes[i]), "last epoch != ghost");
+            assertLe(r.weightedUptime, handler.ghostUptimeSum(nodes[i]) * 1e18, "weighted uptime above the sum");
+            assertLe(oracle.reliabilityBps(nodes[i]), 10_000, "reliability above 100 %");
+            if (r.epochs == 0) continue;
+            assertEq(r.firstEpoch, handler.ghostFirst(nodes[i]), "first epoch != ghost");
+            assertEq(r.lastEpoch, handler.ghostLast(nodes[i]), "last epoch != ghost");
         }
         assertEq(handler.replaySuccesses(), 0, "a replayed report was accepted");
-        assertEq(handler.outOfOrderSuccesses(), 0, "an out-of-order epoch was accepted");
+        assertEq(handler.reattestSuccesses(), 0, "an attested hour was attested again");
         assertEq(handler.forgedSuccesses(), 0, "a badly signed report was accepted");
         assertEq(handler.doubleCounted(), 0, "a (node, epoch) was recorded twice");
         assertEq(handler.unexpectedSubmitFailures(), 0, "a valid report was refused");
@@ -121,7 +126,8 @@ contract OracleInvariantsTest is Base {
         invariant_attestationNeverCountedTwice();
         invariant_solvency();
         assertGt(handler.submissions(), 10, "few reports");
-        assertGt(handler.replayAttempts() + handler.outOfOrderAttempts() + handler.forgedAttempts(), 10);
+        assertGt(handler.outOfOrderSubmissions(), 0, "no report went newest first");
+        assertGt(handler.replayAttempts() + handler.reattestAttempts() + handler.forgedAttempts(), 10);
         assertGt(handler.settledBookings(), 2, "few bookings settled");
         assertGt(handler.settledUnusedHolders(), 2, "few unused hours settled");
         assertGt(handler.settledCaps(), 2, "few capacities settled");
@@ -138,7 +144,7 @@ contract OracleInvariantsTest is Base {
         if (a <= 1) handler.warp(x);
         else if (a <= 4) handler.attest(x, y, z % 2 == 0, uint8(z >> 8));
         else if (a == 5) handler.replay(x);
-        else if (a == 6) handler.outOfOrder(x, y, uint16(z));
+        else if (a == 6) handler.reattest(x, y, uint16(z));
         else if (a == 7) handler.forged(x, uint8(y));
         else if (a == 8) handler.createCapacity(x, y, z, r >> 128);
         else if (a <= 10) handler.buy(x, y, z, r >> 128);
@@ -151,9 +157,22 @@ contract OracleInvariantsTest is Base {
 
     function afterInvariant() public view {
         console2.log("submissions", handler.submissions());
-        console2.log("replays / out-of-order / forged tried", handler.replayAttempts(), handler.outOfOrderAttempts(), handler.forgedAttempts());
+        console2.log(
+            "replays / second opinions / forged tried",
+            handler.replayAttempts(),
+            handler.reattestAttempts(),
+            handler.forgedAttempts()
+        );
+        console2.log("reports newest first", handler.outOfOrderSubmissions());
         console2.log("bookings made / settled", handler.bookingCount(), handler.settledBookings());
-        console2.log("unused holders settled / capacities settled", handler.settledUnusedHolders(), handler.settledCaps());
-        console2.log("released / entitled / delivered hours paid", handler.ghostReleased(), handler.ghostEntitled(), handler.deliveredHoursPaid());
+        console2.log(
+            "unused holders settled / capacities settled", handler.settledUnusedHolders(), handler.settledCaps()
+        );
+        console2.log(
+            "released / entitled / delivered hours paid",
+            handler.ghostReleased(),
+            handler.ghostEntitled(),
+            handler.deliveredHoursPaid()
+        );
     }
 }

@@ -34,7 +34,7 @@ def test_list_filters_sort_and_pages(market, store, serve, index):
         "created_time": first["created_time"],
         "node": {"node_id": rnd.nodes[0], "owner": p1, "gpu_model": "H100-SXM5-80GB", "gpu_count": 4,
                  "vram_gb": 80, "region": "eu-west", "interconnect": "NVLink"},
-        "best_ask": 2_300_000, "best_bid": 2_000_000, "reliability_bps": (10_000 + 5_000 + 4_000) // 3,
+        "best_ask": 2_300_000, "best_bid": 2_000_000, "reliability_bps": 6_325,  # see test_nodes.RELIABILITY
         "epochs_attested": 3,
     }
     assert first["bond"] == 16 * market.min_bond_per_unit()
@@ -62,8 +62,8 @@ def test_list_filters_sort_and_pages(market, store, serve, index):
     assert ids(api.get("/capacities", params={"max_price": 2_299_999})) == [b]
     assert ids(api.get("/capacities", params={"max_price": 1_499_999})) == []
     # Reliability and provider (any case without a checksum, or a valid checksum).
-    assert ids(api.get("/capacities", params={"min_reliability": 6_333})) == [a]
-    assert ids(api.get("/capacities", params={"min_reliability": 6_334})) == []
+    assert ids(api.get("/capacities", params={"min_reliability": 6_325})) == [a]
+    assert ids(api.get("/capacities", params={"min_reliability": 6_326})) == []
     assert ids(api.get("/capacities", params={"provider": p2.lower()})) == [b]
     assert ids(api.get("/capacities", params={"provider": p1})) == [a, c]
 

@@ -8,6 +8,9 @@ from backend.db.models import NodeHealth, NodeMetadata, Slash
 from tests.backend.market_round import play_round
 
 UPTIMES = (10_000, 5_000, 4_000)  # what play_round's oracle attests for node 1, epoch by epoch
+STEP = 2 ** (-1 / 168)  # the oracle's reliability weight per epoch of age
+# The exponentially weighted mean the oracle computes at the last of the three epochs: 6,325.08...
+RELIABILITY = int(sum(u * STEP ** (2 - i) for i, u in enumerate(UPTIMES)) / sum(STEP ** k for k in range(3)))
 
 
 def test_nodes_reliability_and_attestations(market, store, serve, index, settings):
@@ -34,7 +37,9 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     assert listing.json()["total"] == 3
     first = listing.json()["items"][0]
     on_chain = market.oracle.functions.reliabilityBps(node1).call()
-    assert first["reliability_bps"] == sum(UPTIMES) // 3 == on_chain
+    # The node's last attested hour is the latest closed one, so the API's float SQL and the chain's
+    # fixed point agree, to the basis point (both round down from 6,325.08).
+    assert first["reliability_bps"] == RELIABILITY == on_chain == 6_325
     assert (first["epochs_attested"], first["gpu_model"], first["owner"]) == (3, "H100-SXM5-80GB", p1.address)
     # Node 2 was transferred from provider 2 to provider 1 during the round.
     def node_ids(**params) -> list[int]:
@@ -59,7 +64,7 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     assert sla_uptime == settings.sla_min_uptime_bps != 3_000
     met = sum(u >= sla_uptime for u in UPTIMES)
     assert d["reliability"] == {
-        "epochs": 3, "reliability_bps": sum(UPTIMES) // 3, "mean_load_bps": 6_000,
+        "epochs": 3, "reliability_bps": RELIABILITY, "mean_load_bps": 6_000,
         "gpu_seconds": sum(4 * 3600 * u // 10_000 for u in UPTIMES), "mean_mflops_per_joule": 250_000,
         "mean_gflops": 600_000, "last_epoch": rnd.epochs[-1][1], "stale": True,
         "sla_min_uptime_bps": sla_uptime, "sla_min_gflops_per_joule": sla_per_joule,
