@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         description="oracle signer addresses; on development chains, Anvil's dev accounts 6-8 when unset",
     )
     oracle_max_delay: int = Field(
-        6 * 3600, ge=0, le=86_400, description="seconds after an epoch its report is accepted (at most a day)")
+        6 * 3600, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)")
     sla_min_uptime_bps: int = Field(9_500, ge=0, le=10_000, description="an hour is delivered at or above this")
     sla_min_gflops_per_joule: int = Field(0, ge=0, le=65_535, description="and at or above this (0: off)")
     sla_grace_hours: int = Field(1, ge=0, le=255, description="failed hours per window before slashing")

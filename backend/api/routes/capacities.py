@@ -116,7 +116,8 @@ def capacity_fields(row: Any) -> dict[str, Any]:
     return {
         **{k: m[k] for k in (
             "capacity_id", "node_id", "provider", "start", "end", "status", "close_reason", "supply_cap",
-            "minted", "supply", "activated", "bond", "unit_backing", "created_block", "created_time", "best_ask", "best_bid",
+            "minted", "supply", "activated", "bond", "unit_backing", "created_block", "created_time", "best_ask",
+            "best_bid",
             "reliability_bps", "epochs_attested")},
         "hours": (m["end"] - m["start"]) // HOUR,
         "units_available": m["supply_cap"] - m["minted"],

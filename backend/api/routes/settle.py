@@ -62,10 +62,11 @@ def settle_capacity(body: SettleCapacityRequest, chain: ChainDep) -> dict[str, A
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleCapacity(body.capacity_id)))
 
 
-@router.post("/end-booking", response_model=UnsignedTx, response_model_by_alias=True,
-             responses={409: {"description": "the transaction would revert; `details.error` names the contract's "
-                                             "error (NotBookingHolder, BookingNotStarted, NothingToEnd, "
-                                             "BookingNotOpen)"}},
+_END_REVERT = {409: {"description": "the transaction would revert; `details.error` names the contract's "
+                                    "error (NotBookingHolder, BookingNotStarted, NothingToEnd, BookingNotOpen)"}}
+
+
+@router.post("/end-booking", response_model=UnsignedTx, response_model_by_alias=True, responses=_END_REVERT,
              summary="End a running booking early: the hours not yet started refunded at once")
 def end_booking(body: EndBookingRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market

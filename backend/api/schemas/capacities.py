@@ -74,7 +74,8 @@ class EscrowFundsPublic(BaseModel):
     backing: int = Field(description="unit backing × units sold and not yet paid out")
     bond: int = Field(description="the provider's bond still held")
     refundable_units: int = Field(description="GPU-hours refundable after a cancel")
-    penalty_per_unit: int = Field(description="bond each unit refunded after a cancel takes besides its backing")
+    penalty_per_unit: int = Field(
+        description="bond each unit refunded after a cancel takes besides its backing")
     premium: int = Field(description="primary sales above the backing, held until the window settles: "
                                      "paid for delivered hours, the rest to the treasury")
     released: int = Field(description="paid out to the provider so far")
