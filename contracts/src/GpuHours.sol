@@ -60,11 +60,14 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         emit SettlementSet(settlement_);
     }
 
+    /// @notice Sets the least bond per unit of cap for capacities created from now on (existing ones
+    ///         keep the bond they posted). Owner only.
     function setMinBondPerUnit(uint256 amount) external onlyOwner {
         minBondPerUnit = amount;
         emit MinBondPerUnitSet(amount);
     }
 
+    /// @notice Sets the ERC-1155 metadata URI. Owner only; moves no funds.
     function setURI(string calldata uri_) external onlyOwner {
         _setURI(uri_);
     }
@@ -290,10 +293,12 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
 
     // ---------------------------------------------------------------- views
 
+    /// @inheritdoc IGpuHours
     function node(uint64 nodeId) external view returns (Node memory) {
         return _nodes[nodeId];
     }
 
+    /// @inheritdoc IGpuHours
     function capacity(uint256 capacityId) external view returns (Capacity memory) {
         return _capacities[capacityId];
     }
@@ -316,30 +321,36 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         return circulating < free ? circulating : free;
     }
 
+    /// @inheritdoc IGpuHours
     function booking(uint256 bookingId) external view returns (Booking memory) {
         return _bookings[bookingId];
     }
 
+    /// @inheritdoc IGpuHours
     function providerOf(uint256 capacityId) external view returns (address) {
         Capacity storage c = _capacities[capacityId];
         if (c.status == CapacityStatus.None) revert UnknownCapacity(capacityId);
         return _nodes[c.nodeId].owner;
     }
 
+    /// @inheritdoc IGpuHours
     function supplyCap(uint256 capacityId) external view returns (uint256) {
         return _cap(_capacities[capacityId]);
     }
 
+    /// @inheritdoc IGpuHours
     function totalSupply(uint256 capacityId) external view returns (uint256) {
         Capacity storage c = _capacities[capacityId];
         return c.minted - c.retired - bookedUnits(capacityId);
     }
 
+    /// @inheritdoc IGpuHours
     function bookedUnits(uint256 capacityId) public view returns (uint256) {
         Capacity storage c = _capacities[capacityId];
         return _booked[capacityId].sum(0, (c.end - c.start) / HOUR);
     }
 
+    /// @inheritdoc IGpuHours
     function bookedAt(uint256 capacityId, uint256 hourStart) external view returns (uint256) {
         Capacity storage c = _capacities[capacityId];
         if (hourStart < c.start || hourStart >= c.end) return 0;

@@ -256,7 +256,9 @@ interface IGpuHours {
 
     // ------------------------------------------------------------------ views
 
+    /// @notice Node `nodeId` as registered (owner zero when unknown).
     function node(uint64 nodeId) external view returns (Node memory);
+    /// @notice Capacity `capacityId` (status None when unknown).
     function capacity(uint256 capacityId) external view returns (Capacity memory);
     /// @notice The terms fixed for `capacityId` when it was created.
     function terms(uint256 capacityId) external view returns (Terms memory);
@@ -266,7 +268,9 @@ interface IGpuHours {
     function usableUnits(uint256 capacityId) external view returns (uint256);
     /// @notice The node registered with these GPUs (hash of their UUIDs), 0 if none.
     function nodeOfGpus(bytes32 gpuUuidsHash) external view returns (uint64);
+    /// @notice Booking `bookingId` (holder zero when unknown).
     function booking(uint256 bookingId) external view returns (Booking memory);
+    /// @notice The owner of the capacity's node now: who sells its hours and is paid for them.
     function providerOf(uint256 capacityId) external view returns (address);
     /// @notice The exchange: the only minter, and the one contract that moves hours between holders
     ///         without an ERC-1155 approval, which it does only on the holder's own signed order or
@@ -274,6 +278,7 @@ interface IGpuHours {
     function exchange() external view returns (address);
     /// @notice The settlement contract: expires, closes and settles against attested delivery.
     function settlement() external view returns (address);
+    /// @notice GPUs × window hours: the most units of `capacityId` that can exist at once.
     function supplyCap(uint256 capacityId) external view returns (uint256);
     /// @notice Units of `capacityId` in circulation: minted minus activated, redeemed and expired.
     function totalSupply(uint256 capacityId) external view returns (uint256);
