@@ -23,7 +23,7 @@ def test_demo_runs_a_market_round(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Market round complete." in out
-    assert "renter-3 redeemed 50 hours and withdrew $70.00" in out
+    assert "renter-3 redeemed 50 hours and withdrew $95.00" in out  # 50 × ($1.40 backing + $0.50 penalty)
     # renter-3 ends with 24 bought + 32 resold to it = 56 H100-hours
     assert "│ renter-3   │" in out and "│            56 │" in out
     assert "booking settled: 2 h delivered" in out and "$4.00 slashed" in out

@@ -47,7 +47,6 @@ def test_order_hash_matches_contract(market, accounts, setup):
 def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
     provider, renter_a, renter_b, renter_c = accounts[1], accounts[3], accounts[4], accounts[5]
     cap, start = setup["capacity"], setup["start"]
-    fee_bps = market.exchange.functions.feeBps().call()
     treasury = market.exchange.functions.treasury().call()
     expiry = now(market) + 6 * HOUR
 
@@ -55,8 +54,8 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
     listing = market.sign(provider, OrderKind.PRIMARY_SELL, cap, 200, PRICE, expiry)
     a_before = market.usdc_balance(renter_a.address)
     fill = market.fill(renter_a, listing, 120)
-    # The fee is on the premium alone: the backing is never touched by it.
-    assert fill.amount == 120 and fill.fee == -(-120 * (PRICE - BACKING) * fee_bps // 10_000)
+    # No fee at a primary sale: it is taken when the provider is paid for delivery.
+    assert fill.amount == 120 and fill.fee == 0
     assert market.usdc_balance(renter_a.address) == a_before - 120 * PRICE
     assert market.hours_of(renter_a.address, cap) == 120
     market.fill(renter_b, listing, 80)
@@ -65,9 +64,9 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
         market.fill(renter_c, listing, 1)
     assert exc.value.fields == {"orderHash": listing.hash, "amount": 1, "remaining": 0}
     funds = market.escrow.functions.funds(cap).call()
-    assert funds[0] == 200 * BACKING  # every unit's backing, whatever it sold for
-    premium_fees = fill.fee + -(-80 * (PRICE - BACKING) * fee_bps // 10_000)
-    assert market.claimable(provider.address) == 200 * (PRICE - BACKING) - premium_fees
+    # Every unit's backing, whatever it sold for; the premium above it held until the window settles.
+    assert (funds[0], funds[3]) == (200 * BACKING, 200 * (PRICE - BACKING))
+    assert market.claimable(provider.address) == 0
     assert market.hours.functions.totalSupply(cap).call() == 200
 
     # Resale: renter A sells 40 hours to renter C at a markup; payment goes straight to A.
@@ -89,11 +88,13 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
     assert exc.value.fields["booked"] == 8 and exc.value.fields["gpuCount"] == 8
 
     # The provider cancels before the window: every sold hour gets its backing back plus a penalty
-    # from the bond (the SLA's slash per GPU-hour, as far as the bond goes); the rest of it returns.
-    provider_before = market.claimable(provider.address)
+    # from the bond (the SLA's slash per GPU-hour, as far as the bond goes); the rest of it returns,
+    # and the premium is forfeited to the treasury: cancelling after selling dear earns nothing.
+    treasury_before = market.claimable(treasury)
     market.cancel_capacity(provider, cap)
     penalty = min(market.settlement.functions.sla().call()[3], setup["bond"] // 200)
-    assert market.claimable(provider.address) == provider_before + setup["bond"] - 200 * penalty
+    assert market.claimable(provider.address) == setup["bond"] - 200 * penalty
+    assert market.claimable(treasury) == treasury_before + 200 * (PRICE - BACKING)
     market.redeem_cancelled(renter_a, cap, 80)
     market.redeem_cancelled(renter_c, cap, 40)
     market.refund_booking(renter_b, booking)
@@ -102,7 +103,7 @@ def test_primary_resale_activation_and_cancel_refund(market, accounts, setup):
     assert market.claimable(renter_a.address) == 80 * per_unit
     assert market.claimable(renter_c.address) == 40 * per_unit
     assert market.claimable(renter_b.address) == 80 * per_unit
-    assert market.escrow.functions.funds(cap).call()[:2] == (0, 0)
+    assert market.escrow.functions.funds(cap).call() == (0, 0, penalty, 0)
     b_before = market.usdc_balance(renter_b.address)
     assert market.withdraw(renter_b) == 80 * per_unit
     assert market.usdc_balance(renter_b.address) == b_before + 80 * per_unit

@@ -44,7 +44,7 @@ def test_killed_mid_batch_resumes_without_gap_or_duplicate(market, make_store, c
         seen.append(event.log.block_number)
         if i == 0:
             batches["n"] += 1
-        if batches["n"] == 3 and i == 2:
+        if batches["n"] >= 3 and i == 2:  # the first batch from the third on with three events
             raise Crash("killed in the middle of a batch")
 
     indexer = new_indexer(engine, chain, deployments_dir, hook=die_in_the_third_batch,

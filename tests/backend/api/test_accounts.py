@@ -42,8 +42,11 @@ def test_positions_and_bookings(market, store, serve, index):
     with store.connect() as conn:
         slashed_to_r3 = conn.execute(select(func.sum(Slash.amount)).where(
             Slash.to == r3.address, Slash.capacity_id == rnd.capacities[0])).scalar()
+    grace, slash = market.settlement.functions.sla().call()[2:4]
+    unused_to_r3 = 2 * (2 - grace) * slash // 3  # r3's 2 unused units, the failed hour past grace of 3
     assert (settled["settled"], settled["delivered_hours"], settled["failed_hours"]) == (True, 1, 2)
-    assert settled["slashed"] == slashed_to_r3 > 0 and settled["paid"] > 0 and settled["refunded"] > 0
+    assert settled["slashed"] == 1 * (2 - grace) * slash == slashed_to_r3 - unused_to_r3 > 0
+    assert settled["paid"] > 0 and settled["refunded"] > 0
     assert (settled["capacity_id"], settled["hours"], settled["gpus"]) == (rnd.capacities[0], 3, 1)
     assert refunded["close_reason"] == CLOSE_REASONS[market.booking(early)["closeReason"]]
     assert refunded["close_reason"] != "none" and refunded["settled"] is False and refunded["paid"] is None
