@@ -136,7 +136,7 @@ contract EscrowTest is Fixtures {
         escrow.settle(id, attacker, 10, 0);
         vm.expectRevert(abi.encodeWithSelector(IEscrow.OnlySettler.selector, owner));
         vm.prank(owner);
-        escrow.returnBond(id, owner);
+        escrow.settleWindow(id, owner, 24, 24);
     }
 
     // ================================================================ gpuHours seam
@@ -183,6 +183,8 @@ contract EscrowTest is Fixtures {
         emit IEscrow.RefundsOpened(id, 10, 0);
         vm.expectEmit(address(escrow));
         emit IEscrow.BondReturned(id, provider, 100 * USDC);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 0);
         vm.expectEmit(address(escrow));
         emit IEscrow.Credited(provider, 100 * USDC);
         vm.prank(provider);
@@ -286,56 +288,66 @@ contract EscrowTest is Fixtures {
     function test_deposit_recordsBacking() public {
         vm.expectEmit(address(escrow));
         emit IEscrow.BackingDeposited(id, 3, 3 * BACKING);
+        vm.recordLogs();
         vm.prank(address(exchange));
-        escrow.deposit(id, provider, 3, 3 * BACKING, 0, 0);
-        assertEq(escrow.funds(id).backing, 3 * BACKING);
+        escrow.deposit(id, 3, 3 * BACKING, 0);
+        assertEq(vm.getRecordedLogs().length, 1, "no PremiumDeposited without a premium");
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 3 * BACKING);
+        assertEq(f.premium, 0);
         assertEq(escrow.claimable(provider), 0);
         assertEq(escrow.claimable(treasury), 0);
     }
 
-    function test_deposit_paysPremiumLessFee() public {
+    function test_deposit_holdsPremium() public {
         vm.expectEmit(address(escrow));
         emit IEscrow.BackingDeposited(id, 3, 3 * BACKING);
         vm.expectEmit(address(escrow));
-        emit IEscrow.PremiumPaid(id, provider, 1_000, 10);
+        emit IEscrow.PremiumDeposited(id, 1_000);
         vm.prank(address(exchange));
-        escrow.deposit(id, provider, 3, 3 * BACKING, 1_000, 10);
-        assertEq(escrow.funds(id).backing, 3 * BACKING);
-        assertEq(escrow.claimable(provider), 990);
-        assertEq(escrow.claimable(treasury), 10);
+        escrow.deposit(id, 3, 3 * BACKING, 1_000);
+        vm.prank(address(exchange));
+        escrow.deposit(id, 2, 2 * BACKING, 500);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 5 * BACKING);
+        assertEq(f.premium, 1_500);
+        // Nothing paid out at the sale: the premium waits for the window to settle.
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 0);
+    }
+
+    function test_deposit_revertsPremiumTooLarge() public {
+        uint256 amount = uint256(type(uint128).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(IEscrow.AmountTooLarge.selector, amount));
+        vm.prank(address(exchange));
+        escrow.deposit(id, 1, BACKING, amount);
     }
 
     function test_deposit_viaPrimaryFillAtBacking() public {
         uint256 before = usdc.balanceOf(renter);
         uint256 backing = _sell(10);
         assertEq(escrow.funds(id).backing, backing);
+        assertEq(escrow.funds(id).premium, 0);
         assertEq(usdc.balanceOf(address(escrow)), 100 * USDC + backing);
         assertEq(usdc.balanceOf(renter), before - backing);
         assertEq(escrow.claimable(provider), 0);
         assertEq(escrow.claimable(treasury), 0);
     }
 
-    function test_deposit_viaPrimaryFillAbovePremiumToProvider() public {
-        // 10 units at 3.10 USDC: 2.10 each escrowed, 10 USDC premium, 1 % fee (0.10 USDC).
+    function test_deposit_viaPrimaryFillAbovePremiumHeld() public {
+        // 10 units at 3.10 USDC: 2.10 each escrowed as backing, the 10 USDC premium held, no fee yet.
         vm.expectEmit(address(escrow));
         emit IEscrow.BackingDeposited(id, 10, 10 * BACKING);
         vm.expectEmit(address(escrow));
-        emit IEscrow.PremiumPaid(id, provider, 10 * USDC, 100_000);
+        emit IEscrow.PremiumDeposited(id, 10 * USDC);
         uint256 fee = _buyPrimary(renter, id, 10, BACKING + USDC);
-        assertEq(fee, 100_000);
-        assertEq(escrow.funds(id).backing, 10 * BACKING);
-        assertEq(escrow.claimable(provider), 10 * USDC - 100_000);
-        assertEq(escrow.claimable(treasury), 100_000);
+        assertEq(fee, 0);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 10 * BACKING);
+        assertEq(f.premium, 10 * USDC);
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 0);
         assertEq(usdc.balanceOf(address(escrow)), 100 * USDC + 10 * (BACKING + USDC));
-    }
-
-    function test_deposit_premiumFeeRoundsUp() public {
-        // 3 units at backing + 1: a premium of 3 base units, a fee of 0.03 rounded up to 1.
-        uint256 fee = _buyPrimary(renter, id, 3, BACKING + 1);
-        assertEq(fee, 1);
-        assertEq(escrow.claimable(provider), 2);
-        assertEq(escrow.claimable(treasury), 1);
-        assertEq(escrow.funds(id).backing, 3 * BACKING);
     }
 
     function test_deposit_viaPrimaryFillBelowProviderTopsUp() public {
@@ -357,7 +369,7 @@ contract EscrowTest is Fixtures {
         for (uint256 i; i < intruders.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(IEscrow.OnlyExchange.selector, intruders[i]));
             vm.prank(intruders[i]);
-            escrow.deposit(id, intruders[i], 1, BACKING, 0, 0);
+            escrow.deposit(id, 1, BACKING, 0);
         }
     }
 
@@ -365,7 +377,7 @@ contract EscrowTest is Fixtures {
         uint256 amount = uint256(type(uint128).max) + 1;
         vm.expectRevert(abi.encodeWithSelector(IEscrow.AmountTooLarge.selector, amount));
         vm.prank(address(exchange));
-        escrow.deposit(id, provider, 1, amount, 0, 0);
+        escrow.deposit(id, 1, amount, 0);
     }
 
     // ================================================================ settler: settle
@@ -499,32 +511,164 @@ contract EscrowTest is Fixtures {
         }
     }
 
-    function test_returnBond_returnsWhatIsLeft() public {
+    function test_settleWindow_returnsWhatIsLeftOfTheBond() public {
         vm.startPrank(settler);
         escrow.slashBond(id, renter, 30 * USDC);
         vm.expectEmit(address(escrow));
         emit IEscrow.BondReturned(id, provider, 70 * USDC);
-        escrow.returnBond(id, provider);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 0);
+        escrow.settleWindow(id, provider, 24, 24);
         vm.stopPrank();
         assertEq(escrow.funds(id).bond, 0);
         assertEq(escrow.claimable(provider), 70 * USDC);
+        assertEq(escrow.claimable(treasury), 0);
     }
 
-    function test_returnBond_revertsNotSettler() public {
+    /// @dev Sells 10 units at backing + 1.20 USDC: a 12 USDC premium held.
+    function _sellAbove() internal returns (uint256 premium) {
+        premium = 12 * USDC;
+        assertEq(_buyPrimary(renter, id, 10, BACKING + 1_200_000), 0);
+        assertEq(escrow.funds(id).premium, premium);
+    }
+
+    function test_settleWindow_allDeliveredPaysWholePremiumLessFee() public {
+        _sellAbove();
+        // 12 USDC paid, 1 % fee = 0.12 USDC, nothing forfeited; the 100 USDC bond back.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BondReturned(id, provider, 100 * USDC);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 12 * USDC, 120_000, 0);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 24, 24);
+        assertEq(escrow.claimable(provider), 100 * USDC + 12 * USDC - 120_000);
+        assertEq(escrow.claimable(treasury), 120_000);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.premium, 0);
+        assertEq(f.bond, 0);
+        assertEq(f.backing, 10 * BACKING, "the backing is settled per unit, not here");
+    }
+
+    function test_settleWindow_undeliveredShareForfeitedToTreasury() public {
+        _sellAbove();
+        // 18 of 24 hours delivered: 12 × 18/24 = 9 USDC paid (fee 0.09), 3 USDC forfeited.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 9 * USDC, 90_000, 3 * USDC);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 18, 24);
+        assertEq(escrow.claimable(provider), 100 * USDC + 9 * USDC - 90_000);
+        assertEq(escrow.claimable(treasury), 90_000 + 3 * USDC);
+        assertEq(escrow.funds(id).premium, 0);
+    }
+
+    function test_settleWindow_nothingDeliveredForfeitsAll() public {
+        _sellAbove();
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 12 * USDC);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 0, 24);
+        assertEq(escrow.claimable(provider), 100 * USDC, "the bond only");
+        assertEq(escrow.claimable(treasury), 12 * USDC);
+    }
+
+    function test_settleWindow_paidRoundsDownFeeRoundsUp() public {
+        // A premium of 1,001 base units, 7 of 24 hours delivered: paid = 7,007 / 24 = 291 (291.96
+        // rounded down, against the provider), fee = 2.91 rounded up to 3, forfeited 710.
+        vm.prank(address(exchange));
+        escrow.deposit(id, 0, 0, 1_001);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 291, 3, 710);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 7, 24);
+        assertEq(escrow.claimable(provider), 100 * USDC + 288);
+        assertEq(escrow.claimable(treasury), 3 + 710);
+    }
+
+    function test_settleWindow_feeRoundsUpOnSmallPremium() public {
+        // 3 units at backing + 1: a premium of 3, all delivered; a fee of 0.03 rounded up to 1.
+        assertEq(_buyPrimary(renter, id, 3, BACKING + 1), 0);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 24, 24);
+        assertEq(escrow.claimable(provider), 100 * USDC + 2);
+        assertEq(escrow.claimable(treasury), 1);
+    }
+
+    function test_settleWindow_premiumSplitAmongPayees() public {
+        vm.prank(provider);
+        escrow.setRevenueSplit(_split2(payeeA, 7_000, payeeB, 3_000));
+        vm.prank(address(exchange));
+        escrow.deposit(id, 0, 0, 1_012);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 24, 24);
+        // 1,012 less an 11 fee (10.12 rounded up) = 1,001: payeeB 300 (rounded down), payeeA the rest;
+        // the bond goes back to the provider itself, not through the split.
+        assertEq(escrow.claimable(payeeB), 300);
+        assertEq(escrow.claimable(payeeA), 701);
+        assertEq(escrow.claimable(treasury), 11);
+        assertEq(escrow.claimable(provider), 100 * USDC);
+    }
+
+    function test_settleWindow_onceOnly() public {
+        _sellAbove();
+        vm.startPrank(settler);
+        escrow.settleWindow(id, provider, 24, 24);
+        escrow.settleWindow(id, provider, 24, 24);
+        vm.stopPrank();
+        assertEq(escrow.claimable(provider), 100 * USDC + 12 * USDC - 120_000, "a second call pays nothing");
+        assertEq(escrow.claimable(treasury), 120_000);
+    }
+
+    function test_settleWindow_revertsNotSettler() public {
+        _sellAbove();
         address[] memory intruders = _intruders(settler);
         for (uint256 i; i < intruders.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(IEscrow.OnlySettler.selector, intruders[i]));
             vm.prank(intruders[i]);
-            escrow.returnBond(id, intruders[i]);
+            escrow.settleWindow(id, intruders[i], 24, 24);
         }
         assertEq(escrow.funds(id).bond, 100 * USDC);
+        assertEq(escrow.funds(id).premium, 12 * USDC);
+    }
+
+    function test_openRefunds_forfeitsPremiumToTreasury() public {
+        _sellAbove();
+        // Cancelled: no slash in Base, so the whole bond goes back; the whole premium to the treasury.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BondReturned(id, provider, 100 * USDC);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 12 * USDC);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Credited(provider, 100 * USDC);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.Credited(treasury, 12 * USDC);
+        vm.prank(provider);
+        gpuHours.cancelCapacity(id);
+        assertEq(escrow.funds(id).premium, 0);
+        assertEq(escrow.claimable(provider), 100 * USDC);
+        assertEq(escrow.claimable(treasury), 12 * USDC);
+        // The holder is refunded its backing only: the premium it paid is not its to take back.
+        vm.prank(renter);
+        gpuHours.redeemCancelled(id, 10);
+        assertEq(escrow.claimable(renter), 10 * BACKING);
+        assertEq(usdc.balanceOf(address(escrow)), 100 * USDC + 12 * USDC + 10 * BACKING);
+    }
+
+    function test_openRefunds_forfeitsPremiumWithPenalty() public {
+        vm.prank(address(exchange));
+        escrow.deposit(id, 10, 10 * BACKING, 7_777);
+        vm.prank(address(gpuHours));
+        escrow.openRefunds(id, 10, provider, 3 * USDC);
+        assertEq(escrow.funds(id).premium, 0);
+        assertEq(escrow.funds(id).bond, 30 * USDC);
+        assertEq(escrow.claimable(provider), 70 * USDC);
+        assertEq(escrow.claimable(treasury), 7_777);
     }
 
     // ================================================================ withdraw
 
     function test_withdraw_sendsEverythingCredited() public {
         vm.prank(settler);
-        escrow.returnBond(id, provider);
+        escrow.settleWindow(id, provider, 24, 24);
         address to = makeAddr("to");
         vm.expectEmit(address(escrow));
         emit IEscrow.Withdrawn(provider, to, 100 * USDC);
@@ -541,7 +685,7 @@ contract EscrowTest is Fixtures {
         uint256 backing = _sell(10);
         vm.startPrank(settler);
         escrow.settle(id, renter, 10, 6);
-        escrow.returnBond(id, provider);
+        escrow.settleWindow(id, provider, 24, 24);
         vm.stopPrank();
         address[3] memory who = [provider, treasury, renter];
         uint256 paid;
@@ -561,7 +705,7 @@ contract EscrowTest is Fixtures {
 
     function test_withdraw_revertsTwice() public {
         vm.prank(settler);
-        escrow.returnBond(id, provider);
+        escrow.settleWindow(id, provider, 24, 24);
         vm.prank(provider);
         escrow.withdraw(provider);
         vm.expectRevert(abi.encodeWithSelector(IEscrow.NothingToWithdraw.selector, provider));
@@ -610,21 +754,11 @@ contract EscrowTest is Fixtures {
         vm.stopPrank();
         assertEq(escrow.revenueSplit(provider).length, 0);
         vm.prank(address(exchange));
-        escrow.deposit(id, provider, 0, 0, 500, 5);
-        assertEq(escrow.claimable(provider), 495);
+        escrow.deposit(id, 0, 0, 500);
+        vm.prank(settler);
+        escrow.settleWindow(id, provider, 24, 24);
+        assertEq(escrow.claimable(provider), 100 * USDC + 495);
         assertEq(escrow.claimable(payeeA), 0);
-    }
-
-    function test_setRevenueSplit_premiumSplitToo() public {
-        vm.prank(provider);
-        escrow.setRevenueSplit(_split2(payeeA, 7_000, payeeB, 3_000));
-        vm.prank(address(exchange));
-        escrow.deposit(id, provider, 0, 0, 1_012, 11);
-        // 1,001 after the fee: payeeB 3,000 bps rounded down, payeeA the remainder.
-        assertEq(escrow.claimable(payeeB), 300);
-        assertEq(escrow.claimable(payeeA), 701);
-        assertEq(escrow.claimable(treasury), 11);
-        assertEq(escrow.claimable(provider), 0);
     }
 
     function test_setRevenueSplit_eightPayees() public {

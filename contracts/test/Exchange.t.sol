@@ -186,30 +186,41 @@ contract ExchangeTest is Fixtures {
         assertEq(usdc.balanceOf(treasury), 1_000_000 * USDC);
     }
 
-    function test_fill_primaryPremiumCreditedToProviderLessFee() public {
+    /// @dev Settles the window of `id` (168 hours) as the settlement would, `delivered` hours of it.
+    function _settleWindow(uint256 delivered) internal {
+        vm.prank(address(settlement));
+        escrow.settleWindow(id, provider, delivered, 24 * 7);
+    }
+
+    function test_fill_primaryPremiumHeldInEscrowNoFee() public {
         uint256 price = 3 * USDC; // 0.90 USDC above the 2.10 backing
         Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, price);
         bytes memory sig = _sign(providerKey, o);
         uint256 premium = 10 * (3 * USDC - BACKING); // 9,000,000
-        uint256 fee = 90_000; // ceil(9,000,000 × 1 %)
         uint256 renterBefore = usdc.balanceOf(renter);
 
         vm.expectEmit(address(escrow));
         emit IEscrow.BackingDeposited(id, 10, 21_000_000);
         vm.expectEmit(address(escrow));
-        emit IEscrow.PremiumPaid(id, provider, premium, fee);
+        emit IEscrow.PremiumDeposited(id, premium);
         vm.expectEmit(address(exchange));
-        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, fee);
-        assertEq(_fill(renter, o, sig, 10), fee);
+        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, 0);
+        assertEq(_fill(renter, o, sig, 10), 0, "no fee on a primary fill");
 
         assertEq(usdc.balanceOf(renter), renterBefore - 30_000_000);
-        assertEq(usdc.balanceOf(address(escrow)), 30_000_000); // backing + premium, held for withdrawal
-        assertEq(escrow.funds(id).backing, 21_000_000); // the backing only: the premium is not behind the units
-        assertEq(escrow.claimable(provider), 8_910_000);
-        assertEq(escrow.claimable(treasury), 90_000);
+        assertEq(usdc.balanceOf(address(escrow)), 30_000_000); // backing + premium, both held
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, 21_000_000); // the backing only: the premium is not behind the units
+        assertEq(f.premium, premium);
+        assertEq(escrow.claimable(provider), 0, "the premium is earned by delivering");
+        assertEq(escrow.claimable(treasury), 0);
         assertEq(usdc.balanceOf(provider), 1_000_000 * USDC);
         assertEq(usdc.balanceOf(treasury), 1_000_000 * USDC);
 
+        // Delivered in full: the premium less a 1 % fee (ceil(9,000,000 × 1 %) = 90,000).
+        _settleWindow(24 * 7);
+        assertEq(escrow.claimable(provider), 8_910_000);
+        assertEq(escrow.claimable(treasury), 90_000);
         vm.prank(provider);
         assertEq(escrow.withdraw(provider), 8_910_000);
         assertEq(usdc.balanceOf(provider), 1_000_000 * USDC + 8_910_000);
@@ -217,11 +228,14 @@ contract ExchangeTest is Fixtures {
 
     function test_fill_primaryPremiumFeeRoundsUpAgainstProvider() public {
         Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 1, uint256(BACKING) + 1);
-        assertEq(_fill(renter, o, _sign(providerKey, o), 1), 1); // 1 × 1 % = 0.01, rounded up to 1
-        assertEq(escrow.claimable(provider), 0);
-        assertEq(escrow.claimable(treasury), 1);
+        assertEq(_fill(renter, o, _sign(providerKey, o), 1), 0);
+        assertEq(escrow.funds(id).premium, 1);
         assertEq(escrow.funds(id).backing, BACKING);
         assertEq(usdc.balanceOf(address(escrow)), uint256(BACKING) + 1);
+        _settleWindow(24 * 7);
+        // 1 × 1 % = 0.01, rounded up to 1: all of it.
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 1);
     }
 
     function test_fill_primaryPremiumFollowsRevenueSplit() public {
@@ -234,10 +248,22 @@ contract ExchangeTest is Fixtures {
 
         Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 3 * USDC);
         _fill(renter, o, _sign(providerKey, o), 10);
+        assertEq(escrow.claimable(partner), 0);
+        _settleWindow(24 * 7);
         // 9,000,000 premium less 90,000 fee = 8,910,000; 30 % of it to the partner.
         assertEq(escrow.claimable(partner), 2_673_000);
         assertEq(escrow.claimable(provider), 6_237_000);
         assertEq(escrow.claimable(treasury), 90_000);
+    }
+
+    function test_fill_primaryPremiumPartlyDeliveredRestToTreasury() public {
+        Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 3 * USDC);
+        _fill(renter, o, _sign(providerKey, o), 10);
+        // 42 of 168 hours delivered: 9,000,000 × 1/4 = 2,250,000 paid (fee 22,500), 6,750,000 forfeited.
+        _settleWindow(42);
+        assertEq(escrow.claimable(provider), 2_227_500);
+        assertEq(escrow.claimable(treasury), 22_500 + 6_750_000);
+        assertEq(escrow.funds(id).premium, 0);
     }
 
     function test_fill_primaryBelowBackingProviderPaysTheDifference() public {
@@ -436,19 +462,23 @@ contract ExchangeTest is Fixtures {
         assertEq(escrow.funds(id).backing, 0);
     }
 
-    function test_fill_bidByProviderAbovePremiumToProvider() public {
+    function test_fill_bidByProviderAbovePremiumHeldForProvider() public {
         uint256 price = 2_600_000; // 0.50 above the backing
         Order memory o = _freshOrder(buyer, OrderKind.Buy, id, 4, price);
         bytes memory sig = _sign(buyerKey, o);
         uint256 providerBefore = usdc.balanceOf(provider);
 
         vm.expectEmit(address(escrow));
-        emit IEscrow.PremiumPaid(id, provider, 2_000_000, 20_000);
-        assertEq(_fill(provider, o, sig, 4), 20_000);
+        emit IEscrow.PremiumDeposited(id, 2_000_000);
+        assertEq(_fill(provider, o, sig, 4), 0);
 
         assertEq(usdc.balanceOf(provider), providerBefore);
         assertEq(usdc.balanceOf(address(escrow)), 10_400_000);
         assertEq(escrow.funds(id).backing, 8_400_000);
+        assertEq(escrow.funds(id).premium, 2_000_000);
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 0);
+        _settleWindow(24 * 7);
         assertEq(escrow.claimable(provider), 1_980_000);
         assertEq(escrow.claimable(treasury), 20_000);
     }
@@ -917,6 +947,7 @@ contract ExchangeTest is Fixtures {
         // A premium under a zero fee goes to the provider whole.
         Order memory p = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 3 * USDC);
         assertEq(_fill(buyer, p, _sign(providerKey, p), 10), 0);
+        _settleWindow(24 * 7);
         assertEq(escrow.claimable(provider), 9_000_000);
         assertEq(escrow.claimable(treasury), 0);
     }
@@ -924,8 +955,10 @@ contract ExchangeTest is Fixtures {
     function test_fill_maxFee() public {
         _redeploy(1_000, treasury);
         Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, 2 * PRICE);
-        uint256 fee = _fill(renter, o, _sign(providerKey, o), 10);
-        assertEq(fee, 10 * PRICE / 10); // 10 % of the premium, 10 × 2.10
+        assertEq(_fill(renter, o, _sign(providerKey, o), 10), 0);
+        assertEq(escrow.claimable(treasury), 0);
+        _settleWindow(24 * 7);
+        uint256 fee = 10 * PRICE / 10; // 10 % of the premium, 10 × 2.10
         assertEq(escrow.claimable(treasury), fee);
         assertEq(escrow.claimable(provider), 10 * PRICE - fee);
         assertEq(escrow.funds(id).backing, 10 * uint256(BACKING));

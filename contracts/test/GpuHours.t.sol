@@ -588,10 +588,12 @@ contract GpuHoursTest is Fixtures {
 
     function test_redeemCancelled_sameRefundWhateverThePrice() public {
         // 4 units at 3.00 and 4 units at 1.00: every unit gets its 2.10 backing back, whatever its
-        // buyer paid (the premium went to the provider, the discount was topped up by it).
+        // buyer paid (the premium is forfeited to the treasury, the discount was topped up by it).
         _buyPrimary(renter, id, 4, 3 * USDC);
         _buyPrimary(buyer, id, 4, USDC);
         _cancel();
+        assertEq(escrow.claimable(treasury), 4 * (3 * USDC - uint256(BACKING)), "premium forfeited");
+        assertEq(escrow.claimable(provider), 0, "no bond, no premium back");
         vm.prank(renter);
         gpuHours.redeemCancelled(id, 4);
         vm.prank(buyer);
@@ -686,8 +688,9 @@ contract GpuHoursTest is Fixtures {
 
     function test_refundBooking_tokensAndBookingsRefundTheirBacking() public {
         _buyPrimary(renter, id, 6, PRICE);
-        uint256 fee = _buyPrimary(buyer, id, 3, PRICE + 7); // 21 premium, a fee of 0.21 rounded up
-        assertEq(fee, 1);
+        uint256 fee = _buyPrimary(buyer, id, 3, PRICE + 7); // 21 premium, held; no fee on the sale
+        assertEq(fee, 0);
+        assertEq(escrow.funds(id).premium, 21);
         uint256 bookingId = _activate(renter, 5, 2, 2); // 4 of the renter's 6 units
         _cancel();
 
@@ -699,11 +702,13 @@ contract GpuHoursTest is Fixtures {
 
         assertEq(escrow.claimable(renter), 6 * uint256(BACKING));
         assertEq(escrow.claimable(buyer), 3 * uint256(BACKING));
-        assertEq(escrow.claimable(provider), 20);
-        assertEq(escrow.claimable(treasury), 1);
+        // Cancelled: the whole premium is forfeited to the treasury, none of it to the provider.
+        assertEq(escrow.claimable(provider), 0);
+        assertEq(escrow.claimable(treasury), 21);
         Funds memory f = escrow.funds(id);
         assertEq(f.backing, 0);
         assertEq(f.bond, 0);
+        assertEq(f.premium, 0);
         assertEq(usdc.balanceOf(address(escrow)), 9 * uint256(BACKING) + 21);
     }
 

@@ -93,6 +93,7 @@ contract SettlementTest is SettlementFixtures {
         Funds memory f = escrow.funds(capId);
         assertEq(f.backing, 0, "backing left in escrow");
         assertEq(f.bond, 0, "bond left in escrow");
+        assertEq(f.premium, 0, "premium left in escrow");
     }
 
     /// @dev Attests the same hour pattern for two nodes, hour by hour (each hour must be attested
@@ -195,18 +196,27 @@ contract SettlementTest is SettlementFixtures {
         assertEq(settlement.settledUnits(id), 16);
     }
 
-    function test_settleBooking_premiumPaidAtSaleNotAtSettlement() public {
-        // Sold at three times the backing: the premium reached the provider at the sale, the escrow
-        // holds only the backing, and settlement moves only that.
+    function test_settleBooking_premiumHeldUntilTheWindowSettles() public {
+        // Sold at three times the backing: the premium is held apart from the backing; a booking's
+        // settlement moves only the backing, the window's settlement pays the premium.
         uint256 b = _book(renter, 2, uint16(WINDOW), 0, 3 * B);
         uint256 premium = 16 * 2 * B;
-        assertEq(escrow.claimable(provider), premium - _fee(premium), "premium less fee at sale");
+        assertEq(escrow.claimable(provider), 0, "nothing at the sale");
         assertEq(escrow.funds(id).backing, 16 * B);
+        assertEq(escrow.funds(id).premium, premium);
         _attestPattern(nodeId, start, "GGGGGGGG");
         vm.warp(_readyAt(end));
         settlement.settleBooking(b);
-        assertEq(escrow.claimable(provider), premium - _fee(premium) + _net(16));
-        assertEq(escrow.claimable(treasury), _fee(premium) + _fee(16 * B));
+        assertEq(escrow.claimable(provider), _net(16));
+        assertEq(escrow.claimable(treasury), _fee(16 * B));
+        assertEq(escrow.funds(id).premium, premium, "still held");
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, premium, _fee(premium), 0);
+        settlement.settleCapacity(id);
+        assertEq(escrow.claimable(provider), _net(16) + BOND + premium - _fee(premium));
+        assertEq(escrow.claimable(treasury), _fee(16 * B) + _fee(premium));
+        _assertFundsEmpty(id);
     }
 
     function test_settleBooking_paysRevenueSplit() public {
@@ -399,11 +409,18 @@ contract SettlementTest is SettlementFixtures {
         emit ISettlement.BookingSettled(b2, id, 1, 3, 1 * 2 * SLASH);
         settlement.settleBooking(b2);
         assertEq(escrow.claimable(buyer), 3 * B + 2 * SLASH, "price paid does not change the refund");
-        assertEq(escrow.claimable(provider), premium - _fee(premium) + _net(8) + _net(1));
+        assertEq(escrow.claimable(provider), _net(8) + _net(1), "the premium is still held");
+        assertEq(escrow.funds(id).premium, premium);
 
+        // 5 of the window's 8 hours delivered: 4B × 5/8 = 5,250,000 paid (fee 52,500), the rest,
+        // 3,150,000, forfeited to the treasury; the bond less the 2 USDC slash back.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 5_250_000, 52_500, 3_150_000);
         settlement.settleCapacity(id);
         assertEq(uint8(gpuHours.capacity(id).closeReason), uint8(CloseReason.ProviderFailed));
         _assertFundsEmpty(id);
+        assertEq(escrow.claimable(provider), _net(8) + _net(1) + BOND - 2 * SLASH + 5_250_000 - 52_500);
+        assertEq(escrow.claimable(treasury), _fee(8 * B) + _fee(1 * B) + 52_500 + 3_150_000);
     }
 
     function test_settleBooking_earlyBookingWhileWindowOpen() public {
@@ -608,7 +625,7 @@ contract SettlementTest is SettlementFixtures {
             vm.expectRevert(abi.encodeWithSelector(IEscrow.OnlySettler.selector, callers[i]));
             escrow.slashBond(id, callers[i], 1);
             vm.expectRevert(abi.encodeWithSelector(IEscrow.OnlySettler.selector, callers[i]));
-            escrow.returnBond(id, callers[i]);
+            escrow.settleWindow(id, callers[i], WINDOW, WINDOW);
             vm.stopPrank();
         }
         // nor can anyone rewire it
@@ -639,7 +656,7 @@ contract SettlementTest is SettlementFixtures {
         emit IEscrow.Refunded(id, renter, 2, 2 * B);
         settlement.settleUnused(id, _holders(renter));
         assertEq(gpuHours.balanceOf(renter, id), 0);
-        assertEq(escrow.claimable(provider), premium - _fee(premium) + _net(6));
+        assertEq(escrow.claimable(provider), _net(6));
         assertEq(escrow.claimable(renter), 2 * B);
         assertEq(escrow.funds(id).bond, BOND, "failures within the grace never slash");
 
@@ -647,9 +664,10 @@ contract SettlementTest is SettlementFixtures {
         emit ISettlement.UnusedSettled(id, buyer, 4, 3, 0); // 4 × 6 / 8
         settlement.settleUnused(id, _holders(buyer));
 
-        assertEq(escrow.claimable(provider), premium - _fee(premium) + _net(6) + _net(3));
+        assertEq(escrow.claimable(provider), _net(6) + _net(3));
         assertEq(escrow.claimable(buyer), 1 * B);
-        assertEq(escrow.claimable(treasury), _fee(premium) + _fee(6 * B) + _fee(3 * B));
+        assertEq(escrow.claimable(treasury), _fee(6 * B) + _fee(3 * B));
+        assertEq(escrow.funds(id).premium, premium);
         assertEq(settlement.settledUnits(id), 12);
         assertEq(gpuHours.capacity(id).retired, 12);
         assertEq(gpuHours.totalSupply(id), 0);
@@ -657,8 +675,14 @@ contract SettlementTest is SettlementFixtures {
 
         vm.expectEmit(address(settlement));
         emit ISettlement.CapacitySettled(id, 6, 1, BOND);
+        // 6 of 8 hours delivered: 6B of the 8B premium paid (fee 126,000), 2B forfeited.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 6 * B, 126_000, 2 * B);
         settlement.settleCapacity(id);
         assertEq(uint8(gpuHours.capacity(id).closeReason), uint8(CloseReason.Completed));
+        assertEq(escrow.claimable(provider), _net(6) + _net(3) + BOND + 6 * B - 126_000);
+        assertEq(escrow.claimable(treasury), _fee(6 * B) + _fee(3 * B) + 126_000 + 2 * B);
+        _assertFundsEmpty(id);
     }
 
     function test_settleUnused_slashesFailedHoursBeyondGrace() public {
@@ -670,12 +694,13 @@ contract SettlementTest is SettlementFixtures {
         vm.expectEmit(address(settlement));
         emit ISettlement.UnusedSettled(id, renter, 8, 4, 2 * SLASH); // 8 × 2 / 8 slashed hours
         vm.expectEmit(address(settlement));
-        emit ISettlement.UnusedSettled(id, buyer, 5, 2, 1 * SLASH); // 5 × 4 / 8 = 2; 5 × 2 / 8 = 1
+        // 5 × 4 / 8 = 2 paid; 5 × 2 × 1 USDC / 8 = 1.25 USDC slashed (rounded once, at the end)
+        emit ISettlement.UnusedSettled(id, buyer, 5, 2, 1_250_000);
         settlement.settleUnused(id, _holders(renter, buyer));
         assertEq(escrow.claimable(renter), 4 * B + 2 * SLASH);
-        assertEq(escrow.claimable(buyer), 3 * B + 1 * SLASH);
+        assertEq(escrow.claimable(buyer), 3 * B + 1_250_000);
         assertEq(escrow.claimable(provider), _net(4) + _net(2));
-        assertEq(escrow.funds(id).bond, BOND - 3 * SLASH);
+        assertEq(escrow.funds(id).bond, BOND - 3_250_000);
         assertEq(escrow.funds(id).backing, 0);
     }
 
@@ -693,14 +718,24 @@ contract SettlementTest is SettlementFixtures {
         h[3] = buyer;
         settlement.settleUnused(id, h);
         assertEq(settlement.settledUnits(id), 15);
-        // paid units 5×3/8 = 1, 3×3/8 = 1, 7×3/8 = 2; slashed 5×1/8 = 0, 3×1/8 = 0, 7×1/8 = 0
-        assertEq(escrow.claimable(renter), 4 * B);
-        assertEq(escrow.claimable(carol), 2 * B);
-        assertEq(escrow.claimable(buyer), 5 * B);
-        assertEq(escrow.claimable(provider), premium - _fee(7) - _fee(3 * B) + _net(1) + _net(1) + _net(2));
+        // paid units 5×3/8 = 1, 3×3/8 = 1, 7×3/8 = 2; slashed (1 hour past the grace, rounded once at
+        // the end) 5 × 1 USDC / 8 = 0.625, 3 × 1 USDC / 8 = 0.375, 7 × 1 USDC / 8 = 0.875
+        assertEq(escrow.claimable(renter), 4 * B + 625_000);
+        assertEq(escrow.claimable(carol), 2 * B + 375_000);
+        assertEq(escrow.claimable(buyer), 5 * B + 875_000);
+        assertEq(escrow.claimable(provider), _net(1) + _net(1) + _net(2));
         assertEq(escrow.funds(id).backing, 0);
-        assertEq(escrow.funds(id).bond, BOND);
+        assertEq(escrow.funds(id).bond, BOND - 1_875_000);
+        assertEq(escrow.funds(id).premium, premium);
         assertEq(escrow.claimable(makeAddr("nobody")), 0);
+
+        // 3 of 8 hours delivered: 6,300,007 × 3/8 = 2,362,502 (rounded down) paid, a fee of 23,625.02
+        // rounded up to 23,626, and 3,937,505 forfeited.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 2_362_502, 23_626, 3_937_505);
+        settlement.settleCapacity(id);
+        assertEq(escrow.claimable(provider), _net(1) + _net(1) + _net(2) + BOND - 1_875_000 + 2_362_502 - 23_626);
+        _assertFundsEmpty(id);
     }
 
     function test_settleUnused_duplicateHolderCountedOnce() public {
@@ -777,6 +812,8 @@ contract SettlementTest is SettlementFixtures {
         emit IGpuHours.CapacityClosed(id, CloseReason.Completed);
         vm.expectEmit(address(escrow));
         emit IEscrow.BondReturned(id, provider, BOND);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 0);
         settlement.settleCapacity(id);
         _assertFundsEmpty(id);
         assertEq(escrow.claimable(provider), _net(4) + _net(4) + _net(4) + BOND);

@@ -11,7 +11,10 @@ import {IEscrow, Funds} from "../../src/interfaces/IEscrow.sol";
 ///         refunds were paid pro rata out of one pot per capacity, so a provider could mint the rest
 ///         of its supply to itself at price 0 and take most of an honest buyer's money back on a
 ///         cancel or a failure. Now every unit of an id is backed by the same fixed amount: a sale
-///         below it is topped up by the provider, and every refund is per unit.
+///         below it is topped up by the provider, and every refund is per unit. A sale above it
+///         pays a premium that escrow holds until the window settles: the provider earns it only
+///         for the hours it delivers, and a cancelled or undelivered window's premium goes to the
+///         treasury, so selling high and then cancelling or failing gains the provider nothing.
 ///         SLA (SettlementFixtures): slash 1 USDC per GPU-hour, 1 grace hour a window, 90 % uptime.
 contract DilutionAttackTest is SettlementFixtures {
     uint256 internal constant HOURS = 24;
@@ -61,11 +64,10 @@ contract DilutionAttackTest is SettlementFixtures {
         h[1] = b;
     }
 
-    /// @dev The premium of the honest sale, less the fee (1 %, rounded up): 10 × 0.40 = 4.00 USDC,
-    ///      less 0.04.
-    function _premiumNet() internal pure returns (uint256) {
-        uint256 premium = SOLD * (MARKET - BACKING);
-        return premium - _ceilDiv(premium * FEE_BPS, 10_000);
+    /// @dev The premium of the honest sale, 10 × 0.40 = 4.00 USDC: held in escrow, and forfeited to
+    ///      the treasury on a cancel or for the hours not delivered.
+    function _premium() internal pure returns (uint256) {
+        return SOLD * (MARKET - BACKING);
     }
 
     // ================================================================ (a), (b) dilute, then cancel
@@ -76,6 +78,7 @@ contract DilutionAttackTest is SettlementFixtures {
     function _diluteAndCancel(uint256 sybilPrice) internal {
         uint256 attackerStart = _attackerWealth();
         uint256 renterStart = usdc.balanceOf(renter);
+        uint256 treasuryStart = _wealth(treasury);
 
         (, uint256 id) = _capacity(provider, HOURS, BOND);
         _buyPrimary(renter, id, SOLD, MARKET);
@@ -85,11 +88,17 @@ contract DilutionAttackTest is SettlementFixtures {
         assertEq(providerBeforeTopUp - usdc.balanceOf(provider), REST * (BACKING - sybilPrice), "top-up");
         assertEq(escrow.funds(id).backing, CAP * uint256(BACKING), "every unit backed alike");
 
+        assertEq(escrow.funds(id).premium, _premium(), "the honest sale's premium held");
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, _premium());
         vm.prank(provider);
         gpuHours.cancelCapacity(id);
         // The penalty is the full slash a unit: the bond covers it for every unit sold.
         assertEq(escrow.funds(id).penaltyPerUnit, SLASH);
         assertEq(escrow.funds(id).bond, CAP * SLASH);
+        assertEq(escrow.funds(id).premium, 0);
+        assertEq(_wealth(treasury) - treasuryStart, _premium(), "premium forfeited to the treasury");
 
         vm.expectEmit(address(escrow));
         emit IEscrow.Refunded(id, renter, SOLD, SOLD * uint256(BACKING));
@@ -109,12 +118,12 @@ contract DilutionAttackTest is SettlementFixtures {
         assertGe(usdc.balanceOf(renter) + SOLD * MARKET, renterStart + SOLD * uint256(BACKING));
 
         // The attacker: bond out (250) and back less the 192 kept (58), top-up out and back with the
-        // sybil's refund, the sybil's 182 penalties its own bond. Net: the premium less the renter's
-        // penalties, exactly what an honest cancel without the sybil costs.
+        // sybil's refund, the sybil's 182 penalties its own bond, the premium forfeited. Net: the
+        // renter's penalties, exactly what an honest cancel without the sybil costs.
         uint256 attackerEnd = _attackerWealth();
         assertLe(attackerEnd, attackerStart, "attacker must not profit");
-        assertEq(attackerEnd, attackerStart + _premiumNet() - SOLD * SLASH, "attacker net");
-        assertEq(attackerStart - attackerEnd, 6_040_000);
+        assertEq(attackerStart - attackerEnd, SOLD * SLASH, "attacker net");
+        assertEq(attackerStart - attackerEnd, 10_000_000);
 
         Funds memory f = escrow.funds(id);
         assertEq(f.backing, 0);
@@ -135,6 +144,7 @@ contract DilutionAttackTest is SettlementFixtures {
     ///      cancelling. The renter booked 2 GPUs × 4 h from the window's start and kept 2 units.
     function test_attack_diluteThenFailToDeliver() public {
         uint256 attackerStart = _attackerWealth();
+        uint256 treasuryStart = _wealth(treasury);
 
         (uint64 nodeId, uint256 id) = _capacity(provider, HOURS, BOND);
         _buyPrimary(renter, id, SOLD, MARKET);
@@ -154,11 +164,11 @@ contract DilutionAttackTest is SettlementFixtures {
         uint256 bookingSlash = 2 * 3 * SLASH;
         assertEq(escrow.claimable(renter), 8 * uint256(BACKING) + bookingSlash, "booking: backing + slash");
 
-        // Unused: 23 of 24 hours slashed, per holder, rounded down: renter 2 × 23 / 24 = 1,
-        // sybil 182 × 23 / 24 = 174.
+        // Unused: 23 of 24 hours slashed, per holder, rounded once at the end: renter
+        // 2 × 23 × 1 USDC / 24 = 1.916666, sybil 182 × 23 × 1 USDC / 24 = 174.416666.
         settlement.settleUnused(id, _holders(renter, sybil));
-        uint256 renterUnusedSlash = 1 * SLASH;
-        uint256 sybilSlash = 174 * SLASH;
+        uint256 renterUnusedSlash = 1_916_666;
+        uint256 sybilSlash = 174_416_666;
         assertEq(
             escrow.claimable(renter),
             SOLD * uint256(BACKING) + bookingSlash + renterUnusedSlash,
@@ -166,19 +176,129 @@ contract DilutionAttackTest is SettlementFixtures {
         );
         assertEq(escrow.claimable(sybil), REST * uint256(BACKING) + sybilSlash);
 
+        uint256 bondBack = BOND - bookingSlash - renterUnusedSlash - sybilSlash; // 67.666668 USDC
+        assertEq(bondBack, 67_666_668);
+        // No hour delivered: none of the premium is earned, all of it goes to the treasury.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BondReturned(id, provider, bondBack);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, _premium());
         settlement.settleCapacity(id);
         Funds memory f = escrow.funds(id);
         assertEq(f.backing, 0);
         assertEq(f.bond, 0);
-        uint256 bondBack = BOND - bookingSlash - renterUnusedSlash - sybilSlash; // 69 USDC
-        assertEq(bondBack, 69e6);
+        assertEq(f.premium, 0);
+        assertEq(_wealth(treasury) - treasuryStart, _premium(), "premium forfeited to the treasury");
 
-        // The attacker: the premium, the bond less the renter's slashes; the top-up comes back to the
-        // sybil unit for unit, and the sybil's slashes are its own bond.
+        // The attacker: the bond less the renter's slashes; the top-up comes back to the sybil unit
+        // for unit, the sybil's slashes are its own bond, and the premium is forfeited.
         uint256 attackerEnd = _attackerWealth();
         assertLe(attackerEnd, attackerStart, "attacker must not profit");
-        assertEq(attackerEnd, attackerStart + _premiumNet() - bookingSlash - renterUnusedSlash, "attacker net");
-        assertEq(attackerStart - attackerEnd, 3_040_000);
+        assertEq(attackerStart - attackerEnd, bookingSlash + renterUnusedSlash, "attacker net");
+        assertEq(attackerStart - attackerEnd, 7_916_666);
+    }
+
+    // ================================================================ (c') sell far above the backing
+
+    uint96 internal constant LOW_BACKING = 1e6; // 1 USDC a unit
+    uint256 internal constant HIGH_PRICE = 5e6; // sold at 5 USDC: a 4 USDC premium a unit
+
+    /// @dev The provider opens a window backed by only 1 USDC a unit, sells 10 units to the honest
+    ///      renter at 5 USDC (40 USDC above the backing) and mints the rest to its sybil at 0. Under
+    ///      the premium-to-provider model it would pocket the 40 USDC at the sale and then cancel or
+    ///      fail, refunding only the 1 USDC backing. Now the premium waits in escrow.
+    function _sellHigh() internal returns (uint64 nodeId, uint256 id) {
+        (nodeId, id) = _capacityBacked(provider, HOURS, LOW_BACKING, BOND);
+        _buyPrimary(renter, id, SOLD, HIGH_PRICE);
+        _mintToSybil(id, REST, 0);
+        Funds memory f = escrow.funds(id);
+        assertEq(f.backing, CAP * uint256(LOW_BACKING), "every unit backed by 1 USDC");
+        assertEq(f.premium, 40e6, "10 x 4 USDC held");
+        assertEq(escrow.claimable(provider), 0, "nothing to the provider at the sale");
+    }
+
+    function test_attack_sellAboveBackingThenCancel() public {
+        uint256 attackerStart = _attackerWealth();
+        uint256 renterStart = _wealth(renter);
+        uint256 treasuryStart = _wealth(treasury);
+        (, uint256 id) = _sellHigh();
+
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 40e6);
+        vm.prank(provider);
+        gpuHours.cancelCapacity(id);
+        vm.prank(renter);
+        gpuHours.redeemCancelled(id, SOLD);
+        vm.prank(sybil);
+        gpuHours.redeemCancelled(id, REST);
+
+        // The renter: exactly backing + penalty a unit, 10 × (1 + 1) USDC, for the 50 USDC it paid.
+        assertEq(escrow.claimable(renter), SOLD * (uint256(LOW_BACKING) + SLASH), "renter refund");
+        assertEq(renterStart - _wealth(renter), SOLD * HIGH_PRICE - SOLD * (uint256(LOW_BACKING) + SLASH));
+        // The premium went to the treasury, not back to the provider.
+        assertEq(_wealth(treasury) - treasuryStart, 40e6, "premium forfeited");
+        // The attacker: loses the renter's penalties (10 USDC), gains nothing of the premium.
+        _withdrawAll(provider);
+        _withdrawAll(sybil);
+        uint256 attackerEnd = _attackerWealth();
+        assertLe(attackerEnd, attackerStart, "attacker must not profit");
+        assertEq(attackerStart - attackerEnd, SOLD * SLASH, "attacker net");
+        Funds memory f = escrow.funds(id);
+        assertEq(uint256(f.backing) + f.bond + f.premium, 0);
+    }
+
+    function test_attack_sellAboveBackingThenFailToDeliver() public {
+        uint256 attackerStart = _attackerWealth();
+        uint256 renterStart = _wealth(renter);
+        uint256 treasuryStart = _wealth(treasury);
+        (uint64 nodeId, uint256 id) = _sellHigh();
+        uint40 start = _start(id);
+        vm.prank(renter);
+        uint256 bookingId = gpuHours.activate(id, start, 4, 2); // 8 of its 10 units
+
+        _attestPattern(nodeId, start, "BBBBBBBBBBBBBBBBBBBBBBBB");
+        vm.warp(_readyAt(_end(id)));
+        settlement.settleBooking(bookingId);
+        settlement.settleUnused(id, _holders(renter, sybil));
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 0, 0, 40e6);
+        settlement.settleCapacity(id);
+
+        // The renter: each unit's 1 USDC backing plus its slash: booking 2 GPUs × 3 h past the grace,
+        // unused 2 × 23 × 1 USDC / 24 = 1.916666.
+        uint256 renterSlash = 6e6 + 1_916_666;
+        assertEq(escrow.claimable(renter), SOLD * uint256(LOW_BACKING) + renterSlash, "backing + slash");
+        assertEq(renterStart - _wealth(renter), SOLD * HIGH_PRICE - SOLD * uint256(LOW_BACKING) - renterSlash);
+        assertEq(_wealth(treasury) - treasuryStart, 40e6, "premium forfeited, no fee: nothing released");
+        uint256 attackerEnd = _attackerWealth();
+        assertLe(attackerEnd, attackerStart, "attacker must not profit");
+        assertEq(attackerStart - attackerEnd, renterSlash, "attacker net: the renter's slashes");
+        Funds memory f = escrow.funds(id);
+        assertEq(uint256(f.backing) + f.bond + f.premium, 0);
+    }
+
+    /// @dev Sold high, then half delivered: the provider earns half the premium (less the fee), the
+    ///      treasury the other half; still less than the 40 USDC it would have kept at the sale.
+    function test_sellAboveBackingHalfDelivered_earnsHalfThePremium() public {
+        uint256 treasuryStart = _wealth(treasury);
+        (uint64 nodeId, uint256 id) = _sellHigh();
+        uint40 start = _start(id);
+        _attestPattern(nodeId, start, "GGGGGGGGGGGGBBBBBBBBBBBB");
+        vm.warp(_readyAt(_end(id)));
+        settlement.settleUnused(id, _holders(renter, sybil));
+        uint256 before = escrow.claimable(provider);
+        // 12 of 24 hours: 20 USDC paid, a 0.20 fee, 20 USDC forfeited.
+        vm.expectEmit(address(escrow));
+        emit IEscrow.PremiumSettled(id, provider, 20e6, 200_000, 20e6);
+        settlement.settleCapacity(id);
+        // The renter's unused 10: 5 paid, 5 refunded; 10 × 11 × 1 USDC / 24 slashed = 4.583333.
+        assertEq(escrow.claimable(renter), 5 * uint256(LOW_BACKING) + 4_583_333);
+        uint256 bondBack = BOND - 4_583_333 - 83_416_666; // sybil: 182 × 11 × 1 USDC / 24
+        assertEq(escrow.claimable(provider) - before, bondBack + 20e6 - 200_000);
+        // Treasury: the fee on each holder's released backing (renter 5, sybil 182 × 12 / 24 = 91
+        // units delivered), the premium's fee and its forfeited half.
+        uint256 backingFees = _ceilDiv(5e6 * uint256(FEE_BPS), 10_000) + _ceilDiv(91e6 * uint256(FEE_BPS), 10_000);
+        assertEq(_wealth(treasury) - treasuryStart, backingFees + 200_000 + 20e6);
     }
 
     // ================================================================ (d) no attacker: per-unit refunds

@@ -15,6 +15,7 @@ contract EscrowRefundsFuzzTest is Fixtures {
     uint256 internal constant CAP = 8 * WINDOW;
 
     uint256 internal id;
+    uint256 internal premiumSold; // what sales above the backing paid above it
 
     /// @dev One claim on the capacity's funds: a holder's tokens, or one booking.
     struct Claim {
@@ -40,8 +41,14 @@ contract EscrowRefundsFuzzTest is Fixtures {
         assertEq(escrow.funds(id).backing, sold * backing, "backing escrowed per unit, whatever the price");
 
         uint256 providerBefore = escrow.claimable(provider);
+        assertEq(escrow.funds(id).premium, premiumSold, "premium held");
+        premiumSold += escrow.claimable(treasury); // what the treasury must hold after the cancel
         vm.prank(provider);
         gpuHours.cancelCapacity(id);
+        // The premium of the sales above the backing is forfeited to the treasury, never refunded
+        // pro rata (it was paid at different prices) nor returned to the provider.
+        assertEq(escrow.claimable(treasury), premiumSold, "premium forfeited to the treasury");
+        assertEq(escrow.funds(id).premium, 0, "premium emptied");
         // GpuHours sizes the bond for a full slash of every unit: the penalty is never cut.
         uint256 penalty = slash;
         assertEq(escrow.funds(id).penaltyPerUnit, penalty, "penalty per unit");
@@ -102,7 +109,10 @@ contract EscrowRefundsFuzzTest is Fixtures {
             _fund(holder);
             uint256 r = _rand(seed, i, "buy");
             uint256 units = 1 + r % 30;
-            _buyPrimary(holder, id, units, (r >> 64) % (5 * USDC));
+            uint256 price = (r >> 64) % (5 * USDC);
+            uint256 backing = gpuHours.terms(id).backing;
+            if (price > backing) premiumSold += units * (price - backing);
+            _buyPrimary(holder, id, units, price);
             // Some holders activate part of their hours: 1 GPU each, so nothing is overbooked.
             if ((r >> 128) % 2 == 0) {
                 uint256 hours_ = 1 + (r >> 136) % (units < WINDOW ? units : WINDOW);

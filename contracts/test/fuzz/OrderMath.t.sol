@@ -10,8 +10,8 @@ import {IExchange, Order, OrderKind} from "../../src/interfaces/IExchange.sol";
 
 /// @notice Fee and payment arithmetic of fills, over random prices, amounts, backings, fees and ways
 ///         of splitting an order into partial fills. A fill that mints escrows exactly the units'
-///         fixed backing whatever the price: the provider tops up a sale below it and is credited
-///         the premium of a sale above it, less the fee.
+///         fixed backing whatever the price: the provider tops up a sale below it, and the premium
+///         of a sale above it is held in escrow until the window settles (no fee at the sale).
 contract OrderMathFuzzTest is Fixtures {
     uint256 internal constant MAX_FILLS = 8;
     uint256 internal constant HOURS = 90 * 24; // supply cap 8 × 2,160 = 17,280
@@ -36,6 +36,7 @@ contract OrderMathFuzzTest is Fixtures {
         uint256 escrowWallet;
         uint256 treasuryWallet;
         uint256 backing;
+        uint256 premium;
         uint256 providerClaimable;
         uint256 treasuryClaimable;
     }
@@ -93,12 +94,14 @@ contract OrderMathFuzzTest is Fixtures {
 
         uint256 escrowBefore = usdc.balanceOf(address(escrow));
         uint256 backingBefore = escrow.funds(id).backing;
+        uint256 premiumBefore = escrow.funds(id).premium;
         uint256 total = amount * price;
         uint256 premium = total > amount * backing ? total - amount * backing : 0;
         vm.prank(bid ? provider : renter);
         exchange.fill(o, sig, amount);
 
         assertEq(escrow.funds(id).backing - backingBefore, amount * backing, "backing grows by amount x backing");
+        assertEq(escrow.funds(id).premium - premiumBefore, premium, "premium held apart");
         assertEq(
             usdc.balanceOf(address(escrow)) - escrowBefore, amount * backing + premium, "escrow: backing + premium"
         );
@@ -188,15 +191,14 @@ contract OrderMathFuzzTest is Fixtures {
             uint256 backed = part * backing;
             uint256 premium = total >= backed ? total - backed : 0;
             uint256 topUp = total < backed ? backed - total : 0;
-            assertEq(fee, _ceilDiv(premium * bps, 10_000), "fee is ceil(premium x bps / 10,000)");
-            assertGe(fee * 10_000, premium * bps, "fee rounds up");
-            assertLe(fee, premium, "fee within premium");
+            assertEq(fee, 0, "no fee on a primary fill: taken when the premium is paid for delivery");
 
             assertEq(b1.backing - b0.backing, backed, "backing grows by part x backing exactly");
             assertEq(b1.escrowWallet - b0.escrowWallet, backed + premium, "escrow receives backing + premium");
             assertEq(b0.providerWallet - b1.providerWallet, topUp, "provider tops up a sale below the backing");
-            assertEq(b1.providerClaimable - b0.providerClaimable, premium - fee, "premium less fee to provider");
-            assertEq(b1.treasuryClaimable - b0.treasuryClaimable, fee, "fee credited to treasury");
+            assertEq(b1.premium - b0.premium, premium, "premium held until the window settles");
+            assertEq(b1.providerClaimable, b0.providerClaimable, "nothing to the provider at the sale");
+            assertEq(b1.treasuryClaimable, b0.treasuryClaimable, "nothing to the treasury at the sale");
             assertEq(b1.treasuryWallet, b0.treasuryWallet, "treasury paid through escrow");
         } else {
             assertEq(fee, _ceilDiv(total * bps, 10_000), "fee is ceil(total x bps / 10,000)");
@@ -206,6 +208,7 @@ contract OrderMathFuzzTest is Fixtures {
             assertEq(b1.treasuryWallet - b0.treasuryWallet, fee, "treasury receives the fee");
             assertEq(b1.escrowWallet, b0.escrowWallet, "escrow untouched");
             assertEq(b1.backing, b0.backing, "backing untouched");
+            assertEq(b1.premium, b0.premium, "premium untouched");
         }
     }
 
@@ -217,6 +220,7 @@ contract OrderMathFuzzTest is Fixtures {
             escrowWallet: usdc.balanceOf(address(escrow)),
             treasuryWallet: usdc.balanceOf(treasury),
             backing: escrow.funds(id).backing,
+            premium: escrow.funds(id).premium,
             providerClaimable: escrow.claimable(provider),
             treasuryClaimable: escrow.claimable(treasury)
         });

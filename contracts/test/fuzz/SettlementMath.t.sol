@@ -40,6 +40,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
     Sla internal sla_;
     uint8[] internal state; // per hour: 0 not attested, 1 attested failed, 2 attested delivered
     Holder[] internal holders;
+    uint256 internal premiumIn; // what sales paid above the backing, held until the window settles
     uint256 internal paidIn; // stablecoin paid into the escrow by sales (buyers and provider top-ups)
     uint256 internal minted;
 
@@ -86,6 +87,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
             uint256 units = 1 + h % (2 * windowHours); // at most 8 × window in all
             uint256 price = (h >> 16) % (10 * USDC); // 0-10 USDC an hour, often below the backing
             _buyPrimary(who, id, units, price);
+            if (price > backing) premiumIn += units * (price - backing);
             minted += units;
             Holder memory hd;
             hd.who = who;
@@ -176,7 +178,8 @@ contract SettlementMathFuzzTest is SettlementFixtures {
             (uint256 delivered, uint256 failed) = _count(0, windowHours);
             c.paidUnits = c.units * delivered / windowHours;
             uint256 beyond = failed > sla_.graceHours ? failed - sla_.graceHours : 0;
-            c.slash = c.units * beyond / windowHours * sla_.slashPerGpuHour;
+            // Rounded once, at the end: units × slashed hours × slash / window hours.
+            c.slash = c.units * beyond * sla_.slashPerGpuHour / windowHours;
         }
         c.f = escrow.funds(id);
         c.provider = escrow.claimable(provider);
@@ -212,18 +215,34 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         assertEq(settlement.settledUnits(id), minted, "every unit settled");
         assertEq(escrow.funds(id).backing, 0, "no backing left once every unit is settled");
         uint256 before = escrow.claimable(provider);
+        uint256 treasuryBefore = escrow.claimable(treasury);
         (uint256 windowDelivered, uint256 windowFailed) = _count(0, windowHours);
+        // The premium held since the sales: the delivered hours' share to the provider less the fee
+        // (paid rounded down, fee rounded up), the rest forfeited to the treasury.
+        uint256 premium = premiumIn;
+        assertEq(escrow.funds(id).premium, premium, "premium held until the window settles");
+        uint256 premiumPaid = premium * windowDelivered / windowHours;
+        uint256 premiumFee = (premiumPaid * FEE_BPS + 9_999) / 10_000;
         vm.expectEmit(address(settlement));
         emit CapacitySettled(id, windowDelivered, windowFailed, bond - slashSum);
         settlement.settleCapacity(id);
-        assertEq(escrow.claimable(provider) - before, bond - slashSum, "bond returned less slashes");
+        assertEq(
+            escrow.claimable(provider) - before,
+            bond - slashSum + premiumPaid - premiumFee,
+            "bond returned less slashes, premium for the delivered hours less the fee"
+        );
+        assertEq(
+            escrow.claimable(treasury) - treasuryBefore,
+            premiumFee + premium - premiumPaid,
+            "treasury: the premium's fee and its undelivered share"
+        );
         assertEq(
             uint8(gpuHours.capacity(id).closeReason),
             uint8(windowFailed > sla_.graceHours ? CloseReason.ProviderFailed : CloseReason.Completed)
         );
 
         Funds memory f = escrow.funds(id);
-        assertEq(uint256(f.backing) + f.bond, 0, "funds of a settled capacity end at zero");
+        assertEq(uint256(f.backing) + f.bond + f.premium, 0, "funds of a settled capacity end at zero");
 
         uint256 credited = escrow.claimable(provider) + escrow.claimable(treasury);
         for (uint256 i; i < holders.length; ++i) {

@@ -36,9 +36,10 @@ contract GasTest is Base {
         _record("fill primary (mint + escrow + fee)", abi.encodeCall(IExchange.fill, (o, sig, 100)), 110_000);
     }
 
-    /// @dev The premium path in its steady state: the provider and the treasury already hold a credit
-    ///      in escrow (an earlier premium sale, not withdrawn), as the secondary figure's seller and
-    ///      treasury already hold stablecoin. The target is judged here.
+    /// @dev The premium path in its steady state: the capacity already holds a premium in escrow (an
+    ///      earlier sale above the backing), as the secondary figure's seller and treasury already hold
+    ///      stablecoin. The premium is held until the window settles: no credit, no fee at the sale.
+    ///      The target is judged here.
     function test_gas_fillPrimaryPremium() public {
         Order memory earlier = _order(provider, OrderKind.PrimarySell, id, 8, PRICE + 400_000);
         earlier.salt = 1;
@@ -51,23 +52,23 @@ contract GasTest is Base {
         vm.prank(renter);
         exchange.fill(o, sig, 100);
         _record(
-            "fill primary above the backing (premium to provider + fee)",
+            "fill primary above the backing (premium held in escrow)",
             abi.encodeCall(IExchange.fill, (o, sig, 100)),
             130_000
         );
     }
 
-    /// @dev The same premium sale when neither the provider nor the treasury holds a credit yet (every
-    ///      earlier sale was at the backing, or both withdrew): two zero-to-nonzero `claimable` writes,
-    ///      2 × 17,100 (22,100 for a cold zero-to-nonzero write against 5,000 for a cold nonzero one)
-    ///      more than the steady state. Recorded for information, with no target.
+    /// @dev The same premium sale when the capacity holds no premium yet (every earlier sale was at the
+    ///      backing): one zero-to-nonzero write of the funds' second slot (penalty and premium), 17,100
+    ///      (22,100 for a cold zero-to-nonzero write against 5,000 for a cold nonzero one) more than the
+    ///      steady state. Recorded for information, with no target.
     function test_gas_fillPrimaryPremiumFirstCredit() public {
         Order memory o = _order(provider, OrderKind.PrimarySell, id, 100, PRICE + 400_000);
         bytes memory sig = _sign(providerKey, o);
         vm.prank(renter);
         exchange.fill(o, sig, 100);
         _record(
-            "fill primary above the backing, first credits to provider and treasury (no target)",
+            "fill primary above the backing, the capacity's first premium (no target)",
             abi.encodeCall(IExchange.fill, (o, sig, 100)),
             type(uint256).max
         );

@@ -116,6 +116,12 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
     mapping(uint256 id => uint256) public ghostPaidOut;
     /// @notice Units of `id` the settlement contract settled (bookings and unused hours).
     mapping(uint256 id => uint256) public ghostSettled;
+    /// @notice What primary sales of `id` paid above its backing, held until the window settles (or
+    ///         is cancelled), by the model: Σ max(0, amount × price − amount × backing).
+    mapping(uint256 id => uint256) public ghostPremium;
+    /// @notice The bond `id` still holds by the model: posted, less slashes, the rest returned at a
+    ///         cancel (less the penalties kept, then paid out with the refunds) or at settlement.
+    mapping(uint256 id => uint256) public ghostBond;
     /// @notice uptime + 1 of each (node, epoch) the handler got attested; 0: never attested.
     mapping(uint64 nodeId => mapping(uint64 epoch => uint256)) public ghostUptime;
     mapping(uint64 nodeId => uint64) public ghostLastEpoch;
@@ -317,8 +323,21 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
         if (capSeed % 2 != 0) return; // one call in two: a cancel ends that capacity's trading
         (bool found, uint256 id) = _pickCap(capSeed / 2, Pick.BeforeStart);
         if (!found) return;
-        vm.prank(gpuHours.providerOf(id));
+        address provider = gpuHours.providerOf(id);
+        uint256 providerBefore = escrow.claimable(provider);
+        uint256 treasuryBefore = escrow.claimable(treasury);
+        vm.prank(provider);
         gpuHours.cancelCapacity(id);
+        // Each unit sold keeps min(slash, bond / sold) of the bond for its holder; the rest goes back
+        // to the provider, and the whole premium is forfeited to the treasury.
+        uint256 sold = gpuHours.capacity(id).minted;
+        uint256 penalty = gpuHours.terms(id).slashPerGpuHour;
+        if (sold != 0 && penalty > ghostBond[id] / sold) penalty = ghostBond[id] / sold;
+        uint256 kept = sold * penalty;
+        if (escrow.claimable(provider) - providerBefore != ghostBond[id] - kept) payoutMismatches++;
+        if (escrow.claimable(treasury) - treasuryBefore != ghostPremium[id]) payoutMismatches++;
+        ghostBond[id] = kept;
+        ghostPremium[id] = 0;
         oks[uint256(A.CancelCapacity)]++;
     }
 
@@ -328,12 +347,25 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
         (bool found, uint256 id) = _pickCap(capSeed, Pick.Settleable);
         if (!found) return;
         uint256 outstanding = ghostMinted[id] - ghostSettled[id];
-        address provider = gpuHours.providerOf(id);
-        uint256 bond = escrow.funds(id).bond;
-        uint256 before = escrow.claimable(provider);
+        // The premium's share of the window's delivered hours (rounded down) to the provider's
+        // payees less the fee (rounded up), the rest to the treasury; the bond left to the provider.
+        Capacity memory c = gpuHours.capacity(id);
+        uint256 windowHours = (c.end - c.start) / HOUR;
+        (uint256 delivered,) = _ghostCount(c, 0, windowHours, gpuHours.terms(id));
+        uint256 paid = ghostPremium[id] * delivered / windowHours;
+        uint256 fee = _fee(paid);
+        uint256 toTreasury = fee + ghostPremium[id] - paid;
+        uint256 toProvider = ghostBond[id] + paid - fee; // the provider and its payees together
+        uint256 treasuryBefore = escrow.claimable(treasury);
+        uint256 othersBefore = _claimableButTreasury();
         try settlement.settleCapacity(id) {
             if (outstanding != 0) payoutMismatches++; // closed with units unsettled
-            if (escrow.claimable(provider) - before != bond || escrow.funds(id).bond != 0) payoutMismatches++;
+            if (escrow.claimable(treasury) - treasuryBefore != toTreasury) payoutMismatches++;
+            if (_claimableButTreasury() - othersBefore != toProvider) payoutMismatches++;
+            Funds memory f = escrow.funds(id);
+            if (f.bond != 0 || f.premium != 0) payoutMismatches++;
+            ghostBond[id] = 0;
+            ghostPremium[id] = 0;
             oks[uint256(A.SettleCapacity)]++;
         } catch {
             reverts[uint256(A.SettleCapacity)]++;
@@ -391,6 +423,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             b.closeReason = d.failed ? CloseReason.ProviderFailed : CloseReason.Completed;
             ghostPaidOut[b.capacityId] += d.units;
             ghostSettled[b.capacityId] += d.units;
+            ghostBond[b.capacityId] -= d.slash;
             _checkSettled(b, d);
             // a booking settles once
             try settlement.settleBooking(b.bookingId) {
@@ -434,6 +467,15 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
 
     function _fee(uint256 amount) internal view returns (uint256) {
         return (amount * escrow.feeBps() + 9_999) / 10_000;
+    }
+
+    /// @dev Σ claimable over every account the escrow could credit but the treasury.
+    function _claimableButTreasury() internal view returns (uint256 sum) {
+        uint256 n = accountCount();
+        for (uint256 i; i < n; ++i) {
+            address a = _account(i);
+            if (a != treasury) sum += escrow.claimable(a);
+        }
     }
 
 
@@ -753,6 +795,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
         gpuHours.redeemCancelled(id, amount);
         ghostBurned[id] += amount;
         ghostPaidOut[id] += amount;
+        ghostBond[id] -= amount * escrow.funds(id).penaltyPerUnit;
         _checkRefund(id, holder, amount, escrow.claimable(holder) - before);
         oks[uint256(A.RedeemCancelled)]++;
     }
@@ -780,6 +823,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             gpuHours.refundBooking(b.bookingId);
             uint256 units = uint256(b.gpus) * b.hours_;
             ghostPaidOut[b.capacityId] += units;
+            ghostBond[b.capacityId] -= units * escrow.funds(b.capacityId).penaltyPerUnit;
             _checkRefund(b.capacityId, b.holder, units, escrow.claimable(b.holder) - before);
             b.refunded = true;
             b.closeReason = CloseReason.ProviderCancelled;
@@ -809,6 +853,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             ghostBurned[id] += u.held;
             ghostPaidOut[id] += u.held;
             ghostSettled[id] += u.held;
+            ghostBond[id] -= u.slash;
             Funds memory a = escrow.funds(id);
             if (f.backing - a.backing != u.held * u.backing || f.bond - a.bond != u.slash) payoutMismatches++;
             for (uint256 k; k < N_ACTORS; ++k) {
@@ -845,7 +890,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
         for (uint256 k; k < N_ACTORS; ++k) {
             uint256 units = gpuHours.balanceOf(actors[k], id);
             u.held += units;
-            uint256 s = units * beyond / windowHours * t.slashPerGpuHour;
+            uint256 s = units * beyond * t.slashPerGpuHour / windowHours; // rounded once, at the end
             u.slash += s;
             u.want[k] = (units - units * delivered / windowHours) * t.backing + s;
             u.before[k] = escrow.claimable(actors[k]);
@@ -906,7 +951,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
                 forbiddenSuccesses++;
             } catch {}
         } else {
-            try escrow.returnBond(id, caller) {
+            try escrow.settleWindow(id, caller, 1, 1) {
                 forbiddenSuccesses++;
             } catch {}
         }
@@ -1139,6 +1184,9 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             kind == OrderKind.PrimarySell || (kind == OrderKind.Buy && taker == gpuHours.providerOf(r.order.capacityId))
         ) {
             ghostMinted[r.order.capacityId] += amount;
+            uint256 total = amount * r.order.price;
+            uint256 backed = amount * gpuHours.terms(r.order.capacityId).backing;
+            if (total > backed) ghostPremium[r.order.capacityId] += total - backed;
             _checkUsable(r.order.capacityId);
         }
     }
@@ -1260,6 +1308,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
         vm.prank(n.owner);
         uint256 id = gpuHours.createCapacity(nodeId, uint40(start), uint40(start + len * HOUR), backing, bond);
         capIds.push(id);
+        ghostBond[id] = bond;
         return (true, id);
     }
 

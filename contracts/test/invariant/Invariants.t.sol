@@ -66,8 +66,8 @@ contract InvariantsTest is Base {
 
     // ================================================================== invariants
 
-    /// @notice The escrow holds at least what it owes: Σ (backing + bond) over capacities plus
-    ///         everything credited to an account.
+    /// @notice The escrow holds at least what it owes: Σ (backing + bond + premium held) over
+    ///         capacities plus everything credited to an account.
     function invariant_solvency() public view {
         (uint256 pots, uint256 credits) = _escrowLiabilities();
         assertGe(usdc.balanceOf(address(escrow)), pots + credits, "escrow insolvent: balance < pots + claimable");
@@ -86,6 +86,29 @@ contract InvariantsTest is Base {
             if (gpuHours.capacity(id).status == CapacityStatus.Closed) {
                 assertEq(out, 0, "closed capacity with units out");
                 assertEq(escrow.funds(id).bond, 0, "closed capacity still holds a bond");
+            }
+        }
+    }
+
+    /// @notice What the escrow holds for each capacity is what it owes for it, by the handler's
+    ///         ghosts: the units' backing (per unit × units out), the bond left (posted, less slashes,
+    ///         less what a cancel returned and the refunds paid out), and the premium of its sales above
+    ///         the backing, held until the window settles. A closed or cancelled window holds no premium.
+    function invariant_fundsPerCapacity() public view {
+        uint256[] memory ids = handler.allCapIds();
+        for (uint256 i; i < ids.length; ++i) {
+            uint256 id = ids[i];
+            Funds memory f = escrow.funds(id);
+            uint256 out = handler.ghostMinted(id) - handler.ghostPaidOut(id);
+            assertEq(f.premium, handler.ghostPremium(id), "premium held != premiums sold above the backing");
+            assertEq(f.bond, handler.ghostBond(id), "bond != posted less slashes and returns");
+            assertEq(
+                uint256(f.backing) + f.bond + f.premium,
+                uint256(gpuHours.terms(id).backing) * out + handler.ghostBond(id) + handler.ghostPremium(id),
+                "funds != what the escrow owes for the capacity"
+            );
+            if (gpuHours.capacity(id).status != CapacityStatus.Active) {
+                assertEq(f.premium, 0, "a settled or cancelled window still holds a premium");
             }
         }
     }
@@ -244,13 +267,13 @@ contract InvariantsTest is Base {
         }
     }
 
-    /// @dev Σ over capacities of (backing + bond), and Σ claimable over every account the
+    /// @dev Σ over capacities of (backing + bond + premium), and Σ claimable over every account the
     ///      escrow could credit (actors, payees, treasury).
     function _escrowLiabilities() internal view returns (uint256 pots, uint256 credits) {
         uint256 n = gpuHours.capacityCount();
         for (uint256 id = 1; id <= n; ++id) {
             Funds memory f = escrow.funds(id);
-            pots += uint256(f.backing) + f.bond;
+            pots += uint256(f.backing) + f.bond + f.premium;
         }
         address[] memory accounts = handler.allAccounts();
         for (uint256 i; i < accounts.length; ++i) {
@@ -323,6 +346,7 @@ contract InvariantsTest is Base {
         invariant_orderFills();
         invariant_cancelledRefundsCovered();
         invariant_backingPerUnit();
+        invariant_fundsPerCapacity();
         invariant_settlementPayouts();
     }
 

@@ -89,8 +89,8 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
 
     /// @notice Σ credited to providers by settleBooking / settleUnused.
     uint256 public ghostReleased;
-    /// @notice Σ over those settlements of (their share of sales) × delivered ÷ hours, with
-    ///         delivered hours read from the oracle's epoch records.
+    /// @notice Σ over those settlements of the delivered units' backing (fixed per unit) less the
+    ///         fee, with delivered hours read from the oracle's epoch records.
     uint256 public ghostEntitled;
     uint256 public paidWithoutDelivery; // must stay 0
     uint256 public payMismatches; // provider credit != the share for delivered hours: 0
@@ -319,7 +319,11 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         uint256 lastEnd = gpuHours.node(nodeId).lastWindowEnd;
         if (start < lastEnd) start = lastEnd;
         uint256 end = start + HOUR * _bound(lenSeed, 1, 8);
-        uint256 bond = _bound(bondSeed, 0, 40 * USDC);
+        // at least the minimum: every unit of supply covered for a full slash
+        uint256 perUnit = gpuHours.minBondPerUnit();
+        if (settlement.sla().slashPerGpuHour > perUnit) perUnit = settlement.sla().slashPerGpuHour;
+        uint256 minimum = uint256(gpuHours.node(nodeId).gpuCount) * ((end - start) / HOUR) * perUnit;
+        uint256 bond = _bound(bondSeed, minimum, minimum + 40 * USDC);
         vm.prank(gpuHours.node(nodeId).owner);
         uint256 id = gpuHours.createCapacity(nodeId, uint40(start), uint40(end), uint96(2_100_000), bond);
         capIds.push(id);
@@ -335,7 +339,8 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         uint256 amount = _bound(amountSeed, 1, room < 16 ? room : 16);
         (Order memory o, bytes memory sig) = _primaryOrder(id, amount, priceSeed);
         vm.prank(renters[renterSeed % N_RENTERS]);
-        exchange.fill(o, sig, amount);
+        // Refused when the window's hours left cannot take them any more (HoursNotUsable).
+        try exchange.fill(o, sig, amount) {} catch {}
     }
 
     function _primaryOrder(uint256 id, uint256 amount, uint256 priceSeed)
@@ -407,9 +412,7 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
 
     function _settleBooking(BookingRec storage rec, Booking memory b, Capacity memory c) internal {
         (uint256 delivered,) = _delivered(c.nodeId, b.start / HOUR, b.hours_);
-        uint256 units = uint256(b.gpus) * b.hours_;
-        uint256 amount = _share(rec.capId, c.minted, units);
-        uint256 entitled = amount * delivered / b.hours_;
+        uint256 entitled = _net(rec.capId, uint256(b.gpus) * delivered);
         address provider = gpuHours.providerOf(rec.capId);
         uint256 before = escrow.claimable(provider);
         uint256 bondBefore = escrow.funds(rec.capId).bond;
@@ -433,18 +436,14 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         (uint256 delivered,) = _delivered(c.nodeId, c.start / HOUR, windowHours);
         address[] memory list = new address[](listTwice ? 2 * N_RENTERS : N_RENTERS);
         uint256 entitled;
-        // Mirror the settlement's pro-rata takes, holder by holder.
-        uint256 sales = escrow.funds(id).backing;
-        uint256 outstanding = c.minted - settlement.settledUnits(id);
+        // Each holder's units pay the provider the backing of units × delivered ÷ window hours
+        // (rounded down), less the fee, holder by holder.
         for (uint256 i; i < N_RENTERS; ++i) {
             list[i] = renters[i];
             if (listTwice) list[N_RENTERS + i] = renters[i];
             uint256 units = gpuHours.balanceOf(renters[i], id);
             if (units == 0) continue;
-            uint256 amount = units == outstanding ? sales : sales * units / outstanding;
-            entitled += amount * delivered / windowHours;
-            sales -= amount;
-            outstanding -= units;
+            entitled += _net(id, units * delivered / windowHours);
             ++settledUnusedHolders;
         }
         address provider = gpuHours.providerOf(id);
@@ -485,11 +484,11 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
         if (paid != entitled) ++payMismatches;
     }
 
-    /// @dev What the settlement takes from the sales for `units` of `id`.
-    function _share(uint256 id, uint256 minted, uint256 units) internal view returns (uint256) {
-        uint256 sales = escrow.funds(id).backing;
-        uint256 outstanding = minted - settlement.settledUnits(id);
-        return units == outstanding ? sales : sales * units / outstanding;
+    /// @dev What the provider is credited for `units` delivered units of `id`: their fixed backing
+    ///      less the fee, rounded up.
+    function _net(uint256 id, uint256 units) internal view returns (uint256) {
+        uint256 released = units * gpuHours.terms(id).backing;
+        return released - (released * escrow.feeBps() + 9_999) / 10_000;
     }
 
     /// @dev Delivered and failed hours read epoch by epoch from the oracle's records (not through

@@ -89,17 +89,17 @@ contract OracleInvariantsTest is Base {
         assertEq(handler.unexpectedSubmitFailures(), 0, "a valid report was refused");
     }
 
-    /// @notice The escrow holds every pot it owes (sales, fees, bonds) and every credited balance,
+    /// @notice The escrow holds every pot it owes (backing, bonds, premiums held) and every credited balance,
     ///         exactly (nobody donates); slashes stay within bonds; settled capacities hold nothing.
     function invariant_solvency() public view {
         uint256[] memory ids = handler.allCapIds();
         uint256 pots;
         for (uint256 i; i < ids.length; ++i) {
             Funds memory f = escrow.funds(ids[i]);
-            pots += uint256(f.backing) + f.bond;
+            pots += uint256(f.backing) + f.bond + f.premium;
             assertLe(handler.slashedOf(ids[i]), handler.bondOf(ids[i]), "slashed above the bond");
             if (gpuHours.capacity(ids[i]).status == CapacityStatus.Closed) {
-                assertEq(uint256(f.backing) + f.bond, 0, "settled capacity still holds funds");
+                assertEq(uint256(f.backing) + f.bond + f.premium, 0, "settled capacity still holds funds");
             }
         }
         address[] memory accounts = handler.accounts();
