@@ -12,7 +12,7 @@ import {Decay} from "./libraries/Decay.sol";
 
 /// @title AttestationOracle
 /// @notice Records M-of-N signed reports of node delivery and GPU mark prices.
-/// @dev Per-epoch records are {EpochLane}s packed eight to a word, so a node's hourly attestation
+/// @dev Per-epoch records are {EpochLane}s packed four to a word, so a node's hourly attestation
 ///      usually rewrites one warm word; a lane's attested bit is what makes each (node, epoch)
 ///      count once, in whatever order reports land. Signers sign the whole batch once, which spreads
 ///      the signature checks over its nodes. The signer set and its queued successor share one slot
@@ -120,10 +120,26 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
     function epochRecord(uint64 nodeId, uint64 epoch)
         external
         view
-        returns (bool attested, uint16 uptimeBps, uint16 gflopsPerJoule)
+        returns (bool attested, uint16 uptimeBps, uint16 gflopsPerJoule, uint32 gpuSeconds)
     {
         EpochLane lane = EpochLaneLib.laneOf(_epochs[nodeId][EpochLaneLib.wordOf(epoch)], epoch);
-        return (lane.attested(), lane.uptimeBps(), lane.gflopsPerJoule());
+        return (lane.attested(), lane.uptimeBps(), lane.gflopsPerJoule(), lane.gpuSeconds());
+    }
+
+    /// @inheritdoc IAttestationOracle
+    function epochLanes(uint64 nodeId, uint64 fromEpoch, uint256 count)
+        external
+        view
+        returns (EpochLane[] memory lanes)
+    {
+        mapping(uint256 => uint256) storage words = _epochs[nodeId];
+        lanes = new EpochLane[](count);
+        uint256 word;
+        for (uint256 i; i < count; ++i) {
+            uint256 e = uint256(fromEpoch) + i;
+            if (i == 0 || EpochLaneLib.opensWord(e)) word = words[EpochLaneLib.wordOf(e)];
+            lanes[i] = EpochLaneLib.laneOf(word, e);
+        }
     }
 
     /// @inheritdoc IAttestationOracle
@@ -242,7 +258,7 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
         uint256 index = EpochLaneLib.wordOf(epoch);
         uint256 word = words[index];
         if (EpochLaneLib.laneOf(word, epoch).attested()) revert AlreadyAttested(nodeId, epoch);
-        words[index] = EpochLaneLib.attest(a.uptimeBps, a.mflopsPerJoule / 1000).place(word, epoch);
+        words[index] = EpochLaneLib.attest(a.uptimeBps, a.mflopsPerJoule / 1000, a.gpuSeconds).place(word, epoch);
         _nodes[nodeId] = _counted(_nodes[nodeId], epoch, a.uptimeBps);
         emit Attested(nodeId, epoch, a.uptimeBps, a.loadBps, a.gpuSeconds, a.mflopsPerJoule, a.gflops, a.samplesRoot);
     }

@@ -357,6 +357,11 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         return _booked[capacityId].at((hourStart - c.start) / HOUR);
     }
 
+    /// @inheritdoc IGpuHours
+    function bookedRange(uint256 capacityId, uint256 firstHour, uint256 count) external view returns (uint8[] memory) {
+        return _booked[capacityId].range(firstHour, count);
+    }
+
     // ---------------------------------------------------------------- internal
 
     /// @dev Books `gpus` GPUs over [start, start + hours_) of an active capacity and returns the

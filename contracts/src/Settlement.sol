@@ -10,11 +10,15 @@ import {IGpuHours, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "
 import {IEscrow} from "./interfaces/IEscrow.sol";
 import {IAttestationOracle} from "./interfaces/IAttestationOracle.sol";
 import {BookingId} from "./libraries/BookingId.sol";
+import {EpochLane} from "./libraries/EpochLane.sol";
 
 /// @title Settlement
 /// @notice The escrow's settler: turns attested hours into payouts, refunds and slashes, under the
 ///         terms each capacity recorded when it was created.
-/// @dev Every unit carries the same fixed backing, so each settlement moves exactly its units'
+/// @dev An hour is delivered when the node is attested at or above the SLA's uptime and efficiency
+///      and its attested GPU-seconds cover the GPUs booked in that hour at the SLA's uptime; a
+///      node-hour's GPU-seconds serve every booking in it, so the hour passes or fails for all alike.
+///      Every unit carries the same fixed backing, so each settlement moves exactly its units'
 ///      backing: a delivered unit's to the provider, the others' back to their holder. The bond
 ///      covers a slash of every unit (GpuHours sizes it so), so no holder races another for it.
 contract Settlement is ISettlement, Ownable2Step {
@@ -60,9 +64,10 @@ contract Settlement is ISettlement, Ownable2Step {
             if (block.timestamp < readyAt) revert NotSettleable(bookingId, readyAt);
         }
 
-        (uint256 delivered, uint256 failed) = _count(c.nodeId, b.start / HOUR, b.hours_, t);
+        (uint256 delivered, uint256 failed) = _count(capacityId, c, b.start, b.hours_, t);
         uint256 units = uint256(b.gpus) * b.hours_;
-        uint256 slashed = failed == 0 ? 0 : uint256(b.gpus) * _slashedHours(c, t, b.start, failed) * t.slashPerGpuHour;
+        uint256 slashed =
+            failed == 0 ? 0 : uint256(b.gpus) * _slashedHours(capacityId, c, t, b.start, failed) * t.slashPerGpuHour;
         settledUnits[capacityId] += units;
         gpuHours.closeBooking(bookingId, failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed);
         emit BookingSettled(bookingId, capacityId, delivered, failed, slashed);
@@ -153,24 +158,51 @@ contract Settlement is ISettlement, Ownable2Step {
         if (block.timestamp < readyAt) revert NotSettleable(capacityId, readyAt);
     }
 
-    function _count(uint64 nodeId, uint256 fromEpoch, uint256 count, Terms memory t)
+    /// @dev Delivered and failed hours of `capacityId` over `count` hours from the hour starting at
+    ///      `from` (inside its window).
+    function _count(uint256 capacityId, Capacity memory c, uint256 from, uint256 count, Terms memory t)
         private
         view
         returns (uint256 delivered, uint256 failed)
     {
         if (count == 0) return (0, 0);
-        return oracle.countEpochs(nodeId, uint64(fromEpoch), count, t.minUptimeBps, t.minGflopsPerJoule);
+        EpochLane[] memory lanes = oracle.epochLanes(c.nodeId, uint64(from / HOUR), count);
+        uint8[] memory booked = gpuHours.bookedRange(capacityId, (from - c.start) / HOUR, count);
+        return _tally(lanes, booked, t);
+    }
+
+    /// @dev The per-hour rule, over an hour's oracle lane and the GPUs booked on the node in it: an
+    ///      unattested hour is neither; an attested one is delivered when at or above the minimum
+    ///      uptime and efficiency and its GPU-seconds reach booked × 3,600 × minUptimeBps / 10,000
+    ///      (rounded up, against the provider), failed otherwise.
+    function _tally(EpochLane[] memory lanes, uint8[] memory booked, Terms memory t)
+        private
+        pure
+        returns (uint256 delivered, uint256 failed)
+    {
+        uint256 minUptime = t.minUptimeBps;
+        uint256 minGflops = t.minGflopsPerJoule;
+        for (uint256 i; i < lanes.length; ++i) {
+            EpochLane lane = lanes[i];
+            if (!lane.attested()) continue;
+            uint256 required = Math.ceilDiv(uint256(booked[i]) * HOUR * minUptime, 10_000);
+            if (lane.uptimeBps() >= minUptime && lane.gflopsPerJoule() >= minGflops && lane.gpuSeconds() >= required) {
+                ++delivered;
+            } else {
+                ++failed;
+            }
+        }
     }
 
     /// @dev Of `failed` hours of a booking starting at `start`, those past the window's grace. Grace
     ///      counts per window: hours that failed earlier in it use it up first, so splitting a booking
     ///      into short ones forgives nothing more.
-    function _slashedHours(Capacity memory c, Terms memory t, uint256 start, uint256 failed)
+    function _slashedHours(uint256 capacityId, Capacity memory c, Terms memory t, uint256 start, uint256 failed)
         private
         view
         returns (uint256)
     {
-        (, uint256 failedBefore) = _count(c.nodeId, c.start / HOUR, (start - c.start) / HOUR, t);
+        (, uint256 failedBefore) = _count(capacityId, c, c.start, (start - c.start) / HOUR, t);
         uint256 forgiven = failedBefore >= t.graceHours ? 0 : _min(failed, t.graceHours - failedBefore);
         return failed - forgiven;
     }
@@ -182,7 +214,7 @@ contract Settlement is ISettlement, Ownable2Step {
     {
         uint256 packed = _windowCounts[capacityId];
         if (packed == 0) {
-            (delivered, failed) = _count(c.nodeId, c.start / HOUR, (c.end - c.start) / HOUR, t);
+            (delivered, failed) = _count(capacityId, c, c.start, (c.end - c.start) / HOUR, t);
             _windowCounts[capacityId] = ((delivered << 128) | failed) + 1;
         } else {
             packed -= 1;

@@ -240,19 +240,20 @@ contract AttestationOracleTest is Test, OracleSigning {
         );
         _submitAtt(a);
 
-        (bool attested, uint16 uptime, uint16 perJoule) = oracle.epochRecord(NODE, epoch);
+        (bool attested, uint16 uptime, uint16 perJoule, uint32 gpuSeconds) = oracle.epochRecord(NODE, epoch);
         assertTrue(attested);
         assertEq(uptime, 9_990);
         assertEq(perJoule, 1_350);
+        assertEq(gpuSeconds, a.gpuSeconds);
         NodeRecord memory n = oracle.node(NODE);
         assertEq(n.firstEpoch, epoch);
         assertEq(n.lastEpoch, epoch);
         assertEq(n.epochs, 1);
         assertEq(n.weightedUptime, 9_990e18);
         assertEq(oracle.reliabilityBps(NODE), 9_990);
-        (attested,,) = oracle.epochRecord(NODE, epoch - 1);
+        (attested,,,) = oracle.epochRecord(NODE, epoch - 1);
         assertFalse(attested);
-        (attested,,) = oracle.epochRecord(NODE + 1, epoch);
+        (attested,,,) = oracle.epochRecord(NODE + 1, epoch);
         assertFalse(attested);
     }
 
@@ -358,7 +359,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         bytes[] memory sigs = _signWith(oracle, r, _k(2, 3, 4));
         vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.AlreadyAttested.selector, NODE, epoch));
         oracle.submit(r, sigs);
-        (, uint16 uptime,) = oracle.epochRecord(NODE, epoch);
+        (, uint16 uptime,,) = oracle.epochRecord(NODE, epoch);
         assertEq(uptime, 9_990, "the first opinion stands");
     }
 
@@ -371,7 +372,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         assertEq(n.epochs, 3);
         assertEq(n.firstEpoch, epoch - 5);
         assertEq(n.lastEpoch, epoch);
-        (bool attested, uint16 uptime,) = oracle.epochRecord(NODE, epoch - 1);
+        (bool attested, uint16 uptime,,) = oracle.epochRecord(NODE, epoch - 1);
         assertTrue(attested);
         assertEq(uptime, 8_000);
         _expectSubmitRevert(
@@ -561,10 +562,11 @@ contract AttestationOracleTest is Test, OracleSigning {
         a.loadBps = 10_000;
         a.gpuSeconds = 255 * 3600;
         _submitAtt(a);
-        (bool attested, uint16 uptime, uint16 perJoule) = oracle.epochRecord(NODE, epoch);
+        (bool attested, uint16 uptime, uint16 perJoule, uint32 gpuSeconds) = oracle.epochRecord(NODE, epoch);
         assertTrue(attested);
         assertEq(uptime, 10_000);
         assertEq(perJoule, type(uint16).max, "efficiency saturates at 16 bits");
+        assertEq(gpuSeconds, 255 * 3600, "the most GPU-seconds are stored whole");
     }
 
     function test_submit_revertsZeroMarkPrice() public {
@@ -664,7 +666,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         );
         assertEq(oracle.node(1).epochs, 0);
         assertEq(oracle.node(2).epochs, 0);
-        (bool attested,,) = oracle.epochRecord(1, epoch);
+        (bool attested,,,) = oracle.epochRecord(1, epoch);
         assertFalse(attested);
     }
 
@@ -727,7 +729,7 @@ contract AttestationOracleTest is Test, OracleSigning {
     uint32[20] internal hEff;
     bool[20] internal hOn;
 
-    /// @dev 20 epochs from E0 + 3 (crossing the 8-epoch words at E0 + 8 and E0 + 16), with gaps.
+    /// @dev 20 epochs from E0 + 3 (crossing the 4-epoch words at E0 + 4, E0 + 8, ...), with gaps.
     function _history() internal {
         hFirst = E0 + 3;
         vm.prank(owner);
@@ -765,7 +767,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         _history();
         uint64 first = hFirst;
         for (uint256 i; i < 20; ++i) {
-            (bool attested, uint16 uptime, uint16 perJoule) = oracle.epochRecord(NODE, first + uint64(i));
+            (bool attested, uint16 uptime, uint16 perJoule,) = oracle.epochRecord(NODE, first + uint64(i));
             assertEq(attested, hOn[i]);
             assertEq(uptime, hOn[i] ? hUp[i] : 0);
             assertEq(perJoule, hOn[i] ? hEff[i] / 1000 : 0);
@@ -868,7 +870,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         count = bound(count, 0, 50);
         minUp = uint16(bound(minUp, 0, 10_000));
         minEff = uint16(bound(minEff, 0, 2_500));
-        uint64 first = E0 + 8 + uint64(bound(offset, 0, 7));
+        uint64 first = E0 + 8 + uint64(bound(offset, 0, 7)); // any lane of a word
         uint256 n = _randomHistory(seed, first);
 
         uint256 ed;
@@ -883,7 +885,7 @@ contract AttestationOracleTest is Test, OracleSigning {
         assertEq(f, ef, "failed");
         assertEq(oracle.node(NODE).epochs, n);
         uint256 i_ = from < 40 ? from : 39;
-        (bool attested, uint16 uptime, uint16 perJoule) = oracle.epochRecord(NODE, first + uint64(i_));
+        (bool attested, uint16 uptime, uint16 perJoule,) = oracle.epochRecord(NODE, first + uint64(i_));
         assertEq(attested, fOn[i_]);
         assertEq(uptime, fOn[i_] ? fUp[i_] : 0);
         assertEq(perJoule, fOn[i_] ? fPj[i_] : 0);

@@ -176,7 +176,7 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             assert (row["owner"], row["gpu_count"], row["vram_gb"]) == (on_chain[0], on_chain[1], on_chain[2])
             assert to_bytes32(row["gpu_model"]) == on_chain[5] and row["early_ends"] == on_chain[4]
         for node_id, epoch in rnd.epochs:
-            attested, uptime, _ = market.oracle.functions.epochRecord(node_id, epoch).call()
+            attested, uptime, *_ = market.oracle.functions.epochRecord(node_id, epoch).call()
             (row,) = rows(AttestationRow, node_id=node_id, epoch=epoch)
             assert attested and row["uptime_bps"] == uptime
         marks = rows(MarkPriceRow, gpu_class="H100-SXM5-80GB")

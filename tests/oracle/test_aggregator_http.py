@@ -134,7 +134,7 @@ def make_aggregator(market: Market, urls: list[str]) -> Aggregator:
     return Aggregator(market, submitter, [OracleNodeClient(u, timeout=10) for u in urls])
 
 
-def record(market: Market, node_id: int, epoch: int) -> tuple[bool, int, int]:
+def record(market: Market, node_id: int, epoch: int) -> tuple[bool, int, int, int]:
     return tuple(market.oracle.functions.epochRecord(node_id, epoch).call())
 
 
@@ -146,9 +146,9 @@ def test_three_nodes_land_the_median_report(market, network, landed_epoch):
     assert list(outcome.signed.signers) == sorted(outcome.signed.signers, key=lambda a: int(a, 16))
     assert set(outcome.signed.signers) <= {network.signers[n] for n in "abc"}
 
-    attested, uptime, _ = record(market, 1, landed_epoch)
+    attested, uptime, *_ = record(market, 1, landed_epoch)
     assert attested and uptime == 10_000
-    attested, uptime, _ = record(market, 2, landed_epoch)
+    attested, uptime, *_ = record(market, 2, landed_epoch)
     assert attested and uptime == (3600 - 600) * 10_000 // 3600  # ten minutes down
     first_epoch, last_epoch, epochs, weighted_uptime = market.oracle.functions.node(2).call()
     assert (first_epoch, last_epoch, epochs, weighted_uptime) == (landed_epoch, landed_epoch, 1, uptime * 10**18)

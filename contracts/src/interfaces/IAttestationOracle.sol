@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {EpochLane} from "../libraries/EpochLane.sol";
+
 /// @notice One node's delivery over one epoch (a unix hour: epoch = timestamp / 3600), as measured
 ///         by independent oracle nodes from hardware telemetry and proof-of-compute challenges.
 struct Attestation {
@@ -147,16 +149,21 @@ interface IAttestationOracle {
 
     function reportDigest(Report calldata report) external view returns (bytes32);
 
-    /// @notice Uptime (bps) and verified GFLOP per joule attested for `nodeId` in `epoch`;
-    ///         `attested` is false when no report covered that epoch.
+    /// @notice Uptime (bps), verified GFLOP per joule and GPU-seconds delivered to bookings attested
+    ///         for `nodeId` in `epoch`; `attested` is false when no report covered that epoch.
     function epochRecord(uint64 nodeId, uint64 epoch)
         external
         view
-        returns (bool attested, uint16 uptimeBps, uint16 gflopsPerJoule);
+        returns (bool attested, uint16 uptimeBps, uint16 gflopsPerJoule, uint32 gpuSeconds);
+
+    /// @notice The records of `count` epochs of `nodeId` from `fromEpoch`, as {EpochLane}s (an
+    ///         unattested epoch's lane is 0). Reads one storage word per four epochs.
+    function epochLanes(uint64 nodeId, uint64 fromEpoch, uint256 count) external view returns (EpochLane[] memory);
 
     /// @notice Over `count` epochs from `fromEpoch`: how many were attested at or above both
     ///         minimums (`delivered`) and how many were attested below either (`failed`). The rest
-    ///         were not attested.
+    ///         were not attested. Uptime and efficiency only: GPU-seconds are not looked at (the
+    ///         settlement checks them against what was booked, from {epochLanes}).
     function countEpochs(uint64 nodeId, uint64 fromEpoch, uint256 count, uint16 minUptimeBps, uint16 minGflopsPerJoule)
         external
         view

@@ -286,4 +286,8 @@ interface IGpuHours {
     function bookedUnits(uint256 capacityId) external view returns (uint256);
     /// @notice GPUs booked on `capacityId` in the hour starting at `hourStart`.
     function bookedAt(uint256 capacityId, uint256 hourStart) external view returns (uint256);
+    /// @notice GPUs booked on `capacityId` in each of `count` hours from hour index `firstHour` of its
+    ///         window (hour i starts at start + i hours; hours past the window read 0). One storage
+    ///         read per 32 hours.
+    function bookedRange(uint256 capacityId, uint256 firstHour, uint256 count) external view returns (uint8[] memory);
 }

@@ -16,8 +16,13 @@ struct Sla {
 }
 
 /// @title ISettlement
-/// @notice Settles GPU-hours against attested delivery, under each capacity's recorded terms. A
-///         unit's backing reaches the provider only for hours the oracle attested as delivered;
+/// @notice Settles GPU-hours against attested delivery, under each capacity's recorded terms. An
+///         hour is delivered when the oracle attested the node at or above the minimum uptime and
+///         efficiency AND attested GPU-seconds delivered to bookings of at least (GPUs booked in
+///         that hour) × 3,600 × minUptimeBps / 10,000, rounded up: a node that is up but gives the
+///         renters no access fails. One node-hour's GPU-seconds serve all its bookings, so the hour
+///         passes or fails for all of them; an hour with nothing booked needs uptime and efficiency
+///         only. A unit's backing reaches the provider only for hours delivered;
 ///         hours attested as failed, or never attested, give the holder its backing back; failed
 ///         hours beyond the window's grace slash the provider's bond to the holder who suffered them.
 ///         Unused hours left at the end of a window pay the provider in proportion to the hours it

@@ -78,6 +78,21 @@ library HourBook {
         }
     }
 
+    /// @notice GPUs booked in each of hours [first, first + count): one word read per 32 hours.
+    function range(mapping(uint256 word => uint256 counts) storage words, uint256 first, uint256 count)
+        internal
+        view
+        returns (uint8[] memory booked)
+    {
+        booked = new uint8[](count);
+        uint256 word;
+        for (uint256 k; k < count; ++k) {
+            uint256 i = first + k;
+            if (k == 0 || i & 31 == 0) word = words[i >> 5];
+            booked[k] = uint8(word >> ((i & 31) << 3));
+        }
+    }
+
     /// @notice GPUs booked in hour `i`.
     function at(mapping(uint256 word => uint256 counts) storage words, uint256 i) internal view returns (uint256) {
         return (words[i >> 5] >> ((i & 31) << 3)) & 0xff;

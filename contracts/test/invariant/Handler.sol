@@ -923,6 +923,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             // two in three delivered (>= 9,000 bps), the rest failed
             uint16 up = r % 3 != 0 ? uint16(9_000 + (r >> 8) % 1_001) : uint16((r >> 8) % 9_000);
             atts[i] = _att(nodeId, lo + uint64(i), up, 1_350_000);
+            atts[i].gpuSeconds = 255 * 3600; // whatever is booked got its GPU-seconds: uptime decides
         }
         Report memory rep = _report(1, atts);
         oracle.submit(rep, _signWith(oracle, rep, _first(oracleKeys, 2)));

@@ -499,7 +499,9 @@ contract OracleHandler is StdCheats, StdUtils, OracleSigning {
     {
         Sla memory s = settlement.sla();
         for (uint256 e = fromEpoch; e < fromEpoch + count; ++e) {
-            (bool attested, uint16 uptime, uint16 perJoule) = oracle.epochRecord(nodeId, uint64(e));
+            // Every attestation here carries 28,000 GPU-seconds, more than a 4-GPU node's bookings
+            // need at any uptime, so the delivery check passes whenever uptime and efficiency do.
+            (bool attested, uint16 uptime, uint16 perJoule,) = oracle.epochRecord(nodeId, uint64(e));
             uint256 ghost = ghostRecord[nodeId][uint64(e)];
             if (attested != (ghost != 0) || (attested && uptime + 1 != ghost)) ++recordMismatches;
             if (!attested) continue;

@@ -15,17 +15,29 @@ abstract contract SettlementFixtures is Fixtures {
     }
 
     /// @dev Signs (with the first two oracle keys) and submits one attestation of `nodeId` for
-    ///      `epoch`, moving time forward to just after the epoch when it is not over yet.
+    ///      `epoch`, moving time forward to just after the epoch when it is not over yet. The node
+    ///      delivers all its GPUs while up: gpuCount × 3,600 GPU-seconds at full uptime, scaled by uptime.
     function _attest(uint64 nodeId, uint64 epoch, uint16 uptimeBps, uint32 mflopsPerJoule) internal {
+        uint256 gpuSeconds = uint256(gpuHours.node(nodeId).gpuCount) * 3600 * uptimeBps / 10_000;
+        _attestSeconds(nodeId, epoch, uptimeBps, mflopsPerJoule, uint32(gpuSeconds));
+    }
+
+    /// @dev `_attest` with the GPU-seconds delivered to bookings given.
+    function _attestSeconds(uint64 nodeId, uint64 epoch, uint16 uptimeBps, uint32 mflopsPerJoule, uint32 gpuSeconds)
+        internal
+    {
         uint256 t = _after(epoch, 60);
         if (block.timestamp < t) vm.warp(t);
-        Report memory r = _report(1, _att(nodeId, epoch, uptimeBps, mflopsPerJoule));
+        Attestation memory a = _att(nodeId, epoch, uptimeBps, mflopsPerJoule);
+        a.gpuSeconds = gpuSeconds;
+        Report memory r = _report(1, a);
         bytes[] memory sigs = _signWith(oracle, r, _first(oracleKeys, 2));
         oracle.submit(r, sigs);
     }
 
     /// @dev Attests the hours of a window from `start`, one character an hour: 'G' full uptime,
-    ///      'B' half uptime (below the SLA), 'L' full uptime at low efficiency (100 GFLOP/J),
+    ///      every GPU delivering, 'B' half uptime (below the SLA), 'L' full uptime at low efficiency
+    ///      (100 GFLOP/J), 'U' full uptime but no GPU-seconds delivered (up, renters shut out),
     ///      '-' never attested.
     function _attestPattern(uint64 nodeId, uint256 start, bytes memory pattern) internal {
         uint64 first = uint64(start / 1 hours);
@@ -35,6 +47,7 @@ abstract contract SettlementFixtures is Fixtures {
             if (c == "G") _attest(nodeId, first + uint64(i), 10_000, MFLOPS_PER_JOULE);
             else if (c == "B") _attest(nodeId, first + uint64(i), 5_000, MFLOPS_PER_JOULE);
             else if (c == "L") _attest(nodeId, first + uint64(i), 10_000, 100_000);
+            else if (c == "U") _attestSeconds(nodeId, first + uint64(i), 10_000, MFLOPS_PER_JOULE, 0);
             else revert("bad pattern");
         }
     }
