@@ -33,7 +33,7 @@ contract GasTest is Base {
         bytes memory sig = _sign(providerKey, o);
         vm.prank(renter);
         exchange.fill(o, sig, 100);
-        _record("fill primary (mint + escrow + fee)", abi.encodeCall(IExchange.fill, (o, sig, 100)), 110_000);
+        _record("fill primary at the backing (mint + escrow)", abi.encodeCall(IExchange.fill, (o, sig, 100)), 110_000);
     }
 
     /// @dev The premium path in its steady state: the capacity already holds a premium in escrow (an
