@@ -53,8 +53,9 @@ class CapacityPublic(BaseModel):
     best_ask: int | None = Field(description="lowest price of an open primary sell or sell order, base units "
                                              "per GPU-hour; null when none")
     best_bid: int | None = Field(description="highest price of an open buy order; null when none")
-    reliability_bps: int = Field(description="the node's mean attested uptime (AttestationOracle."
-                                             "reliabilityBps); 0 when never attested")
+    reliability_bps: int = Field(description="the node's uptime weighted toward recent hours, unattested hours "
+                                             "counting 0 (AttestationOracle.reliabilityBps, half-life a week), "
+                                             "up to its last attested hour; 0 when never attested")
     epochs_attested: int = Field(description="attested hours of the node, all windows")
 
 

@@ -34,8 +34,9 @@ class NodePublic(NodeSummary):
     gpu_uuids_hash: str = Field(description="keccak of the sorted GPU UUIDs")
     registered_block: int
     registered_time: int | None
-    reliability_bps: int = Field(description="mean attested uptime (AttestationOracle.reliabilityBps); "
-                                             "0 when never attested")
+    reliability_bps: int = Field(description="uptime weighted toward recent hours, unattested hours counting 0 "
+                                             "(AttestationOracle.reliabilityBps, half-life a week), up to the "
+                                             "last attested hour; 0 when never attested")
     epochs_attested: int
 
 
@@ -50,8 +51,8 @@ class Reliability(BaseModel):
     """The node's attested record over every epoch; means are rounded down."""
 
     epochs: int = Field(description="attested epochs (hours)")
-    reliability_bps: int = Field(description="mean uptime in basis points, as the oracle contract "
-                                             "computes it")
+    reliability_bps: int = Field(description="uptime weighted toward recent hours in basis points, as the "
+                                             "oracle contract computes it up to the last attested hour")
     mean_load_bps: int | None
     gpu_seconds: int = Field(description="GPU-seconds delivered, all epochs")
     mean_mflops_per_joule: int | None
