@@ -14,14 +14,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from backend.chain.dev_accounts import dev_account
+from backend.chain.keystore import KeystoreError, load_account, read_password_file
 from backend.config import DEV_CHAIN_IDS, Settings
 
 # Anvil dev accounts: 0 deploys, 1-5 trade in tests and the demo, 6-8 sign reports, 9 submits them.
 DEV_SENDER_INDEX = 9
-
-
-class KeystoreError(Exception):
-    """A keystore that is missing, unreadable, or does not open with the password given."""
 
 
 def create_keystore(path: Path, password: str, *, overwrite: bool = False) -> str:
@@ -37,31 +34,6 @@ def create_keystore(path: Path, password: str, *, overwrite: bool = False) -> st
     with os.fdopen(fd, "w") as f:
         json.dump(encrypted, f)
     return account.address
-
-
-def load_account(path: Path, password: str) -> LocalAccount:
-    try:
-        encrypted = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise KeystoreError(f"no keystore at {path}") from None
-    except (OSError, ValueError) as exc:
-        raise KeystoreError(f"{path} is not a readable keystore: {type(exc).__name__}") from None
-    try:
-        key = Account.decrypt(encrypted, password)
-    except ValueError:
-        raise KeystoreError(f"the password does not open {path}") from None
-    except (KeyError, TypeError):
-        raise KeystoreError(f"{path} is not a keystore file") from None
-    return Account.from_key(key)
-
-
-def read_password_file(path: Path) -> str:
-    """The first line of a password file."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise KeystoreError(f"cannot read the password file {path}: {exc.strerror}") from None
-    return lines[0] if lines else ""
 
 
 def keystore_password(settings: Settings, password_file: Path | None = None) -> str:

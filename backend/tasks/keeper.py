@@ -10,13 +10,11 @@ a lost race costs one estimate and nothing else. Calls per tick are bounded; the
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, select
 from web3.contract.contract import ContractFunction
@@ -25,12 +23,15 @@ from web3.exceptions import Web3Exception
 from backend.chain.client import Market
 from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ContractRevert
+from backend.chain.keystore import KeystoreError, load_account, read_password_file
 from backend.config import DEV_CHAIN_IDS, Settings
 from backend.db.models import Balance, Booking, Capacity
 
 log = logging.getLogger(__name__)
 
 HOUR = 3600
+#: Where GpuHours.terms(id) puts the delay: Terms(backing, slashPerGpuHour, maxDelay, ...).
+TERMS_MAX_DELAY = 2
 
 #: Reverts that say "nothing to do here now": not ready yet (NotSettleable), settled or closed
 #: already (BookingNotOpen, CapacityNotSettleable), units still unsettled (UnitsOutstanding).
@@ -60,28 +61,16 @@ def keeper_account(settings: Settings, chain_id: int) -> tuple[LocalAccount, str
 def _load_keystore(path: Path, password_file: Path) -> LocalAccount:
     # Errors name the files, never what is in them.
     try:
-        lines = password_file.read_text().splitlines()
-        encrypted = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise KeeperAccountError(f"cannot read the keeper keystore {path} or its password file "
-                                 f"{password_file}: {type(exc).__name__}") from None
-    try:
-        return Account.from_key(Account.decrypt(encrypted, lines[0] if lines else ""))
-    except (ValueError, KeyError, TypeError):
-        raise KeeperAccountError(f"the password does not open the keeper keystore {path}") from None
+        return load_account(path, read_password_file(password_file))
+    except KeystoreError as exc:
+        raise KeeperAccountError(f"the keeper keystore: {exc}") from None
 
 
 def settle_delay(market: Market, capacity_id: int) -> int:
-    """Seconds after an hour of `capacity_id` ends during which its attestation is awaited; the
-    contract settles one second later. The capacity's own terms where the deployed GpuHours records
-    them (`terms(id).maxDelay`), else the oracle's one `maxDelay()`. The one place that knows it."""
-    terms = next((f for f in market.hours.abi if f.get("type") == "function" and f.get("name") == "terms"),
-                 None)
-    if terms is not None:
-        fields = [c["name"] for c in terms["outputs"][0].get("components", [])]
-        if "maxDelay" in fields:
-            return market.hours.functions.terms(capacity_id).call()[fields.index("maxDelay")]
-    return market.oracle.functions.maxDelay().call()
+    """Seconds after an hour of `capacity_id` ends during which its attestation is awaited: the delay
+    the capacity recorded at its creation (`terms(id).maxDelay`); the contract settles one second
+    later. The one place that knows it."""
+    return market.hours.functions.terms(capacity_id).call()[TERMS_MAX_DELAY]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import json
 import threading
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from eth_account import Account
@@ -177,20 +176,8 @@ def test_the_keeper_account_is_a_keystore_outside_dev_chains(make_store, tmp_pat
     assert "s3cret" not in str(info.value) and key.key.hex() not in str(info.value)
 
 
-class _Call:
-    def __init__(self, value):
-        self.value = value
-
-    def call(self):
-        return self.value
-
-
-def test_the_delay_is_the_capacitys_own_where_the_contract_records_terms():
-    terms_abi = [{"type": "function", "name": "terms", "inputs": [{"name": "capacityId", "type": "uint256"}],
-                  "outputs": [{"name": "", "type": "tuple", "components": [
-                      {"name": "backing", "type": "uint96"}, {"name": "maxDelay", "type": "uint32"}]}]}]
-    oracle = SimpleNamespace(functions=SimpleNamespace(maxDelay=lambda: _Call(21_600)))
-    terms = SimpleNamespace(terms=lambda capacity_id: _Call((10**6, 600 + capacity_id)))
-    with_terms = SimpleNamespace(oracle=oracle, hours=SimpleNamespace(abi=terms_abi, functions=terms))
-    assert settle_delay(with_terms, 7) == 607
-    assert settle_delay(SimpleNamespace(oracle=oracle, hours=SimpleNamespace(abi=[])), 7) == 21_600
+def test_the_delay_is_the_one_the_capacity_recorded(market):
+    rnd = play_settle_round(market)
+    recorded = market.oracle.functions.maxDelay().call()
+    market.send(dev_account(0, market.chain_id), market.oracle.functions.setMaxDelay(recorded + 600))
+    assert settle_delay(market, rnd.cap_ok) == recorded  # not the oracle's new delay
