@@ -86,8 +86,7 @@ contract Escrow is IEscrow {
     function refund(uint256 capacityId, address holder, uint256 units) external returns (uint256 amount) {
         _only(gpuHours);
         Funds storage f = _funds[capacityId];
-        uint256 backing = units * IGpuHours(gpuHours).terms(capacityId).backing;
-        _take(capacityId, f, backing);
+        uint256 backing = units * _takeBacking(capacityId, f, units);
         uint256 penalty = units * f.penaltyPerUnit;
         f.bond -= uint128(penalty); // the bond kept at cancel covers every unit sold
         emit Refunded(capacityId, holder, units, backing);
@@ -116,9 +115,7 @@ contract Escrow is IEscrow {
     function settle(uint256 capacityId, address holder, uint256 units, uint256 delivered) external {
         _only(IGpuHours(gpuHours).settlement());
         if (delivered > units) revert DeliveredAboveUnits(units, delivered);
-        Funds storage f = _funds[capacityId];
-        uint256 perUnit = IGpuHours(gpuHours).terms(capacityId).backing;
-        _take(capacityId, f, units * perUnit);
+        uint256 perUnit = _takeBacking(capacityId, _funds[capacityId], units);
         uint256 released = delivered * perUnit;
         uint256 refunded = (units - delivered) * perUnit;
         if (released != 0) {
@@ -216,8 +213,11 @@ contract Escrow is IEscrow {
         return Math.mulDiv(amount, feeBps, BPS, Math.Rounding.Ceil);
     }
 
-    /// @dev Takes `amount` of backing out of the capacity's funds; never more than they hold.
-    function _take(uint256 capacityId, Funds storage f, uint256 amount) private {
+    /// @dev Takes the backing of `units` out of the capacity's funds, never more than they hold, and
+    ///      returns the backing per unit.
+    function _takeBacking(uint256 capacityId, Funds storage f, uint256 units) private returns (uint256 perUnit) {
+        perUnit = IGpuHours(gpuHours).terms(capacityId).backing;
+        uint256 amount = units * perUnit;
         uint256 held = f.backing;
         if (amount > held) revert InsufficientFunds(capacityId, amount, held);
         f.backing = uint128(held - amount);

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {
     IGpuHours, Node, Capacity, Booking, Terms, CapacityStatus, CloseReason
@@ -128,8 +129,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         Terms memory t = ISettlement(settlement).newTerms();
         t.backing = backing;
         // The bond answers for a full slash of every unit, so no holder races another for it.
-        uint256 perUnit = minBondPerUnit > t.slashPerGpuHour ? minBondPerUnit : t.slashPerGpuHour;
-        uint256 minimum = cap * perUnit;
+        uint256 minimum = cap * Math.max(minBondPerUnit, t.slashPerGpuHour);
         if (bond < minimum) revert BondTooLow(bond, minimum);
 
         n.lastWindowEnd = end;
@@ -318,7 +318,7 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         uint256 bookedAhead = words.sum(first, n);
         uint256 circulating = c.minted - c.retired - words.sum(0, first) - bookedAhead;
         uint256 free = uint256(c.gpuCount) * (n - first) - bookedAhead;
-        return circulating < free ? circulating : free;
+        return Math.min(circulating, free);
     }
 
     /// @inheritdoc IGpuHours

@@ -203,7 +203,7 @@ contract Settlement is ISettlement, Ownable2Step {
         returns (uint256)
     {
         (, uint256 failedBefore) = _count(capacityId, c, c.start, (start - c.start) / HOUR, t);
-        uint256 forgiven = failedBefore >= t.graceHours ? 0 : _min(failed, t.graceHours - failedBefore);
+        uint256 forgiven = failedBefore >= t.graceHours ? 0 : Math.min(failed, t.graceHours - failedBefore);
         return failed - forgiven;
     }
 
@@ -220,9 +220,5 @@ contract Settlement is ISettlement, Ownable2Step {
             packed -= 1;
             (delivered, failed) = (packed >> 128, packed & type(uint128).max);
         }
-    }
-
-    function _min(uint256 a, uint256 b) private pure returns (uint256) {
-        return a < b ? a : b;
     }
 }
