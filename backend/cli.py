@@ -29,8 +29,10 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def demo(
     rpc_url: str = typer.Option(None, help="use this running dev chain instead of starting Anvil"),
     serve_api: bool = typer.Option(
-        False, "--serve", help="then index the round and serve the API on it (SQLite, in-process tasks) "
-                               "until Ctrl-C"),
+        False,
+        "--serve",
+        help="then index the round and serve the API on it (SQLite, in-process tasks) until Ctrl-C",
+    ),
 ) -> None:
     """Start Anvil, deploy, and run a scripted market round with 2 providers and 3 renters."""
     settings = get_settings()
@@ -56,11 +58,18 @@ def _demo(settings, rpc_url: str, serve_api: bool) -> None:
     from backend.demo import run_round
 
     run_round(market, console)
-    console.print(f"[bold green]Market round complete.[/] Deployment: {directory / f'{market.chain_id}.json'}")
+    console.print(
+        f"[bold green]Market round complete.[/] Deployment: {directory / f'{market.chain_id}.json'}"
+    )
     if serve_api:
         # This Anvil's chain is new: what the store holds of an earlier chain 31337 goes first.
-        _serve(settings.model_copy(update={"rpc_url": rpc_url, "deployments_dir": directory}), None, None,
-               "inprocess", start_over=True)
+        _serve(
+            settings.model_copy(update={"rpc_url": rpc_url, "deployments_dir": directory}),
+            None,
+            None,
+            "inprocess",
+            start_over=True,
+        )
 
 
 @app.command("deploy")
@@ -117,8 +126,9 @@ def index(
         if result.action == "indexed":
             console.print(f"blocks {result.start}..{result.end}: {result.events} events (head {result.head})")
         elif result.action == "rolled_back":
-            console.print(f"[yellow]reorg:[/] rolled back blocks {result.start}..{result.end} "
-                          f"({result.events} events)")
+            console.print(
+                f"[yellow]reorg:[/] rolled back blocks {result.start}..{result.end} ({result.events} events)"
+            )
 
     url = indexer.engine.url.render_as_string(hide_password=True)
     console.print(f"indexing chain {indexer.chain_id} from {rpc_url or settings.rpc_url} into {url}")
@@ -131,8 +141,10 @@ def index(
         return
     finally:
         indexer.close()
-    console.print(f"indexed {summary.events} events in {summary.batches} batches; "
-                  f"checkpoint at block {summary.checkpoint}")
+    console.print(
+        f"indexed {summary.events} events in {summary.batches} batches; "
+        f"checkpoint at block {summary.checkpoint}"
+    )
 
 
 @app.command()
@@ -140,8 +152,10 @@ def serve(
     host: str = typer.Option(None, help="defaults to GPUHOURS_API_HOST"),
     port: int = typer.Option(None, help="defaults to GPUHOURS_API_PORT"),
     tasks: str = typer.Option(
-        "auto", help="auto: in-process unless Redis answers at GPUHOURS_REDIS_URL (then Celery runs them); "
-                     "inprocess; off"),
+        "auto",
+        help="auto: in-process unless Redis answers at GPUHOURS_REDIS_URL (then Celery runs them); "
+        "inprocess; off",
+    ),
 ) -> None:
     """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
     if tasks not in ("auto", "inprocess", "off"):
@@ -172,13 +186,19 @@ def _serve(settings, host: str | None, port: int | None, tasks: str, start_over:
         runner = InProcessTasks(TaskContext(settings, engine), start_over=start_over).start()
         console.print("tasks: indexer and periodic jobs in this process")
     elif tasks == "auto":
-        console.print("tasks: Redis answers, so Celery runs them: "
-                      "celery -A backend.tasks.celery_app worker --beat")
+        console.print(
+            "tasks: Redis answers, so Celery runs them: celery -A backend.tasks.celery_app worker --beat"
+        )
     host, port = host or settings.api_host, port or settings.api_port
     console.print(f"[bold]API[/] at http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops it")
     try:
-        uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=5)  # event streams never end by themselves
+        uvicorn.run(
+            create_app(settings, engine=engine),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )  # event streams never end by themselves
     finally:
         if runner is not None:
             runner.stop()

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
         2048, ge=16, description="each agent's first challenge size, and the smallest it is given"
     )
     oracle_challenge_seconds: float = Field(
-        0.5, ge=0, description="double an agent's challenge size (up to the largest it accepts) while its "
+        0.5,
+        ge=0,
+        description="double an agent's challenge size (up to the largest it accepts) while its "
         "product takes under a quarter of this, halve it past four times; 0 keeps oracle_challenge_n",
     )
     oracle_challenge_rows: int = Field(32, ge=1, description="rows of C the oracle asks to see per challenge")
@@ -106,12 +108,16 @@ class Settings(BaseSettings):
         description="oracle signer addresses; on development chains, Anvil's dev accounts 6-8 when unset",
     )
     oracle_max_delay: int = Field(
-        6 * 3600, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)")
-    sla_min_uptime_bps: int = Field(9_500, ge=0, le=10_000, description="an hour is delivered at or above this")
+        6 * 3600, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)"
+    )
+    sla_min_uptime_bps: int = Field(
+        9_500, ge=0, le=10_000, description="an hour is delivered at or above this"
+    )
     sla_min_gflops_per_joule: int = Field(0, ge=0, le=65_535, description="and at or above this (0: off)")
     sla_grace_hours: int = Field(1, ge=0, le=255, description="failed hours per window before slashing")
-    sla_slash_per_gpu_hour: int = Field(500_000, ge=0, le=2**64 - 1,
-                                        description="bond slashed per failed GPU-hour, base units")
+    sla_slash_per_gpu_hour: int = Field(
+        500_000, ge=0, le=2**64 - 1, description="bond slashed per failed GPU-hour, base units"
+    )
 
     # SQL store (backend/db): SQLite by default, PostgreSQL in production (postgresql://user@host/db).
     db_url: str = Field(
@@ -123,7 +129,8 @@ class Settings(BaseSettings):
 
     # Redis: the indexer's writer lock (and later Celery). None: the database lock is used.
     redis_url: str | None = Field(
-        None, description="redis://host:6379/0; when unset or unreachable the database lock is used")
+        None, description="redis://host:6379/0; when unset or unreachable the database lock is used"
+    )
     redis_namespace: str = Field("gpuhours", description="prefix of every Redis key this deployment uses")
 
     # Indexer (backend/indexer).
@@ -134,11 +141,13 @@ class Settings(BaseSettings):
         128, ge=1, description="recent blocks whose hashes are kept to detect reorgs and roll them back"
     )
     indexer_start_block: int | None = Field(
-        None, ge=0, description="first block to index; the deployment block when unset")
+        None, ge=0, description="first block to index; the deployment block when unset"
+    )
     indexer_batch_blocks: int = Field(2_000, ge=1, description="first eth_getLogs range, in blocks")
     indexer_max_batch_blocks: int = Field(100_000, ge=1, description="the range never grows beyond this")
     indexer_poll_interval: float = Field(
-        0.1, gt=0, description="seconds between polls once at the head: bounds how late a new block shows")
+        0.1, gt=0, description="seconds between polls once at the head: bounds how late a new block shows"
+    )
     indexer_rpc_timeout: float = Field(20.0, gt=0, description="seconds per JSON-RPC request")
     indexer_rpc_retries: int = Field(8, ge=0, description="retries of a request on timeouts, 429 and 5xx")
     indexer_backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles per retry")
@@ -149,15 +158,18 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     api_domain: str = Field(
-        "localhost:8000", description="the host[:port] Sign-In with Ethereum messages must name (EIP-4361)")
+        "localhost:8000", description="the host[:port] Sign-In with Ethereum messages must name (EIP-4361)"
+    )
     api_nonce_ttl: float = Field(600.0, gt=0, description="seconds a sign-in nonce can be used")
     api_session_ttl: float = Field(24 * 3600.0, gt=0, description="seconds a bearer token lives")
     api_max_price: int = Field(
-        10_000 * 10**6, gt=0, description="highest price per GPU-hour an order may carry, base units")
+        10_000 * 10**6, gt=0, description="highest price per GPU-hour an order may carry, base units"
+    )
     api_min_expiry: float = Field(60.0, ge=0, description="an order posted must live at least this long")
     api_page_max: int = Field(500, ge=1, description="largest page a list endpoint returns")
     api_stream_poll: float = Field(
-        0.1, gt=0, description="seconds between looks for new events (SSE), one reader a process")
+        0.1, gt=0, description="seconds between looks for new events (SSE), one reader a process"
+    )
 
     # Tasks (backend/tasks): Celery on settings.redis_url, else the same jobs in-process.
     task_index_interval: float = Field(1.0, gt=0, description="seconds between index ticks")
@@ -165,19 +177,25 @@ class Settings(BaseSettings):
     task_watchdog_interval: float = Field(60.0, gt=0, description="seconds between SLA watchdog runs")
     task_price_interval: float = Field(60.0, gt=0, description="seconds between price-index updates")
     sla_stale_after: float = Field(
-        3 * 3600.0, gt=0, description="a node in an open window with no attested epoch for this long is flagged")
+        3 * 3600.0,
+        gt=0,
+        description="a node in an open window with no attested epoch for this long is flagged",
+    )
 
     # Settlement keeper (backend/tasks/keeper.py): settles bookings and windows once they can be.
     keeper_enabled: bool = Field(True, description="run the settlement keeper among the periodic tasks")
     task_keeper_interval: float = Field(30.0, gt=0, description="seconds between settlement keeper ticks")
     keeper_keystore: Path | None = Field(
-        None, description="keystore of the account that sends settlements; on dev chains a dev account "
-        "if unset")
+        None,
+        description="keystore of the account that sends settlements; on dev chains a dev account if unset",
+    )
     keeper_password_file: Path | None = Field(None, description="file holding the keeper keystore's password")
     keeper_dev_account: int = Field(
-        0, ge=0, le=19, description="Anvil dev account that settles on chains 31337/1337 without a keystore")
+        0, ge=0, le=19, description="Anvil dev account that settles on chains 31337/1337 without a keystore"
+    )
     keeper_max_calls: int = Field(
-        25, ge=1, description="settlement calls tried per tick at most; the rest wait for the next tick")
+        25, ge=1, description="settlement calls tried per tick at most; the rest wait for the next tick"
+    )
     keeper_holders_per_call: int = Field(50, ge=1, le=500, description="holders per settleUnused call")
 
 

@@ -63,14 +63,22 @@ def run_round(market: Market, console: Console) -> Round:
     start = now - now % HOUR + HOUR
     end = start + 72 * HOUR
     bond_per_unit = market.min_bond_per_unit()
-    n1 = market.register_node(p1, "H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", [f"GPU-h100-{i}" for i in range(8)])
-    n2 = market.register_node(p2, "A100-SXM4-80GB", 4, 80, "us-east", "PCIe", [f"GPU-a100-{i}" for i in range(4)])
+    n1 = market.register_node(
+        p1, "H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", [f"GPU-h100-{i}" for i in range(8)]
+    )
+    n2 = market.register_node(
+        p2, "A100-SXM4-80GB", 4, 80, "us-east", "PCIe", [f"GPU-a100-{i}" for i in range(4)]
+    )
     c1 = market.create_capacity(p1, n1, start, end, 2_100_000, 8 * 72 * bond_per_unit)
     c2 = market.create_capacity(p2, n2, start, end, 1_400_000, 4 * 72 * bond_per_unit)
-    r.step(f"provider-1: node {n1} (8× H100) → capacity {c1}, 72 h, each hour backed by $2.10 in escrow, "
-           f"bond {usd(8 * 72 * bond_per_unit)}")
-    r.step(f"provider-2: node {n2} (4× A100) → capacity {c2}, 72 h, each hour backed by $1.40 in escrow, "
-           f"bond {usd(4 * 72 * bond_per_unit)}")
+    r.step(
+        f"provider-1: node {n1} (8× H100) → capacity {c1}, 72 h, each hour backed by $2.10 in escrow, "
+        f"bond {usd(8 * 72 * bond_per_unit)}"
+    )
+    r.step(
+        f"provider-2: node {n2} (4× A100) → capacity {c2}, 72 h, each hour backed by $1.40 in escrow, "
+        f"bond {usd(4 * 72 * bond_per_unit)}"
+    )
     expiry = now + 12 * HOUR
     ask1 = market.sign(p1, OrderKind.PRIMARY_SELL, c1, 200, 2_100_000, expiry)
     ask2 = market.sign(p2, OrderKind.PRIMARY_SELL, c2, 100, 1_400_000, expiry)
@@ -129,17 +137,21 @@ def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) 
         receipt = submitter.submit(signed.report, signed.signatures)
         r.note_gas("attestation report", receipt)
         uptime = signed.report.attestations[0].uptime_bps
-        r.step(f"hour {epoch - first + 1}: uptime {uptime / 100:.2f} %, signed by {len(signed.signers)} of "
-               f"{len(oracles)} oracles, landed in block {receipt['blockNumber']}")
+        r.step(
+            f"hour {epoch - first + 1}: uptime {uptime / 100:.2f} %, signed by {len(signed.signers)} of "
+            f"{len(oracles)} oracles, landed in block {receipt['blockNumber']}"
+        )
     _warp(m, start + BOOKED_HOURS * HOUR + m.oracle.functions.maxDelay().call() + 1)
     receipt = m.send(keeper, m.settlement.functions.settleBooking(booking_id))
     r.note_gas("settle booking", receipt)
     e = m.events(receipt, m.settlement, "BookingSettled")[0]
     released = sum(x["amount"] for x in m.events(receipt, m.escrow, "Released"))
     refunded = sum(x["amount"] for x in m.events(receipt, m.escrow, "Refunded"))
-    r.step(f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee included); "
-           f"{e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus {usd(e['slashed'])} "
-           f"slashed from the bond")
+    r.step(
+        f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee included); "
+        f"{e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus {usd(e['slashed'])} "
+        f"slashed from the bond"
+    )
     r.step(f"node {node_id} reliability: {m.oracle.functions.reliabilityBps(node_id).call() / 100:.2f} %")
 
 
@@ -158,22 +170,43 @@ def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]
         table.add_column(f"hours {label}", justify="right")
     table.add_column("claimable", justify="right")
     for name, a in {**acct}.items():
-        table.add_row(name, usd(m.usdc_balance(a.address)),
-                      *[str(m.hours_of(a.address, c)) for c in capacities], usd(m.claimable(a.address)))
-    table.add_row("treasury", usd(m.usdc_balance(treasury)), *["" for _ in capacities], usd(m.claimable(treasury)))
+        table.add_row(
+            name,
+            usd(m.usdc_balance(a.address)),
+            *[str(m.hours_of(a.address, c)) for c in capacities],
+            usd(m.claimable(a.address)),
+        )
+    table.add_row(
+        "treasury", usd(m.usdc_balance(treasury)), *["" for _ in capacities], usd(m.claimable(treasury))
+    )
     r.console.print(table)
 
     status_names = ["none", "active", "cancelled", "closed"]
     caps = Table(title="Capacities")
-    for col in ("capacity", "status", "minted", "in circulation", "booked GPU-h", "backing held", "premium held",
-                "bond"):
+    for col in (
+        "capacity",
+        "status",
+        "minted",
+        "in circulation",
+        "booked GPU-h",
+        "backing held",
+        "premium held",
+        "bond",
+    ):
         caps.add_column(col, justify="right")
     for c, label in capacities.items():
         info = m.capacity(c)
         backing, bond, _, premium = m.escrow.functions.funds(c).call()
-        caps.add_row(label, status_names[info["status"]], str(info["minted"]),
-                     str(m.hours.functions.totalSupply(c).call()), str(m.hours.functions.bookedUnits(c).call()),
-                     usd(backing), usd(premium), usd(bond))
+        caps.add_row(
+            label,
+            status_names[info["status"]],
+            str(info["minted"]),
+            str(m.hours.functions.totalSupply(c).call()),
+            str(m.hours.functions.bookedUnits(c).call()),
+            usd(backing),
+            usd(premium),
+            usd(bond),
+        )
     r.console.print(caps)
 
     gas = Table(title="Gas per transaction (receipts)")

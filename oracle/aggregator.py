@@ -205,5 +205,7 @@ def _count(n: int, what: str) -> str:
 def _hint(revert: ContractRevert) -> str:
     if revert.name != "AlreadyAttested":
         return ""
-    return f", this epoch has already landed for node {revert.fields.get('nodeId')} " \
+    return (
+        f", this epoch has already landed for node {revert.fields.get('nodeId')} "
         "(another aggregator was first, or an earlier run)"
+    )

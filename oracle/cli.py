@@ -233,8 +233,7 @@ def _serve(
     )
     app_ = create_node_app(views, account, domain, Tolerance.from_settings(settings))
     err.print(
-        f"[bold]oracle node[/] signer {account.address}, {len(oracle.targets)} agents; "
-        f"http://{host}:{port}"
+        f"[bold]oracle node[/] signer {account.address}, {len(oracle.targets)} agents; http://{host}:{port}"
     )
     uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
 

@@ -53,8 +53,11 @@ def _challenges(node: WatchedNode, epoch: int, oracle_index: int) -> list[Challe
             outcomes.append(ChallengeOutcome(at, 2048, False, "agent unreachable"))
             continue
         gflops = node.gflops * (1 + 0.002 * oracle_index)  # each oracle times its own challenge
-        outcomes.append(ChallengeOutcome(at, 2048, True, "verified", flops_per_second=gflops * 1e9,
-                                         flop_per_joule=gflops * 1e9 / 700))
+        outcomes.append(
+            ChallengeOutcome(
+                at, 2048, True, "verified", flops_per_second=gflops * 1e9, flop_per_joule=gflops * 1e9 / 700
+            )
+        )
     return outcomes
 
 
@@ -69,8 +72,12 @@ def attest_epoch(
     """Observe `epoch` from every oracle, propose the median report and collect the threshold."""
     samples = {n.node_id: _hour_of_samples(n, epoch) for n in nodes}
     views = [
-        [aggregate_epoch(EpochInput(n.node_id, epoch, n.gpus, samples[n.node_id],
-                                    challenges=_challenges(n, epoch, i))).attestation for n in nodes]
+        [
+            aggregate_epoch(
+                EpochInput(n.node_id, epoch, n.gpus, samples[n.node_id], challenges=_challenges(n, epoch, i))
+            ).attestation
+            for n in nodes
+        ]
         for i in range(len(oracles))
     ]
     report = propose(views, signer_set=signer_set, quorum=threshold)

@@ -162,7 +162,11 @@ class Report:
 
     def as_tuple(self) -> tuple:
         """The contract's `Report` struct argument."""
-        return (self.signer_set, [a.as_tuple() for a in self.attestations], [m.as_tuple() for m in self.marks])
+        return (
+            self.signer_set,
+            [a.as_tuple() for a in self.attestations],
+            [m.as_tuple() for m in self.marks],
+        )
 
     def to_json(self) -> dict[str, Any]:
         def hexed(d: dict[str, Any]) -> dict[str, Any]:

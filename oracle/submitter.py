@@ -53,10 +53,16 @@ class Submitter:
         max_fee = 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + tip
         sent: list[bytes] = []
         for attempt in range(1, self.attempts + 1):
-            tx = fn.build_transaction({
-                "from": self.account.address, "nonce": nonce, "gas": gas * 12 // 10,
-                "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "chainId": self.w3.eth.chain_id,
-            })
+            tx = fn.build_transaction(
+                {
+                    "from": self.account.address,
+                    "nonce": nonce,
+                    "gas": gas * 12 // 10,
+                    "maxFeePerGas": max_fee,
+                    "maxPriorityFeePerGas": tip,
+                    "chainId": self.w3.eth.chain_id,
+                }
+            )
             signed = self.account.sign_transaction(tx)
             try:
                 sent.append(self.w3.eth.send_raw_transaction(signed.raw_transaction))
@@ -72,7 +78,11 @@ class Submitter:
                 return receipt
             tip = tip * BUMP_NUM // BUMP_DEN + 1
             max_fee = max_fee * BUMP_NUM // BUMP_DEN + 1
-            log.warning("report not mined in %.0f s; replacing at nonce %d with higher fees", self.receipt_timeout, nonce)
+            log.warning(
+                "report not mined in %.0f s; replacing at nonce %d with higher fees",
+                self.receipt_timeout,
+                nonce,
+            )
         raise SubmitError(f"report not mined after {self.attempts} attempts at nonce {nonce}")
 
     def _take_nonce(self) -> int:

@@ -86,20 +86,49 @@ def populate(url: str, orders: int, now: int, seed: int = 7) -> dict[str, Any]:
     engine = make_engine(url)
     migrate(engine)
     start = now - now % HOUR + HOUR
-    nodes = [{"chain_id": CHAIN_ID, "node_id": n, "owner": address(0x1000 + n % 100),
-              "gpu_model": MODELS[n % len(MODELS)], "gpu_count": 8, "vram_gb": 80,
-              "region": REGIONS[n % len(REGIONS)], "interconnect": "NVLink", "gpu_uuids_hash": "0x" + "00" * 32,
-              "registered_block": 1, "registered_time": now - 86_400} for n in range(1, NODES + 1)]
+    nodes = [
+        {
+            "chain_id": CHAIN_ID,
+            "node_id": n,
+            "owner": address(0x1000 + n % 100),
+            "gpu_model": MODELS[n % len(MODELS)],
+            "gpu_count": 8,
+            "vram_gb": 80,
+            "region": REGIONS[n % len(REGIONS)],
+            "interconnect": "NVLink",
+            "gpu_uuids_hash": "0x" + "00" * 32,
+            "registered_block": 1,
+            "registered_time": now - 86_400,
+        }
+        for n in range(1, NODES + 1)
+    ]
     capacities = []
     for c in range(1, CAPACITIES + 1):
         node = nodes[c % NODES]
         begin = start + HOUR * rng.randrange(0, 24 * 14)
         hours = rng.choice((24, 48, 168))
-        capacities.append({
-            "chain_id": CHAIN_ID, "capacity_id": c, "node_id": node["node_id"], "provider": node["owner"],
-            "start": begin, "end": begin + hours * HOUR, "supply_cap": 8 * hours, "bond": 10**9,
-            "status": "active", "close_reason": "none", "minted": 0, "burned": 0, "supply": 0, "activated": 0,
-            "redeemed": 0, "expired": 0, "created_block": 2, "created_time": now - 3_600})
+        capacities.append(
+            {
+                "chain_id": CHAIN_ID,
+                "capacity_id": c,
+                "node_id": node["node_id"],
+                "provider": node["owner"],
+                "start": begin,
+                "end": begin + hours * HOUR,
+                "supply_cap": 8 * hours,
+                "bond": 10**9,
+                "status": "active",
+                "close_reason": "none",
+                "minted": 0,
+                "burned": 0,
+                "supply": 0,
+                "activated": 0,
+                "redeemed": 0,
+                "expired": 0,
+                "created_block": 2,
+                "created_time": now - 3_600,
+            }
+        )
     signed, states = [], []
     kinds = ("primary_sell",) * 9 + ("sell",) * 3 + ("buy",) * 8
     for i in range(orders):
@@ -109,51 +138,109 @@ def populate(url: str, orders: int, now: int, seed: int = 7) -> dict[str, Any]:
         price = rng.randrange(1_500_000, 3_500_000, 1_000)
         order_hash = "0x" + rng.getrandbits(256).to_bytes(32, "big").hex()
         amount = rng.randrange(1, 64)
-        signed.append({
-            "chain_id": CHAIN_ID, "order_hash": order_hash, "maker": maker, "kind": kind,
-            "capacity_id": cap["capacity_id"], "amount": amount, "price": price,
-            "expiry": now + 30 * 86_400, "salt": i, "counter": 0, "signature": "0x" + "00" * 65,
-            "status": "open", "posted_at": float(now), "updated_at": float(now)})
+        signed.append(
+            {
+                "chain_id": CHAIN_ID,
+                "order_hash": order_hash,
+                "maker": maker,
+                "kind": kind,
+                "capacity_id": cap["capacity_id"],
+                "amount": amount,
+                "price": price,
+                "expiry": now + 30 * 86_400,
+                "salt": i,
+                "counter": 0,
+                "signature": "0x" + "00" * 65,
+                "status": "open",
+                "posted_at": float(now),
+                "updated_at": float(now),
+            }
+        )
         if i % 10 == 0 and amount > 1:  # one in ten partly filled on chain
-            states.append({"chain_id": CHAIN_ID, "order_hash": order_hash, "maker": maker,
-                           "capacity_id": cap["capacity_id"], "kind": kind, "price": price,
-                           "filled": amount // 2, "fees": 0, "fills": 1, "cancelled": False})
-    counters = [{"chain_id": CHAIN_ID, "maker": address(0x2000 + m), "counter": 0, "block_number": 3}
-                for m in range(0, 2_000, 7)]
+            states.append(
+                {
+                    "chain_id": CHAIN_ID,
+                    "order_hash": order_hash,
+                    "maker": maker,
+                    "capacity_id": cap["capacity_id"],
+                    "kind": kind,
+                    "price": price,
+                    "filled": amount // 2,
+                    "fees": 0,
+                    "fills": 1,
+                    "cancelled": False,
+                }
+            )
+    counters = [
+        {"chain_id": CHAIN_ID, "maker": address(0x2000 + m), "counter": 0, "block_number": 3}
+        for m in range(0, 2_000, 7)
+    ]
     attestations, fills = [], []
     first_epoch = now // HOUR - ATTESTATIONS_PER_NODE
     for node in nodes:
         for e in range(ATTESTATIONS_PER_NODE):
-            attestations.append({
-                "chain_id": CHAIN_ID, "block_number": 10 + e, "log_index": node["node_id"],
-                "block_hash": "0x" + f"{10 + e:064x}", "block_time": (first_epoch + e + 1) * HOUR,
-                "tx_hash": "0x" + f"{e:064x}", "node_id": node["node_id"], "epoch": first_epoch + e,
-                "uptime_bps": rng.choice((10_000, 10_000, 9_900, 9_000, 5_000)), "load_bps": 6_000,
-                "gpu_seconds": 28_800, "mflops_per_joule": 250_000, "gflops": 600_000,
-                "samples_root": "0x" + "11" * 32})
+            attestations.append(
+                {
+                    "chain_id": CHAIN_ID,
+                    "block_number": 10 + e,
+                    "log_index": node["node_id"],
+                    "block_hash": "0x" + f"{10 + e:064x}",
+                    "block_time": (first_epoch + e + 1) * HOUR,
+                    "tx_hash": "0x" + f"{e:064x}",
+                    "node_id": node["node_id"],
+                    "epoch": first_epoch + e,
+                    "uptime_bps": rng.choice((10_000, 10_000, 9_900, 9_000, 5_000)),
+                    "load_bps": 6_000,
+                    "gpu_seconds": 28_800,
+                    "mflops_per_joule": 250_000,
+                    "gflops": 600_000,
+                    "samples_root": "0x" + "11" * 32,
+                }
+            )
     for f in range(FILLS):
         cap = capacities[rng.randrange(CAPACITIES)]
-        fills.append({
-            "chain_id": CHAIN_ID, "block_number": 1_000 + f // 50, "log_index": f % 50,
-            "block_hash": "0x" + f"{1_000 + f // 50:064x}", "block_time": now - rng.randrange(2 * 86_400),
-            "tx_hash": "0x" + f"{f:064x}", "order_hash": "0x" + f"{f:064x}", "maker": cap["provider"],
-            "taker": address(0x3000 + f % 500), "capacity_id": cap["capacity_id"], "kind": "primary_sell",
-            "amount": rng.randrange(1, 16), "price": rng.randrange(1_500_000, 3_500_000, 1_000), "fee": 0})
+        fills.append(
+            {
+                "chain_id": CHAIN_ID,
+                "block_number": 1_000 + f // 50,
+                "log_index": f % 50,
+                "block_hash": "0x" + f"{1_000 + f // 50:064x}",
+                "block_time": now - rng.randrange(2 * 86_400),
+                "tx_hash": "0x" + f"{f:064x}",
+                "order_hash": "0x" + f"{f:064x}",
+                "maker": cap["provider"],
+                "taker": address(0x3000 + f % 500),
+                "capacity_id": cap["capacity_id"],
+                "kind": "primary_sell",
+                "amount": rng.randrange(1, 16),
+                "price": rng.randrange(1_500_000, 3_500_000, 1_000),
+                "fee": 0,
+            }
+        )
     with engine.begin() as conn:
-        for model, rows in ((Node, nodes), (Capacity, capacities), (SignedOrder, signed),
-                            (OrderState, states), (MakerCounter, counters), (Attestation, attestations),
-                            (Fill, fills)):
+        for model, rows in (
+            (Node, nodes),
+            (Capacity, capacities),
+            (SignedOrder, signed),
+            (OrderState, states),
+            (MakerCounter, counters),
+            (Attestation, attestations),
+            (Fill, fills),
+        ):
             table = model.__table__  # type: ignore[attr-defined]
             for i in range(0, len(rows), 5_000):
-                conn.execute(insert(table), rows[i:i + 5_000])
+                conn.execute(insert(table), rows[i : i + 5_000])
         update_price_index(conn, CHAIN_ID, now)  # as the price-index task keeps it
     if engine.dialect.name == "postgresql":
         # The statistics autovacuum would gather a minute after a load this size; SQLite keeps none.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
     engine.dispose()
-    return {"capacity_ids": [c["capacity_id"] for c in capacities], "order_hashes":
-            [o["order_hash"] for o in signed[:: max(1, orders // 1_000)]], "makers": [o["maker"] for o in signed[:500]]}
+    return {
+        "capacity_ids": [c["capacity_id"] for c in capacities],
+        "order_hashes": [o["order_hash"] for o in signed[:: max(1, orders // 1_000)]],
+        "makers": [o["maker"] for o in signed[:500]],
+    }
 
 
 # ---------------------------------------------------------------------------- the server
@@ -165,13 +252,21 @@ class Server:
     def __init__(self, db_url: str, rpc_url: str, deployments_dir: Path, tasks: str):
         self.port = free_port("127.0.0.1")
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "GPUHOURS_DB_URL": db_url, "GPUHOURS_RPC_URL": rpc_url,
-               "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir)}
+        env = {
+            **os.environ,
+            "GPUHOURS_DB_URL": db_url,
+            "GPUHOURS_RPC_URL": rpc_url,
+            "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir),
+        }
         env.pop("GPUHOURS_REDIS_URL", None)
         gpuhours = Path(sys.executable).with_name("gpuhours")
         self.process = subprocess.Popen(
             [str(gpuhours), "serve", "--port", str(self.port), "--tasks", tasks],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -248,15 +343,19 @@ def measure(url: str, name: str, paths: list[str], requests: int, seconds: float
     return Result(name, cold, warm, sum(done) / (time.perf_counter() - t0))
 
 
-def market_queries(url: str, data: dict[str, Any], requests: int, seconds: float, threads: int) -> list[Result]:
+def market_queries(
+    url: str, data: dict[str, Any], requests: int, seconds: float, threads: int
+) -> list[Result]:
     rng = random.Random(3)
     caps = rng.sample(data["capacity_ids"], 200)
     queries = [
         ("hello world: `GET /health`", ["/health"]),
         ("prices per GPU class (the price-index task's rows)", ["/prices"]),
         ("market: `GET /capacities` (active, by window start, 50 a page)", ["/capacities"]),
-        ("market by GPU model and region", [f"/capacities?gpu_model={m}&region={r}"
-                                            for m in MODELS for r in REGIONS]),
+        (
+            "market by GPU model and region",
+            [f"/capacities?gpu_model={m}&region={r}" for m in MODELS for r in REGIONS],
+        ),
         ("order book of a capacity", [f"/capacities/{c}/book" for c in caps]),
         ("one capacity in full", [f"/capacities/{c}" for c in caps]),
         ("an order with its state", [f"/orders/{h}" for h in data["order_hashes"][:200]]),
@@ -294,9 +393,16 @@ def head_latency(db_url: str, rpc_url: str, deployments_dir: Path, samples: int)
     try:
         for i in range(samples):
             fn = market.exchange.functions.incrementCounter()
-            tx = fn.build_transaction({"from": sender.address, "nonce": nonce + i, "gas": 60_000,
-                                       "chainId": CHAIN_ID, "maxFeePerGas": 10**10,
-                                       "maxPriorityFeePerGas": 10**9})
+            tx = fn.build_transaction(
+                {
+                    "from": sender.address,
+                    "nonce": nonce + i,
+                    "gas": 60_000,
+                    "chainId": CHAIN_ID,
+                    "maxFeePerGas": 10**10,
+                    "maxPriorityFeePerGas": 10**9,
+                }
+            )
             raw = sender.sign_transaction(tx).raw_transaction
             tx_hash = market.w3.eth.send_raw_transaction(raw)
             mined = time.perf_counter()
@@ -362,7 +468,8 @@ def report(runs: dict[str, tuple[list[Result], list[float]]], orders: int, args:
                 f"| {kind} | {r.name} | {r.p('cold', 0.5):.1f} | {cold99:.1f} | "
                 f"{'—' if is_hello else ('yes' if cold99 <= LATENCY_TARGET_MS else '**no**')} | "
                 f"{r.p('warm', 0.99):.1f} | {r.rps:,.0f} | {share:.0%} | "
-                f"{'—' if is_hello else ('yes' if share >= THROUGHPUT_SHARE else '**no**')} |")
+                f"{'—' if is_hello else ('yes' if share >= THROUGHPUT_SHARE else '**no**')} |"
+            )
     lines += [
         "",
         f"**Head latency**, a mined block to its event on `/events/stream`, 0 confirmations, "
@@ -374,8 +481,10 @@ def report(runs: dict[str, tuple[list[Result], list[float]]], orders: int, args:
     ]
     for kind, (_, latencies) in runs.items():
         p95 = percentile(latencies, 0.95)
-        lines.append(f"| {kind} | {statistics.median(latencies):.0f} | {p95:.0f} | {max(latencies):.0f} | "
-                     f"{'yes' if p95 <= HEAD_TARGET_MS else '**no**'} |")
+        lines.append(
+            f"| {kind} | {statistics.median(latencies):.0f} | {p95:.0f} | {max(latencies):.0f} | "
+            f"{'yes' if p95 <= HEAD_TARGET_MS else '**no**'} |"
+        )
     return "\n".join(lines)
 
 
@@ -407,11 +516,17 @@ def main() -> None:
                 finally:
                     server.stop()
                 for r in results:
-                    print(f"{kind}: {r.name}: cold p99 {r.p('cold', 0.99):.1f} ms, as served p99 "
-                          f"{r.p('warm', 0.99):.1f} ms, {r.rps:,.0f} req/s", flush=True)
+                    print(
+                        f"{kind}: {r.name}: cold p99 {r.p('cold', 0.99):.1f} ms, as served p99 "
+                        f"{r.p('warm', 0.99):.1f} ms, {r.rps:,.0f} req/s",
+                        flush=True,
+                    )
                 latencies = head_latency(url, anvil.url, deployments_dir, args.head_samples)
-                print(f"{kind}: head latency p50 {statistics.median(latencies):.0f} ms, "
-                      f"p95 {percentile(latencies, 0.95):.0f} ms", flush=True)
+                print(
+                    f"{kind}: head latency p50 {statistics.median(latencies):.0f} ms, "
+                    f"p95 {percentile(latencies, 0.95):.0f} ms",
+                    flush=True,
+                )
                 runs[kind] = (results, latencies)
             finally:
                 drop_store(kind)

@@ -115,8 +115,16 @@ class Traffic:
         self.indexed = {self.market.deployment.address(n).lower() for n in INDEXED_CONTRACTS}
 
     def order(self, maker: str, kind: OrderKind, capacity_id: int, amount: int) -> Order:
-        return Order(maker, kind, capacity_id, amount, PRICE, self.expiry, self.rng.getrandbits(256),
-                     self.counters[maker])
+        return Order(
+            maker,
+            kind,
+            capacity_id,
+            amount,
+            PRICE,
+            self.expiry,
+            self.rng.getrandbits(256),
+            self.counters[maker],
+        )
 
     def plan_block(self, n: int) -> tuple[list[tuple[str, str, bytes]], list[tuple[Order, int, str]]]:
         """One block's calls as (sender, to, calldata), and the fills among them still to be signed:
@@ -132,8 +140,9 @@ class Traffic:
 
         for k in range(n * ROUNDS_PER_BLOCK, (n + 1) * ROUNDS_PER_BLOCK):
             maker = self.canceller if k % 2 else self.renters[k % len(self.renters)]
-            cancelled = [self.order(maker, OrderKind.SELL, self.rng.randrange(1, 17), 5).as_tuple()
-                         for _ in range(4)]
+            cancelled = [
+                self.order(maker, OrderKind.SELL, self.rng.randrange(1, 17), 5).as_tuple() for _ in range(4)
+            ]
             calls.append((maker, self.exchange, CANCEL + encode([f"{ORDER}[]"], [cancelled])))
 
             provider = self.providers[(k // 2) % len(self.providers)]
@@ -155,12 +164,28 @@ class Traffic:
                 receiver = self.renters[(k + 2) % len(self.renters)]
                 ids = sorted(c for c, units in settled[sender].items() if units >= 2)[:4]
                 if ids:
-                    calls.append((sender, self.hours, BATCH_TRANSFER + encode(
-                        ["address", "address", "uint256[]", "uint256[]", "bytes"],
-                        [sender, receiver, ids, [1] * len(ids), b""])))
-                    calls.append((sender, self.hours, TRANSFER + encode(
-                        ["address", "address", "uint256", "uint256", "bytes"],
-                        [sender, receiver, ids[0], 1, b""])))
+                    calls.append(
+                        (
+                            sender,
+                            self.hours,
+                            BATCH_TRANSFER
+                            + encode(
+                                ["address", "address", "uint256[]", "uint256[]", "bytes"],
+                                [sender, receiver, ids, [1] * len(ids), b""],
+                            ),
+                        )
+                    )
+                    calls.append(
+                        (
+                            sender,
+                            self.hours,
+                            TRANSFER
+                            + encode(
+                                ["address", "address", "uint256", "uint256", "bytes"],
+                                [sender, receiver, ids[0], 1, b""],
+                            ),
+                        )
+                    )
                     for c in ids:
                         move(sender, receiver, c, 1)
                     move(sender, receiver, ids[0], 1)
@@ -220,8 +245,11 @@ class Traffic:
             self.blocks += chunk
             self.txs += len(hashes)
             rate = self.events / (time.perf_counter() - started)
-            print(f"\r  {self.blocks} blocks, {self.txs} transactions, {self.events:,} events "
-                  f"({rate:,.0f}/s)", end="", flush=True)
+            print(
+                f"\r  {self.blocks} blocks, {self.txs} transactions, {self.events:,} events ({rate:,.0f}/s)",
+                end="",
+                flush=True,
+            )
         print()
 
 
@@ -239,9 +267,12 @@ def setup_market(market: Market) -> tuple[dict[str, list[int]], int]:
         market.approve(provider, market.exchange.address)
         capacities[provider.address] = []
         for k in range(NODES_PER_PROVIDER):
-            node = market.register_node(provider, "H100-SXM5-80GB", GPUS, 80, "eu-west", "NVLink",
-                                        [f"GPU-{i}-{k}"])
-            capacities[provider.address].append(market.create_capacity(provider, node, start, end, 1_000_000, bond))
+            node = market.register_node(
+                provider, "H100-SXM5-80GB", GPUS, 80, "eu-west", "NVLink", [f"GPU-{i}-{k}"]
+            )
+            capacities[provider.address].append(
+                market.create_capacity(provider, node, start, end, 1_000_000, bond)
+            )
     for i in RENTERS:
         renter = dev_account(i, CHAIN_ID)
         market.faucet(renter, 10**7 * USDC)
@@ -276,14 +307,19 @@ def open_chain(args: argparse.Namespace, stack: list) -> Chain:
         print(f"loading the chain from {state.relative_to(ROOT)}")
         # Not dumped again on exit: Anvil would rewrite the cache, genesis block included, so that
         # block 1 no longer links to block 0.
-        anvil = start_anvil(settings.node_modules, port=args.port, timeout=600,
-                            extra_args=[*ANVIL_ARGS, "--load-state", str(state)])
+        anvil = start_anvil(
+            settings.node_modules,
+            port=args.port,
+            timeout=600,
+            extra_args=[*ANVIL_ARGS, "--load-state", str(state)],
+        )
         stack.append(anvil)
     else:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        anvil = start_anvil(settings.node_modules, port=args.port,
-                            extra_args=[*ANVIL_ARGS, "--dump-state", str(state)])
+        anvil = start_anvil(
+            settings.node_modules, port=args.port, extra_args=[*ANVIL_ARGS, "--dump-state", str(state)]
+        )
         stack.append(anvil)
         print(f"generating ≥ {args.events:,} events on Anvil at {anvil.url}")
         started = time.perf_counter()
@@ -308,8 +344,10 @@ def open_chain(args: argparse.Namespace, stack: list) -> Chain:
     rpc.close()
     print(f"chain: blocks {deployment.deploy_block}..{head}, {logs:,} logs of the indexed contracts")
     if logs < args.events:
-        raise RuntimeError(f"the chain holds {logs} events, fewer than {args.events}: the state dump lost "
-                           "some; run again with --regenerate")
+        raise RuntimeError(
+            f"the chain holds {logs} events, fewer than {args.events}: the state dump lost "
+            "some; run again with --regenerate"
+        )
     generated = json.loads(record.read_text())
     return Chain(anvil.url, deployments_dir, deployment.deploy_block, head, logs, generated)
 
@@ -351,8 +389,13 @@ class PostgresStore:
 
 def backfill(db_url: str, chain: Chain, profile: bool) -> dict[str, Any]:
     """Index the chain from scratch: start (migrations included) to the checkpoint at the head."""
-    settings = Settings(db_url=db_url, redis_url=None, indexer_confirmations=0, indexer_rpc_timeout=300,
-                        indexer_batch_blocks=FIRST_RANGE)
+    settings = Settings(
+        db_url=db_url,
+        redis_url=None,
+        indexer_confirmations=0,
+        indexer_rpc_timeout=300,
+        indexer_batch_blocks=FIRST_RANGE,
+    )
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler:
@@ -374,11 +417,18 @@ def backfill(db_url: str, chain: Chain, profile: bool) -> dict[str, Any]:
         stored = conn.execute(sqlalchemy.text("SELECT count(*) FROM raw_event")).scalar_one()
     indexer.engine.dispose()
     if summary.checkpoint != chain.head or summary.events != chain.logs or stored != chain.logs:
-        raise RuntimeError(f"indexed {summary.events} events ({stored} stored) to block "
-                           f"{summary.checkpoint}; the chain has {chain.logs} to block {chain.head}")
-    return {"seconds": seconds, "migrate": migrated - started, "events": summary.events,
-            "batches": summary.batches, "rate": summary.events / seconds,
-            "requests": indexer.rpc.stats.requests}
+        raise RuntimeError(
+            f"indexed {summary.events} events ({stored} stored) to block "
+            f"{summary.checkpoint}; the chain has {chain.logs} to block {chain.head}"
+        )
+    return {
+        "seconds": seconds,
+        "migrate": migrated - started,
+        "events": summary.events,
+        "batches": summary.batches,
+        "rate": summary.events / seconds,
+        "requests": indexer.rpc.stats.requests,
+    }
 
 
 # ---------------------------------------------------------------------------- report
@@ -409,15 +459,20 @@ def render(chain: Chain, results: dict[str, dict[str, Any]], load: float, events
         lines.append(
             f"| {name} | {r['events']:,} | {r['seconds']:.1f} s | {r['rate']:,.0f} | {r['batches']} | "
             f"{r['requests']} | {r['size'] / 2**20:,.0f} MiB | "
-            f"{'yes' if r['rate'] >= TARGET else '**no**'} |")
+            f"{'yes' if r['rate'] >= TARGET else '**no**'} |"
+        )
     lines += [
         "",
         "Published backfill rates for comparison (their own chains and hardware, not measured here): "
-        + ", ".join(f"{name} {rate:,} events/s" for name, rate in PUBLISHED) + ".",
+        + ", ".join(f"{name} {rate:,} events/s" for name, rate in PUBLISHED)
+        + ".",
     ]
     g = chain.generated
-    lines += ["", f"Generating the chain took {g['seconds']:.0f} s ({g['blocks']:,} blocks, {g['txs']:,} "
-                  "transactions; kept under `.cache/bench-indexer/` for later runs)."]
+    lines += [
+        "",
+        f"Generating the chain took {g['seconds']:.0f} s ({g['blocks']:,} blocks, {g['txs']:,} "
+        "transactions; kept under `.cache/bench-indexer/` for later runs).",
+    ]
     return "\n".join(lines)
 
 
@@ -426,9 +481,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events the chain holds at least")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--port", type=int, default=8611, help="port of the benchmark's own Anvil")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "GPUHOURS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-        help="a database to connect to while creating and dropping gpuhours_bench")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("GPUHOURS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="a database to connect to while creating and dropping gpuhours_bench",
+    )
     parser.add_argument("--regenerate", action="store_true", help="generate the chain even if cached")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each backfill (slower)")
     parser.add_argument("--no-write", action="store_true", help="print only")

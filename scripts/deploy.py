@@ -61,7 +61,10 @@ def main():
         raise click.ClickException(f"chain {chain_id}: set GPUHOURS_STABLECOIN to the stablecoin's address")
 
     nonce = deployer.nonce
-    hours_at, exchange_at = create_address(deployer.address, nonce + 1), create_address(deployer.address, nonce + 2)
+    hours_at, exchange_at = (
+        create_address(deployer.address, nonce + 1),
+        create_address(deployer.address, nonce + 2),
+    )
     escrow = deployer.deploy(project.Escrow, stablecoin, hours_at, exchange_at, treasury, settings.fee_bps)
     record("Escrow", escrow, chain.blocks.height)
     gpu_hours = deployer.deploy(project.GpuHours, escrow, exchange_at, deployer, settings.metadata_uri)
@@ -76,8 +79,12 @@ def main():
         project.AttestationOracle, deployer, signers, settings.oracle_threshold, settings.oracle_max_delay
     )
     record("AttestationOracle", oracle, chain.blocks.height)
-    sla = (settings.sla_min_uptime_bps, settings.sla_min_gflops_per_joule, settings.sla_grace_hours,
-           settings.sla_slash_per_gpu_hour)
+    sla = (
+        settings.sla_min_uptime_bps,
+        settings.sla_min_gflops_per_joule,
+        settings.sla_grace_hours,
+        settings.sla_slash_per_gpu_hour,
+    )
     settlement = deployer.deploy(project.Settlement, gpu_hours, escrow, oracle, deployer, sla)
     record("Settlement", settlement, chain.blocks.height)
     gpu_hours.setSettlement(settlement, sender=deployer)
@@ -112,7 +119,9 @@ def _oracle_signers(chain_id: int) -> list[str]:
         return [to_checksum_address(a) for a in settings.oracle_signers]
     if chain_id in DEV_CHAIN_IDS:
         return [dev_account(i, chain_id).address for i in DEV_ORACLE_ACCOUNTS]
-    raise click.ClickException(f"chain {chain_id}: set GPUHOURS_ORACLE_SIGNERS to the oracle signer addresses")
+    raise click.ClickException(
+        f"chain {chain_id}: set GPUHOURS_ORACLE_SIGNERS to the oracle signer addresses"
+    )
 
 
 def _abi(name: str) -> list[dict]:

@@ -1,6 +1,6 @@
 """Write the gas table of docs/benchmarks.md from the committed forge gas snapshot.
 
-    python scripts/gas_report.py      (after `make gas` or `scripts/dev test`)
+python scripts/gas_report.py      (after `make gas` or `scripts/dev test`)
 """
 
 import json
@@ -15,8 +15,11 @@ DOC = ROOT / "docs" / "benchmarks.md"
 # (snapshot name, target on execution gas, Seaport's published whole-transaction figure or None)
 ROWS = [
     ("fill secondary (transfer + payment + fee)", 95_000, "132,313 (ERC-1155 ↔ ERC-20, one fee recipient)"),
-    ("fill primary at the backing (mint + escrow)", 110_000,
-     "109,263 (ERC-1155 ↔ ERC-20, no fee; no mint, no escrow)"),
+    (
+        "fill primary at the backing (mint + escrow)",
+        110_000,
+        "109,263 (ERC-1155 ↔ ERC-20, no fee; no mint, no escrow)",
+    ),
     ("fill primary, a capacity's first sale", 130_000, None),
     ("fill primary above the backing (premium held in escrow)", 130_000, None),
     ("fill primary below the backing (provider tops up)", 130_000, None),

@@ -20,7 +20,8 @@ ABIS = {p.stem: json.loads(p.read_text()) for p in (REPO_ROOT / "deployments" / 
 def test_custom_errors_decode_to_named_exceptions():
     decoder = ErrorDecoder(ABIS.values())
     data = function_signature_to_4byte_selector("StaleCounter(bytes32,uint256,uint256)") + encode(
-        ["bytes32", "uint256", "uint256"], [b"\x11" * 32, 3, 4])
+        ["bytes32", "uint256", "uint256"], [b"\x11" * 32, 3, 4]
+    )
     exc = decoder.decode(data)
     assert isinstance(exc, errors.StaleCounter) and isinstance(exc, errors.ContractRevert)
     assert exc.fields == {"orderHash": b"\x11" * 32, "counter": 3, "current": 4}
@@ -30,7 +31,8 @@ def test_custom_errors_decode_to_named_exceptions():
 def test_openzeppelin_errors_decode_too():
     decoder = ErrorDecoder(ABIS.values())
     data = function_signature_to_4byte_selector("ERC20InsufficientBalance(address,uint256,uint256)") + encode(
-        ["address", "uint256", "uint256"], ["0x" + "22" * 20, 1, 2])
+        ["address", "uint256", "uint256"], ["0x" + "22" * 20, 1, 2]
+    )
     assert isinstance(decoder.decode(data), errors.ERC20InsufficientBalance)
 
 
@@ -54,9 +56,16 @@ def test_names_pack_into_bytes32():
 def test_a_tampered_abi_is_refused(tmp_path):
     abi = ABIS["Exchange"]
     deployment = deployments.Deployment(
-        chainId=5, deployBlock=1, deployer="0x" + "00" * 20, params={},
-        contracts={"Exchange": deployments.Deployed(address="0x" + "01" * 20, abiHash=deployments.abi_hash(abi),
-                                                    block=1)})
+        chainId=5,
+        deployBlock=1,
+        deployer="0x" + "00" * 20,
+        params={},
+        contracts={
+            "Exchange": deployments.Deployed(
+                address="0x" + "01" * 20, abiHash=deployments.abi_hash(abi), block=1
+            )
+        },
+    )
     deployments.write(tmp_path, deployment, {"Exchange": abi})
     assert deployments.load(tmp_path, 5)[0].chain_id == 5
     (tmp_path / "abi" / "Exchange.json").write_text(json.dumps(abi[1:]))

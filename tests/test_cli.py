@@ -13,13 +13,20 @@ from backend.config import REPO_ROOT
 
 def _gpuhours(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("gpuhours")
-    return subprocess.run([str(exe), *args], cwd=REPO_ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(exe), *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_demo_runs_a_market_round(tmp_path):
-    result = _gpuhours("demo", env={"GPUHOURS_ANVIL_PORT": str(free_port()),
-                                    "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)})
+    result = _gpuhours(
+        "demo", env={"GPUHOURS_ANVIL_PORT": str(free_port()), "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Market round complete." in out
@@ -37,7 +44,9 @@ def test_demo_reports_a_busy_port_clearly(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        result = _gpuhours("demo", env={"GPUHOURS_ANVIL_PORT": str(port), "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)})
+        result = _gpuhours(
+            "demo", env={"GPUHOURS_ANVIL_PORT": str(port), "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path)}
+        )
     assert result.returncode == 1
     assert "error:" in result.stdout and "Traceback" not in result.stdout + result.stderr
 
@@ -51,12 +60,23 @@ def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
     import httpx
 
     api_port = free_port()
-    env = {**os.environ, "GPUHOURS_ANVIL_PORT": str(free_port()), "GPUHOURS_API_PORT": str(api_port),
-           "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path), "GPUHOURS_DB_URL": f"sqlite:///{tmp_path}/demo.db"}
+    env = {
+        **os.environ,
+        "GPUHOURS_ANVIL_PORT": str(free_port()),
+        "GPUHOURS_API_PORT": str(api_port),
+        "GPUHOURS_DEPLOYMENTS_DIR": str(tmp_path),
+        "GPUHOURS_DB_URL": f"sqlite:///{tmp_path}/demo.db",
+    }
     env.pop("GPUHOURS_REDIS_URL", None)
     exe = Path(sys.executable).with_name("gpuhours")
-    proc = subprocess.Popen([str(exe), "demo", "--serve"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "demo", "--serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{api_port}"
     checks: dict = {}
     try:

@@ -39,7 +39,9 @@ BACKING = PRICE - 100_000  # each unit's fixed escrow: primary sales at PRICE ca
 
 
 def test_order_hash_matches_contract(market, accounts, setup):
-    signed = market.sign(setup["provider"], OrderKind.PRIMARY_SELL, setup["capacity"], 10, PRICE, now(market) + HOUR)
+    signed = market.sign(
+        setup["provider"], OrderKind.PRIMARY_SELL, setup["capacity"], 10, PRICE, now(market) + HOUR
+    )
     on_chain = market.exchange.functions.hashOrder(signed.order.as_tuple()).call()
     assert on_chain == signed.hash == order_hash(signed.order, market.chain_id, market.exchange.address)
 

@@ -33,8 +33,11 @@ Message = dict[str, Any]
 
 _orders = select(func.max(so.c.updated_at).label("changed")).subquery()
 #: One round trip: the latest change of a posted order, beside every chain's checkpoint (if any).
-VERSION = (select(_orders.c.changed, cp.c.chain_id, cp.c.block_number, cp.c.block_hash)
-           .select_from(_orders.outerjoin(cp, true())).order_by(cp.c.chain_id))
+VERSION = (
+    select(_orders.c.changed, cp.c.chain_id, cp.c.block_number, cp.c.block_hash)
+    .select_from(_orders.outerjoin(cp, true()))
+    .order_by(cp.c.chain_id)
+)
 
 
 def store_version(engine: Engine) -> tuple[Any, ...]:
@@ -55,8 +58,7 @@ class ReadCache:
         self.entries: OrderedDict[tuple[Any, ...], tuple[list[Message], Any]] = OrderedDict()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if (scope["type"] != "http" or scope["method"] != "GET"
-                or not scope["path"].startswith(CACHED_PREFIX)):
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(CACHED_PREFIX):
             await self.app(scope, receive, send)
             return
         if time.monotonic() - self.version_read >= VERSION_TTL:

@@ -36,10 +36,12 @@ class ChainLink:
 
     def _connect(self) -> Market:
         try:
-            return Market.connect(self._settings.rpc_url, self._settings.deployments_dir,
-                                  timeout=self._settings.tx_timeout)
+            return Market.connect(
+                self._settings.rpc_url, self._settings.deployments_dir, timeout=self._settings.tx_timeout
+            )
         except deployments.DeploymentError as exc:
             raise ApiError(503, "no_deployment", str(exc)) from None
         except (RequestException, Web3Exception, OSError) as exc:
-            raise ApiError(503, "chain_unreachable",
-                           f"the chain at {self._settings.rpc_url} does not answer: {exc}") from None
+            raise ApiError(
+                503, "chain_unreachable", f"the chain at {self._settings.rpc_url} does not answer: {exc}"
+            ) from None

@@ -38,23 +38,33 @@ def error_body(code: str, reason: str, **details: Any) -> dict[str, Any]:
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable and machine-readable: stale_counter, nonce_used, would_revert, ...")
     reason: str = Field(description="a sentence naming the values that made it fail")
-    details: dict[str, Any] | None = Field(None, description="more, where there is more: the contract's "
-                                                               "error and its arguments for would_revert")
+    details: dict[str, Any] | None = Field(
+        None, description="more, where there is more: the contract's error and its arguments for would_revert"
+    )
 
 
 class ErrorBody(BaseModel):
     """Every error the API answers with, 4xx or 5xx."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [error_body(
-        "stale_counter", "order counter 0 is below the maker's counter 1 on chain: re-sign it")]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                error_body(
+                    "stale_counter", "order counter 0 is below the maker's counter 1 on chain: re-sign it"
+                )
+            ]
+        }
+    )
 
     error: ErrorDetail
 
 
 #: Documented on every route: the validation error, in the shape of every other error.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorBody, "description": "a parameter or field is missing or malformed; `reason` "
-                                             "names each"},
+    422: {
+        "model": ErrorBody,
+        "description": "a parameter or field is missing or malformed; `reason` names each",
+    },
 }
 
 
@@ -66,18 +76,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ContractRevert)
     async def _revert(_: Request, exc: ContractRevert) -> JSONResponse:
         # The transaction would revert: say which custom error, with its arguments.
-        return JSONResponse(error_body("would_revert", str(exc), error=type(exc).__name__),
-                            status_code=409)
+        return JSONResponse(error_body("would_revert", str(exc), error=type(exc).__name__), status_code=409)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(error_body("invalid_request", "; ".join(problems)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "error"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -29,8 +29,15 @@ class EventFeed:
     in id order (both blocking, run in a worker thread). Rows need an `id` and compare equal only when
     they are the same event."""
 
-    def __init__(self, read_last: Callable[[], Any], read_after: Callable[[int, int], list[Any]], *,
-                 poll: float, batch: int, keep: int = KEEP):
+    def __init__(
+        self,
+        read_last: Callable[[], Any],
+        read_after: Callable[[int, int], list[Any]],
+        *,
+        poll: float,
+        batch: int,
+        keep: int = KEEP,
+    ):
         self._read_last = read_last
         self._read_after = read_after
         self.poll = poll
@@ -62,7 +69,7 @@ class EventFeed:
         if self.base is None or cursor < self.base:
             return None
         i = bisect_right(self._ids, cursor)
-        return self._rows[i:i + limit]
+        return self._rows[i : i + limit]
 
     async def wait(self, timeout: float) -> None:
         """Until the feed has new rows, or `timeout` seconds."""
@@ -94,8 +101,10 @@ class EventFeed:
             rows = await anyio.to_thread.run_sync(self._read_after, after, self.batch + 1)
             if self._last is not None:
                 if not rows or rows[0] != self._last:
-                    log.info("event feed: event %d was rolled back; starting again from the store's head",
-                             self.head)
+                    log.info(
+                        "event feed: event %d was rolled back; starting again from the store's head",
+                        self.head,
+                    )
                     await self._start()
                     return
                 rows = rows[1:]

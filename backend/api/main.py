@@ -24,8 +24,9 @@ themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code
 """
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               market: Market | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, market: Market | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or engine_from_settings(settings)
 
@@ -35,8 +36,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             migrate(engine)
         yield
 
-    app = FastAPI(title="gpuhours", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  responses=errors.ERROR_RESPONSES)
+    app = FastAPI(
+        title="gpuhours",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=errors.ERROR_RESPONSES,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.chain = ChainLink(settings, market)

@@ -52,12 +52,15 @@ class _Instrument:
 
 def install(app: FastAPI) -> None:
     registry = CollectorRegistry()
-    requests = Counter("gpuhours_http_requests", "HTTP requests served", ["method", "route", "status"],
-                       registry=registry)
-    latency = Histogram("gpuhours_http_request_seconds", "HTTP request latency", ["method", "route"],
-                        registry=registry)
-    checkpoint = Gauge("gpuhours_indexer_checkpoint_block", "last block indexed", ["chain_id"],
-                       registry=registry)
+    requests = Counter(
+        "gpuhours_http_requests", "HTTP requests served", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "gpuhours_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry
+    )
+    checkpoint = Gauge(
+        "gpuhours_indexer_checkpoint_block", "last block indexed", ["chain_id"], registry=registry
+    )
     app.add_middleware(_Instrument, requests=requests, latency=latency)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)

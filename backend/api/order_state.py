@@ -37,17 +37,24 @@ def _dead_by_counter():
 #: Every posted order of the chain with `filled`, `remaining` and `state` columns: a template over
 #: CHAIN_ID and NOW (see reads.py).
 ORDERS_WITH_STATE = (
-    select(so, _filled().label("filled"), (so.c.amount - _filled()).label("remaining"), case(
-        (so.c.status == "withdrawn", "withdrawn"),
-        (or_(os_.c.cancelled.is_(True), _dead_by_counter()), "cancelled"),
-        (_filled() >= so.c.amount, "filled"),
-        (or_(so.c.status == "expired", so.c.expiry < NOW), "expired"),
-        (_filled() > 0, "partially_filled"),
-        else_="open",
-    ).label("state"))
+    select(
+        so,
+        _filled().label("filled"),
+        (so.c.amount - _filled()).label("remaining"),
+        case(
+            (so.c.status == "withdrawn", "withdrawn"),
+            (or_(os_.c.cancelled.is_(True), _dead_by_counter()), "cancelled"),
+            (_filled() >= so.c.amount, "filled"),
+            (or_(so.c.status == "expired", so.c.expiry < NOW), "expired"),
+            (_filled() > 0, "partially_filled"),
+            else_="open",
+        ).label("state"),
+    )
     .select_from(
-        so.outerjoin(os_, and_(os_.c.chain_id == so.c.chain_id, os_.c.order_hash == so.c.order_hash))
-        .outerjoin(mc, and_(mc.c.chain_id == so.c.chain_id, mc.c.maker == so.c.maker)))
+        so.outerjoin(
+            os_, and_(os_.c.chain_id == so.c.chain_id, os_.c.order_hash == so.c.order_hash)
+        ).outerjoin(mc, and_(mc.c.chain_id == so.c.chain_id, mc.c.maker == so.c.maker))
+    )
     .where(so.c.chain_id == CHAIN_ID)
 )
 
@@ -63,5 +70,13 @@ OPEN_ORDERS = ORDERS_WITH_STATE.where(
 
 def as_order(row: SignedOrder) -> Order:
     """The EIP-712 order a posted row was signed as."""
-    return Order(row.maker, OrderKind(ORDER_KINDS.index(row.kind)), row.capacity_id, row.amount, row.price,
-                 row.expiry, row.salt, row.counter)
+    return Order(
+        row.maker,
+        OrderKind(ORDER_KINDS.index(row.kind)),
+        row.capacity_id,
+        row.amount,
+        row.price,
+        row.expiry,
+        row.salt,
+        row.counter,
+    )

@@ -21,8 +21,9 @@ node = Node.__table__  # type: ignore[attr-defined]
 
 def fills_by_class(chain_id: int) -> Any:
     """fill ⋈ capacity ⋈ node of a chain: every fill with its GPU class."""
-    return (fill.join(cap, and_(cap.c.chain_id == fill.c.chain_id, cap.c.capacity_id == fill.c.capacity_id))
-            .join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id)))
+    return fill.join(
+        cap, and_(cap.c.chain_id == fill.c.chain_id, cap.c.capacity_id == fill.c.capacity_id)
+    ).join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id))
 
 
 def compute_price_index(conn: Connection, chain_id: int, now: int) -> list[dict[str, Any]]:
@@ -33,10 +34,16 @@ def compute_price_index(conn: Connection, chain_id: int, now: int) -> list[dict[
     One statement: the fills ranked newest first within their class, then grouped by class."""
     ranked = (
         select(
-            node.c.gpu_model.label("gpu_class"), fill.c.price, fill.c.amount, fill.c.block_time,
-            func.row_number().over(
-                partition_by=node.c.gpu_model, order_by=(fill.c.block_number.desc(), fill.c.log_index.desc()),
-            ).label("rn"),
+            node.c.gpu_model.label("gpu_class"),
+            fill.c.price,
+            fill.c.amount,
+            fill.c.block_time,
+            func.row_number()
+            .over(
+                partition_by=node.c.gpu_model,
+                order_by=(fill.c.block_number.desc(), fill.c.log_index.desc()),
+            )
+            .label("rn"),
         )
         .select_from(fills_by_class(chain_id))
         .where(fill.c.chain_id == chain_id)
@@ -51,17 +58,21 @@ def compute_price_index(conn: Connection, chain_id: int, now: int) -> list[dict[
             func.sum(case((recent, ranked.c.amount * ranked.c.price), else_=0)).label("value"),
             func.sum(case((recent, ranked.c.amount), else_=0)).label("volume"),
             func.sum(case((recent, 1), else_=0)).label("fills"),
-        ).group_by(ranked.c.gpu_class).order_by(ranked.c.gpu_class)
+        )
+        .group_by(ranked.c.gpu_class)
+        .order_by(ranked.c.gpu_class)
     ).all()
     out = []
     for r in rows:
         volume = int(r.volume or 0)
-        out.append({
-            "gpu_class": r.gpu_class,
-            "last_price": int(r.last_price),
-            "last_time": None if r.last_time is None else int(r.last_time),
-            "vwap_24h": int(r.value) // volume if volume else None,
-            "volume_24h": volume,
-            "fills_24h": int(r.fills or 0),
-        })
+        out.append(
+            {
+                "gpu_class": r.gpu_class,
+                "last_price": int(r.last_price),
+                "last_time": None if r.last_time is None else int(r.last_time),
+                "vwap_24h": int(r.value) // volume if volume else None,
+                "volume_24h": volume,
+                "fills_24h": int(r.fills or 0),
+            }
+        )
     return out

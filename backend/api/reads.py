@@ -85,8 +85,11 @@ def checked_address(value: str, name: str = "address") -> str:
         raise ApiError(422, "invalid_address", f"{name}: {value!r} is not a 0x-prefixed 20-byte hex address")
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
-        raise ApiError(422, "invalid_address",
-                       f"{name}: {value} fails its EIP-55 checksum; expected {to_checksum_address(value)}")
+        raise ApiError(
+            422,
+            "invalid_address",
+            f"{name}: {value} fails its EIP-55 checksum; expected {to_checksum_address(value)}",
+        )
     return to_checksum_address(value)
 
 
@@ -106,28 +109,32 @@ def reliability_bps(chain_id: int, node_id: Any) -> ColumnElement[int]:
     closed hour, and this one is higher for a node gone silent since."""
     mine = (att.c.chain_id == chain_id, att.c.node_id == node_id)
     latest = att.alias("latest_attestation")  # its own FROM: not correlated to the sum's rows
-    last = (select(func.max(latest.c.epoch))
-            .where(latest.c.chain_id == chain_id, latest.c.node_id == node_id).scalar_subquery())
+    last = (
+        select(func.max(latest.c.epoch))
+        .where(latest.c.chain_id == chain_id, latest.c.node_id == node_id)
+        .scalar_subquery()
+    )
     weighted = func.sum(att.c.uptime_bps * func.power(RELIABILITY_STEP, last - att.c.epoch))
     # Σ_{k<n} w^k = (1 - w^n) / (1 - w), n = last - first + 1
     span = (1 - func.power(RELIABILITY_STEP, func.max(att.c.epoch) - func.min(att.c.epoch) + 1)) / (
-        1 - RELIABILITY_STEP)
+        1 - RELIABILITY_STEP
+    )
     # No rows: a NULL mean, which SQLAlchemy's Python floor() on SQLite would raise on.
     mean = select(func.floor(func.coalesce(weighted / span, 0))).where(*mine).scalar_subquery()
     return func.coalesce(cast(mean, BigInteger), 0)
 
 
 def epochs_attested(chain_id: int, node_id: Any) -> ColumnElement[int]:
-    return (select(func.count()).where(att.c.chain_id == chain_id, att.c.node_id == node_id)
-            .scalar_subquery())
+    return select(func.count()).where(att.c.chain_id == chain_id, att.c.node_id == node_id).scalar_subquery()
 
 
 def sla_thresholds(conn: Connection, chain_id: int, settings: Settings) -> tuple[int, int]:
     """(min uptime bps, min GFLOP per joule) of the Settlement contract's SLA: its last indexed SlaSet
     event, else the deployment settings."""
     value = conn.execute(
-        select(param.c.value).where(param.c.chain_id == chain_id, param.c.contract == "Settlement",
-                                    param.c.name == "SlaSet")
+        select(param.c.value).where(
+            param.c.chain_id == chain_id, param.c.contract == "Settlement", param.c.name == "SlaSet"
+        )
     ).scalar()
     sla = _find_sla(value) if value else None
     if sla is None:

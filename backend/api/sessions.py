@@ -20,8 +20,11 @@ def issue(db: Session, address: str, chain_id: int, ttl: float) -> tuple[str, fl
     """A new token for `address`; returns (token, expires_at). The caller commits."""
     token = secrets.token_urlsafe(32)
     now = time.time()
-    db.add(ApiSession(token_hash=_hash(token), address=address, chain_id=chain_id, issued_at=now,
-                      expires_at=now + ttl))
+    db.add(
+        ApiSession(
+            token_hash=_hash(token), address=address, chain_id=chain_id, issued_at=now, expires_at=now + ttl
+        )
+    )
     return token, now + ttl
 
 

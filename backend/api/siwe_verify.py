@@ -45,26 +45,41 @@ def parse(text: str) -> SiweMessage:
             raise ApiError(400, "malformed_message", f"not an EIP-4361 message: {detail}") from None
 
 
-def prepare(domain: str, address: str, uri: str, chain_id: int, nonce: str, issued_at: float,
-            expires_at: float) -> str:
+def prepare(
+    domain: str, address: str, uri: str, chain_id: int, nonce: str, issued_at: float, expires_at: float
+) -> str:
     """The text a wallet signs for these values."""
-    return SiweMessage(domain=domain, address=address, uri=uri, version="1", chain_id=chain_id, nonce=nonce,
-                       statement=STATEMENT, issued_at=iso(issued_at),
-                       expiration_time=iso(expires_at)).prepare_message()
+    return SiweMessage(
+        domain=domain,
+        address=address,
+        uri=uri,
+        version="1",
+        chain_id=chain_id,
+        nonce=nonce,
+        statement=STATEMENT,
+        issued_at=iso(issued_at),
+        expiration_time=iso(expires_at),
+    ).prepare_message()
 
 
-def check_signature(message: SiweMessage, signature: str, domain: str, nonce: str,
-                    provider: HTTPProvider) -> None:
+def check_signature(
+    message: SiweMessage, signature: str, domain: str, nonce: str, provider: HTTPProvider
+) -> None:
     """EOA signature, or ERC-1271 through `provider`; the message's own time bounds."""
     try:
         message.verify(signature, domain=domain, nonce=nonce, provider=provider)
     except ExpiredMessage:
         raise ApiError(401, "message_expired", f"the message expired at {message.expiration_time}") from None
     except NotYetValidMessage:
-        raise ApiError(401, "message_not_yet_valid",
-                       f"the message is not valid before {message.not_before}") from None
+        raise ApiError(
+            401, "message_not_yet_valid", f"the message is not valid before {message.not_before}"
+        ) from None
     except InvalidSignature:
-        raise ApiError(401, "bad_signature", f"the signature is not {message.address}'s over this message "
-                       "(neither an EOA signature nor accepted by ERC-1271)") from None
+        raise ApiError(
+            401,
+            "bad_signature",
+            f"the signature is not {message.address}'s over this message "
+            "(neither an EOA signature nor accepted by ERC-1271)",
+        ) from None
     except (DomainMismatch, NonceMismatch, VerificationError) as exc:  # checked before; kept for safety
         raise ApiError(401, "bad_message", f"the message does not verify: {type(exc).__name__}") from None

@@ -8,8 +8,18 @@ from hexbytes import HexBytes
 from web3.types import TxParams
 
 #: The fields a wallet needs, in the order they are written; fee fields appear as the node priced them.
-_FIELDS = ("from", "to", "data", "value", "gas", "chainId", "nonce",
-           "maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+_FIELDS = (
+    "from",
+    "to",
+    "data",
+    "value",
+    "gas",
+    "chainId",
+    "nonce",
+    "maxFeePerGas",
+    "maxPriorityFeePerGas",
+    "gasPrice",
+)
 
 
 def tx_json(tx: TxParams) -> dict[str, Any]:

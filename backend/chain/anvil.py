@@ -44,7 +44,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _answers(url: str) -> bool:
     try:
-        r = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+        r = requests.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1
+        )
         return r.ok
     except requests.RequestException:
         return False

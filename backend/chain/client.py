@@ -49,8 +49,13 @@ class Fill:
 class Market:
     """The gpuhours contracts on one chain."""
 
-    def __init__(self, w3: Web3, deployment: deployments.Deployment, abis: dict[str, list[dict[str, Any]]],
-                 timeout: float = 60.0):
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: deployments.Deployment,
+        abis: dict[str, list[dict[str, Any]]],
+        timeout: float = 60.0,
+    ):
         self.w3 = w3
         self.deployment = deployment
         self.chain_id = deployment.chain_id
@@ -78,8 +83,13 @@ class Market:
         """The unsigned transaction {to, data, value, gas, chainId, ...} for `sender` to sign."""
         sender = to_checksum_address(sender)
         try:
-            return fn.build_transaction({"from": sender, "chainId": self.chain_id,
-                                         "nonce": self.w3.eth.get_transaction_count(sender, "pending")})
+            return fn.build_transaction(
+                {
+                    "from": sender,
+                    "chainId": self.chain_id,
+                    "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
+                }
+            )
         except ContractLogicError as exc:
             raise self.errors.decode(exc.data) from None
 
@@ -95,8 +105,9 @@ class Market:
 
     def _replay(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert:
         try:
-            self.w3.eth.call({k: tx[k] for k in ("from", "to", "data", "value") if k in tx},
-                             receipt["blockNumber"])
+            self.w3.eth.call(
+                {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}, receipt["blockNumber"]
+            )
         except ContractLogicError as exc:
             return self.errors.decode(exc.data)
         return self.errors.decode(None)
@@ -119,15 +130,33 @@ class Market:
 
     # ------------------------------------------------------------------ provider
 
-    def register_node(self, account: LocalAccount, gpu_model: str, gpu_count: int, vram_gb: int, region: str,
-                      interconnect: str, gpu_uuids: Sequence[str]) -> int:
+    def register_node(
+        self,
+        account: LocalAccount,
+        gpu_model: str,
+        gpu_count: int,
+        vram_gb: int,
+        region: str,
+        interconnect: str,
+        gpu_uuids: Sequence[str],
+    ) -> int:
         uuids_hash = Web3.keccak(text=",".join(sorted(gpu_uuids)))
-        receipt = self.send(account, self.hours.functions.registerNode(
-            to_bytes32(gpu_model), gpu_count, vram_gb, to_bytes32(region), to_bytes32(interconnect), uuids_hash))
+        receipt = self.send(
+            account,
+            self.hours.functions.registerNode(
+                to_bytes32(gpu_model),
+                gpu_count,
+                vram_gb,
+                to_bytes32(region),
+                to_bytes32(interconnect),
+                uuids_hash,
+            ),
+        )
         return self.events(receipt, self.hours, "NodeRegistered")[0]["nodeId"]
 
-    def create_capacity(self, account: LocalAccount, node_id: int, start: int, end: int, backing: int,
-                        bond: int) -> int:
+    def create_capacity(
+        self, account: LocalAccount, node_id: int, start: int, end: int, backing: int, bond: int
+    ) -> int:
         """Opens a window whose every unit is backed by `backing` in escrow; returns its id."""
         receipt = self.send(account, self.hours.functions.createCapacity(node_id, start, end, backing, bond))
         return self.events(receipt, self.hours, "CapacityCreated")[0]["capacityId"]
@@ -141,14 +170,17 @@ class Market:
 
     # ------------------------------------------------------------------ orders
 
-    def sign(self, account: LocalAccount, kind: OrderKind, capacity_id: int, amount: int, price: int,
-             expiry: int) -> SignedOrder:
+    def sign(
+        self, account: LocalAccount, kind: OrderKind, capacity_id: int, amount: int, price: int, expiry: int
+    ) -> SignedOrder:
         counter = self.exchange.functions.counter(account.address).call()
         order = Order.new(account.address, kind, capacity_id, amount, price, expiry, counter)
         return sign_order(order, account, self.chain_id, self.exchange.address)
 
     def fill(self, account: LocalAccount, signed: SignedOrder, amount: int) -> Fill:
-        receipt = self.send(account, self.exchange.functions.fill(signed.order.as_tuple(), signed.signature, amount))
+        receipt = self.send(
+            account, self.exchange.functions.fill(signed.order.as_tuple(), signed.signature, amount)
+        )
         return self._fills(receipt)[0]
 
     def fill_batch(self, account: LocalAccount, fills: Sequence[tuple[SignedOrder, int]]) -> list[Fill]:
@@ -156,8 +188,10 @@ class Market:
         return self._fills(self.send(account, self.exchange.functions.fillBatch(arg)))
 
     def _fills(self, receipt: TxReceipt) -> list[Fill]:
-        return [Fill(e["orderHash"], e["amount"], e["fee"], receipt)
-                for e in self.events(receipt, self.exchange, "OrderFilled")]
+        return [
+            Fill(e["orderHash"], e["amount"], e["fee"], receipt)
+            for e in self.events(receipt, self.exchange, "OrderFilled")
+        ]
 
     def cancel_orders(self, account: LocalAccount, orders: Sequence[Order]) -> TxReceipt:
         return self.send(account, self.exchange.functions.cancel([o.as_tuple() for o in orders]))

@@ -27,7 +27,10 @@ def deploy(settings: Settings, rpc_url: str, deployments_dir: Path | None = None
     ape = Path(sys.executable).with_name("ape")
     result = subprocess.run(
         [str(ape), "run", "deploy", "--network", "ethereum:local:foundry"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise DeployError(f"ape run deploy failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

@@ -62,6 +62,8 @@ def load(directory: Path, chain_id: int) -> tuple[Deployment, dict[str, list[dic
     for name, deployed in deployment.contracts.items():
         abi = json.loads((directory / "abi" / f"{name}.json").read_text())
         if abi_hash(abi) != deployed.abi_hash:
-            raise DeploymentError(f"{name}: abi/{name}.json does not match the ABI deployed on chain {chain_id}")
+            raise DeploymentError(
+                f"{name}: abi/{name}.json does not match the ABI deployed on chain {chain_id}"
+            )
         abis[name] = abi
     return deployment, abis

@@ -45,10 +45,26 @@ class Order:
     counter: int
 
     @classmethod
-    def new(cls, maker: str, kind: OrderKind, capacity_id: int, amount: int, price: int, expiry: int,
-            counter: int = 0) -> Order:
-        return cls(to_checksum_address(maker), OrderKind(kind), capacity_id, amount, price, expiry,
-                   secrets.randbits(256), counter)
+    def new(
+        cls,
+        maker: str,
+        kind: OrderKind,
+        capacity_id: int,
+        amount: int,
+        price: int,
+        expiry: int,
+        counter: int = 0,
+    ) -> Order:
+        return cls(
+            to_checksum_address(maker),
+            OrderKind(kind),
+            capacity_id,
+            amount,
+            price,
+            expiry,
+            secrets.randbits(256),
+            counter,
+        )
 
     def message(self) -> dict[str, Any]:
         return {

@@ -140,7 +140,9 @@ class Node(SQLModel, table=True):
     region: str
     interconnect: str
     gpu_uuids_hash: str = Field(max_length=HASH)
-    early_ends: int = _int64(description="bookings its holders ended early (BookingEnded): against the provider")
+    early_ends: int = _int64(
+        description="bookings its holders ended early (BookingEnded): against the provider"
+    )
     registered_block: int = _int64()
     registered_time: int | None = _int64(None)
 
@@ -389,7 +391,15 @@ class Slash(_EventRow, table=True):
 
 #: Projections restored from the journal on a reorg.
 STATE_TABLES: tuple[type[SQLModel], ...] = (
-    Node, Provider, Capacity, Booking, OrderState, MakerCounter, Balance, EscrowFunds, EscrowAccount,
+    Node,
+    Provider,
+    Capacity,
+    Booking,
+    OrderState,
+    MakerCounter,
+    Balance,
+    EscrowFunds,
+    EscrowAccount,
     Parameter,
 )
 #: One row per event: removed by block number on a reorg.

@@ -21,7 +21,7 @@ def normalize_url(url: str) -> str:
     """postgres:// and postgresql:// mean psycopg 3, the driver installed with gpuhours."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

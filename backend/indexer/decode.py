@@ -49,6 +49,7 @@ def word_decoder(kind: str) -> WordDecoder | None:
             if value >> bits:
                 raise ValueError(f"{kind} out of range")
             return value
+
         return uint
     if kind.startswith("int") and kind[3:].isdigit():
         half = 1 << (int(kind[3:]) - 1)
@@ -60,19 +61,24 @@ def word_decoder(kind: str) -> WordDecoder | None:
             if not -half <= value < half:
                 raise ValueError(f"{kind} out of range")
             return value
+
         return sint
     if kind == "address":
+
         def address(word: str) -> str:
             if word[:24] != "0" * 24:
                 raise ValueError("address with non-zero padding")
             return checksum("0x" + word[24:])
+
         return address
     if kind == "bool":
+
         def boolean(word: str) -> bool:
             value = int(word, 16)
             if value > 1:
                 raise ValueError("bool out of range")
             return value == 1
+
         return boolean
     if kind.startswith("bytes") and kind[5:].isdigit() and 1 <= int(kind[5:]) <= 32:
         width = 2 * int(kind[5:])
@@ -81,6 +87,7 @@ def word_decoder(kind: str) -> WordDecoder | None:
             if word[width:].strip("0"):
                 raise ValueError(f"{kind} with non-zero padding")
             return "0x" + word[:width]
+
         return fixed_bytes
     return None
 
@@ -119,7 +126,10 @@ class EventDecoder:
                 data = tuple(i for i in inputs if not i.get("indexed"))
                 topic_words, data_words = _word_decoders(indexed), _word_decoders(data)
                 self._events[(address, topic)] = _EventAbi(
-                    entry["name"], indexed, data, tuple(collapse_if_tuple(i) for i in data),
+                    entry["name"],
+                    indexed,
+                    data,
+                    tuple(collapse_if_tuple(i) for i in data),
                     (topic_words, data_words) if topic_words is not None and data_words is not None else None,
                 )
 
@@ -151,8 +161,9 @@ class EventDecoder:
         return Event(log, contract, spec.name, args)
 
 
-def _decode_words(words: tuple[tuple[tuple[str, WordDecoder], ...], tuple[tuple[str, WordDecoder], ...]],
-                  log: Log) -> dict[str, Any]:
+def _decode_words(
+    words: tuple[tuple[tuple[str, WordDecoder], ...], tuple[tuple[str, WordDecoder], ...]], log: Log
+) -> dict[str, Any]:
     topic_words, data_words = words
     data = log.data.lower()
     if len(data) != 2 + 64 * len(data_words):
@@ -165,7 +176,7 @@ def _decode_words(words: tuple[tuple[tuple[str, WordDecoder], ...], tuple[tuple[
         args[name] = decode(topic[2:])
     at = 2
     for name, decode in data_words:
-        args[name] = decode(data[at:at + 64])
+        args[name] = decode(data[at : at + 64])
         at += 64
     return args
 

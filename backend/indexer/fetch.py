@@ -60,8 +60,14 @@ class Log(msgspec.Struct, frozen=True):
 class LogFetcher:
     """Logs of `addresses`, one adaptive range at a time."""
 
-    def __init__(self, rpc: Rpc, addresses: Sequence[str], span: int = 2_000, max_span: int = 100_000,
-                 max_logs: int = 20_000):
+    def __init__(
+        self,
+        rpc: Rpc,
+        addresses: Sequence[str],
+        span: int = 2_000,
+        max_span: int = 100_000,
+        max_logs: int = 20_000,
+    ):
         self.rpc = rpc
         self.max_logs = max_logs
         self.addresses = [a.lower() for a in addresses]
@@ -81,12 +87,14 @@ class LogFetcher:
             except RangeTooLarge as exc:
                 if width == 1:
                     raise FetchError(
-                        f"the node refuses eth_getLogs even for block {start} alone: {exc}") from None
+                        f"the node refuses eth_getLogs even for block {start} alone: {exc}"
+                    ) from None
                 smaller = exc.span if exc.span is not None and 0 < exc.span < width else width // 2
                 if exc.hard_limit and exc.span:
                     self.ceiling = min(exc.span, self.ceiling or exc.span)
-                log.info("eth_getLogs %d..%d refused (%s); trying %d blocks",
-                         start, end, exc.rpc_message, smaller)
+                log.info(
+                    "eth_getLogs %d..%d refused (%s); trying %d blocks", start, end, exc.rpc_message, smaller
+                )
                 self.span = smaller
                 continue
             except RpcUnavailable:

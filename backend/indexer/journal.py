@@ -40,7 +40,8 @@ def pk_columns(table: Table) -> list[str]:
 
 _PK: dict[str, list[str]] = {name: pk_columns(table) for name, table in _STATE.items()}
 _PK_OF: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
-    name: itemgetter(*columns) for name, columns in _PK.items()}  # every key has 2+ columns: a tuple
+    name: itemgetter(*columns) for name, columns in _PK.items()
+}  # every key has 2+ columns: a tuple
 PREFETCH_CHUNK = 500
 
 
@@ -108,10 +109,15 @@ class Store:
             self._load(table, key)
         if self.block > self.journal_above and (key[0], key[1], self.block) not in self._journaled:
             self._journaled.add((key[0], key[1], self.block))
-            self._journal.append({
-                "chain_id": self.chain_id, "block_number": self.block, "table_name": key[0],
-                "pk": list(key[1]), "before": self._rows[key],
-            })
+            self._journal.append(
+                {
+                    "chain_id": self.chain_id,
+                    "block_number": self.block,
+                    "table_name": key[0],
+                    "pk": list(key[1]),
+                    "before": self._rows[key],
+                }
+            )
         self._rows[key] = row
         self._dirty.add(key)
 
@@ -129,10 +135,11 @@ class Store:
             match = [table.c[columns[i]] for i in at]
             ordered = list(pks)
             for start in range(0, len(ordered), PREFETCH_CHUNK):
-                chunk = ordered[start:start + PREFETCH_CHUNK]
+                chunk = ordered[start : start + PREFETCH_CHUNK]
                 values = [tuple(pk[i] for i in at) for pk in chunk]
-                where = (match[0].in_([v[0] for v in values]) if len(match) == 1
-                         else tuple_(*match).in_(values))
+                where = (
+                    match[0].in_([v[0] for v in values]) if len(match) == 1 else tuple_(*match).in_(values)
+                )
                 for pk in chunk:
                     self._rows[(name, pk)] = None
                 found = self.conn.execute(select(table).where(table.c.chain_id == self.chain_id, where))
@@ -188,14 +195,18 @@ def insert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
     names = list(rows[0])
     columns = [table.c[n] for n in names]
     # The scalar defaults of the columns the rows leave out, as SQLAlchemy would fill them in.
-    defaults = [c for c in table.columns if c.name not in rows[0] and c.default is not None
-                and c.default.is_scalar]
+    defaults = [
+        c for c in table.columns if c.name not in rows[0] and c.default is not None and c.default.is_scalar
+    ]
     columns += defaults
     fixed = [c.default.arg for c in defaults]  # type: ignore[union-attr]
     values = [[row[n] for n in names] + fixed for row in rows]
     for i, column in enumerate(columns):
-        process = (_json_text if isinstance(column.type, JSON)
-                   else column.type.dialect_impl(dialect).bind_processor(dialect))
+        process = (
+            _json_text
+            if isinstance(column.type, JSON)
+            else column.type.dialect_impl(dialect).bind_processor(dialect)
+        )
         if process is not None:
             for value in values:
                 value[i] = process(value[i])

@@ -116,7 +116,8 @@ class PostgresLock:
         except Exception as exc:  # the connection, and with it the lock, is gone
             self._conn = None
             raise LockLost(
-                f"lost the PostgreSQL advisory lock {self.name}: {exc.__class__.__name__}") from None
+                f"lost the PostgreSQL advisory lock {self.name}: {exc.__class__.__name__}"
+            ) from None
 
     def release(self) -> None:
         if self._conn is None:
@@ -167,8 +168,11 @@ class RowLock:
         """Extend the expiry; inside the caller's transaction when `conn` is given, so the batch it
         commits and the proof that this writer still held the lock are one."""
         t = self.table
-        stmt = (update(t).where(t.c.name == self.name, t.c.owner == self.owner)
-                .values(expires_at=time.time() + self.ttl))
+        stmt = (
+            update(t)
+            .where(t.c.name == self.name, t.c.owner == self.owner)
+            .values(expires_at=time.time() + self.ttl)
+        )
         if conn is not None:
             renewed = conn.execute(stmt).rowcount
         else:

@@ -41,10 +41,18 @@ from backend.indexer.journal import Row, Store
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 #: Admin events: the latest of each per contract is kept in `parameter`.
-PARAMETER_EVENTS = frozenset({
-    "OwnershipTransferred", "OwnershipTransferStarted", "SettlementSet", "MinBondPerUnitSet", "MaxDelaySet",
-    "SignerSetChanged", "SignerSetQueued", "SlaSet",
-})
+PARAMETER_EVENTS = frozenset(
+    {
+        "OwnershipTransferred",
+        "OwnershipTransferStarted",
+        "SettlementSet",
+        "MinBondPerUnitSet",
+        "MaxDelaySet",
+        "SignerSetChanged",
+        "SignerSetQueued",
+        "SlaSet",
+    }
+)
 
 
 def ascii32(hex_value: str) -> str:
@@ -104,22 +112,36 @@ class Projector:
                 case "GpuHours", "NodeRegistered":
                     out += [(Node, {"node_id": a["nodeId"]}), (Provider, {"address": a["owner"]})]
                 case "GpuHours", "NodeTransferred":
-                    out += [(Node, {"node_id": a["nodeId"]}), (Provider, {"address": a["from"]}),
-                            (Provider, {"address": a["to"]})]
-                case "GpuHours", ("CapacityCreated" | "CapacityCancelled" | "CapacityClosed" | "HoursRedeemed"
-                                  | "HoursExpired"):
+                    out += [
+                        (Node, {"node_id": a["nodeId"]}),
+                        (Provider, {"address": a["from"]}),
+                        (Provider, {"address": a["to"]}),
+                    ]
+                case "GpuHours", (
+                    "CapacityCreated"
+                    | "CapacityCancelled"
+                    | "CapacityClosed"
+                    | "HoursRedeemed"
+                    | "HoursExpired"
+                ):
                     out.append((Capacity, {"capacity_id": a["capacityId"]}))
                 case "GpuHours", "HoursActivated":
-                    out += [(Booking, {"booking_id": a["bookingId"]}),
-                            (Capacity, {"capacity_id": a["capacityId"]})]
+                    out += [
+                        (Booking, {"booking_id": a["bookingId"]}),
+                        (Capacity, {"capacity_id": a["capacityId"]}),
+                    ]
                 case "GpuHours", "BookingClosed":
                     out.append((Booking, {"booking_id": a["bookingId"]}))
                 case "GpuHours", "BookingEnded":
-                    out += [(Booking, {"booking_id": a["bookingId"]}),
-                            (Capacity, {"capacity_id": a["capacityId"]})]
+                    out += [
+                        (Booking, {"booking_id": a["bookingId"]}),
+                        (Capacity, {"capacity_id": a["capacityId"]}),
+                    ]
                 case "Settlement", "BookingSettled":
-                    out += [(Booking, {"booking_id": a["bookingId"]}),
-                            (Capacity, {"capacity_id": a["capacityId"]})]
+                    out += [
+                        (Booking, {"booking_id": a["bookingId"]}),
+                        (Capacity, {"capacity_id": a["capacityId"]}),
+                    ]
                 case "Settlement", "UnusedSettled":
                     out.append((Capacity, {"capacity_id": a["capacityId"]}))
                 case "GpuHours", "TransferSingle":
@@ -130,12 +152,22 @@ class Projector:
                     out.append((OrderState, {"order_hash": a["orderHash"]}))
                 case "Exchange", "CounterIncremented":
                     out.append((MakerCounter, {"maker": a["maker"]}))
-                case "Escrow", ("BondPosted" | "BondReturned" | "BondSlashed" | "RefundsOpened"
-                                | "BackingDeposited" | "PremiumDeposited" | "PremiumSettled" | "Released"):
+                case "Escrow", (
+                    "BondPosted"
+                    | "BondReturned"
+                    | "BondSlashed"
+                    | "RefundsOpened"
+                    | "BackingDeposited"
+                    | "PremiumDeposited"
+                    | "PremiumSettled"
+                    | "Released"
+                ):
                     out.append((EscrowFunds, {"capacity_id": a["capacityId"]}))
                 case "Escrow", "Refunded":
-                    out += [(EscrowFunds, {"capacity_id": a["capacityId"]}),
-                            (Capacity, {"capacity_id": a["capacityId"]})]
+                    out += [
+                        (EscrowFunds, {"capacity_id": a["capacityId"]}),
+                        (Capacity, {"capacity_id": a["capacityId"]}),
+                    ]
                 case "Escrow", ("Credited" | "Withdrawn"):
                     out.append((EscrowAccount, {"account": a["account"]}))
                 case "Escrow", "RevenueSplitSet":
@@ -147,11 +179,13 @@ class Projector:
         return out
 
     @staticmethod
-    def _transfer_keys(sender: str, receiver: str,
-                       ids: list[int]) -> list[tuple[type[SQLModel], dict[str, Any]]]:
+    def _transfer_keys(
+        sender: str, receiver: str, ids: list[int]
+    ) -> list[tuple[type[SQLModel], dict[str, Any]]]:
         holders = [h for h in (sender, receiver) if h != ZERO_ADDRESS]
         return [(Balance, {"holder": h, "capacity_id": i}) for i in ids for h in holders] + [
-            (Capacity, {"capacity_id": i}) for i in ids]
+            (Capacity, {"capacity_id": i}) for i in ids
+        ]
 
     def apply(self, event: Event) -> None:
         self.store.block = event.log.block_number
@@ -159,19 +193,34 @@ class Projector:
         if handler is not None:
             handler(event, event.args)
         elif event.name in PARAMETER_EVENTS:
-            self.store.put(Parameter, self.store.new(
-                Parameter, contract=event.contract, name=event.name, value=event.args,
-                block_number=event.log.block_number))
+            self.store.put(
+                Parameter,
+                self.store.new(
+                    Parameter,
+                    contract=event.contract,
+                    name=event.name,
+                    value=event.args,
+                    block_number=event.log.block_number,
+                ),
+            )
 
     # ------------------------------------------------------------------ helpers
 
     def _event_row(self, event: Event, **values: Any) -> Row:
         lg = event.log
-        return {"chain_id": self.store.chain_id, "block_number": lg.block_number, "log_index": lg.log_index,
-                "block_hash": lg.block_hash, "block_time": lg.block_time, "tx_hash": lg.tx_hash, **values}
+        return {
+            "chain_id": self.store.chain_id,
+            "block_number": lg.block_number,
+            "log_index": lg.log_index,
+            "block_hash": lg.block_hash,
+            "block_time": lg.block_time,
+            "tx_hash": lg.tx_hash,
+            **values,
+        }
 
-    def _add(self, model: Any, pk: dict[str, Any], defaults: dict[str, Any] | None = None,
-             **deltas: int) -> Row:
+    def _add(
+        self, model: Any, pk: dict[str, Any], defaults: dict[str, Any] | None = None, **deltas: int
+    ) -> Row:
         """Add `deltas` to a row's counters, creating it (with `defaults`) when missing."""
         row = self.store.get(model, **pk) or self.store.new(model, **pk, **(defaults or {}))
         for name, delta in deltas.items():
@@ -189,16 +238,28 @@ class Projector:
 
     def _funds(self, capacity_id: int) -> Row:
         return self.store.get(EscrowFunds, capacity_id=capacity_id) or self.store.new(
-            EscrowFunds, capacity_id=capacity_id)
+            EscrowFunds, capacity_id=capacity_id
+        )
 
     # ------------------------------------------------------------------ GpuHours
 
     def _node_registered(self, ev: Event, a: dict[str, Any]) -> None:
-        self.store.put(Node, self.store.new(
-            Node, node_id=a["nodeId"], owner=a["owner"], gpu_model=ascii32(a["gpuModel"]),
-            gpu_count=a["gpuCount"], vram_gb=a["vramGb"], region=ascii32(a["region"]),
-            interconnect=ascii32(a["interconnect"]), gpu_uuids_hash=a["gpuUuidsHash"],
-            registered_block=ev.log.block_number, registered_time=ev.log.block_time))
+        self.store.put(
+            Node,
+            self.store.new(
+                Node,
+                node_id=a["nodeId"],
+                owner=a["owner"],
+                gpu_model=ascii32(a["gpuModel"]),
+                gpu_count=a["gpuCount"],
+                vram_gb=a["vramGb"],
+                region=ascii32(a["region"]),
+                interconnect=ascii32(a["interconnect"]),
+                gpu_uuids_hash=a["gpuUuidsHash"],
+                registered_block=ev.log.block_number,
+                registered_time=ev.log.block_time,
+            ),
+        )
         self._add(Provider, {"address": a["owner"]}, node_count=1)
 
     def _node_transferred(self, ev: Event, a: dict[str, Any]) -> None:
@@ -208,28 +269,61 @@ class Projector:
 
     def _capacity_created(self, ev: Event, a: dict[str, Any]) -> None:
         terms = a["terms"]
-        self.store.put(Capacity, self.store.new(
-            Capacity, capacity_id=a["capacityId"], node_id=a["nodeId"], provider=a["provider"],
-            start=a["start"], end=a["end"], supply_cap=a["supplyCap"], bond=a["bond"],
-            unit_backing=terms["backing"], slash_per_gpu_hour=terms["slashPerGpuHour"],
-            max_delay=terms["maxDelay"], min_uptime_bps=terms["minUptimeBps"],
-            min_gflops_per_joule=terms["minGflopsPerJoule"], grace_hours=terms["graceHours"],
-            created_block=ev.log.block_number, created_time=ev.log.block_time))
+        self.store.put(
+            Capacity,
+            self.store.new(
+                Capacity,
+                capacity_id=a["capacityId"],
+                node_id=a["nodeId"],
+                provider=a["provider"],
+                start=a["start"],
+                end=a["end"],
+                supply_cap=a["supplyCap"],
+                bond=a["bond"],
+                unit_backing=terms["backing"],
+                slash_per_gpu_hour=terms["slashPerGpuHour"],
+                max_delay=terms["maxDelay"],
+                min_uptime_bps=terms["minUptimeBps"],
+                min_gflops_per_joule=terms["minGflopsPerJoule"],
+                grace_hours=terms["graceHours"],
+                created_block=ev.log.block_number,
+                created_time=ev.log.block_time,
+            ),
+        )
 
     def _capacity_cancelled(self, ev: Event, a: dict[str, Any]) -> None:
-        self._update(Capacity, {"capacity_id": a["capacityId"]}, status="cancelled",
-                     units_sold_at_cancel=a["unitsSold"])
+        self._update(
+            Capacity,
+            {"capacity_id": a["capacityId"]},
+            status="cancelled",
+            units_sold_at_cancel=a["unitsSold"],
+        )
 
     def _capacity_closed(self, ev: Event, a: dict[str, Any]) -> None:
         reason = CLOSE_REASONS[a["reason"]]
         status = "cancelled" if reason == "provider_cancelled" else "closed"
-        self._update(Capacity, {"capacity_id": a["capacityId"]}, status=status, close_reason=reason,
-                     closed_block=ev.log.block_number)
+        self._update(
+            Capacity,
+            {"capacity_id": a["capacityId"]},
+            status=status,
+            close_reason=reason,
+            closed_block=ev.log.block_number,
+        )
 
     def _hours_activated(self, ev: Event, a: dict[str, Any]) -> None:
-        self.store.put(Booking, self.store.new(
-            Booking, booking_id=a["bookingId"], capacity_id=a["capacityId"], holder=a["holder"],
-            start=a["start"], hours=a["hours_"], gpus=a["gpus"], activated_block=ev.log.block_number))
+        self.store.put(
+            Booking,
+            self.store.new(
+                Booking,
+                booking_id=a["bookingId"],
+                capacity_id=a["capacityId"],
+                holder=a["holder"],
+                start=a["start"],
+                hours=a["hours_"],
+                gpus=a["gpus"],
+                activated_block=ev.log.block_number,
+            ),
+        )
         if self.store.get(Capacity, capacity_id=a["capacityId"]) is not None:
             self._add(Capacity, {"capacity_id": a["capacityId"]}, activated=a["gpus"] * a["hours_"])
 
@@ -242,8 +336,12 @@ class Projector:
             self._add(Capacity, {"capacity_id": a["capacityId"]}, expired=a["amount"])
 
     def _booking_closed(self, ev: Event, a: dict[str, Any]) -> None:
-        self._update(Booking, {"booking_id": a["bookingId"]}, close_reason=CLOSE_REASONS[a["reason"]],
-                     closed_block=ev.log.block_number)
+        self._update(
+            Booking,
+            {"booking_id": a["bookingId"]},
+            close_reason=CLOSE_REASONS[a["reason"]],
+            closed_block=ev.log.block_number,
+        )
 
     def _booking_ended(self, ev: Event, a: dict[str, Any]) -> None:
         booking = self.store.get(Booking, booking_id=a["bookingId"])
@@ -286,13 +384,26 @@ class Projector:
 
     def _order_filled(self, ev: Event, a: dict[str, Any]) -> None:
         kind = ORDER_KINDS[a["kind"]] if a["kind"] < len(ORDER_KINDS) else str(a["kind"])
-        self.store.append(Fill, self._event_row(
-            ev, order_hash=a["orderHash"], maker=a["maker"], taker=a["taker"], capacity_id=a["capacityId"],
-            kind=kind, amount=a["amount"], price=a["price"], fee=a["fee"]))
+        self.store.append(
+            Fill,
+            self._event_row(
+                ev,
+                order_hash=a["orderHash"],
+                maker=a["maker"],
+                taker=a["taker"],
+                capacity_id=a["capacityId"],
+                kind=kind,
+                amount=a["amount"],
+                price=a["price"],
+                fee=a["fee"],
+            ),
+        )
         row = self.store.get(OrderState, order_hash=a["orderHash"]) or self.store.new(
-            OrderState, order_hash=a["orderHash"], maker=a["maker"])
-        row.update(capacity_id=a["capacityId"], kind=kind, price=a["price"],
-                   last_fill_block=ev.log.block_number)
+            OrderState, order_hash=a["orderHash"], maker=a["maker"]
+        )
+        row.update(
+            capacity_id=a["capacityId"], kind=kind, price=a["price"], last_fill_block=ev.log.block_number
+        )
         row["filled"] += a["amount"]
         row["fees"] += a["fee"]
         row["fills"] += 1
@@ -300,13 +411,18 @@ class Projector:
 
     def _order_cancelled(self, ev: Event, a: dict[str, Any]) -> None:
         row = self.store.get(OrderState, order_hash=a["orderHash"]) or self.store.new(
-            OrderState, order_hash=a["orderHash"], maker=a["maker"])
+            OrderState, order_hash=a["orderHash"], maker=a["maker"]
+        )
         row.update(cancelled=True, cancelled_block=ev.log.block_number)
         self.store.put(OrderState, row)
 
     def _counter_incremented(self, ev: Event, a: dict[str, Any]) -> None:
-        self.store.put(MakerCounter, self.store.new(
-            MakerCounter, maker=a["maker"], counter=a["counter"], block_number=ev.log.block_number))
+        self.store.put(
+            MakerCounter,
+            self.store.new(
+                MakerCounter, maker=a["maker"], counter=a["counter"], block_number=ev.log.block_number
+            ),
+        )
 
     # ------------------------------------------------------------------ Escrow
 
@@ -318,8 +434,9 @@ class Projector:
 
     def _bond_slashed(self, ev: Event, a: dict[str, Any]) -> None:
         self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, bond=-a["amount"], slashed=a["amount"])
-        self.store.append(Slash, self._event_row(
-            ev, capacity_id=a["capacityId"], to=a["to"], amount=a["amount"]))
+        self.store.append(
+            Slash, self._event_row(ev, capacity_id=a["capacityId"], to=a["to"], amount=a["amount"])
+        )
 
     def _refunds_opened(self, ev: Event, a: dict[str, Any]) -> None:
         funds = self._funds(a["capacityId"])
@@ -333,12 +450,20 @@ class Projector:
         self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, premium=a["amount"])
 
     def _premium_settled(self, ev: Event, a: dict[str, Any]) -> None:
-        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, premium=-(a["paid"] + a["forfeited"]),
-                  released=a["paid"] - a["fee"])
+        self._add(
+            EscrowFunds,
+            {"capacity_id": a["capacityId"]},
+            premium=-(a["paid"] + a["forfeited"]),
+            released=a["paid"] - a["fee"],
+        )
 
     def _released(self, ev: Event, a: dict[str, Any]) -> None:
-        self._add(EscrowFunds, {"capacity_id": a["capacityId"]}, backing=-a["amount"],
-                  released=a["amount"] - a["fee"])
+        self._add(
+            EscrowFunds,
+            {"capacity_id": a["capacityId"]},
+            backing=-a["amount"],
+            released=a["amount"] - a["fee"],
+        )
 
     def _refunded(self, ev: Event, a: dict[str, Any]) -> None:
         funds = self._funds(a["capacityId"])
@@ -356,22 +481,35 @@ class Projector:
         self._add(EscrowAccount, {"account": a["account"]}, claimable=-a["amount"], withdrawn=a["amount"])
 
     def _revenue_split(self, ev: Event, a: dict[str, Any]) -> None:
-        row = (self.store.get(Provider, address=a["provider"])
-               or self.store.new(Provider, address=a["provider"]))
+        row = self.store.get(Provider, address=a["provider"]) or self.store.new(
+            Provider, address=a["provider"]
+        )
         row["revenue_split"] = a["payees"]
         self.store.put(Provider, row)
 
     # ------------------------------------------------------------------ AttestationOracle
 
     def _attested(self, ev: Event, a: dict[str, Any]) -> None:
-        self.store.append(Attestation, self._event_row(
-            ev, node_id=a["nodeId"], epoch=a["epoch"], uptime_bps=a["uptimeBps"], load_bps=a["loadBps"],
-            gpu_seconds=a["gpuSeconds"], mflops_per_joule=a["mflopsPerJoule"], gflops=a["gflops"],
-            samples_root=a["samplesRoot"]))
+        self.store.append(
+            Attestation,
+            self._event_row(
+                ev,
+                node_id=a["nodeId"],
+                epoch=a["epoch"],
+                uptime_bps=a["uptimeBps"],
+                load_bps=a["loadBps"],
+                gpu_seconds=a["gpuSeconds"],
+                mflops_per_joule=a["mflopsPerJoule"],
+                gflops=a["gflops"],
+                samples_root=a["samplesRoot"],
+            ),
+        )
 
     def _mark_price(self, ev: Event, a: dict[str, Any]) -> None:
-        self.store.append(MarkPrice, self._event_row(
-            ev, gpu_class=ascii32(a["gpuClass"]), epoch=a["epoch"], price=a["price"]))
+        self.store.append(
+            MarkPrice,
+            self._event_row(ev, gpu_class=ascii32(a["gpuClass"]), epoch=a["epoch"], price=a["price"]),
+        )
 
     # ------------------------------------------------------------------ Settlement
 
@@ -387,26 +525,76 @@ class Projector:
         backing = self._unit_backing(a["capacityId"])
         paid = gpus * a["deliveredHours"] * backing
         refunded = gpus * hours * backing - paid
-        self.store.append(Settlement, self._settlement(
-            ev, "booking", a["capacityId"], booking_id=a["bookingId"], delivered_hours=a["deliveredHours"],
-            failed_hours=a["failedHours"], paid=paid, refunded=refunded, slashed=a["slashed"]))
-        self._update(Booking, {"booking_id": a["bookingId"]}, delivered_hours=a["deliveredHours"],
-                     failed_hours=a["failedHours"], paid=paid, refunded=refunded, slashed=a["slashed"])
+        self.store.append(
+            Settlement,
+            self._settlement(
+                ev,
+                "booking",
+                a["capacityId"],
+                booking_id=a["bookingId"],
+                delivered_hours=a["deliveredHours"],
+                failed_hours=a["failedHours"],
+                paid=paid,
+                refunded=refunded,
+                slashed=a["slashed"],
+            ),
+        )
+        self._update(
+            Booking,
+            {"booking_id": a["bookingId"]},
+            delivered_hours=a["deliveredHours"],
+            failed_hours=a["failedHours"],
+            paid=paid,
+            refunded=refunded,
+            slashed=a["slashed"],
+        )
 
     def _unused_settled(self, ev: Event, a: dict[str, Any]) -> None:
         backing = self._unit_backing(a["capacityId"])
-        self.store.append(Settlement, self._settlement(
-            ev, "unused", a["capacityId"], holder=a["holder"], units=a["units"], paid=a["paidUnits"] * backing,
-            refunded=(a["units"] - a["paidUnits"]) * backing, slashed=a["slashed"]))
+        self.store.append(
+            Settlement,
+            self._settlement(
+                ev,
+                "unused",
+                a["capacityId"],
+                holder=a["holder"],
+                units=a["units"],
+                paid=a["paidUnits"] * backing,
+                refunded=(a["units"] - a["paidUnits"]) * backing,
+                slashed=a["slashed"],
+            ),
+        )
 
     def _capacity_settled(self, ev: Event, a: dict[str, Any]) -> None:
-        self.store.append(Settlement, self._settlement(
-            ev, "capacity", a["capacityId"], delivered_hours=a["deliveredHours"],
-            failed_hours=a["failedHours"], bond_returned=a["bondReturned"]))
-        self._update(Capacity, {"capacity_id": a["capacityId"]}, delivered_hours=a["deliveredHours"],
-                     failed_hours=a["failedHours"])
+        self.store.append(
+            Settlement,
+            self._settlement(
+                ev,
+                "capacity",
+                a["capacityId"],
+                delivered_hours=a["deliveredHours"],
+                failed_hours=a["failedHours"],
+                bond_returned=a["bondReturned"],
+            ),
+        )
+        self._update(
+            Capacity,
+            {"capacity_id": a["capacityId"]},
+            delivered_hours=a["deliveredHours"],
+            failed_hours=a["failedHours"],
+        )
 
     def _settlement(self, ev: Event, kind: str, capacity_id: int, **values: Any) -> Row:
-        row = {"booking_id": None, "holder": None, "delivered_hours": None, "failed_hours": None,
-               "units": None, "paid": 0, "refunded": 0, "slashed": 0, "bond_returned": 0, **values}
+        row = {
+            "booking_id": None,
+            "holder": None,
+            "delivered_hours": None,
+            "failed_hours": None,
+            "units": None,
+            "paid": 0,
+            "refunded": 0,
+            "slashed": 0,
+            "bond_returned": 0,
+            **values,
+        }
         return self._event_row(ev, kind=kind, capacity_id=capacity_id, **row)

@@ -70,8 +70,9 @@ def rollback(conn: Connection, chain_id: int, fork_block: int, checkpoint: tuple
     cp = Checkpoint.__table__  # type: ignore[attr-defined]
     moved = conn.execute(
         update(cp)
-        .where(cp.c.chain_id == chain_id, cp.c.block_number == checkpoint[0],
-               cp.c.block_hash == checkpoint[1])
+        .where(
+            cp.c.chain_id == chain_id, cp.c.block_number == checkpoint[0], cp.c.block_hash == checkpoint[1]
+        )
         .values(block_number=fork_block, block_hash=fork_hash)
     )
     if moved.rowcount != 1:
@@ -82,8 +83,15 @@ def rollback(conn: Connection, chain_id: int, fork_block: int, checkpoint: tuple
         conn.execute(delete(table).where(table.c.chain_id == chain_id, table.c.block_number > fork_block))
     raw = RawEvent.__table__  # type: ignore[attr-defined]
     removed = conn.execute(
-        delete(raw).where(raw.c.chain_id == chain_id, raw.c.block_number > fork_block)).rowcount
+        delete(raw).where(raw.c.chain_id == chain_id, raw.c.block_number > fork_block)
+    ).rowcount
     conn.execute(delete(blocks).where(blocks.c.chain_id == chain_id, blocks.c.number > fork_block))
-    log.warning("chain %d reorganised: rolled back blocks %d..%d (%d events, %d rows restored)",
-                chain_id, fork_block + 1, checkpoint[0], removed, restored)
+    log.warning(
+        "chain %d reorganised: rolled back blocks %d..%d (%d events, %d rows restored)",
+        chain_id,
+        fork_block + 1,
+        checkpoint[0],
+        removed,
+        restored,
+    )
     return Rollback(fork_block, checkpoint[0], removed, restored)

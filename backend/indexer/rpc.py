@@ -132,8 +132,16 @@ class Rpc:
     """JSON-RPC over HTTP with retries: `retries` more attempts after the first, waiting `backoff`
     seconds doubled each time (with jitter, at most `max_backoff`, or what Retry-After asks)."""
 
-    def __init__(self, url: str, *, timeout: float = 20.0, retries: int = 8, backoff: float = 0.5,
-                 max_backoff: float = 30.0, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 20.0,
+        retries: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.url = url
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
         self.sleep = sleep
@@ -168,8 +176,9 @@ class Rpc:
                     ) from None
                 wait = exc.retry_after if exc.retry_after is not None else delay * (0.5 + random.random())
                 wait = min(wait, self.max_backoff)
-                log.warning("%s failed (%s); retry %d/%d in %.2f s",
-                            method, exc.reason, n + 1, self.retries, wait)
+                log.warning(
+                    "%s failed (%s); retry %d/%d in %.2f s", method, exc.reason, n + 1, self.retries, wait
+                )
                 self.stats.retries += 1
                 self.sleep(wait)
                 delay = min(delay * 2, self.max_backoff)
@@ -190,8 +199,9 @@ class Rpc:
             body = msgspec.json.decode(response.content)
         except msgspec.DecodeError:
             if response.status_code >= 400:
-                raise RpcError("http", response.status_code,
-                               f"HTTP {response.status_code}: {response.text[:200]}") from None
+                raise RpcError(
+                    "http", response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+                ) from None
             raise _Transient(f"HTTP {response.status_code} with a body that is not JSON") from None
         return body
 
@@ -207,8 +217,9 @@ class Rpc:
 
     def _batch_once(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         ids = [self._next_id() for _ in calls]
-        payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-                   for i, (m, p) in zip(ids, calls)]
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, calls)
+        ]
         body = self._post(payload)
         if isinstance(body, dict):  # the whole batch refused, e.g. a rate limit
             return [self._result(calls[0][0], body)]
@@ -247,7 +258,7 @@ class Rpc:
         out: dict[int, Header | None] = {}
         numbers = list(numbers)
         for i in range(0, len(numbers), chunk):
-            part = numbers[i:i + chunk]
+            part = numbers[i : i + chunk]
             results = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
             for n, raw in zip(part, results):
                 out[n] = Header.from_json(raw) if raw else None
@@ -267,5 +278,6 @@ class Header:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Header:
-        return cls(int(raw["number"], 16), raw["hash"].lower(), raw["parentHash"].lower(),
-                   int(raw["timestamp"], 16))
+        return cls(
+            int(raw["number"], 16), raw["hash"].lower(), raw["parentHash"].lower(), int(raw["timestamp"], 16)
+        )

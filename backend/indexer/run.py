@@ -82,19 +82,34 @@ class SyncSummary:
 
 
 class Indexer:
-    def __init__(self, engine: Engine, rpc: Rpc, deployment: deployments.Deployment,
-                 abis: dict[str, list[dict[str, Any]]], settings: Settings, *, hook: EventHook | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        rpc: Rpc,
+        deployment: deployments.Deployment,
+        abis: dict[str, list[dict[str, Any]]],
+        settings: Settings,
+        *,
+        hook: EventHook | None = None,
+    ):
         self.engine = engine
         self.rpc = rpc
         self.settings = settings
         self.chain_id = deployment.chain_id
-        contracts = {name: (deployment.address(name), abis[name])
-                     for name in INDEXED_CONTRACTS if name in deployment.contracts}
+        contracts = {
+            name: (deployment.address(name), abis[name])
+            for name in INDEXED_CONTRACTS
+            if name in deployment.contracts
+        }
         self.decoder = EventDecoder(contracts)
-        self.fetcher = LogFetcher(rpc, self.decoder.addresses, settings.indexer_batch_blocks,
-                                  settings.indexer_max_batch_blocks)
-        self.start_block = (settings.indexer_start_block if settings.indexer_start_block is not None
-                            else deployment.deploy_block)
+        self.fetcher = LogFetcher(
+            rpc, self.decoder.addresses, settings.indexer_batch_blocks, settings.indexer_max_batch_blocks
+        )
+        self.start_block = (
+            settings.indexer_start_block
+            if settings.indexer_start_block is not None
+            else deployment.deploy_block
+        )
         self.confirmations = settings.indexer_confirmations
         self.window = settings.indexer_reorg_window
         self.hook = hook
@@ -105,11 +120,22 @@ class Indexer:
         self._prefetched: tuple[int, Future[tuple[int, str, list[Event]]]] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, engine: Engine | None = None, rpc_url: str | None = None,
-                      deployments_dir: Path | None = None, hook: EventHook | None = None) -> Indexer:
-        rpc = Rpc(rpc_url or settings.rpc_url, timeout=settings.indexer_rpc_timeout,
-                  retries=settings.indexer_rpc_retries, backoff=settings.indexer_backoff,
-                  max_backoff=settings.indexer_max_backoff)
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        rpc_url: str | None = None,
+        deployments_dir: Path | None = None,
+        hook: EventHook | None = None,
+    ) -> Indexer:
+        rpc = Rpc(
+            rpc_url or settings.rpc_url,
+            timeout=settings.indexer_rpc_timeout,
+            retries=settings.indexer_rpc_retries,
+            backoff=settings.indexer_backoff,
+            max_backoff=settings.indexer_max_backoff,
+        )
         try:
             chain_id = rpc.chain_id()
         except (RpcUnavailable, RpcError) as exc:
@@ -135,7 +161,8 @@ class Indexer:
         chain_id = self.rpc.chain_id()
         if chain_id != self.chain_id:
             raise ChainMismatch(
-                f"the RPC endpoint serves chain {chain_id}, the deployment is for {self.chain_id}")
+                f"the RPC endpoint serves chain {chain_id}, the deployment is for {self.chain_id}"
+            )
         genesis = self._header(0).hash
         cp = Checkpoint.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
@@ -146,13 +173,21 @@ class Indexer:
                         f"the store holds another chain {self.chain_id} (genesis "
                         f"{row['genesis_hash'][:10]}…, the node's is {genesis[:10]}…), e.g. an earlier "
                         "local Anvil: run `gpuhours index --reset` or point GPUHOURS_DB_URL at another "
-                        "database")
+                        "database"
+                    )
                 return
             base = self.start_block - 1
             header = self._header(base) if base >= 0 else None
-            conn.execute(insert(cp).values(
-                chain_id=self.chain_id, block_number=base, block_hash=header.hash if header else ZERO_HASH,
-                genesis_hash=genesis, start_block=self.start_block, updated_at=time.time()))
+            conn.execute(
+                insert(cp).values(
+                    chain_id=self.chain_id,
+                    block_number=base,
+                    block_hash=header.hash if header else ZERO_HASH,
+                    genesis_hash=genesis,
+                    start_block=self.start_block,
+                    updated_at=time.time(),
+                )
+            )
             if header is not None:
                 upsert_rows(conn, Block.__table__, [self._block_row(header)])  # type: ignore[attr-defined]
 
@@ -163,7 +198,8 @@ class Indexer:
     def _read_checkpoint(self, conn: Connection) -> tuple[int, str]:
         cp = Checkpoint.__table__  # type: ignore[attr-defined]
         row = conn.execute(
-            select(cp.c.block_number, cp.c.block_hash).where(cp.c.chain_id == self.chain_id)).first()
+            select(cp.c.block_number, cp.c.block_hash).where(cp.c.chain_id == self.chain_id)
+        ).first()
         if row is None:
             raise IndexerError(f"no checkpoint for chain {self.chain_id}: initialize() first")
         return row[0], row[1]
@@ -175,8 +211,13 @@ class Indexer:
         return header
 
     def _block_row(self, header: Header) -> dict[str, Any]:
-        return {"chain_id": self.chain_id, "number": header.number, "hash": header.hash,
-                "parent_hash": header.parent_hash, "timestamp": header.timestamp}
+        return {
+            "chain_id": self.chain_id,
+            "number": header.number,
+            "hash": header.hash,
+            "parent_hash": header.parent_hash,
+            "timestamp": header.timestamp,
+        }
 
     # ------------------------------------------------------------------ one step
 
@@ -243,8 +284,16 @@ class Indexer:
             end_hash = headers[end].hash
             journal_above = floor
             events = self._decode(logs, headers)
-        written = self._commit(cp, start, end, end_hash, events, headers, journal_above, keep_from=(
-            end - self.window if headers else end))
+        written = self._commit(
+            cp,
+            start,
+            end,
+            end_hash,
+            events,
+            headers,
+            journal_above,
+            keep_from=(end - self.window if headers else end),
+        )
         return TickResult("indexed", head, start, end, written)
 
     def _final_range(self, start: int, stop: int) -> tuple[int, str, list[Event]]:
@@ -275,11 +324,24 @@ class Indexer:
                 if header is None:
                     raise ReorgDuringFetch(f"block {number} is gone")
                 times[number] = header.timestamp
-        return [lg if lg.block_time is not None
-                else msgspec.structs.replace(lg, block_time=times[lg.block_number]) for lg in logs]
+        return [
+            lg
+            if lg.block_time is not None
+            else msgspec.structs.replace(lg, block_time=times[lg.block_number])
+            for lg in logs
+        ]
 
-    def _commit(self, cp: tuple[int, str], start: int, end: int, end_hash: str, events: Sequence[Event],
-                headers: dict[int, Header], journal_above: int, keep_from: int) -> int:
+    def _commit(
+        self,
+        cp: tuple[int, str],
+        start: int,
+        end: int,
+        end_hash: str,
+        events: Sequence[Event],
+        headers: dict[int, Header],
+        journal_above: int,
+        keep_from: int,
+    ) -> int:
         raw = RawEvent.__table__  # type: ignore[attr-defined]
         cpt = Checkpoint.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
@@ -287,33 +349,50 @@ class Indexer:
             # database (SQLite) until this batch commits, so a second writer waits, then finds it moved.
             moved = conn.execute(
                 update(cpt)
-                .where(cpt.c.chain_id == self.chain_id, cpt.c.block_number == cp[0],
-                       cpt.c.block_hash == cp[1])
+                .where(
+                    cpt.c.chain_id == self.chain_id, cpt.c.block_number == cp[0], cpt.c.block_hash == cp[1]
+                )
                 .values(block_number=end, block_hash=end_hash, updated_at=time.time())
             ).rowcount
             if moved != 1:
                 raise ConcurrentWriter(
                     f"the checkpoint of chain {self.chain_id} moved while blocks {start}..{end} were "
-                    "fetched: another indexer writes to this store")
+                    "fetched: another indexer writes to this store"
+                )
             stored = {
-                (h, i) for h, i in conn.execute(
-                    select(raw.c.block_hash, raw.c.log_index)
-                    .where(raw.c.chain_id == self.chain_id, raw.c.block_number.between(start, end)))
+                (h, i)
+                for h, i in conn.execute(
+                    select(raw.c.block_hash, raw.c.log_index).where(
+                        raw.c.chain_id == self.chain_id, raw.c.block_number.between(start, end)
+                    )
+                )
             }
             store = Store(conn, self.chain_id, journal_above)
             projector = Projector(store)
-            fresh = [(i, event) for i, event in enumerate(events)  # idempotent: each log once
-                     if (event.log.block_hash, event.log.log_index) not in stored]
+            fresh = [
+                (i, event)
+                for i, event in enumerate(events)  # idempotent: each log once
+                if (event.log.block_hash, event.log.log_index) not in stored
+            ]
             store.prefetch(projector.keys(event for _, event in fresh))
             rows = []
             for i, event in fresh:
                 lg = event.log
-                rows.append({
-                    "chain_id": self.chain_id, "block_number": lg.block_number, "block_hash": lg.block_hash,
-                    "block_time": lg.block_time, "tx_hash": lg.tx_hash, "tx_index": lg.tx_index,
-                    "log_index": lg.log_index, "address": checksum(lg.address),
-                    "contract": event.contract, "event": event.name, "args": event.args,
-                })
+                rows.append(
+                    {
+                        "chain_id": self.chain_id,
+                        "block_number": lg.block_number,
+                        "block_hash": lg.block_hash,
+                        "block_time": lg.block_time,
+                        "tx_hash": lg.tx_hash,
+                        "tx_index": lg.tx_index,
+                        "log_index": lg.log_index,
+                        "address": checksum(lg.address),
+                        "contract": event.contract,
+                        "event": event.name,
+                        "args": event.args,
+                    }
+                )
                 projector.apply(event)
                 if self.hook is not None:
                     self.hook(event, i)
@@ -322,10 +401,14 @@ class Indexer:
             blocks = Block.__table__  # type: ignore[attr-defined]
             upsert_rows(conn, blocks, [self._block_row(h) for h in headers.values()])
             conn.execute(
-                delete(blocks).where(blocks.c.chain_id == self.chain_id, blocks.c.number < keep_from))
+                delete(blocks).where(blocks.c.chain_id == self.chain_id, blocks.c.number < keep_from)
+            )
             journal = Journal.__table__  # type: ignore[attr-defined]
-            conn.execute(delete(journal).where(journal.c.chain_id == self.chain_id,
-                                               journal.c.block_number <= keep_from))
+            conn.execute(
+                delete(journal).where(
+                    journal.c.chain_id == self.chain_id, journal.c.block_number <= keep_from
+                )
+            )
             if self.lock is not None:
                 self.lock.renew(conn)
         return len(rows)
@@ -346,8 +429,15 @@ class Indexer:
             elif result.action == "rolled_back" and result.rollback is not None:
                 summary.rollbacks.append(result.rollback)
 
-    def run(self, *, once: bool = False, wait_for_lock: bool = False, stop: threading.Event | None = None,
-            on_tick: Callable[[TickResult], None] | None = None, start_over: bool = False) -> SyncSummary:
+    def run(
+        self,
+        *,
+        once: bool = False,
+        wait_for_lock: bool = False,
+        stop: threading.Event | None = None,
+        on_tick: Callable[[TickResult], None] | None = None,
+        start_over: bool = False,
+    ) -> SyncSummary:
         """Take the writer lock, then index: to the head and return (`once`), or until `stop` is set.
         `start_over` first drops what the store holds for this chain (under the lock).
 
@@ -357,8 +447,10 @@ class Indexer:
         lock = writer_lock(self.settings, self.engine, self.chain_id)
         while not lock.acquire():
             if not wait_for_lock:
-                raise LockHeld(f"another indexer writes chain {self.chain_id} to this store "
-                               f"({lock.kind} lock held by {lock.holder()})")
+                raise LockHeld(
+                    f"another indexer writes chain {self.chain_id} to this store "
+                    f"({lock.kind} lock held by {lock.holder()})"
+                )
             if stop.wait(self.settings.indexer_poll_interval):
                 return SyncSummary()
         self.lock = lock

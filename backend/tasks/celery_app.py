@@ -25,7 +25,8 @@ def make_celery(settings: Settings, context: TaskContext | None = None) -> Celer
     if not settings.redis_url:
         raise CeleryNeedsRedis(
             "GPUHOURS_REDIS_URL is not set: Celery needs Redis. Without Redis, `gpuhours serve` runs the "
-            "same tasks in-process")
+            "same tasks in-process"
+        )
     ctx = context or TaskContext(settings)
     # shared=False: Celery would otherwise hand these tasks, bound to this context, to every app made
     # later in the process.

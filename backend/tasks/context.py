@@ -44,8 +44,13 @@ class TaskContext:
     def rpc(self) -> Rpc:
         if self._rpc is None:
             s = self.settings
-            self._rpc = Rpc(s.rpc_url, timeout=s.indexer_rpc_timeout, retries=s.indexer_rpc_retries,
-                            backoff=s.indexer_backoff, max_backoff=s.indexer_max_backoff)
+            self._rpc = Rpc(
+                s.rpc_url,
+                timeout=s.indexer_rpc_timeout,
+                retries=s.indexer_rpc_retries,
+                backoff=s.indexer_backoff,
+                max_backoff=s.indexer_max_backoff,
+            )
         return self._rpc
 
     @property
@@ -70,8 +75,9 @@ class TaskContext:
 
     def new_indexer(self) -> Indexer:
         """An indexer on this context's store, which the context has migrated already."""
-        return Indexer.from_settings(self.settings.model_copy(update={"db_auto_migrate": False}),
-                                     engine=self.engine)
+        return Indexer.from_settings(
+            self.settings.model_copy(update={"db_auto_migrate": False}), engine=self.engine
+        )
 
     def index(self) -> dict[str, Any]:
         """One tick of a long-lived indexer: deployment, ABIs and fetch-ahead thread are set up once.
@@ -114,8 +120,9 @@ class TaskContext:
                 log.error("settlement keeper off: %s", exc)
                 return {"disabled": self._no_keeper}
             log.info("settlement keeper sends from %s (%s)", account.address, where)
-            self._keeper = SettlementKeeper(self.market, account, max_calls=s.keeper_max_calls,
-                                            holders_per_call=s.keeper_holders_per_call)
+            self._keeper = SettlementKeeper(
+                self.market, account, max_calls=s.keeper_max_calls, holders_per_call=s.keeper_holders_per_call
+            )
         now = self.chain_time()
         with self.engine.connect() as conn:
             found = find_candidates(conn, self.chain_id, now, self.settings.keeper_max_calls)

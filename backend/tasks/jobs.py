@@ -30,8 +30,10 @@ def expire_orders(conn: Connection, chain_id: int, now: int) -> int:
     """Mark open posted orders past their expiry as expired; returns how many."""
     so = SignedOrder.__table__  # type: ignore[attr-defined]
     return conn.execute(
-        update(so).where(so.c.chain_id == chain_id, so.c.status == "open", so.c.expiry < now)
-        .values(status="expired", updated_at=time.time())).rowcount
+        update(so)
+        .where(so.c.chain_id == chain_id, so.c.status == "open", so.c.expiry < now)
+        .values(status="expired", updated_at=time.time())
+    ).rowcount
 
 
 def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float) -> list[int]:
@@ -41,15 +43,22 @@ def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float
     cap = Capacity.__table__  # type: ignore[attr-defined]
     att = Attestation.__table__  # type: ignore[attr-defined]
     health = NodeHealth.__table__  # type: ignore[attr-defined]
-    last_epoch = (select(att.c.node_id, func.max(att.c.epoch).label("epoch"))
-                  .where(att.c.chain_id == chain_id).group_by(att.c.node_id).subquery())
+    last_epoch = (
+        select(att.c.node_id, func.max(att.c.epoch).label("epoch"))
+        .where(att.c.chain_id == chain_id)
+        .group_by(att.c.node_id)
+        .subquery()
+    )
     rows = conn.execute(
         select(cap.c.node_id, func.min(cap.c.start).label("since"), last_epoch.c.epoch)
         .select_from(cap.outerjoin(last_epoch, last_epoch.c.node_id == cap.c.node_id))
         .where(cap.c.chain_id == chain_id, cap.c.status == "active", cap.c.start <= now, cap.c.end > now)
-        .group_by(cap.c.node_id, last_epoch.c.epoch)).all()
-    before = {r.node_id: r for r in conn.execute(
-        select(health).where(health.c.chain_id == chain_id, health.c.stale.is_(True)))}
+        .group_by(cap.c.node_id, last_epoch.c.epoch)
+    ).all()
+    before = {
+        r.node_id: r
+        for r in conn.execute(select(health).where(health.c.chain_id == chain_id, health.c.stale.is_(True)))
+    }
     flagged, out = [], []
     for node_id, since, epoch in rows:
         covered_until = max(since, (epoch + 1) * EPOCH_SECONDS if epoch is not None else since)
@@ -57,19 +66,31 @@ def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float
         was = before.get(node_id)
         if stale and was is None:
             flagged.append(node_id)
-        out.append({"chain_id": chain_id, "node_id": node_id, "last_epoch": epoch, "stale": stale,
-                    "flagged_at": (was.flagged_at if was is not None else now) if stale else None,
-                    "checked_at": now})
+        out.append(
+            {
+                "chain_id": chain_id,
+                "node_id": node_id,
+                "last_epoch": epoch,
+                "stale": stale,
+                "flagged_at": (was.flagged_at if was is not None else now) if stale else None,
+                "checked_at": now,
+            }
+        )
     # Nodes no longer in an open window are no longer watched.
-    conn.execute(health.delete().where(health.c.chain_id == chain_id,
-                                       health.c.node_id.not_in([r["node_id"] for r in out])))
+    conn.execute(
+        health.delete().where(
+            health.c.chain_id == chain_id, health.c.node_id.not_in([r["node_id"] for r in out])
+        )
+    )
     upsert_rows(conn, health, out)
     return flagged
 
 
 def update_price_index(conn: Connection, chain_id: int, now: int) -> int:
     """Recompute every GPU class's last price and 24 h VWAP from the fills; returns the classes."""
-    rows = [{**row, "chain_id": chain_id, "updated_at": time.time()}
-            for row in compute_price_index(conn, chain_id, now)]
+    rows = [
+        {**row, "chain_id": chain_id, "updated_at": time.time()}
+        for row in compute_price_index(conn, chain_id, now)
+    ]
     upsert_rows(conn, PriceIndex.__table__, rows)  # type: ignore[attr-defined]
     return len(rows)

@@ -53,7 +53,8 @@ def keeper_account(settings: Settings, chain_id: int) -> tuple[LocalAccount, str
     if chain_id not in DEV_CHAIN_IDS:
         raise KeeperAccountError(
             f"no keeper account for chain {chain_id}: set GPUHOURS_KEEPER_KEYSTORE and "
-            "GPUHOURS_KEEPER_PASSWORD_FILE")
+            "GPUHOURS_KEEPER_PASSWORD_FILE"
+        )
     index = settings.keeper_dev_account
     return dev_account(index, chain_id), f"dev account {index}, for development chains only"
 
@@ -93,22 +94,31 @@ def find_candidates(conn: Connection, chain_id: int, now: int, limit: int) -> Ca
         select(b.c.booking_id, b.c.capacity_id, end)
         .select_from(b.join(c, (c.c.chain_id == b.c.chain_id) & (c.c.capacity_id == b.c.capacity_id)))
         .where(b.c.chain_id == chain_id, b.c.close_reason == "none", c.c.status == "active", end <= now)
-        .order_by(end, b.c.booking_id).limit(limit)).all()
+        .order_by(end, b.c.booking_id)
+        .limit(limit)
+    ).all()
     windows = conn.execute(
         select(c.c.capacity_id, c.c.end)
         .where(c.c.chain_id == chain_id, c.c.status == "active", c.c.end <= now)
-        .order_by(c.c.end, c.c.capacity_id).limit(limit)).all()
+        .order_by(c.c.end, c.c.capacity_id)
+        .limit(limit)
+    ).all()
     holders: dict[int, list[str]] = {}
     if windows:
         rows = conn.execute(
             select(bal.c.capacity_id, bal.c.holder)
-            .where(bal.c.chain_id == chain_id, bal.c.capacity_id.in_([w[0] for w in windows]),
-                   bal.c.amount > 0)
-            .order_by(bal.c.capacity_id, bal.c.holder)).all()
+            .where(
+                bal.c.chain_id == chain_id, bal.c.capacity_id.in_([w[0] for w in windows]), bal.c.amount > 0
+            )
+            .order_by(bal.c.capacity_id, bal.c.holder)
+        ).all()
         for capacity_id, holder in rows:
             holders.setdefault(int(capacity_id), []).append(holder)
-    return Candidates([(int(i), int(cap), int(e)) for i, cap, e in bookings],
-                      [(int(cap), int(e)) for cap, e in windows], holders)
+    return Candidates(
+        [(int(i), int(cap), int(e)) for i, cap, e in bookings],
+        [(int(cap), int(e)) for cap, e in windows],
+        holders,
+    )
 
 
 @dataclass(frozen=True)
@@ -128,8 +138,9 @@ class Decision:
 
 
 class SettlementKeeper:
-    def __init__(self, market: Market, account: LocalAccount, *, max_calls: int = 25,
-                 holders_per_call: int = 50):
+    def __init__(
+        self, market: Market, account: LocalAccount, *, max_calls: int = 25, holders_per_call: int = 50
+    ):
         self.market = market
         self.account = account
         self.max_calls = max_calls
@@ -157,8 +168,9 @@ class SettlementKeeper:
         for capacity_id, _ in windows:
             for batch in self._holding(capacity_id, found.holders.get(capacity_id, [])):
                 if budget_left():
-                    decisions.append(self._call("settleUnused", capacity_id,
-                                                calls.settleUnused(capacity_id, batch), batch))
+                    decisions.append(
+                        self._call("settleUnused", capacity_id, calls.settleUnused(capacity_id, batch), batch)
+                    )
         for capacity_id, _ in windows:
             if budget_left():
                 decisions.append(self._call("settleCapacity", capacity_id, calls.settleCapacity(capacity_id)))
@@ -171,7 +183,7 @@ class SettlementKeeper:
         amounts = self.market.hours.functions.balanceOfBatch(holders, [capacity_id] * len(holders)).call()
         holding = [h for h, amount in zip(holders, amounts) if amount > 0]
         step = self.holders_per_call
-        return [holding[i:i + step] for i in range(0, len(holding), step)]
+        return [holding[i : i + step] for i in range(0, len(holding), step)]
 
     def _call(self, name: str, item: int, fn: ContractFunction, holders: list[str] | None = None) -> Decision:
         try:
@@ -186,17 +198,33 @@ class SettlementKeeper:
             # settleUnused does not revert for holders with nothing left, so a race lost between
             # the estimate and the block is a transaction that settled nothing.
             outcome = "settled" if effect else "skipped"
-            decision = Decision(name, item, outcome, effect or "nothing left: settled by another first",
-                                receipt["transactionHash"].to_0x_hex(), holders)
+            decision = Decision(
+                name,
+                item,
+                outcome,
+                effect or "nothing left: settled by another first",
+                receipt["transactionHash"].to_0x_hex(),
+                holders,
+            )
         level = logging.WARNING if decision.outcome == "failed" else logging.INFO
-        log.log(level, "settlement keeper: %s(%s)%s %s: %s%s", name, item,
-                f" for {len(holders)} holders" if holders else "", decision.outcome, decision.reason,
-                f" (tx {decision.tx})" if decision.tx else "")
+        log.log(
+            level,
+            "settlement keeper: %s(%s)%s %s: %s%s",
+            name,
+            item,
+            f" for {len(holders)} holders" if holders else "",
+            decision.outcome,
+            decision.reason,
+            f" (tx {decision.tx})" if decision.tx else "",
+        )
         return decision
 
     def _effect(self, name: str, receipt: Any) -> str:
-        event = {"settleBooking": "BookingSettled", "settleUnused": "UnusedSettled",
-                 "settleCapacity": "CapacitySettled"}[name]
+        event = {
+            "settleBooking": "BookingSettled",
+            "settleUnused": "UnusedSettled",
+            "settleCapacity": "CapacitySettled",
+        }[name]
         shown = []
         for args in self.market.events(receipt, self.market.settlement, event):
             shown.append(", ".join(f"{k}={v}" for k, v in args.items()))

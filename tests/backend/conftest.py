@@ -115,19 +115,27 @@ def store_url(engine: Engine) -> str:
 
 def indexer_settings(engine: Engine, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
-        db_url=store_url(engine), redis_url=None, redis_namespace=f"gpuhours-test-{RUN_ID}",
-        indexer_confirmations=0, indexer_backoff=0.01, indexer_max_backoff=0.05, indexer_rpc_timeout=10.0,
-        indexer_poll_interval=0.05, indexer_lock_ttl=30.0,
+        db_url=store_url(engine),
+        redis_url=None,
+        redis_namespace=f"gpuhours-test-{RUN_ID}",
+        indexer_confirmations=0,
+        indexer_backoff=0.01,
+        indexer_max_backoff=0.05,
+        indexer_rpc_timeout=10.0,
+        indexer_poll_interval=0.05,
+        indexer_lock_ttl=30.0,
     )
     values.update(overrides)
     return Settings(**values)
 
 
-def new_indexer(engine: Engine, chain, deployments_dir, *, rpc_url: str | None = None, hook=None,
-                **overrides: Any) -> Indexer:
+def new_indexer(
+    engine: Engine, chain, deployments_dir, *, rpc_url: str | None = None, hook=None, **overrides: Any
+) -> Indexer:
     settings = indexer_settings(engine, **overrides)
-    return Indexer.from_settings(settings, engine=engine, rpc_url=rpc_url or chain.url,
-                                 deployments_dir=deployments_dir, hook=hook)
+    return Indexer.from_settings(
+        settings, engine=engine, rpc_url=rpc_url or chain.url, deployments_dir=deployments_dir, hook=hook
+    )
 
 
 def index_all(engine: Engine, chain, deployments_dir, **overrides: Any):

@@ -52,14 +52,30 @@ class Round:
 
 
 def submit_report(market: Market, node_id: int, epoch: int, uptime_bps: int, price: int) -> None:
-    report = Report(1, (Attestation(node_id, epoch, uptime_bps, 6_000, 4 * 3600 * uptime_bps // 10_000,
-                                    250_000, 600_000, keccak(text=f"samples {node_id} {epoch}")),),
-                    (MarkPrice(gpu_class_id("H100-SXM5-80GB"), epoch, price),))
+    report = Report(
+        1,
+        (
+            Attestation(
+                node_id,
+                epoch,
+                uptime_bps,
+                6_000,
+                4 * 3600 * uptime_bps // 10_000,
+                250_000,
+                600_000,
+                keccak(text=f"samples {node_id} {epoch}"),
+            ),
+        ),
+        (MarkPrice(gpu_class_id("H100-SXM5-80GB"), epoch, price),),
+    )
     domain = Domain(market.chain_id, market.oracle.address)
-    signers = sorted((dev_account(i, market.chain_id) for i in DEV_ORACLE_ACCOUNTS[:2]),
-                     key=lambda a: int(a.address, 16))
+    signers = sorted(
+        (dev_account(i, market.chain_id) for i in DEV_ORACLE_ACCOUNTS[:2]), key=lambda a: int(a.address, 16)
+    )
     signatures = [sign_report(report, s, domain) for s in signers]
-    market.send(dev_account(9, market.chain_id), market.oracle.functions.submit(report.as_tuple(), signatures))
+    market.send(
+        dev_account(9, market.chain_id), market.oracle.functions.submit(report.as_tuple(), signatures)
+    )
 
 
 def play_round(market: Market) -> Round:
@@ -93,8 +109,9 @@ def play_round(market: Market) -> Round:
     market.send(r4, market.hours.functions.safeTransferFrom(r4.address, r5.address, cap1, 1, b""))
     bid = market.sign(r3, OrderKind.BUY, cap2, 4, PRICE, start)
     market.fill_batch(p2, [(bid, 3), (bid, 1)])
-    market.send(r3, market.hours.functions.safeBatchTransferFrom(
-        r3.address, r4.address, [cap1, cap2], [1, 1], b""))
+    market.send(
+        r3, market.hours.functions.safeBatchTransferFrom(r3.address, r4.address, [cap1, cap2], [1, 1], b"")
+    )
     unwanted = market.sign(p1, OrderKind.PRIMARY_SELL, cap1, 5, PRICE, start)
     market.cancel_orders(p1, [unwanted.order])
     market.increment_counter(p2)
@@ -136,6 +153,7 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
     """Every projected value equals what the contracts' views say now; returns row counts."""
     chain = market.chain_id
     with engine.connect() as conn:
+
         def rows(model, **where):
             t = model.__table__
             q = select(t).where(t.c.chain_id == chain, *(t.c[k] == v for k, v in where.items()))
@@ -151,7 +169,9 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             assert row["supply"] == market.hours.functions.totalSupply(cap).call()
             on_chain_funds = market.escrow.functions.funds(cap).call()
             (funds,) = rows(EscrowFunds, capacity_id=cap)
-            assert tuple(funds[k] for k in ("backing", "bond", "penalty_per_unit", "premium")) == on_chain_funds
+            assert (
+                tuple(funds[k] for k in ("backing", "bond", "penalty_per_unit", "premium")) == on_chain_funds
+            )
             for who in rnd.addresses:
                 balance = rows(Balance, capacity_id=cap, holder=who)
                 assert (balance[0]["amount"] if balance else 0) == market.hours_of(who, cap)
@@ -164,8 +184,12 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             on_chain = market.booking(booking_id)
             (row,) = rows(Booking, booking_id=booking_id)
             assert (row["holder"], row["start"], row["hours"], row["gpus"], row["close_reason"]) == (
-                on_chain["holder"], on_chain["start"], on_chain["hours"], on_chain["gpus"],
-                CLOSE_REASONS[on_chain["closeReason"]])
+                on_chain["holder"],
+                on_chain["start"],
+                on_chain["hours"],
+                on_chain["gpus"],
+                CLOSE_REASONS[on_chain["closeReason"]],
+            )
         for order_hash in rnd.orders:
             filled, cancelled = market.exchange.functions.status(order_hash).call()
             (row,) = rows(OrderState, order_hash="0x" + order_hash.hex())
@@ -183,10 +207,13 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
         if marks:
             latest = max(marks, key=lambda m: m["epoch"])
             assert (latest["price"], latest["epoch"]) == tuple(
-                market.oracle.functions.markPrice(gpu_class_id("H100-SXM5-80GB")).call())
+                market.oracle.functions.markPrice(gpu_class_id("H100-SXM5-80GB")).call()
+            )
         return {
-            "capacities": len(rows(Capacity)), "bookings": len(rows(Booking)),
-            "orders": len(rows(OrderState)), "balances": len(rows(Balance)),
+            "capacities": len(rows(Capacity)),
+            "bookings": len(rows(Booking)),
+            "orders": len(rows(OrderState)),
+            "balances": len(rows(Balance)),
             "attestations": len(rows(AttestationRow)),
         }
 
@@ -200,7 +227,8 @@ def sell_hours(market: Market, provider: Any, renter: Any, units: int, price: in
         market.approve(a, market.escrow.address)
     node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
     start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(provider, node, start, start + 2 * HOUR, 1_000_000,
-                                 market.min_bond_per_unit() * 8)
+    cap = market.create_capacity(
+        provider, node, start, start + 2 * HOUR, 1_000_000, market.min_bond_per_unit() * 8
+    )
     market.fill(renter, market.sign(provider, OrderKind.PRIMARY_SELL, cap, 8, price, start), units)
     return cap, start

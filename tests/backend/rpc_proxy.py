@@ -17,8 +17,15 @@ TRANSIENT_FAULTS = ("http429", "http503", "timeout", "rate_limit", "http502_html
 
 
 class FaultyProxy:
-    def __init__(self, upstream: str, *, max_range: int | None = None, fault_every: int = 0,
-                 faults: tuple[str, ...] = TRANSIENT_FAULTS, delay: float = 0.8):
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        max_range: int | None = None,
+        fault_every: int = 0,
+        faults: tuple[str, ...] = TRANSIENT_FAULTS,
+        delay: float = 0.8,
+    ):
         self.upstream = upstream
         self.max_range = max_range
         self.fault_every = fault_every
@@ -76,11 +83,13 @@ class FaultyProxy:
             style = self._range_n % 3
         if style == 1:  # Alchemy: says which range would work
             self.counts["range_suggested"] += 1
-            message = ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K "
-                       "block range and no limit on the response size, or you can request any block range "
-                       "with a cap of 10K logs in the response. Based on your parameters, this block range "
-                       "should work: "
-                       f"[{hex(lo)}, {hex(lo + self.max_range - 1)}]")
+            message = (
+                "Log response size exceeded. You can make eth_getLogs requests with up to a 2K "
+                "block range and no limit on the response size, or you can request any block range "
+                "with a cap of 10K logs in the response. Based on your parameters, this block range "
+                "should work: "
+                f"[{hex(lo)}, {hex(lo + self.max_range - 1)}]"
+            )
             return {"code": -32602, "message": message}
         if style == 2:  # geth / Infura: too many results, no hint
             self.counts["range_results"] += 1
@@ -106,9 +115,17 @@ class FaultyProxy:
                 return
             if fault == "rate_limit":
                 calls = payload if isinstance(payload, list) else [payload]
-                errors = [{"jsonrpc": "2.0", "id": c.get("id"), "error": {
-                    "code": 429, "message": "Your app has exceeded its compute units per second capacity"}}
-                    for c in calls]
+                errors = [
+                    {
+                        "jsonrpc": "2.0",
+                        "id": c.get("id"),
+                        "error": {
+                            "code": 429,
+                            "message": "Your app has exceeded its compute units per second capacity",
+                        },
+                    }
+                    for c in calls
+                ]
                 body = errors if isinstance(payload, list) else errors[0]
                 return self._send(handler, 200, json.dumps(body).encode(), "application/json")
         if isinstance(payload, dict):
@@ -116,13 +133,19 @@ class FaultyProxy:
             if error is not None:
                 body = json.dumps({"jsonrpc": "2.0", "id": payload.get("id"), "error": error}).encode()
                 return self._send(handler, 200, body, "application/json")
-        upstream = self._http.post(self.upstream, data=raw, timeout=30,
-                                   headers={"Content-Type": "application/json"})
+        upstream = self._http.post(
+            self.upstream, data=raw, timeout=30, headers={"Content-Type": "application/json"}
+        )
         self._send(handler, upstream.status_code, upstream.content, "application/json")
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", content_type)

@@ -41,14 +41,31 @@ class SettleRound:
 
 def attest(market: Market, epoch: int, uptimes: dict[int, int]) -> None:
     """One report for `epoch` with each node's uptime, signed by two dev oracles, sent by dev 9."""
-    report = Report(1, tuple(Attestation(node, epoch, uptime, 6_000, 4 * 3600 * uptime // 10_000, 250_000,
-                                         600_000, keccak(text=f"samples {node} {epoch}"))
-                             for node, uptime in sorted(uptimes.items())), ())
+    report = Report(
+        1,
+        tuple(
+            Attestation(
+                node,
+                epoch,
+                uptime,
+                6_000,
+                4 * 3600 * uptime // 10_000,
+                250_000,
+                600_000,
+                keccak(text=f"samples {node} {epoch}"),
+            )
+            for node, uptime in sorted(uptimes.items())
+        ),
+        (),
+    )
     domain = Domain(market.chain_id, market.oracle.address)
-    signers = sorted((dev_account(i, market.chain_id) for i in DEV_ORACLE_ACCOUNTS[:2]),
-                     key=lambda a: int(a.address, 16))
-    market.send(dev_account(9, market.chain_id), market.oracle.functions.submit(
-        report.as_tuple(), [sign_report(report, s, domain) for s in signers]))
+    signers = sorted(
+        (dev_account(i, market.chain_id) for i in DEV_ORACLE_ACCOUNTS[:2]), key=lambda a: int(a.address, 16)
+    )
+    market.send(
+        dev_account(9, market.chain_id),
+        market.oracle.functions.submit(report.as_tuple(), [sign_report(report, s, domain) for s in signers]),
+    )
 
 
 def play_settle_round(market: Market) -> SettleRound:
@@ -75,18 +92,32 @@ def play_settle_round(market: Market) -> SettleRound:
     booking_ok = market.activate(r3, cap_ok, start, HOURS, 1)
     booking_bad = market.activate(r4, cap_bad, start, HOURS, 2)
     market.cancel_capacity(p2, cap_cancelled)
-    funds = {cap: tuple(market.escrow.functions.funds(cap).call())
-             for cap in (cap_ok, cap_bad, cap_cancelled)}
+    funds = {
+        cap: tuple(market.escrow.functions.funds(cap).call()) for cap in (cap_ok, cap_bad, cap_cancelled)
+    }
 
     for i in range(HOURS):
         epoch = start // HOUR + i
         warp_to(market, (epoch + 1) * HOUR + 60)
         attest(market, epoch, {node_ok: 10_000, node_bad: 4_000})
     treasury = market.escrow.functions.treasury().call()
-    claimable = {who: market.claimable(who) for who in (p1.address, p2.address, r3.address, r4.address,
-                                                          r5.address, treasury)}
-    return SettleRound(start, end, cap_ok, cap_bad, cap_cancelled, booking_ok, booking_bad, (p1, p2),
-                       (r3, r4, r5), funds, claimable)
+    claimable = {
+        who: market.claimable(who)
+        for who in (p1.address, p2.address, r3.address, r4.address, r5.address, treasury)
+    }
+    return SettleRound(
+        start,
+        end,
+        cap_ok,
+        cap_bad,
+        cap_cancelled,
+        booking_ok,
+        booking_bad,
+        (p1, p2),
+        (r3, r4, r5),
+        funds,
+        claimable,
+    )
 
 
 def warp_past_delay(market: Market, rnd: SettleRound) -> None:

@@ -17,8 +17,14 @@ from backend.db.session import make_engine
 
 def _index(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("gpuhours")
-    return subprocess.run([str(exe), "index", *args], cwd=REPO_ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(exe), "index", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_index_once_then_refusals(market, chain, deployments_dir, tmp_path, accounts):
@@ -36,8 +42,11 @@ def test_index_once_then_refusals(market, chain, deployments_dir, tmp_path, acco
 
     # Another writer holds the lock: a clear sentence and exit code 1, no traceback.
     with engine.begin() as conn:
-        conn.execute(IndexerLock.__table__.insert().values(
-            name="indexer:31337", owner="elsewhere:1", expires_at=time.time() + 60))
+        conn.execute(
+            IndexerLock.__table__.insert().values(
+                name="indexer:31337", owner="elsewhere:1", expires_at=time.time() + 60
+            )
+        )
     held = _index("--once", "--rpc-url", chain.url, env=env)
     assert held.returncode == 1 and "another indexer writes chain 31337" in held.stdout
     assert "Traceback" not in held.stdout + held.stderr

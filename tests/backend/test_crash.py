@@ -47,8 +47,14 @@ def test_killed_mid_batch_resumes_without_gap_or_duplicate(market, make_store, c
         if batches["n"] >= 3 and i == 2:  # the first batch from the third on with three events
             raise Crash("killed in the middle of a batch")
 
-    indexer = new_indexer(engine, chain, deployments_dir, hook=die_in_the_third_batch,
-                          indexer_batch_blocks=6, indexer_max_batch_blocks=6)
+    indexer = new_indexer(
+        engine,
+        chain,
+        deployments_dir,
+        hook=die_in_the_third_batch,
+        indexer_batch_blocks=6,
+        indexer_max_batch_blocks=6,
+    )
     indexer.initialize()
     with pytest.raises(Crash):
         indexer.sync()
@@ -74,15 +80,25 @@ def test_killed_mid_batch_resumes_without_gap_or_duplicate(market, make_store, c
 def test_sigkill_and_restart(market, make_store, chain, deployments_dir, tmp_path):
     play_round(market)
     engine = make_store()
-    env = {**os.environ, "GPUHOURS_DB_URL": store_url(engine),
-           "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir),
-           "GPUHOURS_INDEXER_BATCH_BLOCKS": "1", "GPUHOURS_INDEXER_MAX_BATCH_BLOCKS": "1",
-           "GPUHOURS_INDEXER_LOCK_TTL": "1", "GPUHOURS_REDIS_URL": ""}
+    env = {
+        **os.environ,
+        "GPUHOURS_DB_URL": store_url(engine),
+        "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir),
+        "GPUHOURS_INDEXER_BATCH_BLOCKS": "1",
+        "GPUHOURS_INDEXER_MAX_BATCH_BLOCKS": "1",
+        "GPUHOURS_INDEXER_LOCK_TTL": "1",
+        "GPUHOURS_REDIS_URL": "",
+    }
     exe = str(Path(sys.executable).with_name("gpuhours"))
     log = tmp_path / "index.log"
     with log.open("w") as out:
-        process = subprocess.Popen([exe, "index", "--rpc-url", chain.url], cwd=REPO_ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [exe, "index", "--rpc-url", chain.url],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and log.read_text().count("blocks ") < 5:
         time.sleep(0.01)
@@ -93,8 +109,14 @@ def test_sigkill_and_restart(market, make_store, chain, deployments_dir, tmp_pat
 
     # The killed writer's lock row expires after its TTL (the advisory lock died with its connection).
     time.sleep(1.1)
-    done = subprocess.run([exe, "index", "--once", "--rpc-url", chain.url], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [exe, "index", "--once", "--rpc-url", chain.url],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     keys, _ = _stored(engine)
     assert len(keys) == len(set(keys)) and set(keys) == _chain_logs(market)

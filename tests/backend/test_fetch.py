@@ -14,31 +14,54 @@ from tests.backend.rpc_proxy import TRANSIENT_FAULTS, FaultyProxy
 # ---------------------------------------------------------------------------- error messages
 
 
-@pytest.mark.parametrize(("message", "code", "span", "hard"), [
-    ("query returned more than 10000 results", -32005, None, False),
-    ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and no "
-     "limit on the response size, or you can request any block range with a cap of 10K logs in the "
-     "response. Based on your parameters, this block range should work: [0x1e8480, 0x1e87cf]",
-     -32602, 0x1E87CF - 0x1E8480 + 1, False),
-    ("query returned more than 10000 results. Try with this block range [0x10, 0x2F].", -32005, 0x20, False),
-    ("exceed maximum block range: 5000", -32000, 5000, True),
-    ("eth_getLogs block range too large, range: 10001, max: 10000", -32000, 10000, True),
-    ("requested too many blocks from 0 to 100000, maximum is set to 2048", -32602, 2048, True),
-    ("eth_getLogs is limited to a 10,000 range", -32600, 10000, True),
-    ("block range is too wide", -32000, None, False),
-    ("Please, specify less number of addresses. To resolve this error: logs matched by query exceeds "
-     "limit of 10000", -32005, None, False),
-])
+@pytest.mark.parametrize(
+    ("message", "code", "span", "hard"),
+    [
+        ("query returned more than 10000 results", -32005, None, False),
+        (
+            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and no "
+            "limit on the response size, or you can request any block range with a cap of 10K logs in the "
+            "response. Based on your parameters, this block range should work: [0x1e8480, 0x1e87cf]",
+            -32602,
+            0x1E87CF - 0x1E8480 + 1,
+            False,
+        ),
+        (
+            "query returned more than 10000 results. Try with this block range [0x10, 0x2F].",
+            -32005,
+            0x20,
+            False,
+        ),
+        ("exceed maximum block range: 5000", -32000, 5000, True),
+        ("eth_getLogs block range too large, range: 10001, max: 10000", -32000, 10000, True),
+        ("requested too many blocks from 0 to 100000, maximum is set to 2048", -32602, 2048, True),
+        ("eth_getLogs is limited to a 10,000 range", -32600, 10000, True),
+        ("block range is too wide", -32000, None, False),
+        (
+            "Please, specify less number of addresses. To resolve this error: logs matched by query exceeds "
+            "limit of 10000",
+            -32005,
+            None,
+            False,
+        ),
+    ],
+)
 def test_range_refusals_are_recognised(message, code, span, hard):
     error = classify_error("eth_getLogs", code, message)
     assert isinstance(error, RangeTooLarge)
     assert (error.span, error.hard_limit) == (span, hard)
 
 
-@pytest.mark.parametrize(("code", "message"), [
-    (429, "Too many requests"), (-32005, "rate limit exceeded"), (-32000, "header not found"),
-    (-32603, "request timed out"), (-32000, "Your app has exceeded its compute units per second capacity"),
-])
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (429, "Too many requests"),
+        (-32005, "rate limit exceeded"),
+        (-32000, "header not found"),
+        (-32603, "request timed out"),
+        (-32000, "Your app has exceeded its compute units per second capacity"),
+    ],
+)
 def test_busy_node_errors_are_retried(code, message):
     assert isinstance(classify_error("eth_getLogs", code, message), _Transient)
 
@@ -80,8 +103,9 @@ def test_ranges_halve_on_refusal_and_grow_after_success():
 
 
 def test_the_suggested_range_is_used():
-    rpc = ScriptedRpc(limit=10,
-                      message="Log response size exceeded. this block range should work: [{lo}, {hi}]")
+    rpc = ScriptedRpc(
+        limit=10, message="Log response size exceeded. this block range should work: [{lo}, {hi}]"
+    )
     fetcher = LogFetcher(rpc, ["0x00"], span=5000)
     assert fetcher.fetch(100, 10_000)[0] == 109
     assert rpc.asked == [(100, 5099), (100, 109)]
@@ -132,8 +156,16 @@ def test_indexing_through_a_faulty_node_loses_nothing(market, make_store, chain,
     index_all(direct, chain, deployments_dir, indexer_reorg_window=16)
     faulty = make_store()
     with FaultyProxy(chain.url, max_range=4, fault_every=3, delay=0.8) as proxy:
-        indexer = new_indexer(faulty, chain, deployments_dir, rpc_url=proxy.url, indexer_rpc_timeout=0.4,
-                              indexer_rpc_retries=10, indexer_batch_blocks=32, indexer_reorg_window=16)
+        indexer = new_indexer(
+            faulty,
+            chain,
+            deployments_dir,
+            rpc_url=proxy.url,
+            indexer_rpc_timeout=0.4,
+            indexer_rpc_retries=10,
+            indexer_batch_blocks=32,
+            indexer_reorg_window=16,
+        )
         indexer.initialize()
         summary = indexer.sync()
         retries = indexer.rpc.stats.retries

@@ -11,11 +11,37 @@ from tests.backend.conftest import assert_same_store, chain_logs, index_all
 from tests.backend.market_round import check_against_chain, play_round
 
 PROJECTED_EVENTS = (
-    "NodeRegistered", "NodeTransferred", "CapacityCreated", "CapacityCancelled", "CapacityClosed",
-    "HoursActivated", "HoursRedeemed", "HoursExpired", "BookingClosed", "TransferSingle", "TransferBatch",
-    "OrderFilled", "OrderCancelled", "CounterIncremented", "BondPosted", "BondReturned", "BondSlashed",
-    "RefundsOpened", "BackingDeposited", "PremiumDeposited", "PremiumSettled", "Released", "Refunded", "Credited", "Withdrawn",
-    "RevenueSplitSet", "Attested", "MarkPriceSet", "BookingSettled", "UnusedSettled", "CapacitySettled",
+    "NodeRegistered",
+    "NodeTransferred",
+    "CapacityCreated",
+    "CapacityCancelled",
+    "CapacityClosed",
+    "HoursActivated",
+    "HoursRedeemed",
+    "HoursExpired",
+    "BookingClosed",
+    "TransferSingle",
+    "TransferBatch",
+    "OrderFilled",
+    "OrderCancelled",
+    "CounterIncremented",
+    "BondPosted",
+    "BondReturned",
+    "BondSlashed",
+    "RefundsOpened",
+    "BackingDeposited",
+    "PremiumDeposited",
+    "PremiumSettled",
+    "Released",
+    "Refunded",
+    "Credited",
+    "Withdrawn",
+    "RevenueSplitSet",
+    "Attested",
+    "MarkPriceSet",
+    "BookingSettled",
+    "UnusedSettled",
+    "CapacitySettled",
 )
 
 
@@ -33,16 +59,30 @@ def test_market_round_is_projected(market, make_store, chain, deployments_dir):
         names = Counter(dict(conn.execute(by_name).all()))
         fills = conn.execute(select(Fill.kind, Fill.amount).order_by(Fill.block_number, Fill.log_index)).all()
         settlements = conn.execute(
-            select(Settlement.kind, Settlement.slashed).order_by(Settlement.block_number)).all()
-        slashes = conn.execute(select(Slash.amount).where(Slash.capacity_id == rnd.capacities[0])
-                               .order_by(Slash.block_number, Slash.log_index)).scalars().all()
+            select(Settlement.kind, Settlement.slashed).order_by(Settlement.block_number)
+        ).all()
+        slashes = (
+            conn.execute(
+                select(Slash.amount)
+                .where(Slash.capacity_id == rnd.capacities[0])
+                .order_by(Slash.block_number, Slash.log_index)
+            )
+            .scalars()
+            .all()
+        )
         released = conn.execute(
-            select(EscrowFunds.released).where(EscrowFunds.capacity_id == rnd.capacities[0]))
+            select(EscrowFunds.released).where(EscrowFunds.capacity_id == rnd.capacities[0])
+        )
     assert sum(names.values()) == len(logs)
     for name in PROJECTED_EVENTS:
         assert names[name] >= 1, f"the round emitted no {name}"
     assert [tuple(f) for f in fills] == [
-        ("primary_sell", 8), ("primary_sell", 4), ("sell", 2), ("buy", 3), ("buy", 1)]
+        ("primary_sell", 8),
+        ("primary_sell", 4),
+        ("sell", 2),
+        ("buy", 3),
+        ("buy", 1),
+    ]
     assert [s.kind for s in settlements] == ["booking", "booking", "unused", "unused", "capacity"]
     assert settlements[0].slashed == slashes[0] == 1 * 1 * 500_000  # 1 GPU, 2 failed hours, 1 of grace
     assert released.scalar_one() > 0

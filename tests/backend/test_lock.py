@@ -34,8 +34,9 @@ def test_unreachable_redis_falls_back_to_the_database_lock(make_store, db_kind):
     assert lock.kind == ("postgresql" if db_kind == "postgresql" else "database")
 
 
-def test_a_second_writer_is_refused_while_the_first_runs(market, lock_settings, chain, deployments_dir,
-                                                         accounts):
+def test_a_second_writer_is_refused_while_the_first_runs(
+    market, lock_settings, chain, deployments_dir, accounts
+):
     _, engine, overrides = lock_settings
     first = new_indexer(engine, chain, deployments_dir, **overrides)
     stop, ticking = threading.Event(), threading.Event()
@@ -136,8 +137,9 @@ def test_an_expired_lock_is_taken_over_and_its_old_holder_stops(lock_settings, d
     new.release()
 
 
-def test_a_writer_without_the_lock_cannot_commit_over_another(market, make_store, chain, deployments_dir,
-                                                              accounts):
+def test_a_writer_without_the_lock_cannot_commit_over_another(
+    market, make_store, chain, deployments_dir, accounts
+):
     """Two writers that bypass the lock fetch the same range; the second to commit finds the checkpoint
     moved and writes nothing."""
     engine = make_store()

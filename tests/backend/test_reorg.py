@@ -23,7 +23,8 @@ def _rpc(market, method, params):
 
 def _register_node_tx(market, sender: str, name: str) -> dict:
     fn = market.hours.functions.registerNode(
-        to_bytes32(name), 1, 48, to_bytes32("ap-south"), to_bytes32("PCIe"), keccak(text=name))
+        to_bytes32(name), 1, 48, to_bytes32("ap-south"), to_bytes32("PCIe"), keccak(text=name)
+    )
     data = fn._encode_transaction_data()
     return {"from": sender, "to": market.hours.address, "data": data}
 
@@ -35,8 +36,9 @@ def _events_above(engine, block: int) -> int:
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
-def test_reorg_rolls_back_to_the_fork_and_matches_a_fresh_index(depth, market, make_store, chain,
-                                                                deployments_dir):
+def test_reorg_rolls_back_to_the_fork_and_matches_a_fresh_index(
+    depth, market, make_store, chain, deployments_dir
+):
     rnd = play_round(market)
     engine = make_store()
     index_all(engine, chain, deployments_dir)
@@ -99,8 +101,9 @@ def test_reorg_to_a_shorter_chain(market, make_store, chain, deployments_dir, ac
     assert_same_store(engine, fresh)
 
 
-def test_reorg_while_fetching_is_caught_before_anything_is_written(market, make_store, chain, deployments_dir,
-                                                                    accounts):
+def test_reorg_while_fetching_is_caught_before_anything_is_written(
+    market, make_store, chain, deployments_dir, accounts
+):
     play_round(market)
     engine = make_store()
     index_all(engine, chain, deployments_dir)

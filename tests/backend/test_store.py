@@ -36,8 +36,13 @@ def test_uint256_values_are_exact_and_ordered(make_store):
     values = [2**256 - 1, 5, 2**63, 2**63 - 1, 0, 10**30]
     table = Balance.__table__
     with engine.begin() as conn:
-        conn.execute(insert(table), [{"chain_id": 1, "holder": f"0x{i:040x}", "capacity_id": 1, "amount": v}
-                                     for i, v in enumerate(values)])
+        conn.execute(
+            insert(table),
+            [
+                {"chain_id": 1, "holder": f"0x{i:040x}", "capacity_id": 1, "amount": v}
+                for i, v in enumerate(values)
+            ],
+        )
     with engine.connect() as conn:
         stored = conn.execute(select(table.c.amount).order_by(table.c.amount)).scalars().all()
         below = select(table.c.amount).where(table.c.amount < 10).order_by(table.c.amount)

@@ -151,7 +151,12 @@ def test_three_nodes_land_the_median_report(market, network, landed_epoch):
     attested, uptime, *_ = record(market, 2, landed_epoch)
     assert attested and uptime == (3600 - 600) * 10_000 // 3600  # ten minutes down
     first_epoch, last_epoch, epochs, weighted_uptime = market.oracle.functions.node(2).call()
-    assert (first_epoch, last_epoch, epochs, weighted_uptime) == (landed_epoch, landed_epoch, 1, uptime * 10**18)
+    assert (first_epoch, last_epoch, epochs, weighted_uptime) == (
+        landed_epoch,
+        landed_epoch,
+        1,
+        uptime * 10**18,
+    )
     receipt = market.w3.eth.get_transaction_receipt(outcome.tx_hash)
     attested_events = market.events(receipt, market.oracle, "Attested")
     assert [e["nodeId"] for e in attested_events] == [1, 2]

@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def bench_gpu(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "scripts/bench_oracle.py", "--gpu", "--source", "simulated", "--no-write", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

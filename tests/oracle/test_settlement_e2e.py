@@ -36,8 +36,14 @@ def round_setup(market, accounts):
         market.fill(renter, ask, GPUS * HOURS)
         bookings[name] = market.activate(renter, cap, start, HOURS, GPUS)
         caps[name] = (node, cap)
-    return {"start": start, "caps": caps, "bookings": bookings, "bond": bond,
-            "providers": (provider_ok, provider_bad), "renters": (renter_a, renter_b)}
+    return {
+        "start": start,
+        "caps": caps,
+        "bookings": bookings,
+        "bond": bond,
+        "providers": (provider_ok, provider_bad),
+        "renters": (renter_a, renter_b),
+    }
 
 
 def test_healthy_provider_paid_failing_provider_slashed(market, round_setup):
@@ -53,7 +59,9 @@ def test_healthy_provider_paid_failing_provider_slashed(market, round_setup):
         lo, _ = epoch_bounds(epoch)
         failing.source.schedule_outage(lo + 600, lo + 3000)  # down 40 of 60 minutes, every hour
         signed = attest_epoch([healthy, failing], epoch, oracles, 2, domain)
-        assert len(signed.signatures) == 2 and list(signed.signers) == sorted(signed.signers, key=lambda a: int(a, 16))
+        assert len(signed.signatures) == 2 and list(signed.signers) == sorted(
+            signed.signers, key=lambda a: int(a, 16)
+        )
         warp_to(market, (epoch + 1) * EPOCH_SECONDS + 60)
         submitter.submit(signed.report, signed.signatures)
         with pytest.raises(errors.AlreadyAttested):  # a replay is refused, never counted twice

@@ -21,8 +21,10 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "malformed_message: not an EIP-4361 message"},
-    401: {"description": "wrong_domain, wrong_chain, nonce_unknown, nonce_used, nonce_expired, "
-                         "bad_signature, message_expired, message_not_yet_valid"},
+    401: {
+        "description": "wrong_domain, wrong_chain, nonce_unknown, nonce_used, nonce_expired, "
+        "bad_signature, message_expired, message_not_yet_valid"
+    },
 }
 
 
@@ -33,8 +35,9 @@ def _uri(settings: Settings) -> str:
 
 
 @router.post("/nonce", response_model=NoncePublic, summary="A fresh sign-in nonce and the message fields")
-def new_nonce(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
-              body: NonceCreate | None = None) -> NoncePublic:
+def new_nonce(
+    db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep, body: NonceCreate | None = None
+) -> NoncePublic:
     """The nonce is good for one sign-in within its lifetime. Put it, the domain, URI and chain id in
     an EIP-4361 message (or send `address` and sign the `message` returned) and post it to
     /auth/verify with its signature."""
@@ -49,9 +52,17 @@ def new_nonce(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
     message = None
     if body is not None and body.address is not None:
         message = prepare(settings.api_domain, body.address, uri, chain_id, nonce, now, expires)
-    return NoncePublic(nonce=nonce, domain=settings.api_domain, uri=uri, chain_id=chain_id,
-                       statement=STATEMENT, issued_at=iso(now), expiration_time=iso(expires),
-                       expires_at=expires, message=message)
+    return NoncePublic(
+        nonce=nonce,
+        domain=settings.api_domain,
+        uri=uri,
+        chain_id=chain_id,
+        statement=STATEMENT,
+        issued_at=iso(now),
+        expiration_time=iso(expires),
+        expires_at=expires,
+        message=message,
+    )
 
 
 def _nonce_problem(row: AuthNonce | None, nonce: str, now: float) -> ApiError | None:
@@ -60,24 +71,35 @@ def _nonce_problem(row: AuthNonce | None, nonce: str, now: float) -> ApiError | 
     if row.used_at is not None:
         return ApiError(401, "nonce_used", f"nonce {nonce} was already used to sign in; ask for a new one")
     if row.expires_at <= now:
-        return ApiError(401, "nonce_expired",
-                        f"nonce {nonce} expired at {iso(row.expires_at)}; ask for a new one")
+        return ApiError(
+            401, "nonce_expired", f"nonce {nonce} expired at {iso(row.expires_at)}; ask for a new one"
+        )
     return None
 
 
-@router.post("/verify", response_model=SessionPublic, responses=AUTH_ERRORS,
-             summary="Sign in: a signed EIP-4361 message for a token")
+@router.post(
+    "/verify",
+    response_model=SessionPublic,
+    responses=AUTH_ERRORS,
+    summary="Sign in: a signed EIP-4361 message for a token",
+)
 def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep) -> SessionPublic:
     """Checks the domain, the chain id, the nonce (issued here, unused, unexpired), the message's
     time bounds and the signature: an EOA's, or one the address's contract accepts through ERC-1271.
     The nonce is consumed in the same transaction that issues the token, so it signs in once."""
     message = parse(body.message)
     if message.domain != settings.api_domain:
-        raise ApiError(401, "wrong_domain", f"the message is for {message.domain!r}; this server is "
-                       f"{settings.api_domain!r}")
+        raise ApiError(
+            401,
+            "wrong_domain",
+            f"the message is for {message.domain!r}; this server is {settings.api_domain!r}",
+        )
     if message.chain_id != chain.chain_id:
-        raise ApiError(401, "wrong_chain", f"the message is for chain {message.chain_id}; this market is on "
-                       f"chain {chain.chain_id}")
+        raise ApiError(
+            401,
+            "wrong_chain",
+            f"the message is for chain {message.chain_id}; this market is on chain {chain.chain_id}",
+        )
     now = time.time()
     problem = _nonce_problem(db.get(AuthNonce, message.nonce), message.nonce, now)
     if problem is not None:
@@ -88,14 +110,20 @@ def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep)
     db.rollback()
 
     # Consume atomically: of two sign-ins racing with one nonce, exactly one updates the row.
-    consumed = db.exec(update(AuthNonce)  # type: ignore[call-overload]
-                       .where(AuthNonce.nonce == message.nonce, AuthNonce.used_at.is_(None),  # type: ignore[union-attr]
-                              AuthNonce.expires_at > now)
-                       .values(used_at=now))
+    consumed = db.exec(
+        update(AuthNonce)  # type: ignore[call-overload]
+        .where(
+            AuthNonce.nonce == message.nonce,
+            AuthNonce.used_at.is_(None),  # type: ignore[union-attr]
+            AuthNonce.expires_at > now,
+        )
+        .values(used_at=now)
+    )
     if consumed.rowcount != 1:
         db.rollback()
-        raise _nonce_problem(db.get(AuthNonce, message.nonce), message.nonce, time.time()) or \
-            ApiError(401, "nonce_used", f"nonce {message.nonce} was already used to sign in")
+        raise _nonce_problem(db.get(AuthNonce, message.nonce), message.nonce, time.time()) or ApiError(
+            401, "nonce_used", f"nonce {message.nonce} was already used to sign in"
+        )
     token, expires = sessions.issue(db, message.address, chain.chain_id, settings.api_session_ttl)
     db.commit()
     return SessionPublic(token=token, address=message.address, chain_id=chain.chain_id, expires_at=expires)

@@ -83,9 +83,13 @@ class StatusFilter(str, Enum):
 def _best(kind: str, descending: bool) -> ColumnElement[Any]:
     """The best live price of one order kind on the capacity, as a correlated scalar subquery."""
     price = so.c.price.desc() if descending else so.c.price.asc()
-    return (OPEN_ORDERS.with_only_columns(so.c.price)
-            .where(so.c.capacity_id == cap.c.capacity_id, so.c.kind == kind)
-            .order_by(price).limit(1).scalar_subquery())
+    return (
+        OPEN_ORDERS.with_only_columns(so.c.price)
+        .where(so.c.capacity_id == cap.c.capacity_id, so.c.kind == kind)
+        .order_by(price)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 # One lookup per kind keeps each on the book index in price order; an IN over both would sort.
@@ -96,40 +100,79 @@ BEST_BID = _best("buy", True)
 #: reliability, one row each; the filters on price and reliability, over their own parameters.
 CAPACITIES = (
     select(
-        cap, node.c.owner.label("node_owner"), node.c.gpu_model, node.c.gpu_count, node.c.vram_gb,
-        node.c.region, node.c.interconnect, BEST_ASK.label("best_ask"), BEST_BID.label("best_bid"),
+        cap,
+        node.c.owner.label("node_owner"),
+        node.c.gpu_model,
+        node.c.gpu_count,
+        node.c.vram_gb,
+        node.c.region,
+        node.c.interconnect,
+        BEST_ASK.label("best_ask"),
+        BEST_BID.label("best_bid"),
         reliability_bps(CHAIN_ID, cap.c.node_id).label("reliability_bps"),
         epochs_attested(CHAIN_ID, cap.c.node_id).label("epochs_attested"),
     )
     .select_from(cap.join(node, and_(node.c.chain_id == cap.c.chain_id, node.c.node_id == cap.c.node_id)))
     .where(cap.c.chain_id == CHAIN_ID)
 )
-ASK_AT_MOST = exists(OPEN_ORDERS.with_only_columns(so.c.order_hash).where(
-    so.c.capacity_id == cap.c.capacity_id, so.c.kind.in_(ASK_KINDS),
-    so.c.price <= bindparam("max_price", type_=so.c.price.type)))
-RELIABILITY_AT_LEAST = reliability_bps(CHAIN_ID, cap.c.node_id) >= bindparam("min_reliability",
-                                                                             type_=BigInteger)
+ASK_AT_MOST = exists(
+    OPEN_ORDERS.with_only_columns(so.c.order_hash).where(
+        so.c.capacity_id == cap.c.capacity_id,
+        so.c.kind.in_(ASK_KINDS),
+        so.c.price <= bindparam("max_price", type_=so.c.price.type),
+    )
+)
+RELIABILITY_AT_LEAST = reliability_bps(CHAIN_ID, cap.c.node_id) >= bindparam(
+    "min_reliability", type_=BigInteger
+)
 
 
 def capacity_fields(row: Any) -> dict[str, Any]:
     m = row._mapping
     return {
-        **{k: m[k] for k in (
-            "capacity_id", "node_id", "provider", "start", "end", "status", "close_reason", "supply_cap",
-            "minted", "supply", "activated", "bond", "unit_backing", "created_block", "created_time", "best_ask",
-            "best_bid",
-            "reliability_bps", "epochs_attested")},
+        **{
+            k: m[k]
+            for k in (
+                "capacity_id",
+                "node_id",
+                "provider",
+                "start",
+                "end",
+                "status",
+                "close_reason",
+                "supply_cap",
+                "minted",
+                "supply",
+                "activated",
+                "bond",
+                "unit_backing",
+                "created_block",
+                "created_time",
+                "best_ask",
+                "best_bid",
+                "reliability_bps",
+                "epochs_attested",
+            )
+        },
         "hours": (m["end"] - m["start"]) // HOUR,
         "units_available": m["supply_cap"] - m["minted"],
-        "node": NodeSummary(node_id=m["node_id"], owner=m["node_owner"], gpu_model=m["gpu_model"],
-                            gpu_count=m["gpu_count"], vram_gb=m["vram_gb"], region=m["region"],
-                            interconnect=m["interconnect"]),
+        "node": NodeSummary(
+            node_id=m["node_id"],
+            owner=m["node_owner"],
+            gpu_model=m["gpu_model"],
+            gpu_count=m["gpu_count"],
+            vram_gb=m["vram_gb"],
+            region=m["region"],
+            interconnect=m["interconnect"],
+        ),
     }
 
 
 @router.get("", response_model=CapacityPage, summary="Capacities, filtered, sorted and paged")
 def list_capacities(
-    db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
+    db: SessionDep,
+    chain_id: ChainIdDep,
+    settings: SettingsDep,
     gpu_model: Annotated[str | None, Query(description="the node's GPU model, exactly")] = None,
     region: Annotated[str | None, Query(description="the node's region, exactly")] = None,
     interconnect: Annotated[str | None, Query(description="NVLink, PCIe, InfiniBand, ...")] = None,
@@ -138,13 +181,16 @@ def list_capacities(
     window_end_before: Annotated[int | None, Query(ge=0, description="windows ending at or before")] = None,
     available_at: Annotated[int | None, Query(ge=0, description="windows covering this time")] = None,
     status: Annotated[StatusFilter, Query(description="`any` for every status")] = StatusFilter.active,
-    max_price: Annotated[int | None, Query(ge=0, description="an open ask at or below this price per "
-                                                             "GPU-hour, base units")] = None,
-    min_reliability: Annotated[int | None, Query(ge=0, le=10_000, description="node reliability, bps")] \
-    = None,
+    max_price: Annotated[
+        int | None, Query(ge=0, description="an open ask at or below this price per GPU-hour, base units")
+    ] = None,
+    min_reliability: Annotated[
+        int | None, Query(ge=0, le=10_000, description="node reliability, bps")
+    ] = None,
     provider: Annotated[str | None, Query(description="the provider's address")] = None,
-    sort: Annotated[SortKey, Query(description="start of the window, best ask, node reliability or GPUs")]
-    = SortKey.start,
+    sort: Annotated[
+        SortKey, Query(description="start of the window, best ask, node reliability or GPUs")
+    ] = SortKey.start,
     order: SortOrder = SortOrder.asc,
     limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -155,8 +201,11 @@ def list_capacities(
     query = CAPACITIES
     if status is not StatusFilter.any:
         query = query.where(cap.c.status == status.value)
-    for column, value in ((node.c.gpu_model, gpu_model), (node.c.region, region),
-                          (node.c.interconnect, interconnect)):
+    for column, value in (
+        (node.c.gpu_model, gpu_model),
+        (node.c.region, region),
+        (node.c.interconnect, interconnect),
+    ):
         if value is not None:
             query = query.where(column == value)
     if min_gpus is not None:
@@ -180,51 +229,65 @@ def list_capacities(
         select(func.count()).select_from(query.with_only_columns(cap.c.capacity_id).subquery()), params
     ).scalar_one()
     key: ColumnElement[Any] = {
-        SortKey.start: cap.c.start, SortKey.price: query.selected_columns.best_ask,
-        SortKey.reliability: query.selected_columns.reliability_bps, SortKey.gpus: node.c.gpu_count,
+        SortKey.start: cap.c.start,
+        SortKey.price: query.selected_columns.best_ask,
+        SortKey.reliability: query.selected_columns.reliability_bps,
+        SortKey.gpus: node.c.gpu_count,
     }[sort]
     direction = (lambda c: c.desc()) if order is SortOrder.desc else (lambda c: c.asc())
     # Capacities without an ask sort last either way; the id keeps pages stable.
-    query = (query.order_by(direction(key).nulls_last(), direction(cap.c.capacity_id))
-             .limit(limit).offset(offset))
+    query = (
+        query.order_by(direction(key).nulls_last(), direction(cap.c.capacity_id)).limit(limit).offset(offset)
+    )
     items = [CapacityPublic(**capacity_fields(row)) for row in conn.execute(query, params)]
     return CapacityPage(items=items, total=total, limit=limit, offset=offset)
 
 
 def _get_capacity(conn: Connection, chain_id: int, now: int, capacity_id: int) -> Any:
-    row = conn.execute(CAPACITIES.where(cap.c.capacity_id == capacity_id),
-                       {"chain_id": chain_id, "now": now}).first()
+    row = conn.execute(
+        CAPACITIES.where(cap.c.capacity_id == capacity_id), {"chain_id": chain_id, "now": now}
+    ).first()
     if row is None:
         raise not_found("capacity", capacity_id)
     return row
 
 
-@router.get("/{capacity_id}", response_model=CapacityDetail,
-            summary="One capacity: escrow, bookings, outcome",
-            responses={404: {"description": "no such capacity"}})
-def get_capacity(db: SessionDep, chain_id: ChainIdDep,
-                 capacity_id: Annotated[int, Path(ge=1)]) -> CapacityDetail:
+@router.get(
+    "/{capacity_id}",
+    response_model=CapacityDetail,
+    summary="One capacity: escrow, bookings, outcome",
+    responses={404: {"description": "no such capacity"}},
+)
+def get_capacity(
+    db: SessionDep, chain_id: ChainIdDep, capacity_id: Annotated[int, Path(ge=1)]
+) -> CapacityDetail:
     conn = db.connection()
     now = market_now(conn, chain_id)
     row = _get_capacity(conn, chain_id, now, capacity_id)
     m = row._mapping
-    escrow = conn.execute(select(funds).where(funds.c.chain_id == chain_id,
-                                              funds.c.capacity_id == capacity_id)).first()
+    escrow = conn.execute(
+        select(funds).where(funds.c.chain_id == chain_id, funds.c.capacity_id == capacity_id)
+    ).first()
     settled = bk.c.delivered_hours.is_not(None)
 
     def settled_sum(column: Any) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case((settled, column), else_=0)), 0)
 
     by_reason = conn.execute(
-        select(bk.c.close_reason, func.count().label("n"),
-               func.sum(bk.c.gpus * bk.c.hours).label("gpu_hours"),
-               func.sum(case((settled, 1), else_=0)).label("settled"),
-               settled_sum(bk.c.delivered_hours).label("delivered"),
-               settled_sum(bk.c.failed_hours).label("failed"),
-               settled_sum(bk.c.paid).label("paid"), settled_sum(bk.c.refunded).label("refunded"),
-               settled_sum(bk.c.slashed).label("slashed"))
+        select(
+            bk.c.close_reason,
+            func.count().label("n"),
+            func.sum(bk.c.gpus * bk.c.hours).label("gpu_hours"),
+            func.sum(case((settled, 1), else_=0)).label("settled"),
+            settled_sum(bk.c.delivered_hours).label("delivered"),
+            settled_sum(bk.c.failed_hours).label("failed"),
+            settled_sum(bk.c.paid).label("paid"),
+            settled_sum(bk.c.refunded).label("refunded"),
+            settled_sum(bk.c.slashed).label("slashed"),
+        )
         .where(bk.c.chain_id == chain_id, bk.c.capacity_id == capacity_id)
-        .group_by(bk.c.close_reason)).all()
+        .group_by(bk.c.close_reason)
+    ).all()
     bookings = BookingsSummary(
         count=sum(r.n for r in by_reason),
         open=sum(r.n for r in by_reason if r.close_reason == "none"),
@@ -238,23 +301,34 @@ def get_capacity(db: SessionDep, chain_id: ChainIdDep,
         slashed=sum(int(r.slashed) for r in by_reason),
     )
     return CapacityDetail(
-        **capacity_fields(row), redeemed=m["redeemed"], expired=m["expired"],
-        units_sold_at_cancel=m["units_sold_at_cancel"], closed_block=m["closed_block"],
-        delivered_hours=m["delivered_hours"], failed_hours=m["failed_hours"],
+        **capacity_fields(row),
+        redeemed=m["redeemed"],
+        expired=m["expired"],
+        units_sold_at_cancel=m["units_sold_at_cancel"],
+        closed_block=m["closed_block"],
+        delivered_hours=m["delivered_hours"],
+        failed_hours=m["failed_hours"],
         escrow=EscrowFundsPublic(**{k: escrow._mapping[k] for k in EscrowFundsPublic.model_fields})
-        if escrow is not None else None,
+        if escrow is not None
+        else None,
         bookings=bookings,
     )
 
 
 def _book_statements(descending: bool) -> tuple[Select, Select]:
     """(price levels, orders) of one kind of one capacity, best first, `depth` of each."""
-    base = OPEN_ORDERS.where(so.c.capacity_id == bindparam("capacity_id", type_=BigInteger),
-                             so.c.kind == bindparam("kind", type_=String))
+    base = OPEN_ORDERS.where(
+        so.c.capacity_id == bindparam("capacity_id", type_=BigInteger),
+        so.c.kind == bindparam("kind", type_=String),
+    )
     price = so.c.price.desc() if descending else so.c.price.asc()
     depth = bindparam("depth", type_=BigInteger)
-    levels = (base.with_only_columns(so.c.price, func.sum(base.selected_columns.remaining), func.count())
-              .group_by(so.c.price).order_by(price).limit(depth))
+    levels = (
+        base.with_only_columns(so.c.price, func.sum(base.selected_columns.remaining), func.count())
+        .group_by(so.c.price)
+        .order_by(price)
+        .limit(depth)
+    )
     return levels, base.order_by(price, so.c.posted_at, so.c.order_hash).limit(depth)
 
 
@@ -262,8 +336,15 @@ def _book_statements(descending: bool) -> tuple[Select, Select]:
 BOOK = {descending: _book_statements(descending) for descending in (False, True)}
 
 
-def _book_side(conn: Connection, chain_id: int, now: int, capacity_id: int, kinds: tuple[str, ...],
-               descending: bool, depth: int) -> BookSide:
+def _book_side(
+    conn: Connection,
+    chain_id: int,
+    now: int,
+    capacity_id: int,
+    kinds: tuple[str, ...],
+    descending: bool,
+    depth: int,
+) -> BookSide:
     """The best `depth` levels and orders of one side. Each kind is read along the book index in price
     order and cut at `depth`; the best `depth` of the union lie within the best `depth` of each."""
     levels: dict[int, list[int]] = {}
@@ -281,26 +362,48 @@ def _book_side(conn: Connection, chain_id: int, now: int, capacity_id: int, kind
     orders.sort(key=lambda r: (sign * int(r.price), r.posted_at, r.order_hash))
     return BookSide(
         levels=[BookLevel(price=p, remaining=levels[p][0], orders=levels[p][1]) for p in best],
-        orders=[BookOrder(order_hash=r.order_hash, maker=r.maker, kind=r.kind, price=r.price, amount=r.amount,
-                          remaining=int(r.remaining), expiry=r.expiry) for r in orders[:depth]],
+        orders=[
+            BookOrder(
+                order_hash=r.order_hash,
+                maker=r.maker,
+                kind=r.kind,
+                price=r.price,
+                amount=r.amount,
+                remaining=int(r.remaining),
+                expiry=r.expiry,
+            )
+            for r in orders[:depth]
+        ],
     )
 
 
-@router.get("/{capacity_id}/book", response_model=OrderBook, summary="The order book of a capacity",
-            responses={404: {"description": "no such capacity"}})
-def get_book(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
-             capacity_id: Annotated[int, Path(ge=1)],
-             depth: Annotated[int, Query(ge=1, description="price levels and orders per side; at most "
-                                                           "settings.api_page_max")] = 20) -> OrderBook:
+@router.get(
+    "/{capacity_id}/book",
+    response_model=OrderBook,
+    summary="The order book of a capacity",
+    responses={404: {"description": "no such capacity"}},
+)
+def get_book(
+    db: SessionDep,
+    chain_id: ChainIdDep,
+    settings: SettingsDep,
+    capacity_id: Annotated[int, Path(ge=1)],
+    depth: Annotated[
+        int, Query(ge=1, description="price levels and orders per side; at most settings.api_page_max")
+    ] = 20,
+) -> OrderBook:
     page_bounds(settings, depth, 0, "depth")
     conn = db.connection()
-    exists_row = conn.execute(select(cap.c.capacity_id).where(
-        cap.c.chain_id == chain_id, cap.c.capacity_id == capacity_id)).first()
+    exists_row = conn.execute(
+        select(cap.c.capacity_id).where(cap.c.chain_id == chain_id, cap.c.capacity_id == capacity_id)
+    ).first()
     if exists_row is None:
         raise not_found("capacity", capacity_id)
     now = market_now(conn, chain_id)
     return OrderBook(
-        capacity_id=capacity_id, depth=depth, as_of=now,
+        capacity_id=capacity_id,
+        depth=depth,
+        as_of=now,
         asks=_book_side(conn, chain_id, now, capacity_id, ASK_KINDS, False, depth),
         bids=_book_side(conn, chain_id, now, capacity_id, ("buy",), True, depth),
     )

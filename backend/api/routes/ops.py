@@ -20,8 +20,11 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The database and the chain answer; how far the indexer is behind",
-            responses={503: {"description": "a dependency is down; `checks` says which"}})
+@router.get(
+    "/ready",
+    summary="The database and the chain answer; how far the indexer is behind",
+    responses={503: {"description": "a dependency is down; `checks` says which"}},
+)
 def ready(engine: EngineDep, chain: ChainDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     ok = True
@@ -48,5 +51,6 @@ def ready(engine: EngineDep, chain: ChainDep) -> JSONResponse:
         except Exception as exc:  # noqa: BLE001 — any RPC failure makes the process unready
             ok = False
             checks["chain"] = f"unreachable: {type(exc).__name__}"
-    return JSONResponse({"status": "ready" if ok else "unready", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "unready", "checks": checks}, status_code=200 if ok else 503
+    )

@@ -31,20 +31,28 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 
 SECP256K1_HALF_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 // 2
 ERC1271_MAGIC = bytes.fromhex("1626ba7e")
-ERC1271_ABI = [{"name": "isValidSignature", "type": "function", "stateMutability": "view",
-                "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
-                "outputs": [{"name": "", "type": "bytes4"}]}]
+ERC1271_ABI = [
+    {
+        "name": "isValidSignature",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
+        "outputs": [{"name": "", "type": "bytes4"}],
+    }
+]
 CAPACITY_STATUS = ("none", "active", "cancelled", "closed")
 UINT128_MAX = 2**128 - 1
 INT64_MAX = 2**63 - 1  # the store's BIGINT expiry column
 STATES = ("open", "partially_filled", "filled", "cancelled", "expired", "withdrawn")
 
 ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "the order is not fillable as posted; `code` says why: bad_signature, "
-                         "wrong_chain, wrong_verifying_contract, order_expired, expiry_too_soon, "
-                         "expiry_out_of_range, stale_counter, zero_amount, price_out_of_range, "
-                         "price_overflow, unknown_capacity, capacity_not_active, window_ended, not_provider, "
-                         "supply_cap_exceeded, insufficient_hours, insufficient_funds"},
+    400: {
+        "description": "the order is not fillable as posted; `code` says why: bad_signature, "
+        "wrong_chain, wrong_verifying_contract, order_expired, expiry_too_soon, "
+        "expiry_out_of_range, stale_counter, zero_amount, price_out_of_range, "
+        "price_overflow, unknown_capacity, capacity_not_active, window_ended, not_provider, "
+        "supply_cap_exceeded, insufficient_hours, insufficient_funds"
+    },
     409: {"description": "duplicate_order, order_cancelled or order_filled"},
 }
 
@@ -86,27 +94,43 @@ def _check_static(body: OrderCreate, order: Order, market: Market, settings: Set
     if order.amount == 0:
         raise ApiError(400, "zero_amount", "amount is 0: an order must offer at least one GPU-hour")
     if not 0 < order.price <= settings.api_max_price:
-        raise ApiError(400, "price_out_of_range",
-                       f"price {order.price} is outside (0, {settings.api_max_price}] base units per "
-                       "GPU-hour")
+        raise ApiError(
+            400,
+            "price_out_of_range",
+            f"price {order.price} is outside (0, {settings.api_max_price}] base units per GPU-hour",
+        )
     if order.price * order.amount > UINT128_MAX:
-        raise ApiError(400, "price_overflow",
-                       f"amount {order.amount} x price {order.price} exceeds what the Exchange settles "
-                       "(2^128 - 1)")
+        raise ApiError(
+            400,
+            "price_overflow",
+            f"amount {order.amount} x price {order.price} exceeds what the Exchange settles (2^128 - 1)",
+        )
     if order.expiry > INT64_MAX:
-        raise ApiError(400, "expiry_out_of_range", f"expiry {order.expiry} is past 2^63 - 1 seconds; sign a "
-                       "unix time")
+        raise ApiError(
+            400, "expiry_out_of_range", f"expiry {order.expiry} is past 2^63 - 1 seconds; sign a unix time"
+        )
     if order.expiry < now:
         raise ApiError(400, "order_expired", f"the order expired at {order.expiry}; it is now {now}")
     if order.expiry < now + settings.api_min_expiry:
-        raise ApiError(400, "expiry_too_soon", f"expiry {order.expiry} is less than "
-                       f"{settings.api_min_expiry:g} s after now ({now}); sign an order that lives longer")
+        raise ApiError(
+            400,
+            "expiry_too_soon",
+            f"expiry {order.expiry} is less than "
+            f"{settings.api_min_expiry:g} s after now ({now}); sign an order that lives longer",
+        )
     if body.chain_id is not None and body.chain_id != market.chain_id:
-        raise ApiError(400, "wrong_chain", f"the order was signed for chain {body.chain_id}; this market "
-                       f"is on chain {market.chain_id}")
+        raise ApiError(
+            400,
+            "wrong_chain",
+            f"the order was signed for chain {body.chain_id}; this market is on chain {market.chain_id}",
+        )
     if body.verifying_contract is not None and body.verifying_contract != market.exchange.address:
-        raise ApiError(400, "wrong_verifying_contract", f"the order was signed for verifying contract "
-                       f"{body.verifying_contract}; this market's Exchange is {market.exchange.address}")
+        raise ApiError(
+            400,
+            "wrong_verifying_contract",
+            f"the order was signed for verifying contract "
+            f"{body.verifying_contract}; this market's Exchange is {market.exchange.address}",
+        )
 
 
 def _check_chain(order: Order, digest: bytes, market: Market, now: int) -> None:
@@ -115,8 +139,12 @@ def _check_chain(order: Order, digest: bytes, market: Market, now: int) -> None:
     h = "0x" + digest.hex()
     current = exchange.counter(order.maker).call()
     if order.counter != current:
-        raise ApiError(400, "stale_counter", f"the order was signed under counter {order.counter}; "
-                       f"{order.maker}'s counter on the Exchange is {current}")
+        raise ApiError(
+            400,
+            "stale_counter",
+            f"the order was signed under counter {order.counter}; "
+            f"{order.maker}'s counter on the Exchange is {current}",
+        )
     filled, cancelled = exchange.status(digest).call()
     if cancelled:
         raise ApiError(409, "order_cancelled", f"order {h} is cancelled on chain")
@@ -135,41 +163,70 @@ def _check_chain(order: Order, digest: bytes, market: Market, now: int) -> None:
     if order.kind == OrderKind.PRIMARY_SELL:
         provider = hours.providerOf(order.capacity_id).call()
         if provider != order.maker:
-            raise ApiError(400, "not_provider", f"{order.maker} cannot mint capacity {order.capacity_id}: "
-                           f"its provider is {provider}")
+            raise ApiError(
+                400,
+                "not_provider",
+                f"{order.maker} cannot mint capacity {order.capacity_id}: its provider is {provider}",
+            )
         cap = hours.supplyCap(order.capacity_id).call()
         left = cap - c["minted"]
         if order.amount - filled > left:
-            raise ApiError(400, "supply_cap_exceeded", f"{order.amount - filled} GPU-hours to mint but "
-                           f"capacity {order.capacity_id} has {left} left ({c['minted']} of {cap} minted)")
+            raise ApiError(
+                400,
+                "supply_cap_exceeded",
+                f"{order.amount - filled} GPU-hours to mint but "
+                f"capacity {order.capacity_id} has {left} left ({c['minted']} of {cap} minted)",
+            )
     elif order.kind == OrderKind.SELL:
         # exchangeTransfer moves the seller's hours without an ERC-1155 approval: holding them suffices.
         held = market.hours_of(order.maker, order.capacity_id)
         if held < order.amount - filled:
-            raise ApiError(400, "insufficient_hours", f"{order.maker} holds {held} GPU-hours of capacity "
-                           f"{order.capacity_id}, fewer than the {order.amount - filled} offered")
+            raise ApiError(
+                400,
+                "insufficient_hours",
+                f"{order.maker} holds {held} GPU-hours of capacity "
+                f"{order.capacity_id}, fewer than the {order.amount - filled} offered",
+            )
     else:
         total = (order.amount - filled) * order.price
         balance = market.usdc_balance(order.maker)
         if balance < total:
-            raise ApiError(400, "insufficient_funds",
-                           f"the bid costs {total} base units; {order.maker} holds {balance}")
+            raise ApiError(
+                400, "insufficient_funds", f"the bid costs {total} base units; {order.maker} holds {balance}"
+            )
 
 
 def _public(row: Any) -> OrderPublic:
     m = row._mapping
     return OrderPublic(
-        hash=m["order_hash"], chain_id=m["chain_id"], signature=m["signature"], kind=m["kind"],
-        order={"maker": m["maker"], "kind": ORDER_KINDS.index(m["kind"]), "capacity_id": m["capacity_id"],
-               "amount": m["amount"], "price": m["price"], "expiry": m["expiry"], "salt": m["salt"],
-               "counter": m["counter"]},
-        status=m["status"], state=m["state"], filled=m["filled"], remaining=m["remaining"],
-        posted_at=m["posted_at"])
+        hash=m["order_hash"],
+        chain_id=m["chain_id"],
+        signature=m["signature"],
+        kind=m["kind"],
+        order={
+            "maker": m["maker"],
+            "kind": ORDER_KINDS.index(m["kind"]),
+            "capacity_id": m["capacity_id"],
+            "amount": m["amount"],
+            "price": m["price"],
+            "expiry": m["expiry"],
+            "salt": m["salt"],
+            "counter": m["counter"],
+        },
+        status=m["status"],
+        state=m["state"],
+        filled=m["filled"],
+        remaining=m["remaining"],
+        posted_at=m["posted_at"],
+    )
 
 
 def _load(db: SessionDep, chain_id: int, now: int, h: str) -> OrderPublic:
-    row = db.connection().execute(ORDERS_WITH_STATE.where(so.c.order_hash == h.lower()),
-                                  {"chain_id": chain_id, "now": now}).first()
+    row = (
+        db.connection()
+        .execute(ORDERS_WITH_STATE.where(so.c.order_hash == h.lower()), {"chain_id": chain_id, "now": now})
+        .first()
+    )
     if row is None:
         raise ApiError(404, "not_found", f"no order {h.lower()} on chain {chain_id}")
     return _public(row)
@@ -185,8 +242,14 @@ its window not over, a primary sell by the capacity's provider within the supply
 of the hours, a bid by a holder of the money, and a price in (0, the maximum]."""
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderPublic,
-             summary="Post a signed order", description=POST_DESCRIPTION, responses=ORDER_ERRORS)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderPublic,
+    summary="Post a signed order",
+    description=POST_DESCRIPTION,
+    responses=ORDER_ERRORS,
+)
 def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: SettingsDep) -> OrderPublic:
     market = chain.market
     order = body.to_order()
@@ -197,16 +260,33 @@ def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: Set
     if db.get(SignedOrder, (market.chain_id, h)) is not None:
         raise ApiError(409, "duplicate_order", f"order {h} is already posted")
     if not signed_by(market, order.maker, digest, bytes.fromhex(body.signature[2:])):
-        raise ApiError(400, "bad_signature", f"the signature is not {order.maker}'s over order {h} in domain "
-                       f"({DOMAIN_NAME!r}, {DOMAIN_VERSION!r}, chain {market.chain_id}, "
-                       f"{market.exchange.address})")
+        raise ApiError(
+            400,
+            "bad_signature",
+            f"the signature is not {order.maker}'s over order {h} in domain "
+            f"({DOMAIN_NAME!r}, {DOMAIN_VERSION!r}, chain {market.chain_id}, "
+            f"{market.exchange.address})",
+        )
     _check_chain(order, digest, market, now)
     db.rollback()  # the INSERT opens its own transaction: SQLite cannot upgrade an overtaken read snapshot
     posted = time.time()
-    db.add(SignedOrder(chain_id=market.chain_id, order_hash=h, maker=order.maker,
-                       kind=ORDER_KINDS[order.kind], capacity_id=order.capacity_id, amount=order.amount,
-                       price=order.price, expiry=order.expiry, salt=order.salt, counter=order.counter,
-                       signature=body.signature, posted_at=posted, updated_at=posted))
+    db.add(
+        SignedOrder(
+            chain_id=market.chain_id,
+            order_hash=h,
+            maker=order.maker,
+            kind=ORDER_KINDS[order.kind],
+            capacity_id=order.capacity_id,
+            amount=order.amount,
+            price=order.price,
+            expiry=order.expiry,
+            salt=order.salt,
+            counter=order.counter,
+            signature=body.signature,
+            posted_at=posted,
+            updated_at=posted,
+        )
+    )
     try:
         db.commit()
     except IntegrityError:
@@ -216,19 +296,26 @@ def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: Set
 
 
 @router.get("/{order_hash}", response_model=OrderPublic, summary="One order and its state")
-def get_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")], db: SessionDep,
-              chain_id: ChainIdDep) -> OrderPublic:
+def get_order(
+    order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")],
+    db: SessionDep,
+    chain_id: ChainIdDep,
+) -> OrderPublic:
     return _load(db, chain_id, market_now(db.connection(), chain_id), order_hash)
 
 
 @router.get("", response_model=OrderPage, summary="Orders, newest first")
-def list_orders(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
-                maker: Annotated[str | None, Query(description="0x address")] = None,
-                capacity_id: Annotated[int | None, Query(ge=0)] = None,
-                state: Annotated[str | None, Query(description=" | ".join(STATES))] = None,
-                kind: Annotated[str | None, Query(description=" | ".join(ORDER_KINDS))] = None,
-                limit: Annotated[int | None, Query(ge=1)] = None,
-                offset: Annotated[int, Query(ge=0)] = 0) -> OrderPage:
+def list_orders(
+    db: SessionDep,
+    chain_id: ChainIdDep,
+    settings: SettingsDep,
+    maker: Annotated[str | None, Query(description="0x address")] = None,
+    capacity_id: Annotated[int | None, Query(ge=0)] = None,
+    state: Annotated[str | None, Query(description=" | ".join(STATES))] = None,
+    kind: Annotated[str | None, Query(description=" | ".join(ORDER_KINDS))] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> OrderPage:
     if state is not None and state not in STATES:
         raise ApiError(400, "bad_state", f"state {state!r} is none of {', '.join(STATES)}")
     if kind is not None and kind not in ORDER_KINDS:
@@ -253,11 +340,19 @@ def list_orders(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
     return OrderPage(items=[_public(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.delete("/{order_hash}", response_model=OrderWithdrawn, response_model_exclude_none=True,
-               summary="Withdraw an order (maker only)",
-               responses={403: {"description": "not_maker: signed in as another address"}})
-def withdraw_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")], db: SessionDep,
-                   chain: ChainDep, address: CurrentAddress) -> OrderWithdrawn:
+@router.delete(
+    "/{order_hash}",
+    response_model=OrderWithdrawn,
+    response_model_exclude_none=True,
+    summary="Withdraw an order (maker only)",
+    responses={403: {"description": "not_maker: signed in as another address"}},
+)
+def withdraw_order(
+    order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")],
+    db: SessionDep,
+    chain: ChainDep,
+    address: CurrentAddress,
+) -> OrderWithdrawn:
     """Takes the order off this book at once (`withdrawn`) and returns the unsigned
     `Exchange.cancel([order])` for the maker's wallet to sign and send.
 
@@ -273,9 +368,16 @@ def withdraw_order(order_hash: Annotated[OrderHash, Path(description="0x EIP-712
     order = as_order(row)
     tx = market.build_tx(row.maker, market.exchange.functions.cancel([order.as_tuple()]))
     db.rollback()  # one UPDATE in a transaction of its own (see post_order)
-    db.exec(update(SignedOrder).where(SignedOrder.chain_id == market.chain_id,  # type: ignore[call-overload]
-                                      SignedOrder.order_hash == h).values(status="withdrawn",
-                                                                         updated_at=time.time()))
+    db.exec(
+        update(SignedOrder)
+        .where(
+            SignedOrder.chain_id == market.chain_id,  # type: ignore[call-overload]
+            SignedOrder.order_hash == h,
+        )
+        .values(status="withdrawn", updated_at=time.time())
+    )
     db.commit()
-    return OrderWithdrawn(order=_load(db, market.chain_id, market_now(db.connection(), market.chain_id), h),
-                          cancel_tx=tx_json(tx))
+    return OrderWithdrawn(
+        order=_load(db, market.chain_id, market_now(db.connection(), market.chain_id), h),
+        cancel_tx=tx_json(tx),
+    )

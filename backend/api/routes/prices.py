@@ -25,8 +25,9 @@ pidx = PriceIndex.__table__  # type: ignore[attr-defined]
 FRESH_INTERVALS = 2
 
 
-def latest_marks(conn: Connection, chain_id: int,
-                 classes: Collection[str] | None = None) -> dict[str, tuple[int | None, int | None]]:
+def latest_marks(
+    conn: Connection, chain_id: int, classes: Collection[str] | None = None
+) -> dict[str, tuple[int | None, int | None]]:
     """GPU class -> (price, epoch) of its latest MarkPriceSet, (None, None) without one, for every GPU
     model of a registered node (or those of `classes`): one probe of the mark index per class, however
     long the mark history."""
@@ -36,21 +37,32 @@ def latest_marks(conn: Connection, chain_id: int,
     src = models.subquery()
 
     def newest(column: Any) -> Any:
-        return (select(column).where(mark.c.chain_id == chain_id, mark.c.gpu_class == src.c.gpu_class)
-                .order_by(mark.c.epoch.desc()).limit(1).scalar_subquery())
+        return (
+            select(column)
+            .where(mark.c.chain_id == chain_id, mark.c.gpu_class == src.c.gpu_class)
+            .order_by(mark.c.epoch.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
 
-    rows = conn.execute(select(src.c.gpu_class, newest(mark.c.price).label("price"),
-                               newest(mark.c.epoch).label("epoch")))
-    return {r.gpu_class: (None if r.price is None else int(r.price), None if r.epoch is None else int(r.epoch))
-            for r in rows}
+    rows = conn.execute(
+        select(src.c.gpu_class, newest(mark.c.price).label("price"), newest(mark.c.epoch).label("epoch"))
+    )
+    return {
+        r.gpu_class: (None if r.price is None else int(r.price), None if r.epoch is None else int(r.epoch))
+        for r in rows
+    }
 
 
 @router.get("", response_model=PriceList, summary="Per GPU class: last price, 24 h VWAP and volume, mark")
 def list_prices(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep) -> PriceList:
     conn = db.connection()
     fresh_after = time.time() - FRESH_INTERVALS * settings.task_price_interval
-    stored = conn.execute(select(pidx).where(pidx.c.chain_id == chain_id, pidx.c.updated_at >= fresh_after)
-                          .order_by(pidx.c.gpu_class)).all()
+    stored = conn.execute(
+        select(pidx)
+        .where(pidx.c.chain_id == chain_id, pidx.c.updated_at >= fresh_after)
+        .order_by(pidx.c.gpu_class)
+    ).all()
     rows: list[dict[str, Any]]
     if stored:
         source = "index"
@@ -66,18 +78,31 @@ def list_prices(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep) -> 
     for gpu_class in sorted(by_class.keys() | marks.keys()):
         r = by_class.get(gpu_class, {})
         price, epoch = marks.get(gpu_class, (None, None))
-        items.append(PricePublic(
-            gpu_class=gpu_class, last_price=r.get("last_price"), last_time=r.get("last_time"),
-            vwap_24h=r.get("vwap_24h"), volume_24h=r.get("volume_24h", 0), fills_24h=r.get("fills_24h", 0),
-            mark_price=price, mark_epoch=epoch))
+        items.append(
+            PricePublic(
+                gpu_class=gpu_class,
+                last_price=r.get("last_price"),
+                last_time=r.get("last_time"),
+                vwap_24h=r.get("vwap_24h"),
+                volume_24h=r.get("volume_24h", 0),
+                fills_24h=r.get("fills_24h", 0),
+                mark_price=price,
+                mark_epoch=epoch,
+            )
+        )
     return PriceList(items=items, as_of=as_of, source=source)
 
 
-@router.get("/{gpu_class}/fills", response_model=FillPage,
-            summary="Recent fills of a GPU class, newest first",
-            responses={404: {"description": "no node has this GPU model"}})
+@router.get(
+    "/{gpu_class}/fills",
+    response_model=FillPage,
+    summary="Recent fills of a GPU class, newest first",
+    responses={404: {"description": "no node has this GPU model"}},
+)
 def list_fills(
-    db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep,
+    db: SessionDep,
+    chain_id: ChainIdDep,
+    settings: SettingsDep,
     gpu_class: Annotated[str, Path(max_length=64, description="a GPU model, e.g. H100-SXM5-80GB")],
     limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -89,10 +114,14 @@ def list_fills(
     ).first()
     if known is None:
         raise not_found("GPU class", gpu_class)
-    query = select(fill).select_from(fills_by_class(chain_id)).where(
-        fill.c.chain_id == chain_id, node.c.gpu_model == gpu_class)
+    query = (
+        select(fill)
+        .select_from(fills_by_class(chain_id))
+        .where(fill.c.chain_id == chain_id, node.c.gpu_model == gpu_class)
+    )
     total = conn.execute(query.with_only_columns(func.count())).scalar_one()
-    rows = conn.execute(query.order_by(fill.c.block_number.desc(), fill.c.log_index.desc())
-                        .limit(limit).offset(offset))
+    rows = conn.execute(
+        query.order_by(fill.c.block_number.desc(), fill.c.log_index.desc()).limit(limit).offset(offset)
+    )
     items = [FillPublic(**{k: r._mapping[k] for k in FillPublic.model_fields}) for r in rows]
     return FillPage(items=items, total=total, limit=limit, offset=offset)

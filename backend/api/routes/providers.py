@@ -23,29 +23,47 @@ ZERO_ADDRESS = "0x" + "0" * 40
 
 
 def _public(row: NodeMetadata) -> NodeMetadataRecord:
-    return NodeMetadataRecord(chain_id=row.chain_id, node_id=row.node_id, owner=row.owner, name=row.name,
-                              description=row.description, endpoint=row.endpoint, tags=list(row.tags),
-                              updated_at=row.updated_at)
+    return NodeMetadataRecord(
+        chain_id=row.chain_id,
+        node_id=row.node_id,
+        owner=row.owner,
+        name=row.name,
+        description=row.description,
+        endpoint=row.endpoint,
+        tags=list(row.tags),
+        updated_at=row.updated_at,
+    )
 
 
-@router.put("/nodes/{node_id}/metadata", response_model=NodeMetadataRecord,
-            summary="Describe a node (its owner)",
-            responses={403: {"description": "not_node_owner"}, 404: {"description": "unknown_node"}})
-def put_metadata(node_id: NodeId, body: NodeMetadataUpdate, db: SessionDep, chain: ChainDep,
-                 address: CurrentAddress) -> NodeMetadataRecord:
+@router.put(
+    "/nodes/{node_id}/metadata",
+    response_model=NodeMetadataRecord,
+    summary="Describe a node (its owner)",
+    responses={403: {"description": "not_node_owner"}, 404: {"description": "unknown_node"}},
+)
+def put_metadata(
+    node_id: NodeId, body: NodeMetadataUpdate, db: SessionDep, chain: ChainDep, address: CurrentAddress
+) -> NodeMetadataRecord:
     """Replaces the node's metadata. The caller must be signed in as the node's owner on chain now."""
     market = chain.market
     owner = market.hours.functions.node(node_id).call()[0]
     if owner == ZERO_ADDRESS:
         raise ApiError(404, "unknown_node", f"node {node_id} is not registered on chain {market.chain_id}")
     if owner != address:
-        raise ApiError(403, "not_node_owner",
-                       f"node {node_id} is owned by {owner}; you are signed in as {address}")
+        raise ApiError(
+            403, "not_node_owner", f"node {node_id} is owned by {owner}; you are signed in as {address}"
+        )
     endpoint = str(body.endpoint) if body.endpoint is not None else None
     if endpoint is not None and len(endpoint) > 256:
         raise ApiError(400, "endpoint_too_long", f"endpoint is {len(endpoint)} characters; at most 256")
-    values = {"owner": owner, "name": body.name, "description": body.description, "endpoint": endpoint,
-              "tags": list(body.tags), "updated_at": time.time()}
+    values = {
+        "owner": owner,
+        "name": body.name,
+        "description": body.description,
+        "endpoint": endpoint,
+        "tags": list(body.tags),
+        "updated_at": time.time(),
+    }
     key = (NodeMetadata.chain_id == market.chain_id, NodeMetadata.node_id == node_id)
     # UPDATE first, INSERT if there was nothing: each write opens its transaction (SQLite cannot
     # upgrade a read snapshot another writer has overtaken); a racing first write becomes an UPDATE.
@@ -64,8 +82,12 @@ def put_metadata(node_id: NodeId, body: NodeMetadataUpdate, db: SessionDep, chai
     return _public(row)
 
 
-@router.get("/nodes/{node_id}/metadata", response_model=NodeMetadataRecord, summary="A node's metadata",
-            responses={404: {"description": "no metadata for this node"}})
+@router.get(
+    "/nodes/{node_id}/metadata",
+    response_model=NodeMetadataRecord,
+    summary="A node's metadata",
+    responses={404: {"description": "no metadata for this node"}},
+)
 def get_metadata(node_id: NodeId, db: SessionDep, chain: ChainDep) -> NodeMetadataRecord:
     row = db.get(NodeMetadata, (chain.chain_id, node_id))
     if row is None:

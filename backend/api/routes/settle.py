@@ -23,51 +23,85 @@ from backend.db.models import Balance
 
 router = APIRouter(prefix="/tx/settle", tags=["settlement"])
 
-_REVERT = {409: {"description": "the transaction would revert; `details.error` names the contract's error "
-                                "(NotSettleable: not yet; BookingNotOpen, CapacityNotSettleable: done "
-                                "already; UnitsOutstanding: settle bookings and unused hours first)"}}
+_REVERT = {
+    409: {
+        "description": "the transaction would revert; `details.error` names the contract's error "
+        "(NotSettleable: not yet; BookingNotOpen, CapacityNotSettleable: done "
+        "already; UnitsOutstanding: settle bookings and unused hours first)"
+    }
+}
 _MAX_HOLDERS = 200
 
 
-@router.post("/booking", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Settle a booking: pay the provider for attested hours, refund the rest")
+@router.post(
+    "/booking",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Settle a booking: pay the provider for attested hours, refund the rest",
+)
 def settle_booking(body: SettleBookingRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleBooking(body.booking_id)))
 
 
-@router.post("/unused", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Settle the hours holders left unused in an ended window")
+@router.post(
+    "/unused",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Settle the hours holders left unused in an ended window",
+)
 def settle_unused(body: SettleUnusedRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     holders = body.holders
     if holders is None:
         bal = Balance.__table__  # type: ignore[attr-defined]
-        query = (select(bal.c.holder)
-                 .where(bal.c.chain_id == market.chain_id, bal.c.capacity_id == body.capacity_id,
-                        bal.c.amount > 0)
-                 .order_by(bal.c.holder).limit(_MAX_HOLDERS))
+        query = (
+            select(bal.c.holder)
+            .where(bal.c.chain_id == market.chain_id, bal.c.capacity_id == body.capacity_id, bal.c.amount > 0)
+            .order_by(bal.c.holder)
+            .limit(_MAX_HOLDERS)
+        )
         holders = list(db.exec(query).scalars())  # type: ignore[call-overload]
         if not holders:
-            raise ApiError(404, "no_holders", f"the index shows nobody holding hours of capacity "
-                                              f"{body.capacity_id}: nothing unused to settle")
+            raise ApiError(
+                404,
+                "no_holders",
+                f"the index shows nobody holding hours of capacity "
+                f"{body.capacity_id}: nothing unused to settle",
+            )
     fn = market.settlement.functions.settleUnused(body.capacity_id, holders)
     return tx_json(market.build_tx(body.sender, fn))
 
 
-@router.post("/capacity", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Close an ended, fully settled capacity and send the rest of its bond home")
+@router.post(
+    "/capacity",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Close an ended, fully settled capacity and send the rest of its bond home",
+)
 def settle_capacity(body: SettleCapacityRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleCapacity(body.capacity_id)))
 
 
-_END_REVERT = {409: {"description": "the transaction would revert; `details.error` names the contract's "
-                                    "error (NotBookingHolder, BookingNotStarted, NothingToEnd, BookingNotOpen)"}}
+_END_REVERT = {
+    409: {
+        "description": "the transaction would revert; `details.error` names the contract's "
+        "error (NotBookingHolder, BookingNotStarted, NothingToEnd, BookingNotOpen)"
+    }
+}
 
 
-@router.post("/end-booking", response_model=UnsignedTx, response_model_by_alias=True, responses=_END_REVERT,
-             summary="End a running booking early: the hours not yet started refunded at once")
+@router.post(
+    "/end-booking",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_END_REVERT,
+    summary="End a running booking early: the hours not yet started refunded at once",
+)
 def end_booking(body: EndBookingRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     return tx_json(market.build_tx(body.sender, market.settlement.functions.endBooking(body.booking_id)))

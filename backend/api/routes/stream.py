@@ -33,8 +33,10 @@ HEARTBEAT_SECONDS = 15.0
 #: Longest a waiting stream goes without asking whether its client is still there.
 DISCONNECT_CHECK_SECONDS = 1.0
 
-_WIRE_EXAMPLE = (f"id: {EXAMPLE['id']}\nevent: {EXAMPLE['contract']}.{EXAMPLE['event']}\n"
-                 f"data: {json.dumps(EXAMPLE)}\n\n: heartbeat\n\n")
+_WIRE_EXAMPLE = (
+    f"id: {EXAMPLE['id']}\nevent: {EXAMPLE['contract']}.{EXAMPLE['event']}\n"
+    f"data: {json.dumps(EXAMPLE)}\n\n: heartbeat\n\n"
+)
 
 
 _ITEM_SCHEMA = {
@@ -42,8 +44,11 @@ _ITEM_SCHEMA = {
     "properties": {
         "id": {"type": "string", "description": "the event's id"},
         "event": {"type": "string", "description": "<Contract>.<Event>"},
-        "data": {"type": "string", "contentMediaType": "application/json",
-                 "contentSchema": StreamEvent.model_json_schema()},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": StreamEvent.model_json_schema(),
+        },
     },
 }
 
@@ -60,9 +65,18 @@ def _touches_capacity(args: dict[str, Any], capacity_id: int) -> bool:
 
 
 def _event(row: Any) -> StreamEvent:
-    return StreamEvent(id=row.id, contract=row.contract, event=row.event, block=row.block_number,
-                       block_hash=row.block_hash, time=row.block_time, tx=row.tx_hash,
-                       log_index=row.log_index, address=row.address, args=row.args)
+    return StreamEvent(
+        id=row.id,
+        contract=row.contract,
+        event=row.event,
+        block=row.block_number,
+        block_hash=row.block_hash,
+        time=row.block_time,
+        tx=row.tx_hash,
+        log_index=row.log_index,
+        address=row.address,
+        args=row.args,
+    )
 
 
 def _last(engine: Engine, chain_id: int) -> Any:
@@ -74,21 +88,26 @@ def _last(engine: Engine, chain_id: int) -> Any:
 
 def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
     with engine.connect() as conn:
-        return conn.execute(select(raw).where(raw.c.chain_id == chain_id, raw.c.id > after)
-                            .order_by(raw.c.id).limit(batch)).all()
+        return conn.execute(
+            select(raw).where(raw.c.chain_id == chain_id, raw.c.id > after).order_by(raw.c.id).limit(batch)
+        ).all()
 
 
 def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: int) -> EventFeed:
     feeds: dict[int, EventFeed] = request.app.state.event_feeds
     if chain_id not in feeds:
-        feeds[chain_id] = EventFeed(lambda: _last(engine, chain_id),
-                                    lambda after, limit: _look(engine, chain_id, after, limit),
-                                    poll=poll, batch=batch)
+        feeds[chain_id] = EventFeed(
+            lambda: _last(engine, chain_id),
+            lambda after, limit: _look(engine, chain_id, after, limit),
+            poll=poll,
+            batch=batch,
+        )
     return feeds[chain_id]
 
 
 @router.get(
-    "/events/stream", response_class=EventSourceResponse,
+    "/events/stream",
+    response_class=EventSourceResponse,
     summary="Indexed chain events, live (Server-Sent Events)",
     description=(
         "Each event: `id:` the store's event id, `event:` `<Contract>.<Event>`, `data:` a JSON object "
@@ -96,22 +115,38 @@ def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: i
         "stream starts at the newest indexed event; a client that reconnects sends `Last-Event-ID` and "
         "gets every event after it, filters applied. A comment line is sent after "
         f"{HEARTBEAT_SECONDS:.0f} s without events. Events of blocks undone by a reorg are not "
-        "retracted: their replacements arrive as new events."),
-    responses={200: {"description": "an endless text/event-stream",
-                     "content": {"text/event-stream": {"itemSchema": _ITEM_SCHEMA,
-                                                       "example": _WIRE_EXAMPLE}}}},
+        "retracted: their replacements arrive as new events."
+    ),
+    responses={
+        200: {
+            "description": "an endless text/event-stream",
+            "content": {"text/event-stream": {"itemSchema": _ITEM_SCHEMA, "example": _WIRE_EXAMPLE}},
+        }
+    },
 )
 async def stream_events(
-    request: Request, engine: EngineDep, chain_id: ChainIdDep, settings: SettingsDep,
-    since: Annotated[int | None, Query(ge=0, description="send events with an id above this; 0: from the "
-                                                         "first")] = None,
-    contract: Annotated[str | None, Query(description="contract names, comma-separated: GpuHours, Exchange, "
-                                                      "Escrow, AttestationOracle, Settlement")] = None,
+    request: Request,
+    engine: EngineDep,
+    chain_id: ChainIdDep,
+    settings: SettingsDep,
+    since: Annotated[
+        int | None, Query(ge=0, description="send events with an id above this; 0: from the first")
+    ] = None,
+    contract: Annotated[
+        str | None,
+        Query(
+            description="contract names, comma-separated: GpuHours, Exchange, "
+            "Escrow, AttestationOracle, Settlement"
+        ),
+    ] = None,
     event: Annotated[str | None, Query(description="event names, comma-separated: OrderFilled, ...")] = None,
-    capacity_id: Annotated[int | None, Query(ge=0, description="events naming this capacity (capacityId, "
-                                                               "or an ERC-1155 transfer of it)")] = None,
-    last_event_id: Annotated[int | None, Header(ge=0, description="the id of the last event received; "
-                                                                  "wins over `since`")] = None,
+    capacity_id: Annotated[
+        int | None,
+        Query(ge=0, description="events naming this capacity (capacityId, or an ERC-1155 transfer of it)"),
+    ] = None,
+    last_event_id: Annotated[
+        int | None, Header(ge=0, description="the id of the last event received; wins over `since`")
+    ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     contracts, events = _names(contract), _names(event)
     if last_event_id is not None:
@@ -137,8 +172,11 @@ async def stream_events(
                 if capacity_id is not None and not _touches_capacity(row.args, capacity_id):
                     continue
                 quiet_since = time.monotonic()
-                yield ServerSentEvent(id=str(row.id), event=f"{row.contract}.{row.event}",
-                                      raw_data=_event(row).model_dump_json())
+                yield ServerSentEvent(
+                    id=str(row.id),
+                    event=f"{row.contract}.{row.event}",
+                    raw_data=_event(row).model_dump_json(),
+                )
             quiet = time.monotonic() - quiet_since
             if quiet >= HEARTBEAT_SECONDS:
                 quiet_since, quiet = time.monotonic(), 0.0

@@ -44,8 +44,13 @@ def _tx(chain: ChainDep, sender: str, fn: Any) -> dict[str, Any]:
     return tx_json(chain.market.build_tx(sender, fn))
 
 
-@router.post("/fill", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Take `amount` GPU-hours of a posted order")
+@router.post(
+    "/fill",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Take `amount` GPU-hours of a posted order",
+)
 def fill(body: FillRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     order, signature = _posted(db, market.chain_id, body.order_hash)
@@ -54,13 +59,21 @@ def fill(body: FillRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
     else:
         p = body.permit
         fn = market.exchange.functions.fillWithPermit(
-            order.as_tuple(), signature, body.amount,
-            (p.value, p.deadline, p.v, bytes.fromhex(p.r[2:]), bytes.fromhex(p.s[2:])))
+            order.as_tuple(),
+            signature,
+            body.amount,
+            (p.value, p.deadline, p.v, bytes.fromhex(p.r[2:]), bytes.fromhex(p.s[2:])),
+        )
     return _tx(chain, body.taker, fn)
 
 
-@router.post("/fill-batch", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Take from several posted orders in one transaction")
+@router.post(
+    "/fill-batch",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Take from several posted orders in one transaction",
+)
 def fill_batch(body: BatchFillRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     fills = []
@@ -70,47 +83,81 @@ def fill_batch(body: BatchFillRequest, db: SessionDep, chain: ChainDep) -> dict[
     return _tx(chain, body.taker, market.exchange.functions.fillBatch(fills))
 
 
-@router.post("/activate", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Book `gpus` GPUs for `hours` hours from `start`, burning the hours")
+@router.post(
+    "/activate",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Book `gpus` GPUs for `hours` hours from `start`, burning the hours",
+)
 def activate(body: ActivateRequest, chain: ChainDep) -> dict[str, Any]:
     fn = chain.market.hours.functions.activate(body.capacity_id, body.start, body.hours, body.gpus)
     return _tx(chain, body.holder, fn)
 
 
-@router.post("/cancel", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Cancel posted orders on chain, for good")
+@router.post(
+    "/cancel",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Cancel posted orders on chain, for good",
+)
 def cancel(body: CancelRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     orders = [_posted(db, market.chain_id, h)[0].as_tuple() for h in body.order_hashes]
     return _tx(chain, body.maker, market.exchange.functions.cancel(orders))
 
 
-@router.post("/cancel-all", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Cancel every order the maker signed so far (bumps the maker's counter)")
+@router.post(
+    "/cancel-all",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Cancel every order the maker signed so far (bumps the maker's counter)",
+)
 def cancel_all(body: MakerRequest, chain: ChainDep) -> dict[str, Any]:
     return _tx(chain, body.maker, chain.market.exchange.functions.incrementCounter())
 
 
-@router.post("/approve", response_model=UnsignedTx, response_model_by_alias=True, responses=_REVERT,
-             summary="Let the exchange (to buy) or the escrow (bonds) spend the stablecoin")
+@router.post(
+    "/approve",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Let the exchange (to buy) or the escrow (bonds) spend the stablecoin",
+)
 def approve(body: ApproveRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     spender = market.exchange.address if body.spender == "exchange" else market.escrow.address
     return _tx(chain, body.owner, market.usdc.functions.approve(spender, body.amount))
 
 
-@router.post("/permit", response_model=TypedData,
-             summary="The EIP-2612 permit for the exchange, as typed data to sign; then fill with it")
+@router.post(
+    "/permit",
+    response_model=TypedData,
+    summary="The EIP-2612 permit for the exchange, as typed data to sign; then fill with it",
+)
 def permit(body: PermitRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     _, name, version, chain_id, contract, _, _ = market.usdc.functions.eip712Domain().call()
     return {
-        "types": {"EIP712Domain": eip712.DOMAIN_FIELDS, "Permit": [
-            {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-            {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-            {"name": "deadline", "type": "uint256"}]},
+        "types": {
+            "EIP712Domain": eip712.DOMAIN_FIELDS,
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
         "primaryType": "Permit",
         "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
-        "message": {"owner": body.owner, "spender": market.exchange.address, "value": body.value,
-                    "nonce": market.usdc.functions.nonces(body.owner).call(), "deadline": body.deadline},
+        "message": {
+            "owner": body.owner,
+            "spender": market.exchange.address,
+            "value": body.value,
+            "nonce": market.usdc.functions.nonces(body.owner).call(),
+            "deadline": body.deadline,
+        },
     }

@@ -7,13 +7,35 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 _HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
-_POSITION = {"capacity_id": 3, "amount": 8, "node_id": 1, "gpu_class": "H100-SXM5-80GB",
-             "start": 1748782800, "end": 1748797200, "status": "active", "close_reason": "none",
-             "mark_price": 2200000, "mark_value": 17600000}
-_BOOKING = {"booking_id": 1, "capacity_id": 3, "holder": _HOLDER, "start": 1748782800, "hours": 3, "gpus": 1,
-            "close_reason": "provider_failed", "activated_block": 60, "closed_block": 90, "settled": True,
-            "delivered_hours": 1, "failed_hours": 2, "paid": 2079000, "refunded": 4200000,
-            "slashed": 1000000}
+_POSITION = {
+    "capacity_id": 3,
+    "amount": 8,
+    "node_id": 1,
+    "gpu_class": "H100-SXM5-80GB",
+    "start": 1748782800,
+    "end": 1748797200,
+    "status": "active",
+    "close_reason": "none",
+    "mark_price": 2200000,
+    "mark_value": 17600000,
+}
+_BOOKING = {
+    "booking_id": 1,
+    "capacity_id": 3,
+    "holder": _HOLDER,
+    "start": 1748782800,
+    "hours": 3,
+    "gpus": 1,
+    "close_reason": "provider_failed",
+    "activated_block": 60,
+    "closed_block": 90,
+    "settled": True,
+    "delivered_hours": 1,
+    "failed_hours": 2,
+    "paid": 2079000,
+    "refunded": 4200000,
+    "slashed": 1000000,
+}
 
 
 class PositionPublic(BaseModel):
@@ -61,10 +83,25 @@ class BookingPage(BaseModel):
 
 
 class Positions(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "address": _HOLDER, "claimable": 4200000, "credited": 9400000, "withdrawn": 5200000, "open_orders": 2,
-        "positions": [_POSITION], "positions_total": 1, "limit": 50, "offset": 0,
-        "bookings": [_BOOKING], "bookings_total": 1}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "address": _HOLDER,
+                    "claimable": 4200000,
+                    "credited": 9400000,
+                    "withdrawn": 5200000,
+                    "open_orders": 2,
+                    "positions": [_POSITION],
+                    "positions_total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                    "bookings": [_BOOKING],
+                    "bookings_total": 1,
+                }
+            ]
+        }
+    )
 
     address: str
     claimable: int = Field(description="Escrow.claimable: credited and not yet withdrawn")

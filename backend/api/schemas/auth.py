@@ -22,7 +22,8 @@ _MESSAGE = (
 
 class NonceCreate(BaseModel):
     address: Address | None = Field(
-        None, description="the address that will sign in; when given, `message` is the full text to sign")
+        None, description="the address that will sign in; when given, `message` is the full text to sign"
+    )
 
     model_config = {"json_schema_extra": {"examples": [{"address": _ADDRESS}]}}
 
@@ -39,23 +40,42 @@ class NoncePublic(BaseModel):
     expires_at: float = Field(description="the same, in unix seconds")
     message: str | None = Field(None, description="the EIP-4361 text to sign, when `address` was given")
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "nonce": "5f1d2c7b9a0e4c3d8b6a1f2e3d4c5b6a", "domain": "market.gpuhours.xyz",
-        "uri": "https://market.gpuhours.xyz", "chain_id": 31337, "version": "1",
-        "statement": "Sign in to the gpuhours market.", "issued_at": "2025-06-01T12:00:00.000Z",
-        "expiration_time": "2025-06-01T12:10:00.000Z", "expires_at": 1748779800.0, "message": _MESSAGE,
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "nonce": "5f1d2c7b9a0e4c3d8b6a1f2e3d4c5b6a",
+                    "domain": "market.gpuhours.xyz",
+                    "uri": "https://market.gpuhours.xyz",
+                    "chain_id": 31337,
+                    "version": "1",
+                    "statement": "Sign in to the gpuhours market.",
+                    "issued_at": "2025-06-01T12:00:00.000Z",
+                    "expiration_time": "2025-06-01T12:10:00.000Z",
+                    "expires_at": 1748779800.0,
+                    "message": _MESSAGE,
+                }
+            ]
+        }
+    }
 
 
 class SignIn(BaseModel):
     message: str = Field(max_length=4096, description="the EIP-4361 message, exactly as signed")
-    signature: HexSignature = Field(description="EIP-191 personal_sign of the message; any length for "
-                                                "an ERC-1271 contract wallet")
+    signature: HexSignature = Field(
+        description="EIP-191 personal_sign of the message; any length for an ERC-1271 contract wallet"
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "message": _MESSAGE,
-        "signature": "0x" + "ab" * 65,
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "message": _MESSAGE,
+                    "signature": "0x" + "ab" * 65,
+                }
+            ]
+        }
+    }
 
 
 class SessionPublic(BaseModel):
@@ -65,10 +85,19 @@ class SessionPublic(BaseModel):
     chain_id: int
     expires_at: float = Field(description="unix seconds")
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "token": "q3Jw1m0y0ZsM3q1cH0fVbq2m9Q3o0bS4mXw8zPz3Y0c", "token_type": "bearer",
-        "address": _ADDRESS, "chain_id": 31337, "expires_at": 1748865600.0,
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "token": "q3Jw1m0y0ZsM3q1cH0fVbq2m9Q3o0bS4mXw8zPz3Y0c",
+                    "token_type": "bearer",
+                    "address": _ADDRESS,
+                    "chain_id": 31337,
+                    "expires_at": 1748865600.0,
+                }
+            ]
+        }
+    }
 
 
 class Me(BaseModel):

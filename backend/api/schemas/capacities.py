@@ -14,14 +14,38 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.schemas.nodes import NodeSummary
 
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-_NODE = {"node_id": 1, "owner": _MAKER, "gpu_model": "H100-SXM5-80GB", "gpu_count": 4, "vram_gb": 80,
-         "region": "eu-west", "interconnect": "NVLink"}
+_NODE = {
+    "node_id": 1,
+    "owner": _MAKER,
+    "gpu_model": "H100-SXM5-80GB",
+    "gpu_count": 4,
+    "vram_gb": 80,
+    "region": "eu-west",
+    "interconnect": "NVLink",
+}
 _CAPACITY = {
-    "capacity_id": 3, "node_id": 1, "provider": _MAKER, "start": 1748782800, "end": 1748797200, "hours": 4,
-    "status": "active", "close_reason": "none", "supply_cap": 16, "minted": 4, "supply": 4,
-    "units_available": 12, "activated": 0, "bond": 160000000, "unit_backing": 2100000, "created_block": 42,
-    "created_time": 1748775600, "node": _NODE, "best_ask": 2300000, "best_bid": 1900000,
-    "reliability_bps": 9850, "epochs_attested": 312,
+    "capacity_id": 3,
+    "node_id": 1,
+    "provider": _MAKER,
+    "start": 1748782800,
+    "end": 1748797200,
+    "hours": 4,
+    "status": "active",
+    "close_reason": "none",
+    "supply_cap": 16,
+    "minted": 4,
+    "supply": 4,
+    "units_available": 12,
+    "activated": 0,
+    "bond": 160000000,
+    "unit_backing": 2100000,
+    "created_block": 42,
+    "created_time": 1748775600,
+    "node": _NODE,
+    "best_ask": 2300000,
+    "best_bid": 1900000,
+    "reliability_bps": 9850,
+    "epochs_attested": 312,
 }
 
 
@@ -37,31 +61,39 @@ class CapacityPublic(BaseModel):
     end: int = Field(description="window end, unix seconds")
     hours: int = Field(description="hours in the window")
     status: str = Field(description="active, cancelled or closed")
-    close_reason: str = Field(description="none, completed, expired_unused, provider_failed, liquidated or "
-                                          "provider_cancelled")
+    close_reason: str = Field(
+        description="none, completed, expired_unused, provider_failed, liquidated or provider_cancelled"
+    )
     supply_cap: int = Field(description="GPUs × hours: the most GPU-hours that can ever exist at once")
     minted: int = Field(description="GPU-hours minted so far (primary sales)")
     supply: int = Field(description="GPU-hours held now (minted − burned)")
     units_available: int = Field(description="GPU-hours the provider can still mint: supply_cap − minted")
     activated: int = Field(description="GPU-hours burned into bookings")
     bond: int = Field(description="bond posted at creation, base units")
-    unit_backing: int = Field(description="stablecoin escrowed behind every unit, fixed at creation: what a "
-                                          "holder gets back for an hour not delivered, whatever it paid")
+    unit_backing: int = Field(
+        description="stablecoin escrowed behind every unit, fixed at creation: what a "
+        "holder gets back for an hour not delivered, whatever it paid"
+    )
     created_block: int
     created_time: int | None
     node: NodeSummary
-    best_ask: int | None = Field(description="lowest price of an open primary sell or sell order, base units "
-                                             "per GPU-hour; null when none")
+    best_ask: int | None = Field(
+        description="lowest price of an open primary sell or sell order, base units "
+        "per GPU-hour; null when none"
+    )
     best_bid: int | None = Field(description="highest price of an open buy order; null when none")
-    reliability_bps: int = Field(description="the node's uptime weighted toward recent hours, unattested hours "
-                                             "counting 0 (AttestationOracle.reliabilityBps, half-life a week), "
-                                             "up to its last attested hour; 0 when never attested")
+    reliability_bps: int = Field(
+        description="the node's uptime weighted toward recent hours, unattested hours "
+        "counting 0 (AttestationOracle.reliabilityBps, half-life a week), "
+        "up to its last attested hour; 0 when never attested"
+    )
     epochs_attested: int = Field(description="attested hours of the node, all windows")
 
 
 class CapacityPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"items": [_CAPACITY], "total": 1, "limit": 50, "offset": 0}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_CAPACITY], "total": 1, "limit": 50, "offset": 0}]}
+    )
 
     items: list[CapacityPublic]
     total: int = Field(description="capacities matching the filters, all pages")
@@ -76,9 +108,12 @@ class EscrowFundsPublic(BaseModel):
     bond: int = Field(description="the provider's bond still held")
     refundable_units: int = Field(description="GPU-hours refundable after a cancel")
     penalty_per_unit: int = Field(
-        description="bond each unit refunded after a cancel takes besides its backing")
-    premium: int = Field(description="primary sales above the backing, held until the window settles: "
-                                     "paid for delivered hours, the rest to the treasury")
+        description="bond each unit refunded after a cancel takes besides its backing"
+    )
+    premium: int = Field(
+        description="primary sales above the backing, held until the window settles: "
+        "paid for delivered hours, the rest to the treasury"
+    )
     released: int = Field(description="paid out to the provider so far")
     refunded: int = Field(description="credited back to holders so far")
     slashed: int = Field(description="bond slashed to holders so far")
@@ -100,16 +135,47 @@ class BookingsSummary(BaseModel):
 class CapacityDetail(CapacityPublic):
     """A capacity with its escrow, bookings and how it ended."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_CAPACITY, "status": "closed", "close_reason": "completed", "best_ask": None, "best_bid": None,
-        "redeemed": 0, "expired": 0, "units_sold_at_cancel": None, "closed_block": 97,
-        "delivered_hours": 4, "failed_hours": 0,
-        "escrow": {"backing": 0, "bond": 0, "refundable_units": 0, "penalty_per_unit": 0, "premium": 0,
-                   "released": 8316000,
-                   "refunded": 0, "slashed": 0},
-        "bookings": {"count": 1, "open": 0, "gpu_hours": 4, "by_close_reason": {"completed": 1},
-                     "settled": 1, "delivered_hours": 4, "failed_hours": 0, "paid": 8316000,
-                     "refunded": 0, "slashed": 0}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_CAPACITY,
+                    "status": "closed",
+                    "close_reason": "completed",
+                    "best_ask": None,
+                    "best_bid": None,
+                    "redeemed": 0,
+                    "expired": 0,
+                    "units_sold_at_cancel": None,
+                    "closed_block": 97,
+                    "delivered_hours": 4,
+                    "failed_hours": 0,
+                    "escrow": {
+                        "backing": 0,
+                        "bond": 0,
+                        "refundable_units": 0,
+                        "penalty_per_unit": 0,
+                        "premium": 0,
+                        "released": 8316000,
+                        "refunded": 0,
+                        "slashed": 0,
+                    },
+                    "bookings": {
+                        "count": 1,
+                        "open": 0,
+                        "gpu_hours": 4,
+                        "by_close_reason": {"completed": 1},
+                        "settled": 1,
+                        "delivered_hours": 4,
+                        "failed_hours": 0,
+                        "paid": 8316000,
+                        "refunded": 0,
+                        "slashed": 0,
+                    },
+                }
+            ]
+        }
+    )
 
     redeemed: int = Field(description="GPU-hours refunded after a cancel")
     expired: int = Field(description="GPU-hours expired unused after the window")
@@ -139,22 +205,53 @@ class BookOrder(BaseModel):
 
 class BookSide(BaseModel):
     levels: list[BookLevel] = Field(description="best first, at most `depth`")
-    orders: list[BookOrder] = Field(description="the best orders, at most `depth`, best price first, then "
-                                                "earliest posted")
+    orders: list[BookOrder] = Field(
+        description="the best orders, at most `depth`, best price first, then earliest posted"
+    )
 
 
 class OrderBook(BaseModel):
     """Open posted orders of a capacity, by price level. Asks are primary sells and resales."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "capacity_id": 3, "depth": 10, "as_of": 1748779200,
-        "asks": {"levels": [{"price": 2300000, "remaining": 12, "orders": 2}],
-                 "orders": [{"order_hash": "0x" + "ab" * 32, "maker": _MAKER, "kind": "primary_sell",
-                             "price": 2300000, "amount": 10, "remaining": 8, "expiry": 1748782800}]},
-        "bids": {"levels": [{"price": 1900000, "remaining": 4, "orders": 1}],
-                 "orders": [{"order_hash": "0x" + "cd" * 32, "maker": _MAKER, "kind": "buy",
-                             "price": 1900000, "amount": 4, "remaining": 4, "expiry": 1748782800}]},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "capacity_id": 3,
+                    "depth": 10,
+                    "as_of": 1748779200,
+                    "asks": {
+                        "levels": [{"price": 2300000, "remaining": 12, "orders": 2}],
+                        "orders": [
+                            {
+                                "order_hash": "0x" + "ab" * 32,
+                                "maker": _MAKER,
+                                "kind": "primary_sell",
+                                "price": 2300000,
+                                "amount": 10,
+                                "remaining": 8,
+                                "expiry": 1748782800,
+                            }
+                        ],
+                    },
+                    "bids": {
+                        "levels": [{"price": 1900000, "remaining": 4, "orders": 1}],
+                        "orders": [
+                            {
+                                "order_hash": "0x" + "cd" * 32,
+                                "maker": _MAKER,
+                                "kind": "buy",
+                                "price": 1900000,
+                                "amount": 4,
+                                "remaining": 4,
+                                "expiry": 1748782800,
+                            }
+                        ],
+                    },
+                }
+            ]
+        }
+    )
 
     capacity_id: int
     depth: int

@@ -44,27 +44,46 @@ def _uint256(value: Any) -> int:
 
 
 #: A uint256 in a request: a JSON number or a decimal string.
-U256In = Annotated[int, PlainValidator(_uint256), WithJsonSchema({
-    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]{1,78}$"}],
-    "description": "uint256, as a JSON number or a decimal string",
-})]
+U256In = Annotated[
+    int,
+    PlainValidator(_uint256),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]{1,78}$"}],
+            "description": "uint256, as a JSON number or a decimal string",
+        }
+    ),
+]
 #: A uint256 in a response: always a decimal string.
-U256Out = Annotated[int, PlainSerializer(str, return_type=str),
-                    WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,78}$",
-                                    "description": "uint256 as a decimal string"})]
+U256Out = Annotated[
+    int,
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[0-9]{1,78}$", "description": "uint256 as a decimal string"}
+    ),
+]
 
-Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$",
-                               examples=["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]),
-                    AfterValidator(to_checksum_address)]
-HexSignature = Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=1024),
-                         AfterValidator(str.lower)]
+Address = Annotated[
+    str,
+    Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]),
+    AfterValidator(to_checksum_address),
+]
+HexSignature = Annotated[
+    str, Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=1024), AfterValidator(str.lower)
+]
 OrderHash = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-_MESSAGE = {"maker": _MAKER, "kind": 0, "capacityId": "1", "amount": "12", "price": "2100000",
-            "expiry": "1748782800",
-            "salt": "81736415923048218739582357198347329871234987123948712398471239847123984712",
-            "counter": "0"}
+_MESSAGE = {
+    "maker": _MAKER,
+    "kind": 0,
+    "capacityId": "1",
+    "amount": "12",
+    "price": "2100000",
+    "expiry": "1748782800",
+    "salt": "81736415923048218739582357198347329871234987123948712398471239847123984712",
+    "counter": "0",
+}
 _SIGNATURE = "0x" + "5c" * 64 + "1b"
 _HASH = "0x3f0a4b5e6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3d4e5f6071"
 
@@ -76,7 +95,8 @@ class OrderBase(BaseModel):
 
     maker: Address
     kind: OrderKind = Field(
-        description="0 primary sell (the provider mints), 1 sell (a holder resells), 2 buy")
+        description="0 primary sell (the provider mints), 1 sell (a holder resells), 2 buy"
+    )
     capacity_id: U256In = Field(alias="capacityId")
     amount: U256In = Field(description="GPU-hours")
     price: U256In = Field(description="stablecoin base units per GPU-hour")
@@ -85,21 +105,45 @@ class OrderBase(BaseModel):
     counter: U256In = Field(description="the maker's counter on the Exchange when signing")
 
     def to_order(self) -> Order:
-        return Order(self.maker, OrderKind(self.kind), self.capacity_id, self.amount, self.price, self.expiry,
-                     self.salt, self.counter)
+        return Order(
+            self.maker,
+            OrderKind(self.kind),
+            self.capacity_id,
+            self.amount,
+            self.price,
+            self.expiry,
+            self.salt,
+            self.counter,
+        )
 
 
 class OrderCreate(OrderBase):
-    signature: HexSignature = Field(description="the maker's EIP-712 signature (65 bytes), or any bytes "
-                                                "its ERC-1271 contract accepts")
-    chain_id: int | None = Field(None, alias="chainId", description="the domain's chainId the maker signed "
-                                 "for; checked when given, so a wrong domain is named as such")
+    signature: HexSignature = Field(
+        description="the maker's EIP-712 signature (65 bytes), or any bytes its ERC-1271 contract accepts"
+    )
+    chain_id: int | None = Field(
+        None,
+        alias="chainId",
+        description="the domain's chainId the maker signed "
+        "for; checked when given, so a wrong domain is named as such",
+    )
     verifying_contract: Address | None = Field(
-        None, alias="verifyingContract", description="the domain's verifyingContract; checked when given")
+        None, alias="verifyingContract", description="the domain's verifyingContract; checked when given"
+    )
 
-    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [
-        {**_MESSAGE, "signature": _SIGNATURE, "chainId": 31337,
-         "verifyingContract": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9"}]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    **_MESSAGE,
+                    "signature": _SIGNATURE,
+                    "chainId": 31337,
+                    "verifyingContract": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
+                }
+            ]
+        },
+    )
 
 
 class OrderMessage(BaseModel):
@@ -129,10 +173,24 @@ class OrderPublic(BaseModel):
     remaining: U256Out
     posted_at: float
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "hash": _HASH, "chain_id": 31337, "order": _MESSAGE, "signature": _SIGNATURE, "kind": "primary_sell",
-        "status": "open", "state": "partially_filled", "filled": "8", "remaining": "4",
-        "posted_at": 1748779200.0}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "hash": _HASH,
+                    "chain_id": 31337,
+                    "order": _MESSAGE,
+                    "signature": _SIGNATURE,
+                    "kind": "primary_sell",
+                    "status": "open",
+                    "state": "partially_filled",
+                    "filled": "8",
+                    "remaining": "4",
+                    "posted_at": 1748779200.0,
+                }
+            ]
+        }
+    )
 
 
 class OrderPage(BaseModel):
@@ -144,15 +202,33 @@ class OrderPage(BaseModel):
 
 class OrderWithdrawn(BaseModel):
     order: OrderPublic
-    cancel_tx: UnsignedTx = Field(description="Exchange.cancel([order]) from the maker: the only cancel that "
-                                              "binds; until it is mined the signed order can still be filled "
-                                              "by anyone who holds it")
+    cancel_tx: UnsignedTx = Field(
+        description="Exchange.cancel([order]) from the maker: the only cancel that "
+        "binds; until it is mined the signed order can still be filled "
+        "by anyone who holds it"
+    )
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "order": {**OrderPublic.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
-                  "status": "withdrawn", "state": "withdrawn"},
-        "cancel_tx": {"from": _MAKER, "to": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
-                      "data": "0x6f0e1f3a" + "00" * 32, "value": 0, "gas": 61234, "chainId": 31337,
-                      "nonce": 7,
-                      "maxFeePerGas": 2000000000, "maxPriorityFeePerGas": 1000000000},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order": {
+                        **OrderPublic.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                        "status": "withdrawn",
+                        "state": "withdrawn",
+                    },
+                    "cancel_tx": {
+                        "from": _MAKER,
+                        "to": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
+                        "data": "0x6f0e1f3a" + "00" * 32,
+                        "value": 0,
+                        "gas": 61234,
+                        "chainId": 31337,
+                        "nonce": 7,
+                        "maxFeePerGas": 2000000000,
+                        "maxPriorityFeePerGas": 1000000000,
+                    },
+                }
+            ]
+        }
+    )

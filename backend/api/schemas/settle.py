@@ -17,14 +17,24 @@ class SettleBookingRequest(BaseModel):
 
 
 class SettleUnusedRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "sender": _SENDER, "capacity_id": 3, "holders": ["0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"]}})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "sender": _SENDER,
+                "capacity_id": 3,
+                "holders": ["0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"],
+            }
+        }
+    )
 
     sender: Address = Field(description="the account that signs and pays the gas; anyone may settle")
     capacity_id: int = Field(gt=0, lt=2**64)
     holders: list[Address] | None = Field(
-        None, min_length=1, max_length=200,
-        description="whose unused hours to settle; when left out, the holders the index shows (up to 200)")
+        None,
+        min_length=1,
+        max_length=200,
+        description="whose unused hours to settle; when left out, the holders the index shows (up to 200)",
+    )
 
 
 class SettleCapacityRequest(BaseModel):

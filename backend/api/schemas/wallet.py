@@ -26,10 +26,22 @@ _TAKER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 class UnsignedTx(BaseModel):
     """What the wallet signs and sends: nothing here is signed by the API."""
 
-    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"example": {
-        "from": _TAKER, "to": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
-        "data": "0x8f2a1c5d…", "value": 0, "gas": 161234, "chainId": 31337, "nonce": 7,
-        "maxFeePerGas": 2000000000, "maxPriorityFeePerGas": 1000000000}})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "example": {
+                "from": _TAKER,
+                "to": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
+                "data": "0x8f2a1c5d…",
+                "value": 0,
+                "gas": 161234,
+                "chainId": 31337,
+                "nonce": 7,
+                "maxFeePerGas": 2000000000,
+                "maxPriorityFeePerGas": 1000000000,
+            }
+        },
+    )
 
     from_: str = Field(alias="from")
     to: str
@@ -54,8 +66,9 @@ class PermitSignature(BaseModel):
 
 
 class FillRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "taker": _TAKER, "order_hash": "0x5b1f…", "amount": 4}})
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"taker": _TAKER, "order_hash": "0x5b1f…", "amount": 4}}
+    )
 
     taker: Address
     order_hash: OrderHash
@@ -69,16 +82,25 @@ class BatchFillItem(BaseModel):
 
 
 class BatchFillRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "taker": _TAKER, "fills": [{"order_hash": "0x5b1f…", "amount": 4}, {"order_hash": "0x9c0e…", "amount": 2}]}})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "taker": _TAKER,
+                "fills": [{"order_hash": "0x5b1f…", "amount": 4}, {"order_hash": "0x9c0e…", "amount": 2}],
+            }
+        }
+    )
 
     taker: Address
     fills: list[BatchFillItem] = Field(min_length=1, max_length=64)
 
 
 class ActivateRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "holder": _TAKER, "capacity_id": 3, "start": 1_767_261_600, "hours": 8, "gpus": 4}})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"holder": _TAKER, "capacity_id": 3, "start": 1_767_261_600, "hours": 8, "gpus": 4}
+        }
+    )
 
     holder: Address
     capacity_id: int = Field(gt=0)
@@ -99,18 +121,19 @@ class MakerRequest(BaseModel):
 
 
 class ApproveRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "owner": _TAKER, "spender": "exchange", "amount": 1_000_000_000}})
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"owner": _TAKER, "spender": "exchange", "amount": 1_000_000_000}}
+    )
 
     owner: Address
-    spender: Literal["exchange", "escrow"] = Field(
-        description="exchange: to buy; escrow: a provider's bonds")
+    spender: Literal["exchange", "escrow"] = Field(description="exchange: to buy; escrow: a provider's bonds")
     amount: Uint
 
 
 class PermitRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "owner": _TAKER, "value": 8_400_000, "deadline": 1_767_261_600}})
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"owner": _TAKER, "value": 8_400_000, "deadline": 1_767_261_600}}
+    )
 
     owner: Address
     value: Uint

@@ -1,7 +1,7 @@
 """Alembic environment: the tables of backend.db.models, on settings.db_url or a given connection.
 
-    .venv/bin/alembic upgrade head                               # GPUHOURS_DB_URL, else the SQLite default
-    .venv/bin/alembic revision --autogenerate -m "what changed"  # after editing backend/db/models.py
+.venv/bin/alembic upgrade head                               # GPUHOURS_DB_URL, else the SQLite default
+.venv/bin/alembic revision --autogenerate -m "what changed"  # after editing backend/db/models.py
 """
 
 from __future__ import annotations
@@ -40,8 +40,12 @@ def _configure(connection) -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=get_settings().db_url, target_metadata=target_metadata, literal_binds=True,
-                      render_item=render_item)
+    context.configure(
+        url=get_settings().db_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

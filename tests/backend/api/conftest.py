@@ -51,8 +51,9 @@ class LiveServer:
 
 
 def api_settings(engine: Engine, chain, deployments_dir, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(rpc_url=chain.url, deployments_dir=deployments_dir, api_domain=API_DOMAIN,
-                                  api_stream_poll=0.02)
+    values: dict[str, Any] = dict(
+        rpc_url=chain.url, deployments_dir=deployments_dir, api_domain=API_DOMAIN, api_stream_poll=0.02
+    )
     values.update(overrides)
     return indexer_settings(engine, **values)
 
@@ -99,10 +100,23 @@ def post_order(store, market, account, capacity_id: int, amount: int, price: int
     order_hash = "0x" + signed.hash.hex()
     posted = time.time()
     with Session(store) as db:
-        db.add(SignedOrder(chain_id=market.chain_id, order_hash=order_hash, maker=order.maker,
-                           kind=ORDER_KINDS[order.kind], capacity_id=capacity_id, amount=amount, price=price,
-                           expiry=expiry, salt=order.salt, counter=order.counter,
-                           signature="0x" + signed.signature.hex(), posted_at=posted, updated_at=posted))
+        db.add(
+            SignedOrder(
+                chain_id=market.chain_id,
+                order_hash=order_hash,
+                maker=order.maker,
+                kind=ORDER_KINDS[order.kind],
+                capacity_id=capacity_id,
+                amount=amount,
+                price=price,
+                expiry=expiry,
+                salt=order.salt,
+                counter=order.counter,
+                signature="0x" + signed.signature.hex(),
+                posted_at=posted,
+                updated_at=posted,
+            )
+        )
         db.commit()
     return order_hash
 
@@ -114,6 +128,7 @@ def list_capacity(market, accounts, store) -> tuple[int, int, str]:
     market.approve(p1, market.escrow.address)
     node = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
     start = now(market) - now(market) % HOUR + HOUR
-    cap = market.create_capacity(p1, node, start, start + 4 * HOUR, 1_000_000,
-                                 market.min_bond_per_unit() * 16)
+    cap = market.create_capacity(
+        p1, node, start, start + 4 * HOUR, 1_000_000, market.min_bond_per_unit() * 16
+    )
     return cap, start, post_order(store, market, p1, cap, 10, PRICE, start + HOUR)

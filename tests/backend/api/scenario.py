@@ -40,13 +40,25 @@ class OpenMarket:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def order_row(market: Market, signed: SignedOrder, status: str = "open",
-              posted_at: float = 0.0) -> dict[str, Any]:
+def order_row(
+    market: Market, signed: SignedOrder, status: str = "open", posted_at: float = 0.0
+) -> dict[str, Any]:
     o = signed.order
-    return {"chain_id": market.chain_id, "order_hash": "0x" + signed.hash.hex(), "maker": o.maker,
-            "kind": ORDER_KINDS[int(o.kind)], "capacity_id": o.capacity_id, "amount": o.amount,
-            "price": o.price, "expiry": o.expiry, "salt": o.salt, "counter": o.counter,
-            "signature": "0x" + signed.signature.hex(), "status": status, "posted_at": posted_at}
+    return {
+        "chain_id": market.chain_id,
+        "order_hash": "0x" + signed.hash.hex(),
+        "maker": o.maker,
+        "kind": ORDER_KINDS[int(o.kind)],
+        "capacity_id": o.capacity_id,
+        "amount": o.amount,
+        "price": o.price,
+        "expiry": o.expiry,
+        "salt": o.salt,
+        "counter": o.counter,
+        "signature": "0x" + signed.signature.hex(),
+        "status": status,
+        "posted_at": posted_at,
+    }
 
 
 def post_orders(engine: Engine, rows: list[dict[str, Any]]) -> None:

@@ -29,10 +29,18 @@ def test_positions_and_bookings(market, store, serve, index):
     held = [(om.a, market.hours_of(r3.address, om.a)), (om.b, market.hours_of(r3.address, om.b))]
     assert [(x["capacity_id"], x["amount"]) for x in p["positions"]] == held == [(om.a, 1), (om.b, 3)]
     held_a = p["positions"][0]
-    assert held_a == {"capacity_id": om.a, "amount": 1, "node_id": rnd.nodes[0],
-                      "gpu_class": "H100-SXM5-80GB", "start": om.t0, "end": om.t0 + 4 * 3600,
-                      "status": "active", "close_reason": "none", "mark_price": 2_020_000,
-                      "mark_value": 2_020_000}
+    assert held_a == {
+        "capacity_id": om.a,
+        "amount": 1,
+        "node_id": rnd.nodes[0],
+        "gpu_class": "H100-SXM5-80GB",
+        "start": om.t0,
+        "end": om.t0 + 4 * 3600,
+        "status": "active",
+        "close_reason": "none",
+        "mark_price": 2_020_000,
+        "mark_value": 2_020_000,
+    }
     assert (p["positions"][1]["gpu_class"], p["positions"][1]["mark_value"]) == ("A100-SXM4-80GB", None)
 
     # Bookings, newest first, with how they ended: b3 settled with two failed hours and a slash.
@@ -40,8 +48,11 @@ def test_positions_and_bookings(market, store, serve, index):
     settled, refunded = p["bookings"]
     assert settled["close_reason"] == CLOSE_REASONS[market.booking(b3)["closeReason"]] == "provider_failed"
     with store.connect() as conn:
-        slashed_to_r3 = conn.execute(select(func.sum(Slash.amount)).where(
-            Slash.to == r3.address, Slash.capacity_id == rnd.capacities[0])).scalar()
+        slashed_to_r3 = conn.execute(
+            select(func.sum(Slash.amount)).where(
+                Slash.to == r3.address, Slash.capacity_id == rnd.capacities[0]
+            )
+        ).scalar()
     grace, slash = market.settlement.functions.sla().call()[2:4]
     unused_to_r3 = 2 * (2 - grace) * slash // 3  # r3's 2 unused units, the failed hour past grace of 3
     assert (settled["settled"], settled["delivered_hours"], settled["failed_hours"]) == (True, 1, 2)
@@ -66,7 +77,11 @@ def test_positions_and_bookings(market, store, serve, index):
 
     nobody = api.get("/accounts/0x000000000000000000000000000000000000dEaD/positions").json()
     assert (nobody["claimable"], nobody["positions"], nobody["bookings"], nobody["open_orders"]) == (
-        0, [], [], 0)
+        0,
+        [],
+        [],
+        0,
+    )
 
     wrong_case = r3.address[:2] + r3.address[2:].swapcase()
     for bad, words in (("0x1234", "20-byte"), ("0x" + "g" * 40, "20-byte"), (wrong_case, "checksum")):

@@ -24,14 +24,28 @@ from tests.backend.api.conftest import API_DOMAIN
 WALLET_SOURCE = "test/utils/ERC1271Wallet.sol"
 
 
-def siwe_text(address: str, nonce: str, *, domain: str = API_DOMAIN, chain_id: int = 31337,
-              uri: str = f"https://{API_DOMAIN}", expires: float | None = None) -> str:
+def siwe_text(
+    address: str,
+    nonce: str,
+    *,
+    domain: str = API_DOMAIN,
+    chain_id: int = 31337,
+    uri: str = f"https://{API_DOMAIN}",
+    expires: float | None = None,
+) -> str:
     def iso(t: float) -> str:
         return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    fields: dict[str, Any] = {"domain": domain, "address": address, "uri": uri, "version": "1",
-                              "chain_id": chain_id, "nonce": nonce, "issued_at": iso(time.time()),
-                              "statement": "Sign in to the gpuhours market."}
+    fields: dict[str, Any] = {
+        "domain": domain,
+        "address": address,
+        "uri": uri,
+        "version": "1",
+        "chain_id": chain_id,
+        "nonce": nonce,
+        "issued_at": iso(time.time()),
+        "statement": "Sign in to the gpuhours market.",
+    }
     if expires is not None:
         fields["expiration_time"] = iso(expires)
     return SiweMessage(**fields).prepare_message()
@@ -70,12 +84,21 @@ def wallet_artifact() -> dict[str, Any]:
     job = {
         "language": "Solidity",
         "sources": {WALLET_SOURCE: {"content": (contracts / WALLET_SOURCE).read_text()}},
-        "settings": {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "cancun",
-                     "remappings": ["@openzeppelin/contracts/=../node_modules/@openzeppelin/contracts/"],
-                     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": 200},
+            "evmVersion": "cancun",
+            "remappings": ["@openzeppelin/contracts/=../node_modules/@openzeppelin/contracts/"],
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
     }
-    result = subprocess.run([str(contracts / "bin" / "solc-v0.8.30"), "--standard-json", "--base-path", "."],
-                            input=json.dumps(job), capture_output=True, text=True, cwd=contracts, check=True)
+    result = subprocess.run(
+        [str(contracts / "bin" / "solc-v0.8.30"), "--standard-json", "--base-path", "."],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        cwd=contracts,
+        check=True,
+    )
     out = json.loads(result.stdout)
     problems = [e["formattedMessage"] for e in out.get("errors", []) if e["severity"] == "error"]
     assert not problems, problems

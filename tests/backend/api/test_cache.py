@@ -41,16 +41,20 @@ def test_cached_book_follows_orders_and_blocks(serve, market, accounts, store, i
     market.approve(renter, market.exchange.address)
     with Session(store) as db:
         row = db.get(SignedOrder, (market.chain_id, cheaper))
-        order = Order(row.maker, OrderKind.PRIMARY_SELL, cap, row.amount, row.price, row.expiry, row.salt,
-                      row.counter)
+        order = Order(
+            row.maker, OrderKind.PRIMARY_SELL, cap, row.amount, row.price, row.expiry, row.salt, row.counter
+        )
     market.fill(renter, Signed(order, bytes.fromhex(row.signature[2:]), bytes.fromhex(cheaper[2:])), 5)
     index()
     assert _best_ask(api, cap) == PRICE
 
     # Withdrawn through the store (as DELETE /orders does): gone at once.
     with Session(store) as db:
-        db.exec(update(SignedOrder).where(SignedOrder.order_hash == first)
-                .values(status="withdrawn", updated_at=time.time()))
+        db.exec(
+            update(SignedOrder)
+            .where(SignedOrder.order_hash == first)
+            .values(status="withdrawn", updated_at=time.time())
+        )
         db.commit()
     assert _best_ask(api, cap) is None
 
@@ -75,16 +79,42 @@ def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_s
     engine = make_store()
     empty = store_version(engine)
     with engine.begin() as conn:
-        conn.execute(insert(SignedOrder.__table__), [{
-            "chain_id": 31337, "order_hash": "0x" + "01" * 32, "maker": "0x" + "11" * 20, "kind": "buy",
-            "capacity_id": 1, "amount": 1, "price": 1, "expiry": 2**40, "salt": 1, "counter": 0,
-            "signature": "0x", "posted_at": 1.0, "updated_at": 1.0}])
+        conn.execute(
+            insert(SignedOrder.__table__),
+            [
+                {
+                    "chain_id": 31337,
+                    "order_hash": "0x" + "01" * 32,
+                    "maker": "0x" + "11" * 20,
+                    "kind": "buy",
+                    "capacity_id": 1,
+                    "amount": 1,
+                    "price": 1,
+                    "expiry": 2**40,
+                    "salt": 1,
+                    "counter": 0,
+                    "signature": "0x",
+                    "posted_at": 1.0,
+                    "updated_at": 1.0,
+                }
+            ],
+        )
     posted = store_version(engine)
     assert posted != empty
     with engine.begin() as conn:
-        conn.execute(insert(Checkpoint.__table__), [{
-            "chain_id": 31337, "block_number": 7, "block_hash": "0x" + "aa" * 32, "genesis_hash": "0x" + "00" * 32,
-            "start_block": 0, "updated_at": 0.0}])
+        conn.execute(
+            insert(Checkpoint.__table__),
+            [
+                {
+                    "chain_id": 31337,
+                    "block_number": 7,
+                    "block_hash": "0x" + "aa" * 32,
+                    "genesis_hash": "0x" + "00" * 32,
+                    "start_block": 0,
+                    "updated_at": 0.0,
+                }
+            ],
+        )
     indexed = store_version(engine)
     assert indexed not in (empty, posted)
     with engine.begin() as conn:  # a reorg: the same height, another block

@@ -27,14 +27,35 @@ def test_list_filters_sort_and_pages(market, store, serve, index):
     assert ids(listing) == [a, c, b] and listing.json()["total"] == 3
     first = listing.json()["items"][0]
     assert first == {
-        "capacity_id": a, "node_id": rnd.nodes[0], "provider": p1, "start": t0, "end": t0 + 4 * HOUR,
-        "hours": 4, "status": "active", "close_reason": "none", "supply_cap": 16, "minted": 1, "supply": 1,
-        "units_available": 15, "activated": 0, "bond": first["bond"], "unit_backing": 1_000_000,
+        "capacity_id": a,
+        "node_id": rnd.nodes[0],
+        "provider": p1,
+        "start": t0,
+        "end": t0 + 4 * HOUR,
+        "hours": 4,
+        "status": "active",
+        "close_reason": "none",
+        "supply_cap": 16,
+        "minted": 1,
+        "supply": 1,
+        "units_available": 15,
+        "activated": 0,
+        "bond": first["bond"],
+        "unit_backing": 1_000_000,
         "created_block": first["created_block"],
         "created_time": first["created_time"],
-        "node": {"node_id": rnd.nodes[0], "owner": p1, "gpu_model": "H100-SXM5-80GB", "gpu_count": 4,
-                 "vram_gb": 80, "region": "eu-west", "interconnect": "NVLink"},
-        "best_ask": 2_300_000, "best_bid": 2_000_000, "reliability_bps": 6_325,  # see test_nodes.RELIABILITY
+        "node": {
+            "node_id": rnd.nodes[0],
+            "owner": p1,
+            "gpu_model": "H100-SXM5-80GB",
+            "gpu_count": 4,
+            "vram_gb": 80,
+            "region": "eu-west",
+            "interconnect": "NVLink",
+        },
+        "best_ask": 2_300_000,
+        "best_bid": 2_000_000,
+        "reliability_bps": 6_325,  # see test_nodes.RELIABILITY
         "epochs_attested": 3,
     }
     assert first["bond"] == 16 * market.min_bond_per_unit()
@@ -81,11 +102,15 @@ def test_list_filters_sort_and_pages(market, store, serve, index):
     assert ids(page) == [b] and page.json()["total"] == 3 and page.json()["offset"] == 2
 
     # Bad parameters: JSON errors with a reason.
-    for params, words in (({"limit": 11}, "at most 10"), ({"sort": "cheapest"}, "sort"),
-                          ({"min_reliability": 10_001}, "min_reliability"), ({"limit": 0}, "limit"),
-                          ({"provider": "0x1234"}, "20-byte"),
-                          ({"provider": p1[:-1] + ("a" if p1[-1] != "a" else "b")}, "checksum"),
-                          ({"provider": p1.swapcase().replace("0X", "0x")}, "checksum")):
+    for params, words in (
+        ({"limit": 11}, "at most 10"),
+        ({"sort": "cheapest"}, "sort"),
+        ({"min_reliability": 10_001}, "min_reliability"),
+        ({"limit": 0}, "limit"),
+        ({"provider": "0x1234"}, "20-byte"),
+        ({"provider": p1[:-1] + ("a" if p1[-1] != "a" else "b")}, "checksum"),
+        ({"provider": p1.swapcase().replace("0X", "0x")}, "checksum"),
+    ):
         response = api.get("/capacities", params=params)
         assert response.status_code == 422, (params, response.text)
         error = response.json()["error"]
@@ -109,7 +134,11 @@ def test_detail_and_book(market, store, serve, index):
     assert (d["delivered_hours"], d["failed_hours"]) == (1, 2)
     backing, bond, penalty, premium = market.escrow.functions.funds(cap1).call()
     assert {k: d["escrow"][k] for k in ("backing", "bond", "penalty_per_unit", "premium")} == {
-        "backing": backing, "bond": bond, "penalty_per_unit": penalty, "premium": premium}
+        "backing": backing,
+        "bond": bond,
+        "penalty_per_unit": penalty,
+        "premium": premium,
+    }
     assert d["escrow"]["slashed"] > 0 and d["escrow"]["released"] > 0
     bookings = [market.booking(bid) for bid in rnd.bookings[1:]]
     reasons = dict(Counter(CLOSE_REASONS[booking["closeReason"]] for booking in bookings))
@@ -117,8 +146,12 @@ def test_detail_and_book(market, store, serve, index):
     assert s["count"] == 2 and s["open"] == 0 and s["settled"] == 2 and s["by_close_reason"] == reasons
     assert s["gpu_hours"] == sum(bk["gpus"] * bk["hours"] for bk in bookings) == 3 + 4
     # The bond went to the failed booking and, for the failed hours past grace, to the unused hours.
-    unused_slashed = sum(e["args"]["slashed"] for e in market.settlement.events.UnusedSettled().get_logs(
-        from_block=market.deployment.deploy_block, argument_filters={"capacityId": cap1}))
+    unused_slashed = sum(
+        e["args"]["slashed"]
+        for e in market.settlement.events.UnusedSettled().get_logs(
+            from_block=market.deployment.deploy_block, argument_filters={"capacityId": cap1}
+        )
+    )
     assert s["slashed"] + unused_slashed == d["escrow"]["slashed"] and unused_slashed > 0
     assert s["delivered_hours"] + s["failed_hours"] == 3 + 2
 
@@ -134,20 +167,32 @@ def test_detail_and_book(market, store, serve, index):
     book = api.get(f"/capacities/{om.a}/book", params={"depth": 10})
     assert book.status_code == 200, book.text
     asks, bids = book.json()["asks"], book.json()["bids"]
-    assert asks["levels"] == [{"price": 2_300_000, "remaining": 3 + 2, "orders": 2},
-                              {"price": 2_400_000, "remaining": 1, "orders": 1},
-                              {"price": 2_500_000, "remaining": 10, "orders": 1}]
-    assert bids["levels"] == [{"price": 2_000_000, "remaining": 2, "orders": 1},
-                              {"price": 1_900_000, "remaining": 4, "orders": 1}]
+    assert asks["levels"] == [
+        {"price": 2_300_000, "remaining": 3 + 2, "orders": 2},
+        {"price": 2_400_000, "remaining": 1, "orders": 1},
+        {"price": 2_500_000, "remaining": 10, "orders": 1},
+    ]
+    assert bids["levels"] == [
+        {"price": 2_000_000, "remaining": 2, "orders": 1},
+        {"price": 1_900_000, "remaining": 4, "orders": 1},
+    ]
     o = om.orders
     assert [x["order_hash"] for x in asks["orders"]] == [
-        "0x" + o[n].hash.hex() for n in ("a_ask_23", "a_ask_23b", "a_resale_24", "a_ask_25")]
+        "0x" + o[n].hash.hex() for n in ("a_ask_23", "a_ask_23b", "a_resale_24", "a_ask_25")
+    ]
     assert asks["orders"][0] == {
-        "order_hash": "0x" + o["a_ask_23"].hash.hex(), "maker": rnd.accounts[1].address,
-        "kind": "primary_sell", "price": 2_300_000, "amount": 4, "remaining": 3, "expiry": om.t0}
+        "order_hash": "0x" + o["a_ask_23"].hash.hex(),
+        "maker": rnd.accounts[1].address,
+        "kind": "primary_sell",
+        "price": 2_300_000,
+        "amount": 4,
+        "remaining": 3,
+        "expiry": om.t0,
+    }
     assert asks["orders"][2]["kind"] == "sell"
     assert [x["order_hash"] for x in bids["orders"]] == [
-        "0x" + o[n].hash.hex() for n in ("a_bid_20", "a_bid_19")]
+        "0x" + o[n].hash.hex() for n in ("a_bid_20", "a_bid_19")
+    ]
 
     top = api.get(f"/capacities/{om.a}/book", params={"depth": 1}).json()
     assert top["asks"]["levels"] == [{"price": 2_300_000, "remaining": 5, "orders": 2}]

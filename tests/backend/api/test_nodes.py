@@ -10,7 +10,7 @@ from tests.backend.market_round import play_round
 UPTIMES = (10_000, 5_000, 4_000)  # what play_round's oracle attests for node 1, epoch by epoch
 STEP = 2 ** (-1 / 168)  # the oracle's reliability weight per epoch of age
 # The exponentially weighted mean the oracle computes at the last of the three epochs: 6,325.08...
-RELIABILITY = int(sum(u * STEP ** (2 - i) for i, u in enumerate(UPTIMES)) / sum(STEP ** k for k in range(3)))
+RELIABILITY = int(sum(u * STEP ** (2 - i) for i, u in enumerate(UPTIMES)) / sum(STEP**k for k in range(3)))
 
 
 def test_nodes_reliability_and_attestations(market, store, serve, index, settings):
@@ -21,13 +21,31 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     node1, node2 = rnd.nodes
     chain_id = market.chain_id
     with store.begin() as conn:
-        conn.execute(insert(NodeMetadata.__table__).values(  # type: ignore[attr-defined]
-            chain_id=chain_id, node_id=node1, owner=p1.address, name="fra-h100-01", description="4x H100",
-            endpoint="https://fra.example/agent", tags=["nvlink"], updated_at=1_000.0))
-        conn.execute(insert(NodeHealth.__table__).values(  # type: ignore[attr-defined]
-            chain_id=chain_id, node_id=node1, last_epoch=rnd.epochs[-1][1], stale=True, flagged_at=2_000.0,
-            checked_at=2_000.0))
-        slashed = sum(conn.execute(select(Slash.amount).where(Slash.capacity_id == rnd.capacities[0])).scalars())
+        conn.execute(
+            insert(NodeMetadata.__table__).values(  # type: ignore[attr-defined]
+                chain_id=chain_id,
+                node_id=node1,
+                owner=p1.address,
+                name="fra-h100-01",
+                description="4x H100",
+                endpoint="https://fra.example/agent",
+                tags=["nvlink"],
+                updated_at=1_000.0,
+            )
+        )
+        conn.execute(
+            insert(NodeHealth.__table__).values(  # type: ignore[attr-defined]
+                chain_id=chain_id,
+                node_id=node1,
+                last_epoch=rnd.epochs[-1][1],
+                stale=True,
+                flagged_at=2_000.0,
+                checked_at=2_000.0,
+            )
+        )
+        slashed = sum(
+            conn.execute(select(Slash.amount).where(Slash.capacity_id == rnd.capacities[0])).scalars()
+        )
     # The SLA comes from the indexed SlaSet event, not from these settings.
     api = serve(api_page_max=20, sla_min_uptime_bps=3_000)
 
@@ -41,6 +59,7 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     # fixed point agree, to the basis point (both round down from 6,325.08).
     assert first["reliability_bps"] == RELIABILITY == on_chain == 6_325
     assert (first["epochs_attested"], first["gpu_model"], first["owner"]) == (3, "H100-SXM5-80GB", p1.address)
+
     # Node 2 was transferred from provider 2 to provider 1 during the round.
     def node_ids(**params) -> list[int]:
         return [n["node_id"] for n in api.get("/nodes", params=params).json()["items"]]
@@ -57,18 +76,29 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     detail = api.get(f"/nodes/{node1}")
     assert detail.status_code == 200, detail.text
     d = detail.json()
-    assert d["metadata"] == {"name": "fra-h100-01", "description": "4x H100",
-                             "endpoint": "https://fra.example/agent", "tags": ["nvlink"],
-                             "updated_at": 1_000.0}
+    assert d["metadata"] == {
+        "name": "fra-h100-01",
+        "description": "4x H100",
+        "endpoint": "https://fra.example/agent",
+        "tags": ["nvlink"],
+        "updated_at": 1_000.0,
+    }
     sla_uptime, sla_per_joule = market.settlement.functions.sla().call()[:2]
     assert sla_uptime == settings.sla_min_uptime_bps != 3_000
     met = sum(u >= sla_uptime for u in UPTIMES)
     assert d["reliability"] == {
-        "epochs": 3, "reliability_bps": RELIABILITY, "mean_load_bps": 6_000,
-        "gpu_seconds": sum(4 * 3600 * u // 10_000 for u in UPTIMES), "mean_mflops_per_joule": 250_000,
-        "mean_gflops": 600_000, "last_epoch": rnd.epochs[-1][1], "stale": True,
-        "sla_min_uptime_bps": sla_uptime, "sla_min_gflops_per_joule": sla_per_joule,
-        "sla_epochs_met": met, "sla_share_bps": met * 10_000 // 3,
+        "epochs": 3,
+        "reliability_bps": RELIABILITY,
+        "mean_load_bps": 6_000,
+        "gpu_seconds": sum(4 * 3600 * u // 10_000 for u in UPTIMES),
+        "mean_mflops_per_joule": 250_000,
+        "mean_gflops": 600_000,
+        "last_epoch": rnd.epochs[-1][1],
+        "stale": True,
+        "sla_min_uptime_bps": sla_uptime,
+        "sla_min_gflops_per_joule": sla_per_joule,
+        "sla_epochs_met": met,
+        "sla_share_bps": met * 10_000 // 3,
     }
     assert met == 1
     assert d["slashed_total"] == slashed > 0 and d["capacities"] == 1

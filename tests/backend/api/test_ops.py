@@ -19,7 +19,7 @@ def test_health_ready_and_metrics(serve, index):
     assert checks["lag_blocks"] == checks["head"] - checks["indexed"] >= 0
     metrics = api.get("/metrics").text
     assert 'gpuhours_http_requests_total{method="GET",route="/ready",status="200"} 1.0' in metrics
-    assert f"gpuhours_indexer_checkpoint_block{{chain_id=\"31337\"}} {checks['indexed']}" in metrics
+    assert f'gpuhours_indexer_checkpoint_block{{chain_id="31337"}} {checks["indexed"]}' in metrics
 
 
 def test_unknown_path_is_json_404(serve):
@@ -48,6 +48,13 @@ def test_openapi_documents_every_route_with_examples_and_the_error_shape(serve):
         assert error["schema"]["$ref"].endswith("/ErrorBody"), f"{method} {path}"
     schemas = spec["components"]["schemas"]
     assert schemas["ErrorBody"]["examples"][0]["error"]["code"] == "stale_counter"
-    for name in ("OrderCreate", "CapacityPublic", "FillRequest", "UnsignedTx", "SettleBookingRequest",
-                 "SettleUnusedRequest", "SettleCapacityRequest"):
+    for name in (
+        "OrderCreate",
+        "CapacityPublic",
+        "FillRequest",
+        "UnsignedTx",
+        "SettleBookingRequest",
+        "SettleUnusedRequest",
+        "SettleCapacityRequest",
+    ):
         assert schemas[name].get("examples") or schemas[name].get("example"), f"{name} has no example"

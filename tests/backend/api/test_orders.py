@@ -42,9 +42,18 @@ def book(market: Market, accounts) -> dict[str, Any]:
 def body(signed: SignedOrder, **extra: Any) -> dict[str, Any]:
     """The POST /orders body: uint256 values as decimal strings, the rest as numbers (both are taken)."""
     o = signed.order
-    return {"maker": o.maker, "kind": int(o.kind), "capacityId": o.capacity_id, "amount": o.amount,
-            "price": str(o.price), "expiry": o.expiry, "salt": str(o.salt), "counter": o.counter,
-            "signature": "0x" + signed.signature.hex(), **extra}
+    return {
+        "maker": o.maker,
+        "kind": int(o.kind),
+        "capacityId": o.capacity_id,
+        "amount": o.amount,
+        "price": str(o.price),
+        "expiry": o.expiry,
+        "salt": str(o.salt),
+        "counter": o.counter,
+        "signature": "0x" + signed.signature.hex(),
+        **extra,
+    }
 
 
 def sign(market: Market, account, order: Order, *, chain_id: int | None = None, exchange: str | None = None):
@@ -52,8 +61,9 @@ def sign(market: Market, account, order: Order, *, chain_id: int | None = None, 
 
 
 def ask(market: Market, book: dict[str, Any], amount: int = 4, **changes: Any) -> Order:
-    order = Order.new(book["provider"].address, OrderKind.PRIMARY_SELL, book["capacity"], amount, PRICE,
-                      book["expiry"])
+    order = Order.new(
+        book["provider"].address, OrderKind.PRIMARY_SELL, book["capacity"], amount, PRICE, book["expiry"]
+    )
     return replace(order, **changes)
 
 
@@ -66,15 +76,30 @@ def test_a_primary_sell_goes_on_the_book_and_fills(serve, market, accounts, book
     got = posted.json()
     assert got["hash"] == h and got["state"] == "open" and got["status"] == "open"
     assert got["kind"] == "primary_sell" and got["filled"] == "0" and got["remaining"] == "4"
-    assert got["order"] == {"maker": book["provider"].address, "kind": 0, "capacityId": str(book["capacity"]),
-                            "amount": "4", "price": str(PRICE), "expiry": str(book["expiry"]),
-                            "salt": str(signed.order.salt), "counter": "0"}
+    assert got["order"] == {
+        "maker": book["provider"].address,
+        "kind": 0,
+        "capacityId": str(book["capacity"]),
+        "amount": "4",
+        "price": str(PRICE),
+        "expiry": str(book["expiry"]),
+        "salt": str(signed.order.salt),
+        "counter": "0",
+    }
     assert api.get(f"/orders/{h}").json() == got
 
     # What the book hands out fills at the Exchange as it is.
     o = got["order"]
-    from_book = Order(o["maker"], OrderKind(o["kind"]), int(o["capacityId"]), int(o["amount"]),
-                      int(o["price"]), int(o["expiry"]), int(o["salt"]), int(o["counter"]))
+    from_book = Order(
+        o["maker"],
+        OrderKind(o["kind"]),
+        int(o["capacityId"]),
+        int(o["amount"]),
+        int(o["price"]),
+        int(o["expiry"]),
+        int(o["salt"]),
+        int(o["counter"]),
+    )
     signature = bytes.fromhex(got["signature"][2:])
     fill = market.fill(accounts[3], SignedOrder(from_book, signature, signed.hash), 3)
     assert fill.amount == 3
@@ -110,8 +135,9 @@ def test_unfillable_orders_are_refused_with_the_reason(serve, market, accounts, 
 
     # Signed by someone else than the maker.
     forged = ask(market, book)
-    sig = Account.sign_typed_data(accounts[2].key, full_message=typed_data(forged, market.chain_id,
-                                                                          market.exchange.address)).signature
+    sig = Account.sign_typed_data(
+        accounts[2].key, full_message=typed_data(forged, market.chain_id, market.exchange.address)
+    ).signature
     assert post(SignedOrder(forged, bytes(sig), b"")) == (400, "bad_signature")
     # Signed for another chain or another Exchange: named when the domain is stated, else a bad signature.
     foreign = sign(market, provider, ask(market, book), chain_id=1)
@@ -152,8 +178,10 @@ def test_unfillable_orders_are_refused_with_the_reason(serve, market, accounts, 
     assert error(api.post("/orders", json={**good, "salt": str(2**256)})) == (422, "invalid_request")
     assert error(api.post("/orders", json={**good, "amount": 1.5})) == (422, "invalid_request")
     assert error(api.post("/orders", json={**good, "kind": 3})) == (422, "invalid_request")
-    assert error(api.post("/orders", json={k: v for k, v in good.items() if k != "signature"})) \
-        == (422, "invalid_request")
+    assert error(api.post("/orders", json={k: v for k, v in good.items() if k != "signature"})) == (
+        422,
+        "invalid_request",
+    )
     # Nothing refused was stored; the good one still goes through.
     assert api.get("/orders").json()["total"] == 0
     # uint256 values past JavaScript's safe integers arrive as JSON numbers too.
@@ -187,15 +215,19 @@ def test_a_contract_wallet_posts_a_bid_through_erc1271(serve, market, accounts, 
     market.send(accounts[0], market.usdc.functions.mint(wallet, 100 * USDC))
     bid = Order.new(wallet, OrderKind.BUY, book["capacity"], 2, PRICE, book["expiry"])
     digest = order_hash(bid, market.chain_id, market.exchange.address)
-    by_owner = Account.sign_typed_data(owner.key, full_message=typed_data(bid, market.chain_id,
-                                                                          market.exchange.address)).signature
+    by_owner = Account.sign_typed_data(
+        owner.key, full_message=typed_data(bid, market.chain_id, market.exchange.address)
+    ).signature
     posted = api.post("/orders", json=body(SignedOrder(bid, bytes(by_owner), digest)))
     assert posted.status_code == 201, posted.text
     assert posted.json()["order"]["maker"] == wallet
-    by_stranger = Account.sign_typed_data(accounts[3].key, full_message=typed_data(
-        replace(bid, salt=1), market.chain_id, market.exchange.address)).signature
-    assert error(api.post("/orders", json=body(SignedOrder(replace(bid, salt=1), bytes(by_stranger), b"")))) \
-        == (400, "bad_signature")
+    by_stranger = Account.sign_typed_data(
+        accounts[3].key,
+        full_message=typed_data(replace(bid, salt=1), market.chain_id, market.exchange.address),
+    ).signature
+    assert error(
+        api.post("/orders", json=body(SignedOrder(replace(bid, salt=1), bytes(by_stranger), b"")))
+    ) == (400, "bad_signature")
 
 
 def test_withdrawal_is_the_makers_and_returns_the_binding_cancel(serve, market, accounts, book, index):

@@ -37,13 +37,27 @@ def test_prices_from_fills(market, store, serve, index):
     items = {item["gpu_class"]: item for item in body["items"]}
     assert list(items) == [A100, H100]
     assert {k: v for k, v in items[H100].items() if k != "last_time"} == {
-        "gpu_class": H100, "last_price": 2_300_000, "vwap_24h": 2_393_333,
-        "volume_24h": 15, "fills_24h": 4, "mark_price": 2_020_000, "mark_epoch": rnd.epochs[-1][1]}
+        "gpu_class": H100,
+        "last_price": 2_300_000,
+        "vwap_24h": 2_393_333,
+        "volume_24h": 15,
+        "fills_24h": 4,
+        "mark_price": 2_020_000,
+        "mark_epoch": rnd.epochs[-1][1],
+    }
     assert market.oracle.functions.markPrice(bytes(H100, "ascii").ljust(32, b"\0")).call() == [
-        2_020_000, rnd.epochs[-1][1]]
+        2_020_000,
+        rnd.epochs[-1][1],
+    ]
     assert {k: v for k, v in items[A100].items() if k != "last_time"} == {
-        "gpu_class": A100, "last_price": 1_200_000, "vwap_24h": 1_800_000,
-        "volume_24h": 6, "fills_24h": 3, "mark_price": None, "mark_epoch": None}
+        "gpu_class": A100,
+        "last_price": 1_200_000,
+        "vwap_24h": 1_800_000,
+        "volume_24h": 6,
+        "fills_24h": 3,
+        "mark_price": None,
+        "mark_epoch": None,
+    }
     assert items[A100]["last_time"] <= now(market)
 
     # Fills of a class, newest first, paged.
@@ -54,7 +68,10 @@ def test_prices_from_fills(market, store, serve, index):
     newest = page["items"][0]
     assert newest["order_hash"] == "0x" + om.orders["a_ask_23"].hash.hex()
     assert (newest["kind"], newest["capacity_id"], newest["taker"]) == (
-        "primary_sell", om.a, rnd.accounts[3].address)
+        "primary_sell",
+        om.a,
+        rnd.accounts[3].address,
+    )
     rest = api.get(f"/prices/{H100}/fills", params={"limit": 3, "offset": 3}).json()["items"]
     assert [(f["amount"], f["price"], f["kind"]) for f in rest] == [(8, PRICE, "primary_sell")]
     a100_fills = api.get(f"/prices/{A100}/fills").json()["items"]
@@ -78,24 +95,34 @@ def test_price_index_rows_are_used_while_fresh(market, store, serve, index):
     head = now(market)
     with store.connect() as conn:
         computed = compute_price_index(conn, market.chain_id, head)
-    assert [(r["gpu_class"], r["last_price"], r["vwap_24h"], r["volume_24h"], r["fills_24h"])
-            for r in computed] == [
-        (A100, PRICE, PRICE, 4, 2), (H100, 2 * PRICE, (12 * PRICE + 4 * PRICE) // 14, 14, 3)]
+    assert [
+        (r["gpu_class"], r["last_price"], r["vwap_24h"], r["volume_24h"], r["fills_24h"]) for r in computed
+    ] == [(A100, PRICE, PRICE, 4, 2), (H100, 2 * PRICE, (12 * PRICE + 4 * PRICE) // 14, 14, 3)]
     assert set(computed[0]) == {"gpu_class", "last_price", "last_time", "vwap_24h", "volume_24h", "fills_24h"}
 
     # What the price-index task stores, as it stores it: served instead of a fresh computation.
-    stale_row = {**computed[0], "chain_id": market.chain_id, "last_price": 1,
-                 "updated_at": time.time() - 3_600}
+    stale_row = {
+        **computed[0],
+        "chain_id": market.chain_id,
+        "last_price": 1,
+        "updated_at": time.time() - 3_600,
+    }
     api = serve(task_price_interval=60.0)
     with store.begin() as conn:
         conn.execute(insert(PriceIndex.__table__), [stale_row])  # type: ignore[attr-defined]
     assert api.get("/prices").json()["source"] == "fills"  # an hour old: computed from the fills
     with store.begin() as conn:
         conn.execute(PriceIndex.__table__.delete())  # type: ignore[attr-defined]
-        conn.execute(insert(PriceIndex.__table__), [  # type: ignore[attr-defined]
-            {**r, "chain_id": market.chain_id, "vwap_24h": 7, "updated_at": time.time()} for r in computed])
+        conn.execute(
+            insert(PriceIndex.__table__),
+            [  # type: ignore[attr-defined]
+                {**r, "chain_id": market.chain_id, "vwap_24h": 7, "updated_at": time.time()} for r in computed
+            ],
+        )
     body = api.get("/prices").json()
     assert body["source"] == "index"
     assert [(i["gpu_class"], i["vwap_24h"], i["last_price"]) for i in body["items"]] == [
-        (A100, 7, PRICE), (H100, 7, 2 * PRICE)]
+        (A100, 7, PRICE),
+        (H100, 7, 2 * PRICE),
+    ]
     assert body["items"][1]["mark_price"] == 2_020_000

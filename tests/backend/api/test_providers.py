@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from tests.backend.api.test_auth import bearer, error, sign_in
 
-METADATA = {"name": "fra-h100-01", "description": "2x H100, NVLink", "endpoint": "https://fra-h100-01.example.net/",
-            "tags": ["h100", "eu-west"]}
+METADATA = {
+    "name": "fra-h100-01",
+    "description": "2x H100, NVLink",
+    "endpoint": "https://fra-h100-01.example.net/",
+    "tags": ["h100", "eu-west"],
+}
 
 
 def test_the_owner_describes_its_node(serve, market, accounts):
@@ -26,15 +30,21 @@ def test_the_owner_describes_its_node(serve, market, accounts):
 
     # A second write replaces the first.
     again = api.put(path, json={"name": "fra-h100-01b", "tags": []}, headers=bearer(token)).json()
-    assert (again["name"], again["description"], again["endpoint"], again["tags"]) \
-        == ("fra-h100-01b", "", None, [])
+    assert (again["name"], again["description"], again["endpoint"], again["tags"]) == (
+        "fra-h100-01b",
+        "",
+        None,
+        [],
+    )
     assert api.get(path).json()["name"] == "fra-h100-01b"
 
     stranger = sign_in(api, other)
     refused = api.put(path, json=METADATA, headers=bearer(stranger))
     assert error(refused) == (403, "not_node_owner") and owner.address in refused.json()["error"]["reason"]
-    assert error(api.put("/providers/nodes/999/metadata", json=METADATA, headers=bearer(token))) \
-        == (404, "unknown_node")
+    assert error(api.put("/providers/nodes/999/metadata", json=METADATA, headers=bearer(token))) == (
+        404,
+        "unknown_node",
+    )
     for bad in ({**METADATA, "endpoint": "ftp://x"}, {**METADATA, "name": ""}, {**METADATA, "tags": ["a b"]}):
         assert error(api.put(path, json=bad, headers=bearer(token))) == (422, "invalid_request")
 

@@ -80,7 +80,9 @@ def test_end_a_running_booking_early_from_an_unsigned_transaction(serve, market,
     node = market.register_node(provider, "H100-SXM5-80GB", 2, 80, "eu-west", "NVLink", ["GPU-early"])
     start = now(market) - now(market) % HOUR + HOUR
     backing = 2 * USDC
-    cap = market.create_capacity(provider, node, start, start + 6 * HOUR, backing, 12 * market.min_bond_per_unit())
+    cap = market.create_capacity(
+        provider, node, start, start + 6 * HOUR, backing, 12 * market.min_bond_per_unit()
+    )
     market.fill(renter, market.sign(provider, OrderKind.PRIMARY_SELL, cap, 12, backing, start), 12)
     booking = market.activate(renter, cap, start, 6, 2)
     api = serve()
@@ -100,6 +102,8 @@ def test_end_a_running_booking_early_from_an_unsigned_transaction(serve, market,
 
     index()
     with store.connect() as conn:
-        row = conn.execute(select(Booking.hours, Booking.hours_returned).where(Booking.booking_id == booking)).one()
+        row = conn.execute(
+            select(Booking.hours, Booking.hours_returned).where(Booking.booking_id == booking)
+        ).one()
         early_ends = conn.execute(select(Node.early_ends).where(Node.node_id == node)).scalar_one()
     assert tuple(row) == (2, 4) and early_ends == 1

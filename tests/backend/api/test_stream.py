@@ -104,7 +104,10 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
     assert len(filled) == 1
     assert filled[0]["args"]["orderHash"] == "0x" + ask.hash.hex()
     assert (filled[0]["args"]["amount"], filled[0]["args"]["price"], filled[0]["args"]["capacityId"]) == (
-        5, 2_100_000, capacity)
+        5,
+        2_100_000,
+        capacity,
+    )
     assert (filled[0]["contract"], filled[0]["event"]) == ("Exchange", "OrderFilled")
     assert {name for _, name, _ in live} >= {"GpuHours.TransferSingle", "Escrow.BackingDeposited"}
 
@@ -115,8 +118,9 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
     assert looks.n == seen
 
     # Resume after the first event: the rest, nothing seen twice; Last-Event-ID wins over since.
-    with api.stream("GET", "/events/stream", params={"since": 0},
-                    headers={"Last-Event-ID": str(ids[0])}) as response:
+    with api.stream(
+        "GET", "/events/stream", params={"since": 0}, headers={"Last-Event-ID": str(ids[0])}
+    ) as response:
         resumed = events_until_quiet(sse(response.iter_lines()))
     assert resumed == live[1:]
 
@@ -134,11 +138,12 @@ def test_fill_arrives_live_and_resumes(market, accounts, serve, index, fast_hear
     assert "GpuHours.TransferSingle" in names and "GpuHours.NodeRegistered" not in names
     assert replay(capacity_id=capacity + 1) == []
     everything = replay()
-    assert everything[-len(live):] == live and len(everything) > len(live)
+    assert everything[-len(live) :] == live and len(everything) > len(live)
 
 
-def test_open_streams_share_one_reader_of_the_store(market, accounts, serve, index, fast_heartbeat,
-                                                    monkeypatch):
+def test_open_streams_share_one_reader_of_the_store(
+    market, accounts, serve, index, fast_heartbeat, monkeypatch
+):
     """Twenty idle streams cost the store one look per poll interval, not twenty; a new event reaches
     every one of them."""
     index()
@@ -146,8 +151,10 @@ def test_open_streams_share_one_reader_of_the_store(market, accounts, serve, ind
     poll = 0.02  # api_settings' api_stream_poll
     looks = count_looks(monkeypatch)
     with ExitStack() as open_streams:
-        streams = [sse(open_streams.enter_context(api.stream("GET", "/events/stream")).iter_lines())
-                   for _ in range(20)]
+        streams = [
+            sse(open_streams.enter_context(api.stream("GET", "/events/stream")).iter_lines())
+            for _ in range(20)
+        ]
         for messages in streams:
             assert events_until_quiet(messages) == []
         seen = looks.n
@@ -157,7 +164,9 @@ def test_open_streams_share_one_reader_of_the_store(market, accounts, serve, ind
         index()
         for messages in streams:
             got = events_until_quiet(messages, expect=True)
-            assert [(name, data["args"]["nodeId"]) for _, name, data in got] == [("GpuHours.NodeRegistered", node)]
+            assert [(name, data["args"]["nodeId"]) for _, name, data in got] == [
+                ("GpuHours.NodeRegistered", node)
+            ]
 
 
 def test_bad_resume_points_are_json_422(serve):

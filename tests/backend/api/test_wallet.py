@@ -11,9 +11,13 @@ from tests.conftest import USDC, now
 def _send(market, account, tx: dict) -> dict:
     """Sign what the API returned with the wallet's key, send it, and wait for the receipt."""
     assert tx["from"] == account.address
-    fields = {k: (v if k in ("to", "data") else int(v)) for k, v in tx.items() if k != "from" and v is not None}
+    fields = {
+        k: (v if k in ("to", "data") else int(v)) for k, v in tx.items() if k != "from" and v is not None
+    }
     signed = account.sign_transaction(fields)
-    receipt = market.w3.eth.wait_for_transaction_receipt(market.w3.eth.send_raw_transaction(signed.raw_transaction))
+    receipt = market.w3.eth.wait_for_transaction_receipt(
+        market.w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
     assert receipt["status"] == 1
     return receipt
 
@@ -42,8 +46,10 @@ def test_approve_fill_activate_cancel_from_unsigned_transactions(serve, market, 
     assert market.hours_of(renter.address, cap) == 4
     assert before - market.usdc_balance(renter.address) == 4 * PRICE
 
-    tx = api.post("/tx/activate", json={"holder": renter.address, "capacity_id": cap, "start": start,
-                                        "hours": 2, "gpus": 2}).json()
+    tx = api.post(
+        "/tx/activate",
+        json={"holder": renter.address, "capacity_id": cap, "start": start, "hours": 2, "gpus": 2},
+    ).json()
     _send(market, renter, tx)
     assert market.hours_of(renter.address, cap) == 0
     assert market.hours.functions.bookedAt(cap, start).call() == 2
@@ -68,10 +74,16 @@ def test_fill_with_a_signed_permit_needs_no_approval(serve, market, accounts, st
     data = typed.json()
     assert data["message"]["spender"] == market.exchange.address
     signed = Account.sign_typed_data(renter.key, full_message=data)
-    permit = {"value": 3 * PRICE, "deadline": deadline, "v": signed.v,
-              "r": "0x" + signed.r.to_bytes(32, "big").hex(), "s": "0x" + signed.s.to_bytes(32, "big").hex()}
-    tx = api.post("/tx/fill", json={"taker": renter.address, "order_hash": order_hash, "amount": 3,
-                                    "permit": permit})
+    permit = {
+        "value": 3 * PRICE,
+        "deadline": deadline,
+        "v": signed.v,
+        "r": "0x" + signed.r.to_bytes(32, "big").hex(),
+        "s": "0x" + signed.s.to_bytes(32, "big").hex(),
+    }
+    tx = api.post(
+        "/tx/fill", json={"taker": renter.address, "order_hash": order_hash, "amount": 3, "permit": permit}
+    )
     assert tx.status_code == 200, tx.text
     _send(market, renter, tx.json())
     assert market.hours_of(renter.address, cap) == 3
@@ -83,12 +95,19 @@ def test_batch_fill_and_bad_requests(serve, market, accounts, store):
     renter = accounts[5]
     market.faucet(renter, 100 * USDC)
     market.approve(renter, market.exchange.address)
-    tx = api.post("/tx/fill-batch", json={"taker": renter.address, "fills": [
-        {"order_hash": order_hash, "amount": 2}, {"order_hash": order_hash, "amount": 3}]}).json()
+    tx = api.post(
+        "/tx/fill-batch",
+        json={
+            "taker": renter.address,
+            "fills": [{"order_hash": order_hash, "amount": 2}, {"order_hash": order_hash, "amount": 3}],
+        },
+    ).json()
     _send(market, renter, tx)
     assert market.hours_of(renter.address, cap) == 5
 
-    unknown = api.post("/tx/fill", json={"taker": renter.address, "order_hash": "0x" + "ab" * 32, "amount": 1})
+    unknown = api.post(
+        "/tx/fill", json={"taker": renter.address, "order_hash": "0x" + "ab" * 32, "amount": 1}
+    )
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_order"
     bad = api.post("/tx/fill", json={"taker": "0x1234", "order_hash": order_hash, "amount": 0})
     assert bad.status_code == 422

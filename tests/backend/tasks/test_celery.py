@@ -21,16 +21,22 @@ def test_celery_needs_redis(make_store):
         make_celery(indexer_settings(make_store(), redis_url=None))
 
 
-def test_worker_indexes_and_prices_through_redis(make_store, redis_url, market, chain, deployments_dir,
-                                                  accounts):
+def test_worker_indexes_and_prices_through_redis(
+    make_store, redis_url, market, chain, deployments_dir, accounts
+):
     engine = make_store()
     p1, r3 = accounts[1], accounts[3]
     cap, start = sell_hours(market, p1, r3, 3, 2_000_000)
     market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 8, 3_000_000, start), 1)
 
     # A queue of this test's own: nothing another test left behind can take its tasks.
-    settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir, redis_url=redis_url,
-                                redis_namespace=f"gpuhours-test-{RUN_ID}-{uuid.uuid4().hex[:6]}")
+    settings = indexer_settings(
+        engine,
+        rpc_url=chain.url,
+        deployments_dir=deployments_dir,
+        redis_url=redis_url,
+        redis_namespace=f"gpuhours-test-{RUN_ID}-{uuid.uuid4().hex[:6]}",
+    )
     app = make_celery(settings, TaskContext(settings, engine))
     assert set(app.conf.beat_schedule) == {"index", "expire_orders", "sla_watchdog", "price_index", "settle"}
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
@@ -39,7 +45,11 @@ def test_worker_indexes_and_prices_through_redis(make_store, redis_url, market, 
         assert app.tasks["gpuhours.price_index"].delay().get(timeout=60) == 1
         assert app.tasks["gpuhours.expire_orders"].delay().get(timeout=60) == 0
         assert app.tasks["gpuhours.settle"].delay().get(timeout=60) == {
-            "settled": 0, "skipped": 0, "failed": 0, "decisions": []}  # nothing has ended yet
+            "settled": 0,
+            "skipped": 0,
+            "failed": 0,
+            "decisions": [],
+        }  # nothing has ended yet
     with engine.connect() as conn:
         cp = conn.execute(select(Checkpoint.__table__.c.block_number)).scalar_one()
         (row,) = conn.execute(select(PriceIndex.__table__)).mappings().all()

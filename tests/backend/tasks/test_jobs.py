@@ -17,9 +17,21 @@ from tests.conftest import USDC, now, warp_to
 
 
 def _posted(chain_id: int, n: int, expiry: int, status: str = "open") -> dict:
-    return {"chain_id": chain_id, "order_hash": "0x" + f"{n:064x}", "maker": "0x" + "11" * 20,
-            "kind": "primary_sell", "capacity_id": 1, "amount": 10, "price": 2_000_000, "expiry": expiry,
-            "salt": n, "counter": 0, "signature": "0x", "status": status, "posted_at": 0.0}
+    return {
+        "chain_id": chain_id,
+        "order_hash": "0x" + f"{n:064x}",
+        "maker": "0x" + "11" * 20,
+        "kind": "primary_sell",
+        "capacity_id": 1,
+        "amount": 10,
+        "price": 2_000_000,
+        "expiry": expiry,
+        "salt": n,
+        "counter": 0,
+        "signature": "0x",
+        "status": status,
+        "posted_at": 0.0,
+    }
 
 
 def test_expire_orders_marks_only_open_orders_past_expiry(make_store):
@@ -27,18 +39,31 @@ def test_expire_orders_marks_only_open_orders_past_expiry(make_store):
     so = SignedOrder.__table__
     t = 1_900_000_000
     with engine.begin() as conn:
-        conn.execute(insert(so), [
-            _posted(31337, 1, t - 1), _posted(31337, 2, t), _posted(31337, 3, t + 60),
-            _posted(31337, 4, t - 5, status="withdrawn"), _posted(1, 5, t - 1),
-        ])
+        conn.execute(
+            insert(so),
+            [
+                _posted(31337, 1, t - 1),
+                _posted(31337, 2, t),
+                _posted(31337, 3, t + 60),
+                _posted(31337, 4, t - 5, status="withdrawn"),
+                _posted(1, 5, t - 1),
+            ],
+        )
         assert jobs.expire_orders(conn, 31337, t) == 1
         assert jobs.expire_orders(conn, 31337, t) == 0
         states = dict(conn.execute(select(so.c.order_hash, so.c.status)).all())
     assert [states["0x" + f"{n:064x}"] for n in range(1, 6)] == [
-        "expired", "open", "open", "withdrawn", "open"]
+        "expired",
+        "open",
+        "open",
+        "withdrawn",
+        "open",
+    ]
 
 
-def test_sla_watchdog_flags_nodes_whose_attestations_stop(make_store, market, chain, deployments_dir, accounts):
+def test_sla_watchdog_flags_nodes_whose_attestations_stop(
+    make_store, market, chain, deployments_dir, accounts
+):
     engine = make_store()
     p1, p2 = accounts[1], accounts[2]
     for p in (p1, p2):
@@ -77,8 +102,9 @@ def test_sla_watchdog_flags_nodes_whose_attestations_stop(make_store, market, ch
         assert health(conn) == {}
 
 
-def test_index_once_reaches_the_head_and_yields_to_a_writer(make_store, market, chain, deployments_dir,
-                                                            accounts):
+def test_index_once_reaches_the_head_and_yields_to_a_writer(
+    make_store, market, chain, deployments_dir, accounts
+):
     engine = make_store()
     p1, r3 = accounts[1], accounts[3]
     cap, start = sell_hours(market, p1, r3, 3, 2_000_000)
@@ -100,8 +126,9 @@ def test_index_once_reaches_the_head_and_yields_to_a_writer(make_store, market, 
         indexer.close()
 
 
-def test_the_task_context_keeps_one_indexer_and_starts_afresh_after_a_failure(make_store, market, chain,
-                                                                               deployments_dir, accounts):
+def test_the_task_context_keeps_one_indexer_and_starts_afresh_after_a_failure(
+    make_store, market, chain, deployments_dir, accounts
+):
     engine = make_store()
     sell_hours(market, accounts[1], accounts[3], 3, 2_000_000)
     settings = indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir)

@@ -58,8 +58,14 @@ def assert_fully_settled(market, rnd: SettleRound) -> None:
     treasury = market.escrow.functions.treasury().call()
     gained = {who: market.claimable(who) - before for who, before in rnd.claimable.items()}
     assert backing_ok == 8 * PRICE and backing_bad == 6 * PRICE
-    assert gained == {p1.address: backing_ok - fees_ok + bond_ok, p2.address: bond_bad - slashed, r3.address: 0,
-                      r4.address: backing_bad + slashed, r5.address: 0, treasury: fees_ok}
+    assert gained == {
+        p1.address: backing_ok - fees_ok + bond_ok,
+        p2.address: bond_bad - slashed,
+        r3.address: 0,
+        r4.address: backing_bad + slashed,
+        r5.address: 0,
+        treasury: fees_ok,
+    }
     # The cancelled capacity is the holders' to redeem: the keeper leaves it alone.
     assert market.capacity(rnd.cap_cancelled)["status"] == 2
     assert market.escrow.functions.funds(rnd.cap_cancelled).call() == rnd.funds[rnd.cap_cancelled]
@@ -105,12 +111,16 @@ def test_keeper_settles_a_mixed_round_once(make_store, market, chain, deployment
     # The store shows the payouts.
     acc, cap, bk = EscrowAccount.__table__, Capacity.__table__, Booking.__table__
     with engine.connect() as conn:
-        claimable = dict(conn.execute(select(acc.c.account, acc.c.claimable)
-                                      .where(acc.c.chain_id == market.chain_id)).all())
+        claimable = dict(
+            conn.execute(
+                select(acc.c.account, acc.c.claimable).where(acc.c.chain_id == market.chain_id)
+            ).all()
+        )
         status = dict(conn.execute(select(cap.c.capacity_id, cap.c.status)).all())
         bookings = dict(conn.execute(select(bk.c.booking_id, bk.c.close_reason)).all())
-        funds = {r.capacity_id: (r.backing, r.bond, r.premium)
-                 for r in conn.execute(select(EscrowFunds.__table__))}
+        funds = {
+            r.capacity_id: (r.backing, r.bond, r.premium) for r in conn.execute(select(EscrowFunds.__table__))
+        }
     for who in (*rnd.providers, *rnd.renters):
         assert claimable.get(who.address, 0) == market.claimable(who.address)
     assert status == {rnd.cap_ok: "closed", rnd.cap_bad: "closed", rnd.cap_cancelled: "cancelled"}
@@ -149,9 +159,13 @@ def test_two_keepers_racing_settle_each_item_once(make_store, market, chain, dep
     settled = Counter((d.call, d.id) for d in decisions if d.outcome == "settled")
     # Each booking and window settled exactly once, by one keeper or the other; unused hours once
     # per holder (each keeper sends all holders in one call, so one call wins).
-    assert settled == {("settleBooking", rnd.booking_ok): 1, ("settleBooking", rnd.booking_bad): 1,
-                       ("settleUnused", rnd.cap_ok): 1,
-                       ("settleCapacity", rnd.cap_ok): 1, ("settleCapacity", rnd.cap_bad): 1}
+    assert settled == {
+        ("settleBooking", rnd.booking_ok): 1,
+        ("settleBooking", rnd.booking_bad): 1,
+        ("settleUnused", rnd.cap_ok): 1,
+        ("settleCapacity", rnd.cap_ok): 1,
+        ("settleCapacity", rnd.cap_bad): 1,
+    }
     assert len(settled_events(market, "BookingSettled")) == 2
     assert len(settled_events(market, "UnusedSettled")) == 2
     assert_fully_settled(market, rnd)
@@ -167,8 +181,9 @@ def test_the_keeper_account_is_a_keystore_outside_dev_chains(make_store, tmp_pat
     keystore, password = tmp_path / "keeper.json", tmp_path / "pw"
     keystore.write_text(json.dumps(Account.encrypt(key.key, "s3cret")))
     password.write_text("s3cret\n")
-    with_keystore = settings.model_copy(update={"keeper_keystore": keystore,
-                                                "keeper_password_file": password})
+    with_keystore = settings.model_copy(
+        update={"keeper_keystore": keystore, "keeper_password_file": password}
+    )
     assert keeper_account(with_keystore, 1)[0].address == key.address
     password.write_text("wrong\n")
     with pytest.raises(KeeperAccountError, match="does not open") as info:

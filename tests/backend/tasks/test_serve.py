@@ -17,12 +17,22 @@ from tests.conftest import USDC
 
 def test_serve_indexes_in_process_without_redis(market, chain, deployments_dir, accounts, tmp_path):
     port = free_port()
-    env = {**os.environ, "GPUHOURS_DB_URL": f"sqlite:///{tmp_path}/store.db", "GPUHOURS_RPC_URL": chain.url,
-           "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir), "GPUHOURS_INDEXER_POLL_INTERVAL": "0.05"}
+    env = {
+        **os.environ,
+        "GPUHOURS_DB_URL": f"sqlite:///{tmp_path}/store.db",
+        "GPUHOURS_RPC_URL": chain.url,
+        "GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir),
+        "GPUHOURS_INDEXER_POLL_INTERVAL": "0.05",
+    }
     env.pop("GPUHOURS_REDIS_URL", None)
     gpuhours = Path(sys.executable).with_name("gpuhours")
-    proc = subprocess.Popen([str(gpuhours), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(gpuhours), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         market.faucet(accounts[3], 5 * USDC)  # a block after the deployment
