@@ -218,11 +218,11 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
     function _writeSigners(uint32 version, address[] memory signers, uint8 threshold) private returns (uint8) {
         uint256 n = signers.length;
         if (n == 0 || n > type(uint8).max || threshold == 0 || threshold > n || uint256(threshold) * 2 <= n) {
-            revert InvalidSignerSet();
+            revert InvalidSignerSet(n, threshold);
         }
         address previous;
         for (uint256 i; i < n; ++i) {
-            if (signers[i] <= previous) revert InvalidSignerSet(); // ascending: no duplicates, no zero
+            if (signers[i] <= previous) revert SignerSetNotAscending(signers[i], previous);
             isSigner[version][signers[i]] = true;
             previous = signers[i];
         }

@@ -51,10 +51,12 @@ contract Exchange is IExchange, EIP712 {
         {
             revert ZeroAddress();
         }
-        if (
-            gpuHours_.exchange() != address(this) || escrow_.exchange() != address(this)
-                || escrow_.gpuHours() != address(gpuHours_)
-        ) revert WiringMismatch();
+        (address gpuHoursExchange, address escrowExchange, address escrowGpuHours) =
+            (gpuHours_.exchange(), escrow_.exchange(), escrow_.gpuHours());
+        if (gpuHoursExchange != address(this) || escrowExchange != address(this) || escrowGpuHours != address(gpuHours_))
+        {
+            revert WiringMismatch(gpuHoursExchange, escrowExchange, escrowGpuHours);
+        }
         stablecoin = stablecoin_;
         gpuHours = gpuHours_;
         escrow = escrow_;
@@ -124,10 +126,15 @@ contract Exchange is IExchange, EIP712 {
 
     // ---------------------------------------------------------------- internal
 
+    /// @dev Records the fill and emits it, then moves the hours and the money.
     function _fill(Order calldata order, bytes calldata signature, uint256 amount) private returns (uint256 fee) {
         bytes32 orderHash = _consume(order, signature, amount);
-        fee = _settle(order, amount);
-        emit OrderFilled(orderHash, order.maker, msg.sender, order.capacityId, order.kind, amount, order.price, fee);
+        uint256 total = _total(order.price, amount);
+        (address seller, address buyer, bool primary) = _parties(order);
+        fee = primary ? 0 : _fee(total);
+        _emitFilled(orderHash, order, amount, fee);
+        if (primary) _sellPrimary(order.capacityId, seller, buyer, amount, total);
+        else _sellSecondary(order.capacityId, seller, buyer, amount, total, fee);
     }
 
     /// @dev Checks that `amount` of the order may be filled now and records it as filled.
@@ -142,7 +149,7 @@ contract Exchange is IExchange, EIP712 {
         if (order.counter != current) revert StaleCounter(orderHash, order.counter, current);
         OrderStatus memory s = _status[orderHash];
         if (s.cancelled) revert CancelledOrder(orderHash);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert ZeroAmount(orderHash);
         uint256 remaining = order.amount - s.filled;
         if (amount > remaining) revert InsufficientRemaining(orderHash, amount, remaining);
         // A signature is checked on the first fill; later fills of the same hash were authorised by it.
@@ -152,24 +159,22 @@ contract Exchange is IExchange, EIP712 {
         _status[orderHash] = OrderStatus({filled: SafeCast.toUint128(s.filled + amount), cancelled: false});
     }
 
-    /// @dev Moves the hours and the money of a fill; returns the fee.
-    function _settle(Order calldata order, uint256 amount) private returns (uint256 fee) {
-        uint256 price = order.price;
-        if (price != 0 && amount > type(uint128).max / price) revert PriceOverflow(amount, price);
-        uint256 total = amount * price; // < 2^128
-        uint256 capacityId = order.capacityId;
-        address maker = order.maker;
+    function _emitFilled(bytes32 orderHash, Order calldata order, uint256 amount, uint256 fee) private {
+        emit OrderFilled(orderHash, order.maker, msg.sender, order.capacityId, order.kind, amount, order.price, fee);
+    }
 
-        if (order.kind == OrderKind.PrimarySell) {
-            return _sellPrimary(capacityId, maker, msg.sender, amount, total);
-        } else if (order.kind == OrderKind.Sell) {
-            return _sellSecondary(capacityId, maker, msg.sender, amount, total);
-        } else if (msg.sender == gpuHours.providerOf(capacityId)) {
-            // A provider fills a bid by minting: the bidder pays into escrow.
-            return _sellPrimary(capacityId, msg.sender, maker, amount, total);
-        } else {
-            return _sellSecondary(capacityId, msg.sender, maker, amount, total);
-        }
+    /// @dev What `amount` units at `price` each cost: below 2^128, or the fill reverts.
+    function _total(uint256 price, uint256 amount) private pure returns (uint256) {
+        if (price != 0 && amount > type(uint128).max / price) revert PriceOverflow(amount, price);
+        return amount * price;
+    }
+
+    /// @dev Who sells and who buys in a fill, and whether the hours are minted (a primary sale: a
+    ///      provider's sell, or a bid its provider fills) or move between holders.
+    function _parties(Order calldata order) private view returns (address seller, address buyer, bool primary) {
+        if (order.kind == OrderKind.PrimarySell) return (order.maker, msg.sender, true);
+        if (order.kind == OrderKind.Sell) return (order.maker, msg.sender, false);
+        return (msg.sender, order.maker, msg.sender == gpuHours.providerOf(order.capacityId));
     }
 
     /// @dev Mints to `buyer`, who pays `total`; escrow receives exactly the units' fixed backing, and
@@ -177,7 +182,6 @@ contract Exchange is IExchange, EIP712 {
     ///      when the provider is paid for delivery.
     function _sellPrimary(uint256 capacityId, address provider, address buyer, uint256 amount, uint256 total)
         private
-        returns (uint256)
     {
         uint256 backing = amount * gpuHours.mint(buyer, capacityId, amount, provider);
         uint256 premium;
@@ -190,14 +194,16 @@ contract Exchange is IExchange, EIP712 {
         }
         if (total != 0) stablecoin.safeTransferFrom(buyer, address(escrow), total);
         escrow.deposit(capacityId, amount, backing, premium);
-        return 0;
     }
 
-    function _sellSecondary(uint256 capacityId, address seller, address buyer, uint256 amount, uint256 total)
-        private
-        returns (uint256 fee)
-    {
-        fee = _fee(total);
+    function _sellSecondary(
+        uint256 capacityId,
+        address seller,
+        address buyer,
+        uint256 amount,
+        uint256 total,
+        uint256 fee
+    ) private {
         gpuHours.exchangeTransfer(seller, buyer, capacityId, amount);
         stablecoin.safeTransferFrom(buyer, seller, total - fee);
         if (fee != 0) stablecoin.safeTransferFrom(buyer, treasury, fee);

@@ -5,23 +5,18 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {
-    IGpuHours, Node, Capacity, Booking, Terms, CapacityStatus, CloseReason
-} from "./interfaces/IGpuHours.sol";
+import {IGpuHours, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "./interfaces/IGpuHours.sol";
 import {IEscrow} from "./interfaces/IEscrow.sol";
 import {ISettlement} from "./interfaces/ISettlement.sol";
 import {BookingId, makeBookingId} from "./libraries/BookingId.sol";
 import {HourBook} from "./libraries/HourBook.sol";
+import {NodeRegistry} from "./NodeRegistry.sol";
 
 /// @title GpuHours
-/// @notice ERC-1155 GPU-hour leases: node registry, capacities (one token id each), activation into
-///         per-hour bookings, cancellation with refunds and expiry of unused hours.
-contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
+/// @notice ERC-1155 GPU-hour leases: capacities of registered nodes (one token id each), activation
+///         into per-hour bookings, cancellation with refunds and expiry of unused hours.
+contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
     using HourBook for mapping(uint256 => uint256);
-
-    /// @notice Longest delivery window: 90 days. Keeps supply caps within 32 bits.
-    uint256 public constant MAX_WINDOW_HOURS = 90 * 24;
-    uint256 private constant HOUR = 1 hours;
 
     // ---------------------------------------------------------------- storage
 
@@ -32,14 +27,10 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     address public settlement;
     /// @notice Minimum bond per GPU-hour of supply, in stablecoin base units.
     uint256 public minBondPerUnit;
-    uint64 public nodeCount;
     uint256 public capacityCount;
 
-    mapping(uint64 nodeId => Node) private _nodes;
     mapping(uint256 capacityId => Capacity) private _capacities;
     mapping(uint256 capacityId => Terms) private _terms;
-    /// @inheritdoc IGpuHours
-    mapping(bytes32 gpuUuidsHash => uint64 nodeId) public nodeOfGpus;
     mapping(uint256 bookingId => Booking) private _bookings;
     mapping(uint256 capacityId => mapping(uint256 word => uint256 counts)) private _booked;
 
@@ -53,22 +44,21 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
 
     // ---------------------------------------------------------------- admin
 
-    /// @notice Wires the settlement contract. Once: what it settles must not change hands.
+    /// @inheritdoc IGpuHours
     function setSettlement(address settlement_) external onlyOwner {
-        if (settlement != address(0)) revert SettlementAlreadySet();
+        if (settlement != address(0)) revert SettlementAlreadySet(settlement);
         if (settlement_ == address(0)) revert ZeroAddress();
         settlement = settlement_;
         emit SettlementSet(settlement_);
     }
 
-    /// @notice Sets the least bond per unit of cap for capacities created from now on (existing ones
-    ///         keep the bond they posted). Owner only.
+    /// @inheritdoc IGpuHours
     function setMinBondPerUnit(uint256 amount) external onlyOwner {
         minBondPerUnit = amount;
         emit MinBondPerUnitSet(amount);
     }
 
-    /// @notice Sets the ERC-1155 metadata URI. Owner only; moves no funds.
+    /// @inheritdoc IGpuHours
     function setURI(string calldata uri_) external onlyOwner {
         _setURI(uri_);
     }
@@ -76,63 +66,19 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     // ---------------------------------------------------------------- provider
 
     /// @inheritdoc IGpuHours
-    function registerNode(
-        bytes32 gpuModel,
-        uint8 gpuCount,
-        uint16 vramGb,
-        bytes32 region,
-        bytes32 interconnect,
-        bytes32 gpuUuidsHash
-    ) external returns (uint64 nodeId) {
-        if (gpuCount == 0) revert InvalidGpuCount(gpuCount);
-        uint64 existing = nodeOfGpus[gpuUuidsHash];
-        if (existing != 0) revert GpusAlreadyRegistered(gpuUuidsHash, existing);
-        nodeId = ++nodeCount;
-        nodeOfGpus[gpuUuidsHash] = nodeId;
-        _nodes[nodeId] = Node({
-            owner: msg.sender,
-            gpuCount: gpuCount,
-            vramGb: vramGb,
-            lastWindowEnd: 0,
-            earlyEnds: 0,
-            gpuModel: gpuModel,
-            region: region,
-            interconnect: interconnect,
-            gpuUuidsHash: gpuUuidsHash
-        });
-        emit NodeRegistered(nodeId, msg.sender, gpuModel, gpuCount, vramGb, region, interconnect, gpuUuidsHash);
-    }
-
-    /// @inheritdoc IGpuHours
-    function transferNode(uint64 nodeId, address to) external {
-        if (to == address(0)) revert ZeroAddress();
-        Node storage n = _ownedNode(nodeId);
-        n.owner = to;
-        emit NodeTransferred(nodeId, msg.sender, to);
-    }
-
-    /// @inheritdoc IGpuHours
     function createCapacity(uint64 nodeId, uint40 start, uint40 end, uint96 backing, uint256 bond)
         external
         returns (uint256 capacityId)
     {
-        Node storage n = _ownedNode(nodeId);
         if (settlement == address(0)) revert SettlementNotSet();
         if (backing == 0) revert InvalidBacking(backing);
-        if (
-            start % HOUR != 0 || end % HOUR != 0 || start < _currentHour() || end <= start
-                || end - start > MAX_WINDOW_HOURS * HOUR
-        ) revert InvalidWindow(start, end, MAX_WINDOW_HOURS);
-        if (start < n.lastWindowEnd) revert WindowOverlaps(nodeId, start, n.lastWindowEnd);
-        uint8 gpuCount = n.gpuCount;
+        uint8 gpuCount = _claimWindow(nodeId, start, end);
         uint32 cap = uint32(gpuCount) * uint32((end - start) / HOUR);
         Terms memory t = ISettlement(settlement).newTerms();
         t.backing = backing;
         // The bond answers for a full slash of every unit, so no holder races another for it.
         uint256 minimum = cap * Math.max(minBondPerUnit, t.slashPerGpuHour);
         if (bond < minimum) revert BondTooLow(bond, minimum);
-
-        n.lastWindowEnd = end;
         capacityId = ++capacityCount;
         _capacities[capacityId] = Capacity({
             nodeId: nodeId,
@@ -294,11 +240,6 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IGpuHours
-    function node(uint64 nodeId) external view returns (Node memory) {
-        return _nodes[nodeId];
-    }
-
-    /// @inheritdoc IGpuHours
     function capacity(uint256 capacityId) external view returns (Capacity memory) {
         return _capacities[capacityId];
     }
@@ -381,12 +322,6 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
         if (!ok) revert Overbooked(capacityId, c.start + fullHour * HOUR, held, gpus, c.gpuCount);
     }
 
-    function _ownedNode(uint64 nodeId) private view returns (Node storage n) {
-        n = _nodes[nodeId];
-        if (n.owner == address(0)) revert UnknownNode(nodeId);
-        if (n.owner != msg.sender) revert NotNodeOwner(nodeId, msg.sender);
-    }
-
     function _onlySettlement() private view {
         if (msg.sender != settlement) revert OnlySettlement(msg.sender);
     }
@@ -403,9 +338,5 @@ contract GpuHours is IGpuHours, ERC1155, Ownable2Step {
 
     function _cap(Capacity memory c) private pure returns (uint256) {
         return uint256(c.gpuCount) * ((c.end - c.start) / HOUR);
-    }
-
-    function _currentHour() private view returns (uint256) {
-        return block.timestamp - (block.timestamp % HOUR);
     }
 }

@@ -43,7 +43,7 @@ contract Settlement is ISettlement, Ownable2Step {
         _setSla(sla_);
     }
 
-    /// @notice Sets the SLA for capacities created from now on; existing ones keep theirs.
+    /// @inheritdoc ISettlement
     function setSla(Sla calldata sla_) external onlyOwner {
         _setSla(sla_);
     }
@@ -69,8 +69,8 @@ contract Settlement is ISettlement, Ownable2Step {
         uint256 slashed =
             failed == 0 ? 0 : uint256(b.gpus) * _slashedHours(capacityId, c, t, b.start, failed) * t.slashPerGpuHour;
         settledUnits[capacityId] += units;
-        gpuHours.closeBooking(bookingId, failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed);
         emit BookingSettled(bookingId, capacityId, delivered, failed, slashed);
+        gpuHours.closeBooking(bookingId, failed == 0 ? CloseReason.Completed : CloseReason.ProviderFailed);
         escrow.settle(capacityId, b.holder, units, uint256(b.gpus) * delivered);
         if (slashed != 0) escrow.slashBond(capacityId, b.holder, slashed);
     }
@@ -97,18 +97,17 @@ contract Settlement is ISettlement, Ownable2Step {
             for (uint256 j; j < i && units[i] != 0; ++j) {
                 if (holders[j] == holders[i]) units[i] = 0;
             }
+            if (units[i] == 0) continue;
             total += units[i];
+            (uint256 paid, uint256 slashed) = _unusedShares(units[i], delivered, slashedHours, windowHours, t);
+            emit UnusedSettled(capacityId, holders[i], units[i], paid, slashed);
         }
         settledUnits[capacityId] += total;
         gpuHours.expireHours(capacityId, holders);
         for (uint256 i; i < holders.length; ++i) {
             if (units[i] == 0) continue;
-            // Unused units pay the provider in proportion to the hours it was attested available
-            // (rounded down, against the provider) and are slashed for the failed hours past grace.
-            uint256 paidUnits = units[i] * delivered / windowHours;
-            uint256 slashed = Math.mulDiv(units[i] * slashedHours, t.slashPerGpuHour, windowHours);
-            emit UnusedSettled(capacityId, holders[i], units[i], paidUnits, slashed);
-            escrow.settle(capacityId, holders[i], units[i], paidUnits);
+            (uint256 paid, uint256 slashed) = _unusedShares(units[i], delivered, slashedHours, windowHours, t);
+            escrow.settle(capacityId, holders[i], units[i], paid);
             if (slashed != 0) escrow.slashBond(capacityId, holders[i], slashed);
         }
     }
@@ -156,6 +155,18 @@ contract Settlement is ISettlement, Ownable2Step {
         t = gpuHours.terms(capacityId);
         uint256 readyAt = uint256(c.end) + t.maxDelay + 1;
         if (block.timestamp < readyAt) revert NotSettleable(capacityId, readyAt);
+    }
+
+    /// @dev Of `units` unused units of a window, those paid to the provider, in proportion to the hours
+    ///      it was attested available (rounded down, against the provider), and the slash owed to
+    ///      their holder for the failed hours past grace.
+    function _unusedShares(uint256 units, uint256 delivered, uint256 slashedHours, uint256 windowHours, Terms memory t)
+        private
+        pure
+        returns (uint256 paid, uint256 slashed)
+    {
+        paid = units * delivered / windowHours;
+        slashed = Math.mulDiv(units * slashedHours, t.slashPerGpuHour, windowHours);
     }
 
     /// @dev Delivered and failed hours of `capacityId` over `count` hours from the hour starting at

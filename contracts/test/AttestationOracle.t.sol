@@ -67,9 +67,17 @@ contract AttestationOracleTest is Test, OracleSigning {
     }
 
     function _setSignersReverts(address[] memory s, uint8 threshold) internal {
+        _setSignersReverts(s, threshold, abi.encodeWithSelector(IAttestationOracle.InvalidSignerSet.selector, s.length, threshold));
+    }
+
+    function _setSignersReverts(address[] memory s, uint8 threshold, bytes memory reason) internal {
         vm.prank(owner);
-        vm.expectRevert(IAttestationOracle.InvalidSignerSet.selector);
+        vm.expectRevert(reason);
         oracle.setSigners(s, threshold);
+    }
+
+    function _notAscending(address signer, address previous) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IAttestationOracle.SignerSetNotAscending.selector, signer, previous);
     }
 
     // ================================================================ constructor / signer sets
@@ -95,9 +103,9 @@ contract AttestationOracleTest is Test, OracleSigning {
     }
 
     function test_constructor_revertsInvalidSignerSet() public {
-        vm.expectRevert(IAttestationOracle.InvalidSignerSet.selector);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.InvalidSignerSet.selector, 0, 1));
         new AttestationOracle(owner, new address[](0), 1, MAX_DELAY);
-        vm.expectRevert(IAttestationOracle.InvalidSignerSet.selector);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationOracle.InvalidSignerSet.selector, 5, 2));
         new AttestationOracle(owner, signers, 2, MAX_DELAY); // 2 <= 5 / 2
     }
 
@@ -115,23 +123,23 @@ contract AttestationOracleTest is Test, OracleSigning {
     function test_setSigners_revertsUnsorted() public {
         address[] memory s = _ascending(3, 10);
         (s[1], s[2]) = (s[2], s[1]);
-        _setSignersReverts(s, 2);
+        _setSignersReverts(s, 2, _notAscending(s[2], s[1]));
         address[] memory d = _ascending(3, 10);
         (d[0], d[2]) = (d[2], d[0]); // descending
-        _setSignersReverts(d, 2);
+        _setSignersReverts(d, 2, _notAscending(d[1], d[0]));
     }
 
     function test_setSigners_revertsDuplicate() public {
         address[] memory s = _ascending(3, 10);
         s[2] = s[1];
-        _setSignersReverts(s, 2);
+        _setSignersReverts(s, 2, _notAscending(s[1], s[1]));
     }
 
     function test_setSigners_revertsZeroAddress() public {
         address[] memory s = _ascending(3, 0); // 0x0, 0x1, 0x2: ascending, but starts at zero
-        _setSignersReverts(s, 2);
+        _setSignersReverts(s, 2, _notAscending(address(0), address(0)));
         address[] memory one = new address[](1);
-        _setSignersReverts(one, 1);
+        _setSignersReverts(one, 1, _notAscending(address(0), address(0)));
     }
 
     function test_setSigners_revertsThresholdZero() public {

@@ -125,7 +125,7 @@ contract EscrowTest is Fixtures {
 
     /// @dev The settler is GpuHours' settlement, wired once: not even the owner can re-point it.
     function test_ownerCannotRepointSettler() public {
-        vm.expectRevert(IGpuHours.SettlementAlreadySet.selector);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.SettlementAlreadySet.selector, gpuHours.settlement()));
         vm.prank(owner);
         gpuHours.setSettlement(attacker);
         assertEq(gpuHours.settlement(), address(settlement));

@@ -115,14 +115,19 @@ contract ExchangeTest is Fixtures {
 
     function test_constructor_revertsWhenGpuHoursPointsElsewhere() public {
         // The deployed GpuHours names the deployed exchange, not this new one.
-        vm.expectRevert(IExchange.WiringMismatch.selector);
+        vm.expectRevert(
+            abi.encodeWithSelector(IExchange.WiringMismatch.selector, address(exchange), address(exchange), address(gpuHours))
+        );
         new Exchange(usdc, gpuHours, escrow);
     }
 
     function test_constructor_revertsWhenEscrowPointsElsewhere() public {
         uint64 nonce = vm.getNonce(address(this));
-        GpuHours hours2 = new GpuHours(escrow, vm.computeCreateAddress(address(this), nonce + 1), owner, "");
-        vm.expectRevert(IExchange.WiringMismatch.selector);
+        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 1);
+        GpuHours hours2 = new GpuHours(escrow, exchangeAt, owner, "");
+        vm.expectRevert(
+            abi.encodeWithSelector(IExchange.WiringMismatch.selector, exchangeAt, address(exchange), address(gpuHours))
+        );
         new Exchange(usdc, hours2, escrow);
     }
 
@@ -131,7 +136,9 @@ contract ExchangeTest is Fixtures {
         address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
         Escrow escrow2 = new Escrow(usdc, address(0xBEEF), exchangeAt, treasury, FEE_BPS);
         GpuHours hours2 = new GpuHours(escrow2, exchangeAt, owner, "");
-        vm.expectRevert(IExchange.WiringMismatch.selector);
+        vm.expectRevert(
+            abi.encodeWithSelector(IExchange.WiringMismatch.selector, exchangeAt, exchangeAt, address(0xBEEF))
+        );
         new Exchange(usdc, hours2, escrow2);
     }
 
@@ -167,10 +174,10 @@ contract ExchangeTest is Fixtures {
         uint256 total = 10 * PRICE;
         uint256 renterBefore = usdc.balanceOf(renter);
 
-        vm.expectEmit(address(escrow));
-        emit IEscrow.BackingDeposited(id, 10, 10 * uint256(BACKING));
         vm.expectEmit(address(exchange));
         emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, PRICE, 0);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 10, 10 * uint256(BACKING));
         assertEq(_fill(renter, o, sig, 10), 0); // no premium, no fee
 
         assertEq(gpuHours.balanceOf(renter, id), 10);
@@ -199,12 +206,12 @@ contract ExchangeTest is Fixtures {
         uint256 premium = 10 * (3 * USDC - BACKING); // 9,000,000
         uint256 renterBefore = usdc.balanceOf(renter);
 
+        vm.expectEmit(address(exchange));
+        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, 0);
         vm.expectEmit(address(escrow));
         emit IEscrow.BackingDeposited(id, 10, 21_000_000);
         vm.expectEmit(address(escrow));
         emit IEscrow.PremiumDeposited(id, premium);
-        vm.expectEmit(address(exchange));
-        emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, 0);
         assertEq(_fill(renter, o, sig, 10), 0, "no fee on a primary fill");
 
         assertEq(usdc.balanceOf(renter), renterBefore - 30_000_000);
@@ -273,10 +280,10 @@ contract ExchangeTest is Fixtures {
         uint256 renterBefore = usdc.balanceOf(renter);
         uint256 providerBefore = usdc.balanceOf(provider);
 
-        vm.expectEmit(address(escrow));
-        emit IEscrow.BackingDeposited(id, 10, 21_000_000);
         vm.expectEmit(address(exchange));
         emit IExchange.OrderFilled(exchange.hashOrder(o), provider, renter, id, OrderKind.PrimarySell, 10, price, 0);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 10, 21_000_000);
         assertEq(_fill(renter, o, sig, 10), 0);
 
         assertEq(usdc.balanceOf(renter), renterBefore - 10_000_000); // the buyer pays only its price
@@ -411,10 +418,10 @@ contract ExchangeTest is Fixtures {
         uint256 buyerBefore = usdc.balanceOf(buyer);
         uint256 providerBefore = usdc.balanceOf(provider);
 
-        vm.expectEmit(address(escrow));
-        emit IEscrow.BackingDeposited(id, 5, 5 * uint256(BACKING));
         vm.expectEmit(address(exchange));
         emit IExchange.OrderFilled(exchange.hashOrder(o), buyer, provider, id, OrderKind.Buy, 5, PRICE, 0);
+        vm.expectEmit(address(escrow));
+        emit IEscrow.BackingDeposited(id, 5, 5 * uint256(BACKING));
         assertEq(_fill(provider, o, sig, 5), 0);
 
         assertEq(gpuHours.balanceOf(buyer, id), 5);
@@ -527,7 +534,7 @@ contract ExchangeTest is Fixtures {
     function test_fill_revertsZeroAmount() public {
         Order memory o = _freshOrder(provider, OrderKind.PrimarySell, id, 10, PRICE);
         bytes memory sig = _sign(providerKey, o);
-        vm.expectRevert(IExchange.ZeroAmount.selector);
+        vm.expectRevert(abi.encodeWithSelector(IExchange.ZeroAmount.selector, exchange.hashOrder(o)));
         _fill(renter, o, sig, 0);
     }
 

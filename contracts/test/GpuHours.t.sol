@@ -938,7 +938,7 @@ contract GpuHoursTest is Fixtures {
     // ================================================================ settlement: expireHours / closeCapacity / closeBooking
 
     function test_setSettlement_onlyOnceAndOnlyOwner() public {
-        vm.expectRevert(IGpuHours.SettlementAlreadySet.selector);
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.SettlementAlreadySet.selector, gpuHours.settlement()));
         vm.prank(owner);
         gpuHours.setSettlement(address(1));
         assertEq(gpuHours.settlement(), settler);

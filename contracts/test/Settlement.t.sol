@@ -177,10 +177,10 @@ contract SettlementTest is SettlementFixtures {
         _attestPattern(nodeId, start, "GGGGGGGG");
         vm.warp(_readyAt(end));
 
-        vm.expectEmit(address(gpuHours));
-        emit IGpuHours.BookingClosed(b, id, CloseReason.Completed);
         vm.expectEmit(address(settlement));
         emit ISettlement.BookingSettled(b, id, 8, 0, 0);
+        vm.expectEmit(address(gpuHours));
+        emit IGpuHours.BookingClosed(b, id, CloseReason.Completed);
         vm.expectEmit(address(escrow));
         emit IEscrow.Released(id, provider, 16, 16 * B, _fee(16 * B));
         vm.prank(makeAddr("keeper")); // anyone may settle
@@ -629,8 +629,8 @@ contract SettlementTest is SettlementFixtures {
             vm.stopPrank();
         }
         // nor can anyone rewire it
+        vm.expectRevert(abi.encodeWithSelector(IGpuHours.SettlementAlreadySet.selector, address(settlement)));
         vm.prank(owner);
-        vm.expectRevert(IGpuHours.SettlementAlreadySet.selector);
         gpuHours.setSettlement(makeAddr("another settler"));
         Funds memory f = escrow.funds(id);
         assertEq(f.backing, 16 * B);
@@ -646,10 +646,10 @@ contract SettlementTest is SettlementFixtures {
         _attestPattern(nodeId, start, "GGGGGG-B"); // 6 of 8 hours available, 1 failed (in grace)
         vm.warp(_readyAt(end));
 
-        vm.expectEmit(address(gpuHours));
-        emit IGpuHours.HoursExpired(id, renter, 8);
         vm.expectEmit(address(settlement));
         emit ISettlement.UnusedSettled(id, renter, 8, 6, 0);
+        vm.expectEmit(address(gpuHours));
+        emit IGpuHours.HoursExpired(id, renter, 8);
         vm.expectEmit(address(escrow));
         emit IEscrow.Released(id, provider, 6, 6 * B, _fee(6 * B));
         vm.expectEmit(address(escrow));

@@ -69,8 +69,10 @@ interface IAttestationOracle {
     error SignersNotAscending(address signer, address previous);
     error UnknownSigner(address signer);
     error BelowThreshold(uint256 signatures, uint256 threshold);
-    /// @notice A signer set must be 1-255 strictly ascending non-zero addresses, threshold in (n/2, n].
-    error InvalidSignerSet();
+    /// @notice A signer set must hold 1-255 signers with a threshold in (size/2, size].
+    error InvalidSignerSet(uint256 size, uint256 threshold);
+    /// @notice A signer set's addresses must be non-zero and strictly ascending (no duplicates).
+    error SignerSetNotAscending(address signer, address previous);
     /// @notice `maxDelay` must be at most {MAX_DELAY}, so settlement can never be put off for long.
     error InvalidMaxDelay(uint256 given, uint256 max);
     error EpochNotOver(uint64 nodeId, uint64 epoch);
@@ -89,6 +91,7 @@ interface IAttestationOracle {
     error MarkOutOfBounds(bytes32 gpuClass, uint128 price, uint256 lo, uint256 hi);
     /// @notice A class's marks must move forward in time: `epoch` is not after its `lastEpoch`.
     error MarkNotIncreasing(bytes32 gpuClass, uint64 epoch, uint64 lastEpoch);
+    /// @notice A report with neither attestations nor marks.
     error EmptyReport();
 
     // ---------------------------------------------------------------- events

@@ -60,12 +60,14 @@ interface IExchange {
     error StaleCounter(bytes32 orderHash, uint256 counter, uint256 current);
     /// @notice Asked to fill `amount`; only `remaining` is left.
     error InsufficientRemaining(bytes32 orderHash, uint256 amount, uint256 remaining);
-    error ZeroAmount();
+    /// @notice A fill of zero units.
+    error ZeroAmount(bytes32 orderHash);
     error InvalidSignature(bytes32 orderHash, address maker);
     error NotMaker(bytes32 orderHash, address caller);
     error ZeroAddress();
-    /// @notice GpuHours and Escrow were not deployed pointing at this exchange and each other.
-    error WiringMismatch();
+    /// @notice GpuHours and Escrow were not deployed pointing at this exchange and each other: they
+    ///         name `gpuHoursExchange`, `escrowExchange` and `escrowGpuHours`.
+    error WiringMismatch(address gpuHoursExchange, address escrowExchange, address escrowGpuHours);
     /// @notice `amount × price` does not fit 128 bits.
     error PriceOverflow(uint256 amount, uint256 price);
 

@@ -127,8 +127,8 @@ interface IGpuHours {
     error OnlyExchange(address caller);
     /// @notice Only the settlement contract may do this.
     error OnlySettlement(address caller);
-    /// @notice The settlement contract is wired once.
-    error SettlementAlreadySet();
+    /// @notice The settlement contract is wired once: it is already `current`.
+    error SettlementAlreadySet(address current);
     /// @notice Capacities take their terms from the settlement contract, which is not wired yet.
     error SettlementNotSet();
     /// @notice A unit's backing must be between 1 and 2^96 - 1 stablecoin base units.
@@ -184,6 +184,16 @@ interface IGpuHours {
     event HoursRedeemed(uint256 indexed capacityId, address indexed holder, uint256 amount);
     event MinBondPerUnitSet(uint256 amount);
     event SettlementSet(address settlement);
+
+    // ------------------------------------------------------------------ owner
+
+    /// @notice Wires the settlement contract. Once: what it settles must not change hands.
+    function setSettlement(address settlement_) external;
+    /// @notice Sets the least bond per unit of cap for capacities created from now on (existing ones
+    ///         keep the bond they posted).
+    function setMinBondPerUnit(uint256 amount) external;
+    /// @notice Sets the ERC-1155 metadata URI; moves no funds.
+    function setURI(string calldata uri_) external;
 
     // ------------------------------------------------------------------ provider
 

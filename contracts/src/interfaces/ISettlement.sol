@@ -53,6 +53,9 @@ interface ISettlement {
     event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
     event SlaSet(Sla sla);
 
+    /// @notice Sets the SLA for capacities created from now on; existing ones keep theirs. Owner only.
+    function setSla(Sla calldata sla_) external;
+
     /// @notice Settles a booking of an active capacity once its last hour can no longer be attested.
     function settleBooking(uint256 bookingId) external;
 
