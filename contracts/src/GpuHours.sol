@@ -16,7 +16,7 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 /// @notice ERC-1155 GPU-hour leases: capacities of registered nodes (one token id each), activation
 ///         into per-hour bookings, cancellation with refunds and expiry of unused hours.
 contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
-    using HourBook for mapping(uint256 => uint256);
+    using HourBook for HourBook.Book;
 
     // ---------------------------------------------------------------- storage
 
@@ -32,7 +32,7 @@ contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
     mapping(uint256 capacityId => Capacity) private _capacities;
     mapping(uint256 capacityId => Terms) private _terms;
     mapping(uint256 bookingId => Booking) private _bookings;
-    mapping(uint256 capacityId => mapping(uint256 word => uint256 counts)) private _booked;
+    mapping(uint256 capacityId => HourBook.Book) private _booked;
 
     /// @dev The three core contracts are wired by immutables, deployed in the order Escrow,
     ///      GpuHours, Exchange at predicted addresses; the Exchange constructor checks the wiring.
@@ -91,6 +91,7 @@ contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
             retired: 0
         });
         _terms[capacityId] = t;
+        _booked[capacityId].open((end - start) / HOUR);
         emit CapacityCreated(capacityId, nodeId, msg.sender, start, end, cap, bond, t);
         if (bond != 0) escrow.postBond(capacityId, msg.sender, bond);
     }
@@ -223,7 +224,8 @@ contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
         if (block.timestamp >= c.start) {
             uint256 hourIndex = (_currentHour() - c.start) / HOUR;
             uint256 left = uint256(c.gpuCount) * (cap / c.gpuCount - hourIndex);
-            uint256 out = c.minted - c.retired - _booked[capacityId].sum(0, hourIndex);
+            (uint256 bookedBefore,) = _booked[capacityId].split(hourIndex, cap / c.gpuCount);
+            uint256 out = c.minted - c.retired - bookedBefore;
             if (out + amount > left) revert HoursNotUsable(capacityId, amount, out < left ? left - out : 0);
         }
         _capacities[capacityId].minted = c.minted + uint32(amount);
@@ -255,9 +257,8 @@ contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
         if (c.status != CapacityStatus.Active || block.timestamp >= c.end) return 0;
         uint256 n = (c.end - c.start) / HOUR;
         uint256 first = block.timestamp < c.start ? 0 : (_currentHour() - c.start) / HOUR;
-        mapping(uint256 => uint256) storage words = _booked[capacityId];
-        uint256 bookedAhead = words.sum(first, n);
-        uint256 circulating = c.minted - c.retired - words.sum(0, first) - bookedAhead;
+        (uint256 bookedBefore, uint256 bookedAhead) = _booked[capacityId].split(first, n);
+        uint256 circulating = c.minted - c.retired - bookedBefore - bookedAhead;
         uint256 free = uint256(c.gpuCount) * (n - first) - bookedAhead;
         return Math.min(circulating, free);
     }
@@ -288,7 +289,8 @@ contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
     /// @inheritdoc IGpuHours
     function bookedUnits(uint256 capacityId) public view returns (uint256) {
         Capacity storage c = _capacities[capacityId];
-        return _booked[capacityId].sum(0, (c.end - c.start) / HOUR);
+        (, uint256 booked) = _booked[capacityId].split(0, (c.end - c.start) / HOUR);
+        return booked;
     }
 
     /// @inheritdoc IGpuHours
@@ -316,9 +318,9 @@ contract GpuHours is NodeRegistry, ERC1155, Ownable2Step {
                 || start + hours_ * HOUR > c.end
         ) revert InvalidBooking(capacityId, start, hours_, gpus);
         uint256 first = (start - c.start) / HOUR;
-        mapping(uint256 => uint256) storage words = _booked[capacityId];
-        bookingId = BookingId.unwrap(makeBookingId(capacityId, first, words.at(first)));
-        (bool ok, uint256 fullHour, uint256 held) = words.book(first, hours_, gpus, c.gpuCount);
+        HourBook.Book storage book = _booked[capacityId];
+        bookingId = BookingId.unwrap(makeBookingId(capacityId, first, book.at(first)));
+        (bool ok, uint256 fullHour, uint256 held) = book.book(first, hours_, gpus, c.gpuCount);
         if (!ok) revert Overbooked(capacityId, c.start + fullHour * HOUR, held, gpus, c.gpuCount);
     }
 

@@ -274,7 +274,8 @@ interface IGpuHours {
     function terms(uint256 capacityId) external view returns (Terms memory);
     /// @notice Units of `capacityId` that can still be activated: its units in circulation, capped by
     ///         the free GPU-hours left in its window (hours not yet over, less what is booked in them).
-    ///         Reads one word per 32 hours of the window.
+    ///         Reads the capacity, the current hour's word and one totals slot per 512 hours of the
+    ///         window: at most seven reads, about 22,000 gas cold over the longest window.
     function usableUnits(uint256 capacityId) external view returns (uint256);
     /// @notice The node registered with these GPUs (hash of their UUIDs), 0 if none.
     function nodeOfGpus(bytes32 gpuUuidsHash) external view returns (uint64);

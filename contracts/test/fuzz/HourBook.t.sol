@@ -6,28 +6,6 @@ import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.
 import {Fixtures} from "../utils/Fixtures.sol";
 import {HourBookHarness} from "../utils/HourBookHarness.sol";
 import {IGpuHours} from "../../src/interfaces/IGpuHours.sol";
-import {HourBook} from "../../src/libraries/HourBook.sol";
-
-/// @notice HourBook on one mapping of words, with `sum` exposed (the shared harness has no `sum`).
-contract HourBookSumHarness {
-    using HourBook for mapping(uint256 => uint256);
-
-    mapping(uint256 word => uint256 counts) internal _words;
-
-    /// @dev Books only what fits; a failed booking reverts, undoing any word already written.
-    function book(uint256 first, uint256 count, uint256 gpus, uint256 limit) external {
-        (bool ok,,) = _words.book(first, count, gpus, limit);
-        require(ok, "full");
-    }
-
-    function sum(uint256 from, uint256 to) external view returns (uint256) {
-        return _words.sum(from, to);
-    }
-
-    function at(uint256 i) external view returns (uint256) {
-        return _words.at(i);
-    }
-}
 
 /// @notice The packed per-hour booking counters against a naive per-hour model: random bookings,
 ///         every hour compared after each, an overbooking revert exactly when the model says so, and
@@ -125,12 +103,12 @@ contract HourBookFuzzTest is Fixtures {
         }
     }
 
-    function testFuzz_sum_matchesNaiveSum(uint256 limit, uint256 seed) public {
+    /// @dev Over 40 words (1,280 hours), so the split reads three 512-hour totals slots.
+    function testFuzz_split_matchesNaiveSums(uint256 limit, uint256 seed) public {
         limit = bound(limit, 1, 255);
-        HourBookSumHarness book = new HourBookSumHarness();
-        uint256 span = 10 * 32;
+        HourBookHarness book = new HourBookHarness();
+        uint256 span = 40 * 32;
         uint256[] memory model = new uint256[](span);
-
         for (uint256 k; k < BOOKINGS; ++k) {
             (uint256 first, uint256 count, uint256 gpus) = _draw(seed, k, span, limit);
             (bool fits,) = _fits(model, first, count, gpus, limit);
@@ -140,45 +118,88 @@ contract HourBookFuzzTest is Fixtures {
                 model[h] += gpus;
             }
         }
-        for (uint256 k; k < 24; ++k) {
-            (uint256 from, uint256 to) = _range(seed, k, span);
-            uint256 naive;
-            for (uint256 h = from; h < to; ++h) {
-                naive += book.at(h);
-                assertEq(book.at(h), model[h], "booked hour");
-            }
-            assertEq(book.sum(from, to), naive, "sum of a range");
-        }
-        uint256 all;
-        for (uint256 h; h < span; ++h) {
-            all += model[h];
-        }
-        assertEq(book.sum(0, span), all, "sum of the span");
-        assertEq(book.sum(span, span + 64), 0, "nothing booked past the span");
+        _assertSplits(book, model, seed);
     }
 
-    function testFuzz_sum_fullLanes(uint256 seed) public {
-        // Every lane at 255, the most a byte holds: the lane-parallel sum must not carry across lanes.
-        HourBookSumHarness book = new HourBookSumHarness();
-        uint256 span = 3 * 32;
+    /// @dev Bookings given back in part (an early end frees a booking's last hours): every hour and
+    ///      every split, word totals included, follow the model.
+    function testFuzz_unbook_matchesNaiveSums(uint256 limit, uint256 seed) public {
+        limit = bound(limit, 1, 255);
+        HourBookHarness book = new HourBookHarness();
+        uint256 span = 40 * 32;
+        uint256[] memory model = new uint256[](span);
+        for (uint256 k; k < BOOKINGS; ++k) {
+            (uint256 first, uint256 count, uint256 gpus) = _draw(seed, k, span, limit);
+            (bool fits,) = _fits(model, first, count, gpus, limit);
+            if (!fits) continue;
+            book.book(first, count, gpus, limit);
+            uint256 back = uint256(keccak256(abi.encode(seed, k, "back"))) % (count + 1);
+            book.unbook(first + count - back, back, gpus);
+            for (uint256 h = first; h < first + count - back; ++h) {
+                model[h] += gpus;
+            }
+        }
+        _assertSplits(book, model, seed);
+        for (uint256 h; h < span; ++h) {
+            assertEq(book.at(h), model[h], "booked hour");
+        }
+    }
+
+    function testFuzz_split_fullLanes(uint256 seed) public {
+        // Every lane at 255, the most a byte holds, and every word's total at its most, 8,160, over
+        // three totals slots: the lane-parallel sums must not carry across lanes.
+        HourBookHarness book = new HourBookHarness();
+        uint256 span = 40 * 32;
         book.book(0, span, 255, 255);
         for (uint256 k; k < 16; ++k) {
-            (uint256 from, uint256 to) = _range(seed, k, span);
-            assertEq(book.sum(from, to), 255 * (to - from), "full lanes");
+            (uint256 at,) = _range(seed, k, span);
+            (uint256 before, uint256 ahead) = book.split(at, span);
+            assertEq(before, 255 * at, "full lanes before");
+            assertEq(ahead, 255 * (span - at), "full lanes ahead");
         }
-        assertEq(book.sum(0, span), 255 * span);
     }
 
-    function test_sum_emptyAndReversedRanges() public {
-        HourBookSumHarness book = new HourBookSumHarness();
-        book.book(30, 4, 5, 8);
-        assertEq(book.sum(31, 31), 0);
-        assertEq(book.sum(33, 30), 0);
-        assertEq(book.sum(31, 32), 5);
-        assertEq(book.sum(31, 33), 10);
-        assertEq(book.sum(0, 32), 10);
-        assertEq(book.sum(32, 64), 10);
-        assertEq(book.sum(29, 35), 20);
+    function test_split_edges() public {
+        HourBookHarness book = new HourBookHarness();
+        book.book(30, 4, 5, 8); // hours 30-33: the end of word 0, the start of word 1
+        _assertSplit(book, 0, 64, 0, 20);
+        _assertSplit(book, 30, 64, 0, 20);
+        _assertSplit(book, 31, 64, 5, 15);
+        _assertSplit(book, 32, 64, 10, 10);
+        _assertSplit(book, 34, 64, 20, 0);
+        _assertSplit(book, 64, 64, 20, 0); // the window is over: all of it before
+        _assertSplit(book, 32, 34, 10, 10); // a window ending inside word 1
+        book.book(600, 8, 3, 8); // word 18, in the second totals slot
+        _assertSplit(book, 31, 1_280, 5, 39);
+        _assertSplit(book, 604, 1_280, 32, 12);
+        _assertSplit(book, 1_280, 1_280, 44, 0);
+    }
+
+    function _assertSplit(HourBookHarness book, uint256 at, uint256 count, uint256 before, uint256 ahead)
+        internal
+        view
+    {
+        (uint256 b, uint256 a) = book.split(at, count);
+        assertEq(b, before, "before");
+        assertEq(a, ahead, "ahead");
+    }
+
+    /// @dev The split at points often on or next to a word boundary, and at both ends, against the model.
+    function _assertSplits(HourBookHarness book, uint256[] memory model, uint256 seed) internal view {
+        uint256 span = model.length;
+        for (uint256 k; k < 26; ++k) {
+            uint256 at;
+            if (k == 24) at = 0;
+            else if (k == 25) at = span;
+            else (at,) = _range(seed, k, span);
+            uint256 before;
+            uint256 ahead;
+            for (uint256 h; h < span; ++h) {
+                if (h < at) before += model[h];
+                else ahead += model[h];
+            }
+            _assertSplit(book, at, span, before, ahead);
+        }
     }
 
     // ================================================================ internal
