@@ -148,9 +148,9 @@ def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) 
     released = sum(x["amount"] for x in m.events(receipt, m.escrow, "Released"))
     refunded = sum(x["amount"] for x in m.events(receipt, m.escrow, "Refunded"))
     r.step(
-        f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee included); "
-        f"{e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus {usd(e['slashed'])} "
-        f"slashed from the bond"
+        f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee "
+        f"included); {e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus "
+        f"{usd(e['slashed'])} slashed from the bond"
     )
     r.step(f"node {node_id} reliability: {m.oracle.functions.reliabilityBps(node_id).call() / 100:.2f} %")
 

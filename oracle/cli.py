@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -358,7 +359,7 @@ def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
             err.print(f"[yellow]{escape(outcome.summary)}[/]")
 
     err.print("watching; Ctrl-C stops")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         # Oracle nodes observe an epoch `grace` seconds after it ends; ask them a while after that.
         aggregator.watch(
             threading.Event(),
@@ -366,8 +367,6 @@ def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
             interval=settings.oracle_aggregate_interval,
             delay=2 * settings.oracle_epoch_grace,
         )
-    except KeyboardInterrupt:
-        pass
 
 
 @keystore_app.command("new")

@@ -10,8 +10,8 @@ the same epoch first: AlreadyAttested).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -42,7 +42,8 @@ class Submitter:
     _next_nonce: int | None = None
 
     def submit(self, report: Report, signatures: Sequence[bytes]) -> TxReceipt:
-        """Land `report`; raises the contract's custom error if it would revert, SubmitError if it never lands."""
+        """Land `report`; raises the contract's custom error if it would revert, SubmitError if it never
+        lands."""
         fn = self.oracle.functions.submit(report.as_tuple(), list(signatures))
         try:
             gas = fn.estimate_gas({"from": self.account.address})

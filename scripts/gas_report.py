@@ -38,7 +38,8 @@ def table() -> str:
     for name, target, seaport in ROWS:
         gas, tx = snap[name], snap[f"{name} (tx)"]
         lines.append(
-            f"| {name} | {gas:,} | {target:,} | {'yes' if gas <= target else '**no**'} | {tx:,} | {seaport or '—'} |"
+            f"| {name} | {gas:,} | {target:,} | {'yes' if gas <= target else '**no**'} | {tx:,} | "
+            f"{seaport or '—'} |"
         )
     attest = {k: int(v) for k, v in json.loads(ATTESTATION_SNAPSHOT.read_text()).items()}
     lines += [
@@ -57,7 +58,7 @@ def table() -> str:
 
 def main() -> None:
     text = DOC.read_text()
-    new = re.sub(f"{BEGIN}.*?{END}", f"{BEGIN}\n{table()}\n{END}", text, flags=re.S)
+    new = re.sub(f"{BEGIN}.*?{END}", f"{BEGIN}\n{table()}\n{END}", text, flags=re.DOTALL)
     DOC.write_text(new)
     print(table())
 

@@ -31,7 +31,7 @@ CHAIN_ID = bindparam("chain_id", type_=BigInteger)
 NOW = bindparam("now", type_=BigInteger)
 
 
-class least(FunctionElement):  # noqa: N801 — named like the SQL function it renders
+class least(FunctionElement):  # named like the SQL function it renders
     """The smaller of two values, NULL only when both are (PostgreSQL's LEAST ignores NULLs)."""
 
     inherit_cache = True

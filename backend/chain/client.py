@@ -6,9 +6,10 @@ unsigned transaction for wallets, so nothing here needs to hold a user's key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -226,11 +227,11 @@ class Market:
 
     def capacity(self, capacity_id: int) -> dict[str, Any]:
         fields = ("nodeId", "start", "end", "gpuCount", "status", "closeReason", "minted", "retired")
-        return dict(zip(fields, self.hours.functions.capacity(capacity_id).call()))
+        return dict(zip(fields, self.hours.functions.capacity(capacity_id).call(), strict=True))
 
     def booking(self, booking_id: int) -> dict[str, Any]:
         fields = ("holder", "start", "hours", "gpus", "closeReason")
-        return dict(zip(fields, self.hours.functions.booking(booking_id).call()))
+        return dict(zip(fields, self.hours.functions.booking(booking_id).call(), strict=True))
 
     # ------------------------------------------------------------------ settlement (anyone may call)
 

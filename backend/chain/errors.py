@@ -11,7 +11,8 @@ ContractRevert with the error's name; `errors.<Name>` gives that class for `exce
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_bytes
@@ -76,4 +77,4 @@ class ErrorDecoder:
             return error_class("UnknownRevert")({"data": raw})
         name, types, names = self._by_selector[raw[:4]]
         values = decode(types, raw[4:])
-        return error_class(name)(dict(zip(names, values)))
+        return error_class(name)(dict(zip(names, values, strict=True)))

@@ -114,8 +114,8 @@ class EventDecoder:
         """`contracts`: name -> (address, ABI)."""
         self._names: dict[str, str] = {}
         self._events: dict[tuple[str, str], _EventAbi] = {}
-        for name, (address, abi) in contracts.items():
-            address = address.lower()
+        for name, (checksummed, abi) in contracts.items():
+            address = checksummed.lower()
             self._names[address] = name
             for entry in abi:
                 if entry.get("type") != "event" or entry.get("anonymous"):
@@ -148,7 +148,7 @@ class EventDecoder:
             except ValueError:
                 pass  # malformed: eth-abi below says how
         args: dict[str, Any] = {}
-        for item, topic in zip(spec.indexed, log.topics[1:]):
+        for item, topic in zip(spec.indexed, log.topics[1:], strict=True):
             kind = item["type"]
             if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("tuple"):
                 args[item["name"]] = topic  # a dynamic indexed value is only its hash
@@ -156,7 +156,7 @@ class EventDecoder:
                 (value,) = abi_decode([kind], bytes.fromhex(topic[2:]))
                 args[item["name"]] = _jsonable(item, value)
         values = abi_decode(list(spec.data_types), bytes.fromhex(log.data[2:])) if spec.data_types else ()
-        for item, value in zip(spec.data, values):
+        for item, value in zip(spec.data, values, strict=True):
             args[item["name"]] = _jsonable(item, value)
         return Event(log, contract, spec.name, args)
 
@@ -170,7 +170,7 @@ def _decode_words(
         raise ValueError("not one word per argument")
     # Plain loops: a million logs make comprehension and generator frames a visible cost.
     args = {}
-    for (name, decode), topic in zip(topic_words, log.topics[1:]):
+    for (name, decode), topic in zip(topic_words, log.topics[1:], strict=True):
         if len(topic) != 66:
             raise ValueError("not one word per argument")
         args[name] = decode(topic[2:])
@@ -188,7 +188,7 @@ def _jsonable(item: dict[str, Any], value: Any) -> Any:
         inner = {**item, "type": kind[: kind.rindex("[")]}
         return [_jsonable(inner, v) for v in value]
     if kind.startswith("tuple"):
-        return {c["name"]: _jsonable(c, v) for c, v in zip(item["components"], value)}
+        return {c["name"]: _jsonable(c, v) for c, v in zip(item["components"], value, strict=True)}
     if kind == "address":
         return checksum(value)
     if isinstance(value, bytes):

@@ -147,7 +147,7 @@ class Store:
                     self._rows[(name, tuple(row[c] for c in columns))] = dict(row)
 
     def _load(self, table: Table, key: tuple[str, tuple[Any, ...]]) -> None:
-        pk = dict(zip(_PK[table.name], key[1]))
+        pk = dict(zip(_PK[table.name], key[1], strict=True))
         where = and_(*(table.c[c] == pk[c] for c in pk))
         found = self.conn.execute(select(table).where(where)).mappings().first()
         self._rows[key] = dict(found) if found is not None else None
@@ -219,7 +219,9 @@ def insert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
                 for value in values:
                     copy.write_row(value)
         else:
-            cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})", values)
+            # `target` is quoted by the dialect's identifier preparer; the values are bound
+            sql = f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+            cursor.executemany(sql, values)
     finally:
         cursor.close()
 
@@ -237,7 +239,7 @@ def upsert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
 
 def delete_rows(conn: Connection, table: Table, pks: Iterable[tuple[Any, ...]]) -> None:
     names = pk_columns(table)
-    params = [{f"k_{n}": v for n, v in zip(names, pk)} for pk in pks]
+    params = [{f"k_{n}": v for n, v in zip(names, pk, strict=True)} for pk in pks]
     if params:
         where = and_(*(table.c[n] == bindparam(f"k_{n}") for n in names))
         conn.execute(delete(table).where(where), params)

@@ -272,7 +272,7 @@ class Indexer:
             previous = cp[1]
             for number in range(start, stop + 1):
                 header = fetched[number]
-                if header is None or (previous != ZERO_HASH and header.parent_hash != previous):
+                if header is None or previous not in (ZERO_HASH, header.parent_hash):
                     raise ReorgDuringFetch(f"block {number} does not link to block {number - 1}")
                 headers[number] = header
                 previous = header.hash

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, insert, select
+from sqlalchemy import insert, inspect, select
 from sqlmodel import SQLModel
 
 from backend.db.models import Balance

@@ -6,7 +6,7 @@ live order, so a page costs a few index probes per capacity however deep the boo
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -61,19 +61,19 @@ ASK_KINDS = ("primary_sell", "sell")
 HOUR = 3600
 
 
-class SortKey(str, Enum):
+class SortKey(StrEnum):
     start = "start"
     price = "price"
     reliability = "reliability"
     gpus = "gpus"
 
 
-class SortOrder(str, Enum):
+class SortOrder(StrEnum):
     asc = "asc"
     desc = "desc"
 
 
-class StatusFilter(str, Enum):
+class StatusFilter(StrEnum):
     active = "active"
     cancelled = "cancelled"
     closed = "closed"

@@ -183,4 +183,5 @@ async def stream_events(
                 yield ServerSentEvent(comment="heartbeat")
             if len(rows) < batch:
                 # Woken by new rows; at the latest when a heartbeat is due, or to see whether the client left.
-                await feed.wait(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS))
+                with anyio.move_on_after(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS)):
+                    await feed.changed()
