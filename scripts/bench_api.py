@@ -51,7 +51,16 @@ from backend.chain.client import Market
 from backend.chain.deploy import deploy
 from backend.chain.dev_accounts import dev_account
 from backend.config import Settings
-from backend.db.models import Attestation, Capacity, Fill, MakerCounter, Node, OrderState, SignedOrder
+from backend.db.models import (
+    Attestation,
+    Capacity,
+    Fill,
+    MakerCounter,
+    Node,
+    OrderState,
+    SignedOrder,
+    table_of,
+)
 from backend.db.session import make_engine, migrate
 from backend.tasks.jobs import update_price_index
 from scripts.benchdoc import write_section
@@ -227,7 +236,7 @@ def populate(url: str, orders: int, now: int, seed: int = 7) -> dict[str, Any]:
             (Attestation, attestations),
             (Fill, fills),
         ):
-            table = model.__table__  # type: ignore[attr-defined]
+            table = table_of(model)
             for i in range(0, len(rows), 5_000):
                 conn.execute(insert(table), rows[i : i + 5_000])
         update_price_index(conn, CHAIN_ID, now)  # as the price-index task keeps it

@@ -17,11 +17,11 @@ from sqlalchemy import and_, case, func, or_, select
 
 from backend.api.reads import CHAIN_ID, NOW
 from backend.chain.orders import Order, OrderKind
-from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder
+from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder, table_of
 
-so = SignedOrder.__table__  # type: ignore[attr-defined]
-os_ = OrderState.__table__  # type: ignore[attr-defined]
-mc = MakerCounter.__table__  # type: ignore[attr-defined]
+so = table_of(SignedOrder)
+os_ = table_of(OrderState)
+mc = table_of(MakerCounter)
 
 FINAL = ("withdrawn", "cancelled", "filled", "expired")
 

@@ -17,9 +17,10 @@ uint256 amounts are `U256` (exact), times are unix seconds.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
 from backend.db.types import U256, JSONDoc
@@ -42,6 +43,15 @@ def _u256(default: int | None = 0, **kw: Any) -> Any:
 
 def _int64(default: int | None = 0, **kw: Any) -> Any:
     return Field(default=default, sa_type=BigInteger, **kw)
+
+
+@cache  # hot in the indexer's per-row paths; a model's table never changes
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, typed (SQLModel sets `__table__` but does not declare it)."""
+    found = inspect(model).local_table
+    if not isinstance(found, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return found
 
 
 # ---------------------------------------------------------------------------- indexer state

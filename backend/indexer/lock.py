@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.config import Settings
-from backend.db.models import IndexerLock
+from backend.db.models import IndexerLock, table_of
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class RowLock:
 
     def __init__(self, engine: Engine, name: str, ttl: float, owner: str):
         self.engine, self.name, self.ttl, self.owner = engine, name, ttl, owner
-        self.table = IndexerLock.__table__  # type: ignore[attr-defined]
+        self.table = table_of(IndexerLock)
 
     def acquire(self) -> bool:
         now = time.time()

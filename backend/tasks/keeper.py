@@ -25,7 +25,7 @@ from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ContractRevert
 from backend.chain.keystore import KeystoreError, load_account, read_password_file
 from backend.config import DEV_CHAIN_IDS, Settings
-from backend.db.models import Balance, Booking, Capacity
+from backend.db.models import Balance, Booking, Capacity, table_of
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ class Candidates:
 def find_candidates(conn: Connection, chain_id: int, now: int, limit: int) -> Candidates:
     """Open bookings whose last hour has ended and active capacities whose window has ended, the
     longest-ended first, at most `limit` of each."""
-    b = Booking.__table__  # type: ignore[attr-defined]
-    c = Capacity.__table__  # type: ignore[attr-defined]
-    bal = Balance.__table__  # type: ignore[attr-defined]
+    b = table_of(Booking)
+    c = table_of(Capacity)
+    bal = table_of(Balance)
     end = (b.c.start + b.c.hours * HOUR).label("end")
     bookings = conn.execute(
         select(b.c.booking_id, b.c.capacity_id, end)

@@ -48,14 +48,14 @@ from backend.api.schemas.capacities import (
     OrderBook,
 )
 from backend.api.schemas.nodes import NodeSummary
-from backend.db.models import Booking, Capacity, EscrowFunds, Node
+from backend.db.models import Booking, Capacity, EscrowFunds, Node, table_of
 
 router = APIRouter(prefix="/capacities", tags=["capacities"])
 
-cap = Capacity.__table__  # type: ignore[attr-defined]
-node = Node.__table__  # type: ignore[attr-defined]
-bk = Booking.__table__  # type: ignore[attr-defined]
-funds = EscrowFunds.__table__  # type: ignore[attr-defined]
+cap = table_of(Capacity)
+node = table_of(Node)
+bk = table_of(Booking)
+funds = table_of(EscrowFunds)
 
 ASK_KINDS = ("primary_sell", "sell")
 HOUR = 3600

@@ -19,7 +19,7 @@ from backend.api.schemas.settle import (
 )
 from backend.api.schemas.wallet import UnsignedTx
 from backend.api.wallet_tx import tx_json
-from backend.db.models import Balance
+from backend.db.models import Balance, table_of
 
 router = APIRouter(prefix="/tx/settle", tags=["settlement"])
 
@@ -56,7 +56,7 @@ def settle_unused(body: SettleUnusedRequest, db: SessionDep, chain: ChainDep) ->
     market = chain.market
     holders = body.holders
     if holders is None:
-        bal = Balance.__table__  # type: ignore[attr-defined]
+        bal = table_of(Balance)
         query = (
             select(bal.c.holder)
             .where(bal.c.chain_id == market.chain_id, bal.c.capacity_id == body.capacity_id, bal.c.amount > 0)

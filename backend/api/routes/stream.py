@@ -22,11 +22,11 @@ from sqlalchemy import Engine, select
 from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
 from backend.api.event_feed import EventFeed
 from backend.api.schemas.events import EXAMPLE, StreamEvent
-from backend.db.models import RawEvent
+from backend.db.models import RawEvent, table_of
 
 router = APIRouter(tags=["events"])
 
-raw = RawEvent.__table__  # type: ignore[attr-defined]
+raw = table_of(RawEvent)
 
 #: Seconds without an event after which a comment line keeps proxies from closing the connection.
 HEARTBEAT_SECONDS = 15.0
