@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
+from web3.types import RPCEndpoint, TxReceipt
 
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
@@ -37,7 +38,7 @@ class Round:
     def step(self, text: str) -> None:
         self.console.print(f"  [green]✓[/] {text}")
 
-    def note_gas(self, action: str, receipt) -> None:
+    def note_gas(self, action: str, receipt: TxReceipt) -> None:
         self.gas[action].append(receipt["gasUsed"])
 
 
@@ -156,8 +157,8 @@ def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) 
 
 
 def _warp(m: Market, timestamp: int) -> None:
-    m.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
-    m.w3.provider.make_request("evm_mine", [])
+    m.w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp])
+    m.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]) -> None:

@@ -71,8 +71,10 @@ class ErrorDecoder:
                 names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
                 self._by_selector[selector] = (item["name"], types, names)
 
-    def decode(self, data: bytes | str | None) -> ContractRevert:
-        raw = to_bytes(hexstr=data) if isinstance(data, str) else (data or b"")
+    def decode(self, data: bytes | str | dict[str, str] | None) -> ContractRevert:
+        """The custom error in revert `data` (web3's ContractLogicError.data: hex, or a dict for an
+        off-chain lookup, which carries no error of ours)."""
+        raw = to_bytes(hexstr=data) if isinstance(data, str) else data if isinstance(data, bytes) else b""
         if len(raw) < 4 or raw[:4] not in self._by_selector:
             return error_class("UnknownRevert")({"data": raw})
         name, types, names = self._by_selector[raw[:4]]

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from eth_abi import decode as abi_decode
+from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
@@ -103,8 +104,13 @@ class _EventAbi:
 
 
 def _word_decoders(inputs: tuple[dict[str, Any], ...]) -> tuple[tuple[str, WordDecoder], ...] | None:
-    decoders = tuple((i["name"], word_decoder(i["type"])) for i in inputs)
-    return decoders if all(d is not None for _, d in decoders) else None  # type: ignore[return-value]
+    decoders = []
+    for i in inputs:
+        decoder = word_decoder(i["type"])
+        if decoder is None:
+            return None
+        decoders.append((i["name"], decoder))
+    return tuple(decoders)
 
 
 class EventDecoder:
@@ -120,7 +126,7 @@ class EventDecoder:
             for entry in abi:
                 if entry.get("type") != "event" or entry.get("anonymous"):
                     continue
-                topic = "0x" + event_abi_to_log_topic(entry).hex()
+                topic = "0x" + event_abi_to_log_topic(cast(ABIEvent, entry)).hex()  # checked just above
                 inputs = entry["inputs"]
                 indexed = tuple(i for i in inputs if i.get("indexed"))
                 data = tuple(i for i in inputs if not i.get("indexed"))

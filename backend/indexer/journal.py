@@ -136,8 +136,8 @@ class Store:
                 where = (
                     match[0].in_([v[0] for v in values]) if len(match) == 1 else tuple_(*match).in_(values)
                 )
-                for pk in chunk:
-                    self._rows[(name, pk)] = None
+                for held in chunk:
+                    self._rows[(name, held)] = None
                 found = self.conn.execute(select(table).where(table.c.chain_id == self.chain_id, where))
                 for row in found.mappings():
                     self._rows[(name, tuple(row[c] for c in columns))] = dict(row)

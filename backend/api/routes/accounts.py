@@ -31,7 +31,9 @@ AddressPath = Annotated[
         examples=["0x90F79bf6EB2c4f870365E785982E1f101E93b906"],
     ),
 ]
-BAD_ADDRESS = {422: {"model": ErrorBody, "description": "not an address, or a wrong checksum"}}
+BAD_ADDRESS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "not an address, or a wrong checksum"}
+}
 
 
 def _bookings(

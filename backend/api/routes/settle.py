@@ -23,7 +23,7 @@ from backend.db.models import Balance, table_of
 
 router = APIRouter(prefix="/tx/settle", tags=["settlement"])
 
-_REVERT = {
+_REVERT: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "the transaction would revert; `details.error` names the contract's error "
         "(NotSettleable: not yet; BookingNotOpen, CapacityNotSettleable: done "
@@ -87,7 +87,7 @@ def settle_capacity(body: SettleCapacityRequest, chain: ChainDep) -> dict[str, A
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleCapacity(body.capacity_id)))
 
 
-_END_REVERT = {
+_END_REVERT: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "the transaction would revert; `details.error` names the contract's "
         "error (NotBookingHolder, BookingNotStarted, NothingToEnd, BookingNotOpen)"

@@ -88,9 +88,14 @@ def _last(engine: Engine, chain_id: int) -> Any:
 
 def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
     with engine.connect() as conn:
-        return conn.execute(
-            select(raw).where(raw.c.chain_id == chain_id, raw.c.id > after).order_by(raw.c.id).limit(batch)
-        ).all()
+        return list(
+            conn.execute(
+                select(raw)
+                .where(raw.c.chain_id == chain_id, raw.c.id > after)
+                .order_by(raw.c.id)
+                .limit(batch)
+            )
+        )
 
 
 def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: int) -> EventFeed:
