@@ -11,7 +11,7 @@ from backend.chain.anvil import AnvilError, start_anvil
 from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
-from backend.config import get_settings
+from backend.config import Settings, get_settings
 from oracle.cli import app as oracle_app
 
 app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.", no_args_is_help=True)
@@ -49,7 +49,7 @@ def demo(
         raise _fail(f"a transaction reverted: {exc}") from None
 
 
-def _demo(settings, rpc_url: str, serve_api: bool) -> None:
+def _demo(settings: Settings, rpc_url: str, serve_api: bool) -> None:
     console.print("[bold]Deploying[/] with the ape script (scripts/deploy.py)")
     directory = deploy(settings, rpc_url)
     market = Market.connect(rpc_url, directory)
@@ -163,7 +163,9 @@ def serve(
     _serve(get_settings(), host, port, tasks)
 
 
-def _serve(settings, host: str | None, port: int | None, tasks: str, start_over: bool = False) -> None:
+def _serve(
+    settings: Settings, host: str | None, port: int | None, tasks: str, start_over: bool = False
+) -> None:
     import logging
 
     import uvicorn

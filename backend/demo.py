@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
+from web3.types import RPCEndpoint, TxReceipt
 
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
@@ -37,7 +38,7 @@ class Round:
     def step(self, text: str) -> None:
         self.console.print(f"  [green]✓[/] {text}")
 
-    def note_gas(self, action: str, receipt) -> None:
+    def note_gas(self, action: str, receipt: TxReceipt) -> None:
         self.gas[action].append(receipt["gasUsed"])
 
 
@@ -148,16 +149,16 @@ def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) 
     released = sum(x["amount"] for x in m.events(receipt, m.escrow, "Released"))
     refunded = sum(x["amount"] for x in m.events(receipt, m.escrow, "Refunded"))
     r.step(
-        f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee included); "
-        f"{e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus {usd(e['slashed'])} "
-        f"slashed from the bond"
+        f"booking settled: {e['deliveredHours']} h delivered → provider-1 paid {usd(released)} (fee "
+        f"included); {e['failedHours']} h failed → renter-2 refunded {usd(refunded)} plus "
+        f"{usd(e['slashed'])} slashed from the bond"
     )
     r.step(f"node {node_id} reliability: {m.oracle.functions.reliabilityBps(node_id).call() / 100:.2f} %")
 
 
 def _warp(m: Market, timestamp: int) -> None:
-    m.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
-    m.w3.provider.make_request("evm_mine", [])
+    m.w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp])
+    m.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]) -> None:

@@ -120,8 +120,7 @@ def aggregate_epoch(data: EpochInput) -> EpochResult:
 
     down = _down_spans(((p.at, p.ok, p.reason) for p in data.polls), start, end, "agent unreachable")
     down += _down_spans(((c.at, c.passed, c.reason) for c in data.challenges), start, end, "challenge failed")
-    for span in down:
-        reasons.append(f"down {span.end - span.start:.0f}s from {span.start:.0f}: {span.reason}")
+    reasons.extend(f"down {span.end - span.start:.0f}s from {span.start:.0f}: {span.reason}" for span in down)
 
     # Only the registered number of GPUs can earn coverage, lowest indices first.
     uuids_by_index = sorted({(s.index, s.uuid) for s in in_epoch})

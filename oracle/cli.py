@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -19,9 +20,10 @@ from backend.config import Settings, get_settings
 if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
     from eth_account.signers.local import LocalAccount
 
+    from oracle.aggregate import EpochResult
     from oracle.aggregator import Aggregator, Outcome
     from oracle.node import OracleNode
-    from oracle.report import Domain
+    from oracle.report import Domain, SignedReport
 
 app = typer.Typer(
     help="The oracle: telemetry agent, attesting node, aggregator, keystores.", no_args_is_help=True
@@ -238,7 +240,7 @@ def _serve(
     uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
 
 
-def _emit(signed, results, out: Path | None) -> None:
+def _emit(signed: SignedReport, results: list[EpochResult], out: Path | None) -> None:
     body = signed.to_json() | {
         "notes": {str(r.attestation.node_id): r.reasons for r in results},
     }
@@ -252,12 +254,14 @@ def _emit(signed, results, out: Path | None) -> None:
         )
 
 
-def _watch(oracle, account, domain, out: Path | None, mark: list[str] | None) -> None:
+def _watch(
+    oracle: OracleNode, account: LocalAccount, domain: Domain, out: Path | None, mark: list[str] | None
+) -> None:
     import threading
 
     stop = threading.Event()
 
-    def emit(signed, results) -> None:
+    def emit(signed: SignedReport, results: list[EpochResult]) -> None:
         epoch = signed.report.attestations[0].epoch if signed.report.attestations else 0
         _emit(signed, results, None if out is None else out.with_name(f"{out.stem}-{epoch}{out.suffix}"))
 
@@ -358,7 +362,7 @@ def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
             err.print(f"[yellow]{escape(outcome.summary)}[/]")
 
     err.print("watching; Ctrl-C stops")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         # Oracle nodes observe an epoch `grace` seconds after it ends; ask them a while after that.
         aggregator.watch(
             threading.Event(),
@@ -366,8 +370,6 @@ def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
             interval=settings.oracle_aggregate_interval,
             delay=2 * settings.oracle_epoch_grace,
         )
-    except KeyboardInterrupt:
-        pass
 
 
 @keystore_app.command("new")

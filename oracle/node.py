@@ -24,6 +24,8 @@ from oracle.telemetry.sample import GpuSample
 from oracle.verifier import ChallengeOutcome, challenge
 
 log = logging.getLogger(__name__)
+# Which GPU is challenged, and when, from the OS's generator: an agent must not predict either.
+_unpredictable = random.SystemRandom()
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class OracleNode:
             n,
             rows=s.oracle_challenge_rows,
             rounds=s.oracle_freivalds_rounds,
-            gpu=random.randrange(count) if gpu is None else gpu,
+            gpu=_unpredictable.randrange(count) if gpu is None else gpu,
             wall_clock=self._clock,
         )
         self._record_challenge(target, epoch, outcome)
@@ -226,14 +228,14 @@ class OracleNode:
         challenges are forgotten afterwards, so whatever needs them must be computed there."""
         s = self.settings
         rate = s.oracle_challenges_per_epoch / EPOCH_SECONDS
-        next_challenge = {t.node_id: self._clock() + random.expovariate(rate) for t in self.targets}
+        next_challenge = {t.node_id: self._clock() + _unpredictable.expovariate(rate) for t in self.targets}
         current = int(self._clock() // EPOCH_SECONDS)
         while not stop.is_set():
             now = self._clock()
             for target in self.targets:
                 if self.poll(target).ok and now >= next_challenge[target.node_id]:
                     self.challenge(target, int(now // EPOCH_SECONDS))
-                    next_challenge[target.node_id] = now + random.expovariate(rate)
+                    next_challenge[target.node_id] = now + _unpredictable.expovariate(rate)
             if now >= (current + 1) * EPOCH_SECONDS + grace:
                 on_epoch_end(current)
                 self._forget_before(current + 1)

@@ -7,6 +7,7 @@ the thread.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import threading
 import time
@@ -85,10 +86,8 @@ class Sampler:
         now = self._clock()
         t = now - seconds
         while t < now:
-            try:
+            with contextlib.suppress(SourceUnavailable):
                 self.buffer.extend(read_at(t).samples)
-            except SourceUnavailable:
-                pass
             t += self.interval
 
     def _loop(self) -> None:

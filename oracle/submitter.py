@@ -10,14 +10,17 @@ the same epoch first: AlreadyAttested).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import cast
 
 from eth_account.signers.local import LocalAccount
+from eth_account.types import TransactionDictType
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import TxReceipt
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from backend.chain.errors import ContractRevert, ErrorDecoder
 from oracle.report import Report
@@ -42,7 +45,8 @@ class Submitter:
     _next_nonce: int | None = None
 
     def submit(self, report: Report, signatures: Sequence[bytes]) -> TxReceipt:
-        """Land `report`; raises the contract's custom error if it would revert, SubmitError if it never lands."""
+        """Land `report`; raises the contract's custom error if it would revert, SubmitError if it never
+        lands."""
         fn = self.oracle.functions.submit(report.as_tuple(), list(signatures))
         try:
             gas = fn.estimate_gas({"from": self.account.address})
@@ -50,20 +54,21 @@ class Submitter:
             raise self.errors.decode(exc.data) from None
         nonce = self._take_nonce()
         tip = self.w3.eth.max_priority_fee
-        max_fee = 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + tip
-        sent: list[bytes] = []
+        max_fee = Wei(2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + tip)
+        sent: list[HexBytes] = []
         for attempt in range(1, self.attempts + 1):
             tx = fn.build_transaction(
                 {
                     "from": self.account.address,
-                    "nonce": nonce,
+                    "nonce": Nonce(nonce),
                     "gas": gas * 12 // 10,
                     "maxFeePerGas": max_fee,
                     "maxPriorityFeePerGas": tip,
                     "chainId": self.w3.eth.chain_id,
                 }
             )
-            signed = self.account.sign_transaction(tx)
+            # web3's TxParams is a TypedDict; eth-account declares a plain dict of the same values
+            signed = self.account.sign_transaction(cast(TransactionDictType, tx))
             try:
                 sent.append(self.w3.eth.send_raw_transaction(signed.raw_transaction))
             except Web3RPCError as exc:
@@ -76,8 +81,8 @@ class Submitter:
                     raise self._replay(tx, receipt)
                 log.info("report landed in block %s (attempt %d)", receipt["blockNumber"], attempt)
                 return receipt
-            tip = tip * BUMP_NUM // BUMP_DEN + 1
-            max_fee = max_fee * BUMP_NUM // BUMP_DEN + 1
+            tip = Wei(tip * BUMP_NUM // BUMP_DEN + 1)
+            max_fee = Wei(max_fee * BUMP_NUM // BUMP_DEN + 1)
             log.warning(
                 "report not mined in %.0f s; replacing at nonce %d with higher fees",
                 self.receipt_timeout,
@@ -91,7 +96,7 @@ class Submitter:
         self._next_nonce = nonce + 1
         return nonce
 
-    def _wait_any(self, hashes: Sequence[bytes]) -> TxReceipt | None:
+    def _wait_any(self, hashes: Sequence[HexBytes]) -> TxReceipt | None:
         for i, tx_hash in enumerate(reversed(hashes)):
             try:
                 timeout = self.receipt_timeout if i == 0 else 0.1
@@ -100,9 +105,9 @@ class Submitter:
                 continue
         return None
 
-    def _replay(self, tx, receipt: TxReceipt) -> ContractRevert:
+    def _replay(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert:
         try:
-            self.w3.eth.call({k: tx[k] for k in ("from", "to", "data")}, receipt["blockNumber"])
+            self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["data"]}, receipt["blockNumber"])
         except ContractLogicError as exc:
             return self.errors.decode(exc.data)
         return self.errors.decode(None)

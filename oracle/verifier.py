@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import numpy as np
 
 from oracle import freivalds
 from oracle.client import AgentError, AgentUnreachable
 from oracle.merkle import sha256, verify
-from oracle.prover import RevealedRows, RunResult, row_leaf
+from oracle.prover import Prover, RevealedRows, RunResult, row_leaf
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,14 @@ class Challengeable(Protocol):
     def prepare(self, seed: int, n: int, dtype: str, gpu: int = 0) -> str: ...
     def run(self, challenge_id: str, salt: int) -> RunResult: ...
     def reveal(self, challenge_id: str, rows: list[int], n: int, dtype: str) -> RevealedRows: ...
+
+
+class _Measured(TypedDict, total=False):
+    """What a challenge measured before its verdict."""
+
+    gpu_uuid: str | None
+    observed_seconds: float | None
+    claimed_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,9 @@ def challenge(
     rng = rng or np.random.default_rng(secrets.randbits(128))
     at = wall_clock()
 
-    def failed(reason: str, **kw: object) -> ChallengeOutcome:
+    def failed(reason: str, **kw: Unpack[_Measured]) -> ChallengeOutcome:
         log.warning("challenge failed: %s", reason)
-        return ChallengeOutcome(at, n, False, reason, **kw)  # type: ignore[arg-type]
+        return ChallengeOutcome(at, n, False, reason, **kw)
 
     seed, salt = secrets.randbits(128), secrets.randbits(128)
     picked = sorted(int(i) for i in rng.choice(n, size=min(rows, n), replace=False))
@@ -94,7 +102,7 @@ def challenge(
         return failed(f"agent unreachable: {exc}")
     except AgentError as exc:
         return failed(f"agent broke the protocol: {exc}")
-    common = {
+    common: _Measured = {
         "gpu_uuid": result.gpu_uuid,
         "observed_seconds": observed,
         "claimed_seconds": result.compute_seconds,
@@ -136,14 +144,14 @@ def challenge(
 class LocalAgent:
     """A Prover called in-process, shaped like the HTTP client (tests, benchmarks, embedded mode)."""
 
-    def __init__(self, prover: object) -> None:
+    def __init__(self, prover: Prover) -> None:
         self.prover = prover
 
     def prepare(self, seed: int, n: int, dtype: str, gpu: int = 0) -> str:
-        return self.prover.prepare(seed, n, dtype, gpu)  # type: ignore[attr-defined]
+        return self.prover.prepare(seed, n, dtype, gpu)
 
     def run(self, challenge_id: str, salt: int) -> RunResult:
-        return self.prover.run(challenge_id, salt)  # type: ignore[attr-defined]
+        return self.prover.run(challenge_id, salt)
 
     def reveal(self, challenge_id: str, rows: list[int], n: int, dtype: str) -> RevealedRows:
-        return self.prover.reveal(challenge_id, rows)  # type: ignore[attr-defined]
+        return self.prover.reveal(challenge_id, rows)

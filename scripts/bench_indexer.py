@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,7 +108,7 @@ class Traffic:
         self.holdings = {r: Counter() for r in self.renters}
         senders = [*self.providers, *self.renters, self.canceller]
         calls = [("eth_getTransactionCount", [a, "pending"]) for a in senders]
-        for address, nonce in zip(senders, self.rpc.batch(calls)):
+        for address, nonce in zip(senders, self.rpc.batch(calls), strict=True):
             self.nonces[address] = int(nonce, 16)
         self.exchange = self.market.exchange.address
         self.hours = self.market.hours.address
@@ -216,7 +216,7 @@ class Traffic:
         try:
             before = hex(int(tx["blockNumber"], 16) - 1)
             self.rpc.call("eth_call", [{k: tx[k] for k in ("from", "to", "input")}, before])
-        except Exception as exc:  # the revert, decoded where the contracts' errors name it
+        except Exception as exc:  # noqa: BLE001 — the revert, decoded where the contracts' errors name it
             data = getattr(exc, "data", None)
             return str(self.market.errors.decode(data)) if data else str(exc)
         return f"{tx['hash']} reverted in its block but not on the state before it"
@@ -227,7 +227,7 @@ class Traffic:
         while self.events < target:
             planned = [self.plan_block(self.blocks + i) for i in range(chunk)]
             orders = [order for _, fills in planned for order, _, _ in fills]
-            signatures = dict(zip((id(o) for o in orders), self.sign(orders)))
+            signatures = dict(zip((id(o) for o in orders), self.sign(orders), strict=True))
             hashes: list[str] = []
             for calls, fills in planned:
                 txs = [self.send(*call) for call in calls]
@@ -372,7 +372,7 @@ class PostgresStore:
         base, _, _ = admin_url.rpartition("/")
         self.url = f"{base}/{name}"
 
-    def __enter__(self) -> PostgresStore:
+    def __enter__(self) -> Self:
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{self.name}"')

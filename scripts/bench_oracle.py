@@ -60,7 +60,8 @@ def bench_freivalds(n: int, ks: tuple[int, ...] = (1, 2, 4, 8), rows: int = 32) 
     prepare = timed(lambda: freivalds.expect(seed, salt, n, picked, rounds=8, rng=rng), 21)
     expectation = freivalds.expect(seed, salt, n, picked, rounds=8, rng=rng)
     revealed = c[picked]
-    assert expectation.check(revealed).accepted
+    if not expectation.check(revealed).accepted:
+        raise RuntimeError("the oracle refused an honest answer")
     on_answer = timed(lambda: expectation.check(revealed), 201)
     return {
         "n": n,
@@ -133,7 +134,8 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
         f"Python {platform.python_version()}, NumPy {np.__version__}, float32, {time.strftime('%Y-%m-%d')}, "
         f"load average {os.getloadavg()[0]:.1f} at the start (the machine is shared; figures move with it).",
         "",
-        "**Freivalds vs recomputing C = A·B on the same CPU** (medians of repeated runs; fastest run beside):",
+        "**Freivalds vs recomputing C = A·B on the same CPU** (medians of repeated runs; fastest run "
+        "beside):",
         "",
         "| n | check | vectors k | false-accept bound | verify, median | recompute, median | share | "
         "share, fastest runs | target ≤ 1 % |",
@@ -179,7 +181,8 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
             ),
         ):
             lines.append(
-                f"| {n} | {what} | {median * 1000:.1f} ms | {fastest * 1000:.1f} ms | {median / rec * 100:.1f} % |"
+                f"| {n} | {what} | {median * 1000:.1f} ms | {fastest * 1000:.1f} ms | "
+                f"{median / rec * 100:.1f} % |"
             )
     lines += [
         "",
@@ -196,13 +199,14 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
     a_pct = agent["cpu"] / agent["wall"] * 100
     lines += [
         "",
-        f"**Agent sampling overhead** (simulated source, {sampler['gpus']} GPUs at 1 Hz, process CPU time ÷ wall "
-        "time, as a share of one core):",
+        f"**Agent sampling overhead** (simulated source, {sampler['gpus']} GPUs at 1 Hz, process CPU time ÷ "
+        "wall time, as a share of one core):",
         "",
         "| what | wall | CPU | share of a core | target ≤ 1 % |",
         "|---|---:|---:|---:|:-:|",
-        f"| sampler thread alone ({sampler['reads']} reads of {sampler['gpus']} GPUs) | {sampler['wall']:.1f} s | "
-        f"{sampler['cpu'] * 1000:.0f} ms | {s_pct:.2f} % | {'yes' if s_pct <= 1 else 'no'} |",
+        f"| sampler thread alone ({sampler['reads']} reads of {sampler['gpus']} GPUs) | "
+        f"{sampler['wall']:.1f} s | {sampler['cpu'] * 1000:.0f} ms | {s_pct:.2f} % | "
+        f"{'yes' if s_pct <= 1 else 'no'} |",
         f"| whole `gpuhours oracle agent` process (uvicorn idle + sampler) | {agent['wall']:.1f} s | "
         f"{agent['cpu'] * 1000:.0f} ms | {a_pct:.2f} % | {'yes' if a_pct <= 1 else 'no'} |",
     ]
@@ -272,15 +276,15 @@ def render_gpu(g: dict) -> str:
         return "—" if value is None else format(value, fmt)
 
     lines = [
-        f"Measured by `python scripts/bench_oracle.py --gpu` on {g['gpu'].model} (GPU 0 of {g['gpu_count']}), "
-        f"telemetry from {g['source']}, products by {g['backend']}, float32 with TF32 off, "
-        f"{platform.machine()} host with {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
+        f"Measured by `python scripts/bench_oracle.py --gpu` on {g['gpu'].model} (GPU 0 of "
+        f"{g['gpu_count']}), telemetry from {g['source']}, products by {g['backend']}, float32 with TF32 "
+        f"off, {platform.machine()} host with {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
         "",
         "**Proof of compute on the GPU**: each challenge as the oracle runs it (prepare, timed run with the "
-        "row commitment, 32 rows revealed and checked with k = 8 vectors), one warm-up then the runs counted. "
-        "*Verified* TFLOP/s is 2n³ over the time the oracle saw the run call take (product, copy back, "
-        "commitment); *on the device* is the agent's own timing of the product; energy is the NVML counter's "
-        "delta across the product.",
+        "row commitment, 32 rows revealed and checked with k = 8 vectors), one warm-up then the runs "
+        "counted. *Verified* TFLOP/s is 2n³ over the time the oracle saw the run call take (product, copy "
+        "back, commitment); *on the device* is the agent's own timing of the product; energy is the NVML "
+        "counter's delta across the product.",
         "",
         "| n | passed | TFLOP/s verified (median) | TFLOP/s on the device (median) | energy per product | "
         "watts during the product | MFLOP/J (median) |",
@@ -295,7 +299,8 @@ def render_gpu(g: dict) -> str:
             if o.flop_per_joule and o.claimed_seconds
         ]
         lines.append(
-            f"| {n} | {len(passed)} of {len(runs)} | {show(median([o.gflops / 1000 for o in passed]), '.1f')} | "
+            f"| {n} | {len(passed)} of {len(runs)} | "
+            f"{show(median([o.gflops / 1000 for o in passed]), '.1f')} | "
             f"{show(median([freivalds.flops(n) / o.claimed_seconds / 1e12 for o in passed]), '.1f')} | "
             f"{show(median(joules), '.1f')} J | {show(median(watts), '.0f')} | "
             f"{show(median([o.mflop_per_joule for o in passed if o.mflop_per_joule]), ',.0f')} |"
@@ -313,9 +318,10 @@ def render_gpu(g: dict) -> str:
         f"**Telemetry** ({g['source']}, {len(samples)} samples at 5 Hz across the run): power "
         f"{idle.power_w:.0f} W idle, {max((x.power_w for x in samples), default=0):.0f} W at most; SM clock "
         f"{show(median([x.sm_clock_mhz for x in busy]), '.0f')} MHz (median while utilization ≥ 50 %); "
-        f"temperature {idle.temperature_c} °C idle, {max((x.temperature_c for x in samples), default=0)} °C at most; "
-        f"clock event reasons seen: {throttle:#x}. One read of every GPU costs {g['read_cpu'] * 1000:.2f} ms of CPU, "
-        f"{g['read_cpu'] * 100:.2f} % of a core at the agent's 1 Hz (target ≤ 1 %).",
+        f"temperature {idle.temperature_c} °C idle, {max((x.temperature_c for x in samples), default=0)} °C "
+        f"at most; clock event reasons seen: {throttle:#x}. One read of every GPU costs "
+        f"{g['read_cpu'] * 1000:.2f} ms of CPU, {g['read_cpu'] * 100:.2f} % of a core at the agent's 1 Hz "
+        "(target ≤ 1 %).",
     ]
     return "\n".join(lines)
 

@@ -101,7 +101,9 @@ def main():
             "oracleSigners": signers,
             "oracleThreshold": settings.oracle_threshold,
             "oracleMaxDelay": settings.oracle_max_delay,
-            "sla": dict(zip(("minUptimeBps", "minGflopsPerJoule", "graceHours", "slashPerGpuHour"), sla)),
+            "sla": dict(
+                zip(("minUptimeBps", "minGflopsPerJoule", "graceHours", "slashPerGpuHour"), sla, strict=True)
+            ),
         },
         contracts=records,
     )

@@ -60,7 +60,7 @@ def table() -> str:
 
 def main() -> None:
     text = DOC.read_text()
-    new = re.sub(f"{BEGIN}.*?{END}", f"{BEGIN}\n{table()}\n{END}", text, flags=re.S)
+    new = re.sub(f"{BEGIN}.*?{END}", f"{BEGIN}\n{table()}\n{END}", text, flags=re.DOTALL)
     DOC.write_text(new)
     print(table())
 

@@ -49,7 +49,7 @@ def test_dev_accounts_exist_only_on_dev_chains():
 
 def test_names_pack_into_bytes32():
     assert from_bytes32(to_bytes32("H100-SXM5-80GB")) == "H100-SXM5-80GB"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="longer than 32 bytes"):
         to_bytes32("x" * 33)
 
 

@@ -20,6 +20,7 @@ def _gpuhours(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
 
 

@@ -19,14 +19,14 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine, func, select, true
 
-from backend.db.models import Checkpoint, SignedOrder
+from backend.db.models import Checkpoint, SignedOrder, table_of
 
 CACHED_PREFIX = "/capacities"
 MAX_ENTRIES = 4096
 VERSION_TTL = 0.02  # seconds; far inside the head latency the market promises (250 ms)
 
-cp = Checkpoint.__table__  # type: ignore[attr-defined]
-so = SignedOrder.__table__  # type: ignore[attr-defined]
+cp = table_of(Checkpoint)
+so = table_of(SignedOrder)
 
 Message = dict[str, Any]
 

@@ -71,10 +71,9 @@ class EventFeed:
         i = bisect_right(self._ids, cursor)
         return self._rows[i : i + limit]
 
-    async def wait(self, timeout: float) -> None:
-        """Until the feed has new rows, or `timeout` seconds."""
-        with anyio.move_on_after(timeout):
-            await self._changed.wait()
+    async def changed(self) -> None:
+        """Until the feed has new rows (callers bound the wait with a cancel scope)."""
+        await self._changed.wait()
 
     async def _run(self) -> None:
         try:

@@ -17,7 +17,7 @@ from prometheus_client import (
 )
 from sqlalchemy import select
 
-from backend.db.models import Checkpoint
+from backend.db.models import Checkpoint, table_of
 
 
 class _Instrument:
@@ -65,7 +65,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics(request: Request) -> Response:
-        cp = Checkpoint.__table__  # type: ignore[attr-defined]
+        cp = table_of(Checkpoint)
         with request.app.state.engine.connect() as conn:
             for chain_id, block in conn.execute(select(cp.c.chain_id, cp.c.block_number)):
                 checkpoint.labels(str(chain_id)).set(block)

@@ -13,24 +13,26 @@ The first that applies wins. One SELECT serves a single order, a maker's orders 
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, or_, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from backend.api.reads import CHAIN_ID, NOW
 from backend.chain.orders import Order, OrderKind
-from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder
+from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder, table_of
 
-so = SignedOrder.__table__  # type: ignore[attr-defined]
-os_ = OrderState.__table__  # type: ignore[attr-defined]
-mc = MakerCounter.__table__  # type: ignore[attr-defined]
+so = table_of(SignedOrder)
+os_ = table_of(OrderState)
+mc = table_of(MakerCounter)
 
 FINAL = ("withdrawn", "cancelled", "filled", "expired")
 
 
-def _filled():
+def _filled() -> ColumnElement[Any]:
     return func.coalesce(os_.c.filled, 0)
 
 
-def _dead_by_counter():
+def _dead_by_counter() -> ColumnElement[bool]:
     return and_(mc.c.counter.is_not(None), so.c.counter < mc.c.counter)
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
 
-from backend.db.models import Capacity, Fill, Node
+from backend.db.models import Capacity, Fill, Node, table_of
 
 DAY = 24 * 3600
 
-fill = Fill.__table__  # type: ignore[attr-defined]
-cap = Capacity.__table__  # type: ignore[attr-defined]
-node = Node.__table__  # type: ignore[attr-defined]
+fill = table_of(Fill)
+cap = table_of(Capacity)
+node = table_of(Node)
 
 
 def fills_by_class(chain_id: int) -> Any:

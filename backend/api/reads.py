@@ -19,11 +19,11 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from backend.api.errors import ApiError
 from backend.config import Settings
-from backend.db.models import Attestation, Block, Parameter
+from backend.db.models import Attestation, Block, Parameter, table_of
 
-att = Attestation.__table__  # type: ignore[attr-defined]
-blk = Block.__table__  # type: ignore[attr-defined]
-param = Parameter.__table__  # type: ignore[attr-defined]
+att = table_of(Attestation)
+blk = table_of(Block)
+param = table_of(Parameter)
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -31,7 +31,7 @@ CHAIN_ID = bindparam("chain_id", type_=BigInteger)
 NOW = bindparam("now", type_=BigInteger)
 
 
-class least(FunctionElement):  # noqa: N801 — named like the SQL function it renders
+class least(FunctionElement):  # named like the SQL function it renders
     """The smaller of two values, NULL only when both are (PostgreSQL's LEAST ignores NULLs)."""
 
     inherit_cache = True
@@ -97,7 +97,7 @@ def checked_address(value: str, name: str = "address") -> str:
 RELIABILITY_STEP = 2 ** (-1 / 168)
 
 
-def reliability_bps(chain_id: int, node_id: Any) -> ColumnElement[int]:
+def reliability_bps(chain_id: int | ColumnElement[int], node_id: Any) -> ColumnElement[int]:
     """AttestationOracle.reliabilityBps(node) in SQL, evaluated at the node's latest attested epoch: the
     exponentially weighted mean uptime Σ u(e)·w^(last-e) / Σ w^(last-e) over every epoch from its first
     attested one to its last, an unattested one counting 0, w = RELIABILITY_STEP, rounded down; 0 for a
@@ -124,7 +124,7 @@ def reliability_bps(chain_id: int, node_id: Any) -> ColumnElement[int]:
     return func.coalesce(cast(mean, BigInteger), 0)
 
 
-def epochs_attested(chain_id: int, node_id: Any) -> ColumnElement[int]:
+def epochs_attested(chain_id: int | ColumnElement[int], node_id: Any) -> ColumnElement[int]:
     return select(func.count()).where(att.c.chain_id == chain_id, att.c.node_id == node_id).scalar_subquery()
 
 

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from backend.db.models import ApiSession
 
@@ -37,4 +37,4 @@ def lookup(db: Session, token: str, chain_id: int) -> ApiSession | None:
 
 
 def revoke(db: Session, token: str) -> None:
-    db.exec(delete(ApiSession).where(ApiSession.token_hash == _hash(token)))  # type: ignore[call-overload]
+    db.exec(delete(ApiSession).where(col(ApiSession.token_hash) == _hash(token)))

@@ -7,7 +7,7 @@ import warnings
 from datetime import UTC, datetime
 
 from abnf import GrammarWarning
-from web3 import HTTPProvider
+from web3.providers.base import BaseProvider
 
 # siwe's bundled ABNF grammar redefines core rules (ALPHA, DIGIT, ...); the parser reports each as a
 # warning when the grammar loads and on its first use. Nothing for this server to act on.
@@ -63,7 +63,7 @@ def prepare(
 
 
 def check_signature(
-    message: SiweMessage, signature: str, domain: str, nonce: str, provider: HTTPProvider
+    message: SiweMessage, signature: str, domain: str, nonce: str, provider: BaseProvider
 ) -> None:
     """EOA signature, or ERC-1271 through `provider`; the message's own time bounds."""
     try:

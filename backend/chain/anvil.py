@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -67,10 +68,10 @@ class Anvil:
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
-    def __enter__(self) -> Anvil:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

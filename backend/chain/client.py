@@ -6,11 +6,13 @@ unsigned transaction for wallets, so nothing here needs to hold a user's key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
+from eth_account.types import TransactionDictType
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
@@ -96,7 +98,8 @@ class Market:
     def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
         """Sign and send; raise the decoded custom error if it would revert or did."""
         tx = self.build_tx(account.address, fn)
-        signed = account.sign_transaction(tx)
+        # web3's TxParams is a TypedDict; eth-account declares a plain dict of the same values
+        signed = account.sign_transaction(cast(TransactionDictType, tx))
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
         if receipt["status"] != 1:
@@ -105,9 +108,10 @@ class Market:
 
     def _replay(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert:
         try:
-            self.w3.eth.call(
-                {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}, receipt["blockNumber"]
-            )
+            call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["data"]}
+            if "value" in tx:
+                call["value"] = tx["value"]
+            self.w3.eth.call(call, receipt["blockNumber"])
         except ContractLogicError as exc:
             return self.errors.decode(exc.data)
         return self.errors.decode(None)
@@ -226,11 +230,11 @@ class Market:
 
     def capacity(self, capacity_id: int) -> dict[str, Any]:
         fields = ("nodeId", "start", "end", "gpuCount", "status", "closeReason", "minted", "retired")
-        return dict(zip(fields, self.hours.functions.capacity(capacity_id).call()))
+        return dict(zip(fields, self.hours.functions.capacity(capacity_id).call(), strict=True))
 
     def booking(self, booking_id: int) -> dict[str, Any]:
         fields = ("holder", "start", "hours", "gpus", "closeReason")
-        return dict(zip(fields, self.hours.functions.booking(booking_id).call()))
+        return dict(zip(fields, self.hours.functions.booking(booking_id).call(), strict=True))
 
     # ------------------------------------------------------------------ settlement (anyone may call)
 

@@ -31,6 +31,7 @@ def deploy(settings: Settings, rpc_url: str, deployments_dir: Path | None = None
         env=env,
         capture_output=True,
         text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise DeployError(f"ape run deploy failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

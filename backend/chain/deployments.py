@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, Field
 
@@ -38,7 +39,7 @@ class Deployment(BaseModel):
 
     model_config = {"populate_by_name": True}
 
-    def address(self, name: str) -> str:
+    def address(self, name: str) -> ChecksumAddress:
         return to_checksum_address(self.contracts[name].address)
 
 

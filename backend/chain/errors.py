@@ -11,7 +11,8 @@ ContractRevert with the error's name; `errors.<Name>` gives that class for `exce
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_bytes
@@ -70,10 +71,12 @@ class ErrorDecoder:
                 names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
                 self._by_selector[selector] = (item["name"], types, names)
 
-    def decode(self, data: bytes | str | None) -> ContractRevert:
-        raw = to_bytes(hexstr=data) if isinstance(data, str) else (data or b"")
+    def decode(self, data: bytes | str | dict[str, str] | None) -> ContractRevert:
+        """The custom error in revert `data` (web3's ContractLogicError.data: hex, or a dict for an
+        off-chain lookup, which carries no error of ours)."""
+        raw = to_bytes(hexstr=data) if isinstance(data, str) else data if isinstance(data, bytes) else b""
         if len(raw) < 4 or raw[:4] not in self._by_selector:
             return error_class("UnknownRevert")({"data": raw})
         name, types, names = self._by_selector[raw[:4]]
         values = decode(types, raw[4:])
-        return error_class(name)(dict(zip(names, values)))
+        return error_class(name)(dict(zip(names, values, strict=True)))

@@ -17,9 +17,10 @@ uint256 amounts are `U256` (exact), times are unix seconds.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
 from backend.db.types import U256, JSONDoc
@@ -42,6 +43,15 @@ def _u256(default: int | None = 0, **kw: Any) -> Any:
 
 def _int64(default: int | None = 0, **kw: Any) -> Any:
     return Field(default=default, sa_type=BigInteger, **kw)
+
+
+@cache  # hot in the indexer's per-row paths; a model's table never changes
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, typed (SQLModel sets `__table__` but does not declare it)."""
+    found = inspect(model).local_table
+    if not isinstance(found, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return found
 
 
 # ---------------------------------------------------------------------------- indexer state
@@ -181,8 +191,8 @@ class Capacity(SQLModel, table=True):
     min_uptime_bps: int = _int64(description="SLA: least attested uptime of a delivered hour (terms)")
     min_gflops_per_joule: int = _int64(description="SLA: least verified efficiency (terms)")
     grace_hours: int = _int64(description="failed hours of the window forgiven before slashing (terms)")
-    status: str = Field("active", max_length=16, description="active, cancelled or closed")
-    close_reason: str = Field("none", max_length=24)
+    status: str = Field(default="active", max_length=16, description="active, cancelled or closed")
+    close_reason: str = Field(default="none", max_length=24)
     minted: int = _int64()
     burned: int = _int64()
     supply: int = _int64()
@@ -210,7 +220,7 @@ class Booking(SQLModel, table=True):
     hours: int
     hours_returned: int = _int64(description="hours given back by an early end (BookingEnded), refunded")
     gpus: int
-    close_reason: str = Field("none", max_length=24)
+    close_reason: str = Field(default="none", max_length=24)
     activated_block: int = _int64()
     closed_block: int | None = _int64(None)
     delivered_hours: int | None = _int64(None)
@@ -437,9 +447,11 @@ class SignedOrder(SQLModel, table=True):
     salt: int = _u256()
     counter: int = _u256()
     signature: str = Field(max_length=1024, description="0x hex; 65 bytes for an EOA, any for ERC-1271")
-    status: str = Field("open", max_length=16)
+    status: str = Field(default="open", max_length=16)
     posted_at: float = 0.0
-    updated_at: float = Field(0.0, description="last change of this row: the API's caches key on the latest")
+    updated_at: float = Field(
+        default=0.0, description="last change of this row: the API's caches key on the latest"
+    )
 
 
 class NodeMetadata(SQLModel, table=True):
@@ -451,7 +463,7 @@ class NodeMetadata(SQLModel, table=True):
     node_id: int = Field(primary_key=True, sa_type=BigInteger)
     owner: str = Field(max_length=ADDRESS)
     name: str = Field(max_length=64)
-    description: str = Field("", max_length=2000)
+    description: str = Field(default="", max_length=2000)
     endpoint: str | None = Field(default=None, max_length=256)
     tags: list[str] = Field(default_factory=list, sa_type=JSONDoc)
     updated_at: float = 0.0

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from eth_abi import decode as abi_decode
+from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
@@ -103,8 +104,13 @@ class _EventAbi:
 
 
 def _word_decoders(inputs: tuple[dict[str, Any], ...]) -> tuple[tuple[str, WordDecoder], ...] | None:
-    decoders = tuple((i["name"], word_decoder(i["type"])) for i in inputs)
-    return decoders if all(d is not None for _, d in decoders) else None  # type: ignore[return-value]
+    decoders = []
+    for i in inputs:
+        decoder = word_decoder(i["type"])
+        if decoder is None:
+            return None
+        decoders.append((i["name"], decoder))
+    return tuple(decoders)
 
 
 class EventDecoder:
@@ -114,13 +120,13 @@ class EventDecoder:
         """`contracts`: name -> (address, ABI)."""
         self._names: dict[str, str] = {}
         self._events: dict[tuple[str, str], _EventAbi] = {}
-        for name, (address, abi) in contracts.items():
-            address = address.lower()
+        for name, (checksummed, abi) in contracts.items():
+            address = checksummed.lower()
             self._names[address] = name
             for entry in abi:
                 if entry.get("type") != "event" or entry.get("anonymous"):
                     continue
-                topic = "0x" + event_abi_to_log_topic(entry).hex()
+                topic = "0x" + event_abi_to_log_topic(cast(ABIEvent, entry)).hex()  # checked just above
                 inputs = entry["inputs"]
                 indexed = tuple(i for i in inputs if i.get("indexed"))
                 data = tuple(i for i in inputs if not i.get("indexed"))
@@ -148,7 +154,7 @@ class EventDecoder:
             except ValueError:
                 pass  # malformed: eth-abi below says how
         args: dict[str, Any] = {}
-        for item, topic in zip(spec.indexed, log.topics[1:]):
+        for item, topic in zip(spec.indexed, log.topics[1:], strict=True):
             kind = item["type"]
             if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("tuple"):
                 args[item["name"]] = topic  # a dynamic indexed value is only its hash
@@ -156,7 +162,7 @@ class EventDecoder:
                 (value,) = abi_decode([kind], bytes.fromhex(topic[2:]))
                 args[item["name"]] = _jsonable(item, value)
         values = abi_decode(list(spec.data_types), bytes.fromhex(log.data[2:])) if spec.data_types else ()
-        for item, value in zip(spec.data, values):
+        for item, value in zip(spec.data, values, strict=True):
             args[item["name"]] = _jsonable(item, value)
         return Event(log, contract, spec.name, args)
 
@@ -170,7 +176,7 @@ def _decode_words(
         raise ValueError("not one word per argument")
     # Plain loops: a million logs make comprehension and generator frames a visible cost.
     args = {}
-    for (name, decode), topic in zip(topic_words, log.topics[1:]):
+    for (name, decode), topic in zip(topic_words, log.topics[1:], strict=True):
         if len(topic) != 66:
             raise ValueError("not one word per argument")
         args[name] = decode(topic[2:])
@@ -188,7 +194,7 @@ def _jsonable(item: dict[str, Any], value: Any) -> Any:
         inner = {**item, "type": kind[: kind.rindex("[")]}
         return [_jsonable(inner, v) for v in value]
     if kind.startswith("tuple"):
-        return {c["name"]: _jsonable(c, v) for c, v in zip(item["components"], value)}
+        return {c["name"]: _jsonable(c, v) for c, v in zip(item["components"], value, strict=True)}
     if kind == "address":
         return checksum(value)
     if isinstance(value, bytes):

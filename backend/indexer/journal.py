@@ -23,15 +23,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
-from backend.db.models import EVENT_TABLES, STATE_TABLES, Journal
+from backend.db.models import EVENT_TABLES, STATE_TABLES, Journal, table_of
 
 Row = dict[str, Any]
 
-_STATE: dict[str, Table] = {m.__table__.name: m.__table__ for m in STATE_TABLES}  # type: ignore[attr-defined]
-
-
-def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined]
+_STATE: dict[str, Table] = {table_of(m).name: table_of(m) for m in STATE_TABLES}
 
 
 def pk_columns(table: Table) -> list[str]:
@@ -79,7 +75,7 @@ class Store:
 
     def get(self, model: type[SQLModel], **pk: Any) -> Row | None:
         """The row with this primary key (chain id implied), or None. A copy: change it, then put it."""
-        table = _table(model)
+        table = table_of(model)
         pk = {"chain_id": self.chain_id, **pk}
         key = self._key(table, pk)
         if key not in self._rows:
@@ -97,11 +93,11 @@ class Store:
         return row
 
     def put(self, model: type[SQLModel], row: Row) -> None:
-        table = _table(model)
+        table = table_of(model)
         self._write(table, self._key(table, row), dict(row))
 
     def remove(self, model: type[SQLModel], **pk: Any) -> None:
-        table = _table(model)
+        table = table_of(model)
         self._write(table, self._key(table, {"chain_id": self.chain_id, **pk}), None)
 
     def _write(self, table: Table, key: tuple[str, tuple[Any, ...]], row: Row | None) -> None:
@@ -125,7 +121,7 @@ class Store:
         """Load the rows with these primary keys (chain id implied) that are not held yet."""
         wanted: dict[str, set[tuple[Any, ...]]] = {}
         for model, pk in keys:
-            table = _table(model)
+            table = table_of(model)
             key = self._key(table, {"chain_id": self.chain_id, **pk})
             if key not in self._rows:
                 wanted.setdefault(table.name, set()).add(key[1])
@@ -140,21 +136,21 @@ class Store:
                 where = (
                     match[0].in_([v[0] for v in values]) if len(match) == 1 else tuple_(*match).in_(values)
                 )
-                for pk in chunk:
-                    self._rows[(name, pk)] = None
+                for held in chunk:
+                    self._rows[(name, held)] = None
                 found = self.conn.execute(select(table).where(table.c.chain_id == self.chain_id, where))
                 for row in found.mappings():
                     self._rows[(name, tuple(row[c] for c in columns))] = dict(row)
 
     def _load(self, table: Table, key: tuple[str, tuple[Any, ...]]) -> None:
-        pk = dict(zip(_PK[table.name], key[1]))
+        pk = dict(zip(_PK[table.name], key[1], strict=True))
         where = and_(*(table.c[c] == pk[c] for c in pk))
         found = self.conn.execute(select(table).where(where)).mappings().first()
         self._rows[key] = dict(found) if found is not None else None
 
     def append(self, model: type[SQLModel], row: Row) -> None:
         """An event-table row (fill, attestation, ...): inserted at flush, removed by block on a reorg."""
-        self._events.setdefault(_table(model).name, []).append(row)
+        self._events.setdefault(table_of(model).name, []).append(row)
 
     # ------------------------------------------------------------------ flushing
 
@@ -171,10 +167,10 @@ class Store:
             delete_rows(self.conn, _STATE[name], pks)
         for name, rows in upserts.items():
             upsert_rows(self.conn, _STATE[name], rows)
-        tables = {_table(m).name: _table(m) for m in EVENT_TABLES}
+        tables = {table_of(m).name: table_of(m) for m in EVENT_TABLES}
         for name, rows in self._events.items():
             insert_rows(self.conn, tables[name], rows)
-        insert_rows(self.conn, _table(Journal), self._journal)
+        insert_rows(self.conn, table_of(Journal), self._journal)
         self._dirty.clear()
         self._events.clear()
         self._journal.clear()
@@ -219,7 +215,9 @@ def insert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
                 for value in values:
                     copy.write_row(value)
         else:
-            cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})", values)
+            # `target` is quoted by the dialect's identifier preparer; the values are bound
+            sql = f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+            cursor.executemany(sql, values)
     finally:
         cursor.close()
 
@@ -237,7 +235,7 @@ def upsert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
 
 def delete_rows(conn: Connection, table: Table, pks: Iterable[tuple[Any, ...]]) -> None:
     names = pk_columns(table)
-    params = [{f"k_{n}": v for n, v in zip(names, pk)} for pk in pks]
+    params = [{f"k_{n}": v for n, v in zip(names, pk, strict=True)} for pk in pks]
     if params:
         where = and_(*(table.c[n] == bindparam(f"k_{n}") for n in names))
         conn.execute(delete(table).where(where), params)
@@ -246,7 +244,7 @@ def delete_rows(conn: Connection, table: Table, pks: Iterable[tuple[Any, ...]]) 
 def undo(conn: Connection, chain_id: int, fork_block: int) -> int:
     """Restore every state row written above `fork_block` to its image at the end of that block, and
     drop those journal entries. Returns the number of rows restored."""
-    journal = _table(Journal)
+    journal = table_of(Journal)
     entries = conn.execute(
         select(journal.c.table_name, journal.c.pk, journal.c.before)
         .where(journal.c.chain_id == chain_id, journal.c.block_number > fork_block)

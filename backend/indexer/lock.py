@@ -12,6 +12,7 @@ with a compare-and-set (run.py, reorg.py), so a writer that lost its lock cannot
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -26,7 +27,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.config import Settings
-from backend.db.models import IndexerLock
+from backend.db.models import IndexerLock, table_of
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,8 @@ class RedisLock:
             raise LockLost(f"lost the Redis lock {self.name}: {exc}") from None
 
     def release(self) -> None:
-        try:
+        with contextlib.suppress(LockError, RedisError):
             self._lock.release()
-        except (LockError, RedisError):
-            pass
 
     def holder(self) -> str | None:
         value = self.client.get(self.name)
@@ -113,7 +112,7 @@ class PostgresLock:
             raise LockLost(f"the advisory lock {self.name} is not held")
         try:
             self._conn.execute(text("SELECT 1"))
-        except Exception as exc:  # the connection, and with it the lock, is gone
+        except Exception as exc:  # noqa: BLE001 — whatever the error, the connection and its lock are gone
             self._conn = None
             raise LockLost(
                 f"lost the PostgreSQL advisory lock {self.name}: {exc.__class__.__name__}"
@@ -124,7 +123,7 @@ class PostgresLock:
             return
         try:
             self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 — best effort: invalidating the connection unlocks too
             pass
         finally:
             self._conn.invalidate()  # never hand a connection that may hold the lock back to the pool
@@ -142,7 +141,7 @@ class RowLock:
 
     def __init__(self, engine: Engine, name: str, ttl: float, owner: str):
         self.engine, self.name, self.ttl, self.owner = engine, name, ttl, owner
-        self.table = IndexerLock.__table__  # type: ignore[attr-defined]
+        self.table = table_of(IndexerLock)
 
     def acquire(self) -> bool:
         now = time.time()

@@ -361,7 +361,7 @@ class Projector:
         self._move(a["from"], a["to"], a["id"], a["value"])
 
     def _transfer_batch(self, ev: Event, a: dict[str, Any]) -> None:
-        for token_id, value in zip(a["ids"], a["values"]):
+        for token_id, value in zip(a["ids"], a["values"], strict=True):
             self._move(a["from"], a["to"], token_id, value)
 
     def _move(self, sender: str, receiver: str, capacity_id: int, value: int) -> None:

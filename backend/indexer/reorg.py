@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
 
-from backend.db.models import EVENT_TABLES, Block, Checkpoint, RawEvent
+from backend.db.models import EVENT_TABLES, Block, Checkpoint, RawEvent, table_of
 from backend.indexer.journal import undo
 from backend.indexer.rpc import Rpc
 
@@ -39,7 +39,7 @@ class Rollback:
 
 def find_fork_point(conn: Connection, rpc: Rpc, chain_id: int, head: int) -> int:
     """The highest stored block whose hash the chain still has."""
-    table = Block.__table__  # type: ignore[attr-defined]
+    table = table_of(Block)
     stored = conn.execute(
         select(table.c.number, table.c.hash)
         .where(table.c.chain_id == chain_id)
@@ -63,11 +63,11 @@ def rollback(conn: Connection, chain_id: int, fork_block: int, checkpoint: tuple
 
     `checkpoint` is the (block, hash) the caller read; if it changed meanwhile another writer is at
     work and nothing is rolled back."""
-    blocks = Block.__table__  # type: ignore[attr-defined]
+    blocks = table_of(Block)
     fork_hash = conn.execute(
         select(blocks.c.hash).where(blocks.c.chain_id == chain_id, blocks.c.number == fork_block)
     ).scalar_one()
-    cp = Checkpoint.__table__  # type: ignore[attr-defined]
+    cp = table_of(Checkpoint)
     moved = conn.execute(
         update(cp)
         .where(
@@ -79,9 +79,9 @@ def rollback(conn: Connection, chain_id: int, fork_block: int, checkpoint: tuple
         raise ConcurrentWriter(f"the checkpoint of chain {chain_id} moved during a rollback: two writers?")
     restored = undo(conn, chain_id, fork_block)
     for model in EVENT_TABLES:
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         conn.execute(delete(table).where(table.c.chain_id == chain_id, table.c.block_number > fork_block))
-    raw = RawEvent.__table__  # type: ignore[attr-defined]
+    raw = table_of(RawEvent)
     removed = conn.execute(
         delete(raw).where(raw.c.chain_id == chain_id, raw.c.block_number > fork_block)
     ).rowcount

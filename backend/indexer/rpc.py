@@ -174,7 +174,7 @@ class Rpc:
                     raise RpcUnavailable(
                         f"{self.url} did not answer {method} after {self.retries + 1} attempts: {exc.reason}"
                     ) from None
-                wait = exc.retry_after if exc.retry_after is not None else delay * (0.5 + random.random())
+                wait = exc.retry_after if exc.retry_after is not None else delay * (0.5 + random.random())  # noqa: S311 — jitter
                 wait = min(wait, self.max_backoff)
                 log.warning(
                     "%s failed (%s); retry %d/%d in %.2f s", method, exc.reason, n + 1, self.retries, wait
@@ -218,14 +218,15 @@ class Rpc:
     def _batch_once(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         ids = [self._next_id() for _ in calls]
         payload = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, calls)
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in zip(ids, calls, strict=True)
         ]
         body = self._post(payload)
         if isinstance(body, dict):  # the whole batch refused, e.g. a rate limit
             return [self._result(calls[0][0], body)]
         by_id = {item.get("id"): item for item in body}
         out = []
-        for i, (method, _) in zip(ids, calls):
+        for i, (method, _) in zip(ids, calls, strict=True):
             if i not in by_id:
                 raise _Transient(f"{method}: the batch answer lacks request {i}")
             out.append(self._result(method, by_id[i]))
@@ -260,7 +261,7 @@ class Rpc:
         for i in range(0, len(numbers), chunk):
             part = numbers[i : i + chunk]
             results = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
-            for n, raw in zip(part, results):
+            for n, raw in zip(part, results, strict=True):
                 out[n] = Header.from_json(raw) if raw else None
         return out
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 
 from backend.chain import deployments
 from backend.config import Settings
-from backend.db.models import EVENT_TABLES, STATE_TABLES, Block, Checkpoint, Journal, RawEvent
+from backend.db.models import EVENT_TABLES, STATE_TABLES, Block, Checkpoint, Journal, RawEvent, table_of
 from backend.db.session import engine_from_settings, migrate
 from backend.indexer.decode import INDEXED_CONTRACTS, Event, EventDecoder, checksum
 from backend.indexer.fetch import FetchError, Log, LogFetcher
@@ -164,7 +164,7 @@ class Indexer:
                 f"the RPC endpoint serves chain {chain_id}, the deployment is for {self.chain_id}"
             )
         genesis = self._header(0).hash
-        cp = Checkpoint.__table__  # type: ignore[attr-defined]
+        cp = table_of(Checkpoint)
         with self.engine.begin() as conn:
             row = conn.execute(select(cp).where(cp.c.chain_id == self.chain_id)).mappings().first()
             if row is not None:
@@ -189,14 +189,14 @@ class Indexer:
                 )
             )
             if header is not None:
-                upsert_rows(conn, Block.__table__, [self._block_row(header)])  # type: ignore[attr-defined]
+                upsert_rows(conn, table_of(Block), [self._block_row(header)])
 
     def checkpoint(self) -> tuple[int, str]:
         with self.engine.connect() as conn:
             return self._read_checkpoint(conn)
 
     def _read_checkpoint(self, conn: Connection) -> tuple[int, str]:
-        cp = Checkpoint.__table__  # type: ignore[attr-defined]
+        cp = table_of(Checkpoint)
         row = conn.execute(
             select(cp.c.block_number, cp.c.block_hash).where(cp.c.chain_id == self.chain_id)
         ).first()
@@ -272,7 +272,7 @@ class Indexer:
             previous = cp[1]
             for number in range(start, stop + 1):
                 header = fetched[number]
-                if header is None or (previous != ZERO_HASH and header.parent_hash != previous):
+                if header is None or previous not in (ZERO_HASH, header.parent_hash):
                     raise ReorgDuringFetch(f"block {number} does not link to block {number - 1}")
                 headers[number] = header
                 previous = header.hash
@@ -342,8 +342,8 @@ class Indexer:
         journal_above: int,
         keep_from: int,
     ) -> int:
-        raw = RawEvent.__table__  # type: ignore[attr-defined]
-        cpt = Checkpoint.__table__  # type: ignore[attr-defined]
+        raw = table_of(RawEvent)
+        cpt = table_of(Checkpoint)
         with self.engine.begin() as conn:
             # Move the checkpoint first: a compare-and-set that also locks its row (PostgreSQL) or the
             # database (SQLite) until this batch commits, so a second writer waits, then finds it moved.
@@ -398,12 +398,12 @@ class Indexer:
                     self.hook(event, i)
             insert_rows(conn, raw, rows)
             store.flush()
-            blocks = Block.__table__  # type: ignore[attr-defined]
+            blocks = table_of(Block)
             upsert_rows(conn, blocks, [self._block_row(h) for h in headers.values()])
             conn.execute(
                 delete(blocks).where(blocks.c.chain_id == self.chain_id, blocks.c.number < keep_from)
             )
-            journal = Journal.__table__  # type: ignore[attr-defined]
+            journal = table_of(Journal)
             conn.execute(
                 delete(journal).where(
                     journal.c.chain_id == self.chain_id, journal.c.block_number <= keep_from
@@ -513,7 +513,7 @@ def reset(engine: Engine, chain_id: int) -> None:
     """Drop everything indexed for `chain_id`, in one transaction (the next run starts over)."""
     with engine.begin() as conn:
         for model in (*STATE_TABLES, *EVENT_TABLES, RawEvent, Block, Journal, Checkpoint):
-            table = model.__table__  # type: ignore[attr-defined]
+            table = table_of(model)
             conn.execute(delete(table).where(table.c.chain_id == chain_id))
 
 

@@ -70,6 +70,6 @@ class InProcessTasks:
                     due[name] = now + every
                     try:
                         job()
-                    except Exception:  # noqa: BLE001 — a failed job must not stop the others
+                    except Exception:  # a failed job must not stop the others
                         log.exception("task %s failed; it runs again in %.0f s", name, every)
             self._stop.wait(max(0.0, min(due.values()) - time.monotonic()))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from backend.api.price_index import compute_price_index
-from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder
+from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder, table_of
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
 from backend.indexer.run import Indexer
@@ -28,7 +28,7 @@ def index_once(indexer: Indexer) -> dict[str, Any]:
 
 def expire_orders(conn: Connection, chain_id: int, now: int) -> int:
     """Mark open posted orders past their expiry as expired; returns how many."""
-    so = SignedOrder.__table__  # type: ignore[attr-defined]
+    so = table_of(SignedOrder)
     return conn.execute(
         update(so)
         .where(so.c.chain_id == chain_id, so.c.status == "open", so.c.expiry < now)
@@ -40,9 +40,9 @@ def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float
     """For every node with an active capacity window open now: its last attested epoch, and whether
     attestations have gone stale (none for `stale_after` seconds after the later of the window's start
     and the last attested hour's end). Returns the nodes newly flagged."""
-    cap = Capacity.__table__  # type: ignore[attr-defined]
-    att = Attestation.__table__  # type: ignore[attr-defined]
-    health = NodeHealth.__table__  # type: ignore[attr-defined]
+    cap = table_of(Capacity)
+    att = table_of(Attestation)
+    health = table_of(NodeHealth)
     last_epoch = (
         select(att.c.node_id, func.max(att.c.epoch).label("epoch"))
         .where(att.c.chain_id == chain_id)
@@ -92,5 +92,5 @@ def update_price_index(conn: Connection, chain_id: int, now: int) -> int:
         {**row, "chain_id": chain_id, "updated_at": time.time()}
         for row in compute_price_index(conn, chain_id, now)
     ]
-    upsert_rows(conn, PriceIndex.__table__, rows)  # type: ignore[attr-defined]
+    upsert_rows(conn, table_of(PriceIndex), rows)
     return len(rows)

@@ -33,7 +33,7 @@ class TelemetrySource(ABC):
                 return sample.energy_mj
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 — optional: a source with nothing to release keeps it
         """Release the library or connection behind the source."""
 
     def __enter__(self) -> Self:

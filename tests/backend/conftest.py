@@ -114,17 +114,17 @@ def store_url(engine: Engine) -> str:
 
 
 def indexer_settings(engine: Engine, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        db_url=store_url(engine),
-        redis_url=None,
-        redis_namespace=f"gpuhours-test-{RUN_ID}",
-        indexer_confirmations=0,
-        indexer_backoff=0.01,
-        indexer_max_backoff=0.05,
-        indexer_rpc_timeout=10.0,
-        indexer_poll_interval=0.05,
-        indexer_lock_ttl=30.0,
-    )
+    values: dict[str, Any] = {
+        "db_url": store_url(engine),
+        "redis_url": None,
+        "redis_namespace": f"gpuhours-test-{RUN_ID}",
+        "indexer_confirmations": 0,
+        "indexer_backoff": 0.01,
+        "indexer_max_backoff": 0.05,
+        "indexer_rpc_timeout": 10.0,
+        "indexer_poll_interval": 0.05,
+        "indexer_lock_ttl": 30.0,
+    }
     values.update(overrides)
     return Settings(**values)
 

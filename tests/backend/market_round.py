@@ -22,6 +22,7 @@ from backend.db.models import (
     MakerCounter,
     Node,
     OrderState,
+    table_of,
 )
 from backend.db.models import (
     Attestation as AttestationRow,
@@ -155,7 +156,7 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
     with engine.connect() as conn:
 
         def rows(model, **where):
-            t = model.__table__
+            t = table_of(model)
             q = select(t).where(t.c.chain_id == chain, *(t.c[k] == v for k, v in where.items()))
             return [dict(r) for r in conn.execute(q).mappings()]
 

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -53,11 +53,11 @@ class FaultyProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> FaultyProxy:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
         self._http.close()
@@ -102,14 +102,18 @@ class FaultyProxy:
         if fault is not None:
             self.counts[fault] += 1
             if fault == "http429":
-                return self._send(handler, 429, b"Too Many Requests", "text/plain", {"Retry-After": "0"})
+                self._send(handler, 429, b"Too Many Requests", "text/plain", {"Retry-After": "0"})
+                return
             if fault == "http503":
-                return self._send(handler, 503, b'{"error": "upstream unavailable"}', "application/json")
+                self._send(handler, 503, b'{"error": "upstream unavailable"}', "application/json")
+                return
             if fault == "http502_html":
-                return self._send(handler, 502, b"<html><body>Bad Gateway</body></html>", "text/html")
+                self._send(handler, 502, b"<html><body>Bad Gateway</body></html>", "text/html")
+                return
             if fault == "timeout":
                 time.sleep(self.delay)  # the client has given up by now
-                return self._send(handler, 504, b"late", "text/plain")
+                self._send(handler, 504, b"late", "text/plain")
+                return
             if fault == "reset":
                 handler.close_connection = True
                 return
@@ -127,12 +131,14 @@ class FaultyProxy:
                     for c in calls
                 ]
                 body = errors if isinstance(payload, list) else errors[0]
-                return self._send(handler, 200, json.dumps(body).encode(), "application/json")
+                self._send(handler, 200, json.dumps(body).encode(), "application/json")
+                return
         if isinstance(payload, dict):
             error = self._range_error(payload)
             if error is not None:
                 body = json.dumps({"jsonrpc": "2.0", "id": payload.get("id"), "error": error}).encode()
-                return self._send(handler, 200, body, "application/json")
+                self._send(handler, 200, body, "application/json")
+                return
         upstream = self._http.post(
             self.upstream, data=raw, timeout=30, headers={"Content-Type": "application/json"}
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from backend.config import REPO_ROOT
-from backend.db.models import Checkpoint, IndexerLock, RawEvent
+from backend.db.models import Checkpoint, IndexerLock, RawEvent, table_of
 from backend.db.session import make_engine
 
 
@@ -24,6 +24,7 @@ def _index(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 
@@ -43,19 +44,19 @@ def test_index_once_then_refusals(market, chain, deployments_dir, tmp_path, acco
     # Another writer holds the lock: a clear sentence and exit code 1, no traceback.
     with engine.begin() as conn:
         conn.execute(
-            IndexerLock.__table__.insert().values(
-                name="indexer:31337", owner="elsewhere:1", expires_at=time.time() + 60
-            )
+            table_of(IndexerLock)
+            .insert()
+            .values(name="indexer:31337", owner="elsewhere:1", expires_at=time.time() + 60)
         )
     held = _index("--once", "--rpc-url", chain.url, env=env)
     assert held.returncode == 1 and "another indexer writes chain 31337" in held.stdout
     assert "Traceback" not in held.stdout + held.stderr
     with engine.begin() as conn:
-        conn.execute(IndexerLock.__table__.delete())
+        conn.execute(table_of(IndexerLock).delete())
 
     # The store holds another chain 31337 (an earlier Anvil): say so, and --reset starts over.
     with engine.begin() as conn:
-        conn.execute(update(Checkpoint.__table__).values(genesis_hash="0x" + "ab" * 32))
+        conn.execute(update(table_of(Checkpoint)).values(genesis_hash="0x" + "ab" * 32))
     other = _index("--once", "--rpc-url", chain.url, env=env)
     assert other.returncode == 1 and "--reset" in other.stdout
     assert "Traceback" not in other.stdout + other.stderr

@@ -3,6 +3,8 @@ real HTTP proxy that injects range limits, timeouts, 429s and 5xx."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from backend.indexer.fetch import FetchError, LogFetcher
@@ -19,8 +21,8 @@ from tests.backend.rpc_proxy import TRANSIENT_FAULTS, FaultyProxy
     [
         ("query returned more than 10000 results", -32005, None, False),
         (
-            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and no "
-            "limit on the response size, or you can request any block range with a cap of 10K logs in the "
+            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and "
+            "no limit on the response size, or you can request any block range with a cap of 10K logs in the "
             "response. Based on your parameters, this block range should work: [0x1e8480, 0x1e87cf]",
             -32602,
             0x1E87CF - 0x1E8480 + 1,
@@ -97,8 +99,8 @@ def test_ranges_halve_on_refusal_and_grow_after_success():
     fetcher.fetch(250, 100_000)  # 500 refused → 250 again, then growth
     assert fetcher.span == 500
     widths = [e - s + 1 for s, e in rpc.asked]
-    assert all(b < a for a, b in zip(widths, widths[1:]) if b < a or a == b) and (0, 999) not in rpc.asked[1:]
-    consecutive = list(zip(rpc.asked, rpc.asked[1:]))
+    assert all(b < a for a, b in pairwise(widths) if b < a or a == b) and (0, 999) not in rpc.asked[1:]
+    consecutive = list(pairwise(rpc.asked))
     assert all(a != b for a, b in consecutive), "a refused range was asked again unchanged"
 
 

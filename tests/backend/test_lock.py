@@ -116,7 +116,7 @@ def test_a_waiting_writer_takes_over_when_the_first_stops(market, lock_settings,
 
 
 def test_an_expired_lock_is_taken_over_and_its_old_holder_stops(lock_settings, db_kind):
-    kind, engine, overrides = lock_settings
+    _, engine, overrides = lock_settings
     settings = indexer_settings(engine, indexer_lock_ttl=0.3, **overrides)
     old, new = writer_lock(settings, engine, 31337), writer_lock(settings, engine, 31337)
     assert old.acquire()

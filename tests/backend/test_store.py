@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, insert, select
+from sqlalchemy import insert, inspect, select
 from sqlmodel import SQLModel
 
-from backend.db.models import Balance
+from backend.db.models import Balance, table_of
 from backend.db.session import alembic_config, make_engine, migrate, normalize_url
 from backend.indexer.project import ascii32
 
@@ -34,7 +34,7 @@ def test_migrations_go_down_and_up_again(make_store):
 def test_uint256_values_are_exact_and_ordered(make_store):
     engine = make_store()
     values = [2**256 - 1, 5, 2**63, 2**63 - 1, 0, 10**30]
-    table = Balance.__table__
+    table = table_of(Balance)
     with engine.begin() as conn:
         conn.execute(
             insert(table),

@@ -251,6 +251,7 @@ def aggregate_cli(chain, deployments_dir: Path, *args: str, env: dict[str, str] 
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 
@@ -278,7 +279,7 @@ def test_cli_two_nodes_down_is_threshold_not_met(market, network, landed_epoch, 
 
 
 @pytest.mark.parametrize(
-    "args, env, message",
+    ("args", "env", "message"),
     [
         (["--nodes", "ftp://10.0.0.1"], {}, "--nodes takes oracle node URLs"),
         ([], {"GPUHOURS_ORACLE_NODES": "[]"}, "no oracle nodes"),

@@ -32,6 +32,7 @@ def gpuhours(
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
 
 
@@ -136,7 +137,7 @@ def test_node_signs_the_last_complete_hour(agent_url, keystore):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (["node", "--agent", "nonsense"], "--agent takes NODE_ID=URL"),
         (["node", "--agent", "1=http://127.0.0.1:1", "--contract", "0x1234"], "is not an address"),

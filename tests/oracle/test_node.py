@@ -78,7 +78,7 @@ def test_three_oracles_agree_and_two_signatures_are_enough(agents):
     targets = [AgentTarget(1, "http://node1"), AgentTarget(2, "http://node2")]
     accounts = [Account.create() for _ in range(3)]
     views = []
-    for account in accounts:
+    for _ in accounts:
         report, _ = make_node(agents, targets).report(EPOCH)
         views.append(report.attestations)
     proposal = propose(views, signer_set=1, quorum=2)
@@ -86,7 +86,8 @@ def test_three_oracles_agree_and_two_signatures_are_enough(agents):
         proposal.attestations[0].samples_root
     }
     signers = [
-        OracleSigner(a, v, [], Tolerance.from_settings(SETTINGS), DOMAIN) for a, v in zip(accounts, views)
+        OracleSigner(a, v, [], Tolerance.from_settings(SETTINGS), DOMAIN)
+        for a, v in zip(accounts, views, strict=True)
     ]
     signed = collect_signatures(proposal, signers, threshold=2, domain=DOMAIN)
     assert len(signed.signers) == 2 and [int(s, 16) for s in signed.signers] == sorted(

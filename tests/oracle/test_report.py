@@ -152,7 +152,7 @@ def test_json_round_trip():
 
 
 @pytest.mark.parametrize(
-    "kwargs, field",
+    ("kwargs", "field"),
     [
         ({"uptime_bps": 10_001}, "uptimeBps"),
         ({"load_bps": -1}, "loadBps"),
@@ -161,19 +161,16 @@ def test_json_round_trip():
     ],
 )
 def test_out_of_range_values_are_refused(kwargs, field):
-    values = (
-        dict(
-            node_id=1,
-            epoch=1,
-            uptime_bps=1,
-            load_bps=1,
-            gpu_seconds=1,
-            mflops_per_joule=1,
-            gflops=1,
-            samples_root=b"\x00" * 32,
-        )
-        | kwargs
-    )
+    values = {
+        "node_id": 1,
+        "epoch": 1,
+        "uptime_bps": 1,
+        "load_bps": 1,
+        "gpu_seconds": 1,
+        "mflops_per_joule": 1,
+        "gflops": 1,
+        "samples_root": b"\x00" * 32,
+    } | kwargs
     with pytest.raises(ReportError, match=field):
         Attestation(**values)
     with pytest.raises(ReportError, match="price"):

@@ -79,7 +79,7 @@ def test_unreachable_exporter_is_source_unavailable():
 
     with pytest.raises(SourceUnavailable, match="exporter:9400"):
         _source(refuse).read()
-    with pytest.raises(SourceUnavailable, match="HTTP|500"):
+    with pytest.raises(SourceUnavailable, match=r"HTTP|500"):
         _source(lambda r: httpx.Response(500)).read()
     with pytest.raises(SourceUnavailable, match="no GPU"):
         _source(lambda r: httpx.Response(200, text="# nothing here\n")).read()

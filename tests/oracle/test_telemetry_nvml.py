@@ -86,7 +86,8 @@ def fake_nvml(gpus: int = 2, **overrides):
     return module
 
 
-CLOCK = lambda: 1_700_000_000.0
+def CLOCK() -> float:
+    return 1_700_000_000.0
 
 
 def test_reads_every_gpu_with_units_converted():

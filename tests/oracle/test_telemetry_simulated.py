@@ -66,7 +66,7 @@ def test_throttling_lowers_clock_and_power_and_sets_reasons():
     assert slow.sm_clock_mhz == normal.sm_clock_mhz // 2
     assert slow.power_w == pytest.approx(normal.power_w / 2, rel=1e-3)
     assert slow.throttle_reasons == THERMAL_SLOWDOWN and normal.throttle_reasons == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="throttle factor"):
         source.throttle(0, 0)
 
 

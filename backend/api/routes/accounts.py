@@ -14,15 +14,15 @@ from backend.api.order_state import OPEN_ORDERS, so
 from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.routes.prices import latest_marks
 from backend.api.schemas.accounts import BookingPage, BookingPublic, PositionPublic, Positions
-from backend.db.models import Balance, Booking, Capacity, EscrowAccount, Node
+from backend.db.models import Balance, Booking, Capacity, EscrowAccount, Node, table_of
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
-bal = Balance.__table__  # type: ignore[attr-defined]
-bk = Booking.__table__  # type: ignore[attr-defined]
-cap = Capacity.__table__  # type: ignore[attr-defined]
-node = Node.__table__  # type: ignore[attr-defined]
-acct = EscrowAccount.__table__  # type: ignore[attr-defined]
+bal = table_of(Balance)
+bk = table_of(Booking)
+cap = table_of(Capacity)
+node = table_of(Node)
+acct = table_of(EscrowAccount)
 
 AddressPath = Annotated[
     str,
@@ -31,7 +31,9 @@ AddressPath = Annotated[
         examples=["0x90F79bf6EB2c4f870365E785982E1f101E93b906"],
     ),
 ]
-BAD_ADDRESS = {422: {"model": ErrorBody, "description": "not an address, or a wrong checksum"}}
+BAD_ADDRESS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "not an address, or a wrong checksum"}
+}
 
 
 def _bookings(

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 from sqlalchemy import delete, update
+from sqlmodel import col
 
 from backend.api import sessions
 from backend.api.deps import BearerDep, ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
@@ -43,7 +44,7 @@ def new_nonce(
     /auth/verify with its signature."""
     now = time.time()
     # Nonces long past their expiry can only ever answer `nonce_unknown` instead of `nonce_expired`.
-    db.exec(delete(AuthNonce).where(AuthNonce.expires_at < now - settings.api_nonce_ttl))  # type: ignore[call-overload]
+    db.exec(delete(AuthNonce).where(col(AuthNonce.expires_at) < now - settings.api_nonce_ttl))
     nonce = secrets.token_hex(16)  # EIP-4361: at least 8 alphanumerics
     expires = now + settings.api_nonce_ttl
     db.add(AuthNonce(nonce=nonce, issued_at=now, expires_at=expires))
@@ -111,11 +112,11 @@ def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep)
 
     # Consume atomically: of two sign-ins racing with one nonce, exactly one updates the row.
     consumed = db.exec(
-        update(AuthNonce)  # type: ignore[call-overload]
+        update(AuthNonce)
         .where(
-            AuthNonce.nonce == message.nonce,
-            AuthNonce.used_at.is_(None),  # type: ignore[union-attr]
-            AuthNonce.expires_at > now,
+            col(AuthNonce.nonce) == message.nonce,
+            col(AuthNonce.used_at).is_(None),
+            col(AuthNonce.expires_at) > now,
         )
         .values(used_at=now)
     )

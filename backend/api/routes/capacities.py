@@ -6,7 +6,7 @@ live order, so a page costs a few index probes per capacity however deep the boo
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -48,32 +48,32 @@ from backend.api.schemas.capacities import (
     OrderBook,
 )
 from backend.api.schemas.nodes import NodeSummary
-from backend.db.models import Booking, Capacity, EscrowFunds, Node
+from backend.db.models import Booking, Capacity, EscrowFunds, Node, table_of
 
 router = APIRouter(prefix="/capacities", tags=["capacities"])
 
-cap = Capacity.__table__  # type: ignore[attr-defined]
-node = Node.__table__  # type: ignore[attr-defined]
-bk = Booking.__table__  # type: ignore[attr-defined]
-funds = EscrowFunds.__table__  # type: ignore[attr-defined]
+cap = table_of(Capacity)
+node = table_of(Node)
+bk = table_of(Booking)
+funds = table_of(EscrowFunds)
 
 ASK_KINDS = ("primary_sell", "sell")
 HOUR = 3600
 
 
-class SortKey(str, Enum):
+class SortKey(StrEnum):
     start = "start"
     price = "price"
     reliability = "reliability"
     gpus = "gpus"
 
 
-class SortOrder(str, Enum):
+class SortOrder(StrEnum):
     asc = "asc"
     desc = "desc"
 
 
-class StatusFilter(str, Enum):
+class StatusFilter(StrEnum):
     active = "active"
     cancelled = "cancelled"
     closed = "closed"

@@ -28,15 +28,15 @@ from backend.api.schemas.nodes import (
     Reliability,
 )
 from backend.api.schemas.providers import NodeMetadataPublic
-from backend.db.models import Capacity, Node, NodeHealth, NodeMetadata, Slash
+from backend.db.models import Capacity, Node, NodeHealth, NodeMetadata, Slash, table_of
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])
 
-node = Node.__table__  # type: ignore[attr-defined]
-cap = Capacity.__table__  # type: ignore[attr-defined]
-meta = NodeMetadata.__table__  # type: ignore[attr-defined]
-health = NodeHealth.__table__  # type: ignore[attr-defined]
-slash = Slash.__table__  # type: ignore[attr-defined]
+node = table_of(Node)
+cap = table_of(Capacity)
+meta = table_of(NodeMetadata)
+health = table_of(NodeHealth)
+slash = table_of(Slash)
 
 NODE_FIELDS = (
     "node_id",

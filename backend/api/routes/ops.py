@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from backend.api.deps import ChainDep, EngineDep
 from backend.api.errors import ApiError
-from backend.db.models import Checkpoint
+from backend.db.models import Checkpoint, table_of
 
 router = APIRouter(tags=["ops"])
 
@@ -31,7 +31,7 @@ def ready(engine: EngineDep, chain: ChainDep) -> JSONResponse:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-            cp = Checkpoint.__table__  # type: ignore[attr-defined]
+            cp = table_of(Checkpoint)
             row = conn.execute(select(cp.c.block_number).where(cp.c.chain_id == chain.chain_id)).first()
         checks["database"] = "ok"
     except ApiError as exc:

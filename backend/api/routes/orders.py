@@ -12,9 +12,11 @@ from typing import Annotated, Any
 
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query, status
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import ApiError
@@ -81,9 +83,10 @@ def signed_by(market: Market, maker: str, digest: bytes, signature: bytes) -> bo
     """Exchange._verifySignature: ECDSA by the maker, else ERC-1271 when the maker is a contract."""
     if recover(digest, signature) == maker:
         return True
-    if not market.w3.eth.get_code(maker):
+    address = to_checksum_address(maker)  # as the order's maker already is
+    if not market.w3.eth.get_code(address):
         return False
-    wallet = market.w3.eth.contract(address=maker, abi=ERC1271_ABI)
+    wallet = market.w3.eth.contract(address=address, abi=ERC1271_ABI)
     try:
         return bytes(wallet.functions.isValidSignature(digest, signature).call()) == ERC1271_MAGIC
     except Exception:  # noqa: BLE001 — a wallet that reverts or answers garbage did not sign
@@ -371,8 +374,8 @@ def withdraw_order(
     db.exec(
         update(SignedOrder)
         .where(
-            SignedOrder.chain_id == market.chain_id,  # type: ignore[call-overload]
-            SignedOrder.order_hash == h,
+            col(SignedOrder.chain_id) == market.chain_id,
+            col(SignedOrder.order_hash) == h,
         )
         .values(status="withdrawn", updated_at=time.time())
     )

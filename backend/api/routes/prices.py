@@ -14,12 +14,12 @@ from backend.api.errors import not_found
 from backend.api.price_index import compute_price_index, fill, fills_by_class, node
 from backend.api.reads import market_now, page_bounds
 from backend.api.schemas.prices import FillPage, FillPublic, PriceList, PricePublic
-from backend.db.models import MarkPrice, PriceIndex
+from backend.db.models import MarkPrice, PriceIndex, table_of
 
 router = APIRouter(prefix="/prices", tags=["prices"])
 
-mark = MarkPrice.__table__  # type: ignore[attr-defined]
-pidx = PriceIndex.__table__  # type: ignore[attr-defined]
+mark = table_of(MarkPrice)
+pidx = table_of(PriceIndex)
 
 #: Rows of the price-index task are used while younger than this many task intervals.
 FRESH_INTERVALS = 2

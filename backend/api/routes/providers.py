@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from backend.api.deps import ChainDep, CurrentAddress, SessionDep
 from backend.api.errors import ApiError
@@ -64,12 +65,12 @@ def put_metadata(
         "tags": list(body.tags),
         "updated_at": time.time(),
     }
-    key = (NodeMetadata.chain_id == market.chain_id, NodeMetadata.node_id == node_id)
+    key = (col(NodeMetadata.chain_id) == market.chain_id, col(NodeMetadata.node_id) == node_id)
     # UPDATE first, INSERT if there was nothing: each write opens its transaction (SQLite cannot
     # upgrade a read snapshot another writer has overtaken); a racing first write becomes an UPDATE.
     db.rollback()
     for _ in range(2):
-        if db.exec(update(NodeMetadata).where(*key).values(**values)).rowcount == 0:  # type: ignore[call-overload]
+        if db.exec(update(NodeMetadata).where(*key).values(**values)).rowcount == 0:
             db.add(NodeMetadata(chain_id=market.chain_id, node_id=node_id, **values))
         try:
             db.commit()

@@ -19,11 +19,11 @@ from backend.api.schemas.settle import (
 )
 from backend.api.schemas.wallet import UnsignedTx
 from backend.api.wallet_tx import tx_json
-from backend.db.models import Balance
+from backend.db.models import Balance, table_of
 
 router = APIRouter(prefix="/tx/settle", tags=["settlement"])
 
-_REVERT = {
+_REVERT: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "the transaction would revert; `details.error` names the contract's error "
         "(NotSettleable: not yet; BookingNotOpen, CapacityNotSettleable: done "
@@ -56,7 +56,7 @@ def settle_unused(body: SettleUnusedRequest, db: SessionDep, chain: ChainDep) ->
     market = chain.market
     holders = body.holders
     if holders is None:
-        bal = Balance.__table__  # type: ignore[attr-defined]
+        bal = table_of(Balance)
         query = (
             select(bal.c.holder)
             .where(bal.c.chain_id == market.chain_id, bal.c.capacity_id == body.capacity_id, bal.c.amount > 0)
@@ -87,7 +87,7 @@ def settle_capacity(body: SettleCapacityRequest, chain: ChainDep) -> dict[str, A
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleCapacity(body.capacity_id)))
 
 
-_END_REVERT = {
+_END_REVERT: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "the transaction would revert; `details.error` names the contract's "
         "error (NotBookingHolder, BookingNotStarted, NothingToEnd, BookingNotOpen)"

@@ -22,11 +22,11 @@ from sqlalchemy import Engine, select
 from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
 from backend.api.event_feed import EventFeed
 from backend.api.schemas.events import EXAMPLE, StreamEvent
-from backend.db.models import RawEvent
+from backend.db.models import RawEvent, table_of
 
 router = APIRouter(tags=["events"])
 
-raw = RawEvent.__table__  # type: ignore[attr-defined]
+raw = table_of(RawEvent)
 
 #: Seconds without an event after which a comment line keeps proxies from closing the connection.
 HEARTBEAT_SECONDS = 15.0
@@ -88,9 +88,14 @@ def _last(engine: Engine, chain_id: int) -> Any:
 
 def _look(engine: Engine, chain_id: int, after: int, batch: int) -> list[Any]:
     with engine.connect() as conn:
-        return conn.execute(
-            select(raw).where(raw.c.chain_id == chain_id, raw.c.id > after).order_by(raw.c.id).limit(batch)
-        ).all()
+        return list(
+            conn.execute(
+                select(raw)
+                .where(raw.c.chain_id == chain_id, raw.c.id > after)
+                .order_by(raw.c.id)
+                .limit(batch)
+            )
+        )
 
 
 def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: int) -> EventFeed:
@@ -183,4 +188,5 @@ async def stream_events(
                 yield ServerSentEvent(comment="heartbeat")
             if len(rows) < batch:
                 # Woken by new rows; at the latest when a heartbeat is due, or to see whether the client left.
-                await feed.wait(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS))
+                with anyio.move_on_after(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS)):
+                    await feed.changed()

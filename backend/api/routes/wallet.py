@@ -29,7 +29,9 @@ from backend.db.models import SignedOrder
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
 
-_REVERT = {409: {"description": "the transaction would revert; `details.error` names the contract's error"}}
+_REVERT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the transaction would revert; `details.error` names the contract's error"}
+}
 
 
 def _posted(db: SessionDep, chain_id: int, order_hash: str) -> tuple[Order, bytes]:

@@ -5,9 +5,10 @@ parser in JavaScript); booking ids are uint256 and may exceed 2^53. Times are un
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 _HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
-_POSITION = {
+_POSITION: JsonDict = {
     "capacity_id": 3,
     "amount": 8,
     "node_id": 1,
@@ -19,7 +20,7 @@ _POSITION = {
     "mark_price": 2200000,
     "mark_value": 17600000,
 }
-_BOOKING = {
+_BOOKING: JsonDict = {
     "booking_id": 1,
     "capacity_id": 3,
     "holder": _HOLDER,

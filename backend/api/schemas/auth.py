@@ -80,7 +80,7 @@ class SignIn(BaseModel):
 
 class SessionPublic(BaseModel):
     token: str = Field(description="send as `Authorization: Bearer <token>`")
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 — the OAuth token type, not a secret
     address: str
     chain_id: int
     expires_at: float = Field(description="unix seconds")

@@ -10,11 +10,12 @@ parser there). Times are unix seconds.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from backend.api.schemas.nodes import NodeSummary
 
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-_NODE = {
+_NODE: JsonDict = {
     "node_id": 1,
     "owner": _MAKER,
     "gpu_model": "H100-SXM5-80GB",
@@ -23,7 +24,7 @@ _NODE = {
     "region": "eu-west",
     "interconnect": "NVLink",
 }
-_CAPACITY = {
+_CAPACITY: JsonDict = {
     "capacity_id": 3,
     "node_id": 1,
     "provider": _MAKER,

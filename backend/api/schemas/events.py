@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-EXAMPLE = {
+EXAMPLE: JsonDict = {
     "id": 118,
     "contract": "Exchange",
     "event": "OrderFilled",

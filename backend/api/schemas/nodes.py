@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from backend.api.schemas.providers import NodeMetadataPublic
 
 _OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-_NODE = {
+_NODE: JsonDict = {
     "node_id": 1,
     "owner": _OWNER,
     "gpu_model": "H100-SXM5-80GB",
@@ -21,7 +22,7 @@ _NODE = {
     "reliability_bps": 9850,
     "epochs_attested": 312,
 }
-_ATTESTATION = {
+_ATTESTATION: JsonDict = {
     "epoch": 485773,
     "uptime_bps": 10000,
     "load_bps": 6000,

@@ -20,6 +20,7 @@ from pydantic import (
     PlainValidator,
     WithJsonSchema,
 )
+from pydantic.config import JsonDict
 
 from backend.api.schemas.wallet import UnsignedTx
 from backend.chain.orders import Order, OrderKind
@@ -74,7 +75,7 @@ HexSignature = Annotated[
 OrderHash = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-_MESSAGE = {
+_MESSAGE: JsonDict = {
     "maker": _MAKER,
     "kind": 0,
     "capacityId": "1",
@@ -146,6 +147,20 @@ class OrderCreate(OrderBase):
     )
 
 
+_ORDER: JsonDict = {
+    "hash": _HASH,
+    "chain_id": 31337,
+    "order": _MESSAGE,
+    "signature": _SIGNATURE,
+    "kind": "primary_sell",
+    "status": "open",
+    "state": "partially_filled",
+    "filled": "8",
+    "remaining": "4",
+    "posted_at": 1748779200.0,
+}
+
+
 class OrderMessage(BaseModel):
     """The order as signed, uint256 values as decimal strings."""
 
@@ -173,24 +188,7 @@ class OrderPublic(BaseModel):
     remaining: U256Out
     posted_at: float
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "hash": _HASH,
-                    "chain_id": 31337,
-                    "order": _MESSAGE,
-                    "signature": _SIGNATURE,
-                    "kind": "primary_sell",
-                    "status": "open",
-                    "state": "partially_filled",
-                    "filled": "8",
-                    "remaining": "4",
-                    "posted_at": 1748779200.0,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_ORDER]})
 
 
 class OrderPage(BaseModel):
@@ -213,7 +211,7 @@ class OrderWithdrawn(BaseModel):
             "examples": [
                 {
                     "order": {
-                        **OrderPublic.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                        **_ORDER,
                         "status": "withdrawn",
                         "state": "withdrawn",
                     },

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-_PRICE = {
+_PRICE: JsonDict = {
     "gpu_class": "H100-SXM5-80GB",
     "last_price": 2400000,
     "last_time": 1748779260,
@@ -20,7 +21,7 @@ _PRICE = {
     "mark_price": 2200000,
     "mark_epoch": 485773,
 }
-_FILL = {
+_FILL: JsonDict = {
     "block_number": 51,
     "log_index": 3,
     "block_time": 1748779260,

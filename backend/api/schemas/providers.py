@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic.config import JsonDict
 
 Tag = Annotated[
     str,
@@ -13,7 +14,7 @@ Tag = Annotated[
     ),
 ]
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "name": "fra-h100-01",
     "description": "4x H100 SXM5 80GB, NVLink, Frankfurt; 400 Gb/s uplink.",
     "endpoint": "https://fra-h100-01.example.net/",

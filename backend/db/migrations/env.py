@@ -6,7 +6,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import backend.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -17,7 +21,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def render_item(type_: str, obj, autogen_context):
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render the project's column types by their import path, so generated migrations import them."""
     if type_ != "type":
         return False
@@ -29,7 +33,7 @@ def render_item(type_: str, obj, autogen_context):
     return False
 
 
-def _configure(connection) -> None:
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

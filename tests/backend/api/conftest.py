@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -36,7 +36,7 @@ class LiveServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -45,15 +45,18 @@ class LiveServer:
             time.sleep(0.01)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
 
 
 def api_settings(engine: Engine, chain, deployments_dir, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        rpc_url=chain.url, deployments_dir=deployments_dir, api_domain=API_DOMAIN, api_stream_poll=0.02
-    )
+    values: dict[str, Any] = {
+        "rpc_url": chain.url,
+        "deployments_dir": deployments_dir,
+        "api_domain": API_DOMAIN,
+        "api_stream_poll": 0.02,
+    }
     values.update(overrides)
     return indexer_settings(engine, **values)
 

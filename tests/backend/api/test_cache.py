@@ -11,7 +11,7 @@ from sqlmodel import Session
 from backend.api.cache import VERSION_TTL, store_version
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
-from backend.db.models import Checkpoint, SignedOrder
+from backend.db.models import Checkpoint, SignedOrder, table_of
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
 
 
@@ -80,7 +80,7 @@ def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_s
     empty = store_version(engine)
     with engine.begin() as conn:
         conn.execute(
-            insert(SignedOrder.__table__),
+            insert(table_of(SignedOrder)),
             [
                 {
                     "chain_id": 31337,
@@ -103,7 +103,7 @@ def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_s
     assert posted != empty
     with engine.begin() as conn:
         conn.execute(
-            insert(Checkpoint.__table__),
+            insert(table_of(Checkpoint)),
             [
                 {
                     "chain_id": 31337,
@@ -118,5 +118,5 @@ def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_s
     indexed = store_version(engine)
     assert indexed not in (empty, posted)
     with engine.begin() as conn:  # a reorg: the same height, another block
-        conn.execute(Checkpoint.__table__.update().values(block_hash="0x" + "bb" * 32))
+        conn.execute(table_of(Checkpoint).update().values(block_hash="0x" + "bb" * 32))
     assert store_version(engine) != indexed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
-from backend.db.models import NodeHealth, NodeMetadata, Slash
+from backend.db.models import NodeHealth, NodeMetadata, Slash, table_of
 from tests.backend.market_round import play_round
 
 UPTIMES = (10_000, 5_000, 4_000)  # what play_round's oracle attests for node 1, epoch by epoch
@@ -22,7 +22,7 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     chain_id = market.chain_id
     with store.begin() as conn:
         conn.execute(
-            insert(NodeMetadata.__table__).values(  # type: ignore[attr-defined]
+            insert(table_of(NodeMetadata)).values(
                 chain_id=chain_id,
                 node_id=node1,
                 owner=p1.address,
@@ -34,7 +34,7 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
             )
         )
         conn.execute(
-            insert(NodeHealth.__table__).values(  # type: ignore[attr-defined]
+            insert(table_of(NodeHealth)).values(
                 chain_id=chain_id,
                 node_id=node1,
                 last_epoch=rnd.epochs[-1][1],

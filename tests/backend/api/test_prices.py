@@ -7,7 +7,7 @@ import time
 from sqlalchemy import insert
 
 from backend.api.price_index import compute_price_index
-from backend.db.models import PriceIndex
+from backend.db.models import PriceIndex, table_of
 from tests.backend.api.scenario import open_market
 from tests.backend.market_round import HOUR, PRICE, play_round
 from tests.conftest import now, warp_to
@@ -109,12 +109,12 @@ def test_price_index_rows_are_used_while_fresh(market, store, serve, index):
     }
     api = serve(task_price_interval=60.0)
     with store.begin() as conn:
-        conn.execute(insert(PriceIndex.__table__), [stale_row])  # type: ignore[attr-defined]
+        conn.execute(insert(table_of(PriceIndex)), [stale_row])
     assert api.get("/prices").json()["source"] == "fills"  # an hour old: computed from the fills
     with store.begin() as conn:
-        conn.execute(PriceIndex.__table__.delete())  # type: ignore[attr-defined]
+        conn.execute(table_of(PriceIndex).delete())
         conn.execute(
-            insert(PriceIndex.__table__),
+            insert(table_of(PriceIndex)),
             [  # type: ignore[attr-defined]
                 {**r, "chain_id": market.chain_id, "vwap_24h": 7, "updated_at": time.time()} for r in computed
             ],

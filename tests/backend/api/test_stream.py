@@ -31,7 +31,7 @@ def sse(lines: Iterator[str]) -> Iterator[Any]:
             yield HEARTBEAT
         else:
             name, _, value = line.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
+            fields[name] = value.removeprefix(" ")
 
 
 def events_until_quiet(messages: Iterator[Any], deadline: float = 20.0, *, expect: bool = False) -> list[Any]:

@@ -9,7 +9,7 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
 from backend.chain.orders import OrderKind
-from backend.db.models import Checkpoint, PriceIndex
+from backend.db.models import Checkpoint, PriceIndex, table_of
 from backend.tasks.celery_app import CeleryNeedsRedis, make_celery
 from backend.tasks.context import TaskContext
 from tests.backend.conftest import RUN_ID, indexer_settings
@@ -51,8 +51,8 @@ def test_worker_indexes_and_prices_through_redis(
             "decisions": [],
         }  # nothing has ended yet
     with engine.connect() as conn:
-        cp = conn.execute(select(Checkpoint.__table__.c.block_number)).scalar_one()
-        (row,) = conn.execute(select(PriceIndex.__table__)).mappings().all()
+        cp = conn.execute(select(table_of(Checkpoint).c.block_number)).scalar_one()
+        (row,) = conn.execute(select(table_of(PriceIndex))).mappings().all()
     assert cp == indexed["checkpoint"]
     assert row["gpu_class"] == "H100-SXM5-80GB"
     assert row["last_price"] == 3_000_000

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from backend.chain.orders import OrderKind
-from backend.db.models import NodeHealth, SignedOrder
+from backend.db.models import NodeHealth, SignedOrder, table_of
 from backend.indexer.lock import writer_lock
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
@@ -36,7 +36,7 @@ def _posted(chain_id: int, n: int, expiry: int, status: str = "open") -> dict:
 
 def test_expire_orders_marks_only_open_orders_past_expiry(make_store):
     engine = make_store()
-    so = SignedOrder.__table__
+    so = table_of(SignedOrder)
     t = 1_900_000_000
     with engine.begin() as conn:
         conn.execute(
@@ -81,7 +81,7 @@ def test_sla_watchdog_flags_nodes_whose_attestations_stop(
     submit_report(market, watched, start // HOUR, 10_000, 2_000_000)
     index_all(engine, chain, deployments_dir)
     chain_id = market.chain_id
-    nh = NodeHealth.__table__
+    nh = table_of(NodeHealth)
 
     def health(conn):
         return {r.node_id: (r.last_epoch, r.stale) for r in conn.execute(select(nh))}

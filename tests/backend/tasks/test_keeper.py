@@ -13,7 +13,7 @@ from eth_account import Account
 from sqlalchemy import select
 
 from backend.chain.dev_accounts import dev_account
-from backend.db.models import Booking, Capacity, EscrowAccount, EscrowFunds
+from backend.db.models import Booking, Capacity, EscrowAccount, EscrowFunds, table_of
 from backend.tasks.context import TaskContext
 from backend.tasks.keeper import (
     KeeperAccountError,
@@ -109,7 +109,7 @@ def test_keeper_settles_a_mixed_round_once(make_store, market, chain, deployment
     assert_fully_settled(market, rnd)
 
     # The store shows the payouts.
-    acc, cap, bk = EscrowAccount.__table__, Capacity.__table__, Booking.__table__
+    acc, cap, bk = table_of(EscrowAccount), table_of(Capacity), table_of(Booking)
     with engine.connect() as conn:
         claimable = dict(
             conn.execute(
@@ -119,7 +119,7 @@ def test_keeper_settles_a_mixed_round_once(make_store, market, chain, deployment
         status = dict(conn.execute(select(cap.c.capacity_id, cap.c.status)).all())
         bookings = dict(conn.execute(select(bk.c.booking_id, bk.c.close_reason)).all())
         funds = {
-            r.capacity_id: (r.backing, r.bond, r.premium) for r in conn.execute(select(EscrowFunds.__table__))
+            r.capacity_id: (r.backing, r.bond, r.premium) for r in conn.execute(select(table_of(EscrowFunds)))
         }
     for who in (*rnd.providers, *rnd.renters):
         assert claimable.get(who.address, 0) == market.claimable(who.address)
