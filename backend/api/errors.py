@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from backend.chain.errors import ContractRevert
 
@@ -59,13 +60,30 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+Responses = dict[int | str, dict[str, Any]]
+
+
+def documented(descriptions: dict[int, str]) -> Responses:
+    """`responses=` for a route: each status answered with ErrorBody as JSON (whatever the route's
+    own media type), its description naming the codes."""
+    return {
+        status: {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        for status, description in descriptions.items()
+    }
+
+
 #: Documented on every route: the validation error, in the shape of every other error.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: Responses = {
     422: {
         "model": ErrorBody,
         "description": "a parameter or field is missing or malformed; `reason` names each",
     },
 }
+#: Routes behind sign-in (deps.CurrentAddress).
+SIGNED_IN = documented({401: "unauthorized: no bearer token, or one unknown, expired or revoked"})
 
 
 def install(app: FastAPI) -> None:
@@ -84,12 +102,27 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("invalid_request", "; ".join(problems)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers a body that is not UTF-8 with a bare 400; it is as malformed as bad JSON.
+            return JSONResponse(
+                error_body("invalid_request", f"body: not JSON ({exc.__cause__.reason})"), status_code=422
+            )
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "error"
         )
-        return JSONResponse(
-            error_body(code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers. Starlette's 405 names only those of the first route
+    that matched the path, and a path can have several (GET and DELETE /orders/{hash})."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)

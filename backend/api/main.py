@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from backend.api import errors, metrics
+from backend.api import errors, metrics, openapi
 from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
 from backend.api.routes import ROUTERS
@@ -49,6 +49,7 @@ def create_app(
     app.state.chain = ChainLink(settings, market)
     app.state.event_feeds = {}  # chain id -> the process's one reader of new events (event_feed.py)
     errors.install(app)
+    openapi.install(app, settings.api_page_max)
     app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
     metrics.install(app)
     for router in ROUTERS:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import Connection, and_, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
-from backend.api.errors import ErrorBody
+from backend.api.errors import documented
 from backend.api.order_state import OPEN_ORDERS, so
 from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.routes.prices import latest_marks
 from backend.api.schemas.accounts import BookingPage, BookingPublic, PositionPublic, Positions
+from backend.api.schemas.types import AddressPath, Limit, Offset
 from backend.db.models import Balance, Booking, Capacity, EscrowAccount, Node, table_of
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -24,16 +25,7 @@ cap = table_of(Capacity)
 node = table_of(Node)
 acct = table_of(EscrowAccount)
 
-AddressPath = Annotated[
-    str,
-    Path(
-        description="a 0x address; mixed case must carry a valid EIP-55 checksum",
-        examples=["0x90F79bf6EB2c4f870365E785982E1f101E93b906"],
-    ),
-]
-BAD_ADDRESS: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorBody, "description": "not an address, or a wrong checksum"}
-}
+BAD_ADDRESS = documented({422: "invalid_address: not an address, or a wrong checksum; invalid_request"})
 
 
 def _bookings(
@@ -70,14 +62,13 @@ def positions(
     settings: SettingsDep,
     address: AddressPath,
     limit: Annotated[
-        int | None,
+        Limit,
         Query(
-            ge=1,
             description="positions per page and newest bookings shown; "
-            "default 50, at most settings.api_page_max",
+            "default 50, at most the server's page maximum",
         ),
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="of the positions")] = 0,
+    offset: Annotated[Offset, Query(description="of the positions")] = 0,
 ) -> Positions:
     holder = checked_address(address)
     limit, offset = page_bounds(settings, limit, offset)
@@ -159,8 +150,8 @@ def bookings(
     chain_id: ChainIdDep,
     settings: SettingsDep,
     address: AddressPath,
-    limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> BookingPage:
     holder = checked_address(address)
     limit, offset = page_bounds(settings, limit, offset)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
 
 from fastapi import APIRouter, Response, status
 from sqlalchemy import delete, update
@@ -12,7 +11,7 @@ from sqlmodel import col
 
 from backend.api import sessions
 from backend.api.deps import BearerDep, ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
-from backend.api.errors import ApiError
+from backend.api.errors import SIGNED_IN, ApiError, documented
 from backend.api.schemas.auth import Me, NonceCreate, NoncePublic, SessionPublic, SignIn
 from backend.api.siwe_verify import STATEMENT, check_signature, iso, parse, prepare
 from backend.config import Settings
@@ -20,13 +19,13 @@ from backend.db.models import AuthNonce
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "malformed_message: not an EIP-4361 message"},
-    401: {
-        "description": "wrong_domain, wrong_chain, nonce_unknown, nonce_used, nonce_expired, "
-        "bad_signature, message_expired, message_not_yet_valid"
-    },
-}
+AUTH_ERRORS = documented(
+    {
+        400: "malformed_message: not an EIP-4361 message",
+        401: "wrong_domain, wrong_chain, nonce_unknown, nonce_used, nonce_expired, "
+        "bad_signature, message_expired, message_not_yet_valid",
+    }
+)
 
 
 def _uri(settings: Settings) -> str:
@@ -130,13 +129,18 @@ def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep)
     return SessionPublic(token=token, address=message.address, chain_id=chain.chain_id, expires_at=expires)
 
 
-@router.get("/me", response_model=Me, summary="The signed-in address")
+@router.get("/me", response_model=Me, summary="The signed-in address", responses=SIGNED_IN)
 def me(address: CurrentAddress, chain_id: ChainIdDep) -> Me:
     return Me(address=address, chain_id=chain_id)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke this bearer token")
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke this bearer token", responses=SIGNED_IN
+)
 def logout(_: CurrentAddress, credentials: BearerDep, db: SessionDep) -> Response:
+    # The DELETE opens its own transaction: SQLite cannot upgrade the read snapshot of the token's
+    # lookup once another writer (the indexer) has overtaken it.
+    db.rollback()
     if credentials is not None:  # always: CurrentAddress answered 401 otherwise
         sessions.revoke(db, credentials.credentials)
     db.commit()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
-from backend.api.errors import not_found
+from backend.api.errors import documented, not_found
 from backend.api.order_state import OPEN_ORDERS, so
 from backend.api.reads import (
     CHAIN_ID,
@@ -48,6 +48,16 @@ from backend.api.schemas.capacities import (
     OrderBook,
 )
 from backend.api.schemas.nodes import NodeSummary
+from backend.api.schemas.types import (
+    INT64_MAX,
+    PAGE_MAX,
+    UINT256_MAX,
+    AddressQuery,
+    BigIntQuery,
+    IdPath,
+    Limit,
+    Offset,
+)
 from backend.db.models import Booking, Capacity, EscrowFunds, Node, table_of
 
 router = APIRouter(prefix="/capacities", tags=["capacities"])
@@ -58,6 +68,7 @@ bk = table_of(Booking)
 funds = table_of(EscrowFunds)
 
 ASK_KINDS = ("primary_sell", "sell")
+NO_CAPACITY = documented({404: "not_found: no such capacity"})
 HOUR = 3600
 
 
@@ -176,24 +187,29 @@ def list_capacities(
     gpu_model: Annotated[str | None, Query(description="the node's GPU model, exactly")] = None,
     region: Annotated[str | None, Query(description="the node's region, exactly")] = None,
     interconnect: Annotated[str | None, Query(description="NVLink, PCIe, InfiniBand, ...")] = None,
-    min_gpus: Annotated[int | None, Query(ge=1, description="nodes with at least this many GPUs")] = None,
-    window_start_after: Annotated[int | None, Query(ge=0, description="windows starting at or after")] = None,
-    window_end_before: Annotated[int | None, Query(ge=0, description="windows ending at or before")] = None,
-    available_at: Annotated[int | None, Query(ge=0, description="windows covering this time")] = None,
+    min_gpus: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="nodes with at least this many GPUs")
+    ] = None,
+    window_start_after: Annotated[BigIntQuery, Query(description="windows starting at or after")] = None,
+    window_end_before: Annotated[BigIntQuery, Query(description="windows ending at or before")] = None,
+    available_at: Annotated[BigIntQuery, Query(description="windows covering this time")] = None,
     status: Annotated[StatusFilter, Query(description="`any` for every status")] = StatusFilter.active,
     max_price: Annotated[
-        int | None, Query(ge=0, description="an open ask at or below this price per GPU-hour, base units")
+        int | None,
+        Query(
+            ge=0, le=UINT256_MAX, description="an open ask at or below this price per GPU-hour, base units"
+        ),
     ] = None,
     min_reliability: Annotated[
         int | None, Query(ge=0, le=10_000, description="node reliability, bps")
     ] = None,
-    provider: Annotated[str | None, Query(description="the provider's address")] = None,
+    provider: Annotated[AddressQuery, Query(description="the provider's address")] = None,
     sort: Annotated[
         SortKey, Query(description="start of the window, best ask, node reliability or GPUs")
     ] = SortKey.start,
     order: SortOrder = SortOrder.asc,
-    limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> CapacityPage:
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()
@@ -256,11 +272,9 @@ def _get_capacity(conn: Connection, chain_id: int, now: int, capacity_id: int) -
     "/{capacity_id}",
     response_model=CapacityDetail,
     summary="One capacity: escrow, bookings, outcome",
-    responses={404: {"description": "no such capacity"}},
+    responses=NO_CAPACITY,
 )
-def get_capacity(
-    db: SessionDep, chain_id: ChainIdDep, capacity_id: Annotated[int, Path(ge=1)]
-) -> CapacityDetail:
+def get_capacity(db: SessionDep, chain_id: ChainIdDep, capacity_id: IdPath) -> CapacityDetail:
     conn = db.connection()
     now = market_now(conn, chain_id)
     row = _get_capacity(conn, chain_id, now, capacity_id)
@@ -381,15 +395,20 @@ def _book_side(
     "/{capacity_id}/book",
     response_model=OrderBook,
     summary="The order book of a capacity",
-    responses={404: {"description": "no such capacity"}},
+    responses=NO_CAPACITY,
 )
 def get_book(
     db: SessionDep,
     chain_id: ChainIdDep,
     settings: SettingsDep,
-    capacity_id: Annotated[int, Path(ge=1)],
+    capacity_id: IdPath,
     depth: Annotated[
-        int, Query(ge=1, description="price levels and orders per side; at most settings.api_page_max")
+        int,
+        Query(
+            ge=1,
+            description="price levels and orders per side; at most the server's page maximum",
+            json_schema_extra={PAGE_MAX: True},
+        ),
     ] = 20,
 ) -> OrderBook:
     page_bounds(settings, depth, 0, "depth")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import and_, case, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
-from backend.api.errors import not_found
+from backend.api.errors import documented, not_found
 from backend.api.reads import (
     CHAIN_ID,
     att,
@@ -28,6 +28,7 @@ from backend.api.schemas.nodes import (
     Reliability,
 )
 from backend.api.schemas.providers import NodeMetadataPublic
+from backend.api.schemas.types import AddressQuery, IdPath, Limit, Offset
 from backend.db.models import Capacity, Node, NodeHealth, NodeMetadata, Slash, table_of
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])
@@ -37,6 +38,8 @@ cap = table_of(Capacity)
 meta = table_of(NodeMetadata)
 health = table_of(NodeHealth)
 slash = table_of(Slash)
+
+NO_NODE = documented({404: "not_found: no such node"})
 
 NODE_FIELDS = (
     "node_id",
@@ -72,9 +75,9 @@ def list_nodes(
     settings: SettingsDep,
     gpu_model: Annotated[str | None, Query(description="GPU model, exactly")] = None,
     region: Annotated[str | None, Query(description="region, exactly")] = None,
-    owner: Annotated[str | None, Query(description="the owner's address")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    owner: Annotated[AddressQuery, Query(description="the owner's address")] = None,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> NodePage:
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()
@@ -99,11 +102,9 @@ def list_nodes(
     "/{node_id}",
     response_model=NodeDetail,
     summary="One node: metadata and attested reliability",
-    responses={404: {"description": "no such node"}},
+    responses=NO_NODE,
 )
-def get_node(
-    db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep, node_id: Annotated[int, Path(ge=1)]
-) -> NodeDetail:
+def get_node(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep, node_id: IdPath) -> NodeDetail:
     conn = db.connection()
     row = conn.execute(NODES.where(node.c.node_id == node_id), {"chain_id": chain_id}).first()
     if row is None:
@@ -174,15 +175,15 @@ def get_node(
     "/{node_id}/attestations",
     response_model=AttestationPage,
     summary="A node's attested epochs, newest first",
-    responses={404: {"description": "no such node"}},
+    responses=NO_NODE,
 )
 def list_attestations(
     db: SessionDep,
     chain_id: ChainIdDep,
     settings: SettingsDep,
-    node_id: Annotated[int, Path(ge=1)],
-    limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    node_id: IdPath,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> AttestationPage:
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()

@@ -8,7 +8,7 @@ wallet, stops a copy of the signed order from being filled elsewhere.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
@@ -19,10 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
-from backend.api.errors import ApiError
+from backend.api.errors import SIGNED_IN, ApiError, documented
 from backend.api.order_state import ORDERS_WITH_STATE, as_order, so
 from backend.api.reads import checked_address, market_now, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
+from backend.api.schemas.types import AddressQuery, BigIntQuery, Limit, Offset
 from backend.api.wallet_tx import tx_json
 from backend.chain.client import Market
 from backend.chain.orders import DOMAIN_NAME, DOMAIN_VERSION, Order, OrderKind, order_hash
@@ -45,18 +46,20 @@ ERC1271_ABI = [
 CAPACITY_STATUS = ("none", "active", "cancelled", "closed")
 UINT128_MAX = 2**128 - 1
 INT64_MAX = 2**63 - 1  # the store's BIGINT expiry column
-STATES = ("open", "partially_filled", "filled", "cancelled", "expired", "withdrawn")
+State = Literal["open", "partially_filled", "filled", "cancelled", "expired", "withdrawn"]
+Kind = Literal["primary_sell", "sell", "buy"]  # db.models.ORDER_KINDS
 
-ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "description": "the order is not fillable as posted; `code` says why: bad_signature, "
+ORDER_ERRORS = documented(
+    {
+        400: "the order is not fillable as posted; `code` says why: bad_signature, "
         "wrong_chain, wrong_verifying_contract, order_expired, expiry_too_soon, "
         "expiry_out_of_range, stale_counter, zero_amount, price_out_of_range, "
         "price_overflow, unknown_capacity, capacity_not_active, window_ended, not_provider, "
-        "supply_cap_exceeded, insufficient_hours, insufficient_funds"
-    },
-    409: {"description": "duplicate_order, order_cancelled or order_filled"},
-}
+        "supply_cap_exceeded, insufficient_hours, insufficient_funds",
+        409: "duplicate_order, order_cancelled or order_filled",
+    }
+)
+NO_ORDER = documented({404: "not_found: no such order on this chain"})
 
 
 def chain_now(market: Market) -> int:
@@ -298,7 +301,9 @@ def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: Set
     return _load(db, market.chain_id, now, h)
 
 
-@router.get("/{order_hash}", response_model=OrderPublic, summary="One order and its state")
+@router.get(
+    "/{order_hash}", response_model=OrderPublic, summary="One order and its state", responses=NO_ORDER
+)
 def get_order(
     order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")],
     db: SessionDep,
@@ -312,17 +317,13 @@ def list_orders(
     db: SessionDep,
     chain_id: ChainIdDep,
     settings: SettingsDep,
-    maker: Annotated[str | None, Query(description="0x address")] = None,
-    capacity_id: Annotated[int | None, Query(ge=0)] = None,
-    state: Annotated[str | None, Query(description=" | ".join(STATES))] = None,
-    kind: Annotated[str | None, Query(description=" | ".join(ORDER_KINDS))] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    maker: Annotated[AddressQuery, Query(description="the maker's address")] = None,
+    capacity_id: BigIntQuery = None,
+    state: Annotated[State | None, Query(description="the order's state now")] = None,
+    kind: Kind | None = None,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> OrderPage:
-    if state is not None and state not in STATES:
-        raise ApiError(400, "bad_state", f"state {state!r} is none of {', '.join(STATES)}")
-    if kind is not None and kind not in ORDER_KINDS:
-        raise ApiError(400, "bad_kind", f"kind {kind!r} is none of {', '.join(ORDER_KINDS)}")
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()
     params = {"chain_id": chain_id, "now": market_now(conn, chain_id)}
@@ -348,7 +349,16 @@ def list_orders(
     response_model=OrderWithdrawn,
     response_model_exclude_none=True,
     summary="Withdraw an order (maker only)",
-    responses={403: {"description": "not_maker: signed in as another address"}},
+    responses={
+        **SIGNED_IN,
+        **NO_ORDER,
+        **documented(
+            {
+                403: "not_maker: signed in as another address",
+                409: "would_revert: Exchange.cancel would revert; `details.error` names the contract's error",
+            }
+        ),
+    },
 )
 def withdraw_order(
     order_hash: Annotated[OrderHash, Path(description="0x EIP-712 digest")],

@@ -6,14 +6,15 @@ import time
 from collections.abc import Collection
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from sqlalchemy import Connection, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
-from backend.api.errors import not_found
+from backend.api.errors import documented, not_found
 from backend.api.price_index import compute_price_index, fill, fills_by_class, node
 from backend.api.reads import market_now, page_bounds
 from backend.api.schemas.prices import FillPage, FillPublic, PriceList, PricePublic
+from backend.api.schemas.types import Limit, Offset
 from backend.db.models import MarkPrice, PriceIndex, table_of
 
 router = APIRouter(prefix="/prices", tags=["prices"])
@@ -97,15 +98,15 @@ def list_prices(db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep) -> 
     "/{gpu_class}/fills",
     response_model=FillPage,
     summary="Recent fills of a GPU class, newest first",
-    responses={404: {"description": "no node has this GPU model"}},
+    responses=documented({404: "not_found: no node has this GPU model"}),
 )
 def list_fills(
     db: SessionDep,
     chain_id: ChainIdDep,
     settings: SettingsDep,
     gpu_class: Annotated[str, Path(max_length=64, description="a GPU model, e.g. H100-SXM5-80GB")],
-    limit: Annotated[int | None, Query(ge=1, description="default 50; at most settings.api_page_max")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> FillPage:
     limit, offset = page_bounds(settings, limit, offset)
     conn = db.connection()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from backend.api.deps import ChainDep, CurrentAddress, SessionDep
-from backend.api.errors import ApiError
+from backend.api.errors import SIGNED_IN, ApiError, documented
 from backend.api.schemas.providers import NodeMetadataRecord, NodeMetadataUpdate
 from backend.db.models import NodeMetadata
 
@@ -40,7 +40,16 @@ def _public(row: NodeMetadata) -> NodeMetadataRecord:
     "/nodes/{node_id}/metadata",
     response_model=NodeMetadataRecord,
     summary="Describe a node (its owner)",
-    responses={403: {"description": "not_node_owner"}, 404: {"description": "unknown_node"}},
+    responses={
+        **SIGNED_IN,
+        **documented(
+            {
+                400: "endpoint_too_long: the endpoint is over 256 characters",
+                403: "not_node_owner: signed in as another address",
+                404: "unknown_node: no such node on chain",
+            }
+        ),
+    },
 )
 def put_metadata(
     node_id: NodeId, body: NodeMetadataUpdate, db: SessionDep, chain: ChainDep, address: CurrentAddress
@@ -87,7 +96,7 @@ def put_metadata(
     "/nodes/{node_id}/metadata",
     response_model=NodeMetadataRecord,
     summary="A node's metadata",
-    responses={404: {"description": "no metadata for this node"}},
+    responses=documented({404: "not_found: no metadata for this node"}),
 )
 def get_metadata(node_id: NodeId, db: SessionDep, chain: ChainDep) -> NodeMetadataRecord:
     row = db.get(NodeMetadata, (chain.chain_id, node_id))

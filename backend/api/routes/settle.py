@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from backend.api.deps import ChainDep, SessionDep
-from backend.api.errors import ApiError
+from backend.api.errors import ApiError, documented
 from backend.api.schemas.settle import (
     EndBookingRequest,
     SettleBookingRequest,
@@ -23,13 +23,13 @@ from backend.db.models import Balance, table_of
 
 router = APIRouter(prefix="/tx/settle", tags=["settlement"])
 
-_REVERT: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "the transaction would revert; `details.error` names the contract's error "
+_REVERT = documented(
+    {
+        409: "would_revert: the transaction would revert; `details.error` names the contract's error "
         "(NotSettleable: not yet; BookingNotOpen, CapacityNotSettleable: done "
         "already; UnitsOutstanding: settle bookings and unused hours first)"
     }
-}
+)
 _MAX_HOLDERS = 200
 
 
@@ -49,7 +49,10 @@ def settle_booking(body: SettleBookingRequest, chain: ChainDep) -> dict[str, Any
     "/unused",
     response_model=UnsignedTx,
     response_model_by_alias=True,
-    responses=_REVERT,
+    responses={
+        **_REVERT,
+        **documented({404: "no_holders: holders left out, and the index shows nobody holding hours"}),
+    },
     summary="Settle the hours holders left unused in an ended window",
 )
 def settle_unused(body: SettleUnusedRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
@@ -87,12 +90,12 @@ def settle_capacity(body: SettleCapacityRequest, chain: ChainDep) -> dict[str, A
     return tx_json(market.build_tx(body.sender, market.settlement.functions.settleCapacity(body.capacity_id)))
 
 
-_END_REVERT: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "the transaction would revert; `details.error` names the contract's "
+_END_REVERT = documented(
+    {
+        409: "would_revert: the transaction would revert; `details.error` names the contract's "
         "error (NotBookingHolder, BookingNotStarted, NothingToEnd, BookingNotOpen)"
     }
-}
+)
 
 
 @router.post(

@@ -20,8 +20,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine, select
 
 from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
+from backend.api.errors import ERROR_RESPONSES, documented
 from backend.api.event_feed import EventFeed
 from backend.api.schemas.events import EXAMPLE, StreamEvent
+from backend.api.schemas.types import INT64_MAX, BigIntQuery
 from backend.db.models import RawEvent, table_of
 
 router = APIRouter(tags=["events"])
@@ -126,7 +128,9 @@ def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: i
         200: {
             "description": "an endless text/event-stream",
             "content": {"text/event-stream": {"itemSchema": _ITEM_SCHEMA, "example": _WIRE_EXAMPLE}},
-        }
+        },
+        # JSON, although the route's own media type is the event stream.
+        **documented({422: ERROR_RESPONSES[422]["description"]}),
     },
 )
 async def stream_events(
@@ -135,7 +139,7 @@ async def stream_events(
     chain_id: ChainIdDep,
     settings: SettingsDep,
     since: Annotated[
-        int | None, Query(ge=0, description="send events with an id above this; 0: from the first")
+        BigIntQuery, Query(description="send events with an id above this; 0: from the first")
     ] = None,
     contract: Annotated[
         str | None,
@@ -146,11 +150,12 @@ async def stream_events(
     ] = None,
     event: Annotated[str | None, Query(description="event names, comma-separated: OrderFilled, ...")] = None,
     capacity_id: Annotated[
-        int | None,
-        Query(ge=0, description="events naming this capacity (capacityId, or an ERC-1155 transfer of it)"),
+        BigIntQuery,
+        Query(description="events naming this capacity (capacityId, or an ERC-1155 transfer of it)"),
     ] = None,
     last_event_id: Annotated[
-        int | None, Header(ge=0, description="the id of the last event received; wins over `since`")
+        int | None,
+        Header(ge=0, le=INT64_MAX, description="the id of the last event received; wins over `since`"),
     ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     contracts, events = _names(contract), _names(event)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from backend.api.deps import ChainDep, SessionDep
-from backend.api.errors import ApiError
+from backend.api.errors import ApiError, documented
 from backend.api.order_state import as_order
 from backend.api.schemas.wallet import (
     ActivateRequest,
@@ -29,9 +29,10 @@ from backend.db.models import SignedOrder
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
 
-_REVERT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the transaction would revert; `details.error` names the contract's error"}
-}
+_REVERT = documented(
+    {409: "would_revert: the transaction would revert; `details.error` names the contract's error"}
+)
+_UNKNOWN_ORDER = {**_REVERT, **documented({404: "unknown_order: no such order was posted on this chain"})}
 
 
 def _posted(db: SessionDep, chain_id: int, order_hash: str) -> tuple[Order, bytes]:
@@ -50,7 +51,7 @@ def _tx(chain: ChainDep, sender: str, fn: Any) -> dict[str, Any]:
     "/fill",
     response_model=UnsignedTx,
     response_model_by_alias=True,
-    responses=_REVERT,
+    responses=_UNKNOWN_ORDER,
     summary="Take `amount` GPU-hours of a posted order",
 )
 def fill(body: FillRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def fill(body: FillRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
     "/fill-batch",
     response_model=UnsignedTx,
     response_model_by_alias=True,
-    responses=_REVERT,
+    responses=_UNKNOWN_ORDER,
     summary="Take from several posted orders in one transaction",
 )
 def fill_batch(body: BatchFillRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def activate(body: ActivateRequest, chain: ChainDep) -> dict[str, Any]:
     "/cancel",
     response_model=UnsignedTx,
     response_model_by_alias=True,
-    responses=_REVERT,
+    responses=_UNKNOWN_ORDER,
     summary="Cancel posted orders on chain, for good",
 )
 def cancel(body: CancelRequest, db: SessionDep, chain: ChainDep) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from backend.api.schemas.orders import Address, HexSignature
+from backend.api.schemas.orders import HexSignature
+from backend.api.schemas.types import Address
 
 _ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _MESSAGE = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from eth_utils import to_checksum_address
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,17 +21,19 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from backend.api.schemas.types import UINT256_MAX, Address, Hash, Uint256
 from backend.api.schemas.wallet import UnsignedTx
 from backend.chain.orders import Order, OrderKind
 from backend.db.models import ORDER_KINDS
 
-UINT256_MAX = 2**256 - 1
 _DECIMAL = re.compile(r"[0-9]{1,78}")
 
 
 def _uint256(value: Any) -> int:
     # ValueError throughout: pydantic reports it as a validation error (422), a TypeError it does not.
     malformed = ValueError("must be a non-negative integer, as a JSON number or a decimal string")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 12.0 is 12
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise malformed
     if isinstance(value, str):
@@ -50,7 +51,10 @@ U256In = Annotated[
     PlainValidator(_uint256),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]{1,78}$"}],
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": UINT256_MAX},
+                {"type": "string", "pattern": "^[0-9]{1,78}$"},
+            ],
             "description": "uint256, as a JSON number or a decimal string",
         }
     ),
@@ -64,15 +68,10 @@ U256Out = Annotated[
     ),
 ]
 
-Address = Annotated[
-    str,
-    Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]),
-    AfterValidator(to_checksum_address),
-]
 HexSignature = Annotated[
     str, Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=1024), AfterValidator(str.lower)
 ]
-OrderHash = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+OrderHash = Hash
 
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _MESSAGE: JsonDict = {
@@ -122,7 +121,7 @@ class OrderCreate(OrderBase):
     signature: HexSignature = Field(
         description="the maker's EIP-712 signature (65 bytes), or any bytes its ERC-1271 contract accepts"
     )
-    chain_id: int | None = Field(
+    chain_id: Uint256 | None = Field(
         None,
         alias="chainId",
         description="the domain's chainId the maker signed "

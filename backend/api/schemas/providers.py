@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, UrlConstraints
 from pydantic.config import JsonDict
 
 Tag = Annotated[
@@ -25,7 +25,7 @@ _EXAMPLE: JsonDict = {
 class NodeMetadataBase(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     description: str = Field("", max_length=2000)
-    endpoint: HttpUrl | None = Field(
+    endpoint: Annotated[HttpUrl, UrlConstraints(max_length=256)] | None = Field(
         None, description="where renters reach the node (http or https, at most 256 characters)"
     )
     tags: list[Tag] = Field(default_factory=list, max_length=16)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.schemas.wallet import Address
+from backend.api.schemas.types import Address, Id256, StoreId
 
 _SENDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
@@ -13,7 +13,7 @@ class SettleBookingRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"sender": _SENDER, "booking_id": 50_331_649}})
 
     sender: Address = Field(description="the account that signs and pays the gas; anyone may settle")
-    booking_id: int = Field(gt=0, lt=2**256, description="a booking whose last hour ended maxDelay ago")
+    booking_id: Id256 = Field(description="a booking whose last hour ended maxDelay ago")
 
 
 class SettleUnusedRequest(BaseModel):
@@ -28,7 +28,7 @@ class SettleUnusedRequest(BaseModel):
     )
 
     sender: Address = Field(description="the account that signs and pays the gas; anyone may settle")
-    capacity_id: int = Field(gt=0, lt=2**64)
+    capacity_id: StoreId
     holders: list[Address] | None = Field(
         None,
         min_length=1,
@@ -41,11 +41,11 @@ class SettleCapacityRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"sender": _SENDER, "capacity_id": 3}})
 
     sender: Address = Field(description="the account that signs and pays the gas; anyone may settle")
-    capacity_id: int = Field(gt=0, lt=2**64, description="an ended capacity whose every sold unit is settled")
+    capacity_id: StoreId = Field(description="an ended capacity whose every sold unit is settled")
 
 
 class EndBookingRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"sender": _SENDER, "booking_id": 50_331_649}})
 
     sender: Address = Field(description="the booking's holder: only it may end the booking")
-    booking_id: int = Field(gt=0, lt=2**256, description="a running booking with hours not yet started")
+    booking_id: Id256 = Field(description="a running booking with hours not yet started")

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from eth_utils import is_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from annotated_types import Ge, Le
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+from backend.api.schemas.types import (
+    HASH_PATTERN,
+    Address,
+    Amount,
+    Hash,
+    Id256,
+    Uint40,
+    Uint256,
+    json_integer,
+)
 
-
-def _address(value: str) -> str:
-    if not is_address(value):
-        raise ValueError(f"{value!r} is not an address (0x and 40 hex digits, EIP-55 checksum if mixed case)")
-    return to_checksum_address(value)
-
-
-Address = Annotated[str, AfterValidator(_address)]
-OrderHash = Annotated[str, Field(pattern=HASH_PATTERN, description="an order hash a maker posted")]
-Uint = Annotated[int, Field(ge=0, lt=2**256)]
+OrderHash = Annotated[Hash, Field(description="an order hash a maker posted")]
 
 _TAKER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
@@ -58,9 +58,9 @@ class UnsignedTx(BaseModel):
 class PermitSignature(BaseModel):
     """An EIP-2612 permit the taker signed (typed data from POST /tx/permit), used in the same fill."""
 
-    value: Uint
-    deadline: Uint
-    v: int = Field(ge=27, le=28)
+    value: Uint256
+    deadline: Uint256
+    v: Annotated[int, Ge(27), Le(28), BeforeValidator(json_integer)]
     r: str = Field(pattern=HASH_PATTERN)
     s: str = Field(pattern=HASH_PATTERN)
 
@@ -72,13 +72,13 @@ class FillRequest(BaseModel):
 
     taker: Address
     order_hash: OrderHash
-    amount: int = Field(gt=0, lt=2**128, description="GPU-hours to take from the order")
+    amount: Amount = Field(description="GPU-hours to take from the order")
     permit: PermitSignature | None = Field(None, description="pay through a permit instead of an approval")
 
 
 class BatchFillItem(BaseModel):
     order_hash: OrderHash
-    amount: int = Field(gt=0, lt=2**128)
+    amount: Amount
 
 
 class BatchFillRequest(BaseModel):
@@ -103,10 +103,10 @@ class ActivateRequest(BaseModel):
     )
 
     holder: Address
-    capacity_id: int = Field(gt=0)
-    start: int = Field(ge=0, lt=2**40, description="unix time, on an hour boundary inside the window")
-    hours: int = Field(gt=0, lt=2**16)
-    gpus: int = Field(gt=0, lt=2**8)
+    capacity_id: Id256
+    start: Uint40 = Field(description="unix time, on an hour boundary inside the window")
+    hours: Annotated[int, Ge(1), Le(2**16 - 1), BeforeValidator(json_integer)]
+    gpus: Annotated[int, Ge(1), Le(2**8 - 1), BeforeValidator(json_integer)]
 
 
 class CancelRequest(BaseModel):
@@ -127,7 +127,7 @@ class ApproveRequest(BaseModel):
 
     owner: Address
     spender: Literal["exchange", "escrow"] = Field(description="exchange: to buy; escrow: a provider's bonds")
-    amount: Uint
+    amount: Uint256
 
 
 class PermitRequest(BaseModel):
@@ -136,8 +136,8 @@ class PermitRequest(BaseModel):
     )
 
     owner: Address
-    value: Uint
-    deadline: Uint
+    value: Uint256
+    deadline: Uint256
 
 
 class TypedData(BaseModel):

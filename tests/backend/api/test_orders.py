@@ -111,7 +111,7 @@ def test_a_primary_sell_goes_on_the_book_and_fills(serve, market, accounts, book
     assert [i["hash"] for i in page["items"]] == [h] and page["total"] == 1
     assert api.get("/orders", params={"state": "open"}).json()["total"] == 0
     assert api.get("/orders", params={"capacity_id": book["capacity"] + 1}).json()["items"] == []
-    assert error(api.get("/orders", params={"state": "bogus"})) == (400, "bad_state")
+    assert error(api.get("/orders", params={"state": "bogus"})) == (422, "invalid_request")
     assert error(api.get(f"/orders/0x{'00' * 32}")) == (404, "not_found")
 
     # A replay of the same order is a duplicate; once filled in full it is refused as filled.
