@@ -87,7 +87,7 @@ def wallet_artifact() -> dict[str, Any]:
         "settings": {
             "optimizer": {"enabled": True, "runs": 200},
             "evmVersion": "cancun",
-            "remappings": ["@openzeppelin/contracts/=../node_modules/@openzeppelin/contracts/"],
+            "remappings": ["@openzeppelin/contracts/=lib/openzeppelin-contracts/"],
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
         },
     }
