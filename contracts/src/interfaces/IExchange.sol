@@ -99,7 +99,7 @@ interface IExchange {
     function cancel(Order[] calldata orders) external;
 
     /// @notice Invalidates every order the caller signed under its current counter.
-    function incrementCounter() external returns (uint256 counter);
+    function incrementCounter() external returns (uint256 newCounter);
 
     function hashOrder(Order calldata order) external view returns (bytes32);
     function status(bytes32 orderHash) external view returns (OrderStatus memory);

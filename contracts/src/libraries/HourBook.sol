@@ -73,15 +73,15 @@ library HourBook {
         }
     }
 
-    /// @notice GPU-hours booked in a window of `count` hours before hour `at` and from it on: the word
-    ///      of `at` and every totals slot, so at most six reads over the longest window.
-    function split(Book storage book_, uint256 at, uint256 count) internal view returns (uint256 before, uint256 ahead) {
+    /// @notice GPU-hours booked in a window of `count` hours before hour `hour` and from it on: the
+    ///      word of `hour` and every totals slot, so at most six reads over the longest window.
+    function split(Book storage book_, uint256 hour, uint256 count) internal view returns (uint256 before, uint256 ahead) {
         unchecked {
-            uint256 w = at >> 5;
+            uint256 w = hour >> 5;
             if (w < (count + 31) >> 5) {
                 uint256 word = book_.words[w];
-                before = _wordSum(word & (_lanes(0, at & 31) * 0xff));
-                ahead = _wordSum(word & (_lanes(at & 31, 32) * 0xff));
+                before = _wordSum(word & (_lanes(0, hour & 31) * 0xff));
+                ahead = _wordSum(word & (_lanes(hour & 31, 32) * 0xff));
             }
             for (uint256 s; s < (count + 511) >> 9; ++s) {
                 uint256 totals = book_.totals[s] & ~MARK;
