@@ -18,10 +18,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from backend.api.errors import ApiError
+from backend.chain.protocol import HOUR
 from backend.config import Settings
-from backend.db.models import Attestation, Block, Parameter, table_of
+from backend.db.models import Attestation, Block, Booking, Capacity, Parameter, table_of
 
 att = table_of(Attestation)
+bkg = table_of(Booking)
+cap = table_of(Capacity)
 blk = table_of(Block)
 param = table_of(Parameter)
 
@@ -154,7 +157,32 @@ def _find_sla(value: Any) -> dict[str, Any] | None:
 
 
 def meets_sla(min_uptime_bps: int, min_gflops_per_joule: int) -> ColumnElement[bool]:
-    """An attested epoch counts as delivered: the oracle stores min(MFLOP/J ÷ 1000, 65535) as GFLOP/J
-    and Settlement compares both against its SLA (AttestationOracle.countEpochs)."""
+    """An attested epoch counts as delivered, as Settlement's per-hour rule has it: uptime and
+    efficiency at or above the terms of the node's capacity whose window holds the hour (the given
+    SLA where none does), and GPU-seconds at least booked GPUs × 3,600 × min uptime ÷ 10,000, rounded
+    up, where booked GPUs are those of the node's bookings in that hour (after early ends). The oracle
+    stores min(MFLOP/J ÷ 1000, 65535) as GFLOP/J."""
+    hour_start = att.c.epoch * HOUR
+    window = (
+        (cap.c.chain_id == att.c.chain_id)
+        & (cap.c.node_id == att.c.node_id)
+        & (cap.c.start <= hour_start)
+        & (cap.c.end > hour_start)
+    )
+    min_uptime = func.coalesce(
+        select(cap.c.min_uptime_bps).where(window).limit(1).scalar_subquery(), min_uptime_bps
+    )
+    min_per_joule = func.coalesce(
+        select(cap.c.min_gflops_per_joule).where(window).limit(1).scalar_subquery(), min_gflops_per_joule
+    )
+    booked = (
+        select(func.coalesce(func.sum(bkg.c.gpus), 0))
+        .select_from(
+            bkg.join(cap, (cap.c.chain_id == bkg.c.chain_id) & (cap.c.capacity_id == bkg.c.capacity_id))
+        )
+        .where(window, bkg.c.start <= hour_start, bkg.c.start + bkg.c.hours * HOUR > hour_start)
+        .scalar_subquery()
+    )
     per_joule = case((att.c.mflops_per_joule // 1000 > 0xFFFF, 0xFFFF), else_=att.c.mflops_per_joule // 1000)
-    return (att.c.uptime_bps >= min_uptime_bps) & (per_joule >= min_gflops_per_joule)
+    required = (booked * HOUR * min_uptime + 9_999) // 10_000
+    return (att.c.uptime_bps >= min_uptime) & (per_joule >= min_per_joule) & (att.c.gpu_seconds >= required)

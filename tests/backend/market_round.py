@@ -52,7 +52,10 @@ class Round:
         return [a.address for a in self.accounts]
 
 
-def submit_report(market: Market, node_id: int, epoch: int, uptime_bps: int, price: int) -> None:
+def submit_report(
+    market: Market, node_id: int, epoch: int, uptime_bps: int, price: int, gpu_seconds: int | None = None
+) -> None:
+    """Attests one hour of a 4-GPU node, by default with all four GPUs busy for the uptime."""
     report = Report(
         1,
         (
@@ -61,7 +64,7 @@ def submit_report(market: Market, node_id: int, epoch: int, uptime_bps: int, pri
                 epoch,
                 uptime_bps,
                 6_000,
-                4 * 3600 * uptime_bps // 10_000,
+                4 * 3600 * uptime_bps // 10_000 if gpu_seconds is None else gpu_seconds,
                 250_000,
                 600_000,
                 keccak(text=f"samples {node_id} {epoch}"),

@@ -89,7 +89,10 @@ class Reliability(BaseModel):
     )
     sla_min_uptime_bps: int = Field(description="the Settlement SLA this record is judged by")
     sla_min_gflops_per_joule: int
-    sla_epochs_met: int = Field(description="epochs at or above the SLA")
+    sla_epochs_met: int = Field(
+        description="epochs delivered by Settlement's rule: uptime and efficiency at or above the terms of "
+        "the capacity holding the hour, and the GPU-seconds its bookings need"
+    )
     sla_share_bps: int | None = Field(description="sla_epochs_met / epochs in basis points, rounded down")
 
 
@@ -143,7 +146,9 @@ class AttestationPublic(BaseModel):
     mflops_per_joule: int
     gflops: int
     samples_root: str = Field(description="Merkle root of the raw telemetry samples")
-    meets_sla: bool
+    meets_sla: bool = Field(
+        description="delivered by Settlement's per-hour rule (uptime, efficiency, GPU-seconds)"
+    )
     block_number: int
     block_time: int | None
     tx_hash: str

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
+from backend.chain.dev_accounts import dev_account
+from backend.chain.orders import OrderKind
 from backend.db.models import NodeHealth, NodeMetadata, Slash, table_of
-from tests.backend.market_round import play_round
+from tests.backend.market_round import HOUR, PRICE, play_round, submit_report
+from tests.conftest import USDC, now, warp_to
 
 UPTIMES = (10_000, 5_000, 4_000)  # what play_round's oracle attests for node 1, epoch by epoch
 STEP = 2 ** (-1 / 168)  # the oracle's reliability weight per epoch of age
@@ -121,3 +124,41 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
     assert [(a["epoch"], a["uptime_bps"], a["meets_sla"]) for a in rest] == [(rnd.epochs[0][1], 10_000, True)]
     assert rest[0]["gpu_seconds"] == 14_400 and rest[0]["samples_root"].startswith("0x")
     assert api.get("/nodes/999/attestations").status_code == 404
+
+
+def test_an_hour_meets_the_sla_only_with_the_booked_gpu_seconds(market, serve, index):
+    """The API judges each attested hour as Settlement does: full uptime without the GPU-seconds the
+    bookings need fails, as the chain's settlement of the booking says."""
+    provider, renter, keeper = (dev_account(i, market.chain_id) for i in (1, 3, 9))
+    for a in (provider, renter):
+        market.faucet(a, 10_000 * USDC)
+        market.approve(a, market.exchange.address)
+        market.approve(a, market.escrow.address)
+    node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-9"])
+    start = now(market) - now(market) % HOUR + HOUR
+    capacity = market.create_capacity(
+        provider, node, start, start + 3 * HOUR, 1_000_000, 12 * market.min_bond_per_unit() * 100
+    )
+    market.fill(renter, market.sign(provider, OrderKind.PRIMARY_SELL, capacity, 9, PRICE, start), 9)
+    booking = market.activate(renter, capacity, start, 3, 3)  # 3 of the 4 GPUs, all three hours
+    min_uptime = market.hours.functions.terms(capacity).call()[3]  # Terms.minUptimeBps
+    needed = -(-3 * HOUR * min_uptime // 10_000)  # booked GPUs x 3,600 x min uptime, rounded up
+    # Full uptime each hour; GPU-seconds: enough, one short, and none at all.
+    for i, seconds in enumerate((needed, needed - 1, 0)):
+        warp_to(market, start + (i + 1) * HOUR + 60)
+        submit_report(market, node, start // HOUR + i, 10_000, PRICE, gpu_seconds=seconds)
+    warp_to(market, start + 3 * HOUR + market.oracle.functions.maxDelay().call() + 1)
+    receipt = market.send(keeper, market.settlement.functions.settleBooking(booking))
+    settled = market.events(receipt, market.settlement, "BookingSettled")[0]
+    assert (settled["deliveredHours"], settled["failedHours"]) == (1, 2)
+
+    index()
+    api = serve()
+    items = api.get(f"/nodes/{node}/attestations").json()["items"]
+    assert [(a["gpu_seconds"], a["meets_sla"]) for a in reversed(items)] == [
+        (needed, True),
+        (needed - 1, False),
+        (0, False),
+    ]
+    reliability = api.get(f"/nodes/{node}").json()["reliability"]
+    assert reliability["sla_epochs_met"] == settled["deliveredHours"] == 1
