@@ -93,7 +93,9 @@ contract ExchangeTest is Fixtures {
     function test_constructor_revertsWhenGpuHoursPointsElsewhere() public {
         // The deployed GpuHours names the deployed exchange, not this new one.
         vm.expectRevert(
-            abi.encodeWithSelector(IExchange.WiringMismatch.selector, address(exchange), address(exchange), address(gpuHours))
+            abi.encodeWithSelector(
+                IExchange.WiringMismatch.selector, address(exchange), address(exchange), address(gpuHours)
+            )
         );
         new Exchange(usdc, gpuHours, escrow);
     }

@@ -36,7 +36,9 @@ contract SettlementTest is CapacityFixtures {
 
     function _setSla(uint16 minUptime, uint16 minEff, uint8 grace, uint64 slash) internal {
         vm.prank(owner);
-        settlement.setSla(Sla({minUptimeBps: minUptime, minGflopsPerJoule: minEff, graceHours: grace, slashPerGpuHour: slash}));
+        settlement.setSla(
+            Sla({minUptimeBps: minUptime, minGflopsPerJoule: minEff, graceHours: grace, slashPerGpuHour: slash})
+        );
     }
 
     /// @dev A fresh 8-GPU capacity of the provider under the SLA in force now.
@@ -478,7 +480,8 @@ contract SettlementTest is CapacityFixtures {
     }
 
     function test_settle_revertsForUnknownCapacity() public {
-        bytes memory unknown = abi.encodeWithSelector(ISettlement.CapacityNotSettleable.selector, 999, CapacityStatus.None);
+        bytes memory unknown =
+            abi.encodeWithSelector(ISettlement.CapacityNotSettleable.selector, 999, CapacityStatus.None);
         vm.expectRevert(unknown);
         settlement.settleCapacity(999);
         vm.expectRevert(unknown);
@@ -689,7 +692,9 @@ contract SettlementTest is CapacityFixtures {
         vm.expectEmit(address(escrow));
         emit IEscrow.PremiumSettled(id, provider, 2_362_502, 23_626, 3_937_505);
         settlement.settleCapacity(id);
-        assertEq(escrow.claimable(provider), _net(1 * B) + _net(1 * B) + _net(2 * B) + BOND - 1_875_000 + 2_362_502 - 23_626);
+        assertEq(
+            escrow.claimable(provider), _net(1 * B) + _net(1 * B) + _net(2 * B) + BOND - 1_875_000 + 2_362_502 - 23_626
+        );
         _assertFundsEmpty(id);
     }
 
@@ -863,8 +868,8 @@ contract SettlementTest is CapacityFixtures {
             escrow.withdraw(everyone[i]);
         }
         assertEq(usdc.balanceOf(address(escrow)), 0, "nothing stranded");
-        uint256 held = usdc.balanceOf(address(exchange)) + usdc.balanceOf(address(settlement))
-            + usdc.balanceOf(address(gpuHours));
+        uint256 held =
+            usdc.balanceOf(address(exchange)) + usdc.balanceOf(address(settlement)) + usdc.balanceOf(address(gpuHours));
         for (uint256 i; i < everyone.length; ++i) {
             held += usdc.balanceOf(everyone[i]);
         }

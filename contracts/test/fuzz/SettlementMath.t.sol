@@ -252,5 +252,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         assertEq(usdc.balanceOf(address(escrow)), credited, "escrow holds exactly what it owes");
     }
 
-    event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
+    event CapacitySettled(
+        uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned
+    );
 }

@@ -74,7 +74,8 @@ abstract contract Fixtures is Base {
         returns (uint8 v, bytes32 r, bytes32 s)
     {
         address holder = vm.addr(key);
-        bytes32 structHash = keccak256(abi.encode(PERMIT_TYPEHASH, holder, spender, value, usdc.nonces(holder), deadline));
+        bytes32 structHash =
+            keccak256(abi.encode(PERMIT_TYPEHASH, holder, spender, value, usdc.nonces(holder), deadline));
         return vm.sign(key, keccak256(abi.encodePacked("\x19\x01", usdc.DOMAIN_SEPARATOR(), structHash)));
     }
 
