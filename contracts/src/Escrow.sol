@@ -142,9 +142,7 @@ contract Escrow is IEscrow {
     }
 
     /// @inheritdoc IEscrow
-    function settleWindow(uint256 capacityId, address provider, uint256 deliveredHours, uint256 windowHours)
-        external
-    {
+    function settleWindow(uint256 capacityId, address provider, uint256 deliveredHours, uint256 windowHours) external {
         _only(IGpuHours(gpuHours).settlement());
         Funds storage f = _funds[capacityId];
         (uint256 bond, uint256 premium) = (f.bond, f.premium);

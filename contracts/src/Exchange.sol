@@ -47,14 +47,14 @@ contract Exchange is IExchange, EIP712 {
     mapping(address maker => uint256) public counter;
 
     constructor(IERC20 stablecoin_, IGpuHours gpuHours_, IEscrow escrow_) EIP712("gpuhours Exchange", "1") {
-        if (address(stablecoin_) == address(0) || address(gpuHours_) == address(0) || address(escrow_) == address(0))
-        {
+        if (address(stablecoin_) == address(0) || address(gpuHours_) == address(0) || address(escrow_) == address(0)) {
             revert ZeroAddress();
         }
         (address gpuHoursExchange, address escrowExchange, address escrowGpuHours) =
             (gpuHours_.exchange(), escrow_.exchange(), escrow_.gpuHours());
-        if (gpuHoursExchange != address(this) || escrowExchange != address(this) || escrowGpuHours != address(gpuHours_))
-        {
+        if (
+            gpuHoursExchange != address(this) || escrowExchange != address(this) || escrowGpuHours != address(gpuHours_)
+        ) {
             revert WiringMismatch(gpuHoursExchange, escrowExchange, escrowGpuHours);
         }
         stablecoin = stablecoin_;
@@ -67,10 +67,7 @@ contract Exchange is IExchange, EIP712 {
     // ---------------------------------------------------------------- fills
 
     /// @inheritdoc IExchange
-    function fill(Order calldata order, bytes calldata signature, uint256 amount)
-        external
-        returns (uint256 fee)
-    {
+    function fill(Order calldata order, bytes calldata signature, uint256 amount) external returns (uint256 fee) {
         return _fill(order, signature, amount);
     }
 
@@ -81,9 +78,9 @@ contract Exchange is IExchange, EIP712 {
     {
         // A permit already used (say, front-run from the mempool) must not block the fill: the fill
         // itself fails cleanly if the allowance is not there.
-        try IERC20Permit(address(stablecoin)).permit(
-            msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
-        ) {} catch {}
+        try IERC20Permit(address(stablecoin))
+            .permit(msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s) {}
+            catch {}
         return _fill(order, signature, amount);
     }
 
@@ -180,9 +177,7 @@ contract Exchange is IExchange, EIP712 {
     /// @dev Mints to `buyer`, who pays `total`; escrow receives exactly the units' fixed backing, and
     ///      holds any premium above it until the window settles. No fee is taken here: it is taken
     ///      when the provider is paid for delivery.
-    function _sellPrimary(uint256 capacityId, address provider, address buyer, uint256 amount, uint256 total)
-        private
-    {
+    function _sellPrimary(uint256 capacityId, address provider, address buyer, uint256 amount, uint256 total) private {
         uint256 backing = amount * gpuHours.mint(buyer, capacityId, amount, provider);
         uint256 premium;
         if (total >= backing) {
@@ -233,9 +228,8 @@ contract Exchange is IExchange, EIP712 {
     ///      Contracts answer through ERC-1271.
     function _verifySignature(address maker, bytes32 orderHash, bytes calldata signature) private view {
         if (signature.length == 65) {
-            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(
-                orderHash, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
-            );
+            (address recovered, ECDSA.RecoverError err,) =
+                ECDSA.tryRecover(orderHash, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64]));
             if (err == ECDSA.RecoverError.NoError && recovered == maker) return;
         }
         if (maker.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(maker, orderHash, signature)) return;

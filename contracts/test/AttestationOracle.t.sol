@@ -67,7 +67,9 @@ contract AttestationOracleTest is Test, OracleSigning {
     }
 
     function _setSignersReverts(address[] memory s, uint8 threshold) internal {
-        _setSignersReverts(s, threshold, abi.encodeWithSelector(IAttestationOracle.InvalidSignerSet.selector, s.length, threshold));
+        _setSignersReverts(
+            s, threshold, abi.encodeWithSelector(IAttestationOracle.InvalidSignerSet.selector, s.length, threshold)
+        );
     }
 
     function _setSignersReverts(address[] memory s, uint8 threshold, bytes memory reason) internal {

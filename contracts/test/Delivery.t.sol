@@ -1,42 +1,27 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {SettlementFixtures} from "./utils/SettlementFixtures.sol";
+import {CapacityFixtures} from "./utils/SettlementFixtures.sol";
 import {CloseReason} from "../src/interfaces/IGpuHours.sol";
 import {ISettlement, Sla} from "../src/interfaces/ISettlement.sol";
 
 /// @notice Paid on delivery, not uptime: an hour counts as delivered only when the node's attested
 ///         GPU-seconds cover the GPUs booked in it (booked × 3,600 × minUptimeBps / 10,000, rounded up).
-contract DeliveryTest is SettlementFixtures {
+contract DeliveryTest is CapacityFixtures {
     uint256 internal constant WINDOW = 6;
     uint256 internal constant BOND = 100 * USDC;
     uint256 internal constant SLASH = 1e6; // SettlementFixtures' SLA, per GPU-hour
     uint256 internal constant B = BACKING;
 
-    uint64 internal nodeId;
-    uint256 internal id;
-    uint40 internal start;
-
     function setUp() public override {
         super.setUp();
-        (nodeId, id) = _capacity(provider, WINDOW, BOND);
-        start = _start(id);
-    }
-
-    function _book(address who, uint256 offset, uint16 hours_, uint8 gpus) internal returns (uint256 bookingId) {
-        _buyPrimary(who, id, uint256(gpus) * hours_, BACKING);
-        vm.prank(who);
-        bookingId = gpuHours.activate(id, uint40(start + offset * 1 hours), hours_, gpus);
-    }
-
-    function _net(uint256 released) internal pure returns (uint256) {
-        return released - (released * FEE_BPS + 9_999) / 10_000;
+        _open(WINDOW, BOND);
     }
 
     /// @dev The attack: node up all along, 0 GPU-seconds to an 8-GPU booking. Every hour fails: the
     ///      renter gets its backing back plus the slash past the grace, the provider nothing.
     function test_attack_upButNotDeliveringIsPaidNothing() public {
-        uint256 b = _book(renter, 0, 4, 8);
+        uint256 b = _book(renter, 8, 4, 0);
         _attestPattern(nodeId, start, "UUUU");
         (bool attested, uint16 uptime,, uint32 gpuSeconds) = oracle.epochRecord(nodeId, uint64(start / 1 hours));
         assertTrue(attested);
@@ -58,7 +43,7 @@ contract DeliveryTest is SettlementFixtures {
 
     /// @dev 8 GPUs at 90 %: 25,920 GPU-seconds required; one short fails, exactly enough passes.
     function test_gpuSeconds_boundaryAtTheRequirement() public {
-        uint256 b = _book(renter, 0, 3, 8);
+        uint256 b = _book(renter, 8, 3, 0);
         uint64 e = uint64(start / 1 hours);
         _attestSeconds(nodeId, e, 10_000, MFLOPS_PER_JOULE, 25_919);
         _attestSeconds(nodeId, e + 1, 10_000, MFLOPS_PER_JOULE, 25_920);
@@ -79,9 +64,7 @@ contract DeliveryTest is SettlementFixtures {
         settlement.setSla(Sla({minUptimeBps: 9_001, minGflopsPerJoule: 0, graceHours: 0, slashPerGpuHour: 1e6}));
         (uint64 n, uint256 cap) = _capacity(provider, 2, BOND);
         uint40 s = _start(cap);
-        _buyPrimary(renter, cap, 16, BACKING);
-        vm.prank(renter);
-        uint256 b = gpuHours.activate(cap, s, 2, 8);
+        uint256 b = _bookOn(cap, renter, 8, 2, 0, BACKING);
         uint64 e = uint64(s / 1 hours);
         _attestSeconds(n, e, 10_000, MFLOPS_PER_JOULE, 25_922);
         _attestSeconds(n, e + 1, 10_000, MFLOPS_PER_JOULE, 25_923);
@@ -96,8 +79,8 @@ contract DeliveryTest is SettlementFixtures {
     /// @dev Two 4-GPU bookings share the node's hours: 14,400 GPU-seconds would do for one (12,960)
     ///      but not for both (25,920), and one node-hour's figure covers all its bookings, so both fail.
     function test_sharedHour_bothFailWhenOnlyOneIsServed() public {
-        uint256 b1 = _book(renter, 0, 3, 4);
-        uint256 b2 = _book(buyer, 0, 3, 4);
+        uint256 b1 = _book(renter, 4, 3, 0);
+        uint256 b2 = _book(buyer, 4, 3, 0);
         assertEq(gpuHours.bookedAt(id, start), 8);
         uint64 e = uint64(start / 1 hours);
         _attestSeconds(nodeId, e, 10_000, MFLOPS_PER_JOULE, 4 * 3600);
@@ -122,8 +105,8 @@ contract DeliveryTest is SettlementFixtures {
     /// @dev The grace's "failed before" count applies the same rule: an earlier hour that was up but
     ///      not delivering uses the grace up, so the next booking's failed hour is slashed.
     function test_grace_usedUpByAnEarlierUndeliveredHour() public {
-        uint256 b1 = _book(renter, 0, 1, 8);
-        uint256 b2 = _book(renter, 1, 1, 8);
+        uint256 b1 = _book(renter, 8, 1, 0);
+        uint256 b2 = _book(renter, 8, 1, 1);
         _attestPattern(nodeId, start, "UU");
         vm.warp(_readyAt(start + 2 hours));
         vm.expectEmit(address(settlement));
@@ -139,7 +122,7 @@ contract DeliveryTest is SettlementFixtures {
     /// @dev The window count: hours with nothing booked need uptime and efficiency only, so 0
     ///      GPU-seconds there still count for unused units; the booked hour that got nothing fails.
     function test_windowCount_ignoresGpuSecondsWhereNothingIsBooked() public {
-        uint256 b = _book(renter, 0, 1, 8);
+        uint256 b = _book(renter, 8, 1, 0);
         _buyPrimary(renter, id, 8, BACKING); // held, never activated
         _attestPattern(nodeId, start, "UUUUUU");
         vm.warp(_readyAt(start + WINDOW * 1 hours));
@@ -149,12 +132,10 @@ contract DeliveryTest is SettlementFixtures {
         settlement.settleBooking(b);
 
         uint256 provider0 = escrow.claimable(provider);
-        address[] memory holders = new address[](1);
-        holders[0] = renter;
         // 5 of 6 hours delivered, 1 failed (within the grace): 8 × 5 / 6 = 6 units paid.
         vm.expectEmit(address(settlement));
         emit ISettlement.UnusedSettled(id, renter, 8, 6, 0);
-        settlement.settleUnused(id, holders);
+        settlement.settleUnused(id, _holders(renter));
         assertEq(escrow.claimable(provider) - provider0, _net(6 * B));
 
         vm.expectEmit(address(settlement));
@@ -165,7 +146,7 @@ contract DeliveryTest is SettlementFixtures {
 
     /// @dev Low GPU-seconds do not rescue a low-uptime hour, and full GPU-seconds do not rescue it either.
     function test_uptimeStillRequiredWithFullGpuSeconds() public {
-        uint256 b = _book(renter, 0, 2, 8);
+        uint256 b = _book(renter, 8, 2, 0);
         uint64 e = uint64(start / 1 hours);
         _attestSeconds(nodeId, e, 8_999, MFLOPS_PER_JOULE, 8 * 3600);
         _attestSeconds(nodeId, e + 1, 10_000, MFLOPS_PER_JOULE, 8 * 3600);

@@ -1,36 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {SettlementFixtures} from "./utils/SettlementFixtures.sol";
+import {CapacityFixtures} from "./utils/SettlementFixtures.sol";
 import {IGpuHours, Booking, CloseReason} from "../src/interfaces/IGpuHours.sol";
 import {ISettlement} from "../src/interfaces/ISettlement.sol";
 import {IEscrow} from "../src/interfaces/IEscrow.sol";
 
 /// @notice A holder ends its running booking early: the hours not yet started are freed and their
 ///         backing comes back at once, the started ones settle as usual, the node's record shows it.
-contract EarlyEndTest is SettlementFixtures {
+contract EarlyEndTest is CapacityFixtures {
     uint256 internal constant WINDOW = 24;
     uint256 internal constant BOND = 200 * USDC;
 
-    uint64 internal nodeId;
-    uint256 internal id;
-    uint40 internal start;
-
     function setUp() public override {
         super.setUp();
-        (nodeId, id) = _capacity(provider, WINDOW, BOND);
-        start = _start(id);
-    }
-
-    /// @dev `renter` buys 8 × `hours_` at the backing and books them from the window's start.
-    function _booking(uint16 hours_) internal returns (uint256 bookingId) {
-        _buyPrimary(renter, id, 8 * uint256(hours_), BACKING);
-        vm.prank(renter);
-        bookingId = gpuHours.activate(id, start, hours_, 8);
+        _open(WINDOW, BOND);
     }
 
     function test_endBooking_refundsTheHoursNotStartedAndFreesThem() public {
-        uint256 b = _booking(10);
+        uint256 b = _book(renter, 8, 10, 0);
         vm.warp(start + 2 hours + 30 minutes); // hours 0, 1 and 2 have started
         uint256 claimable = escrow.claimable(renter);
         uint256 backing = escrow.funds(id).backing;
@@ -53,7 +41,7 @@ contract EarlyEndTest is SettlementFixtures {
     }
 
     function test_endBooking_freedHoursCanBeSoldAgain() public {
-        uint256 b = _booking(24); // the whole node for the whole window: nothing left to mint
+        uint256 b = _book(renter, 8, 24, 0); // the whole node for the whole window: nothing left to mint
         vm.warp(start + 5 hours);
         vm.prank(renter);
         settlement.endBooking(b);
@@ -63,7 +51,7 @@ contract EarlyEndTest is SettlementFixtures {
     }
 
     function test_endBooking_startedHoursSettleAsUsual() public {
-        uint256 b = _booking(10);
+        uint256 b = _book(renter, 8, 10, 0);
         vm.warp(start + 1 hours + 1);
         vm.prank(renter);
         settlement.endBooking(b); // hours 0 and 1 started: 8 hours back
@@ -73,7 +61,7 @@ contract EarlyEndTest is SettlementFixtures {
         uint256 renter0 = escrow.claimable(renter);
         settlement.settleBooking(b);
         uint256 hourOf8 = 8 * uint256(BACKING);
-        assertEq(escrow.claimable(provider) - provider0, hourOf8 - (hourOf8 * FEE_BPS + 9_999) / 10_000, "hour 0");
+        assertEq(escrow.claimable(provider) - provider0, _net(hourOf8), "hour 0");
         // Hour 1 failed: its backing back, the window's one grace hour forgives the slash.
         assertEq(escrow.claimable(renter) - renter0, hourOf8, "hour 1 refunded");
         assertEq(settlement.settledUnits(id), 80, "every unit of the booking settled once");
@@ -81,7 +69,7 @@ contract EarlyEndTest is SettlementFixtures {
     }
 
     function test_endBooking_onlyTheHolder() public {
-        uint256 b = _booking(4);
+        uint256 b = _book(renter, 8, 4, 0);
         vm.warp(start + 1);
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.NotBookingHolder.selector, b, provider));
@@ -89,14 +77,14 @@ contract EarlyEndTest is SettlementFixtures {
     }
 
     function test_endBooking_notBeforeItStarts() public {
-        uint256 b = _booking(4);
+        uint256 b = _book(renter, 8, 4, 0);
         vm.prank(renter);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.BookingNotStarted.selector, b, start));
         settlement.endBooking(b);
     }
 
     function test_endBooking_nothingLeftInTheLastHour() public {
-        uint256 b = _booking(4);
+        uint256 b = _book(renter, 8, 4, 0);
         vm.warp(start + 3 hours + 10);
         vm.prank(renter);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.NothingToEnd.selector, b, start + 4 hours));
@@ -104,7 +92,7 @@ contract EarlyEndTest is SettlementFixtures {
     }
 
     function test_endBooking_twiceGivesNothingMore() public {
-        uint256 b = _booking(6);
+        uint256 b = _book(renter, 8, 6, 0);
         vm.warp(start + 1 hours);
         vm.prank(renter);
         settlement.endBooking(b);
@@ -116,7 +104,7 @@ contract EarlyEndTest is SettlementFixtures {
     }
 
     function test_endBookingEarly_settlementOnly() public {
-        uint256 b = _booking(4);
+        uint256 b = _book(renter, 8, 4, 0);
         vm.warp(start + 1);
         vm.prank(renter);
         vm.expectRevert(abi.encodeWithSelector(IGpuHours.OnlySettlement.selector, renter));
@@ -128,7 +116,7 @@ contract EarlyEndTest is SettlementFixtures {
     function testFuzz_endBooking_refundsExactlyTheHoursAhead(uint16 hours_, uint256 at) public {
         hours_ = uint16(bound(hours_, 2, WINDOW));
         at = bound(at, start, start + uint256(hours_ - 1) * 1 hours - 1);
-        uint256 b = _booking(hours_);
+        uint256 b = _book(renter, 8, hours_, 0);
         vm.warp(at);
         uint256 started = (at - start) / 1 hours + 1;
         uint256 claimable = escrow.claimable(renter);

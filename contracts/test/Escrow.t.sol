@@ -36,10 +36,6 @@ contract EscrowTest is Fixtures {
         p[1] = Payee(b, bBps);
     }
 
-    function _fee(uint256 amount) internal pure returns (uint256) {
-        return _ceilDiv(amount * FEE_BPS, 10_000);
-    }
-
     /// @dev Everyone who is not `allowed`, the protocol's owner and its other contracts included.
     function _intruders(address allowed) internal view returns (address[] memory all) {
         address[7] memory candidates =

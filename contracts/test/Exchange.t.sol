@@ -10,7 +10,6 @@ import {ReentrantReceiver} from "./utils/ReentrantReceiver.sol";
 import {Exchange} from "../src/Exchange.sol";
 import {Escrow} from "../src/Escrow.sol";
 import {GpuHours} from "../src/GpuHours.sol";
-import {Settlement} from "../src/Settlement.sol";
 import {IExchange, Order, OrderKind, OrderStatus, Fill, Permit} from "../src/interfaces/IExchange.sol";
 import {IGpuHours} from "../src/interfaces/IGpuHours.sol";
 import {IEscrow, Funds, Payee} from "../src/interfaces/IEscrow.sol";
@@ -33,10 +32,6 @@ contract ExchangeTest is Fixtures {
         wallet.approve(usdc, address(exchange), type(uint256).max);
     }
 
-    function _fee(uint256 total) internal view returns (uint256) {
-        return _ceilDiv(total * exchange.feeBps(), 10_000);
-    }
-
     function _fill(address taker, Order memory o, bytes memory sig, uint256 amount) internal returns (uint256) {
         vm.prank(taker);
         return exchange.fill(o, sig, amount);
@@ -47,27 +42,9 @@ contract ExchangeTest is Fixtures {
         _buyPrimary(renter, id, amount, PRICE);
     }
 
-    /// @dev Fee and treasury are immutable: a protocol with another fee is another deployment.
-    ///      Redeploys Escrow, GpuHours, Exchange and Settlement (same stablecoin and oracle) with
-    ///      `bps` and `treasury_`, re-approves the actors and reopens `id` on it.
-    function _redeploy(uint16 bps, address treasury_) internal {
-        uint64 nonce = vm.getNonce(address(this));
-        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
-        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
-        escrow = new Escrow(usdc, hoursAt, exchangeAt, treasury_, bps);
-        gpuHours = new GpuHours(escrow, exchangeAt, owner, "");
-        exchange = new Exchange(usdc, gpuHours, escrow);
-        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
-        vm.prank(owner);
-        gpuHours.setSettlement(address(settlement));
-        treasury = treasury_;
-        address[4] memory actors = [provider, renter, buyer, treasury_];
-        for (uint256 i; i < actors.length; ++i) {
-            vm.startPrank(actors[i]);
-            usdc.approve(address(exchange), type(uint256).max);
-            usdc.approve(address(escrow), type(uint256).max);
-            vm.stopPrank();
-        }
+    /// @dev Base's redeployment, with the wallet's approval too and `id` reopened on it.
+    function _redeploy(uint16 bps, address treasury_) internal override {
+        super._redeploy(bps, treasury_);
         vm.prank(walletSigner);
         wallet.approve(usdc, address(exchange), type(uint256).max);
         (, id) = _capacity(provider, 24 * 7, 0);
@@ -116,7 +93,9 @@ contract ExchangeTest is Fixtures {
     function test_constructor_revertsWhenGpuHoursPointsElsewhere() public {
         // The deployed GpuHours names the deployed exchange, not this new one.
         vm.expectRevert(
-            abi.encodeWithSelector(IExchange.WiringMismatch.selector, address(exchange), address(exchange), address(gpuHours))
+            abi.encodeWithSelector(
+                IExchange.WiringMismatch.selector, address(exchange), address(exchange), address(gpuHours)
+            )
         );
         new Exchange(usdc, gpuHours, escrow);
     }
@@ -161,7 +140,7 @@ contract ExchangeTest is Fixtures {
         _renterHolds(10);
         Order memory o = _freshOrder(renter, OrderKind.Sell, id, 10, PRICE);
         uint256 fee = _fill(buyer, o, _sign(renterKey, o), 10);
-        assertEq(fee, _ceilDiv(10 * PRICE * FEE_BPS, 10_000));
+        assertEq(fee, _fee(10 * PRICE));
         assertEq(usdc.balanceOf(next), fee);
     }
 
@@ -925,7 +904,7 @@ contract ExchangeTest is Fixtures {
         bytes memory sig = _sign(renterKey, o);
         uint256 renterBefore = usdc.balanceOf(renter);
         uint256 fee = _fill(buyer, o, sig, 1);
-        assertEq(fee, _ceilDiv(price * FEE_BPS, 10_000));
+        assertEq(fee, _fee(price));
         assertEq(usdc.balanceOf(renter), renterBefore + price - fee);
     }
 

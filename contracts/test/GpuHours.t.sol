@@ -8,9 +8,7 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 
 import {Fixtures} from "./utils/Fixtures.sol";
 import {GpuHours} from "../src/GpuHours.sol";
-import {
-    IGpuHours, Node, Capacity, Booking, Terms, CapacityStatus, CloseReason
-} from "../src/interfaces/IGpuHours.sol";
+import {IGpuHours, Node, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "../src/interfaces/IGpuHours.sol";
 import {IEscrow, Funds} from "../src/interfaces/IEscrow.sol";
 import {Sla} from "../src/interfaces/ISettlement.sol";
 import {BookingId, makeBookingId} from "../src/libraries/BookingId.sol";

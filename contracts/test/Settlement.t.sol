@@ -3,21 +3,18 @@ pragma solidity ^0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
-import {SettlementFixtures} from "./utils/SettlementFixtures.sol";
+import {CapacityFixtures} from "./utils/SettlementFixtures.sol";
 import {Settlement} from "../src/Settlement.sol";
 import {ISettlement, Sla} from "../src/interfaces/ISettlement.sol";
 import {IGpuHours, Capacity, Booking, Terms, CapacityStatus, CloseReason} from "../src/interfaces/IGpuHours.sol";
 import {IEscrow, Funds, Payee} from "../src/interfaces/IEscrow.sol";
 
-contract SettlementTest is SettlementFixtures {
+contract SettlementTest is CapacityFixtures {
     uint256 internal constant WINDOW = 8;
     uint256 internal constant BOND = 100 * USDC; // above the minimum 8 GPUs × 8 hours × SLASH
     uint256 internal constant SLASH = 1 * USDC; // per GPU-hour beyond the grace
     uint256 internal constant B = BACKING;
 
-    uint64 internal nodeId;
-    uint256 internal id;
-    uint40 internal start;
     uint40 internal end;
     address internal carol = makeAddr("carol");
     address internal payeeA = makeAddr("payeeA");
@@ -26,67 +23,27 @@ contract SettlementTest is SettlementFixtures {
     function setUp() public override {
         super.setUp();
         _fund(carol);
-        (nodeId, id) = _capacity(provider, WINDOW, BOND);
-        start = _start(id);
+        _open(WINDOW, BOND);
         end = _end(id);
     }
 
     // ================================================================ helpers
 
-    /// @dev The protocol fee on `amount`, rounded up (1 %).
-    function _fee(uint256 amount) internal pure returns (uint256) {
-        return (amount * FEE_BPS + 9_999) / 10_000;
-    }
-
-    /// @dev What the provider nets for `units` delivered units: their backing less the fee.
-    function _net(uint256 units) internal pure returns (uint256) {
-        return units * B - _fee(units * B);
-    }
-
-    /// @dev `who` buys `gpus × hours_` hours of `capId` and books them from hour `fromHour` of the
-    ///      window (activated at the window's start, or now if later).
-    function _bookOn(uint256 capId, address who, uint8 gpus, uint16 hours_, uint256 fromHour, uint256 price)
-        internal
-        returns (uint256 bookingId)
-    {
-        _buyPrimary(who, capId, uint256(gpus) * hours_, price);
-        uint40 s = _start(capId);
-        if (block.timestamp < s) vm.warp(s);
-        vm.prank(who);
-        bookingId = gpuHours.activate(capId, uint40(s + fromHour * 1 hours), hours_, gpus);
-    }
-
-    function _book(address who, uint8 gpus, uint16 hours_, uint256 fromHour, uint256 price)
-        internal
-        returns (uint256)
-    {
-        return _bookOn(id, who, gpus, hours_, fromHour, price);
-    }
-
-    /// @dev The renter books 2 GPUs for the whole window at PRICE (= the backing: no premium).
+    /// @dev The renter books 2 GPUs for the whole window at the backing (no premium).
     function _bookWindow() internal returns (uint256) {
-        return _book(renter, 2, uint16(WINDOW), 0, PRICE);
+        return _book(renter, 2, uint16(WINDOW), 0);
     }
 
     function _setSla(uint16 minUptime, uint16 minEff, uint8 grace, uint64 slash) internal {
         vm.prank(owner);
-        settlement.setSla(Sla({minUptimeBps: minUptime, minGflopsPerJoule: minEff, graceHours: grace, slashPerGpuHour: slash}));
+        settlement.setSla(
+            Sla({minUptimeBps: minUptime, minGflopsPerJoule: minEff, graceHours: grace, slashPerGpuHour: slash})
+        );
     }
 
     /// @dev A fresh 8-GPU capacity of the provider under the SLA in force now.
     function _newCap(uint256 bond) internal returns (uint64 n, uint256 capId) {
         (n, capId) = _capacity(provider, WINDOW, bond);
-    }
-
-    function _holders(address a) internal pure returns (address[] memory h) {
-        h = new address[](1);
-        h[0] = a;
-    }
-
-    function _holders(address a, address b) internal pure returns (address[] memory h) {
-        h = new address[](2);
-        h[0] = a;
-        h[1] = b;
     }
 
     function _assertFundsEmpty(uint256 capId) internal view {
@@ -186,7 +143,7 @@ contract SettlementTest is SettlementFixtures {
         vm.prank(makeAddr("keeper")); // anyone may settle
         settlement.settleBooking(b);
 
-        assertEq(escrow.claimable(provider), _net(16), "provider paid every unit's backing less the fee");
+        assertEq(escrow.claimable(provider), _net(16 * B), "provider paid every unit's backing less the fee");
         assertEq(escrow.claimable(treasury), _fee(16 * B), "fee to the treasury");
         assertEq(escrow.claimable(renter), 0, "nothing back to a served holder");
         Funds memory f = escrow.funds(id);
@@ -199,7 +156,7 @@ contract SettlementTest is SettlementFixtures {
     function test_settleBooking_premiumHeldUntilTheWindowSettles() public {
         // Sold at three times the backing: the premium is held apart from the backing; a booking's
         // settlement moves only the backing, the window's settlement pays the premium.
-        uint256 b = _book(renter, 2, uint16(WINDOW), 0, 3 * B);
+        uint256 b = _bookOn(id, renter, 2, uint16(WINDOW), 0, 3 * B);
         uint256 premium = 16 * 2 * B;
         assertEq(escrow.claimable(provider), 0, "nothing at the sale");
         assertEq(escrow.funds(id).backing, 16 * B);
@@ -207,14 +164,14 @@ contract SettlementTest is SettlementFixtures {
         _attestPattern(nodeId, start, "GGGGGGGG");
         vm.warp(_readyAt(end));
         settlement.settleBooking(b);
-        assertEq(escrow.claimable(provider), _net(16));
+        assertEq(escrow.claimable(provider), _net(16 * B));
         assertEq(escrow.claimable(treasury), _fee(16 * B));
         assertEq(escrow.funds(id).premium, premium, "still held");
 
         vm.expectEmit(address(escrow));
         emit IEscrow.PremiumSettled(id, provider, premium, _fee(premium), 0);
         settlement.settleCapacity(id);
-        assertEq(escrow.claimable(provider), _net(16) + BOND + premium - _fee(premium));
+        assertEq(escrow.claimable(provider), _net(16 * B) + BOND + premium - _fee(premium));
         assertEq(escrow.claimable(treasury), _fee(16 * B) + _fee(premium));
         _assertFundsEmpty(id);
     }
@@ -231,7 +188,7 @@ contract SettlementTest is SettlementFixtures {
         vm.warp(_readyAt(end));
         settlement.settleBooking(b);
 
-        uint256 net = _net(16);
+        uint256 net = _net(16 * B);
         uint256 toB = net * 3_000 / 10_000;
         assertEq(escrow.claimable(payeeB), toB);
         assertEq(escrow.claimable(payeeA), net - toB, "first payee takes the remainder");
@@ -259,7 +216,7 @@ contract SettlementTest is SettlementFixtures {
         emit IEscrow.BondSlashed(id, renter, slash);
         settlement.settleBooking(b);
 
-        assertEq(escrow.claimable(provider), _net(6), "provider paid for delivered units only");
+        assertEq(escrow.claimable(provider), _net(6 * B), "provider paid for delivered units only");
         assertEq(escrow.claimable(treasury), _fee(6 * B), "fee only on delivered units");
         assertEq(escrow.claimable(renter), 10 * B + slash, "failed units' backing back, plus the slash");
         Funds memory f = escrow.funds(id);
@@ -270,7 +227,7 @@ contract SettlementTest is SettlementFixtures {
         vm.expectEmit(address(settlement));
         emit ISettlement.CapacitySettled(id, 3, 5, BOND - slash);
         settlement.settleCapacity(id);
-        assertEq(escrow.claimable(provider), _net(6) + BOND - slash, "rest of the bond back");
+        assertEq(escrow.claimable(provider), _net(6 * B) + BOND - slash, "rest of the bond back");
         Capacity memory c = gpuHours.capacity(id);
         assertEq(uint8(c.status), uint8(CapacityStatus.Closed));
         assertEq(uint8(c.closeReason), uint8(CloseReason.ProviderFailed));
@@ -287,12 +244,12 @@ contract SettlementTest is SettlementFixtures {
 
         assertEq(escrow.funds(id).bond, BOND, "a blip is not slashed");
         assertEq(escrow.claimable(renter), 2 * B, "the failed hour is still refunded");
-        assertEq(escrow.claimable(provider), _net(14));
+        assertEq(escrow.claimable(provider), _net(14 * B));
         assertEq(uint8(gpuHours.booking(b).closeReason), uint8(CloseReason.ProviderFailed));
 
         settlement.settleCapacity(id);
         assertEq(uint8(gpuHours.capacity(id).closeReason), uint8(CloseReason.Completed));
-        assertEq(escrow.claimable(provider), _net(14) + BOND);
+        assertEq(escrow.claimable(provider), _net(14 * B) + BOND);
     }
 
     function test_settleBooking_slashesOnlyBeyondGrace() public {
@@ -324,7 +281,7 @@ contract SettlementTest is SettlementFixtures {
         settlement.settleBooking(b);
         assertEq(escrow.funds(id).bond, BOND, "unattested hours are not slashed");
         assertEq(escrow.claimable(renter), 6 * B);
-        assertEq(escrow.claimable(provider), _net(10));
+        assertEq(escrow.claimable(provider), _net(10 * B));
         assertEq(uint8(gpuHours.booking(b).closeReason), uint8(CloseReason.Completed));
     }
 
@@ -342,7 +299,7 @@ contract SettlementTest is SettlementFixtures {
         // Sold at a third of the backing; the provider paid in the rest, so a failed unit still
         // refunds its full backing, more than the holder paid.
         uint256 providerBefore = usdc.balanceOf(provider);
-        uint256 b = _book(renter, 2, uint16(WINDOW), 0, B / 3);
+        uint256 b = _bookOn(id, renter, 2, uint16(WINDOW), 0, B / 3);
         assertEq(providerBefore - usdc.balanceOf(provider), 16 * (B - B / 3), "provider topped up");
         assertEq(escrow.funds(id).backing, 16 * B);
         vm.warp(_readyAt(end));
@@ -360,7 +317,7 @@ contract SettlementTest is SettlementFixtures {
         emit ISettlement.BookingSettled(b, capId, 4, 4, 2 * 3 * SLASH);
         settlement.settleBooking(b);
         assertEq(escrow.claimable(renter), 8 * B + 6 * SLASH);
-        assertEq(escrow.claimable(provider), _net(8));
+        assertEq(escrow.claimable(provider), _net(8 * B));
     }
 
     function test_settleBooking_bondCoversFullSlashOfEveryUnit() public {
@@ -394,8 +351,8 @@ contract SettlementTest is SettlementFixtures {
     }
 
     function test_settleBooking_bookingsCountTheirOwnHours() public {
-        uint256 b1 = _book(renter, 2, 4, 0, PRICE); // hours 0-3
-        uint256 b2 = _book(buyer, 1, 4, 4, 2 * PRICE); // hours 4-7, at twice the price
+        uint256 b1 = _book(renter, 2, 4, 0); // hours 0-3
+        uint256 b2 = _bookOn(id, buyer, 1, 4, 4, 2 * PRICE); // hours 4-7, at twice the price
         uint256 premium = 4 * B;
         _attestPattern(nodeId, start, "GGGGGBBB");
         vm.warp(_readyAt(end));
@@ -409,7 +366,7 @@ contract SettlementTest is SettlementFixtures {
         emit ISettlement.BookingSettled(b2, id, 1, 3, 1 * 2 * SLASH);
         settlement.settleBooking(b2);
         assertEq(escrow.claimable(buyer), 3 * B + 2 * SLASH, "price paid does not change the refund");
-        assertEq(escrow.claimable(provider), _net(8) + _net(1), "the premium is still held");
+        assertEq(escrow.claimable(provider), _net(8 * B) + _net(1 * B), "the premium is still held");
         assertEq(escrow.funds(id).premium, premium);
 
         // 5 of the window's 8 hours delivered: 4B × 5/8 = 5,250,000 paid (fee 52,500), the rest,
@@ -419,7 +376,7 @@ contract SettlementTest is SettlementFixtures {
         settlement.settleCapacity(id);
         assertEq(uint8(gpuHours.capacity(id).closeReason), uint8(CloseReason.ProviderFailed));
         _assertFundsEmpty(id);
-        assertEq(escrow.claimable(provider), _net(8) + _net(1) + BOND - 2 * SLASH + 5_250_000 - 52_500);
+        assertEq(escrow.claimable(provider), _net(8 * B) + _net(1 * B) + BOND - 2 * SLASH + 5_250_000 - 52_500);
         assertEq(escrow.claimable(treasury), _fee(8 * B) + _fee(1 * B) + 52_500 + 3_150_000);
     }
 
@@ -469,7 +426,7 @@ contract SettlementTest is SettlementFixtures {
 
         vm.warp(readyAt);
         settlement.settleBooking(b);
-        assertEq(escrow.claimable(provider), _net(16));
+        assertEq(escrow.claimable(provider), _net(16 * B));
     }
 
     function test_settleBooking_revertsBookingNotOpen() public {
@@ -523,7 +480,8 @@ contract SettlementTest is SettlementFixtures {
     }
 
     function test_settle_revertsForUnknownCapacity() public {
-        bytes memory unknown = abi.encodeWithSelector(ISettlement.CapacityNotSettleable.selector, 999, CapacityStatus.None);
+        bytes memory unknown =
+            abi.encodeWithSelector(ISettlement.CapacityNotSettleable.selector, 999, CapacityStatus.None);
         vm.expectRevert(unknown);
         settlement.settleCapacity(999);
         vm.expectRevert(unknown);
@@ -546,7 +504,7 @@ contract SettlementTest is SettlementFixtures {
         emit ISettlement.BookingSettled(b, id, 6, 2, 2 * 1 * SLASH);
         settlement.settleBooking(b);
         assertEq(escrow.claimable(renter), 4 * B + 2 * SLASH);
-        assertEq(escrow.claimable(provider), _net(12));
+        assertEq(escrow.claimable(provider), _net(12 * B));
         settlement.settleCapacity(id);
         assertEq(uint8(gpuHours.capacity(id).closeReason), uint8(CloseReason.ProviderFailed));
 
@@ -656,7 +614,7 @@ contract SettlementTest is SettlementFixtures {
         emit IEscrow.Refunded(id, renter, 2, 2 * B);
         settlement.settleUnused(id, _holders(renter));
         assertEq(gpuHours.balanceOf(renter, id), 0);
-        assertEq(escrow.claimable(provider), _net(6));
+        assertEq(escrow.claimable(provider), _net(6 * B));
         assertEq(escrow.claimable(renter), 2 * B);
         assertEq(escrow.funds(id).bond, BOND, "failures within the grace never slash");
 
@@ -664,7 +622,7 @@ contract SettlementTest is SettlementFixtures {
         emit ISettlement.UnusedSettled(id, buyer, 4, 3, 0); // 4 × 6 / 8
         settlement.settleUnused(id, _holders(buyer));
 
-        assertEq(escrow.claimable(provider), _net(6) + _net(3));
+        assertEq(escrow.claimable(provider), _net(6 * B) + _net(3 * B));
         assertEq(escrow.claimable(buyer), 1 * B);
         assertEq(escrow.claimable(treasury), _fee(6 * B) + _fee(3 * B));
         assertEq(escrow.funds(id).premium, premium);
@@ -680,7 +638,7 @@ contract SettlementTest is SettlementFixtures {
         emit IEscrow.PremiumSettled(id, provider, 6 * B, 126_000, 2 * B);
         settlement.settleCapacity(id);
         assertEq(uint8(gpuHours.capacity(id).closeReason), uint8(CloseReason.Completed));
-        assertEq(escrow.claimable(provider), _net(6) + _net(3) + BOND + 6 * B - 126_000);
+        assertEq(escrow.claimable(provider), _net(6 * B) + _net(3 * B) + BOND + 6 * B - 126_000);
         assertEq(escrow.claimable(treasury), _fee(6 * B) + _fee(3 * B) + 126_000 + 2 * B);
         _assertFundsEmpty(id);
     }
@@ -699,7 +657,7 @@ contract SettlementTest is SettlementFixtures {
         settlement.settleUnused(id, _holders(renter, buyer));
         assertEq(escrow.claimable(renter), 4 * B + 2 * SLASH);
         assertEq(escrow.claimable(buyer), 3 * B + 1_250_000);
-        assertEq(escrow.claimable(provider), _net(4) + _net(2));
+        assertEq(escrow.claimable(provider), _net(4 * B) + _net(2 * B));
         assertEq(escrow.funds(id).bond, BOND - 3_250_000);
         assertEq(escrow.funds(id).backing, 0);
     }
@@ -723,7 +681,7 @@ contract SettlementTest is SettlementFixtures {
         assertEq(escrow.claimable(renter), 4 * B + 625_000);
         assertEq(escrow.claimable(carol), 2 * B + 375_000);
         assertEq(escrow.claimable(buyer), 5 * B + 875_000);
-        assertEq(escrow.claimable(provider), _net(1) + _net(1) + _net(2));
+        assertEq(escrow.claimable(provider), _net(1 * B) + _net(1 * B) + _net(2 * B));
         assertEq(escrow.funds(id).backing, 0);
         assertEq(escrow.funds(id).bond, BOND - 1_875_000);
         assertEq(escrow.funds(id).premium, premium);
@@ -734,7 +692,9 @@ contract SettlementTest is SettlementFixtures {
         vm.expectEmit(address(escrow));
         emit IEscrow.PremiumSettled(id, provider, 2_362_502, 23_626, 3_937_505);
         settlement.settleCapacity(id);
-        assertEq(escrow.claimable(provider), _net(1) + _net(1) + _net(2) + BOND - 1_875_000 + 2_362_502 - 23_626);
+        assertEq(
+            escrow.claimable(provider), _net(1 * B) + _net(1 * B) + _net(2 * B) + BOND - 1_875_000 + 2_362_502 - 23_626
+        );
         _assertFundsEmpty(id);
     }
 
@@ -750,7 +710,7 @@ contract SettlementTest is SettlementFixtures {
         settlement.settleUnused(id, h);
         assertEq(settlement.settledUnits(id), 8, "a holder listed twice is settled once");
         assertEq(escrow.claimable(renter), 4 * B);
-        assertEq(escrow.claimable(provider), _net(4));
+        assertEq(escrow.claimable(provider), _net(4 * B));
         assertEq(escrow.funds(id).backing, 8 * B, "the other holder's units stay backed");
 
         settlement.settleUnused(id, _holders(buyer, buyer));
@@ -816,7 +776,7 @@ contract SettlementTest is SettlementFixtures {
         emit IEscrow.PremiumSettled(id, provider, 0, 0, 0);
         settlement.settleCapacity(id);
         _assertFundsEmpty(id);
-        assertEq(escrow.claimable(provider), _net(4) + _net(4) + _net(4) + BOND);
+        assertEq(escrow.claimable(provider), _net(4 * B) + _net(4 * B) + _net(4 * B) + BOND);
     }
 
     function test_settleCapacity_noSalesReturnsBond() public {
@@ -864,7 +824,7 @@ contract SettlementTest is SettlementFixtures {
         vm.warp(_readyAt(end));
         settlement.settleBooking(b);
         settlement.settleCapacity(id);
-        assertEq(escrow.claimable(next), _net(16) + BOND, "the node's owner at settlement is paid");
+        assertEq(escrow.claimable(next), _net(16 * B) + BOND, "the node's owner at settlement is paid");
     }
 
     // ================================================================ sums
@@ -881,9 +841,9 @@ contract SettlementTest is SettlementFixtures {
         address[7] memory everyone = [provider, renter, buyer, carol, treasury, payeeA, payeeB];
         uint256 supply = usdc.totalSupply();
 
-        uint256 b1 = _book(renter, 3, 5, 0, PRICE + 17); // hours 0-4
-        uint256 b2 = _book(buyer, 2, 3, 5, PRICE * 2 + 1); // hours 5-7
-        uint256 b3 = _book(carol, 1, 8, 0, PRICE - 3); // the whole window
+        uint256 b1 = _bookOn(id, renter, 3, 5, 0, PRICE + 17); // hours 0-4
+        uint256 b2 = _bookOn(id, buyer, 2, 3, 5, PRICE * 2 + 1); // hours 5-7
+        uint256 b3 = _bookOn(id, carol, 1, 8, 0, PRICE - 3); // the whole window
         _buyPrimary(renter, id, 7, PRICE + 5);
         _buyPrimary(carol, id, 11, 999_999);
         assertEq(escrow.funds(id).backing, 47 * B, "every unit backed alike whatever it sold for");
@@ -908,8 +868,8 @@ contract SettlementTest is SettlementFixtures {
             escrow.withdraw(everyone[i]);
         }
         assertEq(usdc.balanceOf(address(escrow)), 0, "nothing stranded");
-        uint256 held = usdc.balanceOf(address(exchange)) + usdc.balanceOf(address(settlement))
-            + usdc.balanceOf(address(gpuHours));
+        uint256 held =
+            usdc.balanceOf(address(exchange)) + usdc.balanceOf(address(settlement)) + usdc.balanceOf(address(gpuHours));
         for (uint256 i; i < everyone.length; ++i) {
             held += usdc.balanceOf(everyone[i]);
         }

@@ -96,8 +96,7 @@ interface IEscrow {
     /// @notice Closes the funds of a settled window: the premium's share of `deliveredHours` of
     ///         `windowHours` to `provider`'s payees (less the fee), the rest of it to the treasury, and
     ///         what is left of the bond back to `provider`. Settler only.
-    function settleWindow(uint256 capacityId, address provider, uint256 deliveredHours, uint256 windowHours)
-        external;
+    function settleWindow(uint256 capacityId, address provider, uint256 deliveredHours, uint256 windowHours) external;
 
     // ---------------------------------------------------------------- accounts
 

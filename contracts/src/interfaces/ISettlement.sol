@@ -50,7 +50,9 @@ interface ISettlement {
     event UnusedSettled(
         uint256 indexed capacityId, address indexed holder, uint256 units, uint256 paidUnits, uint256 slashed
     );
-    event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
+    event CapacitySettled(
+        uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned
+    );
     event SlaSet(Sla sla);
 
     /// @notice Sets the SLA for capacities created from now on; existing ones keep theirs. Owner only.

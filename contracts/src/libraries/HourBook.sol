@@ -75,7 +75,11 @@ library HourBook {
 
     /// @notice GPU-hours booked in a window of `count` hours before hour `hour` and from it on: the
     ///      word of `hour` and every totals slot, so at most six reads over the longest window.
-    function split(Book storage book_, uint256 hour, uint256 count) internal view returns (uint256 before, uint256 ahead) {
+    function split(Book storage book_, uint256 hour, uint256 count)
+        internal
+        view
+        returns (uint256 before, uint256 ahead)
+    {
         unchecked {
             uint256 w = hour >> 5;
             if (w < (count + 31) >> 5) {

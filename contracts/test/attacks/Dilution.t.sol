@@ -58,12 +58,6 @@ contract DilutionAttackTest is SettlementFixtures {
         exchange.fill(o, sig, amount);
     }
 
-    function _holders(address a, address b) internal pure returns (address[] memory h) {
-        h = new address[](2);
-        h[0] = a;
-        h[1] = b;
-    }
-
     /// @dev The premium of the honest sale, 10 × 0.40 = 4.00 USDC: held in escrow, and forfeited to
     ///      the treasury on a cancel or for the hours not delivered.
     function _premium() internal pure returns (uint256) {
@@ -297,7 +291,7 @@ contract DilutionAttackTest is SettlementFixtures {
         assertEq(escrow.claimable(provider) - before, bondBack + 20e6 - 200_000);
         // Treasury: the fee on each holder's released backing (renter 5, sybil 182 × 12 / 24 = 91
         // units delivered), the premium's fee and its forfeited half.
-        uint256 backingFees = _ceilDiv(5e6 * uint256(FEE_BPS), 10_000) + _ceilDiv(91e6 * uint256(FEE_BPS), 10_000);
+        uint256 backingFees = _fee(5e6) + _fee(91e6);
         assertEq(_wealth(treasury) - treasuryStart, backingFees + 200_000 + 20e6);
     }
 

@@ -2,10 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {Fixtures} from "../utils/Fixtures.sol";
-import {Exchange} from "../../src/Exchange.sol";
-import {Escrow} from "../../src/Escrow.sol";
-import {GpuHours} from "../../src/GpuHours.sol";
-import {Settlement} from "../../src/Settlement.sol";
 import {IExchange, Order, OrderKind} from "../../src/interfaces/IExchange.sol";
 
 /// @notice Fee and payment arithmetic of fills, over random prices, amounts, backings, fees and ways
@@ -126,20 +122,7 @@ contract OrderMathFuzzTest is Fixtures {
     function _deploy(uint256 bps, uint96 backing_) internal {
         bps = bound(bps, 0, 1_000);
         backing = bound(backing_, 1, type(uint96).max);
-        uint64 nonce = vm.getNonce(address(this));
-        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
-        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
-        escrow = new Escrow(usdc, hoursAt, exchangeAt, treasury, uint16(bps));
-        gpuHours = new GpuHours(escrow, exchangeAt, owner, "");
-        exchange = new Exchange(usdc, gpuHours, escrow);
-        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
-        vm.prank(owner);
-        gpuHours.setSettlement(address(settlement));
-        address[3] memory actors = [provider, renter, buyer];
-        for (uint256 i; i < actors.length; ++i) {
-            vm.prank(actors[i]);
-            usdc.approve(address(exchange), type(uint256).max);
-        }
+        _redeploy(uint16(bps), treasury);
         (, id) = _capacityBacked(provider, HOURS, uint96(backing), 0);
     }
 
@@ -201,7 +184,7 @@ contract OrderMathFuzzTest is Fixtures {
             assertEq(b1.treasuryClaimable, b0.treasuryClaimable, "nothing to the treasury at the sale");
             assertEq(b1.treasuryWallet, b0.treasuryWallet, "treasury paid through escrow");
         } else {
-            assertEq(fee, _ceilDiv(total * bps, 10_000), "fee is ceil(total x bps / 10,000)");
+            assertEq(fee, _fee(total, bps), "fee is ceil(total x bps / 10,000)");
             assertGe(fee * 10_000, total * bps, "fee rounds up");
             assertLe(fee, total, "fee within total");
             assertEq(b1.payee - b0.payee, total - fee, "seller receives total less fee");

@@ -200,7 +200,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
     function _check(Ctx memory c) internal {
         Funds memory a = escrow.funds(id);
         uint256 released = c.paidUnits * backing;
-        uint256 fee = (released * FEE_BPS + 9_999) / 10_000;
+        uint256 fee = _fee(released);
         assertEq(c.f.backing - a.backing, c.units * backing, "exactly the units' backing left the escrow");
         assertEq(escrow.claimable(provider) - c.provider, released - fee, "provider: delivered backing less fee");
         assertEq(escrow.claimable(treasury) - c.treasury, fee, "treasury: fee on delivered backing only");
@@ -222,7 +222,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         uint256 premium = premiumIn;
         assertEq(escrow.funds(id).premium, premium, "premium held until the window settles");
         uint256 premiumPaid = premium * windowDelivered / windowHours;
-        uint256 premiumFee = (premiumPaid * FEE_BPS + 9_999) / 10_000;
+        uint256 premiumFee = _fee(premiumPaid);
         vm.expectEmit(address(settlement));
         emit CapacitySettled(id, windowDelivered, windowFailed, bond - slashSum);
         settlement.settleCapacity(id);
@@ -252,5 +252,7 @@ contract SettlementMathFuzzTest is SettlementFixtures {
         assertEq(usdc.balanceOf(address(escrow)), credited, "escrow holds exactly what it owes");
     }
 
-    event CapacitySettled(uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned);
+    event CapacitySettled(
+        uint256 indexed capacityId, uint256 deliveredHours, uint256 failedHours, uint256 bondReturned
+    );
 }

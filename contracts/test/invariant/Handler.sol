@@ -293,8 +293,7 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
         // Mostly small nodes; now and then a full 255-GPU node to push HourBook lanes to the limit.
         uint8 gpus = gpuSeed % 5 == 0 ? 255 : uint8(_bound(gpuSeed, 1, 8));
         vm.prank(p);
-        uint64 nodeId =
-            gpuHours.registerNode("H100-SXM5-80GB", gpus, 80, "eu-west", "NVLink", _gpuSet());
+        uint64 nodeId = gpuHours.registerNode("H100-SXM5-80GB", gpus, 80, "eu-west", "NVLink", _gpuSet());
         nodeIds.push(nodeId);
         oks[uint256(A.RegisterNode)]++;
     }
@@ -477,7 +476,6 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             if (a != treasury) sum += escrow.claimable(a);
         }
     }
-
 
     // ================================================================== orders
 
@@ -985,7 +983,6 @@ contract Handler is StdCheats, StdUtils, OracleSigning {
             return;
         }
     }
-
 
     function withdraw(uint256 accountSeed, uint256 toSeed) external act(A.Withdraw) {
         uint256 n = accountCount();

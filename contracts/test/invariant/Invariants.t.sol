@@ -81,7 +81,9 @@ contract InvariantsTest is Base {
         for (uint256 i; i < ids.length; ++i) {
             uint256 id = ids[i];
             uint256 out = handler.ghostMinted(id) - handler.ghostPaidOut(id);
-            assertEq(escrow.funds(id).backing, uint256(gpuHours.terms(id).backing) * out, "backing != per unit x units out");
+            assertEq(
+                escrow.funds(id).backing, uint256(gpuHours.terms(id).backing) * out, "backing != per unit x units out"
+            );
             assertEq(settlement.settledUnits(id), handler.ghostSettled(id), "settledUnits != ghost");
             if (gpuHours.capacity(id).status == CapacityStatus.Closed) {
                 assertEq(out, 0, "closed capacity with units out");

@@ -48,22 +48,46 @@ abstract contract Base is Test, OracleSigning {
         (buyer, buyerKey) = makeAddrAndKey("buyer");
 
         usdc = new MockUSDC();
-        uint64 nonce = vm.getNonce(address(this));
-        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
-        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
-        escrow = new Escrow(usdc, hoursAt, exchangeAt, treasury, FEE_BPS);
-        gpuHours = new GpuHours(escrow, exchangeAt, owner, "https://gpuhours.local/capacity/{id}.json");
-        exchange = new Exchange(usdc, gpuHours, escrow);
+        _deployMarket(FEE_BPS, treasury);
         oracleKeys = _sortedKeys("oracle signer", 3);
         oracle = new AttestationOracle(owner, _addrs(oracleKeys), 2, MAX_DELAY);
-        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
-        vm.prank(owner);
-        gpuHours.setSettlement(address(settlement));
+        _deploySettlement();
 
         _fund(provider);
         _fund(renter);
         _fund(buyer);
         _fund(treasury);
+    }
+
+    /// @dev Escrow, GpuHours and Exchange on `usdc`, each naming the others at the addresses they are
+    ///      deployed to, with `feeBps_` and `treasury_`.
+    function _deployMarket(uint16 feeBps_, address treasury_) internal {
+        uint64 nonce = vm.getNonce(address(this));
+        address hoursAt = vm.computeCreateAddress(address(this), nonce + 1);
+        address exchangeAt = vm.computeCreateAddress(address(this), nonce + 2);
+        escrow = new Escrow(usdc, hoursAt, exchangeAt, treasury_, feeBps_);
+        gpuHours = new GpuHours(escrow, exchangeAt, owner, "https://gpuhours.local/capacity/{id}.json");
+        exchange = new Exchange(usdc, gpuHours, escrow);
+    }
+
+    /// @dev Settlement on the market and `oracle`, wired in as GpuHours' settlement.
+    function _deploySettlement() internal {
+        settlement = new Settlement(gpuHours, escrow, oracle, owner, _defaultSla());
+        vm.prank(owner);
+        gpuHours.setSettlement(address(settlement));
+    }
+
+    /// @dev Fee and treasury are immutable: a protocol with another fee is another deployment. Deploys
+    ///      the market and Settlement again (same stablecoin and oracle) with `feeBps_` and `treasury_`,
+    ///      and the actors approve the new contracts.
+    function _redeploy(uint16 feeBps_, address treasury_) internal virtual {
+        _deployMarket(feeBps_, treasury_);
+        _deploySettlement();
+        treasury = treasury_;
+        _approve(provider);
+        _approve(renter);
+        _approve(buyer);
+        _approve(treasury_);
     }
 
     /// @dev The SLA capacities are created under. No slash by default, so no bond is required.
@@ -78,6 +102,11 @@ abstract contract Base is Test, OracleSigning {
 
     function _fund(address who) internal {
         usdc.mint(who, 1_000_000 * USDC);
+        _approve(who);
+    }
+
+    /// @dev `who` lets the exchange and the escrow take its stablecoin.
+    function _approve(address who) internal {
         vm.startPrank(who);
         usdc.approve(address(exchange), type(uint256).max);
         usdc.approve(address(escrow), type(uint256).max);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 import {Base} from "./Base.sol";
 import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
 
@@ -72,11 +74,18 @@ abstract contract Fixtures is Base {
         returns (uint8 v, bytes32 r, bytes32 s)
     {
         address holder = vm.addr(key);
-        bytes32 structHash = keccak256(abi.encode(PERMIT_TYPEHASH, holder, spender, value, usdc.nonces(holder), deadline));
+        bytes32 structHash =
+            keccak256(abi.encode(PERMIT_TYPEHASH, holder, spender, value, usdc.nonces(holder), deadline));
         return vm.sign(key, keccak256(abi.encodePacked("\x19\x01", usdc.DOMAIN_SEPARATOR(), structHash)));
     }
 
-    function _ceilDiv(uint256 a, uint256 b) internal pure returns (uint256) {
-        return a == 0 ? 0 : (a - 1) / b + 1;
+    /// @dev The protocol fee on `amount` at `FEE_BPS`, rounded up against the one who pays it.
+    function _fee(uint256 amount) internal pure returns (uint256) {
+        return _fee(amount, FEE_BPS);
+    }
+
+    /// @dev The fee on `amount` at `bps`, rounded up as Escrow and Exchange take it.
+    function _fee(uint256 amount, uint256 bps) internal pure returns (uint256) {
+        return Math.mulDiv(amount, bps, 10_000, Math.Rounding.Ceil);
     }
 }

@@ -34,11 +34,7 @@ contract ReentrantReceiver is ERC1155Holder {
         exchange.fill(order, signature, amount);
     }
 
-    function onERC1155Received(address, address, uint256, uint256, bytes memory)
-        public
-        override
-        returns (bytes4)
-    {
+    function onERC1155Received(address, address, uint256, uint256, bytes memory) public override returns (bytes4) {
         if (!_entered) {
             _entered = true;
             for (uint256 i; i < _reentryAmounts.length; ++i) {

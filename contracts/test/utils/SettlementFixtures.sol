@@ -52,8 +52,57 @@ abstract contract SettlementFixtures is Fixtures {
         }
     }
 
+    /// @dev What the provider nets when `released` of backing is paid out for delivery: it less the fee.
+    function _net(uint256 released) internal pure returns (uint256) {
+        return released - _fee(released);
+    }
+
     /// @dev The first moment a booking or window ending at `end` can be settled.
     function _readyAt(uint256 end) internal view returns (uint256) {
         return end + oracle.maxDelay() + 1;
+    }
+
+    /// @dev The holders list that `settleUnused` takes.
+    function _holders(address a) internal pure returns (address[] memory h) {
+        h = new address[](1);
+        h[0] = a;
+    }
+
+    function _holders(address a, address b) internal pure returns (address[] memory h) {
+        h = new address[](2);
+        h[0] = a;
+        h[1] = b;
+    }
+
+    /// @dev `who` buys `gpus × hours_` hours of `capId` from its provider at `price` in a primary sale
+    ///      and books them from hour `fromHour` of the window.
+    function _bookOn(uint256 capId, address who, uint8 gpus, uint16 hours_, uint256 fromHour, uint256 price)
+        internal
+        returns (uint256 bookingId)
+    {
+        _buyPrimary(who, capId, uint256(gpus) * hours_, price);
+        uint40 from = uint40(_start(capId) + fromHour * 1 hours);
+        vm.prank(who);
+        bookingId = gpuHours.activate(capId, from, hours_, gpus);
+    }
+}
+
+/// @notice The settlement fixtures around one capacity of the provider's, opened by `_open` in the
+///         suite's setUp, that its tests book and settle.
+abstract contract CapacityFixtures is SettlementFixtures {
+    uint64 internal nodeId;
+    uint256 internal id;
+    uint40 internal start;
+
+    /// @dev Opens the capacity: the provider's 8-GPU node, `hours_` hours from the next hour, `bond` bonded.
+    function _open(uint256 hours_, uint256 bond) internal {
+        (nodeId, id) = _capacity(provider, hours_, bond);
+        start = _start(id);
+    }
+
+    /// @dev `who` buys `gpus × hours_` hours of the capacity at the backing and books them from hour
+    ///      `fromHour` of the window.
+    function _book(address who, uint8 gpus, uint16 hours_, uint256 fromHour) internal returns (uint256) {
+        return _bookOn(id, who, gpus, hours_, fromHour, BACKING);
     }
 }
