@@ -7,6 +7,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from backend.api.schemas.page import Page
+
 _HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 _POSITION: JsonDict = {
     "capacity_id": 3,
@@ -76,11 +78,8 @@ class BookingPublic(BaseModel):
     slashed: int | None = Field(description="bond slashed to the holder")
 
 
-class BookingPage(BaseModel):
-    items: list[BookingPublic] = Field(description="newest first")
-    total: int
-    limit: int
-    offset: int
+class BookingPage(Page[BookingPublic]):
+    """Bookings, newest first."""
 
 
 class Positions(BaseModel):

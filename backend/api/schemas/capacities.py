@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from backend.api.schemas.nodes import NodeSummary
+from backend.api.schemas.page import Page
 
 _MAKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _NODE: JsonDict = {
@@ -91,15 +92,8 @@ class CapacityPublic(BaseModel):
     epochs_attested: int = Field(description="attested hours of the node, all windows")
 
 
-class CapacityPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_CAPACITY], "total": 1, "limit": 50, "offset": 0}]}
-    )
-
-    items: list[CapacityPublic]
-    total: int = Field(description="capacities matching the filters, all pages")
-    limit: int
-    offset: int
+class CapacityPage(Page[CapacityPublic]):
+    """Capacities matching the filters, in the order asked for."""
 
 
 class EscrowFundsPublic(BaseModel):

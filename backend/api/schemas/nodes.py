@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from backend.api.schemas.page import Page
 from backend.api.schemas.providers import NodeMetadataPublic
 
 _OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -63,11 +64,8 @@ class NodePublic(NodeSummary):
     epochs_attested: int
 
 
-class NodePage(BaseModel):
-    items: list[NodePublic]
-    total: int
-    limit: int
-    offset: int
+class NodePage(Page[NodePublic]):
+    """Nodes by id."""
 
 
 class Reliability(BaseModel):
@@ -154,8 +152,5 @@ class AttestationPublic(BaseModel):
     tx_hash: str
 
 
-class AttestationPage(BaseModel):
-    items: list[AttestationPublic] = Field(description="newest epoch first")
-    total: int
-    limit: int
-    offset: int
+class AttestationPage(Page[AttestationPublic]):
+    """Attested epochs, newest first."""

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from backend.api.schemas.page import Page
 from backend.api.schemas.types import UINT256_MAX, Address, Hash, Uint256
 from backend.api.schemas.wallet import UnsignedTx
 from backend.chain.orders import Order, OrderKind
@@ -190,11 +191,8 @@ class OrderPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_ORDER]})
 
 
-class OrderPage(BaseModel):
-    items: list[OrderPublic]
-    total: int
-    limit: int
-    offset: int
+class OrderPage(Page[OrderPublic]):
+    """Orders, newest first."""
 
 
 class OrderWithdrawn(BaseModel):

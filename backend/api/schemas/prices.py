@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from backend.api.schemas.page import Page
+
 _PRICE: JsonDict = {
     "gpu_class": "H100-SXM5-80GB",
     "last_price": 2400000,
@@ -84,8 +86,5 @@ class FillPublic(BaseModel):
     fee: int
 
 
-class FillPage(BaseModel):
-    items: list[FillPublic] = Field(description="newest first")
-    total: int
-    limit: int
-    offset: int
+class FillPage(Page[FillPublic]):
+    """Fills, newest first."""
