@@ -7,15 +7,14 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEV_CHAIN_IDS = frozenset({31337, 1337})
+from backend.chain.deployments import DEFAULT_DIR, REPO_ROOT
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GPUHOURS_", env_file=".env", extra="ignore")
 
     rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain")
-    deployments_dir: Path = Field(REPO_ROOT / "deployments", description="where <chainId>.json and abi/ live")
+    deployments_dir: Path = Field(DEFAULT_DIR, description="where <chainId>.json and abi/ live")
     node_modules: Path = Field(REPO_ROOT / "node_modules", description="the pinned chain toolchain")
 
     anvil_host: str = "127.0.0.1"

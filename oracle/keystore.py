@@ -15,7 +15,8 @@ from eth_account.signers.local import LocalAccount
 
 from backend.chain.dev_accounts import dev_account
 from backend.chain.keystore import KeystoreError, load_account, read_password_file
-from backend.config import DEV_CHAIN_IDS, Settings
+from backend.chain.protocol import DEV_CHAIN_IDS
+from backend.config import Settings
 
 # Anvil dev accounts: 0 deploys, 1-5 trade in tests and the demo, 6-8 sign reports, 9 submits them.
 DEV_SENDER_INDEX = 9

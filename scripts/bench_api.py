@@ -511,7 +511,7 @@ def main() -> None:
     settings = Settings()
     runs: dict[str, tuple[list[Result], list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, start_anvil(settings.node_modules) as anvil:
-        deployments_dir = deploy(settings, anvil.url, Path(tmp) / "deployments")
+        deployments_dir = deploy(anvil.url, Path(tmp) / "deployments")
         now = Market.connect(anvil.url, deployments_dir).w3.eth.get_block("latest")["timestamp"]
         for kind in kinds:
             url = fresh_store(kind, Path(tmp))

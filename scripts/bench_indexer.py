@@ -323,7 +323,7 @@ def open_chain(args: argparse.Namespace, stack: list) -> Chain:
         stack.append(anvil)
         print(f"generating ≥ {args.events:,} events on Anvil at {anvil.url}")
         started = time.perf_counter()
-        deploy(settings, anvil.url, deployments_dir)
+        deploy(anvil.url, deployments_dir)
         market = Market.connect(anvil.url, deployments_dir)
         capacities, expiry = setup_market(market)
         rpc = Rpc(anvil.url, timeout=120)

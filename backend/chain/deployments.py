@@ -10,6 +10,10 @@ from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, Field
 
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_DIR = REPO_ROOT / "deployments"
+"""The repository's deployments/: <chainId>.json and abi/, where the deploy script writes by default."""
+
 CORE_CONTRACTS = ("MockUSDC", "Escrow", "GpuHours", "Exchange", "AttestationOracle", "Settlement")
 
 

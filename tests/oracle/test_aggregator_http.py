@@ -26,8 +26,9 @@ from fastapi import FastAPI
 
 from backend.chain.anvil import free_port
 from backend.chain.client import Market
+from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from backend.config import REPO_ROOT, Settings
+from backend.config import Settings
 from oracle.agent import create_app as create_agent_app
 from oracle.aggregate import EPOCH_SECONDS, epoch_bounds
 from oracle.aggregator import Aggregator
