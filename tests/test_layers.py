@@ -33,3 +33,7 @@ def reaching_into(package: str, allowed: tuple[str, ...], forbidden: tuple[str, 
 
 def test_chain_layer_imports_nothing_of_the_backend_above_it() -> None:
     assert reaching_into("backend/chain", ("backend.chain",), ("backend", "oracle")) == []
+
+
+def test_the_oracle_uses_only_the_chain_layer_of_the_backend() -> None:
+    assert reaching_into("oracle", ("backend.chain",), ("backend",)) == []
