@@ -138,15 +138,16 @@ def _parse_agents(values: list[str] | None, settings: NodeSettings) -> dict[int,
 def _contract(settings: NodeSettings, chain_id: int, contract: str | None) -> str:
     from eth_utils import is_address
 
+    from backend.chain import deployments
+
     address = contract or settings.contract
     if address is None:
-        path = settings.deployments_dir / f"{chain_id}.json"
         try:
-            address = json.loads(path.read_text())["contracts"]["AttestationOracle"]["address"]
-        except (OSError, ValueError, KeyError, TypeError):
+            address = deployments.read(settings.deployments_dir, chain_id).address("AttestationOracle")
+        except (deployments.DeploymentError, OSError, ValueError, KeyError):
             raise _fail(
                 f"no AttestationOracle address: pass --contract, set GPUHOURS_ORACLE_CONTRACT, "
-                f"or deploy it to chain {chain_id} ({path})"
+                f"or deploy it to chain {chain_id} ({settings.deployments_dir / f'{chain_id}.json'})"
             ) from None
     if not is_address(address):
         raise _fail(f"{address!r} is not an address")
