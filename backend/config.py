@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.chain.deployments import DEFAULT_DIR, REPO_ROOT
+from backend.chain.protocol import HOUR
 
 
 class Settings(BaseSettings):
@@ -40,7 +41,7 @@ class Settings(BaseSettings):
     )
     oracle_threshold: int = Field(2, ge=1, description="signatures a report needs")
     oracle_max_delay: int = Field(
-        6 * 3600, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)"
+        6 * HOUR, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)"
     )
     sla_min_uptime_bps: int = Field(
         9_500, ge=0, le=10_000, description="an hour is delivered at or above this"

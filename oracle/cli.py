@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from backend.chain.protocol import EPOCH_SECONDS
 from oracle.settings import ENV_PREFIX, AgentSettings, AggregatorSettings, NodeSettings
 
 if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
@@ -222,7 +223,7 @@ def node(
         if watch:
             _watch(oracle, account, domain, out, mark)
             return
-        target_epoch = int(time.time() // 3600) - 1 if epoch is None else epoch
+        target_epoch = int(time.time() // EPOCH_SECONDS) - 1 if epoch is None else epoch
         signed, results = oracle.run_once(
             target_epoch, account, domain, _parse_marks(mark, target_epoch), challenges
         )

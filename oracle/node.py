@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 
-from oracle.aggregate import EPOCH_SECONDS, EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
+from backend.chain.protocol import EPOCH_SECONDS
+from oracle.aggregate import EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
 from oracle.client import AgentClient, AgentError
 from oracle.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
 from oracle.settings import NodeSettings

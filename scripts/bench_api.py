@@ -50,6 +50,7 @@ from backend.chain.anvil import free_port, start_anvil
 from backend.chain.client import Market
 from backend.chain.deploy import deploy
 from backend.chain.dev_accounts import dev_account
+from backend.chain.protocol import HOUR
 from backend.config import Settings
 from backend.db.models import (
     Attestation,
@@ -66,7 +67,6 @@ from backend.tasks.jobs import update_price_index
 from scripts.benchdoc import write_section
 
 CHAIN_ID = 31337
-HOUR = 3600
 ADMIN_PG = "postgresql://postgres@127.0.0.1:5432/test"
 PG_DB = "gpuhours_bench_api"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from enum import IntEnum
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from backend.chain import eip712
+from backend.chain.protocol import OrderKind
 
 DOMAIN_NAME = "gpuhours Exchange"
 DOMAIN_VERSION = "1"
@@ -24,12 +24,6 @@ ORDER_FIELDS = [
     {"name": "salt", "type": "uint256"},
     {"name": "counter", "type": "uint256"},
 ]
-
-
-class OrderKind(IntEnum):
-    PRIMARY_SELL = 0
-    SELL = 1
-    BUY = 2
 
 
 @dataclass(frozen=True)
