@@ -51,7 +51,7 @@ def demo(
 
 def _demo(settings: Settings, rpc_url: str, serve_api: bool) -> None:
     console.print("[bold]Deploying[/] with the ape script (scripts/deploy.py)")
-    directory = deploy(settings, rpc_url)
+    directory = deploy(rpc_url, settings.deployments_dir)
     market = Market.connect(rpc_url, directory)
     for name in ("MockUSDC", "Escrow", "GpuHours", "Exchange"):
         console.print(f"  {name:<9} {market.deployment.address(name)}")
@@ -77,7 +77,7 @@ def deploy_cmd(rpc_url: str = typer.Option(None, help="JSON-RPC URL; defaults to
     """Deploy the contracts to a running chain and write deployments/<chainId>.json."""
     settings = get_settings()
     try:
-        path = deploy(settings, rpc_url or settings.rpc_url)
+        path = deploy(rpc_url or settings.rpc_url, settings.deployments_dir)
     except DeployError as exc:
         raise _fail(str(exc)) from None
     console.print(f"deployed; see {path}")

@@ -1,26 +1,26 @@
-"""The one settings object. Every value can be set from the environment as GPUHOURS_<NAME>."""
+"""The backend's settings (API, indexer, tasks, deploy). Every value can be set as GPUHOURS_<NAME>.
+
+The oracle's processes read their own (oracle/settings.py)."""
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEV_CHAIN_IDS = frozenset({31337, 1337})
+from backend.chain.deployments import DEFAULT_DIR, REPO_ROOT
+from backend.chain.protocol import HOUR
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GPUHOURS_", env_file=".env", extra="ignore")
 
     rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain")
-    deployments_dir: Path = Field(REPO_ROOT / "deployments", description="where <chainId>.json and abi/ live")
+    deployments_dir: Path = Field(DEFAULT_DIR, description="where <chainId>.json and abi/ live")
     node_modules: Path = Field(REPO_ROOT / "node_modules", description="the pinned chain toolchain")
 
     anvil_host: str = "127.0.0.1"
     anvil_port: int = 8545
-    anvil_block_time: float | None = Field(None, description="seconds between blocks; None mines on demand")
 
     # Deployment parameters.
     fee_bps: int = Field(100, ge=0, le=1000, description="protocol fee in basis points")
@@ -32,83 +32,16 @@ class Settings(BaseSettings):
         None, description="ape keystore alias that deploys outside development chains"
     )
 
-    confirmations: int = Field(1, ge=1, description="receipts to wait for per transaction")
     tx_timeout: float = 60.0
-
-    # Oracle agent: runs on the provider's GPU node (oracle/agent.py).
-    oracle_source: Literal["nvml", "dcgm", "simulated"] = Field(
-        "simulated", description="where the agent reads telemetry"
-    )
-    oracle_dcgm_url: str = Field("http://127.0.0.1:9400/metrics", description="a dcgm-exporter endpoint")
-    oracle_agent_host: str = "127.0.0.1"
-    oracle_agent_port: int = Field(9410, ge=1, le=65535)
-    oracle_sample_interval: float = Field(1.0, gt=0, description="seconds between samples of every GPU")
-    oracle_buffer_seconds: int = Field(7200, ge=60, description="how much sample history the agent keeps")
-    oracle_max_challenge_n: int = Field(16384, ge=16, description="largest challenge the agent accepts")
-    oracle_sim_seed: int = Field(0, description="seed of the simulated source")
-    oracle_sim_gpus: int = Field(8, ge=1, le=64, description="GPUs of the simulated source")
-    oracle_sim_model: str = "NVIDIA H100 80GB HBM3"
-    oracle_sim_backfill: int = Field(
-        0, ge=0, description="seconds of simulated history to pre-fill, so a fresh demo agent can be attested"
-    )
-
-    # Oracle node: polls agents, challenges them, aggregates and signs (oracle/node.py).
-    oracle_agents: dict[int, str] = Field(
-        default_factory=dict, description='node id -> agent URL, as JSON: {"1": "http://10.0.0.5:9410"}'
-    )
-    oracle_http_timeout: float = Field(30.0, gt=0, description="seconds per agent request")
-    oracle_poll_interval: float = Field(10.0, gt=0, description="seconds between polls of an agent")
-    oracle_challenge_n: int = Field(
-        2048, ge=16, description="each agent's first challenge size, and the smallest it is given"
-    )
-    oracle_challenge_seconds: float = Field(
-        0.5,
-        ge=0,
-        description="double an agent's challenge size (up to the largest it accepts) while its "
-        "product takes under a quarter of this, halve it past four times; 0 keeps oracle_challenge_n",
-    )
-    oracle_challenge_rows: int = Field(32, ge=1, description="rows of C the oracle asks to see per challenge")
-    oracle_freivalds_rounds: int = Field(8, ge=1, le=64, description="random vectors per Freivalds check")
-    oracle_challenges_per_epoch: int = Field(4, ge=1, description="challenges per node per hour (watch mode)")
-    oracle_keystore: Path | None = Field(None, description="encrypted eth-account keystore of this oracle")
-    oracle_password_file: Path | None = Field(None, description="file holding the keystore password")
-    oracle_keystore_password: SecretStr | None = Field(None, description="the keystore password itself")
-    oracle_chain_id: int = Field(31337, description="chain id of the EIP-712 domain")
-    oracle_contract: str | None = Field(
-        None, description="AttestationOracle address; read from deployments/<chainId>.json when unset"
-    )
-    oracle_signer_set: int = Field(1, ge=0, description="version of the oracle signer set")
-    oracle_threshold: int = Field(2, ge=1, description="signatures a report needs")
-    # OCR-lite: a signer accepts a proposed value within these bounds of its own observation.
-    oracle_tolerance_uptime_bps: int = Field(100, ge=0, le=10_000)
-    oracle_tolerance_load_bps: int = Field(300, ge=0, le=10_000)
-    oracle_tolerance_relative_bps: int = Field(
-        500, ge=0, le=10_000, description="relative tolerance on GPU-seconds, efficiency, GFLOP/s and prices"
-    )
-    oracle_epoch_grace: float = Field(
-        30.0, ge=0, description="seconds after an epoch ends before it is attested, for its last samples"
-    )
-    # The oracle node's HTTP service (`gpuhours oracle node --serve`, oracle/node_api.py).
-    oracle_node_host: str = "127.0.0.1"
-    oracle_node_port: int = Field(9420, ge=1, le=65535)
-
-    # The aggregator (`gpuhours oracle aggregate`, oracle/aggregator.py).
-    oracle_nodes: list[str] = Field(
-        default_factory=list, description='oracle node URLs, as JSON: ["http://10.0.1.1:9420", ...]'
-    )
-    oracle_sender_keystore: Path | None = Field(
-        None, description="keystore of the account that submits reports; on dev chains a dev account if unset"
-    )
-    oracle_sender_password_file: Path | None = Field(None, description="file holding its password")
-    oracle_aggregate_interval: float = Field(60.0, gt=0, description="seconds between tries in watch mode")
 
     # Deployment of the oracle and settlement contracts (scripts/deploy.py).
     oracle_signers: list[str] = Field(
         default_factory=list,
         description="oracle signer addresses; on development chains, Anvil's dev accounts 6-8 when unset",
     )
+    oracle_threshold: int = Field(2, ge=1, description="signatures a report needs")
     oracle_max_delay: int = Field(
-        6 * 3600, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)"
+        6 * HOUR, ge=0, le=86_400, description="seconds after an epoch its report is accepted (≤ a day)"
     )
     sla_min_uptime_bps: int = Field(
         9_500, ge=0, le=10_000, description="an hour is delivered at or above this"

@@ -19,13 +19,13 @@ from web3.types import RPCEndpoint, TxReceipt
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
+from backend.chain.protocol import CAPACITY_STATUSES, HOUR
 from oracle.local import WatchedNode, attest_epoch
 from oracle.report import Domain
 from oracle.submitter import Submitter
 from oracle.telemetry.simulated import SimulatedSource
 
 USDC = 10**6
-HOUR = 3600
 BOOKED_HOURS = 4
 
 
@@ -182,7 +182,6 @@ def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]
     )
     r.console.print(table)
 
-    status_names = ["none", "active", "cancelled", "closed"]
     caps = Table(title="Capacities")
     for col in (
         "capacity",
@@ -200,7 +199,7 @@ def _summary(r: Round, acct: dict[str, LocalAccount], capacities: dict[int, str]
         backing, bond, _, premium = m.escrow.functions.funds(c).call()
         caps.add_row(
             label,
-            status_names[info["status"]],
+            CAPACITY_STATUSES[info["status"]],
             str(info["minted"]),
             str(m.hours.functions.totalSupply(c).call()),
             str(m.hours.functions.bookedUnits(c).call()),

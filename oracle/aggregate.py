@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from backend.chain.protocol import EPOCH_SECONDS
 from oracle.merkle import root_or_zero
 from oracle.report import UINT32_MAX, Attestation
 from oracle.telemetry.sample import SAMPLE_LEAF_TYPES, GpuSample, sample_leaf
@@ -33,7 +34,6 @@ from oracle.verifier import ChallengeOutcome
 
 log = logging.getLogger(__name__)
 
-EPOCH_SECONDS = 3600
 BPS = 10_000
 
 

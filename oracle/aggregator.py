@@ -23,7 +23,7 @@ from web3.exceptions import Web3Exception
 
 from backend.chain.client import Market
 from backend.chain.errors import ContractRevert
-from oracle.aggregate import EPOCH_SECONDS
+from backend.chain.protocol import EPOCH_SECONDS
 from oracle.consensus import ConsensusError, ThresholdNotMet, collect_signatures, propose
 from oracle.node_client import Observation, OracleNodeClient, OracleNodeError
 from oracle.report import Domain, Report, SignedReport

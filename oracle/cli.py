@@ -9,13 +9,15 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from backend.config import Settings, get_settings
+from backend.chain.protocol import EPOCH_SECONDS
+from oracle.settings import ENV_PREFIX, AgentSettings, AggregatorSettings, NodeSettings
 
 if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
     from eth_account.signers.local import LocalAccount
@@ -32,11 +34,30 @@ keystore_app = typer.Typer(help="Encrypted signing keys of oracle nodes.", no_ar
 app.add_typer(keystore_app, name="keystore")
 err = Console(stderr=True, soft_wrap=True)  # one sentence per line, however narrow the terminal
 BAD_INPUT = 2  # exit status of `aggregate` for bad input; 1 means nothing landed
+S = TypeVar("S", AgentSettings, NodeSettings, AggregatorSettings)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code)
+
+
+def _settings(cls: type[S], code: int = 1) -> S:
+    """The process's settings from the environment; a bad value ends the command with a sentence."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        raise _fail(
+            "bad setting: " + "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors()), code
+        ) from None
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")  # a validator's own sentence names its variables
+    if not loc:
+        return msg
+    name = str(loc[0]).upper()
+    return f"{name if name.startswith('GPUHOURS_') else ENV_PREFIX + name}: {msg}"
 
 
 def _logging(verbose: bool) -> None:
@@ -59,11 +80,11 @@ def agent(
 ) -> None:
     """Serve this machine's GPU telemetry and answer proof-of-compute challenges."""
     _logging(verbose)
-    settings = get_settings()
-    kind = source or settings.oracle_source
-    host = host or settings.oracle_agent_host
-    port = port or settings.oracle_agent_port
-    backfill = settings.oracle_sim_backfill if backfill is None else backfill
+    settings = _settings(AgentSettings)
+    kind = source or settings.source
+    host = host or settings.agent_host
+    port = port or settings.agent_port
+    backfill = settings.sim_backfill if backfill is None else backfill
     if backfill and kind != "simulated":
         raise _fail("--backfill works only with the simulated source")
     _check_port(host, port)
@@ -78,7 +99,7 @@ def agent(
     try:
         telemetry = open_source(kind, settings)
         gpus = telemetry.gpus()
-        prover = Prover(select_backend(backend), telemetry, max_n=settings.oracle_max_challenge_n)
+        prover = Prover(select_backend(backend), telemetry, max_n=settings.max_challenge_n)
     except (TelemetryError, ChallengeError, ValueError) as exc:
         raise _fail(str(exc)) from None
     err.print(
@@ -88,8 +109,8 @@ def agent(
     app_ = create_app(
         telemetry,
         prover,
-        interval=settings.oracle_sample_interval,
-        buffer_seconds=settings.oracle_buffer_seconds,
+        interval=settings.sample_interval,
+        buffer_seconds=settings.buffer_seconds,
         backfill=backfill,
     )
     uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
@@ -103,9 +124,9 @@ def _check_port(host: str, port: int) -> None:
             raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def _parse_agents(values: list[str] | None, settings: Settings) -> dict[int, str]:
+def _parse_agents(values: list[str] | None, settings: NodeSettings) -> dict[int, str]:
     if not values:
-        return dict(settings.oracle_agents)
+        return dict(settings.agents)
     agents = {}
     for value in values:
         node, sep, url = value.partition("=")
@@ -115,18 +136,19 @@ def _parse_agents(values: list[str] | None, settings: Settings) -> dict[int, str
     return agents
 
 
-def _contract(settings: Settings, chain_id: int, contract: str | None) -> str:
+def _contract(settings: NodeSettings, chain_id: int, contract: str | None) -> str:
     from eth_utils import is_address
 
-    address = contract or settings.oracle_contract
+    from backend.chain import deployments
+
+    address = contract or settings.contract
     if address is None:
-        path = settings.deployments_dir / f"{chain_id}.json"
         try:
-            address = json.loads(path.read_text())["contracts"]["AttestationOracle"]["address"]
-        except (OSError, ValueError, KeyError, TypeError):
+            address = deployments.read(settings.deployments_dir, chain_id).address("AttestationOracle")
+        except (deployments.DeploymentError, OSError, ValueError, KeyError):
             raise _fail(
                 f"no AttestationOracle address: pass --contract, set GPUHOURS_ORACLE_CONTRACT, "
-                f"or deploy it to chain {chain_id} ({path})"
+                f"or deploy it to chain {chain_id} ({settings.deployments_dir / f'{chain_id}.json'})"
             ) from None
     if not is_address(address):
         raise _fail(f"{address!r} is not an address")
@@ -170,17 +192,17 @@ def node(
     With --serve it runs as a service instead: aggregators fetch its observations of each ended epoch
     and ask it to sign their proposals (`gpuhours oracle aggregate`)."""
     _logging(verbose)
-    settings = get_settings()
+    settings = _settings(NodeSettings)
     agents = _parse_agents(agent_urls, settings)
     if not agents:
         raise _fail("no agents: pass --agent NODE_ID=URL or set GPUHOURS_ORACLE_AGENTS")
     if serve and (watch or out is not None or epoch is not None):
         raise _fail("--serve answers aggregators for every epoch; it takes no --watch, --out or --epoch")
-    host = host or settings.oracle_node_host
-    port = port or settings.oracle_node_port
+    host = host or settings.node_host
+    port = port or settings.node_port
     if serve:
         _check_port(host, port)
-    chain = chain_id or settings.oracle_chain_id
+    chain = chain_id or settings.chain_id
     address = _contract(settings, chain, contract)
 
     from oracle.keystore import KeystoreError, load_oracle_account
@@ -201,7 +223,7 @@ def node(
         if watch:
             _watch(oracle, account, domain, out, mark)
             return
-        target_epoch = int(time.time() // 3600) - 1 if epoch is None else epoch
+        target_epoch = int(time.time() // EPOCH_SECONDS) - 1 if epoch is None else epoch
         signed, results = oracle.run_once(
             target_epoch, account, domain, _parse_marks(mark, target_epoch), challenges
         )
@@ -230,8 +252,8 @@ def _serve(
     views = EpochViews(
         oracle,
         lambda e: _parse_marks(mark, e),
-        grace=settings.oracle_epoch_grace,
-        max_age=settings.oracle_max_delay,
+        grace=settings.epoch_grace,
+        max_age=settings.max_delay,
     )
     app_ = create_node_app(views, account, domain, Tolerance.from_settings(settings))
     err.print(
@@ -273,14 +295,14 @@ def _watch(
             emit,
             stop,
             marks=lambda e: _parse_marks(mark, e),
-            grace=oracle.settings.oracle_epoch_grace,
+            grace=oracle.settings.epoch_grace,
         )
     except KeyboardInterrupt:
         stop.set()
 
 
-def _parse_nodes(value: str | None, settings: Settings) -> list[str]:
-    urls = [u.strip() for u in value.split(",") if u.strip()] if value else list(settings.oracle_nodes)
+def _parse_nodes(value: str | None, settings: AggregatorSettings) -> list[str]:
+    urls = [u.strip() for u in value.split(",") if u.strip()] if value else list(settings.nodes)
     if not urls:
         raise _fail("no oracle nodes: pass --nodes URL,URL,... or set GPUHOURS_ORACLE_NODES", BAD_INPUT)
     for url in urls:
@@ -307,7 +329,7 @@ def aggregate(
 
     Exit status: 0 landed, 1 nothing landed (the sentence says why), 2 bad input."""
     _logging(verbose)
-    settings = get_settings()
+    settings = _settings(AggregatorSettings, BAD_INPUT)
     urls = _parse_nodes(nodes, settings)
     if watch and epoch is not None:
         raise _fail("--watch lands every epoch as it ends; it takes no --epoch", BAD_INPUT)
@@ -334,7 +356,7 @@ def aggregate(
         raise _fail(str(exc), BAD_INPUT) from None
     err.print(f"sending from {sender.address} ({where})")
     submitter = Submitter(market.w3, market.oracle, sender, market.errors)
-    clients = [OracleNodeClient(u, timeout=settings.oracle_http_timeout) for u in urls]
+    clients = [OracleNodeClient(u, timeout=settings.http_timeout) for u in urls]
     aggregator = Aggregator(market, submitter, clients)
     try:
         if watch:
@@ -352,7 +374,7 @@ def aggregate(
     print(outcome.summary)
 
 
-def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
+def _aggregate_watch(aggregator: Aggregator, settings: AggregatorSettings) -> None:
     import threading
 
     def report(outcome: Outcome) -> None:
@@ -367,8 +389,8 @@ def _aggregate_watch(aggregator: Aggregator, settings: Settings) -> None:
         aggregator.watch(
             threading.Event(),
             report,
-            interval=settings.oracle_aggregate_interval,
-            delay=2 * settings.oracle_epoch_grace,
+            interval=settings.aggregate_interval,
+            delay=2 * settings.epoch_grace,
         )
 
 

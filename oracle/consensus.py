@@ -25,7 +25,6 @@ from eth_account.signers.local import LocalAccount
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError, to_checksum_address
 
-from backend.config import Settings
 from oracle.report import (
     Attestation,
     Domain,
@@ -36,6 +35,7 @@ from oracle.report import (
     report_digest,
     sign_report,
 )
+from oracle.settings import NodeSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,9 @@ class Tolerance:
     relative_bps: int = 500  # for gpuSeconds, mflopsPerJoule, gflops and prices
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Tolerance:
+    def from_settings(cls, settings: NodeSettings) -> Tolerance:
         return cls(
-            settings.oracle_tolerance_uptime_bps,
-            settings.oracle_tolerance_load_bps,
-            settings.oracle_tolerance_relative_bps,
+            settings.tolerance_uptime_bps, settings.tolerance_load_bps, settings.tolerance_relative_bps
         )
 
     def _relative(self, name: str, proposed: int, own: int) -> str | None:

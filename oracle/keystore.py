@@ -15,7 +15,8 @@ from eth_account.signers.local import LocalAccount
 
 from backend.chain.dev_accounts import dev_account
 from backend.chain.keystore import KeystoreError, load_account, read_password_file
-from backend.config import DEV_CHAIN_IDS, Settings
+from backend.chain.protocol import DEV_CHAIN_IDS
+from oracle.settings import AggregatorSettings, NodeSettings
 
 # Anvil dev accounts: 0 deploys, 1-5 trade in tests and the demo, 6-8 sign reports, 9 submits them.
 DEV_SENDER_INDEX = 9
@@ -36,13 +37,13 @@ def create_keystore(path: Path, password: str, *, overwrite: bool = False) -> st
     return account.address
 
 
-def keystore_password(settings: Settings, password_file: Path | None = None) -> str:
+def keystore_password(settings: NodeSettings, password_file: Path | None = None) -> str:
     """The password from a file (first line), else GPUHOURS_ORACLE_KEYSTORE_PASSWORD."""
-    path = password_file or settings.oracle_password_file
+    path = password_file or settings.password_file
     if path is not None:
         return read_password_file(path)
-    if settings.oracle_keystore_password is not None:
-        return settings.oracle_keystore_password.get_secret_value()
+    if settings.keystore_password is not None:
+        return settings.keystore_password.get_secret_value()
     raise KeystoreError(
         "no keystore password: set GPUHOURS_ORACLE_PASSWORD_FILE or "
         "GPUHOURS_ORACLE_KEYSTORE_PASSWORD, or pass --password-file"
@@ -50,25 +51,28 @@ def keystore_password(settings: Settings, password_file: Path | None = None) -> 
 
 
 def load_oracle_account(
-    settings: Settings, keystore: Path | None = None, password_file: Path | None = None
+    settings: NodeSettings, keystore: Path | None = None, password_file: Path | None = None
 ) -> LocalAccount:
-    path = keystore or settings.oracle_keystore
+    path = keystore or settings.keystore
     if path is None:
         raise KeystoreError("no keystore: set GPUHOURS_ORACLE_KEYSTORE or pass --keystore")
     return load_account(path, keystore_password(settings, password_file))
 
 
 def load_sender_account(
-    settings: Settings, chain_id: int, keystore: Path | None = None, password_file: Path | None = None
+    settings: AggregatorSettings,
+    chain_id: int,
+    keystore: Path | None = None,
+    password_file: Path | None = None,
 ) -> tuple[LocalAccount, str]:
     """The account that pays for report transactions, and a few words on where it came from.
 
     From a keystore when one is given or set; otherwise, on a development chain only, Anvil's dev
     account 9 (dev_account refuses every other chain).
     """
-    path = keystore or settings.oracle_sender_keystore
+    path = keystore or settings.sender_keystore
     if path is not None:
-        password_path = password_file or settings.oracle_sender_password_file
+        password_path = password_file or settings.sender_password_file
         if password_path is None:
             raise KeystoreError(
                 "no password for the sender keystore: pass --password-file or set "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
+from backend.chain.protocol import HOUR
 from oracle.aggregate import EpochInput, aggregate_epoch, epoch_bounds
 from oracle.consensus import OracleSigner, Tolerance, collect_signatures, propose
 from oracle.report import Domain, SignedReport
@@ -46,7 +47,7 @@ def _challenges(node: WatchedNode, epoch: int, oracle_index: int) -> list[Challe
     start, _ = epoch_bounds(epoch)
     outcomes = []
     for k in range(CHALLENGES_PER_HOUR):
-        at = start + k * 3600 // CHALLENGES_PER_HOUR + 60 + oracle_index
+        at = start + k * HOUR // CHALLENGES_PER_HOUR + 60 + oracle_index
         try:
             node.source.read_at(at)
         except SourceUnavailable:

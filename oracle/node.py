@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 
-from backend.config import Settings
-from oracle.aggregate import EPOCH_SECONDS, EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
+from backend.chain.protocol import EPOCH_SECONDS
+from oracle.aggregate import EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
 from oracle.client import AgentClient, AgentError
 from oracle.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
+from oracle.settings import NodeSettings
 from oracle.telemetry.sample import GpuSample
 from oracle.verifier import ChallengeOutcome, challenge
 
@@ -71,7 +72,7 @@ def next_challenge_size(
 class OracleNode:
     def __init__(
         self,
-        settings: Settings,
+        settings: NodeSettings,
         targets: Sequence[AgentTarget],
         *,
         client_factory: Callable[[str], AgentClient] | None = None,
@@ -80,7 +81,7 @@ class OracleNode:
         self.settings = settings
         self.targets = list(targets)
         self._clock = clock
-        factory = client_factory or (lambda url: AgentClient(url, timeout=settings.oracle_http_timeout))
+        factory = client_factory or (lambda url: AgentClient(url, timeout=settings.http_timeout))
         self._clients = {t.node_id: factory(t.url) for t in self.targets}
         self._logs = {t.node_id: _Log(gpu_count=t.gpu_count) for t in self.targets}
         # The polling loop writes the logs while an HTTP request reads them (oracle/node_api.py).
@@ -111,19 +112,19 @@ class OracleNode:
         s = self.settings
         node_log = self._logs[target.node_id]
         count = node_log.gpu_count or 1
-        smallest = min(s.oracle_challenge_n, node_log.max_challenge_n or s.oracle_challenge_n)
+        smallest = min(s.challenge_n, node_log.max_challenge_n or s.challenge_n)
         n = node_log.challenge_n or smallest
         outcome = challenge(
             self._clients[target.node_id],
             n,
-            rows=s.oracle_challenge_rows,
-            rounds=s.oracle_freivalds_rounds,
+            rows=s.challenge_rows,
+            rounds=s.freivalds_rounds,
             gpu=_unpredictable.randrange(count) if gpu is None else gpu,
             wall_clock=self._clock,
         )
         self._record_challenge(target, epoch, outcome)
         node_log.challenge_n = next_challenge_size(
-            n, outcome, smallest, node_log.max_challenge_n or smallest, s.oracle_challenge_seconds
+            n, outcome, smallest, node_log.max_challenge_n or smallest, s.challenge_seconds
         )
         log.info(
             "node %d: challenge n=%d %s (%s)",
@@ -170,7 +171,7 @@ class OracleNode:
     def report(self, epoch: int, marks: Sequence[MarkPrice] = ()) -> tuple[Report, list[EpochResult]]:
         results = self.attest(epoch)
         attestations = tuple(sorted((r.attestation for r in results), key=lambda a: a.node_id))
-        return Report(self.settings.oracle_signer_set, attestations, tuple(marks)), results
+        return Report(self.settings.signer_set, attestations, tuple(marks)), results
 
     def run_once(
         self,
@@ -197,9 +198,7 @@ class OracleNode:
                 self._record_challenge(
                     target,
                     epoch,
-                    ChallengeOutcome(
-                        self._clock(), self.settings.oracle_challenge_n, False, "agent unreachable"
-                    ),
+                    ChallengeOutcome(self._clock(), self.settings.challenge_n, False, "agent unreachable"),
                 )
 
     def watch(
@@ -222,12 +221,12 @@ class OracleNode:
         self.run(stop, sign_epoch, grace)
 
     def run(self, stop: threading.Event, on_epoch_end: Callable[[int], None], grace: float = 30.0) -> None:
-        """Poll every `oracle_poll_interval` and challenge at random times (on average
-        `oracle_challenges_per_epoch` an hour) until `stop`. Once an epoch has ended and `grace` seconds
+        """Poll every `poll_interval` and challenge at random times (on average
+        `challenges_per_epoch` an hour) until `stop`. Once an epoch has ended and `grace` seconds
         have passed for its last samples to arrive, call `on_epoch_end(epoch)`; that epoch's polls and
         challenges are forgotten afterwards, so whatever needs them must be computed there."""
         s = self.settings
-        rate = s.oracle_challenges_per_epoch / EPOCH_SECONDS
+        rate = s.challenges_per_epoch / EPOCH_SECONDS
         next_challenge = {t.node_id: self._clock() + _unpredictable.expovariate(rate) for t in self.targets}
         current = int(self._clock() // EPOCH_SECONDS)
         while not stop.is_set():
@@ -240,7 +239,7 @@ class OracleNode:
                 on_epoch_end(current)
                 self._forget_before(current + 1)
                 current += 1
-            stop.wait(s.oracle_poll_interval)
+            stop.wait(s.poll_interval)
 
     def _record_challenge(self, target: AgentTarget, epoch: int, outcome: ChallengeOutcome) -> None:
         with self._lock:

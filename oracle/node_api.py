@@ -24,6 +24,7 @@ from eth_utils import to_checksum_address
 from fastapi import Body, FastAPI, Path
 from fastapi.responses import JSONResponse
 
+from backend.chain.protocol import HOUR
 from oracle.aggregate import EpochResult, epoch_bounds
 from oracle.consensus import OracleSigner, Tolerance
 from oracle.node import OracleNode
@@ -48,7 +49,7 @@ class EpochViews:
         *,
         clock: Callable[[], float] = time.time,
         grace: float = 30.0,
-        max_age: float = 6 * 3600,
+        max_age: float = 6 * HOUR,
     ) -> None:
         self.node = node
         self._marks = marks

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from backend.chain import eip712
 from backend.chain.client import to_bytes32
@@ -44,14 +42,10 @@ REPORT_FIELDS = [
 ]
 
 
-def _type_string(name: str, fields: list[dict[str, str]]) -> str:
-    return f"{name}({','.join(f['type'] + ' ' + f['name'] for f in fields)})"
-
-
-ATTESTATION_TYPE = _type_string("Attestation", ATTESTATION_FIELDS)
-MARK_PRICE_TYPE = _type_string("MarkPrice", MARK_PRICE_FIELDS)
+ATTESTATION_TYPE = eip712.type_string("Attestation", ATTESTATION_FIELDS)
+MARK_PRICE_TYPE = eip712.type_string("MarkPrice", MARK_PRICE_FIELDS)
 # EIP-712: referenced struct types follow the primary type, sorted by name.
-REPORT_TYPE = _type_string("Report", REPORT_FIELDS) + ATTESTATION_TYPE + MARK_PRICE_TYPE
+REPORT_TYPE = eip712.type_string("Report", REPORT_FIELDS) + ATTESTATION_TYPE + MARK_PRICE_TYPE
 ATTESTATION_TYPEHASH = keccak(text=ATTESTATION_TYPE)
 MARK_PRICE_TYPEHASH = keccak(text=MARK_PRICE_TYPE)
 REPORT_TYPEHASH = keccak(text=REPORT_TYPE)
@@ -211,26 +205,16 @@ class Domain:
     verifying_contract: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": self.chain_id,
-            "verifyingContract": to_checksum_address(self.verifying_contract),
-        }
+        return eip712.domain(DOMAIN_NAME, DOMAIN_VERSION, self.chain_id, self.verifying_contract)
 
 
 def typed_data(report: Report, domain: Domain) -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": eip712.DOMAIN_FIELDS,
-            "Report": REPORT_FIELDS,
-            "Attestation": ATTESTATION_FIELDS,
-            "MarkPrice": MARK_PRICE_FIELDS,
-        },
-        "primaryType": "Report",
-        "domain": domain.as_dict(),
-        "message": report.message(),
-    }
+    return eip712.typed_data(
+        domain.as_dict(),
+        "Report",
+        {"Report": REPORT_FIELDS, "Attestation": ATTESTATION_FIELDS, "MarkPrice": MARK_PRICE_FIELDS},
+        report.message(),
+    )
 
 
 def report_digest(report: Report, domain: Domain) -> bytes:
@@ -240,14 +224,12 @@ def report_digest(report: Report, domain: Domain) -> bytes:
 
 def sign_report(report: Report, account: LocalAccount, domain: Domain) -> bytes:
     """65-byte signature (r ‖ s ‖ v) over the report's digest."""
-    signed = Account.sign_typed_data(account.key, full_message=typed_data(report, domain))
-    return bytes(signed.signature)
+    return eip712.sign(typed_data(report, domain), account)
 
 
 def recover_signer(report: Report, signature: bytes, domain: Domain) -> str:
     """The address that made `signature` over this report (checksummed)."""
-    signable = encode_typed_data(full_message=typed_data(report, domain))
-    return to_checksum_address(Account.recover_message(signable, signature=signature))
+    return eip712.recover(typed_data(report, domain), signature)
 
 
 @dataclass(frozen=True)

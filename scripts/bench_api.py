@@ -50,6 +50,7 @@ from backend.chain.anvil import free_port, start_anvil
 from backend.chain.client import Market
 from backend.chain.deploy import deploy
 from backend.chain.dev_accounts import dev_account
+from backend.chain.protocol import HOUR
 from backend.config import Settings
 from backend.db.models import (
     Attestation,
@@ -66,7 +67,6 @@ from backend.tasks.jobs import update_price_index
 from scripts.benchdoc import write_section
 
 CHAIN_ID = 31337
-HOUR = 3600
 ADMIN_PG = "postgresql://postgres@127.0.0.1:5432/test"
 PG_DB = "gpuhours_bench_api"
 
@@ -511,7 +511,7 @@ def main() -> None:
     settings = Settings()
     runs: dict[str, tuple[list[Result], list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, start_anvil(settings.node_modules) as anvil:
-        deployments_dir = deploy(settings, anvil.url, Path(tmp) / "deployments")
+        deployments_dir = deploy(anvil.url, Path(tmp) / "deployments")
         now = Market.connect(anvil.url, deployments_dir).w3.eth.get_block("latest")["timestamp"]
         for kind in kinds:
             url = fresh_store(kind, Path(tmp))

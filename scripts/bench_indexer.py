@@ -47,6 +47,7 @@ from backend.chain.deploy import deploy
 from backend.chain.deployments import load as load_deployment
 from backend.chain.dev_accounts import dev_account
 from backend.chain.orders import Order, OrderKind, sign_order, typed_data
+from backend.chain.protocol import HOUR
 from backend.config import Settings
 from backend.indexer.decode import INDEXED_CONTRACTS
 from backend.indexer.rpc import Rpc
@@ -55,7 +56,6 @@ from scripts.benchdoc import DOC, write_section
 
 CACHE = ROOT / ".cache" / "bench-indexer"
 CHAIN_ID = 31337
-HOUR = 3600
 USDC = 10**6
 PRICE = 10_000  # 0.01 USDC per GPU-hour: the renters' stablecoin lasts the whole run
 ANVIL_ARGS = ["--gas-limit", "2000000000", "--accounts", "20", "--prune-history"]
@@ -323,7 +323,7 @@ def open_chain(args: argparse.Namespace, stack: list) -> Chain:
         stack.append(anvil)
         print(f"generating ≥ {args.events:,} events on Anvil at {anvil.url}")
         started = time.perf_counter()
-        deploy(settings, anvil.url, deployments_dir)
+        deploy(anvil.url, deployments_dir)
         market = Market.connect(anvil.url, deployments_dir)
         capacities, expiry = setup_market(market)
         rpc = Rpc(anvil.url, timeout=120)

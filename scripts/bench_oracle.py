@@ -215,9 +215,9 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
 
 def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: int) -> dict:
     """Challenges answered by the real prover on GPU 0, read through the real telemetry source."""
-    from backend.config import get_settings
     from oracle.freivalds import ChallengeError
     from oracle.prover import Prover, select_backend
+    from oracle.settings import AgentSettings
     from oracle.telemetry import open_source
     from oracle.verifier import LocalAgent, challenge
 
@@ -226,7 +226,7 @@ def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: in
         raise ChallengeError(
             "no CUDA device for torch or CuPy here (--backend numpy measures the CPU instead)"
         )
-    with open_source(source_kind, get_settings()) as source:
+    with open_source(source_kind, AgentSettings()) as source:
         gpus = source.gpus()
         reads = 200
         cpu0 = time.process_time()

@@ -16,7 +16,8 @@ from eth_utils import keccak, to_bytes, to_checksum_address
 
 from backend.chain import deployments
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from backend.config import DEV_CHAIN_IDS, get_settings
+from backend.chain.protocol import DEV_CHAIN_IDS
+from backend.config import get_settings
 
 
 def create_address(sender: str, nonce: int) -> str:

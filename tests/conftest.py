@@ -30,8 +30,8 @@ def chain(settings, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def deployments_dir(settings, chain, tmp_path_factory) -> Path:
-    return deploy(settings, chain.url, tmp_path_factory.mktemp("deployments"))
+def deployments_dir(chain, tmp_path_factory) -> Path:
+    return deploy(chain.url, tmp_path_factory.mktemp("deployments"))
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from eth_utils import function_signature_to_4byte_selector
 
 from backend.chain import deployments, errors
 from backend.chain.client import from_bytes32, to_bytes32
+from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ErrorDecoder
-from backend.config import REPO_ROOT
 
 ABIS = {p.stem: json.loads(p.read_text()) for p in (REPO_ROOT / "deployments" / "abi").glob("*.json")}
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from backend.chain.anvil import free_port
-from backend.config import REPO_ROOT
+from backend.chain.deployments import REPO_ROOT
 
 
 def _gpuhours(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

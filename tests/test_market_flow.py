@@ -7,9 +7,8 @@ import json
 import pytest
 
 from backend.chain import errors
-from backend.chain.deployments import abi_hash
+from backend.chain.deployments import REPO_ROOT, abi_hash
 from backend.chain.orders import OrderKind, order_hash
-from backend.config import REPO_ROOT
 from tests.conftest import USDC, now, warp_to
 
 HOUR = 3600

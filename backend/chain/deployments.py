@@ -10,6 +10,10 @@ from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, Field
 
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_DIR = REPO_ROOT / "deployments"
+"""The repository's deployments/: <chainId>.json and abi/, where the deploy script writes by default."""
+
 CORE_CONTRACTS = ("MockUSDC", "Escrow", "GpuHours", "Exchange", "AttestationOracle", "Settlement")
 
 
@@ -53,12 +57,17 @@ def write(directory: Path, deployment: Deployment, abis: dict[str, list[dict[str
     return path
 
 
-def load(directory: Path, chain_id: int) -> tuple[Deployment, dict[str, list[dict[str, Any]]]]:
-    """Read a deployment and its ABIs, checking each ABI against the hash recorded at deploy time."""
+def read(directory: Path, chain_id: int) -> Deployment:
+    """Read <chainId>.json alone: addresses, for a process that calls no contract (an oracle node)."""
     path = directory / f"{chain_id}.json"
     if not path.exists():
         raise DeploymentError(f"no deployment for chain {chain_id} at {path}; deploy first")
-    deployment = Deployment.model_validate_json(path.read_text())
+    return Deployment.model_validate_json(path.read_text())
+
+
+def load(directory: Path, chain_id: int) -> tuple[Deployment, dict[str, list[dict[str, Any]]]]:
+    """Read a deployment and its ABIs, checking each ABI against the hash recorded at deploy time."""
+    deployment = read(directory, chain_id)
     abis = {}
     for name, deployed in deployment.contracts.items():
         abi = json.loads((directory / "abi" / f"{name}.json").read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from backend.config import DEV_CHAIN_IDS
+from backend.chain.protocol import DEV_CHAIN_IDS
 
 # Anvil's (and Hardhat's) published test mnemonic: public, funded only on local chains.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from enum import IntEnum
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from backend.chain import eip712
+from backend.chain.protocol import OrderKind
 
 DOMAIN_NAME = "gpuhours Exchange"
 DOMAIN_VERSION = "1"
@@ -25,12 +24,6 @@ ORDER_FIELDS = [
     {"name": "salt", "type": "uint256"},
     {"name": "counter", "type": "uint256"},
 ]
-
-
-class OrderKind(IntEnum):
-    PRIMARY_SELL = 0
-    SELL = 1
-    BUY = 2
 
 
 @dataclass(frozen=True)
@@ -96,20 +89,12 @@ class SignedOrder:
 
 
 def typed_data(order: Order, chain_id: int, exchange: str) -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": eip712.DOMAIN_FIELDS,
-            "Order": ORDER_FIELDS,
-        },
-        "primaryType": "Order",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(exchange),
-        },
-        "message": order.message(),
-    }
+    return eip712.typed_data(
+        eip712.domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, exchange),
+        "Order",
+        {"Order": ORDER_FIELDS},
+        order.message(),
+    )
 
 
 def order_hash(order: Order, chain_id: int, exchange: str) -> bytes:
@@ -120,5 +105,5 @@ def order_hash(order: Order, chain_id: int, exchange: str) -> bytes:
 def sign_order(order: Order, account: LocalAccount, chain_id: int, exchange: str) -> SignedOrder:
     if to_checksum_address(account.address) != order.maker:
         raise ValueError(f"order maker {order.maker} is not the signing account {account.address}")
-    signed = Account.sign_typed_data(account.key, full_message=typed_data(order, chain_id, exchange))
-    return SignedOrder(order, bytes(signed.signature), order_hash(order, chain_id, exchange))
+    full_message = typed_data(order, chain_id, exchange)
+    return SignedOrder(order, eip712.sign(full_message, account), eip712.digest(full_message))

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
+from backend.chain.protocol import CLOSE_REASONS, ORDER_KINDS
 from backend.db.types import U256, JSONDoc
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -31,10 +32,8 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 ADDRESS = 42
 HASH = 66
 
-#: GpuHours' CloseReason enum, by value.
-CLOSE_REASONS = ("none", "completed", "expired_unused", "provider_failed", "liquidated", "provider_cancelled")
-#: Exchange order kinds, by value.
-ORDER_KINDS = ("primary_sell", "sell", "buy")
+# The contracts' enums by value, as the store writes them (re-exported for the indexer and the API).
+__all__ = ["CLOSE_REASONS", "ORDER_KINDS"]
 
 
 def _u256(default: int | None = 0, **kw: Any) -> Any:

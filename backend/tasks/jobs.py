@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from backend.api.price_index import compute_price_index
+from backend.chain.protocol import EPOCH_SECONDS
 from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder, table_of
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
 from backend.indexer.run import Indexer
-
-EPOCH_SECONDS = 3600  # an attestation epoch is a unix hour
 
 
 def index_once(indexer: Indexer) -> dict[str, Any]:

@@ -24,12 +24,12 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ContractRevert
 from backend.chain.keystore import KeystoreError, load_account, read_password_file
-from backend.config import DEV_CHAIN_IDS, Settings
+from backend.chain.protocol import DEV_CHAIN_IDS, HOUR
+from backend.config import Settings
 from backend.db.models import Balance, Booking, Capacity, table_of
 
 log = logging.getLogger(__name__)
 
-HOUR = 3600
 #: Where GpuHours.terms(id) puts the delay: Terms(backing, slashPerGpuHour, maxDelay, ...).
 TERMS_MAX_DELAY = 2
 

@@ -17,12 +17,12 @@ from oracle.telemetry.sample import (
 from oracle.telemetry.source import TelemetrySource
 
 if TYPE_CHECKING:
-    from backend.config import Settings
+    from oracle.settings import AgentSettings
 
 SOURCES = ("nvml", "dcgm", "simulated")
 
 
-def open_source(kind: str, settings: Settings) -> TelemetrySource:
+def open_source(kind: str, settings: AgentSettings) -> TelemetrySource:
     """The source named `kind`, configured from the settings. Raises SourceUnavailable or ValueError."""
     if kind == "nvml":
         from oracle.telemetry.nvml import NvmlSource
@@ -31,14 +31,14 @@ def open_source(kind: str, settings: Settings) -> TelemetrySource:
     if kind == "dcgm":
         from oracle.telemetry.dcgm import DcgmSource
 
-        return DcgmSource(settings.oracle_dcgm_url, timeout=settings.oracle_http_timeout)
+        return DcgmSource(settings.dcgm_url, timeout=settings.http_timeout)
     if kind == "simulated":
         from oracle.telemetry.simulated import SimulatedGpuModel, SimulatedSource
 
         return SimulatedSource(
-            settings.oracle_sim_seed,
-            settings.oracle_sim_gpus,
-            SimulatedGpuModel(name=settings.oracle_sim_model),
+            settings.sim_seed,
+            settings.sim_gpus,
+            SimulatedGpuModel(name=settings.sim_model),
         )
     raise ValueError(f"unknown telemetry source {kind!r}; expected one of {', '.join(SOURCES)}")
 

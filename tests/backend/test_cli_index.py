@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from backend.config import REPO_ROOT
+from backend.chain.deployments import REPO_ROOT
 from backend.db.models import Checkpoint, IndexerLock, RawEvent, table_of
 from backend.db.session import make_engine
 

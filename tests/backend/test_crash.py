@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.config import REPO_ROOT
+from backend.chain.deployments import REPO_ROOT
 from backend.db.models import Checkpoint, RawEvent
 from tests.backend.conftest import assert_same_store, chain_logs, index_all, new_indexer, store_url
 from tests.backend.market_round import play_round

@@ -26,8 +26,8 @@ from fastapi import FastAPI
 
 from backend.chain.anvil import free_port
 from backend.chain.client import Market
+from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from backend.config import REPO_ROOT, Settings
 from oracle.agent import create_app as create_agent_app
 from oracle.aggregate import EPOCH_SECONDS, epoch_bounds
 from oracle.aggregator import Aggregator
@@ -38,6 +38,7 @@ from oracle.node_api import EpochViews, create_node_app
 from oracle.node_client import OracleNodeClient
 from oracle.prover import NumpyBackend, Prover
 from oracle.report import Domain, Report
+from oracle.settings import NodeSettings
 from oracle.submitter import Submitter
 from oracle.telemetry.simulated import SimulatedSource
 from tests.conftest import now, warp_to
@@ -46,11 +47,11 @@ GPUS = 2
 # Challenge timings on a shared test machine vary far more than the 5 % a production oracle
 # tolerates, so the relative fields (GFLOP/s, efficiency) are let through here; uptime and the
 # samples root are checked as in production.
-SETTINGS = Settings(
-    oracle_challenge_n=128,
-    oracle_challenge_rows=8,
-    oracle_freivalds_rounds=4,
-    oracle_tolerance_relative_bps=10_000,
+SETTINGS = NodeSettings(
+    challenge_n=128,
+    challenge_rows=8,
+    freivalds_rounds=4,
+    tolerance_relative_bps=10_000,
 )
 
 

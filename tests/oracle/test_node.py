@@ -9,7 +9,6 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 
 from backend.chain.anvil import free_port
-from backend.config import Settings
 from oracle.agent import create_app
 from oracle.aggregate import epoch_bounds
 from oracle.client import AgentClient
@@ -17,6 +16,7 @@ from oracle.consensus import OracleSigner, ThresholdNotMet, Tolerance, collect_s
 from oracle.node import AgentTarget, OracleNode, next_challenge_size
 from oracle.prover import NumpyBackend, Prover
 from oracle.report import Domain, recover_signer
+from oracle.settings import NodeSettings
 from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import ChallengeOutcome
 
@@ -24,7 +24,7 @@ EPOCH = 500_000
 START, END = epoch_bounds(EPOCH)
 NOW = END + 10.0
 DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
-SETTINGS = Settings(oracle_challenge_n=128, oracle_challenge_rows=8, oracle_freivalds_rounds=4)
+SETTINGS = NodeSettings(challenge_n=128, challenge_rows=8, freivalds_rounds=4)
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def agents():
         yield clients
 
 
-def make_node(agents, targets, settings: Settings = SETTINGS) -> OracleNode:
+def make_node(agents, targets, settings: NodeSettings = SETTINGS) -> OracleNode:
     def factory(url: str) -> AgentClient:
         if url in agents:
             return AgentClient("http://testserver", client=agents[url])
@@ -122,12 +122,12 @@ def test_challenge_sizes_follow_the_time_the_product_takes():
     assert grow(1024, outcome(True, 3.0), 512, 16384, 0.5) == 512  # too slow
     assert grow(1024, outcome(False, None), 512, 16384, 0.5) == 512  # failed: smaller, not below the floor
     assert grow(512, outcome(False, None), 512, 16384, 0.5) == 512
-    assert grow(1024, outcome(True, 0.01), 512, 16384, 0) == 512  # 0: always oracle_challenge_n
+    assert grow(1024, outcome(True, 0.01), 512, 16384, 0) == 512  # 0: always challenge_n
 
 
 def test_an_agent_gets_larger_challenges_up_to_what_it_accepts(agents):
     """The agents accept n <= 512 and advertise it; NumPy at these sizes is far under the target."""
-    settings = SETTINGS.model_copy(update={"oracle_challenge_n": 128, "oracle_challenge_seconds": 60.0})
+    settings = SETTINGS.model_copy(update={"challenge_n": 128, "challenge_seconds": 60.0})
     node = make_node(agents, [AgentTarget(1, "http://node1")], settings)
     target = node.targets[0]
     assert node.poll(target).ok

@@ -58,6 +58,7 @@ from backend.api.schemas.types import (
     Limit,
     Offset,
 )
+from backend.chain.protocol import HOUR
 from backend.db.models import Booking, Capacity, EscrowFunds, Node, table_of
 
 router = APIRouter(prefix="/capacities", tags=["capacities"])
@@ -69,7 +70,6 @@ funds = table_of(EscrowFunds)
 
 ASK_KINDS = ("primary_sell", "sell")
 NO_CAPACITY = documented({404: "not_found: no such capacity"})
-HOUR = 3600
 
 
 class SortKey(StrEnum):

@@ -27,6 +27,7 @@ from backend.api.schemas.types import AddressQuery, BigIntQuery, Limit, Offset
 from backend.api.wallet_tx import tx_json
 from backend.chain.client import Market
 from backend.chain.orders import DOMAIN_NAME, DOMAIN_VERSION, Order, OrderKind, order_hash
+from backend.chain.protocol import CAPACITY_STATUSES
 from backend.config import Settings
 from backend.db.models import ORDER_KINDS, SignedOrder
 
@@ -43,7 +44,6 @@ ERC1271_ABI = [
         "outputs": [{"name": "", "type": "bytes4"}],
     }
 ]
-CAPACITY_STATUS = ("none", "active", "cancelled", "closed")
 UINT128_MAX = 2**128 - 1
 INT64_MAX = 2**63 - 1  # the store's BIGINT expiry column
 State = Literal["open", "partially_filled", "filled", "cancelled", "expired", "withdrawn"]
@@ -158,7 +158,7 @@ def _check_chain(order: Order, digest: bytes, market: Market, now: int) -> None:
         raise ApiError(409, "order_filled", f"order {h} is filled ({filled} of {order.amount})")
 
     c = market.capacity(order.capacity_id)
-    state = CAPACITY_STATUS[c["status"]] if c["status"] < len(CAPACITY_STATUS) else str(c["status"])
+    state = CAPACITY_STATUSES[c["status"]] if c["status"] < len(CAPACITY_STATUSES) else str(c["status"])
     if state == "none":
         raise ApiError(400, "unknown_capacity", f"capacity {order.capacity_id} does not exist")
     if state != "active":

@@ -29,6 +29,15 @@ from backend.db.models import SignedOrder
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
 
+# EIP-2612, as OpenZeppelin's ERC20Permit (MockUSDC) hashes it.
+PERMIT_FIELDS: eip712.Fields = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
 _REVERT = documented(
     {409: "would_revert: the transaction would revert; `details.error` names the contract's error"}
 )
@@ -143,24 +152,15 @@ def approve(body: ApproveRequest, chain: ChainDep) -> dict[str, Any]:
 def permit(body: PermitRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     _, name, version, chain_id, contract, _, _ = market.usdc.functions.eip712Domain().call()
-    return {
-        "types": {
-            "EIP712Domain": eip712.DOMAIN_FIELDS,
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
-        "message": {
+    return eip712.typed_data(
+        eip712.domain(name, version, chain_id, contract),
+        "Permit",
+        {"Permit": PERMIT_FIELDS},
+        {
             "owner": body.owner,
             "spender": market.exchange.address,
             "value": body.value,
             "nonce": market.usdc.functions.nonces(body.owner).call(),
             "deadline": body.deadline,
         },
-    }
+    )

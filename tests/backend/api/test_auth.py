@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 
 from backend.api.siwe_verify import SiweMessage
 from backend.chain.client import Market
-from backend.config import REPO_ROOT
+from backend.chain.deployments import REPO_ROOT
 from tests.backend.api.conftest import API_DOMAIN
 
 WALLET_SOURCE = "test/utils/ERC1271Wallet.sol"
