@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from backend.chain.client import Market
 from backend.config import Settings
-from backend.db.session import engine_from_settings, migrate
+from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.rpc import Header, Rpc
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
@@ -93,17 +93,17 @@ class TaskContext:
 
     def expire_orders(self) -> int:
         now = self.chain_time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return jobs.expire_orders(conn, self.chain_id, now)
 
     def sla_watchdog(self) -> list[int]:
         now = self.chain_time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return jobs.sla_watchdog(conn, self.chain_id, now, self.settings.sla_stale_after)
 
     def price_index(self) -> int:
         now = self.chain_time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return jobs.update_price_index(conn, self.chain_id, now)
 
     def settle(self) -> dict[str, Any]:
