@@ -128,13 +128,16 @@ class Indexer:
         rpc_url: str | None = None,
         deployments_dir: Path | None = None,
         hook: EventHook | None = None,
+        stop: threading.Event | None = None,
     ) -> Indexer:
+        """`stop`: once set, RPC retries give up at once (the process is shutting down)."""
         rpc = Rpc(
             rpc_url or settings.rpc_url,
             timeout=settings.indexer_rpc_timeout,
             retries=settings.indexer_rpc_retries,
             backoff=settings.indexer_backoff,
             max_backoff=settings.indexer_max_backoff,
+            stop=stop,
         )
         try:
             chain_id = rpc.chain_id()
@@ -471,6 +474,8 @@ class Indexer:
                     reason = str(exc.orig) if isinstance(exc, OperationalError) else str(exc)
                     if once:
                         raise IndexerError(reason) from None
+                    if stop.is_set():
+                        break
                     log.error("indexing paused: %s", reason)
                     stop.wait(self.settings.indexer_poll_interval)
                     continue
