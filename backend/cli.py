@@ -171,6 +171,7 @@ def _serve(
     import uvicorn
 
     from backend.api.main import create_app
+    from backend.api.siwe_verify import accepted_domains
     from backend.db.session import engine_from_settings, migrate
     from backend.indexer.lock import redis_client
     from backend.tasks.context import TaskContext
@@ -192,7 +193,11 @@ def _serve(
             "tasks: Redis answers, so Celery runs them: celery -A backend.tasks.celery_app worker --beat"
         )
     host, port = host or settings.api_host, port or settings.api_port
+    # Sign-in follows where the API is served unless GPUHOURS_API_DOMAIN names the domain(s).
+    settings = settings.model_copy(update={"api_host": host, "api_port": port})
     console.print(f"[bold]API[/] at http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops it")
+    domains = accepted_domains(settings.api_domain, host, port)
+    console.print(f"Sign-In with Ethereum for {', '.join(domains)} (GPUHOURS_API_DOMAIN sets others)")
     try:
         uvicorn.run(
             create_app(settings, engine=engine),

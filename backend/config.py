@@ -90,8 +90,11 @@ class Settings(BaseSettings):
     # HTTP API (backend/api): `gpuhours serve`.
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
-    api_domain: str = Field(
-        "localhost:8000", description="the host[:port] Sign-In with Ethereum messages must name (EIP-4361)"
+    api_domain: str | None = Field(
+        None,
+        description="the host[:port] Sign-In with Ethereum messages must name (EIP-4361), several "
+        "comma-separated; unset: the host and port served on (on a loopback or all-interfaces host "
+        "both localhost:PORT and 127.0.0.1:PORT)",
     )
     api_nonce_ttl: float = Field(600.0, gt=0, description="seconds a sign-in nonce can be used")
     api_session_ttl: float = Field(24 * 3600.0, gt=0, description="seconds a bearer token lives")

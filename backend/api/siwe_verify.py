@@ -28,6 +28,30 @@ from backend.api.errors import ApiError
 STATEMENT = "Sign in to the gpuhours market."
 
 
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "::1", "::", "")  # noqa: S104 — names, not a bind
+
+
+def accepted_domains(api_domain: str | None, host: str, port: int) -> list[str]:
+    """The EIP-4361 domains (RFC 3986 authorities) a sign-in may name, the one to offer first.
+
+    `api_domain` when set (comma-separated for several); else the host and port served on, which is
+    what `gpuhours serve` prints. On a loopback or all-interfaces host a browser may say either
+    localhost or 127.0.0.1, so both are accepted; on port 80 also without the port, as browsers
+    write it."""
+    if api_domain:
+        return [d.strip() for d in api_domain.split(",") if d.strip()]
+    hosts = [host]
+    if host in _LOCAL_HOSTS:
+        hosts += ["127.0.0.1", "localhost"]
+    out: list[str] = []
+    for h in dict.fromkeys(x for x in hosts if x):
+        authority = f"[{h}]" if ":" in h else h
+        out.append(f"{authority}:{port}")
+        if port == 80:
+            out.append(authority)
+    return list(dict.fromkeys(out))
+
+
 def iso(t: float) -> str:
     """Unix seconds as EIP-4361 writes times: ISO 8601 UTC with milliseconds and Z."""
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

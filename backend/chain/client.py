@@ -23,6 +23,7 @@ from web3.types import TxParams, TxReceipt
 
 from backend.chain import deployments
 from backend.chain.errors import ContractRevert, ErrorDecoder
+from backend.chain.gas import with_margin
 from backend.chain.orders import Order, OrderKind, SignedOrder, sign_order
 
 MAX_UINT256 = 2**256 - 1
@@ -82,10 +83,12 @@ class Market:
     # ------------------------------------------------------------------ transactions
 
     def build_tx(self, sender: str, fn: ContractFunction) -> TxParams:
-        """The unsigned transaction {to, data, value, gas, chainId, ...} for `sender` to sign."""
+        """The unsigned transaction {to, data, value, gas, chainId, ...} for `sender` to sign; its gas
+        is the estimate with a margin (backend/chain/gas.py), since the state may change before it
+        is mined."""
         sender = to_checksum_address(sender)
         try:
-            return fn.build_transaction(
+            tx = fn.build_transaction(
                 {
                     "from": sender,
                     "chainId": self.chain_id,
@@ -94,6 +97,8 @@ class Market:
             )
         except ContractLogicError as exc:
             raise self.errors.decode(exc.data) from None
+        tx["gas"] = with_margin(int(tx["gas"]))
+        return tx
 
     def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
         """Sign and send; raise the decoded custom error if it would revert or did."""

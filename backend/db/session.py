@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -64,8 +65,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+#: Execution option naming how a SQLite transaction begins: DEFERRED (the default) or IMMEDIATE.
+SQLITE_BEGIN = "gpuhours_sqlite_begin"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get(SQLITE_BEGIN, 'DEFERRED')}")
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """`engine.begin()` for a transaction that writes: on SQLite it begins IMMEDIATE.
+
+    A deferred transaction that reads first holds a snapshot; once another connection commits a write,
+    SQLite cannot turn that snapshot into a write and answers "database is locked" at once, whatever
+    the busy timeout (SQLITE_BUSY_SNAPSHOT). Taking the write lock at BEGIN instead waits for the other
+    writer under the busy timeout, and then reads what it wrote. Reads stay deferred, so the API reads
+    while the indexer writes. PostgreSQL ignores the option."""
+    with engine.connect() as connection:
+        connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with connection.begin():
+            yield connection
 
 
 def engine_from_settings(settings: Settings) -> Engine:
@@ -81,7 +101,7 @@ def alembic_config() -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` with the Alembic migrations, in one transaction."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

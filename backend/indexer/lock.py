@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.config import Settings
 from backend.db.models import IndexerLock, table_of
+from backend.db.session import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class RowLock:
         now = time.time()
         t = self.table
         try:
-            with self.engine.begin() as conn:
+            with begin_write(self.engine) as conn:
                 taken = conn.execute(
                     update(t)
                     .where(t.c.name == self.name, (t.c.owner == self.owner) | (t.c.expires_at < now))
@@ -175,14 +176,14 @@ class RowLock:
         if conn is not None:
             renewed = conn.execute(stmt).rowcount
         else:
-            with self.engine.begin() as own:
+            with begin_write(self.engine) as own:
                 renewed = own.execute(stmt).rowcount
         if renewed != 1:
             raise LockLost(f"lost the database lock {self.name}: it expired and another writer took it")
 
     def release(self) -> None:
         t = self.table
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(delete(t).where(t.c.name == self.name, t.c.owner == self.owner))
 
     def holder(self) -> str | None:

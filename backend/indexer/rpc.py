@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,7 +131,10 @@ class RpcStats:
 
 class Rpc:
     """JSON-RPC over HTTP with retries: `retries` more attempts after the first, waiting `backoff`
-    seconds doubled each time (with jitter, at most `max_backoff`, or what Retry-After asks)."""
+    seconds doubled each time (with jitter, at most `max_backoff`, or what Retry-After asks).
+
+    Once `stop` is set, a wait between retries ends at once and the request gives up (RpcUnavailable),
+    so a process shutting down does not sit out the backoff of a node that is gone."""
 
     def __init__(
         self,
@@ -141,8 +145,10 @@ class Rpc:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
     ):
         self.url = url
+        self.stop = stop
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
         self.sleep = sleep
         self.stats = RpcStats()
@@ -167,6 +173,8 @@ class Rpc:
     def _with_retries(self, method: str, attempt: Callable[[], Any]) -> Any:
         delay = self.backoff
         for n in range(self.retries + 1):
+            if self.stop is not None and self.stop.is_set():
+                raise RpcUnavailable(f"{method} to {self.url} not sent: stopping")
             try:
                 return attempt()
             except _Transient as exc:
@@ -180,9 +188,15 @@ class Rpc:
                     "%s failed (%s); retry %d/%d in %.2f s", method, exc.reason, n + 1, self.retries, wait
                 )
                 self.stats.retries += 1
-                self.sleep(wait)
+                self._pause(wait)
                 delay = min(delay * 2, self.max_backoff)
         raise AssertionError("unreachable")
+
+    def _pause(self, seconds: float) -> None:
+        if self.stop is None:
+            self.sleep(seconds)
+        else:
+            self.stop.wait(seconds)  # the next attempt sees the stop and gives up
 
     def _post(self, payload: Any) -> Any:
         self.stats.requests += 1

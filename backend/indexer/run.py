@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from backend.chain import deployments
 from backend.config import Settings
 from backend.db.models import EVENT_TABLES, STATE_TABLES, Block, Checkpoint, Journal, RawEvent, table_of
-from backend.db.session import engine_from_settings, migrate
+from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.decode import INDEXED_CONTRACTS, Event, EventDecoder, checksum
 from backend.indexer.fetch import FetchError, Log, LogFetcher
 from backend.indexer.journal import Store, insert_rows, upsert_rows
@@ -128,13 +128,16 @@ class Indexer:
         rpc_url: str | None = None,
         deployments_dir: Path | None = None,
         hook: EventHook | None = None,
+        stop: threading.Event | None = None,
     ) -> Indexer:
+        """`stop`: once set, RPC retries give up at once (the process is shutting down)."""
         rpc = Rpc(
             rpc_url or settings.rpc_url,
             timeout=settings.indexer_rpc_timeout,
             retries=settings.indexer_rpc_retries,
             backoff=settings.indexer_backoff,
             max_backoff=settings.indexer_max_backoff,
+            stop=stop,
         )
         try:
             chain_id = rpc.chain_id()
@@ -165,7 +168,7 @@ class Indexer:
             )
         genesis = self._header(0).hash
         cp = table_of(Checkpoint)
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             row = conn.execute(select(cp).where(cp.c.chain_id == self.chain_id)).mappings().first()
             if row is not None:
                 if row["genesis_hash"] != genesis:
@@ -249,7 +252,7 @@ class Indexer:
             return TickResult("retry", head)
 
     def _roll_back(self, head: int, cp: tuple[int, str]) -> TickResult:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             fork = find_fork_point(conn, self.rpc, self.chain_id, head)
             if self.lock is not None:
                 self.lock.renew(conn)
@@ -344,7 +347,7 @@ class Indexer:
     ) -> int:
         raw = table_of(RawEvent)
         cpt = table_of(Checkpoint)
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             # Move the checkpoint first: a compare-and-set that also locks its row (PostgreSQL) or the
             # database (SQLite) until this batch commits, so a second writer waits, then finds it moved.
             moved = conn.execute(
@@ -471,6 +474,8 @@ class Indexer:
                     reason = str(exc.orig) if isinstance(exc, OperationalError) else str(exc)
                     if once:
                         raise IndexerError(reason) from None
+                    if stop.is_set():
+                        break
                     log.error("indexing paused: %s", reason)
                     stop.wait(self.settings.indexer_poll_interval)
                     continue
@@ -511,7 +516,7 @@ def _collector_paused() -> Iterator[None]:
 
 def reset(engine: Engine, chain_id: int) -> None:
     """Drop everything indexed for `chain_id`, in one transaction (the next run starts over)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         for model in (*STATE_TABLES, *EVENT_TABLES, RawEvent, Block, Journal, Checkpoint):
             table = table_of(model)
             conn.execute(delete(table).where(table.c.chain_id == chain_id))

@@ -5,13 +5,14 @@ contracts do."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from sqlalchemy import Engine
 
 from backend.chain.client import Market
 from backend.config import Settings
-from backend.db.session import engine_from_settings, migrate
+from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.rpc import Header, Rpc
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
@@ -30,6 +31,8 @@ class TaskContext:
         self._market: Market | None = None
         self._keeper: SettlementKeeper | None = None
         self._no_keeper: str | None = None
+        #: Set when the process shuts down: RPC retries of the indexer and the jobs give up at once.
+        self.stopping = threading.Event()
 
     @property
     def engine(self) -> Engine:
@@ -50,6 +53,7 @@ class TaskContext:
                 retries=s.indexer_rpc_retries,
                 backoff=s.indexer_backoff,
                 max_backoff=s.indexer_max_backoff,
+                stop=self.stopping,
             )
         return self._rpc
 
@@ -76,7 +80,9 @@ class TaskContext:
     def new_indexer(self) -> Indexer:
         """An indexer on this context's store, which the context has migrated already."""
         return Indexer.from_settings(
-            self.settings.model_copy(update={"db_auto_migrate": False}), engine=self.engine
+            self.settings.model_copy(update={"db_auto_migrate": False}),
+            engine=self.engine,
+            stop=self.stopping,
         )
 
     def index(self) -> dict[str, Any]:
@@ -93,17 +99,17 @@ class TaskContext:
 
     def expire_orders(self) -> int:
         now = self.chain_time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return jobs.expire_orders(conn, self.chain_id, now)
 
     def sla_watchdog(self) -> list[int]:
         now = self.chain_time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return jobs.sla_watchdog(conn, self.chain_id, now, self.settings.sla_stale_after)
 
     def price_index(self) -> int:
         now = self.chain_time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return jobs.update_price_index(conn, self.chain_id, now)
 
     def settle(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class InProcessTasks:
         """`start_over`: the indexer first drops what the store holds of this chain (a new dev chain)."""
         self.context = context
         self.start_over = start_over
-        self._stop = threading.Event()
+        self._stop = context.stopping  # also ends the RPC retries the indexer and the jobs are waiting out
         self._threads: list[threading.Thread] = []
         settings = context.settings
         self.jobs: list[tuple[str, float, Callable[[], Any]]] = [
@@ -49,6 +49,8 @@ class InProcessTasks:
             try:
                 indexer = self.context.new_indexer()
             except IndexerError as exc:
+                if self._stop.is_set():
+                    break
                 log.error("indexer cannot start: %s; trying again", exc)
                 self._stop.wait(max(settings.indexer_poll_interval, 5.0))
                 continue
@@ -56,6 +58,8 @@ class InProcessTasks:
             try:
                 indexer.run(wait_for_lock=True, stop=self._stop, start_over=start_over)
             except IndexerError as exc:
+                if self._stop.is_set():
+                    break
                 log.error("indexer stopped: %s; restarting", exc)
                 self._stop.wait(settings.indexer_poll_interval)
             finally:
@@ -71,5 +75,7 @@ class InProcessTasks:
                     try:
                         job()
                     except Exception:  # a failed job must not stop the others
+                        if self._stop.is_set():
+                            return  # failed because it was told to stop
                         log.exception("task %s failed; it runs again in %.0f s", name, every)
             self._stop.wait(max(0.0, min(due.values()) - time.monotonic()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import delete, update
 from sqlmodel import col
 
@@ -13,7 +13,7 @@ from backend.api import sessions
 from backend.api.deps import BearerDep, ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import SIGNED_IN, ApiError, documented
 from backend.api.schemas.auth import Me, NonceCreate, NoncePublic, SessionPublic, SignIn
-from backend.api.siwe_verify import STATEMENT, check_signature, iso, parse, prepare
+from backend.api.siwe_verify import STATEMENT, accepted_domains, check_signature, iso, parse, prepare
 from backend.config import Settings
 from backend.db.models import AuthNonce
 
@@ -28,15 +28,30 @@ AUTH_ERRORS = documented(
 )
 
 
-def _uri(settings: Settings) -> str:
-    host = settings.api_domain.split(":")[0]
-    scheme = "http" if host in ("localhost", "127.0.0.1", "[::1]") else "https"
-    return f"{scheme}://{settings.api_domain}"
+def _domains(settings: Settings) -> list[str]:
+    return accepted_domains(settings.api_domain, settings.api_host, settings.api_port)
+
+
+def _domain_for(request: Request, settings: Settings) -> str:
+    """The domain to offer: the one the client reached this server by, when it is accepted."""
+    domains = _domains(settings)
+    host = request.headers.get("host", "")
+    return host if host in domains else domains[0]
+
+
+def _uri(domain: str) -> str:
+    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
+    scheme = "http" if host in ("localhost", "127.0.0.1", "[::1]", "0.0.0.0") else "https"  # noqa: S104
+    return f"{scheme}://{domain}"
 
 
 @router.post("/nonce", response_model=NoncePublic, summary="A fresh sign-in nonce and the message fields")
 def new_nonce(
-    db: SessionDep, chain_id: ChainIdDep, settings: SettingsDep, body: NonceCreate | None = None
+    request: Request,
+    db: SessionDep,
+    chain_id: ChainIdDep,
+    settings: SettingsDep,
+    body: NonceCreate | None = None,
 ) -> NoncePublic:
     """The nonce is good for one sign-in within its lifetime. Put it, the domain, URI and chain id in
     an EIP-4361 message (or send `address` and sign the `message` returned) and post it to
@@ -48,13 +63,14 @@ def new_nonce(
     expires = now + settings.api_nonce_ttl
     db.add(AuthNonce(nonce=nonce, issued_at=now, expires_at=expires))
     db.commit()
-    uri = _uri(settings)
+    domain = _domain_for(request, settings)
+    uri = _uri(domain)
     message = None
     if body is not None and body.address is not None:
-        message = prepare(settings.api_domain, body.address, uri, chain_id, nonce, now, expires)
+        message = prepare(domain, body.address, uri, chain_id, nonce, now, expires)
     return NoncePublic(
         nonce=nonce,
-        domain=settings.api_domain,
+        domain=domain,
         uri=uri,
         chain_id=chain_id,
         statement=STATEMENT,
@@ -88,11 +104,13 @@ def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep)
     time bounds and the signature: an EOA's, or one the address's contract accepts through ERC-1271.
     The nonce is consumed in the same transaction that issues the token, so it signs in once."""
     message = parse(body.message)
-    if message.domain != settings.api_domain:
+    domains = _domains(settings)
+    if message.domain not in domains:
         raise ApiError(
             401,
             "wrong_domain",
-            f"the message is for {message.domain!r}; this server is {settings.api_domain!r}",
+            f"the message is for {message.domain!r}; this server signs in "
+            + " or ".join(repr(d) for d in domains),
         )
     if message.chain_id != chain.chain_id:
         raise ApiError(
@@ -104,7 +122,7 @@ def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep)
     problem = _nonce_problem(db.get(AuthNonce, message.nonce), message.nonce, now)
     if problem is not None:
         raise problem
-    check_signature(message, body.signature, settings.api_domain, message.nonce, chain.market.w3.provider)
+    check_signature(message, body.signature, message.domain, message.nonce, chain.market.w3.provider)
     # End the read: the UPDATE must open its own transaction, since SQLite cannot turn a read snapshot
     # that another writer has overtaken into a write.
     db.rollback()

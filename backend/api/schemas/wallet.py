@@ -17,6 +17,7 @@ from backend.api.schemas.types import (
     Uint256,
     json_integer,
 )
+from backend.chain.gas import describe_margin
 
 OrderHash = Annotated[Hash, Field(description="an order hash a maker posted")]
 
@@ -24,7 +25,9 @@ _TAKER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
 
 class UnsignedTx(BaseModel):
-    """What the wallet signs and sends: nothing here is signed by the API."""
+    """What the wallet signs and sends: nothing here is signed by the API. `gas` is the node's
+    estimate with a margin, so that what other transactions change before this one is mined does
+    not run it out of gas; unused gas is refunded."""
 
     model_config = ConfigDict(
         populate_by_name=True,
@@ -47,7 +50,9 @@ class UnsignedTx(BaseModel):
     to: str
     data: str
     value: int
-    gas: int
+    gas: int = Field(
+        description=f"gas limit: {describe_margin()}; a wallet may use it as is or estimate its own"
+    )
     chainId: int
     nonce: int
     maxFeePerGas: int | None = None

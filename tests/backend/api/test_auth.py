@@ -20,6 +20,7 @@ from backend.api.siwe_verify import SiweMessage
 from backend.chain.client import Market
 from backend.chain.deployments import REPO_ROOT
 from tests.backend.api.conftest import API_DOMAIN
+from tests.backend.serve_process import serve_process
 
 WALLET_SOURCE = "test/utils/ERC1271Wallet.sol"
 
@@ -218,3 +219,37 @@ def test_a_contract_wallet_signs_in_through_erc1271(serve, market, accounts, wal
     stranger = Account.create()
     signed = {"message": text, "signature": personal_sign(stranger, text)}
     assert error(api.post("/auth/verify", json=signed)) == (401, "bad_signature")
+
+
+def test_sign_in_at_the_address_the_server_prints(chain, deployments_dir, accounts, tmp_path):
+    """`gpuhours serve` with no GPUHOURS_API_DOMAIN: a wallet at the printed address signs in, and so does
+    one that reached it as localhost on the same port; another port is another site."""
+    signer = accounts[3]
+    with serve_process(chain.url, deployments_dir, tmp_path / "store.db", "--tasks", "off") as server:
+        url = server.printed_url()
+        server.wait_ready(url)
+        port = int(url.rsplit(":", 1)[1])
+        with httpx.Client(base_url=url, timeout=30) as api:
+            offered = api.post("/auth/nonce", json={"address": signer.address}).json()
+            assert offered["domain"] == url.removeprefix("http://") == f"127.0.0.1:{port}"
+            assert offered["uri"] == url
+            text = offered["message"]
+            verified = api.post(
+                "/auth/verify", json={"message": text, "signature": personal_sign(signer, text)}
+            )
+            assert verified.status_code == 200, verified.text
+
+            def verify(domain: str) -> httpx.Response:
+                text = siwe_text(signer.address, new_nonce(api), domain=domain, uri=f"http://{domain}")
+                return api.post(
+                    "/auth/verify", json={"message": text, "signature": personal_sign(signer, text)}
+                )
+
+            assert verify(f"localhost:{port}").status_code == 200
+            assert error(verify("localhost:8000" if port != 8000 else "localhost:8001")) == (
+                401,
+                "wrong_domain",
+            )
+        with httpx.Client(base_url=f"http://localhost:{port}", timeout=30) as api:
+            assert api.post("/auth/nonce").json()["domain"] == f"localhost:{port}"
+    assert f"Sign-In with Ethereum for 127.0.0.1:{port}, localhost:{port}" in server.output

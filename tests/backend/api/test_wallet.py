@@ -115,3 +115,27 @@ def test_batch_fill_and_bad_requests(serve, market, accounts, store):
     assert "taker" in reason and "is not an address" in reason and "amount" in reason
     too_much = api.post("/tx/fill", json={"taker": renter.address, "order_hash": order_hash, "amount": 6})
     assert too_much.json()["error"]["details"]["error"] == "InsufficientRemaining"
+
+
+def test_a_built_fill_still_lands_after_the_state_it_was_priced_on_changes(serve, market, accounts, store):
+    """The fill is priced while the renter already holds hours of the capacity (its balance slot is
+    written nonzero to nonzero); before it is sent, an operator moves those hours away, so the mint
+    writes a fresh slot (17,100 gas more). The gas the API put in the transaction must cover that."""
+    cap, _, order_hash = list_capacity(market, accounts, store)
+    api = serve()
+    renter, operator = accounts[3], accounts[5]
+    market.faucet(renter, 100 * USDC)
+    market.approve(renter, market.exchange.address)
+    market.send(renter, market.hours.functions.setApprovalForAll(operator.address, True))
+    first = api.post("/tx/fill", json={"taker": renter.address, "order_hash": order_hash, "amount": 2})
+    _send(market, renter, first.json())
+
+    tx = api.post("/tx/fill", json={"taker": renter.address, "order_hash": order_hash, "amount": 2}).json()
+    estimate = market.w3.eth.estimate_gas({"from": tx["from"], "to": tx["to"], "data": tx["data"]})
+    assert tx["gas"] == estimate + max(estimate // 4, 30_000)  # the margin UnsignedTx documents
+
+    move = market.hours.functions.safeTransferFrom(renter.address, operator.address, cap, 2, b"")
+    market.send(operator, move)
+    assert market.hours_of(renter.address, cap) == 0
+    _send(market, renter, tx)  # out of gas inside the mint when the limit is the bare estimate
+    assert market.hours_of(renter.address, cap) == 2

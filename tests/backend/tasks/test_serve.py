@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 
 from backend.chain.anvil import free_port
+from tests.backend.rpc_proxy import FaultyProxy
+from tests.backend.serve_process import serve_process
 from tests.conftest import USDC
 
 
@@ -53,3 +55,28 @@ def test_serve_indexes_in_process_without_redis(market, chain, deployments_dir, 
     assert checks.get("indexed") == head, output
     assert "tasks: indexer and periodic jobs in this process" in output
     assert proc.returncode == 0, output
+
+
+def test_ctrl_c_stops_serve_promptly_while_the_node_is_gone(chain, deployments_dir, tmp_path):
+    """The embedded default after its chain died (as the Anvil of `demo --serve` does on the same Ctrl-C):
+    the indexer and the jobs are retrying the node with backoff, and SIGINT still ends the process
+    within seconds, cleanly."""
+    with (
+        FaultyProxy(chain.url) as proxy,
+        serve_process(proxy.url, deployments_dir, tmp_path / "store.db", "--tasks", "inprocess") as server,
+    ):
+        url = server.printed_url()
+        server.wait_ready(url)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{url}/ready", timeout=5).json()["checks"].get("indexed") is None:
+            assert time.monotonic() < deadline, server.output
+            time.sleep(0.1)
+        proxy.faults, proxy.fault_every = ("reset",), 1  # every request dropped: the node is gone
+        while "retry 3/" not in server.output:  # well into the backoff
+            assert time.monotonic() < deadline, server.output
+            time.sleep(0.1)
+        before = len(server.output)
+        seconds = server.interrupt()
+    assert server.proc.returncode == 0, server.output
+    assert seconds < 10, f"{seconds:.1f} s to stop:\n{server.output}"
+    assert "Traceback" not in server.output[before:], server.output  # stopping is not a failure
