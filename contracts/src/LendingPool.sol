@@ -254,7 +254,11 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     function unitValue(uint256 capacityId, uint256 units, uint256 mark) public view returns (uint256) {
         Capacity memory c = _gpuHours.capacity(capacityId);
         if (c.status != CapacityStatus.Active || block.timestamp + maturityBuffer * HOUR >= c.end) return 0;
-        uint256 usable = Math.min(units, _gpuHours.usableUnits(capacityId));
+        // The usable hours are shared by every holder of the id, pledged or not: each unit counts for
+        // usable / circulating of one, so positions pledging the same id never count an hour twice.
+        uint256 circulating = _gpuHours.totalSupply(capacityId);
+        if (circulating == 0) return 0;
+        uint256 usable = Math.min(units, circulating).mulDiv(_gpuHours.usableUnits(capacityId), circulating);
         uint256 price = Math.min(mark, _gpuHours.terms(capacityId).backing);
         return (usable * price).mulDiv(_oracle.reliabilityBps(c.nodeId), BPS, Math.Rounding.Floor);
     }

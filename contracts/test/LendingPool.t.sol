@@ -154,7 +154,8 @@ contract LendingPoolTest is LendingFixtures {
     // ================================================================ valuation
 
     function _expected(uint256 units, uint256 mark) internal view returns (uint256) {
-        uint256 usable = Math.min(units, gpuHours.usableUnits(cap));
+        uint256 circulating = gpuHours.totalSupply(cap);
+        uint256 usable = Math.min(units, circulating) * gpuHours.usableUnits(cap) / circulating;
         return usable * Math.min(mark, BACKING) * oracle.reliabilityBps(nodeId) / 10_000;
     }
 
@@ -199,6 +200,23 @@ contract LendingPoolTest is LendingFixtures {
         vm.warp(_start(short) + 13 hours); // from here every hour left is booked
         assertEq(gpuHours.usableUnits(short), 0);
         assertEq(pool.unitValue(short, 100, BACKING), 0);
+    }
+
+    /// @dev The attack: two positions pledge units of one capacity whose node can deliver fewer hours
+    ///      than both hold. Each is valued at its share of the usable hours, never all of them.
+    function test_value_sharesUsableHoursAcrossPositions() public {
+        (uint64 node2, uint256 day) = _capacity(provider, 24, 0);
+        _buyPrimary(renter, day, 100, BACKING);
+        _buyPrimary(buyer, day, 92, BACKING); // all 8 × 24 sold
+        vm.warp(_start(day) + 12 hours); // 12 hours left: 96 GPU-hours usable of the 192 out
+        _attestNode(node2, uint64(block.timestamp / 1 hours) - 1);
+        assertEq(gpuHours.usableUnits(day), 96);
+        uint256 perUnit = BACKING * oracle.reliabilityBps(node2) / 10_000;
+        uint256 renters = pool.unitValue(day, 100, BACKING);
+        uint256 buyers = pool.unitValue(day, 92, BACKING);
+        assertEq(renters, 50 * BACKING * oracle.reliabilityBps(node2) / 10_000, "100 x 96 / 192");
+        assertEq(buyers, 46 * BACKING * oracle.reliabilityBps(node2) / 10_000, "92 x 96 / 192");
+        assertLe(renters + buyers, 96 * perUnit + 1, "together at most the usable hours");
     }
 
     function test_value_neverAttestedIsZero() public {

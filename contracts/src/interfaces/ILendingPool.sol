@@ -20,9 +20,12 @@ struct RateModel {
 ///
 ///         Valuation of a position, summed over its pledged capacities (at most {MAX_CAPACITIES}):
 ///
-///             value(id) = min(units, usableUnits(id)) × min(mark, backing(id)) × reliabilityBps(node) / 10,000
+///             value(id) = units × usable(id) / circulating(id) × min(mark, backing(id)) × reliabilityBps(node) / 10,000
 ///
-///         rounded down, where usableUnits is {IGpuHours-usableUnits}, mark is the oracle's mark of
+///         rounded down, where usable is {IGpuHours-usableUnits} and circulating {IGpuHours-totalSupply}
+///         (units above circulating count as circulating): the hours the node can still deliver are
+///         shared by every holder of the id, so two positions pledging units of one capacity never
+///         count the same hour twice. Mark is the oracle's mark of
 ///         the pool's class and reliabilityBps the node's attested reliability (0 for a node never
 ///         attested). A capacity that is not Active, or whose window ends within {maturityBuffer}
 ///         hours from now (or has ended), counts for 0: its units are about to expire and could not
