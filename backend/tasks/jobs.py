@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from backend.api.price_index import compute_price_index
 from backend.chain.protocol import EPOCH_SECONDS
 from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder, table_of
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
 from backend.indexer.run import Indexer
+from backend.market.price_index import compute_price_index
 
 
 def index_once(indexer: Indexer) -> dict[str, Any]:

@@ -20,8 +20,7 @@ from sqlmodel import col
 
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
 from backend.api.errors import SIGNED_IN, ApiError, documented
-from backend.api.order_state import ORDERS_WITH_STATE, as_order, so
-from backend.api.reads import checked_address, market_now, page_bounds
+from backend.api.reads import checked_address, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.schemas.types import AddressQuery, BigIntQuery, Limit, Offset
 from backend.api.wallet_tx import tx_json
@@ -30,6 +29,8 @@ from backend.chain.orders import DOMAIN_NAME, DOMAIN_VERSION, Order, OrderKind, 
 from backend.chain.protocol import CAPACITY_STATUSES
 from backend.config import Settings
 from backend.db.models import ORDER_KINDS, SignedOrder
+from backend.market.order_state import ORDERS_WITH_STATE, as_order, so
+from backend.market.templates import market_now
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 

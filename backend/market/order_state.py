@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from backend.api.reads import CHAIN_ID, NOW
 from backend.chain.orders import Order, OrderKind
 from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder, table_of
+from backend.market.templates import CHAIN_ID, NOW
 
 so = table_of(SignedOrder)
 os_ = table_of(OrderState)
@@ -37,7 +37,7 @@ def _dead_by_counter() -> ColumnElement[bool]:
 
 
 #: Every posted order of the chain with `filled`, `remaining` and `state` columns: a template over
-#: CHAIN_ID and NOW (see reads.py).
+#: CHAIN_ID and NOW (see templates.py).
 ORDERS_WITH_STATE = (
     select(
         so,
