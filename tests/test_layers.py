@@ -1,4 +1,6 @@
-"""Layers import only downward: backend/chain knows no settings and nothing else of the backend."""
+"""Layers import only downward: backend/chain knows no settings and nothing else of the backend; the
+market layer (backend/market) knows neither the API nor the tasks above it; the tasks never import the
+API."""
 
 from __future__ import annotations
 
@@ -37,3 +39,11 @@ def test_chain_layer_imports_nothing_of_the_backend_above_it() -> None:
 
 def test_the_oracle_uses_only_the_chain_layer_of_the_backend() -> None:
     assert reaching_into("oracle", ("backend.chain",), ("backend",)) == []
+
+
+def test_the_market_layer_imports_neither_the_api_nor_the_tasks() -> None:
+    assert reaching_into("backend/market", (), ("backend.api", "backend.tasks")) == []
+
+
+def test_tasks_never_import_the_api() -> None:
+    assert reaching_into("backend/tasks", (), ("backend.api",)) == []

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from backend.chain.errors import ContractRevert
+from backend.market.errors import MarketError, NotMaker, OrderConflict, OrderNotFound, OrderRejected
 
 
 class ApiError(Exception):
@@ -23,6 +24,20 @@ class ApiError(Exception):
         self.code = code
         self.reason = reason
         self.details = details
+
+
+#: The status each kind of the market's refusals is answered with.
+MARKET_STATUS: dict[type[MarketError], int] = {
+    OrderRejected: 400,
+    NotMaker: 403,
+    OrderNotFound: 404,
+    OrderConflict: 409,
+}
+
+
+def from_market(exc: MarketError) -> ApiError:
+    """The market's refusal as the API's error: same code and reason, the status of its kind."""
+    return ApiError(MARKET_STATUS[type(exc)], exc.code, exc.reason)
 
 
 def not_found(what: str, key: Any) -> ApiError:
@@ -90,6 +105,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.reason, **exc.details), status_code=exc.status)
+
+    @app.exception_handler(MarketError)
+    async def _market_error(request: Request, exc: MarketError) -> JSONResponse:
+        return await _api_error(request, from_market(exc))
 
     @app.exception_handler(ContractRevert)
     async def _revert(_: Request, exc: ContractRevert) -> JSONResponse:

@@ -1,37 +1,28 @@
-"""Pieces the market's read endpoints share: the market clock, page bounds, address parameters, a
-node's reliability as SQL expressions, and the bind parameters of the query templates.
-
-The market's queries are built once, at import, as templates over the bind parameters CHAIN_ID and
-NOW (and a few of their own), and executed with their values: building the correlated subqueries
-(best prices, order states, reliability) took longer in Python than the database took to run them,
-and a template built once is also found in SQLAlchemy's statement cache at once."""
+"""Pieces the market's read endpoints share: page bounds, address parameters, a node's reliability
+as SQL expressions. The bind parameters of the query templates and the market clock are the market
+layer's (backend/market/templates.py)."""
 
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from eth_utils import is_checksum_address, to_checksum_address
-from sqlalchemy import BigInteger, ColumnElement, Connection, bindparam, case, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, case, cast, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from backend.api.errors import ApiError
 from backend.chain.protocol import HOUR
 from backend.config import Settings
-from backend.db.models import Attestation, Block, Booking, Capacity, Parameter, table_of
+from backend.db.models import Attestation, Booking, Capacity, Parameter, table_of
 
 att = table_of(Attestation)
 bkg = table_of(Booking)
 cap = table_of(Capacity)
-blk = table_of(Block)
 param = table_of(Parameter)
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-
-CHAIN_ID = bindparam("chain_id", type_=BigInteger)
-NOW = bindparam("now", type_=BigInteger)
 
 
 class least(FunctionElement):  # named like the SQL function it renders
@@ -55,17 +46,6 @@ def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
     # SQLite's two-argument min() is NULL when either is.
     a, b = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"min(coalesce({a}, {b}), coalesce({b}, {a}))"
-
-
-def market_now(conn: Connection, chain_id: int) -> int:
-    """The market's clock: the later of the wall clock and the newest indexed block's timestamp.
-
-    Expiries and windows are judged by block time on chain; a chain whose clock runs ahead of ours
-    (a development chain moved forward) must not show orders the contracts would refuse as expired."""
-    head = conn.execute(
-        select(blk.c.timestamp).where(blk.c.chain_id == chain_id).order_by(blk.c.number.desc()).limit(1)
-    ).scalar()
-    return max(int(time.time()), int(head or 0))
 
 
 #: Items per page when the request does not say (or settings.api_page_max, when lower).

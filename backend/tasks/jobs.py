@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from backend.api.price_index import compute_price_index
 from backend.chain.protocol import EPOCH_SECONDS
 from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder, table_of
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
 from backend.indexer.run import Indexer
+from backend.market.order_state import OrderStatus
+from backend.market.price_index import compute_price_index
 
 
 def index_once(indexer: Indexer) -> dict[str, Any]:
@@ -30,8 +31,8 @@ def expire_orders(conn: Connection, chain_id: int, now: int) -> int:
     so = table_of(SignedOrder)
     return conn.execute(
         update(so)
-        .where(so.c.chain_id == chain_id, so.c.status == "open", so.c.expiry < now)
-        .values(status="expired", updated_at=time.time())
+        .where(so.c.chain_id == chain_id, so.c.status == OrderStatus.OPEN, so.c.expiry < now)
+        .values(status=OrderStatus.EXPIRED, updated_at=time.time())
     ).rowcount
 
 

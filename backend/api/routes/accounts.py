@@ -10,12 +10,13 @@ from sqlalchemy import Connection, and_, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import documented
-from backend.api.order_state import OPEN_ORDERS, so
-from backend.api.reads import checked_address, market_now, page_bounds
+from backend.api.reads import checked_address, page_bounds
 from backend.api.routes.prices import latest_marks
 from backend.api.schemas.accounts import BookingPage, BookingPublic, PositionPublic, Positions
 from backend.api.schemas.types import AddressPath, Limit, Offset
 from backend.db.models import Balance, Booking, Capacity, EscrowAccount, Node, table_of
+from backend.market.order_state import OPEN_ORDERS, so
+from backend.market.templates import market_now
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 

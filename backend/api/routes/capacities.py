@@ -26,13 +26,10 @@ from sqlalchemy import (
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import documented, not_found
-from backend.api.order_state import OPEN_ORDERS, so
 from backend.api.reads import (
-    CHAIN_ID,
     checked_address,
     epochs_attested,
     least,
-    market_now,
     page_bounds,
     reliability_bps,
 )
@@ -60,6 +57,8 @@ from backend.api.schemas.types import (
 )
 from backend.chain.protocol import HOUR
 from backend.db.models import Booking, Capacity, EscrowFunds, Node, table_of
+from backend.market.order_state import OPEN_ORDERS, so
+from backend.market.templates import CHAIN_ID, market_now
 
 router = APIRouter(prefix="/capacities", tags=["capacities"])
 
@@ -107,8 +106,8 @@ def _best(kind: str, descending: bool) -> ColumnElement[Any]:
 BEST_ASK = least(_best("primary_sell", False), _best("sell", False), type_=so.c.price.type)
 BEST_BID = _best("buy", True)
 
-#: Templates over CHAIN_ID and NOW (reads.py): capacities with their node, best prices and the node's
-#: reliability, one row each; the filters on price and reliability, over their own parameters.
+#: Templates over CHAIN_ID and NOW (market/templates.py): capacities with their node, best prices and
+#: the node's reliability, one row each; the filters on price and reliability, over their own parameters.
 CAPACITIES = (
     select(
         cap,

@@ -10,7 +10,6 @@ from sqlalchemy import and_, case, func, select
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import documented, not_found
 from backend.api.reads import (
-    CHAIN_ID,
     att,
     checked_address,
     epochs_attested,
@@ -30,6 +29,7 @@ from backend.api.schemas.nodes import (
 from backend.api.schemas.providers import NodeMetadataPublic
 from backend.api.schemas.types import AddressQuery, IdPath, Limit, Offset
 from backend.db.models import Capacity, Node, NodeHealth, NodeMetadata, Slash, table_of
+from backend.market.templates import CHAIN_ID
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])
 

@@ -11,11 +11,12 @@ from sqlalchemy import Connection, func, select
 
 from backend.api.deps import ChainIdDep, SessionDep, SettingsDep
 from backend.api.errors import documented, not_found
-from backend.api.price_index import compute_price_index, fill, fills_by_class, node
-from backend.api.reads import market_now, page_bounds
+from backend.api.reads import page_bounds
 from backend.api.schemas.prices import FillPage, FillPublic, PriceList, PricePublic
 from backend.api.schemas.types import Limit, Offset
 from backend.db.models import MarkPrice, PriceIndex, table_of
+from backend.market.price_index import compute_price_index, fill, fills_by_class, node
+from backend.market.templates import market_now
 
 router = APIRouter(prefix="/prices", tags=["prices"])
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 
 from backend.api.deps import ChainDep, SessionDep
 from backend.api.errors import ApiError, documented
-from backend.api.order_state import as_order
 from backend.api.schemas.wallet import (
     ActivateRequest,
     ApproveRequest,
@@ -26,6 +25,7 @@ from backend.api.wallet_tx import tx_json
 from backend.chain import eip712
 from backend.chain.orders import Order
 from backend.db.models import SignedOrder
+from backend.market.order_state import as_order
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
 

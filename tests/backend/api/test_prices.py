@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import insert
 
-from backend.api.price_index import compute_price_index
 from backend.db.models import PriceIndex, table_of
+from backend.market.price_index import compute_price_index
 from tests.backend.api.scenario import open_market
 from tests.backend.market_round import HOUR, PRICE, play_round
 from tests.conftest import now, warp_to

@@ -13,19 +13,47 @@ The first that applies wins. One SELECT serves a single order, a maker's orders 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from backend.api.reads import CHAIN_ID, NOW
 from backend.chain.orders import Order, OrderKind
-from backend.db.models import ORDER_KINDS, MakerCounter, OrderState, SignedOrder, table_of
+from backend.db import models
+from backend.db.models import ORDER_KINDS, MakerCounter, SignedOrder, table_of
+from backend.market.templates import CHAIN_ID, NOW
+
+
+class OrderStatus(StrEnum):
+    """A posted order's off-chain lifecycle, as stored in signed_order.status."""
+
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"  # the maker took it off the book through the API
+    EXPIRED = "expired"  # past its expiry, marked by the expiry task
+
+
+class PostedOrderState(StrEnum):
+    """A posted order's state now: its status joined with what the chain says (see above). Not the
+    store's `order_state` table (models.OrderState), which is the chain's half of it."""
+
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
 
 so = table_of(SignedOrder)
-os_ = table_of(OrderState)
+os_ = table_of(models.OrderState)
 mc = table_of(MakerCounter)
 
-FINAL = ("withdrawn", "cancelled", "filled", "expired")
+FINAL = (
+    PostedOrderState.WITHDRAWN,
+    PostedOrderState.CANCELLED,
+    PostedOrderState.FILLED,
+    PostedOrderState.EXPIRED,
+)
 
 
 def _filled() -> ColumnElement[Any]:
@@ -37,19 +65,19 @@ def _dead_by_counter() -> ColumnElement[bool]:
 
 
 #: Every posted order of the chain with `filled`, `remaining` and `state` columns: a template over
-#: CHAIN_ID and NOW (see reads.py).
+#: CHAIN_ID and NOW (see templates.py).
 ORDERS_WITH_STATE = (
     select(
         so,
         _filled().label("filled"),
         (so.c.amount - _filled()).label("remaining"),
         case(
-            (so.c.status == "withdrawn", "withdrawn"),
-            (or_(os_.c.cancelled.is_(True), _dead_by_counter()), "cancelled"),
-            (_filled() >= so.c.amount, "filled"),
-            (or_(so.c.status == "expired", so.c.expiry < NOW), "expired"),
-            (_filled() > 0, "partially_filled"),
-            else_="open",
+            (so.c.status == OrderStatus.WITHDRAWN, PostedOrderState.WITHDRAWN.value),
+            (or_(os_.c.cancelled.is_(True), _dead_by_counter()), PostedOrderState.CANCELLED.value),
+            (_filled() >= so.c.amount, PostedOrderState.FILLED.value),
+            (or_(so.c.status == OrderStatus.EXPIRED, so.c.expiry < NOW), PostedOrderState.EXPIRED.value),
+            (_filled() > 0, PostedOrderState.PARTIALLY_FILLED.value),
+            else_=PostedOrderState.OPEN.value,
         ).label("state"),
     )
     .select_from(
@@ -62,7 +90,7 @@ ORDERS_WITH_STATE = (
 
 #: Orders that can still be filled now: open or partially filled.
 OPEN_ORDERS = ORDERS_WITH_STATE.where(
-    so.c.status == "open",
+    so.c.status == OrderStatus.OPEN,
     so.c.expiry >= NOW,
     or_(os_.c.cancelled.is_(None), os_.c.cancelled.is_(False)),
     or_(mc.c.counter.is_(None), so.c.counter >= mc.c.counter),
