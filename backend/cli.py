@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import typer
 from rich.console import Console
@@ -55,13 +56,18 @@ def _demo(settings: Settings, rpc_url: str, serve_api: bool) -> None:
     market = Market.connect(rpc_url, directory)
     for name in ("MockUSDC", "Escrow", "GpuHours", "Exchange"):
         console.print(f"  {name:<9} {market.deployment.address(name)}")
-    from backend.demo import run_round
+    from backend.demo import post_open_orders, run_round
 
-    run_round(market, console)
+    round_ = run_round(market, console)
     console.print(
         f"[bold green]Market round complete.[/] Deployment: {directory / f'{market.chain_id}.json'}"
     )
     if serve_api:
+        # The round's open orders go on the book over HTTP once the API below answers.
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        threading.Thread(
+            target=post_open_orders, args=(round_.open_orders, api_url, console), daemon=True
+        ).start()
         # This Anvil's chain is new: what the store holds of an earlier chain 31337 goes first.
         _serve(
             settings.model_copy(update={"rpc_url": rpc_url, "deployments_dir": directory}),

@@ -8,9 +8,12 @@ signed transaction on Anvil.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import httpx
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
@@ -18,7 +21,7 @@ from web3.types import RPCEndpoint, TxReceipt
 
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from backend.chain.orders import OrderKind
+from backend.chain.orders import OrderKind, SignedOrder
 from backend.chain.protocol import CAPACITY_STATUSES, HOUR
 from oracle.local import WatchedNode, attest_epoch
 from oracle.report import Domain
@@ -34,6 +37,7 @@ class Round:
     market: Market
     console: Console
     gas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    open_orders: list[SignedOrder] = field(default_factory=list)
 
     def step(self, text: str) -> None:
         self.console.print(f"  [green]✓[/] {text}")
@@ -115,6 +119,7 @@ def run_round(market: Market, console: Console) -> Round:
     r.step("provider-2 withdrew its returned bond")
 
     _oracle_and_settlement(r, n1, b1, start)
+    _leave_open_orders(r, acct, c1)
     _summary(r, acct, {c1: "H100 #" + str(c1), c2: "A100 #" + str(c2)})
     return r
 
@@ -154,6 +159,46 @@ def _oracle_and_settlement(r: Round, node_id: int, booking_id: int, start: int) 
         f"{usd(e['slashed'])} slashed from the bond"
     )
     r.step(f"node {node_id} reliability: {m.oracle.functions.reliabilityBps(node_id).call() / 100:.2f} %")
+
+
+def _leave_open_orders(r: Round, acct: dict[str, LocalAccount], capacity: int) -> None:
+    """Sign the orders the round leaves for sale: the rest of provider-1's hours, a resale and a bid,
+    expiring a day after the chain's clock (which the fast-forward left hours ahead of the wall's)."""
+    m = r.market
+    now = m.w3.eth.get_block("latest")["timestamp"]
+    expiry = now + 24 * HOUR
+    r.open_orders = [
+        m.sign(acct["provider-1"], OrderKind.PRIMARY_SELL, capacity, 64, 2_200_000, expiry),
+        m.sign(acct["renter-3"], OrderKind.SELL, capacity, 16, 2_500_000, expiry),
+        m.sign(acct["renter-1"], OrderKind.BUY, capacity, 8, 1_900_000, expiry),
+    ]
+    ahead = (now - time.time()) / HOUR
+    r.step(
+        f"signed open orders on capacity {capacity}: 64 H100-hours at $2.20, a resale of 16 at $2.50, a bid "
+        f"for 8 at $1.90; they expire a day after the chain's clock, which now runs {ahead:.1f} h ahead of "
+        "yours: sign expiries from the chain's time (the latest block's timestamp)"
+    )
+
+
+def post_open_orders(orders: list[SignedOrder], api_url: str, console: Console, wait: float = 120.0) -> None:
+    """Once the API at `api_url` is ready, post `orders` to its book, as any client would."""
+    deadline = time.monotonic() + wait
+    with httpx.Client(base_url=api_url, timeout=10.0) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get("/ready").status_code == 200:
+                    break
+            time.sleep(0.5)
+        else:
+            console.print(f"[yellow]the API at {api_url} was not ready; the open orders were not posted[/]")
+            return
+        for signed in orders:
+            body = {**signed.order.message(), "signature": "0x" + signed.signature.hex()}
+            answer = client.post("/orders", json=body)
+            if answer.status_code != 201:
+                console.print(f"[yellow]POST /orders answered {answer.status_code}: {answer.text}[/]")
+                return
+    console.print(f"[green]✓[/] {len(orders)} open orders posted: GET {api_url}/orders shows them")
 
 
 def _warp(m: Market, timestamp: int) -> None:

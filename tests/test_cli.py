@@ -91,6 +91,12 @@ def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
                 pass
             time.sleep(0.2)
         ready = checks.get("lag_blocks") == 0
+        orders: dict = {}
+        while ready and time.monotonic() < deadline:  # the demo posts its open orders once the API answers
+            orders = httpx.get(f"{url}/orders", timeout=10).json()
+            if orders["total"] == 3:
+                break
+            time.sleep(0.2)
         if ready:
             capacities = httpx.get(f"{url}/capacities?status=any", timeout=10).json()
             prices = {p["gpu_class"]: p for p in httpx.get(f"{url}/prices", timeout=10).json()["items"]}
@@ -99,6 +105,15 @@ def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
         output, _ = proc.communicate(timeout=60)
     assert ready, output
     assert "Market round complete." in output and "tasks: indexer and periodic jobs in this process" in output
+    # The market is left with orders on it: the rest of the H100 hours, a resale and a bid.
+    assert sorted((o["kind"], o["order"]["price"], o["state"]) for o in orders["items"]) == [
+        ("buy", "1900000", "open"),
+        ("primary_sell", "2200000", "open"),
+        ("sell", "2500000", "open"),
+    ], orders
+    h100 = next(c for c in capacities["items"] if c["node"]["gpu_model"] == "H100-SXM5-80GB")
+    assert (h100["best_ask"], h100["best_bid"]) == (2_200_000, 1_900_000)
+    assert "ahead of yours" in output
     assert capacities["total"] == 2
     assert {c["node"]["gpu_model"] for c in capacities["items"]} == {"H100-SXM5-80GB", "A100-SXM4-80GB"}
     # The last H100 fill was renter-1's resale at $2.60; the A100s sold at $1.40.
