@@ -9,24 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_account.types import TransactionDictType
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
 from backend.chain import deployments
-from backend.chain.errors import ContractRevert, ErrorDecoder
-from backend.chain.gas import with_margin
+from backend.chain.errors import ErrorDecoder
 from backend.chain.orders import Order, OrderKind, SignedOrder, sign_order
+from backend.chain.sender import Sender
 
 MAX_UINT256 = 2**256 - 1
+#: Attempts at each transaction Market.send makes within its timeout, each with higher fees.
+SEND_ATTEMPTS = 3
 
 
 def to_bytes32(text: str) -> bytes:
@@ -64,6 +64,9 @@ class Market:
         self.chain_id = deployment.chain_id
         self.timeout = timeout
         self.errors = ErrorDecoder(abis.values())
+        self.sender = Sender(
+            w3, self.errors, self.chain_id, receipt_timeout=timeout / SEND_ATTEMPTS, attempts=SEND_ATTEMPTS
+        )
         self.usdc = self._contract("MockUSDC", abis)
         self.escrow = self._contract("Escrow", abis)
         self.hours = self._contract("GpuHours", abis)
@@ -86,40 +89,12 @@ class Market:
         """The unsigned transaction {to, data, value, gas, chainId, ...} for `sender` to sign; its gas
         is the estimate with a margin (backend/chain/gas.py), since the state may change before it
         is mined."""
-        sender = to_checksum_address(sender)
-        try:
-            tx = fn.build_transaction(
-                {
-                    "from": sender,
-                    "chainId": self.chain_id,
-                    "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
-                }
-            )
-        except ContractLogicError as exc:
-            raise self.errors.decode(exc.data) from None
-        tx["gas"] = with_margin(int(tx["gas"]))
-        return tx
+        return self.sender.build(sender, fn)
 
     def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
-        """Sign and send; raise the decoded custom error if it would revert or did."""
-        tx = self.build_tx(account.address, fn)
-        # web3's TxParams is a TypedDict; eth-account declares a plain dict of the same values
-        signed = account.sign_transaction(cast(TransactionDictType, tx))
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
-        if receipt["status"] != 1:
-            raise self._replay(tx, receipt)
-        return receipt
-
-    def _replay(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert:
-        try:
-            call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["data"]}
-            if "value" in tx:
-                call["value"] = tx["value"]
-            self.w3.eth.call(call, receipt["blockNumber"])
-        except ContractLogicError as exc:
-            return self.errors.decode(exc.data)
-        return self.errors.decode(None)
+        """Sign and send; raise the decoded custom error if it would revert or did. A transaction not
+        mined within a third of the timeout is replaced with higher fees (backend/chain/sender.py)."""
+        return self.sender.send(account, fn)
 
     def events(self, receipt: TxReceipt, contract: Contract, name: str) -> list[dict[str, Any]]:
         event = getattr(contract.events, name)()

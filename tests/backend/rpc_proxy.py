@@ -1,6 +1,7 @@
 """A real HTTP JSON-RPC proxy on 127.0.0.1 in front of Anvil that misbehaves like public nodes do:
 eth_getLogs range limits (in three providers' wordings), HTTP 429 and 5xx, rate-limit errors, answers
-that never come (timeouts) and dropped connections."""
+that never come (timeouts) and dropped connections; `intercept` lets a test answer a call itself
+(swallow a transaction, act on the chain before passing one on)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -25,12 +27,14 @@ class FaultyProxy:
         fault_every: int = 0,
         faults: tuple[str, ...] = TRANSIENT_FAULTS,
         delay: float = 0.8,
+        intercept: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     ):
         self.upstream = upstream
         self.max_range = max_range
         self.fault_every = fault_every
         self.faults = faults
         self.delay = delay
+        self.intercept = intercept  # a call -> its JSON-RPC response, or None to pass it on
         self.counts: Counter[str] = Counter()
         self._n = 0
         self._range_n = 0
@@ -133,6 +137,11 @@ class FaultyProxy:
                 body = errors if isinstance(payload, list) else errors[0]
                 self._send(handler, 200, json.dumps(body).encode(), "application/json")
                 return
+        if isinstance(payload, dict) and self.intercept is not None:
+            answer = self.intercept(payload)
+            if answer is not None:
+                self._send(handler, 200, json.dumps(answer).encode(), "application/json")
+                return
         if isinstance(payload, dict):
             error = self._range_error(payload)
             if error is not None:
@@ -143,6 +152,11 @@ class FaultyProxy:
             self.upstream, data=raw, timeout=30, headers={"Content-Type": "application/json"}
         )
         self._send(handler, upstream.status_code, upstream.content, "application/json")
+
+    def upstream_call(self, method: str, params: list[Any], call_id: Any = 1) -> dict[str, Any]:
+        """Call the node behind the proxy directly (from an intercept); its JSON-RPC response."""
+        body = {"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}
+        return requests.post(self.upstream, json=body, timeout=30).json()
 
     @staticmethod
     def _send(
