@@ -105,43 +105,41 @@ contract HourBookFuzzTest is Fixtures {
 
     /// @dev Over 40 words (1,280 hours), so the split reads three 512-hour totals slots.
     function testFuzz_split_matchesNaiveSums(uint256 limit, uint256 seed) public {
-        limit = bound(limit, 1, 255);
-        HourBookHarness book = new HourBookHarness();
-        uint256 span = 40 * 32;
-        uint256[] memory model = new uint256[](span);
-        for (uint256 k; k < BOOKINGS; ++k) {
-            (uint256 first, uint256 count, uint256 gpus) = _draw(seed, k, span, limit);
-            (bool fits,) = _fits(model, first, count, gpus, limit);
-            if (!fits) continue;
-            book.book(first, count, gpus, limit);
-            for (uint256 h = first; h < first + count; ++h) {
-                model[h] += gpus;
-            }
-        }
+        (HourBookHarness book, uint256[] memory model) = _bookAtRandom(bound(limit, 1, 255), seed, false);
         _assertSplits(book, model, seed);
     }
 
     /// @dev Bookings given back in part (an early end frees a booking's last hours): every hour and
     ///      every split, word totals included, follow the model.
     function testFuzz_unbook_matchesNaiveSums(uint256 limit, uint256 seed) public {
-        limit = bound(limit, 1, 255);
-        HourBookHarness book = new HourBookHarness();
-        uint256 span = 40 * 32;
-        uint256[] memory model = new uint256[](span);
+        (HourBookHarness book, uint256[] memory model) = _bookAtRandom(bound(limit, 1, 255), seed, true);
+        _assertSplits(book, model, seed);
+        for (uint256 h; h < model.length; ++h) {
+            assertEq(book.at(h), model[h], "booked hour");
+        }
+    }
+
+    /// @dev Random bookings that fit over 40 words, each giving back a random tail when `giveBack`;
+    ///      returns the book and the per-hour model of what it holds.
+    function _bookAtRandom(uint256 limit, uint256 seed, bool giveBack)
+        internal
+        returns (HourBookHarness book, uint256[] memory model)
+    {
+        book = new HourBookHarness();
+        model = new uint256[](40 * 32);
         for (uint256 k; k < BOOKINGS; ++k) {
-            (uint256 first, uint256 count, uint256 gpus) = _draw(seed, k, span, limit);
+            (uint256 first, uint256 count, uint256 gpus) = _draw(seed, k, model.length, limit);
             (bool fits,) = _fits(model, first, count, gpus, limit);
             if (!fits) continue;
             book.book(first, count, gpus, limit);
-            uint256 back = uint256(keccak256(abi.encode(seed, k, "back"))) % (count + 1);
-            book.unbook(first + count - back, back, gpus);
+            uint256 back;
+            if (giveBack) {
+                back = uint256(keccak256(abi.encode(seed, k, "back"))) % (count + 1);
+                book.unbook(first + count - back, back, gpus);
+            }
             for (uint256 h = first; h < first + count - back; ++h) {
                 model[h] += gpus;
             }
-        }
-        _assertSplits(book, model, seed);
-        for (uint256 h; h < span; ++h) {
-            assertEq(book.at(h), model[h], "booked hour");
         }
     }
 
