@@ -53,6 +53,14 @@ def accounts(market):
     return [dev_account(i, market.chain_id) for i in range(6)]
 
 
+def fund(market: Market, accounts, amount: int) -> None:
+    """Each account gets `amount` from the dev faucet and lets the exchange and the escrow spend it."""
+    for account in accounts:
+        market.faucet(account, amount)
+        market.approve(account, market.exchange.address)
+        market.approve(account, market.escrow.address)
+
+
 def warp_to(market: Market, timestamp: int) -> None:
     market.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
     market.w3.provider.make_request("evm_mine", [])

@@ -9,7 +9,7 @@ import pytest
 from backend.chain import errors
 from backend.chain.deployments import REPO_ROOT, abi_hash
 from backend.chain.orders import OrderKind, order_hash
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 HOUR = 3600
 PRICE = 2_100_000  # 2.10 USDC per GPU-hour
@@ -23,10 +23,7 @@ def _next_hour(t: int) -> int:
 def setup(market, accounts):
     """Provider 1 has an 8-GPU node and a 48-hour window starting next hour; renters are funded."""
     provider = accounts[1]
-    for account in accounts[1:]:
-        market.faucet(account, 100_000 * USDC)
-        market.approve(account, market.exchange.address)
-        market.approve(account, market.escrow.address)
+    fund(market, accounts[1:], 100_000 * USDC)
     node = market.register_node(provider, "H100-SXM5-80GB", 8, 80, "eu-west", "NVLink", ["GPU-a", "GPU-b"])
     start = _next_hour(now(market))
     bond = 8 * 48 * market.min_bond_per_unit()

@@ -31,7 +31,7 @@ from backend.db.models import (
     MarkPrice as MarkPriceRow,
 )
 from oracle.report import Attestation, Domain, MarkPrice, Report, gpu_class_id, sign_report
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 HOUR = 3600
 PRICE = 2_100_000
@@ -89,10 +89,7 @@ def play_round(market: Market) -> Round:
     acc = [dev_account(i, market.chain_id) for i in range(11)]
     p1, p2, r3, r4, r5, keeper = acc[1], acc[2], acc[3], acc[4], acc[5], acc[9]
     rnd = Round(accounts=acc)
-    for a in (p1, p2, r3, r4, r5):
-        market.faucet(a, 100_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
+    fund(market, (p1, p2, r3, r4, r5), 100_000 * USDC)
     market.send(p1, market.escrow.functions.setRevenueSplit([(p1.address, 8_000), (acc[10].address, 2_000)]))
 
     node1 = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1", "GPU-2"])
@@ -225,10 +222,7 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
 def sell_hours(market: Market, provider: Any, renter: Any, units: int, price: int) -> tuple[int, int]:
     """A registered node, a two-hour capacity starting next hour, and `units` of it sold to `renter`
     at `price`; returns (capacity id, window start)."""
-    for a in (provider, renter):
-        market.faucet(a, 1_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
+    fund(market, (provider, renter), 1_000 * USDC)
     node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
     start = now(market) - now(market) % HOUR + HOUR
     cap = market.create_capacity(

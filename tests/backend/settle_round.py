@@ -12,7 +12,7 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from oracle.report import Attestation, Domain, Report, sign_report
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 HOUR = 3600
 PRICE = 2_000_000  # also each unit's backing: primary sales carry no premium
@@ -71,10 +71,7 @@ def attest(market: Market, epoch: int, uptimes: dict[int, int]) -> None:
 def play_settle_round(market: Market) -> SettleRound:
     acc = [dev_account(i, market.chain_id) for i in range(6)]
     p1, p2, r3, r4, r5 = acc[1], acc[2], acc[3], acc[4], acc[5]
-    for a in (p1, p2, r3, r4, r5):
-        market.faucet(a, 10_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
+    fund(market, (p1, p2, r3, r4, r5), 10_000 * USDC)
     node_ok = market.register_node(p1, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-ok"])
     node_bad = market.register_node(p2, "H100-SXM5-80GB", 2, 80, "us-east", "NVLink", ["GPU-bad"])
     start = now(market) - now(market) % HOUR + HOUR

@@ -14,7 +14,7 @@ from oracle.local import WatchedNode, attest_epoch
 from oracle.report import Domain
 from oracle.submitter import Submitter
 from oracle.telemetry.simulated import SimulatedSource
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 GPUS, HOURS, PRICE = 2, 3, 2_000_000
 
@@ -22,10 +22,7 @@ GPUS, HOURS, PRICE = 2, 3, 2_000_000
 @pytest.fixture
 def round_setup(market, accounts):
     provider_ok, provider_bad, renter_a, renter_b = accounts[1], accounts[2], accounts[3], accounts[4]
-    for a in accounts[1:5]:
-        market.faucet(a, 10_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
+    fund(market, accounts[1:5], 10_000 * USDC)
     start = now(market) - now(market) % EPOCH_SECONDS + EPOCH_SECONDS
     bond = GPUS * HOURS * market.min_bond_per_unit() * 100  # room to slash
     caps, bookings = {}, {}

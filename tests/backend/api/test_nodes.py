@@ -8,7 +8,7 @@ from backend.chain.dev_accounts import dev_account
 from backend.chain.orders import OrderKind
 from backend.db.models import NodeHealth, NodeMetadata, Slash, table_of
 from tests.backend.market_round import HOUR, PRICE, play_round, submit_report
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 UPTIMES = (10_000, 5_000, 4_000)  # what play_round's oracle attests for node 1, epoch by epoch
 STEP = 2 ** (-1 / 168)  # the oracle's reliability weight per epoch of age
@@ -130,10 +130,7 @@ def test_an_hour_meets_the_sla_only_with_the_booked_gpu_seconds(market, serve, i
     """The API judges each attested hour as Settlement does: full uptime without the GPU-seconds the
     bookings need fails, as the chain's settlement of the booking says."""
     provider, renter, keeper = (dev_account(i, market.chain_id) for i in (1, 3, 9))
-    for a in (provider, renter):
-        market.faucet(a, 10_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
+    fund(market, (provider, renter), 10_000 * USDC)
     node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-9"])
     start = now(market) - now(market) % HOUR + HOUR
     capacity = market.create_capacity(

@@ -15,7 +15,7 @@ from backend.chain.errors import ContractRevert
 from backend.chain.orders import Order, OrderKind, SignedOrder, order_hash, sign_order, typed_data
 from tests.backend.api import test_auth
 from tests.backend.api.test_auth import bearer, deploy_wallet, error, sign_in
-from tests.conftest import USDC, now
+from tests.conftest import USDC, fund, now
 
 HOUR = 3600
 PRICE = 2 * USDC
@@ -27,10 +27,7 @@ wallet_artifact = test_auth.wallet_artifact  # the compiled ERC-1271 wallet, a s
 def book(market: Market, accounts) -> dict[str, Any]:
     """Provider 1 with a 2-GPU, 3-hour capacity (6 GPU-hours); renters 3 and 4 funded and approved."""
     provider = accounts[1]
-    for account in (provider, accounts[3], accounts[4]):
-        market.faucet(account, 10_000 * USDC)
-        market.approve(account, market.exchange.address)
-        market.approve(account, market.escrow.address)
+    fund(market, (provider, accounts[3], accounts[4]), 10_000 * USDC)
     node = market.register_node(provider, "H100-SXM5-80GB", 2, 80, "eu-west", "NVLink", ["GPU-a", "GPU-b"])
     t = now(market)
     start = t - t % HOUR + HOUR

@@ -11,7 +11,7 @@ from backend.chain.orders import OrderKind
 from backend.db.models import Booking, Node
 from tests.backend.api.test_wallet import _send
 from tests.backend.settle_round import HOUR, play_settle_round, warp_past_delay
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 
 def test_settle_booking_unused_and_capacity_from_unsigned_transactions(serve, market, accounts, index):
@@ -73,10 +73,7 @@ def test_settle_requests_are_checked(serve, market, accounts):
 
 def test_end_a_running_booking_early_from_an_unsigned_transaction(serve, market, accounts, store, index):
     provider, renter, stranger = accounts[1], accounts[3], accounts[4]
-    for a in (provider, renter):
-        market.faucet(a, 10_000 * USDC)
-        market.approve(a, market.exchange.address)
-        market.approve(a, market.escrow.address)
+    fund(market, (provider, renter), 10_000 * USDC)
     node = market.register_node(provider, "H100-SXM5-80GB", 2, 80, "eu-west", "NVLink", ["GPU-early"])
     start = now(market) - now(market) % HOUR + HOUR
     backing = 2 * USDC
