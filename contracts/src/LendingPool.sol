@@ -13,6 +13,8 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ILendingPool, RateModel} from "./interfaces/ILendingPool.sol";
 import {IGpuHours, Capacity, CapacityStatus} from "./interfaces/IGpuHours.sol";
 import {IAttestationOracle} from "./interfaces/IAttestationOracle.sol";
+import {IEscrow} from "./interfaces/IEscrow.sol";
+import {ISettlement} from "./interfaces/ISettlement.sol";
 
 /// @notice What a pool is deployed with; every field becomes an immutable.
 struct PoolParams {
@@ -24,6 +26,12 @@ struct PoolParams {
     RateModel rates;
     uint256 maturityBuffer;
     uint256 markMaxAge;
+}
+
+/// @notice What an ended or cancelled capacity's pledged units returned and is still to be credited.
+struct Proceeds {
+    uint128 units;
+    uint128 amount;
 }
 
 /// @title LendingPool
@@ -74,6 +82,12 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     mapping(address borrower => uint256) private _borrowShares;
     mapping(address borrower => uint256[]) private _ids;
     mapping(address borrower => mapping(uint256 capacityId => uint256)) private _pledged;
+    /// @dev Units of each capacity pledged over all positions: the pool's balance of it, kept here
+    ///      because anyone may expire the pool's units through Settlement.
+    mapping(uint256 capacityId => uint256) private _held;
+    mapping(uint256 capacityId => Proceeds) private _proceeds;
+    /// @dev Collected proceeds not yet credited: in the pool's balance, not its cash.
+    uint256 private _reserved;
 
     constructor(PoolParams memory p, string memory name_, string memory symbol_)
         ERC4626(p.stablecoin)
@@ -99,7 +113,11 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     /// @inheritdoc ILendingPool
     function pledge(uint256 capacityId, uint256 units) external nonReentrant {
         if (units == 0) revert ZeroAmount();
-        bytes32 model = _gpuHours.node(_gpuHours.capacity(capacityId).nodeId).gpuModel;
+        Capacity memory c = _gpuHours.capacity(capacityId);
+        if (c.status != CapacityStatus.Active || block.timestamp >= c.end) {
+            revert NotPledgeable(capacityId, c.status, c.end);
+        }
+        bytes32 model = _gpuHours.node(c.nodeId).gpuModel;
         if (model != gpuClass) revert WrongGpuClass(capacityId, model, gpuClass);
         uint256 pledged = _pledged[msg.sender][capacityId];
         if (pledged == 0) {
@@ -107,6 +125,7 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
             _ids[msg.sender].push(capacityId);
         }
         _pledged[msg.sender][capacityId] = pledged + units;
+        _held[capacityId] += units;
         emit Pledged(msg.sender, capacityId, units);
         IERC1155(address(_gpuHours)).safeTransferFrom(msg.sender, address(this), capacityId, units, "");
     }
@@ -117,8 +136,10 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         if (to == address(0)) revert ZeroAddress();
         uint256 pledged = _pledged[msg.sender][capacityId];
         if (pledged < units) revert InsufficientCollateral(msg.sender, capacityId, pledged, units);
+        if (_proceeds[capacityId].units != 0) revert UnitsExpired(capacityId);
         _accrue();
         _pledged[msg.sender][capacityId] = pledged - units;
+        _held[capacityId] -= units;
         if (pledged == units) _dropId(msg.sender, capacityId);
         if (_borrowShares[msg.sender] != 0) _checkHealthy(msg.sender);
         emit Unpledged(msg.sender, capacityId, units, to);
@@ -143,23 +164,25 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     /// @inheritdoc ILendingPool
     function repay(uint256 assets, address onBehalf) external nonReentrant returns (uint256 repaid, uint256 shares) {
         if (assets == 0) revert ZeroAmount();
-        (uint256 totalAssets_, uint256 totalShares) = _accrue();
-        uint256 owned = _borrowShares[onBehalf];
-        uint256 owed = _toAssetsUp(owned, totalAssets_, totalShares);
-        if (assets == type(uint256).max || assets == owed) {
-            (repaid, shares) = (owed, owned);
-        } else {
-            if (assets > owed) revert RepayExceedsDebt(onBehalf, assets, owed);
-            repaid = assets;
-            shares = assets.mulDiv(totalShares + VIRTUAL_SHARES, totalAssets_ + VIRTUAL_ASSETS, Math.Rounding.Floor);
-        }
+        _accrue();
+        uint256 owed = _debt(onBehalf);
+        if (assets != type(uint256).max && assets > owed) revert RepayExceedsDebt(onBehalf, assets, owed);
+        (repaid, shares) = _reduceDebt(onBehalf, Math.min(assets, owed));
         if (repaid == 0) revert ZeroAmount();
-        _borrowShares[onBehalf] = owned - shares;
-        // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
-        _totalBorrowAssets = uint128(totalAssets_ - Math.min(repaid, totalAssets_));
-        _totalBorrowShares = uint128(totalShares - shares);
         emit Repaid(msg.sender, onBehalf, repaid, shares);
         IERC20(asset()).safeTransferFrom(msg.sender, address(this), repaid);
+    }
+
+    // ---------------------------------------------------------------- expiry
+
+    /// @inheritdoc ILendingPool
+    function settleExpired(uint256 capacityId, address[] calldata borrowers) external nonReentrant {
+        _accrue();
+        Proceeds memory p = _collect(capacityId);
+        for (uint256 i; i < borrowers.length; ++i) {
+            p = _credit(borrowers[i], capacityId, p);
+        }
+        _proceeds[capacityId] = p;
     }
 
     // ---------------------------------------------------------------- ERC-4626
@@ -245,6 +268,22 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     }
 
     /// @inheritdoc ILendingPool
+    function heldUnits(uint256 capacityId) external view returns (uint256) {
+        return _held[capacityId];
+    }
+
+    /// @inheritdoc ILendingPool
+    function expiredProceeds(uint256 capacityId) external view returns (uint256 units, uint256 amount) {
+        Proceeds memory p = _proceeds[capacityId];
+        return (p.units, p.amount);
+    }
+
+    /// @inheritdoc ILendingPool
+    function reserved() external view returns (uint256) {
+        return _reserved;
+    }
+
+    /// @inheritdoc ILendingPool
     function collateralValue(address borrower) external view returns (uint256) {
         (uint128 mark,) = _oracle.markPrice(gpuClass);
         return _value(borrower, mark);
@@ -302,7 +341,7 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         if (mark == 0 || block.timestamp > (uint256(epoch) + 1) * HOUR + markMaxAge) {
             revert StaleMark(gpuClass, epoch, markMaxAge);
         }
-        uint256 debt = _toAssetsUp(_borrowShares[borrower], _totalBorrowAssets, _totalBorrowShares);
+        uint256 debt = _debt(borrower);
         uint256 maxDebt = _value(borrower, mark).mulDiv(lltv, WAD, Math.Rounding.Floor);
         if (debt > maxDebt) revert Unhealthy(borrower, debt, maxDebt);
     }
@@ -312,6 +351,79 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         for (uint256 i; i < ids.length; ++i) {
             value += unitValue(ids[i], _pledged[borrower][ids[i]], mark);
         }
+    }
+
+    /// @dev Collects the pool's units of `capacityId` the first time it is called after they can be:
+    ///      records what they return (the figures Settlement or the escrow credit, computed before the
+    ///      calls that credit them) and reserves it; later calls return what is left to credit.
+    function _collect(uint256 capacityId) private returns (Proceeds memory p) {
+        uint256 held = _held[capacityId];
+        if (held == 0) return _proceeds[capacityId];
+        Capacity memory c = _gpuHours.capacity(capacityId);
+        IEscrow escrow = _gpuHours.escrow();
+        uint256 amount;
+        if (c.status == CapacityStatus.Cancelled) {
+            amount = held * (_gpuHours.terms(capacityId).backing + escrow.funds(capacityId).penaltyPerUnit);
+        } else {
+            amount = ISettlement(_gpuHours.settlement()).unusedRefund(capacityId, held);
+        }
+        p = Proceeds(uint128(held), uint128(amount));
+        _held[capacityId] = 0;
+        _reserved += amount;
+        emit ExpiredCollected(capacityId, held, amount);
+        if (c.status == CapacityStatus.Cancelled) {
+            _gpuHours.redeemCancelled(capacityId, held);
+        } else if (IERC1155(address(_gpuHours)).balanceOf(address(this), capacityId) != 0) {
+            address[] memory self = new address[](1);
+            self[0] = address(this);
+            ISettlement(_gpuHours.settlement()).settleUnused(capacityId, self);
+        }
+        // Whoever expired the units, their proceeds wait in the escrow until the pool withdraws them.
+        if (escrow.claimable(address(this)) != 0) escrow.withdraw(address(this));
+    }
+
+    /// @dev Credits `borrower` its share of `p` for its units of `capacityId`, first to its debt (totals
+    ///      accrued); returns what is left to credit.
+    function _credit(address borrower, uint256 capacityId, Proceeds memory p) private returns (Proceeds memory) {
+        uint256 units = _pledged[borrower][capacityId];
+        if (units == 0) return p;
+        uint256 amount = units == p.units ? p.amount : uint256(p.amount).mulDiv(units, p.units);
+        (p.units, p.amount) = (p.units - uint128(units), p.amount - uint128(amount));
+        _pledged[borrower][capacityId] = 0;
+        _dropId(borrower, capacityId);
+        _reserved -= amount;
+        if (borrower == address(this)) {
+            // The pool's own position (units left from bad debt): unreserved, it is the lenders' cash.
+            emit ExpiredCredited(borrower, capacityId, units, amount, 0);
+            return p;
+        }
+        (uint256 repaid,) = _reduceDebt(borrower, amount);
+        emit ExpiredCredited(borrower, capacityId, units, amount, repaid);
+        if (amount > repaid) IERC20(asset()).safeTransfer(borrower, amount - repaid);
+        return p;
+    }
+
+    /// @dev Pays up to `assets` of `borrower`'s debt (totals accrued): all of it when `assets` covers
+    ///      it, else the shares `assets` buys, rounded down (against the payer).
+    function _reduceDebt(address borrower, uint256 assets) private returns (uint256 repaid, uint256 shares) {
+        (uint256 totalAssets_, uint256 totalShares) = (_totalBorrowAssets, _totalBorrowShares);
+        uint256 owned = _borrowShares[borrower];
+        uint256 owed = _toAssetsUp(owned, totalAssets_, totalShares);
+        if (assets >= owed) {
+            (repaid, shares) = (owed, owned);
+        } else {
+            repaid = assets;
+            shares = assets.mulDiv(totalShares + VIRTUAL_SHARES, totalAssets_ + VIRTUAL_ASSETS, Math.Rounding.Floor);
+        }
+        _borrowShares[borrower] = owned - shares;
+        // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
+        _totalBorrowAssets = uint128(totalAssets_ - Math.min(repaid, totalAssets_));
+        _totalBorrowShares = uint128(totalShares - shares);
+    }
+
+    /// @dev What `borrower` owes, rounded up (totals accrued).
+    function _debt(address borrower) private view returns (uint256) {
+        return _toAssetsUp(_borrowShares[borrower], _totalBorrowAssets, _totalBorrowShares);
     }
 
     /// @dev Removes `capacityId` from `borrower`'s list (swap with the last, pop).
@@ -331,7 +443,8 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         return shares.mulDiv(totalAssets_ + VIRTUAL_ASSETS, totalShares + VIRTUAL_SHARES, Math.Rounding.Ceil);
     }
 
+    /// @dev The pool's balance less the proceeds reserved for positions.
     function _cash() private view returns (uint256) {
-        return IERC20(asset()).balanceOf(address(this));
+        return IERC20(asset()).balanceOf(address(this)) - _reserved;
     }
 }

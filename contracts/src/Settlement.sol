@@ -127,6 +127,21 @@ contract Settlement is ISettlement, Ownable2Step {
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc ISettlement
+    function unusedRefund(uint256 capacityId, uint256 units) external view returns (uint256) {
+        Capacity memory c = gpuHours.capacity(capacityId);
+        if (c.status != CapacityStatus.Active && c.status != CapacityStatus.Closed) {
+            revert CapacityNotSettleable(capacityId, c.status);
+        }
+        Terms memory t = gpuHours.terms(capacityId);
+        uint256 readyAt = uint256(c.end) + t.maxDelay + 1;
+        if (block.timestamp < readyAt) revert NotSettleable(capacityId, readyAt);
+        (uint256 delivered, uint256 failed,) = _windowCount(capacityId, c, t);
+        uint256 slashedHours = failed > t.graceHours ? failed - t.graceHours : 0;
+        (uint256 paid, uint256 slashed) = _unusedShares(units, delivered, slashedHours, (c.end - c.start) / HOUR, t);
+        return (units - paid) * t.backing + slashed;
+    }
+
+    /// @inheritdoc ISettlement
     function sla() external view returns (Sla memory) {
         return _sla;
     }
@@ -223,13 +238,24 @@ contract Settlement is ISettlement, Ownable2Step {
         private
         returns (uint256 delivered, uint256 failed)
     {
+        bool counted;
+        (delivered, failed, counted) = _windowCount(capacityId, c, t);
+        if (!counted) _windowCounts[capacityId] = ((delivered << 128) | failed) + 1;
+    }
+
+    /// @dev A window's delivered and failed hours, remembered or counted now; the same either way
+    ///      once the window can no longer be attested.
+    function _windowCount(uint256 capacityId, Capacity memory c, Terms memory t)
+        private
+        view
+        returns (uint256 delivered, uint256 failed, bool counted)
+    {
         uint256 packed = _windowCounts[capacityId];
         if (packed == 0) {
             (delivered, failed) = _count(capacityId, c, c.start, (c.end - c.start) / HOUR, t);
-            _windowCounts[capacityId] = ((delivered << 128) | failed) + 1;
         } else {
             packed -= 1;
-            (delivered, failed) = (packed >> 128, packed & type(uint128).max);
+            (delivered, failed, counted) = (packed >> 128, packed & type(uint128).max, true);
         }
     }
 }

@@ -648,6 +648,7 @@ contract SettlementTest is CapacityFixtures {
         _buyPrimary(buyer, id, 5, PRICE);
         _attestPattern(nodeId, start, "BBBGGGG-"); // 4 delivered, 3 failed: 2 beyond the grace
         vm.warp(_readyAt(end));
+        uint256 renterRefund = settlement.unusedRefund(id, 8); // counted now: nothing remembered yet
 
         vm.expectEmit(address(settlement));
         emit ISettlement.UnusedSettled(id, renter, 8, 4, 2 * SLASH); // 8 × 2 / 8 slashed hours
@@ -657,9 +658,21 @@ contract SettlementTest is CapacityFixtures {
         settlement.settleUnused(id, _holders(renter, buyer));
         assertEq(escrow.claimable(renter), 4 * B + 2 * SLASH);
         assertEq(escrow.claimable(buyer), 3 * B + 1_250_000);
+        assertEq(renterRefund, escrow.claimable(renter), "the view counted what settleUnused credited");
+        assertEq(settlement.unusedRefund(id, 5), escrow.claimable(buyer), "and from the remembered count");
         assertEq(escrow.claimable(provider), _net(4 * B) + _net(2 * B));
         assertEq(escrow.funds(id).bond, BOND - 3_250_000);
         assertEq(escrow.funds(id).backing, 0);
+    }
+
+    function test_unusedRefund_rejects() public {
+        _buyPrimary(renter, id, 8, PRICE);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.NotSettleable.selector, id, _readyAt(end)));
+        settlement.unusedRefund(id, 8);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.CapacityNotSettleable.selector, id + 1, CapacityStatus.None));
+        settlement.unusedRefund(id + 1, 8);
+        vm.warp(_readyAt(end));
+        assertEq(settlement.unusedRefund(id, 8), 8 * B, "nothing attested: all refunded");
     }
 
     function test_settleUnused_severalHoldersInOneCall() public {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IEscrow} from "./IEscrow.sol";
+
 /// @notice Why a capacity or a booking ended. Every one ends with exactly one of these.
 enum CloseReason {
     None,
@@ -287,6 +289,8 @@ interface IGpuHours {
     ///         without an ERC-1155 approval, which it does only on the holder's own signed order or
     ///         the holder's own call.
     function exchange() external view returns (address);
+    /// @notice The escrow holding every unit's backing and every capacity's bond.
+    function escrow() external view returns (IEscrow);
     /// @notice The settlement contract: expires, closes and settles against attested delivery.
     function settlement() external view returns (address);
     /// @notice GPUs × window hours: the most units of `capacityId` that can exist at once.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {CapacityStatus} from "./IGpuHours.sol";
+
 /// @notice A utilization-kink interest rate model. Rates are per second, in WAD (1e18 = 100 % a
 ///         second); `kink` is a utilization in WAD. With u = borrowed / (cash + borrowed):
 ///         rate(u) = base + slope1·u                          for u ≤ kink,
@@ -42,6 +44,14 @@ struct RateModel {
 ///         down) and {totalAssets} includes what accrued up to now, so vault share prices are right
 ///         between calls. Lenders withdraw at most the pool's cash.
 ///
+///         Pledged units whose capacity ends or is cancelled are never lost: {settleExpired} (anyone,
+///         once Settlement can settle the window, or at once after a cancel) expires or redeems the
+///         pool's units of the capacity, records what they returned, and credits each position its
+///         share by its units (rounded down; the last position of a capacity gets the remainder):
+///         first to its debt, the rest sent to the borrower. Collected and not yet credited, the
+///         amount is reserved: it is never the lenders' cash. Units can be pledged only while their
+///         capacity is active and its window has not ended, so a capacity's units are collected once.
+///
 ///         Liquidation is not in this version: an unhealthy position can only be repaid or topped
 ///         up. Liquidation, bad-debt accounting and its keeper come next.
 interface ILendingPool {
@@ -70,6 +80,11 @@ interface ILendingPool {
     /// @notice `onBehalf` owes `owed`, less than the `assets` offered (pass type(uint256).max to repay all).
     error RepayExceedsDebt(address onBehalf, uint256 assets, uint256 owed);
 
+    /// @notice Units of `capacityId` can be pledged only while it is active and before its window `end`.
+    error NotPledgeable(uint256 capacityId, CapacityStatus status, uint256 end);
+    /// @notice The pool's units of `capacityId` expired: settle them with {settleExpired}, not unpledge.
+    error UnitsExpired(uint256 capacityId);
+
     // ---------------------------------------------------------------- events
 
     event Pledged(address indexed borrower, uint256 indexed capacityId, uint256 units);
@@ -78,6 +93,15 @@ interface ILendingPool {
     event Repaid(address indexed payer, address indexed onBehalf, uint256 assets, uint256 shares);
     /// @notice `interest` was added to the debt at `ratePerSecond`, bringing it to `totalBorrowAssets`.
     event InterestAccrued(uint256 interest, uint256 ratePerSecond, uint256 totalBorrowAssets);
+
+    /// @notice The pool's `units` of ended or cancelled `capacityId` returned `amount`, reserved for
+    ///         the positions that pledged them.
+    event ExpiredCollected(uint256 indexed capacityId, uint256 units, uint256 amount);
+    /// @notice `borrower`'s `units` of `capacityId` returned `amount`: `repaid` of it paid its debt and
+    ///         the rest was sent to it (for the pool's own position, it became the lenders' cash).
+    event ExpiredCredited(
+        address indexed borrower, uint256 indexed capacityId, uint256 units, uint256 amount, uint256 repaid
+    );
 
     // ---------------------------------------------------------------- borrowers
 
@@ -97,6 +121,12 @@ interface ILendingPool {
     ///         rounded down (against the payer). Offering more than is owed reverts with the numbers;
     ///         type(uint256).max repays exactly what is owed now.
     function repay(uint256 assets, address onBehalf) external returns (uint256 repaid, uint256 shares);
+
+    /// @notice Collects what the pool's units of `capacityId` returned, once (after the window can be
+    ///         settled, or after a cancel), and credits the positions of `borrowers` that pledged them.
+    ///         Anyone may call it, with any borrowers, any number of times; a borrower with none of the
+    ///         capacity's units pledged is skipped.
+    function settleExpired(uint256 capacityId, address[] calldata borrowers) external;
 
     // ---------------------------------------------------------------- views
 
@@ -123,6 +153,13 @@ interface ILendingPool {
     function debtOf(address borrower) external view returns (uint256 assets, uint256 shares);
     /// @notice The capacities `borrower` pledged and the units of each.
     function collateralOf(address borrower) external view returns (uint256[] memory ids, uint256[] memory units);
+    /// @notice Units of `capacityId` the pool holds, over all positions, until they are collected.
+    function heldUnits(uint256 capacityId) external view returns (uint256);
+    /// @notice Of an ended or cancelled capacity's collected proceeds, the units not yet credited and
+    ///         the amount left for them.
+    function expiredProceeds(uint256 capacityId) external view returns (uint256 units, uint256 amount);
+    /// @notice Collected proceeds not yet credited to their positions: held, not lent.
+    function reserved() external view returns (uint256);
     /// @notice The position's value by the formula above, at the current mark whatever its age.
     function collateralValue(address borrower) external view returns (uint256);
     /// @notice The value of `units` of `capacityId` by the formula above, at `mark`.

@@ -73,6 +73,13 @@ interface ISettlement {
     /// @notice Once every sold unit is settled, closes the capacity and returns what is left of the bond.
     function settleCapacity(uint256 capacityId) external;
 
+    /// @notice What a holder of `units` unused units of `capacityId` is credited when they expire:
+    ///         the backing of those not paid to the provider, plus the slash for failed hours past
+    ///         grace; the figures {settleUnused} pays, whoever calls it. Reverts as settleUnused does
+    ///         before the window can be settled, and for a capacity that was cancelled (its holders
+    ///         redeem through GpuHours) or never created.
+    function unusedRefund(uint256 capacityId, uint256 units) external view returns (uint256);
+
     /// @notice The SLA that capacities created from now on are held to. Changing it never touches a
     ///         capacity already created: each keeps the terms recorded at its creation.
     function sla() external view returns (Sla memory);
