@@ -138,6 +138,51 @@ contract LendingExpiryTest is LendingFixtures {
         pool.settleExpired(cap, _list(renter));
     }
 
+    /// @dev Whatever the positions, their debts, the hours delivered and who expires the units first:
+    ///      the positions receive exactly what the escrow paid for them, debts first; the lenders'
+    ///      assets move only by interest; nothing stays reserved.
+    function testFuzz_settleExpired_creditsExactly(
+        uint256 unitsA,
+        uint256 unitsB,
+        uint256 borrowBps,
+        uint256 hoursUp,
+        bool thirdPartyFirst,
+        bool carolFirst
+    ) public {
+        unitsA = bound(unitsA, 1, 150);
+        unitsB = bound(unitsB, 1, 50);
+        _pledge(unitsA);
+        vm.prank(carol);
+        pool.pledge(cap, unitsB);
+        uint256 borrowed = pool.unitValue(cap, unitsA, BACKING) * LLTV / 1e18 * bound(borrowBps, 0, 10_000) / 10_000;
+        if (borrowed != 0) {
+            vm.prank(renter);
+            pool.borrow(borrowed, renter);
+        }
+        _attestWindowHours(bound(hoursUp, 0, 24));
+        _warpReady();
+        uint256 total = settlement.unusedRefund(cap, unitsA + unitsB);
+        (uint256 debt,) = pool.debtOf(renter);
+        (uint256 borrowedTotal,) = pool.totalBorrow();
+        uint256 cashBefore = pool.totalAssets() - borrowedTotal;
+        uint256 received = usdc.balanceOf(renter) + usdc.balanceOf(carol);
+
+        if (thirdPartyFirst) settlement.settleUnused(cap, _list(address(pool)));
+        pool.settleExpired(cap, carolFirst ? _list(carol) : _list(renter));
+        pool.settleExpired(cap, carolFirst ? _list(renter) : _list(carol));
+
+        (uint256 debtAfter,) = pool.debtOf(renter);
+        received = usdc.balanceOf(renter) + usdc.balanceOf(carol) - received;
+        (uint256 borrowedAfter,) = pool.totalBorrow();
+        uint256 cashAfter = pool.totalAssets() - borrowedAfter;
+        uint256 repaid = debt - debtAfter;
+        assertEq(received + repaid, total, "the positions got exactly what the units returned");
+        assertEq(cashAfter, cashBefore + repaid, "the pool's cash grew by the debt repaid, no more");
+        assertEq(pool.reserved(), 0);
+        assertEq(usdc.balanceOf(address(pool)), cashAfter);
+        assertEq(escrow.claimable(address(pool)), 0);
+    }
+
     // ================================================================ what expiry closes
 
     function test_pledge_onlyActiveBeforeTheEnd() public {
