@@ -13,24 +13,38 @@ from typing import Any
 
 from backend.chain.client import Market
 from oracle.aggregator import RPC_ERRORS
-from oracle.marks import Trade, TradesUnavailable
+from oracle.marks import FillsUnavailable, Trade
 
 LOG_BLOCKS = 2_000  # blocks per eth_getLogs request, under the limits public RPC providers set
 
 
 class FillReader:
+    """The chain as a mark sees it (oracle.marks.Fills)."""
+
     def __init__(self, market: Market, log_blocks: int = LOG_BLOCKS) -> None:
         self.market = market
         self.log_blocks = log_blocks
         self.gpu_class = cache(self._gpu_class)  # a capacity's node, and a node's model, never change
 
-    def __call__(self, start: int, end: int) -> list[Trade]:
+    def trades(self, start: int, end: int) -> list[Trade]:
         """Every fill in a block whose timestamp is in [start, end), oldest first."""
         try:
             first, last = self.blocks(start, end)
             return [self._trade(e) for e in self._fills(first, last)]
         except RPC_ERRORS as exc:
-            raise TradesUnavailable(f"the chain could not be read: {exc}") from None
+            raise FillsUnavailable(f"the chain could not be read: {exc}") from None
+
+    def bounds(self, gpu_class: bytes) -> tuple[int, int] | None:
+        """The AttestationOracle's next accepted range for the class: within MAX_MARK_STEP of its last
+        mark; None before its first."""
+        try:
+            last, _ = self.market.oracle.functions.markPrice(gpu_class).call()
+            if last == 0:
+                return None
+            step = self.market.oracle.functions.MAX_MARK_STEP().call()
+        except RPC_ERRORS as exc:
+            raise FillsUnavailable(f"the last mark could not be read: {exc}") from None
+        return -(-last // step), last * step
 
     def blocks(self, start: int, end: int) -> tuple[int, int]:
         """The first and last block stamped in [start, end); first > last when there is none."""

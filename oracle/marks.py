@@ -16,18 +16,21 @@ For each class, over the trailing window of fills an oracle node reads from the 
 3. The mark is the volume-weighted average price of the kept fills, rounded down (a lower mark lends
    less against the same hours).
 
-No mark for a class is a normal outcome: the contract keeps its last mark, and AttestationOracle's
-MAX_MARK_STEP bounds how far any one report can move it. A manual override per class (`--mark`) replaces
-what the fills gave. docs/mark-price.md states what moving a mark costs.
+No mark for a class is a normal outcome: the contract keeps its last mark. AttestationOracle's
+MAX_MARK_STEP bounds how far one report may move a mark, and refuses the whole report (attestations
+included) past it, so a derived mark is brought within the step of the last one on chain: a market
+that moved further gets there over several epochs. A manual override per class (`--mark`) replaces
+what the fills gave, as given. docs/mark-price.md states what moving a mark costs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
 
 from backend.chain.client import from_bytes32
 from oracle.report import MarkPrice
@@ -36,8 +39,8 @@ from oracle.settings import NodeSettings
 log = logging.getLogger(__name__)
 
 
-class TradesUnavailable(Exception):
-    """The window's fills could not be read (the chain did not answer)."""
+class FillsUnavailable(Exception):
+    """The chain did not answer: the window's fills, or a class's last mark, could not be read."""
 
 
 @dataclass(frozen=True)
@@ -127,24 +130,35 @@ def derive_marks(trades: Iterable[Trade], rules: MarkRules) -> dict[bytes, Class
     return {gpu_class: derive_mark(v, rules) for gpu_class, v in sorted(by_class.items())}
 
 
+class Fills(Protocol):
+    """What a mark needs of the chain (oracle/fills.py reads it)."""
+
+    def trades(self, start: int, end: int) -> Sequence[Trade]:
+        """The fills of chain time [start, end)."""
+        ...
+
+    def bounds(self, gpu_class: bytes) -> tuple[int, int] | None:
+        """The least and greatest mark the contract accepts next for the class; None: any."""
+        ...
+
+
 class MarkSource:
     """An oracle node's mark prices for an epoch: derived from the fills of the window that ends with the
     epoch, each class's override (when given) in place of what the fills say.
 
-    `trades(start, end)` returns the fills of chain time [start, end); without it only overrides are
-    proposed. A class with no mark is left out of the report, and so are all derived marks of an
-    epoch whose fills could not be read: a missing mark keeps the last one on chain, a guessed one
-    would not."""
+    Without `fills` only overrides are proposed. A class with no mark is left out of the report, and
+    so are all derived marks of an epoch whose fills could not be read: a missing mark keeps the last
+    one on chain, a guessed one would not."""
 
     def __init__(
         self,
-        trades: Callable[[int, int], Sequence[Trade]] | None,
+        fills: Fills | None,
         rules: MarkRules,
         window: int,
         overrides: Mapping[bytes, int],
         epoch_seconds: int,
     ) -> None:
-        self._trades = trades
+        self._fills = fills
         self.rules = rules
         self.window = window
         self.overrides = dict(overrides)
@@ -156,20 +170,29 @@ class MarkSource:
 
     def derive(self, epoch: int) -> dict[bytes, int]:
         """The classes whose fills in the window ending with `epoch` give a mark, and their marks."""
-        if self._trades is None:
+        if self._fills is None:
             return {}
         end = (epoch + 1) * self.epoch_seconds
         try:
-            trades = self._trades(end - self.window, end)
-        except TradesUnavailable as exc:
+            derived = derive_marks(self._fills.trades(end - self.window, end), self.rules)
+            prices = {c: m.price for c, m in derived.items() if m.price is not None}
+            bounds = {c: self._fills.bounds(c) for c in prices}
+        except FillsUnavailable as exc:
             log.warning("epoch %d: no marks from fills: %s", epoch, exc)
             return {}
-        prices = {}
-        for gpu_class, mark in derive_marks(trades, self.rules).items():
+        for gpu_class, mark in derived.items():
             name = from_bytes32(gpu_class)
             if mark.price is None:
                 log.info("epoch %d: no mark for %s: %s", epoch, name, mark.reason)
-            else:
-                log.info("epoch %d: mark %d for %s: %s", epoch, mark.price, name, mark.reason)
-                prices[gpu_class] = mark.price
+                continue
+            log.info("epoch %d: mark %d for %s: %s", epoch, mark.price, name, mark.reason)
+            step = bounds[gpu_class]
+            if step is not None and not step[0] <= mark.price <= step[1]:
+                prices[gpu_class] = min(max(mark.price, step[0]), step[1])
+                log.info(
+                    "epoch %d: %s brought to %d, within one step of its last mark",
+                    epoch,
+                    name,
+                    prices[gpu_class],
+                )
         return prices

@@ -20,8 +20,9 @@ from oracle.fills import FillReader
 from oracle.marks import MarkRules, MarkSource, derive_marks
 from oracle.node import OracleNode
 from oracle.node_api import EpochViews, create_node_app
-from oracle.report import Domain, MarkPrice, gpu_class_id
+from oracle.report import Domain, MarkPrice, Report, gpu_class_id, sign_report
 from oracle.settings import NodeSettings
+from oracle.submitter import Submitter
 from tests.conftest import USDC, fund, now, warp_to
 from tests.oracle.test_aggregator_http import make_aggregator, serve
 from tests.oracle.test_cli_oracle import gpuhours
@@ -88,7 +89,7 @@ def test_a_wash_trade_on_a_thin_market_gives_no_mark(market, accounts, desk):
     trade(market, accounts[1], accounts[5], desk["caps"][H100], 200, 20_000_000)
     assert marks_of(market, desk["epoch"]) == []
     end = (desk["epoch"] + 1) * EPOCH_SECONDS
-    derived = derive_marks(FillReader(market)(end - DAY, end), RULES)[gpu_class_id(H100)]
+    derived = derive_marks(FillReader(market).trades(end - DAY, end), RULES)[gpu_class_id(H100)]
     assert derived.price is None
     assert derived.reason == "2 distinct counterparties, under the minimum of 3"
 
@@ -98,7 +99,7 @@ def test_an_outlier_on_a_liquid_market_does_not_move_the_mark(market, accounts, 
     honest = liquid_h100(market, accounts, cap)
     pump = trade(market, accounts[1], accounts[4], cap, 40, 6_000_000)  # a third of the honest volume
     end = (desk["epoch"] + 1) * EPOCH_SECONDS
-    derived = derive_marks(FillReader(market)(end - DAY, end), RULES)[gpu_class_id(H100)]
+    derived = derive_marks(FillReader(market).trades(end - DAY, end), RULES)[gpu_class_id(H100)]
     assert derived.dropped == 1 and derived.units == sum(f["amount"] for f in honest)
     assert derived.price == vwap(honest) != vwap([*honest, pump])
     assert marks_of(market, desk["epoch"]) == [MarkPrice(gpu_class_id(H100), desk["epoch"], vwap(honest))]
@@ -135,6 +136,34 @@ def test_fills_older_than_the_window_are_left_out(market, accounts, desk):
     epoch = now(market) // EPOCH_SECONDS
     assert marks_of(market, epoch) == [MarkPrice(gpu_class_id(H100), epoch, vwap(later))]
     assert marks_of(market, epoch + 24) == []  # a day on, nothing is left in the window
+
+
+def land(market: Market, mark: MarkPrice) -> None:
+    """A report of `mark` alone, signed by the dev signer set's threshold, landed."""
+    signer_set, threshold, _ = market.oracle.functions.signerSet().call()
+    report = Report(signer_set, (), (mark,))
+    oracles = sorted(
+        (dev_account(i, market.chain_id) for i in DEV_ORACLE_ACCOUNTS), key=lambda a: int(a.address, 16)
+    )
+    domain = Domain(market.chain_id, market.oracle.address)
+    sender = dev_account(9, market.chain_id)
+    signatures = [sign_report(report, a, domain) for a in oracles[:threshold]]
+    Submitter(market.w3, market.oracle, sender, market.errors).submit(report, signatures)
+
+
+def test_a_mark_past_the_step_is_brought_within_it_and_lands(market, accounts, desk):
+    """The last mark is 0.90; the fills say 2.05: the contract would refuse the report, so the node
+    proposes 1.80, one step up, and the next epochs go on from there."""
+    epoch, h100 = desk["epoch"], gpu_class_id(H100)
+    land(market, MarkPrice(h100, epoch - 1, 900_000))
+    fills = liquid_h100(market, accounts, desk["caps"][H100])
+    assert vwap(fills) > 2 * 900_000
+    (mark,) = marks_of(market, epoch)
+    assert mark == MarkPrice(h100, epoch, 1_800_000)
+    warp_to(market, (epoch + 1) * EPOCH_SECONDS + 60)
+    land(market, mark)
+    assert tuple(market.oracle.functions.markPrice(h100).call()) == (1_800_000, epoch)
+    assert marks_of(market, epoch + 1) == [MarkPrice(h100, epoch + 1, vwap(fills))]
 
 
 def test_oracle_nodes_land_the_derived_vwap_on_chain(market, accounts, desk, chain, deployments_dir):

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from backend.chain.protocol import EPOCH_SECONDS
 from oracle.marks import (
+    FillsUnavailable,
     MarkRules,
     MarkSource,
     Trade,
-    TradesUnavailable,
     derive_mark,
     derive_marks,
     weighted_median,
@@ -137,37 +137,65 @@ def test_classes_are_derived_apart():
     assert marks[H100].price == vwap(h100) and marks[A100].price == vwap(a100)
 
 
-class Window:
-    """Fills of a fixed list, and the spans they were asked for."""
+class Chain:
+    """Fills of a fixed list and the contract's bounds by class; the spans asked for."""
 
-    def __init__(self, window: list[Trade] | None = None, fail: bool = False) -> None:
-        self.window, self.fail, self.asked = window or [], fail, []
+    def __init__(
+        self,
+        window: list[Trade] | None = None,
+        bounds: dict[bytes, tuple[int, int]] | None = None,
+        fail: bool = False,
+    ) -> None:
+        self.window, self.limits, self.fail, self.asked = window or [], bounds or {}, fail, []
 
-    def __call__(self, start: int, end: int) -> list[Trade]:
+    def trades(self, start: int, end: int) -> list[Trade]:
         self.asked.append((start, end))
         if self.fail:
-            raise TradesUnavailable("the chain could not be read: connection refused")
+            raise FillsUnavailable("the chain could not be read: connection refused")
         return self.window
+
+    def bounds(self, gpu_class: bytes) -> tuple[int, int] | None:
+        return self.limits.get(gpu_class)
 
 
 def test_a_source_reads_the_window_that_ends_with_the_epoch_and_overrides_win():
     fills = [trade(0, 1, 10, 2_000_000), trade(1, 2, 10, 2_100_000), trade(3, 4, 20, 1_000_000, A100)]
     fills.append(trade(4, 5, 20, 1_000_000, A100))
-    window = Window(fills)
-    source = MarkSource(window, RULES, 24 * 3600, {H100: 2_500_000}, EPOCH_SECONDS)
+    chain = Chain(fills)
+    source = MarkSource(chain, RULES, 24 * 3600, {H100: 2_500_000}, EPOCH_SECONDS)
     epoch = 500_000
     assert source(epoch) == sorted(
         [MarkPrice(H100, epoch, 2_500_000), MarkPrice(A100, epoch, 1_000_000)], key=lambda m: m.gpu_class
     )
     end = (epoch + 1) * EPOCH_SECONDS
-    assert window.asked == [(end - 24 * 3600, end)]
+    assert chain.asked == [(end - 24 * 3600, end)]
 
 
 def test_unreadable_fills_leave_only_the_overrides(caplog):
-    source = MarkSource(Window(fail=True), RULES, 3600, {A100: 900_000}, EPOCH_SECONDS)
+    source = MarkSource(Chain(fail=True), RULES, 3600, {A100: 900_000}, EPOCH_SECONDS)
     assert source(7) == [MarkPrice(A100, 7, 900_000)]
     assert "no marks from fills" in caplog.text and "connection refused" in caplog.text
 
 
 def test_without_a_chain_only_overrides_are_proposed():
     assert MarkSource(None, RULES, 3600, {}, EPOCH_SECONDS)(7) == []
+
+
+@pytest.mark.parametrize(
+    ("vwap_price", "bounds", "proposed"),
+    [
+        (2_050_000, (500_000, 2_000_000), 2_000_000),  # the market doubled and more: one step up
+        (2_050_000, (2_100_000, 8_400_000), 2_100_000),  # it halved and more: one step down
+        (2_050_000, (1_025_000, 4_100_000), 2_050_000),  # within the step: as derived
+    ],
+)
+def test_a_derived_mark_moves_at_most_one_step_from_the_last(vwap_price, bounds, proposed):
+    fills = [trade(0, 1, 10, vwap_price), trade(1, 2, 10, vwap_price)]
+    source = MarkSource(Chain(fills, {H100: bounds}), RULES, 3600, {}, EPOCH_SECONDS)
+    assert source(9) == [MarkPrice(H100, 9, proposed)]
+
+
+def test_an_override_is_signed_as_given_whatever_the_step():
+    fills = [trade(0, 1, 10, 2_000_000), trade(1, 2, 10, 2_000_000)]
+    source = MarkSource(Chain(fills, {H100: (1, 2)}), RULES, 3600, {H100: 5_000_000}, EPOCH_SECONDS)
+    assert source(9) == [MarkPrice(H100, 9, 5_000_000)]
