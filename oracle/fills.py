@@ -14,6 +14,7 @@ from typing import Any
 from backend.chain.client import Market
 from oracle.aggregator import RPC_ERRORS
 from oracle.marks import FillsUnavailable, Trade
+from oracle.report import UINT128_MAX
 
 LOG_BLOCKS = 2_000  # blocks per eth_getLogs request, under the limits public RPC providers set
 
@@ -34,16 +35,18 @@ class FillReader:
         except RPC_ERRORS as exc:
             raise FillsUnavailable(f"the chain could not be read: {exc}") from None
 
-    def bounds(self, gpu_class: bytes) -> tuple[int, int] | None:
-        """The AttestationOracle's next accepted range for the class: within MAX_MARK_STEP of its last
-        mark; None before its first."""
+    def bounds(self, gpu_class: bytes, epoch: int) -> tuple[int, int]:
+        """The prices AttestationOracle accepts for the class's mark of `epoch`: within MAX_MARK_STEP of
+        its last mark, any before its first, none once it has a mark of this epoch or a later one."""
         try:
-            last, _ = self.market.oracle.functions.markPrice(gpu_class).call()
+            last, last_epoch = self.market.oracle.functions.markPrice(gpu_class).call()
             if last == 0:
-                return None
+                return 1, UINT128_MAX
             step = self.market.oracle.functions.MAX_MARK_STEP().call()
         except RPC_ERRORS as exc:
             raise FillsUnavailable(f"the last mark could not be read: {exc}") from None
+        if last_epoch >= epoch:
+            return 1, 0
         return -(-last // step), last * step
 
     def blocks(self, start: int, end: int) -> tuple[int, int]:

@@ -19,8 +19,9 @@ For each class, over the trailing window of fills an oracle node reads from the 
 No mark for a class is a normal outcome: the contract keeps its last mark. AttestationOracle's
 MAX_MARK_STEP bounds how far one report may move a mark, and refuses the whole report (attestations
 included) past it, so a derived mark is brought within the step of the last one on chain: a market
-that moved further gets there over several epochs. A manual override per class (`--mark`) replaces
-what the fills gave, as given. docs/mark-price.md states what moving a mark costs.
+that moved further gets there over several epochs. For the same reason no mark is derived for a
+class that already has one of the epoch or a later one (a late report). A manual override per class
+(`--mark`) replaces what the fills gave, as given. docs/mark-price.md states what moving a mark costs.
 """
 
 from __future__ import annotations
@@ -137,8 +138,9 @@ class Fills(Protocol):
         """The fills of chain time [start, end)."""
         ...
 
-    def bounds(self, gpu_class: bytes) -> tuple[int, int] | None:
-        """The least and greatest mark the contract accepts next for the class; None: any."""
+    def bounds(self, gpu_class: bytes, epoch: int) -> tuple[int, int]:
+        """The least and greatest mark of `epoch` the contract accepts for the class (least > greatest:
+        none, it already has a mark as recent)."""
         ...
 
 
@@ -176,7 +178,7 @@ class MarkSource:
         try:
             derived = derive_marks(self._fills.trades(end - self.window, end), self.rules)
             prices = {c: m.price for c, m in derived.items() if m.price is not None}
-            bounds = {c: self._fills.bounds(c) for c in prices}
+            bounds = {c: self._fills.bounds(c, epoch) for c in prices}
         except FillsUnavailable as exc:
             log.warning("epoch %d: no marks from fills: %s", epoch, exc)
             return {}
@@ -186,13 +188,13 @@ class MarkSource:
                 log.info("epoch %d: no mark for %s: %s", epoch, name, mark.reason)
                 continue
             log.info("epoch %d: mark %d for %s: %s", epoch, mark.price, name, mark.reason)
-            step = bounds[gpu_class]
-            if step is not None and not step[0] <= mark.price <= step[1]:
-                prices[gpu_class] = min(max(mark.price, step[0]), step[1])
+            low, high = bounds[gpu_class]
+            if low > high:
+                log.info("epoch %d: %s already has a mark of this epoch or a later one", epoch, name)
+                del prices[gpu_class]
+            elif not low <= mark.price <= high:
+                prices[gpu_class] = min(max(mark.price, low), high)
                 log.info(
-                    "epoch %d: %s brought to %d, within one step of its last mark",
-                    epoch,
-                    name,
-                    prices[gpu_class],
+                    "epoch %d: %s brought to %d, one step from its last mark", epoch, name, prices[gpu_class]
                 )
         return prices

@@ -164,6 +164,7 @@ def test_a_mark_past_the_step_is_brought_within_it_and_lands(market, accounts, d
     land(market, mark)
     assert tuple(market.oracle.functions.markPrice(h100).call()) == (1_800_000, epoch)
     assert marks_of(market, epoch + 1) == [MarkPrice(h100, epoch + 1, vwap(fills))]
+    assert marks_of(market, epoch) == []  # a late report of the same epoch: the contract would refuse it
 
 
 def test_oracle_nodes_land_the_derived_vwap_on_chain(market, accounts, desk, chain, deployments_dir):

@@ -154,8 +154,8 @@ class Chain:
             raise FillsUnavailable("the chain could not be read: connection refused")
         return self.window
 
-    def bounds(self, gpu_class: bytes) -> tuple[int, int] | None:
-        return self.limits.get(gpu_class)
+    def bounds(self, gpu_class: bytes, epoch: int) -> tuple[int, int]:
+        return self.limits.get(gpu_class, (1, 2**128 - 1))
 
 
 def test_a_source_reads_the_window_that_ends_with_the_epoch_and_overrides_win():
@@ -187,12 +187,13 @@ def test_without_a_chain_only_overrides_are_proposed():
         (2_050_000, (500_000, 2_000_000), 2_000_000),  # the market doubled and more: one step up
         (2_050_000, (2_100_000, 8_400_000), 2_100_000),  # it halved and more: one step down
         (2_050_000, (1_025_000, 4_100_000), 2_050_000),  # within the step: as derived
+        (2_050_000, (1, 0), None),  # the class has a mark of this epoch or later: none
     ],
 )
 def test_a_derived_mark_moves_at_most_one_step_from_the_last(vwap_price, bounds, proposed):
     fills = [trade(0, 1, 10, vwap_price), trade(1, 2, 10, vwap_price)]
     source = MarkSource(Chain(fills, {H100: bounds}), RULES, 3600, {}, EPOCH_SECONDS)
-    assert source(9) == [MarkPrice(H100, 9, proposed)]
+    assert source(9) == ([] if proposed is None else [MarkPrice(H100, 9, proposed)])
 
 
 def test_an_override_is_signed_as_given_whatever_the_step():
