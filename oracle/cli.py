@@ -225,7 +225,7 @@ def node(
     ),
     rpc_url: str = typer.Option(
         None,
-        help="JSON-RPC URL to derive marks from the Exchange's fills; defaults to GPUHOURS_ORACLE_RPC_URL",
+        help="JSON-RPC URL to derive marks from the Exchange's fills; defaults to GPUHOURS_RPC_URL",
     ),
     keystore: Path = typer.Option(None, help="encrypted keystore; defaults to GPUHOURS_ORACLE_KEYSTORE"),
     password_file: Path = typer.Option(None, help="defaults to GPUHOURS_ORACLE_PASSWORD_FILE"),

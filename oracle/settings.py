@@ -79,7 +79,9 @@ class NodeSettings(_OracleSettings):
 
     # Mark prices from the Exchange's fills (oracle/marks.py): the one thing the node reads from the chain.
     rpc_url: str | None = Field(
-        None, description="JSON-RPC endpoint to read fills from; unset, only --mark prices are signed"
+        None,
+        validation_alias="GPUHOURS_RPC_URL",
+        description="JSON-RPC endpoint to read fills from; unset, only --mark prices are signed",
     )
     mark_window: int = Field(
         24 * HOUR, ge=HOUR, le=7 * 24 * HOUR, description="seconds of chain time of fills behind each mark"
