@@ -4,6 +4,7 @@ over HTTP."""
 
 from __future__ import annotations
 
+import json
 from contextlib import ExitStack
 from fractions import Fraction
 from typing import Any
@@ -212,3 +213,35 @@ def test_the_node_refuses_fills_of_another_chain_than_it_signs_for(chain, deploy
     assert result.returncode == 1, result.stdout + result.stderr
     assert "is chain 31337, but reports are signed for chain 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_node_command_signs_the_marks_of_the_fills(
+    market, accounts, desk, chain, deployments_dir, tmp_path
+):
+    """`gpuhours oracle node --rpc-url`: the fills' VWAP for H100, a --mark override for A100."""
+    fills = liquid_h100(market, accounts, desk["caps"][H100])
+    password = tmp_path / "password"
+    password.write_text("correct horse battery staple\n")
+    key = tmp_path / "key.json"
+    assert gpuhours("keystore", "new", str(key), "--password-file", str(password)).returncode == 0
+    result = gpuhours(
+        "node",
+        "--agent",
+        "1=http://127.0.0.1:1",
+        "--keystore",
+        str(key),
+        "--password-file",
+        str(password),
+        "--epoch",
+        str(desk["epoch"]),
+        "--rpc-url",
+        chain.url,
+        "--mark",
+        f"{A100}=1500000",
+        env={"GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir), "GPUHOURS_ORACLE_MARK_MIN_UNITS": "50"},
+    )
+    assert result.returncode == 0, result.stderr
+    report = Report.from_json(json.loads(result.stdout)["report"])
+    epoch = desk["epoch"]
+    expected = {gpu_class_id(H100): vwap(fills), gpu_class_id(A100): 1_500_000}
+    assert list(report.marks) == [MarkPrice(c, epoch, p) for c, p in sorted(expected.items())]
