@@ -25,7 +25,7 @@ class FillReader:
     def __init__(self, market: Market, log_blocks: int = LOG_BLOCKS) -> None:
         self.market = market
         self.log_blocks = log_blocks
-        self.gpu_class = cache(self._gpu_class)  # a capacity's node, and a node's model, never change
+        self._class_of = cache(self._gpu_class)  # a capacity's node, and a node's model, never change
 
     def trades(self, start: int, end: int) -> list[Trade]:
         """Every fill in a block whose timestamp is in [start, end), oldest first."""
@@ -75,7 +75,7 @@ class FillReader:
     def _trade(self, log: Any) -> Trade:
         args = log["args"]
         return Trade(
-            args["maker"], args["taker"], self.gpu_class(args["capacityId"]), args["amount"], args["price"]
+            args["maker"], args["taker"], self._class_of(args["capacityId"]), args["amount"], args["price"]
         )
 
     def _gpu_class(self, capacity_id: int) -> bytes:
