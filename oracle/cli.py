@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # the commands import what they need when they run, so `--hel
 
     from oracle.aggregate import EpochResult
     from oracle.aggregator import Aggregator, Outcome
+    from oracle.fills import FillReader
+    from oracle.marks import MarkSource
     from oracle.node import OracleNode
     from oracle.report import Domain, SignedReport
 
@@ -155,16 +157,59 @@ def _contract(settings: NodeSettings, chain_id: int, contract: str | None) -> st
     return address
 
 
-def _parse_marks(values: list[str] | None, epoch: int) -> list:
+def _parse_marks(values: list[str] | None) -> dict[bytes, int]:
+    """--mark CLASS=PRICE overrides, by class."""
     from oracle.report import MarkPrice, gpu_class_id
 
-    marks = []
+    marks = {}
     for value in values or []:
         name, sep, price = value.partition("=")
-        if not sep or not name or not price.isdigit():
-            raise _fail(f"--mark takes CLASS=PRICE in base units (like H100-SXM-80GB=2100000), not {value!r}")
-        marks.append(MarkPrice(gpu_class_id(name), epoch, int(price)))
-    return sorted(marks, key=lambda m: m.gpu_class)
+        if not sep or not name or not price.isdigit() or int(price) == 0:
+            raise _fail(
+                f"--mark takes CLASS=PRICE, a price above 0 in base units (like H100-SXM-80GB=2100000), "
+                f"not {value!r}"
+            )
+        try:
+            mark = MarkPrice(gpu_class_id(name), 0, int(price))
+        except ValueError as exc:  # a name over 32 bytes, a price over 128 bits
+            raise _fail(f"--mark {value!r}: {exc}") from None
+        marks[mark.gpu_class] = mark.price
+    return marks
+
+
+def _mark_source(
+    settings: NodeSettings, mark: list[str] | None, rpc_url: str | None, chain_id: int
+) -> MarkSource:
+    """Marks from the fills on the chain at `rpc_url` (when there is one), overridden by --mark."""
+    from oracle.marks import MarkRules, MarkSource
+
+    overrides = _parse_marks(mark)
+    url = rpc_url or settings.rpc_url
+    reader = None if url is None else _fill_reader(url, settings, chain_id)
+    return MarkSource(
+        reader, MarkRules.from_settings(settings), settings.mark_window, overrides, EPOCH_SECONDS
+    )
+
+
+def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
+    from backend.chain.client import Market
+    from backend.chain.deployments import DeploymentError
+    from oracle.aggregator import RPC_ERRORS
+    from oracle.fills import FillReader
+
+    try:
+        market = Market.connect(url, settings.deployments_dir, timeout=settings.http_timeout)
+    except RPC_ERRORS as exc:
+        raise _fail(f"the chain at {url} cannot be reached to read fills ({type(exc).__name__})") from None
+    except DeploymentError as exc:
+        raise _fail(str(exc)) from None
+    except KeyError as exc:
+        raise _fail(f"the deployment in {settings.deployments_dir} has no {exc.args[0]}") from None
+    if market.chain_id != chain_id:
+        raise _fail(
+            f"the chain at {url} is chain {market.chain_id}, but reports are signed for chain {chain_id}"
+        )
+    return FillReader(market)
 
 
 @app.command()
@@ -175,7 +220,13 @@ def node(
     epoch: int = typer.Option(None, help="unix hour to attest; defaults to the last complete one"),
     gpus: int = typer.Option(None, help="GPUs each node is registered with; asked of the agent when unset"),
     challenges: int = typer.Option(1, min=0, help="challenges per agent before attesting (once mode)"),
-    mark: list[str] = typer.Option(None, help="CLASS=PRICE mark price to sign with the report; repeat"),
+    mark: list[str] = typer.Option(
+        None, help="CLASS=PRICE mark price to sign with the report, in place of the fills'; repeat"
+    ),
+    rpc_url: str = typer.Option(
+        None,
+        help="JSON-RPC URL to derive marks from the Exchange's fills; defaults to GPUHOURS_RPC_URL",
+    ),
     keystore: Path = typer.Option(None, help="encrypted keystore; defaults to GPUHOURS_ORACLE_KEYSTORE"),
     password_file: Path = typer.Option(None, help="defaults to GPUHOURS_ORACLE_PASSWORD_FILE"),
     chain_id: int = typer.Option(None, help="defaults to GPUHOURS_ORACLE_CHAIN_ID"),
@@ -204,6 +255,7 @@ def node(
         _check_port(host, port)
     chain = chain_id or settings.chain_id
     address = _contract(settings, chain, contract)
+    marks = _mark_source(settings, mark, rpc_url, chain)
 
     from oracle.keystore import KeystoreError, load_oracle_account
     from oracle.node import AgentTarget, OracleNode
@@ -217,16 +269,14 @@ def node(
     targets = [AgentTarget(node_id, url, gpus) for node_id, url in sorted(agents.items())]
     oracle = OracleNode(settings, targets)
     if serve:
-        _serve(oracle, account, domain, mark, host, port, verbose)
+        _serve(oracle, account, domain, marks, host, port, verbose)
         return
     try:
         if watch:
-            _watch(oracle, account, domain, out, mark)
+            _watch(oracle, account, domain, out, marks)
             return
         target_epoch = int(time.time() // EPOCH_SECONDS) - 1 if epoch is None else epoch
-        signed, results = oracle.run_once(
-            target_epoch, account, domain, _parse_marks(mark, target_epoch), challenges
-        )
+        signed, results = oracle.run_once(target_epoch, account, domain, marks(target_epoch), challenges)
     except ReportError as exc:
         raise _fail(f"the report cannot be signed: {exc}") from None
     finally:
@@ -238,7 +288,7 @@ def _serve(
     oracle: OracleNode,
     account: LocalAccount,
     domain: Domain,
-    mark: list[str] | None,
+    marks: MarkSource,
     host: str,
     port: int,
     verbose: bool,
@@ -251,7 +301,7 @@ def _serve(
     settings = oracle.settings
     views = EpochViews(
         oracle,
-        lambda e: _parse_marks(mark, e),
+        marks,
         grace=settings.epoch_grace,
         max_age=settings.max_delay,
     )
@@ -277,7 +327,7 @@ def _emit(signed: SignedReport, results: list[EpochResult], out: Path | None) ->
 
 
 def _watch(
-    oracle: OracleNode, account: LocalAccount, domain: Domain, out: Path | None, mark: list[str] | None
+    oracle: OracleNode, account: LocalAccount, domain: Domain, out: Path | None, marks: MarkSource
 ) -> None:
     import threading
 
@@ -294,7 +344,7 @@ def _watch(
             domain,
             emit,
             stop,
-            marks=lambda e: _parse_marks(mark, e),
+            marks=marks,
             grace=oracle.settings.epoch_grace,
         )
     except KeyboardInterrupt:

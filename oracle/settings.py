@@ -77,7 +77,29 @@ class NodeSettings(_OracleSettings):
     password_file: Path | None = Field(None, description="file holding the keystore password")
     keystore_password: SecretStr | None = Field(None, description="the keystore password itself")
 
-    # The node talks to agents, never to the chain: the EIP-712 domain it signs for is configured.
+    # Mark prices from the Exchange's fills (oracle/marks.py): the one thing the node reads from the chain.
+    rpc_url: str | None = Field(
+        None,
+        validation_alias="GPUHOURS_RPC_URL",
+        description="JSON-RPC endpoint to read fills from; unset, only --mark prices are signed",
+    )
+    mark_window: int = Field(
+        24 * HOUR, ge=HOUR, le=7 * 24 * HOUR, description="seconds of chain time of fills behind each mark"
+    )
+    mark_min_units: int = Field(
+        100, ge=1, description="GPU-hours of a class that must trade in the window for it to get a mark"
+    )
+    mark_min_counterparties: int = Field(
+        3, ge=2, description="distinct addresses (makers and takers) among those fills, at least"
+    )
+    mark_outlier_k: float = Field(
+        3.0, ge=0, le=100, description="fills priced more than this many MADs from the median are dropped"
+    )
+    mark_outlier_floor_bps: int = Field(
+        500, ge=0, le=10_000, description="fills within this share of the median, in bps, are never outliers"
+    )
+
+    # Reports are signed for a configured EIP-712 domain, not one read from the chain.
     chain_id: int = Field(31337, description="chain id of the EIP-712 domain")
     contract: str | None = Field(
         None, description="AttestationOracle address; read from deployments/<chainId>.json when unset"

@@ -212,6 +212,20 @@ class Market:
         fields = ("nodeId", "start", "end", "gpuCount", "status", "closeReason", "minted", "retired")
         return dict(zip(fields, self.hours.functions.capacity(capacity_id).call(), strict=True))
 
+    def node(self, node_id: int) -> dict[str, Any]:
+        fields = (
+            "owner",
+            "gpuCount",
+            "vramGb",
+            "lastWindowEnd",
+            "earlyEnds",
+            "gpuModel",
+            "region",
+            "interconnect",
+            "gpuUuidsHash",
+        )
+        return dict(zip(fields, self.hours.functions.node(node_id).call(), strict=True))
+
     def booking(self, booking_id: int) -> dict[str, Any]:
         fields = ("holder", "start", "hours", "gpus", "closeReason")
         return dict(zip(fields, self.hours.functions.booking(booking_id).call(), strict=True))

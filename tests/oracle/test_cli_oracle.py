@@ -156,6 +156,23 @@ def test_node_signs_the_last_complete_hour(agent_url, keystore):
             "no keystore at",
         ),
         (["node"], "no agents"),
+        (["node", "--agent", "1=http://a", "--contract", CONTRACT, "--mark", "H100=0"], "a price above 0"),
+        (
+            [
+                "node",
+                "--agent",
+                "1=http://a",
+                "--contract",
+                CONTRACT,
+                "--mark",
+                "H100-SXM5-80GB-NVLINK-8x-RACK-A-ROW-7=1",
+            ],
+            "longer than 32 bytes",
+        ),
+        (
+            ["node", "--agent", "1=http://a", "--contract", CONTRACT, "--rpc-url", "http://127.0.0.1:1"],
+            "cannot be reached to read fills",
+        ),
         (["agent", "--source", "quantum"], "unknown telemetry source"),
         (["agent", "--source", "dcgm", "--backfill", "10"], "--backfill works only"),
     ],

@@ -54,3 +54,37 @@ def test_backfill_needs_the_simulated_source() -> None:
 def test_grace_must_end_before_the_chain_stops_accepting_reports() -> None:
     with pytest.raises(ValidationError, match="EPOCH_GRACE"):
         NodeSettings(epoch_grace=3600, max_delay=600)
+
+
+def test_mark_settings_and_the_chain_they_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPUHOURS_RPC_URL", raising=False)
+    assert NodeSettings().rpc_url is None  # no chain: only --mark prices
+    monkeypatch.setenv("GPUHOURS_RPC_URL", "http://chain:8545")
+    monkeypatch.setenv("GPUHOURS_ORACLE_MARK_WINDOW", "7200")
+    monkeypatch.setenv("GPUHOURS_ORACLE_MARK_MIN_UNITS", "40")
+    monkeypatch.setenv("GPUHOURS_ORACLE_MARK_MIN_COUNTERPARTIES", "4")
+    monkeypatch.setenv("GPUHOURS_ORACLE_MARK_OUTLIER_K", "2.5")
+    monkeypatch.setenv("GPUHOURS_ORACLE_MARK_OUTLIER_FLOOR_BPS", "200")
+    node = NodeSettings()
+    assert (node.rpc_url, node.mark_window, node.mark_min_units, node.mark_min_counterparties) == (
+        "http://chain:8545",
+        7200,
+        40,
+        4,
+    )
+    assert (node.mark_outlier_k, node.mark_outlier_floor_bps) == (2.5, 200)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"mark_min_counterparties": 1},  # one address trading with itself would be a market
+        {"mark_min_units": 0},
+        {"mark_window": 60},
+        {"mark_outlier_k": -1},
+        {"mark_outlier_floor_bps": 10_001},
+    ],
+)
+def test_mark_settings_out_of_range_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValidationError, match=next(iter(bad))):
+        NodeSettings(**bad)
