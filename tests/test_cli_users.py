@@ -10,13 +10,16 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -351,3 +354,76 @@ def test_the_installed_command_exits_with_the_code(cli, listed):
     assert done.returncode == ExitCode.WRONG_NETWORK, done.stdout + done.stderr
     assert "error: wrong network: the RPC is on chain 31337, not 1" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------------- keys and a lying API
+
+
+def test_keystore_signs_and_a_wrong_password_is_refused(cli, m, listed, tmp_path):
+    key = dev_account(STRANGER, m.chain_id)
+    keystore = tmp_path / "key.json"
+    keystore.write_text(json.dumps(Account.encrypt(key.key, "right horse")))
+    (tmp_path / "right").write_text("right horse\n")
+    (tmp_path / "wrong").write_text("battery staple\n")
+    signed_in = cli.ok("login", "--keystore", keystore, "--password-file", tmp_path / "right")
+    assert signed_in["address"] == key.address
+    error = refused(
+        cli, ExitCode.USAGE, "login", "--keystore", keystore, "--password-file", tmp_path / "wrong"
+    )
+    assert error["message"] == f"the password does not open {keystore}"
+    error = refused(cli, ExitCode.USAGE, "login", "--keystore", keystore, "--dev-account", 1)
+    assert error["message"] == "give --keystore or --dev-account, not both"
+
+
+class LyingApi(ThreadingHTTPServer):
+    """An API that answers every GET and POST with `answers[path]`: what a hostile server could say."""
+
+    def __init__(self, answers: dict[str, Any]):
+        answers_ = answers
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                body = json.dumps(answers_[self.path.split("?")[0]]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_a_lying_api_gets_no_signature_and_no_money(cli, m, served, listed):
+    # The real book's ask on `listed`, handed out as if it were for sale on another capacity.
+    real = httpx.get(f"{served[1]}/orders", params={"capacity_id": listed}, timeout=10).json()
+    m.faucet(dev_account(RENTER, m.chain_id), 10 * USDC)
+    sent, balance = nonce(m, RENTER), m.usdc_balance(addr(m, RENTER))
+    other = listed + 1_000
+    foreign = {
+        "nonce": "0" * 32,
+        "chain_id": m.chain_id,
+        "message": f"evil.example wants you to sign in with your Ethereum account:\n{addr(m, RENTER)}\n\n"
+        "Sign in.\n\nURI: https://evil.example\nVersion: 1\nChain ID: 31337\nNonce: 00000000\n"
+        "Issued At: 2026-01-01T00:00:00.000Z",
+    }
+    lying = LyingApi({"/orders": real, "/auth/nonce": foreign})
+    try:
+        liar = Cli(cli.rpc_url, lying.url, {**cli.env, "GPUHOURS_API_URL": lying.url})
+        error = refused(liar, ExitCode.INSUFFICIENT, "buy", other, "--hours", 1, account=RENTER)
+        assert error["message"] == f"only 0 GPU-hours of capacity {other} are for sale; you asked for 1"
+        error = refused(liar, ExitCode.FAILED, "login", account=RENTER)
+        assert error["message"].startswith(f"refused to sign: the API at {lying.url} asked to sign in")
+        assert "'evil.example wants you" in error["message"]
+    finally:
+        lying.shutdown()
+    assert (nonce(m, RENTER), m.usdc_balance(addr(m, RENTER))) == (sent, balance)
