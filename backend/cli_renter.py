@@ -375,7 +375,7 @@ def portfolio(
                 show_time(b["start"]),
                 str(b["hours"]),
                 str(b["gpus"]),
-                b.get("close_reason") or "open",
+                "open" if b.get("close_reason") in (None, "none") else b["close_reason"],
             )
         out.result(
             {
