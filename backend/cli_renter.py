@@ -13,7 +13,7 @@ from rich.table import Table
 from backend.api.routes.wallet import PERMIT_FIELDS
 from backend.chain import eip712
 from backend.chain.client import Fill
-from backend.chain.orders import OrderKind, SignedOrder
+from backend.chain.orders import OrderKind, SignedOrder, order_hash
 from backend.chain.protocol import HOUR, CapacityStatus
 from backend.cli_common import (
     ApiUrl,
@@ -425,4 +425,46 @@ def claim(
         )
 
 
-COMMANDS = (market, buy, activate, sell, bid, portfolio, claim)
+def cancel(
+    order_hashes: Annotated[
+        list[str], typer.Argument(help="0x hashes of your orders (gpuhours provider orders)")
+    ],
+    rpc_url: RpcUrl = None,
+    api_url: ApiUrl = None,
+    chain_id: ChainId = None,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    dev_account: DevAccount = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel your orders on chain, for good: no copy of them can be filled anywhere after this."""
+    with command(as_json) as out:
+        s = Session(out, rpc_url, api_url, chain_id, Wallet(keystore, password_file, dev_account))
+        m, account = s.market, s.account
+        orders = []
+        for given in order_hashes:
+            signed = signed_from_api(s.api.get(f"/orders/{given}"))
+            # The order as signed, not as the API describes it: its hash must be the one asked for.
+            if order_hash(signed.order, m.chain_id, m.exchange.address) != signed.hash or (
+                "0x" + signed.hash.hex() != given.lower()
+            ):
+                raise CliError(f"the API answered another order for {given}", ExitCode.FAILED)
+            if signed.order.maker != account.address:
+                raise CliError(
+                    f"order {given} is {signed.order.maker}'s, not {account.address}'s", ExitCode.FAILED
+                )
+            filled, cancelled = m.exchange.functions.status(signed.hash).call()
+            if cancelled or filled >= signed.order.amount:
+                done = "cancelled" if cancelled else "filled"
+                raise CliError(
+                    f"order {given} is already {done} on chain; nothing to cancel", ExitCode.FAILED
+                )
+            orders.append(signed.order)
+        s.send(f"cancelled {len(orders)} order(s) on chain", lambda: m.cancel_orders(account, orders))
+        out.result(
+            {"cancelled": [h.lower() for h in order_hashes]},
+            f"cancelled {len(orders)} order(s); the book shows them cancelled once it has indexed the block",
+        )
+
+
+COMMANDS = (market, buy, activate, sell, bid, cancel, portfolio, claim)

@@ -208,6 +208,17 @@ def test_provider_lists_renters_buy_activate_resell_and_money_is_withdrawn(cli, 
         withdrawn == owed >= cancelled["claimable"]
         and m.usdc_balance(addr(m, PROVIDER)) == before + withdrawn
     )
+    # The bid is cancelled on chain by its maker; another account's cancel of it is refused, nothing sent.
+    sent = nonce(m, RENTER)
+    error = refused(cli, ExitCode.FAILED, "cancel", bid["hash"], account=RENTER)
+    assert error["message"] == f"order {bid['hash']} is {addr(m, BUYER)}'s, not {addr(m, RENTER)}'s"
+    assert nonce(m, RENTER) == sent
+    assert cli.ok("cancel", bid["hash"], account=BUYER)["cancelled"] == [bid["hash"]]
+    assert m.exchange.functions.status(bytes.fromhex(bid["hash"][2:])).call()[1] is True
+    sent = nonce(m, BUYER)
+    error = refused(cli, ExitCode.FAILED, "cancel", bid["hash"], account=BUYER)
+    assert error["message"] == f"order {bid['hash']} is already cancelled on chain; nothing to cancel"
+    assert nonce(m, BUYER) == sent
     orders = cli.ok("provider", "orders", account=PROVIDER)["items"]
     assert {o["state"] for o in orders} <= {"filled", "partially_filled", "open", "cancelled"} and len(
         orders
