@@ -164,6 +164,10 @@ def command(as_json: bool) -> Iterator[Output]:
     except Web3Exception as exc:
         out.error(CliError(f"the node refused: {exc}", ExitCode.FAILED))
         raise typer.Exit(ExitCode.FAILED) from None
+    except KeyboardInterrupt:
+        error = CliError("interrupted: a transaction already sent may still be mined", ExitCode.INTERRUPTED)
+        out.error(error)
+        raise typer.Exit(error.code) from None
 
 
 # ---------------------------------------------------------------------- the market, as one user

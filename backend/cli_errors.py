@@ -27,6 +27,8 @@ class ExitCode(IntEnum):
     """the RPC or the API does not answer"""
     NOT_FOUND = 8
     """no such capacity, node or order"""
+    INTERRUPTED = 130
+    """Ctrl-C, as shells report SIGINT"""
 
 
 class CliError(Exception):
