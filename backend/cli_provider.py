@@ -280,3 +280,55 @@ def withdraw(
             {"withdrawn": amount, "withdrawn_usd": plain_usd(amount, s.decimals), "balance": balance},
             f"withdrew {s.usd(amount)}; {s.account.address} now holds {s.usd(balance)}",
         )
+
+
+@app.command("earnings")
+def earnings(
+    rpc_url: RpcUrl = None,
+    api_url: ApiUrl = None,
+    chain_id: ChainId = None,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    dev_account: DevAccount = None,
+    as_json: AsJson = False,
+) -> None:
+    """Per capacity: hours sold, money held in escrow until settlement, paid out, slashed; and what the
+    escrow owes you now."""
+    with command(as_json) as out:
+        s = Session(out, rpc_url, api_url, chain_id, Wallet(keystore, password_file, dev_account))
+        me = s.account.address
+        listed = s.api.get("/capacities", provider=me, status="any", limit=500)["items"]
+        rows = []
+        for c in listed:
+            escrow = s.api.get(f"/capacities/{c['capacity_id']}")["escrow"]
+            rows.append(
+                {
+                    "capacity_id": c["capacity_id"],
+                    "status": c["status"],
+                    "sold": c["minted"],
+                    "held": escrow["backing"] + escrow["premium"],
+                    "released": escrow["released"],
+                    "slashed": escrow["slashed"],
+                    "bond": escrow["bond"],
+                }
+            )
+        owed = s.market.claimable(me)
+        table = Table(title=f"Earnings of {me}")
+        for column in (
+            "capacity",
+            "status",
+            "GPU-hours sold",
+            "held in escrow",
+            "paid out",
+            "slashed",
+            "bond",
+        ):
+            table.add_column(column, justify="left" if column in ("capacity", "status") else "right")
+        for r in rows:
+            money = (s.usd(r[k]) for k in ("held", "released", "slashed", "bond"))
+            table.add_row(str(r["capacity_id"]), r["status"], str(r["sold"]), *money)
+        out.result(
+            {"capacities": rows, "claimable": owed, "claimable_usd": plain_usd(owed, s.decimals)},
+            table,
+            f"the escrow owes you {s.usd(owed)} now (gpuhours provider withdraw)",
+        )

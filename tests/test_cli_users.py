@@ -202,6 +202,11 @@ def test_provider_lists_renters_buy_activate_resell_and_money_is_withdrawn(cli, 
         m.usdc_balance(addr(m, BUYER)) == before + claimed["withdrawn"]
         and claimed["withdrawn"] >= 3 * 1_500_000
     )
+    earned = cli.ok("provider", "earnings", account=PROVIDER)
+    first = next(c for c in earned["capacities"] if c["capacity_id"] == capacity)
+    funds = m.escrow.functions.funds(capacity).call()  # backing, bond, ..., premium
+    assert (first["sold"], first["held"], first["bond"]) == (20, funds[0] + funds[3], funds[1])
+    assert earned["claimable"] == m.claimable(addr(m, PROVIDER)) > 0
     before, owed = m.usdc_balance(addr(m, PROVIDER)), m.claimable(addr(m, PROVIDER))
     withdrawn = cli.ok("provider", "withdraw", account=PROVIDER)["withdrawn"]
     assert (
@@ -348,6 +353,8 @@ def test_people_read_tables_and_sentences(cli, m, listed):
     mine = cli("provider", "orders", account=2, as_json=False)
     assert mine.exit_code == 0 and "primary_sell" in mine.stdout
     assert cli("portfolio", account=2, as_json=False).exit_code == 0
+    earned = cli("provider", "earnings", account=2, as_json=False)
+    assert earned.exit_code == 0 and "the escrow owes you $0.00 now" in earned.stdout
     assert cli("provider", "node", "list", account=2, as_json=False).exit_code == 0
     failed = cli("provider", "capacity", "cancel", 999_999, account=2, as_json=False)
     assert failed.exit_code == ExitCode.NOT_FOUND and "error: unknown capacity 999999" in failed.stderr
