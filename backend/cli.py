@@ -13,6 +13,7 @@ from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
 from backend.cli_login import login
+from backend.cli_market import COMMANDS as MARKET_COMMANDS
 from backend.cli_provider import app as provider_app
 from backend.cli_renter import COMMANDS as RENTER_COMMANDS
 from backend.config import Settings, get_settings
@@ -22,8 +23,8 @@ app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.",
 app.add_typer(oracle_app, name="oracle")
 app.command()(login)
 app.add_typer(provider_app, name="provider")
-for renter_command in RENTER_COMMANDS:
-    app.command()(renter_command)
+for user_command in (*MARKET_COMMANDS, *RENTER_COMMANDS):
+    app.command()(user_command)
 # Wide enough for the summary tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)
 

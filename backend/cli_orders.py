@@ -13,6 +13,8 @@ from backend.cli_common import Session
 from backend.cli_errors import CliError, ExitCode
 from backend.cli_units import parse_duration, parse_time, plain_usd, show_time
 
+Hours = Annotated[int, typer.Option("--hours", min=1, help="GPU-hours")]
+Price = Annotated[str, typer.Option("--price", help="dollars per GPU-hour, e.g. 2.10")]
 ExpiresIn = Annotated[
     str, typer.Option("--expires-in", help="how long the order lives, from the chain's clock: 30m, 24h, 2d")
 ]

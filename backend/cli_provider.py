@@ -28,6 +28,8 @@ from backend.cli_escrow import withdraw_claimable
 from backend.cli_orders import (
     ExpiresIn,
     Expiry,
+    Hours,
+    Price,
     expiry_from,
     need_capacity,
     order_json,
@@ -44,9 +46,6 @@ capacity_app = typer.Typer(
 )
 app.add_typer(node_app, name="node")
 app.add_typer(capacity_app, name="capacity")
-
-Hours = Annotated[int, typer.Option("--hours", min=1, help="GPU-hours")]
-Price = Annotated[str, typer.Option("--price", help="dollars per GPU-hour, e.g. 2.10")]
 
 
 @node_app.command("register")
