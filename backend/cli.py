@@ -12,11 +12,19 @@ from backend.chain.anvil import AnvilError, start_anvil
 from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
+from backend.cli_login import login
+from backend.cli_market import COMMANDS as MARKET_COMMANDS
+from backend.cli_provider import app as provider_app
+from backend.cli_renter import COMMANDS as RENTER_COMMANDS
 from backend.config import Settings, get_settings
 from oracle.cli import app as oracle_app
 
 app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.", no_args_is_help=True)
 app.add_typer(oracle_app, name="oracle")
+app.command()(login)
+app.add_typer(provider_app, name="provider")
+for user_command in (*MARKET_COMMANDS, *RENTER_COMMANDS):
+    app.command()(user_command)
 # Wide enough for the summary tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)
 
