@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from eth_utils import to_checksum_address
 
-from backend.api.routes.wallet import PERMIT_FIELDS
 from backend.chain import eip712
 from backend.chain.client import Fill
 from backend.chain.orders import OrderKind, SignedOrder, order_hash
@@ -96,7 +95,7 @@ def _fill_with_permit(s: Session, signed: SignedOrder, amount: int, cost: int) -
     typed = eip712.typed_data(
         eip712.domain(name, version, chain_id, contract),
         "Permit",
-        {"Permit": PERMIT_FIELDS},
+        {"Permit": eip712.PERMIT_FIELDS},
         {
             "owner": account.address,
             "spender": m.exchange.address,

@@ -16,6 +16,15 @@ from eth_utils import keccak, to_checksum_address
 
 Fields = list[dict[str, str]]
 
+#: EIP-2612 `Permit`, as OpenZeppelin's ERC20Permit (MockUSDC) hashes it.
+PERMIT_FIELDS: Fields = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
 DOMAIN_FIELDS: Fields = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},

@@ -29,15 +29,6 @@ from backend.market.order_state import as_order
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
 
-# EIP-2612, as OpenZeppelin's ERC20Permit (MockUSDC) hashes it.
-PERMIT_FIELDS: eip712.Fields = [
-    {"name": "owner", "type": "address"},
-    {"name": "spender", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint256"},
-]
-
 _REVERT = documented(
     {409: "would_revert: the transaction would revert; `details.error` names the contract's error"}
 )
@@ -155,7 +146,7 @@ def permit(body: PermitRequest, chain: ChainDep) -> dict[str, Any]:
     return eip712.typed_data(
         eip712.domain(name, version, chain_id, contract),
         "Permit",
-        {"Permit": PERMIT_FIELDS},
+        {"Permit": eip712.PERMIT_FIELDS},
         {
             "owner": body.owner,
             "spender": market.exchange.address,
