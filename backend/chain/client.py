@@ -73,6 +73,11 @@ class Market:
         self.exchange = self._contract("Exchange", abis)
         self.oracle = self._contract("AttestationOracle", abis)
         self.settlement = self._contract("Settlement", abis)
+        #: The LendingPool of each GPU class, by the class's name.
+        self.pools: dict[str, Contract] = {
+            gpu_class: w3.eth.contract(address=address, abi=abis[deployments.POOL_CONTRACT])
+            for gpu_class, address in deployment.pool_addresses().items()
+        }
 
     @classmethod
     def connect(cls, rpc_url: str, deployments_dir: Path, timeout: float = 60.0) -> Market:
@@ -82,6 +87,11 @@ class Market:
 
     def _contract(self, name: str, abis: dict[str, list[dict[str, Any]]]) -> Contract:
         return self.w3.eth.contract(address=self.deployment.address(name), abi=abis[name])
+
+    def pool_at(self, address: str) -> Contract | None:
+        """The lending pool at `address` (any case), or None when no pool of this deployment is there."""
+        wanted = address.lower()
+        return next((p for p in self.pools.values() if p.address.lower() == wanted), None)
 
     # ------------------------------------------------------------------ transactions
 
