@@ -88,11 +88,6 @@ class Market:
     def _contract(self, name: str, abis: dict[str, list[dict[str, Any]]]) -> Contract:
         return self.w3.eth.contract(address=self.deployment.address(name), abi=abis[name])
 
-    def pool_at(self, address: str) -> Contract | None:
-        """The lending pool at `address` (any case), or None when no pool of this deployment is there."""
-        wanted = address.lower()
-        return next((p for p in self.pools.values() if p.address.lower() == wanted), None)
-
     # ------------------------------------------------------------------ transactions
 
     def build_tx(self, sender: str, fn: ContractFunction) -> TxParams:
