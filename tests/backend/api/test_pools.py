@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from backend.chain.client import MAX_UINT256
 from backend.chain.dev_accounts import dev_account
+from backend.chain.orders import OrderKind
 from tests.backend.api.test_wallet import _send
 from tests.backend.market_round import HOUR, submit_report
 from tests.backend.pool_round import GPU_CLASS, MARK, max_borrow, open_position
-from tests.conftest import USDC, now, warp_to
+from tests.conftest import USDC, fund, now, warp_to
 
 WAD = 10**18
 
@@ -152,3 +153,35 @@ def test_pool_transactions_from_the_api_do_what_they_say(market, serve, index):
     assert market.hours_of(borrower.address, rnd.capacity) == 10
     step("withdraw", lender, {"owner": lender.address, "assets": 100 * USDC})
     assert market.usdc_balance(lender.address) == 600 * USDC
+
+
+def test_pool_refusals_carry_the_contracts_error_and_numbers(market, serve, index):
+    rnd = open_position(market)
+    borrower, pool = rnd.borrower, rnd.pool
+    p2 = dev_account(2, market.chain_id)
+    fund(market, [p2], 10_000 * USDC)
+    node = market.register_node(p2, "A100-SXM4-80GB", 2, 80, "us-east", "PCIe", ["GPU-a100-pool"])
+    start = now(market) - now(market) % HOUR + HOUR
+    a100 = market.create_capacity(
+        p2, node, start, start + 24 * HOUR, 1_000_000, market.min_bond_per_unit() * 48
+    )
+    market.fill(borrower, market.sign(p2, OrderKind.PRIMARY_SELL, a100, 5, 1_000_000, start), 5)
+    index()
+    api = serve()
+    url = f"/tx/pools/{pool.address}"
+
+    wrong = api.post(f"{url}/pledge", json={"borrower": borrower.address, "capacity_id": a100, "units": 5})
+    assert wrong.status_code == 422, wrong.text
+    details = wrong.json()["error"]["details"]
+    assert details["error"] == "WrongGpuClass" and details["fields"]["capacityId"] == a100
+    assert bytes.fromhex(details["fields"]["gpuModel"][2:]).rstrip(b"\0") == b"A100-SXM4-80GB"
+    assert pool.functions.collateralOf(borrower.address).call()[0] == [rnd.capacity]  # nothing pledged
+
+    max_age = pool.functions.markMaxAge().call()
+    _, epoch = market.oracle.functions.markPrice(pool.functions.gpuClass().call()).call()
+    warp_to(market, (epoch + 1) * HOUR + max_age + 1)
+    stale = api.post(f"{url}/borrow", json={"borrower": borrower.address, "assets": 1 * USDC})
+    assert stale.status_code == 422, stale.text
+    details = stale.json()["error"]["details"]
+    assert details["error"] == "StaleMark"
+    assert (details["fields"]["epoch"], details["fields"]["maxAge"]) == (epoch, max_age)
