@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from backend.db.models import PoolEvent, table_of
-from tests.backend.conftest import assert_same_store, index_all, new_indexer
+from backend.db.models import PoolEvent, RawEvent, table_of
+from tests.backend.conftest import assert_same_store, chain_logs, index_all, new_indexer
 from tests.backend.market_round import HOUR
 from tests.backend.pool_round import SUPPLIED, check_pool_against_chain, max_borrow, open_position
 from tests.conftest import USDC, now, warp_to
@@ -33,6 +33,10 @@ def test_every_pool_event_projects_to_what_the_pool_says(market, make_store, cha
     engine = make_store()
     index_all(engine, chain, deployments_dir)
     check_pool_against_chain(engine, market, rnd)
+    with engine.connect() as conn:  # every log of the pool is stored, its vault shares' Transfers too
+        stored = conn.execute(select(RawEvent.event).where(RawEvent.address == pool.address)).scalars().all()
+    on_chain = [lg for lg in chain_logs(market) if lg["address"].lower() == pool.address.lower()]
+    assert len(stored) == len(on_chain) and "Transfer" in stored
 
     events = _pool_events(engine, pool.address)
     kinds = [e["kind"] for e in events]
