@@ -3,17 +3,18 @@ liquidation price, riskiest first, and the liquidation candidates among them.
 
 The index says who has a position (pool_position, pool_collateral); what each owes and is worth is
 re-read from the chain for every request, since interest and the mark move without events. A listing
-of positions reads each of the pool's positions to sort them: a few calls per position."""
+of positions reads every position of the pool to sort them, in two rounds of batched calls."""
 
 from __future__ import annotations
 
 from math import expm1
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select, union
 from sqlmodel import Session
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from backend.api.deps import ChainDep, SessionDep, SettingsDep
 from backend.api.errors import ApiError, documented
@@ -31,7 +32,7 @@ from backend.api.schemas.types import AddressPath, Limit, Offset
 from backend.chain.client import to_bytes32
 from backend.chain.pools import WAD, YEAR
 from backend.db.models import Pool, PoolCollateral, PoolPosition, table_of
-from backend.market.pool_health import PositionReading, read_position
+from backend.market.pool_health import PositionReading, read_positions
 
 router = APIRouter(prefix="/pools", tags=["pools"])
 
@@ -67,34 +68,51 @@ def _borrowers(db: Session, chain_id: int, pool: str) -> list[str]:
     return sorted(db.connection().execute(union(in_debt, pledged)).scalars())
 
 
-def _public_pool(db: Session, chain: ChainDep, gpu_class: str, pool: Contract) -> PoolPublic:
+def _pool_reads(chain: ChainDep, gpu_class: str, pool: Contract) -> list[ContractFunction]:
+    """The calls _public_pool reads, in its order."""
     f = pool.functions
-    base, slope1, slope2, kink = f.rateModel().call()
-    borrowed, _ = f.totalBorrow().call()
-    rate, utilization = f.borrowRate().call()
-    mark, epoch = _mark(chain, gpu_class)
-    stored = db.get(Pool, (chain.chain_id, pool.address))
+    mark = chain.market.oracle.functions.markPrice(to_bytes32(gpu_class))
+    return [
+        f.lltv(),
+        f.rateModel(),
+        f.maturityBuffer(),
+        f.markMaxAge(),
+        f.totalAssets(),
+        f.totalBorrow(),
+        f.borrowRate(),
+        f.totalSupply(),
+        mark,
+        chain.market.usdc.functions.balanceOf(pool.address),
+    ]
+
+
+def _public_pool(db: Session, chain_id: int, gpu_class: str, pool: Contract, reads: list[Any]) -> PoolPublic:
+    lltv, (base, slope1, slope2, kink), buffer, max_age, supplied, borrow, rate_now, shares, mark, cash = (
+        reads
+    )
+    (borrowed, _), (rate, utilization), (price, epoch) = borrow, rate_now, mark
+    stored = db.get(Pool, (chain_id, pool.address))
     return PoolPublic(
         gpu_class=gpu_class,
         address=pool.address,
         terms=PoolTermsPublic(
-            lltv=f.lltv().call(),
+            lltv=lltv,
             rate_model=RateModelPublic(base=base, slope1=slope1, slope2=slope2, kink=kink),
-            maturity_buffer_hours=f.maturityBuffer().call(),
-            mark_max_age=f.markMaxAge().call(),
+            maturity_buffer_hours=buffer,
+            mark_max_age=max_age,
         ),
-        total_supplied=f.totalAssets().call(),
+        total_supplied=supplied,
         total_borrowed=borrowed,
-        cash=chain.market.usdc_balance(pool.address),
-        supply_shares=f.totalSupply().call(),
+        cash=cash,
+        supply_shares=shares,
         utilization=utilization / WAD,
         borrow_rate_per_second=rate,
         borrow_apy=expm1(rate * YEAR / WAD),
         supply_apy=expm1(rate * utilization / WAD * YEAR / WAD),
         total_bad_debt=stored.bad_debt if stored is not None else 0,
-        mark=mark,
+        mark=price,
         mark_epoch=epoch,
-        borrowers=len(_borrowers(db, chain.chain_id, pool.address)),
+        borrowers=len(_borrowers(db, chain_id, pool.address)),
     )
 
 
@@ -131,7 +149,15 @@ def list_pools(
 ) -> PoolPage:
     limit, offset = page_bounds(settings, limit, offset)
     pools = sorted(chain.market.pools.items())
-    items = [_public_pool(db, chain, gpu_class, pool) for gpu_class, pool in pools[offset : offset + limit]]
+    page = pools[offset : offset + limit]
+    reads = chain.market.call_all(
+        [fn for gpu_class, pool in page for fn in _pool_reads(chain, gpu_class, pool)]
+    )
+    width = len(reads) // len(page) if page else 0
+    items = [
+        _public_pool(db, chain.chain_id, gpu_class, pool, reads[i * width : (i + 1) * width])
+        for i, (gpu_class, pool) in enumerate(page)
+    ]
     return PoolPage(items=items, total=len(pools), limit=limit, offset=offset)
 
 
@@ -158,9 +184,7 @@ def list_positions(
     limit, offset = page_bounds(settings, limit, offset)
     gpu_class, pool = find_pool(chain, address)
     lltv, (mark, _) = pool.functions.lltv().call(), _mark(chain, gpu_class)
-    readings = [
-        read_position(chain.market, pool, b, lltv, mark) for b in _borrowers(db, chain.chain_id, pool.address)
-    ]
+    readings = read_positions(chain.market, pool, _borrowers(db, chain.chain_id, pool.address), lltv, mark)
     readings = sorted((r for r in readings if not (unhealthy and r.healthy)), key=_riskiest_first)
     items = [_public_position(db, chain.chain_id, pool.address, r) for r in readings[offset : offset + limit]]
     return PositionPage(items=items, total=len(readings), limit=limit, offset=offset)
@@ -177,7 +201,9 @@ def get_position(
 ) -> PositionPublic:
     gpu_class, pool = find_pool(chain, address)
     who = checked_address(borrower, "borrower")
-    reading = read_position(chain.market, pool, who, pool.functions.lltv().call(), _mark(chain, gpu_class)[0])
+    (reading,) = read_positions(
+        chain.market, pool, [who], pool.functions.lltv().call(), _mark(chain, gpu_class)[0]
+    )
     indexed = db.get(PoolPosition, (chain.chain_id, pool.address, who))
     if reading.debt == 0 and not reading.collateral and indexed is None:
         raise ApiError(404, "not_found", f"{who} has no position in the {gpu_class} pool {pool.address}")
