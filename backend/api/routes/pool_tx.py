@@ -4,7 +4,10 @@ Each is priced against the chain like the other wallet transactions (gas: the es
 margin, backend/chain/gas.py). A call the pool would refuse (borrowing past the LLTV, a stale mark,
 hours of another class, repaying more than is owed) is a 422 naming the contract's error and its
 numbers. A step that needs the stablecoin's or the GPU-hours' approval first answers with the
-approval alone and `then` naming the step, to be asked again once the approval is mined."""
+approval alone and `then` naming the step, to be asked again once the approval is mined. The stablecoin
+approval is for the amount asked (a repay of everything: the debt now and 1 % for the interest until it
+is mined); the GPU-hours' is ERC-1155's setApprovalForAll, the only approval the standard has, and the
+pool moves hours only in a pledge their holder sends."""
 
 from __future__ import annotations
 
