@@ -151,6 +151,11 @@ def test_pool_transactions_from_the_api_do_what_they_say(market, serve, index):
     assert pool.functions.debtOf(borrower.address).call() == [0, 0]
     step("unpledge", borrower, {"borrower": borrower.address, "capacity_id": rnd.capacity, "units": 10})
     assert market.hours_of(borrower.address, rnd.capacity) == 10
+    index()  # a position repaid and emptied leaves the listing; its history stays readable
+    listed = [p["borrower"] for p in api.get(f"/pools/{pool.address}/positions").json()["items"]]
+    assert listed == [rnd.borrower.address]
+    closed = api.get(f"/pools/{pool.address}/positions/{borrower.address}").json()
+    assert (closed["debt"], closed["collateral"], closed["borrowed"]) == (0, [], limit // 2)
     step("withdraw", lender, {"owner": lender.address, "assets": 100 * USDC})
     assert market.usdc_balance(lender.address) == 600 * USDC
 
