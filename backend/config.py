@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.chain.deployments import DEFAULT_DIR, REPO_ROOT
+from backend.chain.pools import PoolTerms
 from backend.chain.protocol import HOUR
 
 
@@ -50,6 +51,29 @@ class Settings(BaseSettings):
     sla_grace_hours: int = Field(1, ge=0, le=255, description="failed hours per window before slashing")
     sla_slash_per_gpu_hour: int = Field(
         500_000, ge=0, le=2**64 - 1, description="bond slashed per failed GPU-hour, base units"
+    )
+
+    # Lending pools (scripts/deploy.py): one LendingPool per GPU class, all with these terms.
+    pool_classes: list[str] = Field(
+        default_factory=lambda: ["H100-SXM5-80GB", "A100-SXM4-80GB"],
+        description="GPU classes (a node's gpuModel) that get a lending pool; the demo's two by default",
+    )
+    pool_lltv_bps: int = Field(
+        8_000, gt=0, lt=10_000, description="liquidation loan-to-value: debt up to 80 % of collateral value"
+    )
+    pool_rate_base_bps: int = Field(100, ge=0, le=10_000, description="borrow rate a year at no utilization")
+    pool_rate_slope1_bps: int = Field(400, ge=0, le=10_000, description="added a year up to the kink")
+    pool_rate_slope2_bps: int = Field(
+        6_000, ge=0, le=80_000, description="added a year from the kink to full utilization"
+    )
+    pool_rate_kink_bps: int = Field(
+        8_000, gt=0, lt=10_000, description="utilization where the slope steepens"
+    )
+    pool_maturity_buffer_hours: int = Field(
+        6, ge=0, le=720, description="hours before a window's end from which its units count for nothing"
+    )
+    pool_mark_max_age: int = Field(
+        3 * HOUR, gt=0, description="seconds after its epoch ended that a mark still allows borrowing"
     )
 
     # SQL store (backend/db): SQLite by default, PostgreSQL in production (postgresql://user@host/db).
@@ -133,6 +157,17 @@ class Settings(BaseSettings):
         25, ge=1, description="settlement calls tried per tick at most; the rest wait for the next tick"
     )
     keeper_holders_per_call: int = Field(50, ge=1, le=500, description="holders per settleUnused call")
+
+    def pool_terms(self) -> PoolTerms:
+        return PoolTerms(
+            lltv_bps=self.pool_lltv_bps,
+            base_bps=self.pool_rate_base_bps,
+            slope1_bps=self.pool_rate_slope1_bps,
+            slope2_bps=self.pool_rate_slope2_bps,
+            kink_bps=self.pool_rate_kink_bps,
+            maturity_buffer_hours=self.pool_maturity_buffer_hours,
+            mark_max_age=self.pool_mark_max_age,
+        )
 
 
 @lru_cache

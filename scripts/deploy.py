@@ -4,6 +4,8 @@
 
 Escrow, GpuHours and Exchange point at each other through immutables, so they are deployed in that
 order at addresses predicted from the deployer's nonce; the Exchange constructor checks the wiring.
+Then one LendingPool per GPU class in GPUHOURS_POOL_CLASSES, all with the terms of the GPUHOURS_POOL_*
+settings (backend/config.py), recorded under "pools" in the deployment file.
 On development chains (31337, 1337) the deployer is Anvil's first dev account and MockUSDC is
 deployed as the stablecoin; elsewhere the deployer is the ape keystore account named by
 GPUHOURS_DEPLOYER_ALIAS and GPUHOURS_STABLECOIN must name the stablecoin.
@@ -90,6 +92,19 @@ def main():
     record("Settlement", settlement, chain.blocks.height)
     gpu_hours.setSettlement(settlement, sender=deployer)
 
+    terms = settings.pool_terms()
+    pools = {}
+    for gpu_class in settings.pool_classes:
+        pool = deployer.deploy(
+            project.LendingPool,
+            *terms.constructor_args(stablecoin.address, gpu_hours.address, oracle.address, gpu_class),
+        )
+        pools[gpu_class] = deployments.Deployed(
+            address=pool.address,
+            abiHash=deployments.abi_hash(_abi(deployments.POOL_CONTRACT)),
+            block=chain.blocks.height,
+        )
+
     deployment = deployments.Deployment(
         chainId=chain_id,
         deployBlock=first_block,
@@ -105,15 +120,18 @@ def main():
             "sla": dict(
                 zip(("minUptimeBps", "minGflopsPerJoule", "graceHours", "slashPerGpuHour"), sla, strict=True)
             ),
+            "pools": terms.as_json(),
         },
         contracts=records,
+        pools=pools,
     )
-    path = deployments.write(
-        settings.deployments_dir, deployment, {name: _abi(name) for name in deployments.CORE_CONTRACTS}
-    )
+    names = [*deployments.CORE_CONTRACTS, deployments.POOL_CONTRACT]
+    path = deployments.write(settings.deployments_dir, deployment, {name: _abi(name) for name in names})
     click.echo(f"deployed gpuhours to chain {chain_id}: {path}")
     for name, deployed in records.items():
         click.echo(f"  {name:<9} {deployed.address}")
+    for gpu_class, deployed in pools.items():
+        click.echo(f"  pool {gpu_class}: {deployed.address}")
 
 
 def _oracle_signers(chain_id: int) -> list[str]:

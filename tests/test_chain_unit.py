@@ -13,6 +13,7 @@ from backend.chain.client import from_bytes32, to_bytes32
 from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ErrorDecoder
+from backend.chain.pools import PoolTerms
 
 ABIS = {p.stem: json.loads(p.read_text()) for p in (REPO_ROOT / "deployments" / "abi").glob("*.json")}
 
@@ -73,3 +74,49 @@ def test_a_tampered_abi_is_refused(tmp_path):
         deployments.load(tmp_path, 5)
     with pytest.raises(deployments.DeploymentError, match="no deployment"):
         deployments.load(tmp_path, 6)
+
+
+def test_pool_abis_are_checked_and_older_files_have_no_pools(tmp_path):
+    abi = ABIS["LendingPool"]
+    pool = deployments.Deployed(address="0x" + "02" * 20, abiHash=deployments.abi_hash(abi), block=1)
+    deployment = deployments.Deployment(
+        chainId=5, deployBlock=1, deployer="0x" + "00" * 20, params={}, contracts={}, pools={"H100": pool}
+    )
+    deployments.write(tmp_path, deployment, {"LendingPool": abi})
+    assert deployments.load(tmp_path, 5)[0].pool_addresses() == {"H100": "0x" + "02" * 20}
+    (tmp_path / "abi" / "LendingPool.json").write_text(json.dumps(abi[1:]))
+    with pytest.raises(deployments.DeploymentError, match="LendingPool"):
+        deployments.load(tmp_path, 5)
+
+    written_before_pools = json.loads((tmp_path / "5.json").read_text())
+    del written_before_pools["pools"]
+    (tmp_path / "5.json").write_text(json.dumps(written_before_pools))
+    assert deployments.load(tmp_path, 5)[0].pools == {}
+
+
+def test_pool_terms_become_the_contracts_units():
+    terms = PoolTerms(
+        lltv_bps=8_000,
+        base_bps=100,
+        slope1_bps=400,
+        slope2_bps=6_000,
+        kink_bps=8_000,
+        maturity_buffer_hours=6,
+        mark_max_age=3 * 3600,
+    )
+    base, slope1, slope2, kink = terms.rate_model()
+    year = 365 * 24 * 3600
+    # A rate a second, over a year, gives back the yearly rate to within the rounding of one second.
+    for per_second, bps in ((base, 100), (slope1, 400), (slope2, 6_000)):
+        assert 0 <= bps * 10**18 // 10_000 - per_second * year < year
+    assert (terms.lltv, kink) == (8 * 10**17, 8 * 10**17)
+    params, name, symbol = terms.constructor_args(
+        "0x" + "01" * 20, "0x" + "02" * 20, "0x" + "03" * 20, "H100"
+    )
+    assert params[3] == to_bytes32("H100") and params[4:] == (
+        terms.lltv,
+        (base, slope1, slope2, kink),
+        6,
+        10_800,
+    )
+    assert (name, symbol) == ("gpuhours H100 lending", "ghL-H100")

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from eth_utils.abi import collapse_if_tuple
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
-from web3.types import TxParams, TxReceipt
+from web3.types import RPCEndpoint, TxParams, TxReceipt
 
 from backend.chain import deployments
 from backend.chain.errors import ErrorDecoder
@@ -27,6 +29,8 @@ from backend.chain.sender import Sender
 MAX_UINT256 = 2**256 - 1
 #: Attempts at each transaction Market.send makes within its timeout, each with higher fees.
 SEND_ATTEMPTS = 3
+#: eth_calls per JSON-RPC batch in Market.call_all: well under nodes' usual batch limits (1,000).
+CALL_BATCH = 500
 
 
 def to_bytes32(text: str) -> bytes:
@@ -73,6 +77,11 @@ class Market:
         self.exchange = self._contract("Exchange", abis)
         self.oracle = self._contract("AttestationOracle", abis)
         self.settlement = self._contract("Settlement", abis)
+        #: The LendingPool of each GPU class, by the class's name.
+        self.pools: dict[str, Contract] = {
+            gpu_class: w3.eth.contract(address=address, abi=abis[deployments.POOL_CONTRACT])
+            for gpu_class, address in deployment.pool_addresses().items()
+        }
 
     @classmethod
     def connect(cls, rpc_url: str, deployments_dir: Path, timeout: float = 60.0) -> Market:
@@ -90,6 +99,29 @@ class Market:
         is the estimate with a margin (backend/chain/gas.py), since the state may change before it
         is mined."""
         return self.sender.build(sender, fn)
+
+    def call_all(self, fns: Sequence[ContractFunction]) -> list[Any]:
+        """What each of `fns` returns, read in JSON-RPC batches (one round trip per CALL_BATCH calls)
+        and all at one block: a single output as itself, several as a tuple, decoded by eth-abi
+        (addresses in lower case, arrays as tuples). A call that reverts raises its decoded custom error."""
+        block = hex(self.w3.eth.block_number)
+        out: list[Any] = []
+        for at in range(0, len(fns), CALL_BATCH):
+            chunk = fns[at : at + CALL_BATCH]
+            requests = [
+                (RPCEndpoint("eth_call"), [{"to": fn.address, "data": fn._encode_transaction_data()}, block])
+                for fn in chunk
+            ]
+            answers = self.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]
+            if not isinstance(answers, list):
+                raise RuntimeError(f"the node refused a batch of {len(chunk)} calls: {answers}")
+            for fn, answer in zip(chunk, answers, strict=True):
+                if "error" in answer:
+                    raise self.errors.decode(answer["error"].get("data"))
+                types = [collapse_if_tuple(o) for o in fn.abi["outputs"]]
+                values = abi_decode(types, bytes.fromhex(answer["result"][2:]))
+                out.append(values[0] if len(values) == 1 else values)
+        return out
 
     def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
         """Sign and send; raise the decoded custom error if it would revert or did. A transaction not

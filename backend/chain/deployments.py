@@ -15,6 +15,8 @@ DEFAULT_DIR = REPO_ROOT / "deployments"
 """The repository's deployments/: <chainId>.json and abi/, where the deploy script writes by default."""
 
 CORE_CONTRACTS = ("MockUSDC", "Escrow", "GpuHours", "Exchange", "AttestationOracle", "Settlement")
+POOL_CONTRACT = "LendingPool"
+"""Every lending pool is a deployment of this contract for one GPU class; its ABI: abi/LendingPool.json."""
 
 
 class DeploymentError(RuntimeError):
@@ -40,11 +42,18 @@ class Deployment(BaseModel):
     deployer: str
     params: dict[str, Any]
     contracts: dict[str, Deployed]
+    pools: dict[str, Deployed] = Field(
+        default_factory=dict, description="the LendingPool of each GPU class, by the class's name"
+    )
 
     model_config = {"populate_by_name": True}
 
     def address(self, name: str) -> ChecksumAddress:
         return to_checksum_address(self.contracts[name].address)
+
+    def pool_addresses(self) -> dict[str, ChecksumAddress]:
+        """GPU class -> its pool's address."""
+        return {gpu_class: to_checksum_address(d.address) for gpu_class, d in self.pools.items()}
 
 
 def write(directory: Path, deployment: Deployment, abis: dict[str, list[dict[str, Any]]]) -> Path:
@@ -68,8 +77,9 @@ def read(directory: Path, chain_id: int) -> Deployment:
 def load(directory: Path, chain_id: int) -> tuple[Deployment, dict[str, list[dict[str, Any]]]]:
     """Read a deployment and its ABIs, checking each ABI against the hash recorded at deploy time."""
     deployment = read(directory, chain_id)
+    deployed_as = [*deployment.contracts.items(), *((POOL_CONTRACT, d) for d in deployment.pools.values())]
     abis = {}
-    for name, deployed in deployment.contracts.items():
+    for name, deployed in deployed_as:
         abi = json.loads((directory / "abi" / f"{name}.json").read_text())
         if abi_hash(abi) != deployed.abi_hash:
             raise DeploymentError(

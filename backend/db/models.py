@@ -7,8 +7,9 @@ Three kinds of table:
   last indexed block per chain), `journal` (before-images of projection rows written in recent
   blocks, to undo them on a reorg) and `indexer_lock` (the database writer lock);
 - **projections** with a state that events change (`node`, `capacity`, `booking`, `order_state`,
-  `balance`, ...): restored from the journal on a reorg;
-- **event tables** (`fill`, `attestation`, `mark_price`, `settlement`, `slash`): one row per event,
+  `balance`, `pool`, `pool_position`, `pool_collateral`, ...): restored from the journal on a reorg;
+- **event tables** (`fill`, `attestation`, `mark_price`, `settlement`, `slash`, `pool_event`): one row
+  per event,
   keyed by (chain id, block number, log index) and removed block by block on a reorg.
 
 Every row carries its chain id. Addresses are checksummed, hashes are 0x-prefixed lowercase hex,
@@ -312,6 +313,53 @@ class Parameter(SQLModel, table=True):
     block_number: int = _int64()
 
 
+class Pool(SQLModel, table=True):
+    """A lending pool's totals as its events tell them (LendingPool, one per GPU class).
+
+    `cash` counts what the events move (deposits and repayments in, withdrawals and loans out), not
+    stablecoin sent to the pool by a plain transfer. `borrow_assets` is the debt as of the pool's last
+    event: interest accrues on chain every second, and is written here when an event brings it in
+    (InterestAccrued)."""
+
+    __tablename__ = "pool"
+
+    chain_id: int = Field(primary_key=True)
+    address: str = Field(primary_key=True, max_length=ADDRESS)
+    supply_shares: int = _u256(description="vault shares outstanding (Deposit adds, Withdraw burns)")
+    cash: int = _u256()
+    borrow_assets: int = _u256()
+    borrow_shares: int = _u256()
+    interest: int = _u256(description="interest accrued since the pool was deployed")
+    bad_debt: int = _u256(description="debt written off against lenders")
+
+
+class PoolPosition(SQLModel, table=True):
+    """A borrower's debt in a pool, in borrow shares; its collateral is in `pool_collateral`."""
+
+    __tablename__ = "pool_position"
+
+    chain_id: int = Field(primary_key=True)
+    pool: str = Field(primary_key=True, max_length=ADDRESS)
+    borrower: str = Field(primary_key=True, max_length=ADDRESS)
+    borrow_shares: int = _u256()
+    borrowed: int = _u256(description="stablecoin borrowed, in total")
+    repaid: int = _u256(description="stablecoin repaid, in total, by anyone")
+    updated_block: int = _int64()
+
+
+class PoolCollateral(SQLModel, table=True):
+    """GPU-hour units of a capacity a borrower pledged to a pool (Pledged, Unpledged); zero rows are
+    deleted."""
+
+    __tablename__ = "pool_collateral"
+
+    chain_id: int = Field(primary_key=True)
+    pool: str = Field(primary_key=True, max_length=ADDRESS)
+    borrower: str = Field(primary_key=True, max_length=ADDRESS)
+    capacity_id: int = Field(primary_key=True, sa_type=BigInteger)
+    units: int = _u256()
+
+
 # ---------------------------------------------------------------------------- event tables
 
 
@@ -398,6 +446,30 @@ class Slash(_EventRow, table=True):
     amount: int = _u256()
 
 
+class PoolEvent(_EventRow, table=True):
+    """A lending pool's event, by `kind`: supply (Deposit), withdraw (Withdraw), pledge, unpledge,
+    borrow, repay, interest (InterestAccrued).
+
+    `account` is whose position or vault shares changed (the borrower, the vault shares' owner);
+    `counterparty` the other side where there is one (the borrow's receiver, the payer of a repay,
+    whoever receives unpledged hours or withdrawn stablecoin); `assets` the stablecoin (the interest
+    for kind interest)."""
+
+    __tablename__ = "pool_event"
+    __table_args__ = (Index("ix_pool_event_account", "chain_id", "pool", "account"),)
+
+    pool: str = Field(max_length=ADDRESS)
+    kind: str = Field(max_length=16)
+    account: str | None = Field(default=None, max_length=ADDRESS)
+    counterparty: str | None = Field(default=None, max_length=ADDRESS)
+    capacity_id: int | None = Field(default=None, sa_type=BigInteger)
+    units: int | None = _u256(None)
+    assets: int = _u256()
+    shares: int | None = _u256(None)
+    rate_per_second: int | None = _u256(None, description="kind interest: the rate, WAD a second")
+    total_borrow: int | None = _u256(None, description="kind interest: the pool's debt after it")
+
+
 #: Projections restored from the journal on a reorg.
 STATE_TABLES: tuple[type[SQLModel], ...] = (
     Node,
@@ -410,9 +482,12 @@ STATE_TABLES: tuple[type[SQLModel], ...] = (
     EscrowFunds,
     EscrowAccount,
     Parameter,
+    Pool,
+    PoolPosition,
+    PoolCollateral,
 )
 #: One row per event: removed by block number on a reorg.
-EVENT_TABLES: tuple[type[SQLModel], ...] = (Fill, Attestation, MarkPrice, Settlement, Slash)
+EVENT_TABLES: tuple[type[SQLModel], ...] = (Fill, Attestation, MarkPrice, Settlement, Slash, PoolEvent)
 
 
 # ---------------------------------------------------------------------------- API state

@@ -8,7 +8,7 @@ padding, an out-of-range value), goes through eth-abi, which decodes it or raise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -19,6 +19,7 @@ from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
+from backend.chain.deployments import POOL_CONTRACT, Deployment
 from backend.indexer.fetch import Log
 
 #: EIP-55 checksums cost a keccak each; the same few addresses recur in almost every log.
@@ -27,6 +28,21 @@ checksum = lru_cache(maxsize=1 << 16)(to_checksum_address)
 #: The contracts the indexer reads. The stablecoin is left out: in production it is someone else's
 #: token (USDC) whose transfers are not the market's business.
 INDEXED_CONTRACTS = ("GpuHours", "Exchange", "Escrow", "AttestationOracle", "Settlement")
+
+#: (name, address, ABI): several addresses share a name where one contract is deployed several times
+#: (the lending pools, each named LendingPool).
+Contract = tuple[str, str, list[dict[str, Any]]]
+
+
+def indexed_contracts(deployment: Deployment, abis: dict[str, list[dict[str, Any]]]) -> list[Contract]:
+    """The contracts the indexer reads: the deployment's of INDEXED_CONTRACTS, then its pools."""
+    core: list[Contract] = [
+        (n, deployment.address(n), abis[n]) for n in INDEXED_CONTRACTS if n in deployment.contracts
+    ]
+    pools: list[Contract] = [
+        (POOL_CONTRACT, a, abis[POOL_CONTRACT]) for a in deployment.pool_addresses().values()
+    ]
+    return core + pools
 
 
 class Event(msgspec.Struct, frozen=True):
@@ -116,11 +132,10 @@ def _word_decoders(inputs: tuple[dict[str, Any], ...]) -> tuple[tuple[str, WordD
 class EventDecoder:
     """Maps (address, topic0) to the contract and event ABI, and decodes logs with eth-abi."""
 
-    def __init__(self, contracts: Mapping[str, tuple[str, list[dict[str, Any]]]]):
-        """`contracts`: name -> (address, ABI)."""
+    def __init__(self, contracts: Iterable[Contract]):
         self._names: dict[str, str] = {}
         self._events: dict[tuple[str, str], _EventAbi] = {}
-        for name, (checksummed, abi) in contracts.items():
+        for name, checksummed, abi in contracts:
             address = checksummed.lower()
             self._names[address] = name
             for entry in abi:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import SQLModel
 
+from backend.chain.deployments import POOL_CONTRACT
 from backend.db.models import (
     CLOSE_REASONS,
     ORDER_KINDS,
@@ -37,6 +38,7 @@ from backend.db.models import (
 )
 from backend.indexer.decode import Event
 from backend.indexer.journal import Row, Store
+from backend.indexer.project_pools import PoolProjection
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -68,6 +70,7 @@ class Projector:
 
     def __init__(self, store: Store):
         self.store = store
+        self.pools = PoolProjection(store, self._event_row)
         self._handlers: dict[tuple[str, str], Callable[[Event, dict[str, Any]], None]] = {
             ("GpuHours", "NodeRegistered"): self._node_registered,
             ("GpuHours", "NodeTransferred"): self._node_transferred,
@@ -174,6 +177,8 @@ class Projector:
                     out.append((Provider, {"address": a["provider"]}))
                 case "Settlement", "CapacitySettled":
                     out.append((Capacity, {"capacity_id": a["capacityId"]}))
+                case contract, _ if contract == POOL_CONTRACT:
+                    out += self.pools.keys(event)
                 case _, name if name in PARAMETER_EVENTS:
                     out.append((Parameter, {"contract": event.contract, "name": name}))
         return out
@@ -192,6 +197,8 @@ class Projector:
         handler = self._handlers.get((event.contract, event.name))
         if handler is not None:
             handler(event, event.args)
+        elif event.contract == POOL_CONTRACT:
+            self.pools.apply(event)
         elif event.name in PARAMETER_EVENTS:
             self.store.put(
                 Parameter,

@@ -35,7 +35,7 @@ from backend.chain import deployments
 from backend.config import Settings
 from backend.db.models import EVENT_TABLES, STATE_TABLES, Block, Checkpoint, Journal, RawEvent, table_of
 from backend.db.session import begin_write, engine_from_settings, migrate
-from backend.indexer.decode import INDEXED_CONTRACTS, Event, EventDecoder, checksum
+from backend.indexer.decode import Event, EventDecoder, checksum, indexed_contracts
 from backend.indexer.fetch import FetchError, Log, LogFetcher
 from backend.indexer.journal import Store, insert_rows, upsert_rows
 from backend.indexer.lock import LockHeld, WriterLock, writer_lock
@@ -96,12 +96,7 @@ class Indexer:
         self.rpc = rpc
         self.settings = settings
         self.chain_id = deployment.chain_id
-        contracts = {
-            name: (deployment.address(name), abis[name])
-            for name in INDEXED_CONTRACTS
-            if name in deployment.contracts
-        }
-        self.decoder = EventDecoder(contracts)
+        self.decoder = EventDecoder(indexed_contracts(deployment, abis))
         self.fetcher = LogFetcher(
             rpc, self.decoder.addresses, settings.indexer_batch_blocks, settings.indexer_max_batch_blocks
         )

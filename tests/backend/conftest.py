@@ -103,8 +103,9 @@ def make_store(db_kind, tmp_path, request) -> Iterator[Callable[[], Engine]]:
 
 
 def chain_logs(market) -> list[dict[str, Any]]:
-    """Every log of the indexed contracts since the deployment, straight from the node."""
+    """Every log of the indexed contracts (the lending pools too) since the deployment, from the node."""
     addresses = [market.deployment.address(n) for n in INDEXED_CONTRACTS]
+    addresses += market.deployment.pool_addresses().values()
     flt = {"fromBlock": hex(market.deployment.deploy_block), "toBlock": "latest", "address": addresses}
     return market.w3.provider.make_request("eth_getLogs", [flt])["result"]
 

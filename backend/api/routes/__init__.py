@@ -7,6 +7,8 @@ from backend.api.routes import (
     nodes,
     ops,
     orders,
+    pool_tx,
+    pools,
     prices,
     providers,
     settle,
@@ -17,6 +19,7 @@ from backend.api.routes import (
 ROUTERS = [
     ops.router,
     wallet.router,
+    pool_tx.router,
     settle.router,
     auth.router,
     orders.router,
@@ -24,6 +27,7 @@ ROUTERS = [
     capacities.router,
     nodes.router,
     prices.router,
+    pools.router,
     accounts.router,
     stream.router,
 ]

@@ -1,0 +1,133 @@
+"""Unsigned transactions for a lending pool: supply, withdraw, pledge, unpledge, borrow, repay.
+
+Each is priced against the chain like the other wallet transactions (gas: the estimate with the shared
+margin, backend/chain/gas.py). A call the pool would refuse (borrowing past the LLTV, a stale mark,
+hours of another class, repaying more than is owed) is a 422 naming the contract's error and its
+numbers. A step that needs the stablecoin's or the GPU-hours' approval first answers with the
+approval alone and `then` naming the step, to be asked again once the approval is mined. The stablecoin
+approval is for the amount asked (a repay of everything: the debt now and 1 % for the interest until it
+is mined); the GPU-hours' is ERC-1155's setApprovalForAll, the only approval the standard has, and the
+pool moves hours only in a pledge their holder sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+
+from backend.api.deps import ChainDep
+from backend.api.errors import ApiError, documented
+from backend.api.routes.pools import find_pool
+from backend.api.schemas.pools import (
+    BorrowRequest,
+    PledgeRequest,
+    PoolTxs,
+    RepayRequest,
+    SupplyRequest,
+    WithdrawRequest,
+)
+from backend.api.schemas.types import AddressPath
+from backend.api.wallet_tx import tx_json
+from backend.chain import errors
+from backend.chain.client import MAX_UINT256
+from backend.chain.errors import ContractRevert
+
+router = APIRouter(prefix="/tx/pools", tags=["wallet"])
+
+REFUSED = documented(
+    {
+        404: "unknown_pool: no lending pool of this deployment at that address",
+        422: "pool_refused: the pool would revert; `details.error` names its error, `details.fields` the "
+        "numbers (invalid_request: a malformed field)",
+    }
+)
+#: What a repay of everything approves beyond the debt now, in percent: the interest until it is mined.
+REPAY_ALL_MARGIN_PERCENT = 1
+
+
+def _jsonable(value: Any) -> Any:
+    return "0x" + value.hex() if isinstance(value, bytes) else value
+
+
+def _refused(exc: ContractRevert) -> ApiError:
+    fields = {k: _jsonable(v) for k, v in exc.fields.items()}
+    return ApiError(422, "pool_refused", f"the pool would revert with {exc}", error=exc.name, fields=fields)
+
+
+def _txs(chain: ChainDep, sender: str, *fns: ContractFunction, then: str | None = None) -> PoolTxs:
+    try:
+        txs = [tx_json(chain.market.build_tx(sender, fn)) for fn in fns]
+    except ContractRevert as exc:
+        raise _refused(exc) from None
+    return PoolTxs.model_validate({"transactions": txs, "then": then})
+
+
+def _with_allowance(
+    chain: ChainDep, pool: Contract, owner: str, amount: int, step: str, fn: ContractFunction
+) -> PoolTxs:
+    usdc = chain.market.usdc
+    if usdc.functions.allowance(owner, pool.address).call() < amount:
+        return _txs(chain, owner, usdc.functions.approve(pool.address, amount), then=step)
+    return _txs(chain, owner, fn)
+
+
+@router.post(
+    "/{address}/supply", response_model=PoolTxs, responses=REFUSED, summary="Deposit stablecoin as a lender"
+)
+def supply(address: AddressPath, body: SupplyRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    deposit = pool.functions.deposit(body.assets, body.owner)
+    return _with_allowance(chain, pool, body.owner, body.assets, "supply", deposit)
+
+
+@router.post(
+    "/{address}/withdraw", response_model=PoolTxs, responses=REFUSED, summary="Withdraw a lender's stablecoin"
+)
+def withdraw(address: AddressPath, body: WithdrawRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    return _txs(chain, body.owner, pool.functions.withdraw(body.assets, body.owner, body.owner))
+
+
+@router.post(
+    "/{address}/pledge", response_model=PoolTxs, responses=REFUSED, summary="Pledge GPU-hours as collateral"
+)
+def pledge(address: AddressPath, body: PledgeRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    hours = chain.market.hours
+    if not hours.functions.isApprovedForAll(body.borrower, pool.address).call():
+        return _txs(
+            chain, body.borrower, hours.functions.setApprovalForAll(pool.address, True), then="pledge"
+        )
+    return _txs(chain, body.borrower, pool.functions.pledge(body.capacity_id, body.units))
+
+
+@router.post(
+    "/{address}/unpledge", response_model=PoolTxs, responses=REFUSED, summary="Take pledged GPU-hours back"
+)
+def unpledge(address: AddressPath, body: PledgeRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    return _txs(chain, body.borrower, pool.functions.unpledge(body.capacity_id, body.units, body.borrower))
+
+
+@router.post(
+    "/{address}/borrow", response_model=PoolTxs, responses=REFUSED, summary="Borrow against pledged hours"
+)
+def borrow(address: AddressPath, body: BorrowRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    return _txs(chain, body.borrower, pool.functions.borrow(body.assets, body.borrower))
+
+
+@router.post("/{address}/repay", response_model=PoolTxs, responses=REFUSED, summary="Repay a borrower's debt")
+def repay(address: AddressPath, body: RepayRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    owed, _ = pool.functions.debtOf(body.borrower).call()
+    amount = body.assets
+    if amount == MAX_UINT256:
+        amount = owed + owed * REPAY_ALL_MARGIN_PERCENT // 100 + 1
+    elif amount > owed:  # checked before the approval, which would hide the pool's refusal
+        raise _refused(errors.RepayExceedsDebt({"onBehalf": body.borrower, "assets": amount, "owed": owed}))
+    return _with_allowance(
+        chain, pool, body.payer, amount, "repay", pool.functions.repay(body.assets, body.borrower)
+    )
