@@ -394,11 +394,11 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         _reserved -= amount;
         if (borrower == address(this)) {
             // The pool's own position (units left from bad debt): unreserved, it is the lenders' cash.
-            emit ExpiredCredited(borrower, capacityId, units, amount, 0);
+            emit ExpiredCredited(borrower, capacityId, units, amount, 0, 0);
             return p;
         }
-        (uint256 repaid,) = _reduceDebt(borrower, amount);
-        emit ExpiredCredited(borrower, capacityId, units, amount, repaid);
+        (uint256 repaid, uint256 shares) = _reduceDebt(borrower, amount);
+        emit ExpiredCredited(borrower, capacityId, units, amount, repaid, shares);
         if (amount > repaid) IERC20(asset()).safeTransfer(borrower, amount - repaid);
         return p;
     }

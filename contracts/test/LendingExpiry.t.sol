@@ -34,13 +34,14 @@ contract LendingExpiryTest is LendingFixtures {
         uint256 refund = settlement.unusedRefund(cap, 100);
         assertEq(refund, (100 - 100 * 42 / 168) * uint256(BACKING));
         (uint256 debt,) = pool.debtOf(renter);
+        (, uint256 shares) = pool.debtOf(renter);
         uint256 lenderAssets = pool.totalAssets();
         uint256 renterBefore = usdc.balanceOf(renter);
 
         vm.expectEmit(address(pool));
         emit ILendingPool.ExpiredCollected(cap, 100, refund);
         vm.expectEmit(address(pool));
-        emit ILendingPool.ExpiredCredited(renter, cap, 100, refund, debt);
+        emit ILendingPool.ExpiredCredited(renter, cap, 100, refund, debt, shares);
         pool.settleExpired(cap, _list(renter));
 
         (uint256 debtAfter,) = pool.debtOf(renter);

@@ -97,10 +97,16 @@ interface ILendingPool {
     /// @notice The pool's `units` of ended or cancelled `capacityId` returned `amount`, reserved for
     ///         the positions that pledged them.
     event ExpiredCollected(uint256 indexed capacityId, uint256 units, uint256 amount);
-    /// @notice `borrower`'s `units` of `capacityId` returned `amount`: `repaid` of it paid its debt and
-    ///         the rest was sent to it (for the pool's own position, it became the lenders' cash).
+    /// @notice `borrower`'s `units` of `capacityId` returned `amount`: `repaid` of it paid its debt
+    ///         (burning `shares` borrow shares) and the rest was sent to it (for the pool's own
+    ///         position, it became the lenders' cash).
     event ExpiredCredited(
-        address indexed borrower, uint256 indexed capacityId, uint256 units, uint256 amount, uint256 repaid
+        address indexed borrower,
+        uint256 indexed capacityId,
+        uint256 units,
+        uint256 amount,
+        uint256 repaid,
+        uint256 shares
     );
 
     // ---------------------------------------------------------------- borrowers
