@@ -448,7 +448,9 @@ class Slash(_EventRow, table=True):
 
 class PoolEvent(_EventRow, table=True):
     """A lending pool's event, by `kind`: supply (Deposit), withdraw (Withdraw), pledge, unpledge,
-    borrow, repay, interest (InterestAccrued).
+    borrow, repay, interest (InterestAccrued), expired (ExpiredCollected: what an ended or cancelled
+    capacity's pledged units returned, reserved for their positions), expiry_credit (ExpiredCredited:
+    a position's share, `shares` of its debt burnt).
 
     `account` is whose position or vault shares changed (the borrower, the vault shares' owner);
     `counterparty` the other side where there is one (the borrow's receiver, the payer of a repay,

@@ -25,6 +25,8 @@ KINDS = {
     "Borrowed": "borrow",
     "Repaid": "repay",
     "InterestAccrued": "interest",
+    "ExpiredCollected": "expired",
+    "ExpiredCredited": "expiry_credit",
 }
 
 #: The pool_event columns an event kind may leave out.
@@ -48,6 +50,8 @@ class PoolProjection:
             "Borrowed": self._borrowed,
             "Repaid": self._repaid,
             "InterestAccrued": self._interest,
+            "ExpiredCollected": self._expired,
+            "ExpiredCredited": self._expiry_credited,
         }
 
     def keys(self, event: Event) -> Keys:
@@ -57,7 +61,7 @@ class PoolProjection:
         pool, a = checksum(event.log.address), event.args
         out: Keys = [(Pool, {"address": pool})]
         match event.name:
-            case "Pledged" | "Unpledged":
+            case "Pledged" | "Unpledged" | "ExpiredCredited":
                 out.append(
                     (
                         PoolCollateral,
@@ -68,6 +72,8 @@ class PoolProjection:
                 out.append((PoolPosition, {"pool": pool, "borrower": a["borrower"]}))
             case "Repaid":
                 out.append((PoolPosition, {"pool": pool, "borrower": a["onBehalf"]}))
+        if event.name == "ExpiredCredited":
+            out.append((PoolPosition, {"pool": pool, "borrower": a["borrower"]}))
         return out
 
     def apply(self, event: Event) -> None:
@@ -129,12 +135,31 @@ class PoolProjection:
         return self._kind("Borrowed", a["borrower"], a["receiver"], assets=a["assets"], shares=a["shares"])
 
     def _repaid(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
-        # As the contract: the sum of rounded-up debts may pass the total by a few wei; it floors at 0.
-        total = self.store.get(Pool, address=pool)
-        owed = total["borrow_assets"] if total is not None else 0
-        self._pool(pool, borrow_assets=-min(a["assets"], owed), borrow_shares=-a["shares"], cash=a["assets"])
-        self._position(pool, a["onBehalf"], borrow_shares=-a["shares"], repaid=a["assets"])
+        self._settle_debt(pool, a["onBehalf"], a["assets"], a["shares"])
         return self._kind("Repaid", a["onBehalf"], a["payer"], assets=a["assets"], shares=a["shares"])
+
+    def _expired(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
+        # Collected proceeds are reserved for the positions, not cash, until credited.
+        self._pool(pool)
+        return self._kind(
+            "ExpiredCollected", None, None, capacity_id=a["capacityId"], units=a["units"], assets=a["amount"]
+        )
+
+    def _expiry_credited(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
+        self._collateral(pool, a["borrower"], a["capacityId"], -a["units"])
+        if a["borrower"] == pool:  # the pool's own units (left by bad debt): the lenders' cash now
+            self._pool(pool, cash=a["amount"])
+        elif a["shares"]:
+            self._settle_debt(pool, a["borrower"], a["repaid"], a["shares"])
+        return self._kind(
+            "ExpiredCredited",
+            a["borrower"],
+            None,
+            capacity_id=a["capacityId"],
+            units=a["units"],
+            assets=a["amount"],
+            shares=a["shares"],
+        )
 
     def _interest(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
         row = self._pool(pool, interest=a["interest"])
@@ -148,6 +173,14 @@ class PoolProjection:
             rate_per_second=a["ratePerSecond"],
             total_borrow=a["totalBorrowAssets"],
         )
+
+    def _settle_debt(self, pool: str, borrower: str, assets: int, shares: int) -> None:
+        """`assets` of `borrower`'s debt paid into the pool's cash, burning `shares`."""
+        # As the contract: the sum of rounded-up debts may pass the total by a few wei; it floors at 0.
+        total = self.store.get(Pool, address=pool)
+        owed = total["borrow_assets"] if total is not None else 0
+        self._pool(pool, borrow_assets=-min(assets, owed), borrow_shares=-shares, cash=assets)
+        self._position(pool, borrower, borrow_shares=-shares, repaid=assets)
 
     @staticmethod
     def _kind(name: str, account: str | None, counterparty: str | None, **values: Any) -> dict[str, Any]:

@@ -90,3 +90,30 @@ def test_a_reorg_across_a_borrow_matches_a_fresh_index(market, make_store, chain
     check_pool_against_chain(engine, market, rnd)
     last = _pool_events(engine, pool.address)[-1]
     assert (last["kind"], last["assets"]) == ("borrow", limit // 3)
+
+
+def test_expired_collateral_credits_project_to_what_the_pool_says(market, make_store, chain, deployments_dir):
+    """The window ends with hours still pledged: settleExpired collects what they returned and pays the
+    borrower's debt with it; the store follows the collateral, the debt and the pool's cash."""
+    rnd = open_position(market)
+    borrower, pool = rnd.borrower, rnd.pool
+    borrowed = max_borrow(rnd) // 2
+    market.send(borrower, pool.functions.borrow(borrowed, borrower.address))
+    capacity = market.hours.functions.capacity(rnd.capacity).call()
+    delay = market.hours.functions.terms(rnd.capacity).call()[2]
+    warp_to(market, capacity[2] + delay + 1)  # Capacity(nodeId, start, end, ...)
+    refund = market.settlement.functions.unusedRefund(rnd.capacity, 30).call()
+    market.send(borrower, pool.functions.settleExpired(rnd.capacity, [borrower.address]))
+
+    engine = make_store()
+    index_all(engine, chain, deployments_dir)
+    check_pool_against_chain(engine, market, rnd)
+    collected, credited = _pool_events(engine, pool.address)[-2:]
+    assert (collected["kind"], collected["units"], collected["assets"]) == ("expired", 30, refund)
+    assert (credited["kind"], credited["account"], credited["assets"]) == (
+        "expiry_credit",
+        borrower.address,
+        refund,
+    )
+    assert pool.functions.debtOf(borrower.address).call() == [0, 0]
+    assert credited["shares"] > 0
