@@ -24,7 +24,7 @@ from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind, SignedOrder
 from backend.chain.protocol import CAPACITY_STATUSES, HOUR
 from oracle.local import WatchedNode, attest_epoch
-from oracle.report import Domain
+from oracle.protocol.report import Domain
 from oracle.submitter import Submitter
 from oracle.telemetry.simulated import SimulatedSource
 

@@ -20,10 +20,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from oracle.freivalds import DEFAULT_DTYPE, DTYPES, ChallengeError
+from oracle.protocol.freivalds import DEFAULT_DTYPE, DTYPES, ChallengeError
+from oracle.protocol.sample import GpuInfo
 from oracle.prover import Prover, UnknownChallenge
 from oracle.sampling import SampleBuffer, Sampler
-from oracle.telemetry.sample import GpuInfo
 from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ own polls and challenges:
 - **gpuSeconds** is Σ over covered seconds of min(GPUs booked, healthy GPUs): what holders were
   delivered (every GPU when bookings are not given).
 - **gflops** and **mflopsPerJoule** are the medians over verified challenges; 0 when none passed.
-- **samplesRoot** is the OZ-style Merkle root over every raw sample of the hour (oracle/merkle.py),
+- **samplesRoot** is the OZ-style Merkle root over every raw sample of the hour (oracle/protocol/merkle.py),
   so anyone holding the samples can prove any one of them against the chain.
 """
 
@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.merkle import root_or_zero
-from oracle.report import UINT32_MAX, Attestation
-from oracle.telemetry.sample import SAMPLE_LEAF_TYPES, GpuSample, sample_leaf
+from oracle.protocol.merkle import root_or_zero
+from oracle.protocol.report import UINT32_MAX, Attestation
+from oracle.protocol.sample import SAMPLE_LEAF_TYPES, GpuSample, sample_leaf
 from oracle.verifier import ChallengeOutcome
 
 log = logging.getLogger(__name__)

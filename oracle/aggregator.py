@@ -2,7 +2,7 @@
 
 For an epoch it asks every oracle node over HTTP for its observations (a node that cannot answer is
 logged with the reason and skipped), proposes the median report over what at least `threshold`
-nodes saw (oracle/consensus.py), asks the nodes to sign it until the threshold is met (refusals are
+nodes saw (oracle/protocol/consensus.py), asks the nodes to sign it until the threshold is met (refusals are
 logged), and lands it with the Submitter. The signer set's version and threshold are read from the
 AttestationOracle itself, so a rotated set needs no configuration here.
 
@@ -19,20 +19,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from web3.exceptions import Web3Exception
-
 from backend.chain.client import Market
 from backend.chain.errors import ContractRevert
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.consensus import ConsensusError, ThresholdNotMet, collect_signatures, propose
 from oracle.node_client import Observation, OracleNodeClient, OracleNodeError
-from oracle.report import Domain, Report, SignedReport
+from oracle.protocol.consensus import ConsensusError, ThresholdNotMet, collect_signatures, propose
+from oracle.protocol.report import Domain, Report, SignedReport
+from oracle.protocol.rpc import RPC_ERRORS
 from oracle.submitter import SubmitError, Submitter
 
 log = logging.getLogger(__name__)
-
-# What an unreachable or failing RPC endpoint raises through web3 (requests' errors are OSErrors).
-RPC_ERRORS: tuple[type[Exception], ...] = (OSError, Web3Exception)
 
 
 @dataclass(frozen=True)

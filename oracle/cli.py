@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the commands import what they need when they run, so `--hel
     from oracle.fills import FillReader
     from oracle.marks import MarkSource
     from oracle.node import OracleNode
-    from oracle.report import Domain, SignedReport
+    from oracle.protocol.report import Domain, SignedReport
 
 app = typer.Typer(
     help="The oracle: telemetry agent, attesting node, aggregator, keystores.", no_args_is_help=True
@@ -94,7 +94,7 @@ def agent(
     import uvicorn
 
     from oracle.agent import create_app
-    from oracle.freivalds import ChallengeError
+    from oracle.protocol.freivalds import ChallengeError
     from oracle.prover import Prover, select_backend
     from oracle.telemetry import TelemetryError, open_source
 
@@ -159,7 +159,7 @@ def _contract(settings: NodeSettings, chain_id: int, contract: str | None) -> st
 
 def _parse_marks(values: list[str] | None) -> dict[bytes, int]:
     """--mark CLASS=PRICE overrides, by class."""
-    from oracle.report import MarkPrice, gpu_class_id
+    from oracle.protocol.report import MarkPrice, gpu_class_id
 
     marks = {}
     for value in values or []:
@@ -194,8 +194,8 @@ def _mark_source(
 def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
-    from oracle.aggregator import RPC_ERRORS
     from oracle.fills import FillReader
+    from oracle.protocol.rpc import RPC_ERRORS
 
     try:
         market = Market.connect(url, settings.deployments_dir, timeout=settings.http_timeout)
@@ -259,7 +259,7 @@ def node(
 
     from oracle.keystore import KeystoreError, load_oracle_account
     from oracle.node import AgentTarget, OracleNode
-    from oracle.report import Domain, ReportError
+    from oracle.protocol.report import Domain, ReportError
 
     try:
         account = load_oracle_account(settings, keystore, password_file)
@@ -295,8 +295,8 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from oracle.consensus import Tolerance
     from oracle.node_api import EpochViews, create_node_app
+    from oracle.protocol.consensus import Tolerance
 
     settings = oracle.settings
     views = EpochViews(
@@ -386,9 +386,10 @@ def aggregate(
 
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
-    from oracle.aggregator import RPC_ERRORS, Aggregator
+    from oracle.aggregator import Aggregator
     from oracle.keystore import KeystoreError, load_sender_account
     from oracle.node_client import OracleNodeClient
+    from oracle.protocol.rpc import RPC_ERRORS
     from oracle.submitter import Submitter
 
     url = rpc_url or settings.rpc_url

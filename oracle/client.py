@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from oracle.freivalds import DTYPES
-from oracle.prover import RevealedRows, RunResult
-from oracle.telemetry.sample import GpuInfo, GpuSample, SampleError
+from oracle.protocol.challenge import RevealedRows, RunResult
+from oracle.protocol.freivalds import DTYPES
+from oracle.protocol.sample import GpuInfo, GpuSample, SampleError
 
 
 class AgentError(Exception):

@@ -12,9 +12,9 @@ from functools import cache
 from typing import Any
 
 from backend.chain.client import Market
-from oracle.aggregator import RPC_ERRORS
 from oracle.marks import FillsUnavailable, Trade
-from oracle.report import UINT128_MAX
+from oracle.protocol.report import UINT128_MAX
+from oracle.protocol.rpc import RPC_ERRORS
 
 LOG_BLOCKS = 2_000  # blocks per eth_getLogs request, under the limits public RPC providers set
 

@@ -14,9 +14,9 @@ from eth_account.signers.local import LocalAccount
 
 from backend.chain.protocol import HOUR
 from oracle.aggregate import EpochInput, aggregate_epoch, epoch_bounds
-from oracle.consensus import OracleSigner, Tolerance, collect_signatures, propose
-from oracle.report import Domain, SignedReport
-from oracle.telemetry.sample import SampleError, SourceUnavailable
+from oracle.protocol.consensus import OracleSigner, Tolerance, collect_signatures, propose
+from oracle.protocol.report import Domain, SignedReport
+from oracle.protocol.sample import SampleError, SourceUnavailable
 from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import ChallengeOutcome
 

@@ -34,7 +34,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from backend.chain.client import from_bytes32
-from oracle.report import MarkPrice
+from oracle.protocol.report import MarkPrice
 from oracle.settings import NodeSettings
 
 log = logging.getLogger(__name__)

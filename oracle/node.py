@@ -19,9 +19,9 @@ from eth_account.signers.local import LocalAccount
 from backend.chain.protocol import EPOCH_SECONDS
 from oracle.aggregate import EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
 from oracle.client import AgentClient, AgentError
-from oracle.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
+from oracle.protocol.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
+from oracle.protocol.sample import GpuSample
 from oracle.settings import NodeSettings
-from oracle.telemetry.sample import GpuSample
 from oracle.verifier import ChallengeOutcome, challenge
 
 log = logging.getLogger(__name__)

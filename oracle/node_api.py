@@ -26,9 +26,9 @@ from fastapi.responses import JSONResponse
 
 from backend.chain.protocol import HOUR
 from oracle.aggregate import EpochResult, epoch_bounds
-from oracle.consensus import OracleSigner, Tolerance
 from oracle.node import OracleNode
-from oracle.report import Attestation, Domain, MarkPrice, Report, ReportError, report_digest
+from oracle.protocol.consensus import OracleSigner, Tolerance
+from oracle.protocol.report import Attestation, Domain, MarkPrice, Report, ReportError, report_digest
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from eth_utils import is_address, to_checksum_address
 
-from oracle.report import Domain, Report, ReportError
+from oracle.protocol.report import Domain, Report, ReportError
 
 
 class OracleNodeError(Exception):

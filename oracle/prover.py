@@ -9,12 +9,13 @@ A challenge runs in three calls so that the clock measures the product and nothi
    oracle times this call from its side, and the commitment binds C before step 3.
 3. `reveal(id, rows)`: the rows of C the oracle picked, each with its Merkle proof.
 
-The commitment is a Merkle tree shaped like OpenZeppelin's (oracle/merkle.py) but hashed with
-sha256, since only the oracle checks it: leaf i = sha256(sha256(uint64 i ‖ row i as little-endian
-floats)). The index is in the leaf, so a row cannot be passed off as another. C itself never
-crosses the network, so n can be large enough for the GPU time to dominate the network time
-(8192-16384 on data-centre GPUs). What the oracle times is the product plus the commitment (O(n^2)
-hashing on the host): a lower bound on the GPU's speed, tighter the larger n is.
+The commitment is a Merkle tree shaped like OpenZeppelin's (oracle/protocol/merkle.py) but hashed
+with sha256, since only the oracle checks it: leaf i = sha256(sha256(uint64 i ‖ row i as
+little-endian floats)), the leaf both sides hash (oracle/protocol/challenge.py). The index is in the
+leaf, so a row cannot be passed off as another. C itself never crosses the network, so n can be
+large enough for the GPU time to dominate the network time (8192-16384 on data-centre GPUs). What the
+oracle times is the product plus the commitment (O(n^2) hashing on the host): a lower bound on the
+GPU's speed, tighter the larger n is.
 
 Backends, fastest first: torch with CUDA, CuPy, NumPy (CPU). TF32 is switched off for torch (CuPy
 leaves it off unless CUPY_TF32=1): the benchmark is FP32, and TF32 products fail the tolerance.
@@ -22,7 +23,6 @@ leaves it off unless CUPY_TF32=1): the benchmark is FP32, and TF32 products fail
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from oracle.freivalds import DEFAULT_DTYPE, ChallengeError, derive_matrices, row_signs
-from oracle.merkle import MerkleTree, sha256
+from oracle.protocol.challenge import RevealedRows, RunResult, row_leaf
+from oracle.protocol.freivalds import DEFAULT_DTYPE, ChallengeError, derive_matrices, row_signs
+from oracle.protocol.merkle import MerkleTree, sha256
 from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)
@@ -172,13 +173,6 @@ def select_backend(prefer: str = "auto", gpu: int = 0) -> MatmulBackend:
 # Commitment ------------------------------------------------------------------------------------
 
 
-def row_leaf(index: int, row: np.ndarray) -> bytes:
-    """sha256(sha256(uint64 index ‖ row as little-endian floats)): hashed twice, as OZ leaves are."""
-    h = hashlib.sha256(int(index).to_bytes(8, "big"))
-    h.update(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).data)
-    return sha256(h.digest())
-
-
 _WORKERS = min(8, os.cpu_count() or 1)
 _HASH_POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="commit")
 
@@ -199,27 +193,6 @@ def commit_rows(c: np.ndarray) -> MerkleTree:
 
 
 # The prover ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunResult:
-    challenge_id: str
-    n: int
-    dtype: str
-    backend: str
-    device: str
-    gpu_uuid: str | None
-    compute_seconds: float  # the agent's own measure of the product; the oracle times the call itself
-    energy_mj_before: int | None
-    energy_mj_after: int | None
-    commitment: bytes
-
-
-@dataclass(frozen=True)
-class RevealedRows:
-    rows: list[int]
-    data: np.ndarray  # len(rows) × n
-    proofs: list[list[bytes]]
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from oracle.telemetry.sample import GpuSample, SourceUnavailable
+from oracle.protocol.sample import GpuSample, SourceUnavailable
 from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)

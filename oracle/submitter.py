@@ -19,7 +19,7 @@ from web3.types import TxReceipt
 
 from backend.chain.errors import ErrorDecoder
 from backend.chain.sender import NotMined, Sender, SendRefused
-from oracle.report import Report
+from oracle.protocol.report import Report
 
 
 class SubmitError(RuntimeError):

@@ -19,10 +19,11 @@ from typing import Protocol, TypedDict, Unpack
 
 import numpy as np
 
-from oracle import freivalds
 from oracle.client import AgentError, AgentUnreachable
-from oracle.merkle import sha256, verify
-from oracle.prover import Prover, RevealedRows, RunResult, row_leaf
+from oracle.protocol import freivalds
+from oracle.protocol.challenge import RevealedRows, RunResult, row_leaf
+from oracle.protocol.merkle import sha256, verify
+from oracle.prover import Prover
 
 log = logging.getLogger(__name__)
 

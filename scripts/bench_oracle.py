@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oracle import freivalds
+from oracle.protocol import freivalds
 from oracle.sampling import SampleBuffer, Sampler
 from oracle.telemetry.simulated import SimulatedSource
 from scripts.benchdoc import DOC, write_section
@@ -215,7 +215,7 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
 
 def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: int) -> dict:
     """Challenges answered by the real prover on GPU 0, read through the real telemetry source."""
-    from oracle.freivalds import ChallengeError
+    from oracle.protocol.freivalds import ChallengeError
     from oracle.prover import Prover, select_backend
     from oracle.settings import AgentSettings
     from oracle.telemetry import open_source
@@ -343,7 +343,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.gpu:
-        from oracle.freivalds import ChallengeError
+        from oracle.protocol.freivalds import ChallengeError
         from oracle.telemetry import TelemetryError
 
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from oracle.telemetry.sample import (
+from oracle.protocol.sample import (
     GpuInfo,
     GpuSample,
     GpuUnreadable,

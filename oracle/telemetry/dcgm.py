@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from oracle.telemetry.sample import (
+from oracle.protocol.sample import (
     GpuInfo,
     GpuSample,
     MalformedSample,

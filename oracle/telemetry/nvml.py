@@ -20,7 +20,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from oracle.telemetry.sample import (
+from oracle.protocol.sample import (
     GpuInfo,
     GpuSample,
     GpuUnreadable,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from oracle.telemetry.sample import GpuInfo, GpuSample, GpuUnreadable, Reading, SampleError, SourceUnavailable
+from oracle.protocol.sample import GpuInfo, GpuSample, GpuUnreadable, Reading, SampleError, SourceUnavailable
 from oracle.telemetry.source import TelemetrySource
 
 GIB = 1024**3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Self
 
-from oracle.telemetry.sample import GpuInfo, Reading
+from oracle.protocol.sample import GpuInfo, Reading
 
 
 class TelemetrySource(ABC):

@@ -31,13 +31,13 @@ from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from oracle.agent import create_app as create_agent_app
 from oracle.aggregate import EPOCH_SECONDS, epoch_bounds
 from oracle.aggregator import Aggregator
-from oracle.consensus import Tolerance
 from oracle.keystore import DEV_SENDER_INDEX
 from oracle.node import AgentTarget, OracleNode
 from oracle.node_api import EpochViews, create_node_app
 from oracle.node_client import OracleNodeClient
+from oracle.protocol.consensus import Tolerance
+from oracle.protocol.report import Domain, Report
 from oracle.prover import NumpyBackend, Prover
-from oracle.report import Domain, Report
 from oracle.settings import NodeSettings
 from oracle.submitter import Submitter
 from oracle.telemetry.simulated import SimulatedSource
@@ -178,7 +178,7 @@ def test_one_node_down_still_lands(market, network, landed_epoch, caplog):
 
 def test_a_node_that_saw_otherwise_refuses_and_the_others_sign(market, network, landed_epoch, caplog):
     aggregator = make_aggregator(market, [network.nodes["d"], network.nodes["a"], network.nodes["b"]])
-    with caplog.at_level(logging.WARNING, logger="oracle.consensus"):
+    with caplog.at_level(logging.WARNING, logger="oracle.protocol.consensus"):
         outcome = aggregator.run(landed_epoch)
     assert outcome.landed, outcome.summary
     assert set(outcome.signed.signers) == {network.signers["a"], network.signers["b"]}

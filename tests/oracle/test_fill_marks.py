@@ -16,12 +16,12 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.consensus import Tolerance
 from oracle.fills import FillReader
 from oracle.marks import MarkRules, MarkSource, derive_marks
 from oracle.node import OracleNode
 from oracle.node_api import EpochViews, create_node_app
-from oracle.report import Domain, MarkPrice, Report, gpu_class_id, sign_report
+from oracle.protocol.consensus import Tolerance
+from oracle.protocol.report import Domain, MarkPrice, Report, gpu_class_id, sign_report
 from oracle.settings import NodeSettings
 from oracle.submitter import Submitter
 from tests.conftest import USDC, fund, now, warp_to

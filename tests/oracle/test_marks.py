@@ -18,7 +18,7 @@ from oracle.marks import (
     derive_marks,
     weighted_median,
 )
-from oracle.report import MarkPrice, gpu_class_id
+from oracle.protocol.report import MarkPrice, gpu_class_id
 
 H100, A100 = gpu_class_id("H100-SXM5-80GB"), gpu_class_id("A100-SXM4-80GB")
 RULES = MarkRules(min_units=10, min_counterparties=3, outlier_k=Fraction(3), outlier_floor_bps=500)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from oracle import prover as prover_module
-from oracle.freivalds import ChallengeError
-from oracle.prover import MatmulBackend, NumpyBackend, Prover, RevealedRows, UnknownChallenge, select_backend
+from oracle.protocol.challenge import RevealedRows
+from oracle.protocol.freivalds import ChallengeError
+from oracle.prover import MatmulBackend, NumpyBackend, Prover, UnknownChallenge, select_backend
 from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import LocalAgent, challenge
 

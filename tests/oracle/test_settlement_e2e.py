@@ -11,7 +11,7 @@ from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from oracle.aggregate import EPOCH_SECONDS, epoch_bounds
 from oracle.local import WatchedNode, attest_epoch
-from oracle.report import Domain
+from oracle.protocol.report import Domain
 from oracle.submitter import Submitter
 from oracle.telemetry.simulated import SimulatedSource
 from tests.conftest import USDC, fund, now, warp_to

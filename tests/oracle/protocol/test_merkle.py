@@ -9,7 +9,7 @@ from eth_abi import encode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oracle.merkle import (
+from oracle.protocol.merkle import (
     MerkleError,
     MerkleTree,
     abi_encode,
@@ -19,7 +19,7 @@ from oracle.merkle import (
     sha256,
     verify,
 )
-from oracle.telemetry.sample import SAMPLE_LEAF_TYPES, sample_leaf
+from oracle.protocol.sample import SAMPLE_LEAF_TYPES, sample_leaf
 from oracle.telemetry.simulated import SimulatedSource
 
 

@@ -7,7 +7,7 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
 
-from oracle.report import (
+from oracle.protocol.report import (
     ATTESTATION_TYPE,
     MARK_PRICE_TYPE,
     REPORT_TYPE,

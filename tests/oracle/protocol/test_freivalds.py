@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle import freivalds
-from oracle.freivalds import (
+from oracle.protocol import freivalds
+from oracle.protocol.freivalds import (
     ChallengeError,
     b_times,
     check,

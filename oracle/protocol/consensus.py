@@ -25,7 +25,7 @@ from eth_account.signers.local import LocalAccount
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError, to_checksum_address
 
-from oracle.report import (
+from oracle.protocol.report import (
     Attestation,
     Domain,
     MarkPrice,

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from oracle.consensus import (
+from oracle.protocol.consensus import (
     ConsensusError,
     OracleSigner,
     ThresholdNotMet,
@@ -15,7 +15,7 @@ from oracle.consensus import (
     median_attestation,
     propose,
 )
-from oracle.report import Attestation, Domain, MarkPrice, gpu_class_id, recover_signer
+from oracle.protocol.report import Attestation, Domain, MarkPrice, gpu_class_id, recover_signer
 
 DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 ROOT = keccak(b"samples")

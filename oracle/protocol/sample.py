@@ -1,4 +1,8 @@
-"""What every telemetry source produces: one typed sample per GPU per read, and the errors it may raise.
+"""A telemetry sample on the wire between the agent and the oracle node, and the errors around one.
+
+Every telemetry source on the agent produces these (one typed sample per GPU per read), the agent
+serves them, and the oracle node builds what it fetches through the same model (a `SampleError`
+when one does not fit) and hashes each into a leaf of the epoch's samples root (`sample_leaf`).
 
 A source never lets a bad reading crash the agent: a GPU whose values are missing or out of range
 becomes a `SampleError` in `Reading.errors`, which the caller logs and counts; only a source that
@@ -101,7 +105,7 @@ class Reading:
     errors: list[SampleError] = field(default_factory=list)
 
 
-# The Merkle leaf of a raw sample (oracle/merkle.py). Unknown values are encoded as the type's
+# The Merkle leaf of a raw sample (oracle/protocol/merkle.py). Unknown values are encoded as the type's
 # maximum, which no real reading reaches, so a leaf never has to say "missing" out of band.
 SAMPLE_LEAF_TYPES = (
     "bytes32",  # keccak256(uuid)
