@@ -93,10 +93,10 @@ def agent(
 
     import uvicorn
 
-    from oracle.agent import create_app
+    from oracle.agent.api import create_app
+    from oracle.agent.prover import Prover, select_backend
+    from oracle.agent.telemetry import TelemetryError, open_source
     from oracle.protocol.freivalds import ChallengeError
-    from oracle.prover import Prover, select_backend
-    from oracle.telemetry import TelemetryError, open_source
 
     try:
         telemetry = open_source(kind, settings)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from eth_account.signers.local import LocalAccount
 
 from backend.chain.protocol import HOUR
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.aggregate import EpochInput, aggregate_epoch, epoch_bounds
 from oracle.protocol.consensus import OracleSigner, Tolerance, collect_signatures, propose
 from oracle.protocol.report import Domain, SignedReport
 from oracle.protocol.sample import SampleError, SourceUnavailable
-from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import ChallengeOutcome
 
 CHALLENGES_PER_HOUR = 4

@@ -23,7 +23,6 @@ from oracle.client import AgentError, AgentUnreachable
 from oracle.protocol import freivalds
 from oracle.protocol.challenge import RevealedRows, RunResult, row_leaf
 from oracle.protocol.merkle import sha256, verify
-from oracle.prover import Prover
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ _PREPARE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="freivalds")
 
 
 class Challengeable(Protocol):
-    """What a challenge needs from an agent: the HTTP client, or a Prover wrapped for tests."""
+    """What a challenge needs from an agent: the HTTP client, or its Prover in-process (LocalAgent)."""
 
     def prepare(self, seed: int, n: int, dtype: str, gpu: int = 0) -> str: ...
     def run(self, challenge_id: str, salt: int) -> RunResult: ...
@@ -140,19 +139,3 @@ def challenge(
         false_accept_bound=check.false_accept_bound,
         **common,
     )
-
-
-class LocalAgent:
-    """A Prover called in-process, shaped like the HTTP client (tests, benchmarks, embedded mode)."""
-
-    def __init__(self, prover: Prover) -> None:
-        self.prover = prover
-
-    def prepare(self, seed: int, n: int, dtype: str, gpu: int = 0) -> str:
-        return self.prover.prepare(seed, n, dtype, gpu)
-
-    def run(self, challenge_id: str, salt: int) -> RunResult:
-        return self.prover.run(challenge_id, salt)
-
-    def reveal(self, challenge_id: str, rows: list[int], n: int, dtype: str) -> RevealedRows:
-        return self.prover.reveal(challenge_id, rows)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.aggregate import EPOCH_SECONDS, EpochInput, PollRecord, aggregate_epoch, epoch_bounds, epoch_of
-from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import ChallengeOutcome
 
 EPOCH = 480_000

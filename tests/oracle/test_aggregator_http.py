@@ -28,7 +28,9 @@ from backend.chain.anvil import free_port
 from backend.chain.client import Market
 from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from oracle.agent import create_app as create_agent_app
+from oracle.agent.api import create_app as create_agent_app
+from oracle.agent.prover import NumpyBackend, Prover
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.aggregate import EPOCH_SECONDS, epoch_bounds
 from oracle.aggregator import Aggregator
 from oracle.keystore import DEV_SENDER_INDEX
@@ -37,10 +39,8 @@ from oracle.node_api import EpochViews, create_node_app
 from oracle.node_client import OracleNodeClient
 from oracle.protocol.consensus import Tolerance
 from oracle.protocol.report import Domain, Report
-from oracle.prover import NumpyBackend, Prover
 from oracle.settings import NodeSettings
 from oracle.submitter import Submitter
-from oracle.telemetry.simulated import SimulatedSource
 from tests.conftest import now, warp_to
 
 GPUS = 2

@@ -9,15 +9,15 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 
 from backend.chain.anvil import free_port
-from oracle.agent import create_app
+from oracle.agent.api import create_app
+from oracle.agent.prover import NumpyBackend, Prover
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.aggregate import epoch_bounds
 from oracle.client import AgentClient
 from oracle.node import AgentTarget, OracleNode, next_challenge_size
 from oracle.protocol.consensus import OracleSigner, ThresholdNotMet, Tolerance, collect_signatures, propose
 from oracle.protocol.report import Domain, recover_signer
-from oracle.prover import NumpyBackend, Prover
 from oracle.settings import NodeSettings
-from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import ChallengeOutcome
 
 EPOCH = 500_000

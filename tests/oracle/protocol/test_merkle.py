@@ -9,6 +9,7 @@ from eth_abi import encode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.protocol.merkle import (
     MerkleError,
     MerkleTree,
@@ -20,7 +21,6 @@ from oracle.protocol.merkle import (
     verify,
 )
 from oracle.protocol.sample import SAMPLE_LEAF_TYPES, sample_leaf
-from oracle.telemetry.simulated import SimulatedSource
 
 
 def test_openzeppelin_readme_vector():

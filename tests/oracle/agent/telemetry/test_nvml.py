@@ -9,8 +9,8 @@ from ctypes import Structure, c_int, pointer
 import pynvml
 import pytest
 
-from oracle.telemetry import GpuUnreadable, MalformedSample, SourceUnavailable
-from oracle.telemetry.nvml import NvmlSource
+from oracle.agent.telemetry import GpuUnreadable, MalformedSample, SourceUnavailable
+from oracle.agent.telemetry.nvml import NvmlSource
 
 
 class _Device(Structure):

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.sample import GpuInfo, GpuSample, GpuUnreadable, Reading, SampleError, SourceUnavailable
-from oracle.telemetry.source import TelemetrySource
 
 GIB = 1024**3
 THERMAL_SLOWDOWN = 0x20 | 0x40  # NVML: software and hardware thermal slowdown

@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oracle import prover as prover_module
+from oracle.agent import prover as prover_module
+from oracle.agent.prover import (
+    LocalAgent,
+    MatmulBackend,
+    NumpyBackend,
+    Prover,
+    UnknownChallenge,
+    select_backend,
+)
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.protocol.challenge import RevealedRows
 from oracle.protocol.freivalds import ChallengeError
-from oracle.prover import MatmulBackend, NumpyBackend, Prover, UnknownChallenge, select_backend
-from oracle.telemetry.simulated import SimulatedSource
-from oracle.verifier import LocalAgent, challenge
+from oracle.verifier import challenge
 
 
 def honest(gpus: int = 2) -> Prover:

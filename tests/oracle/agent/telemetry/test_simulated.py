@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from oracle.telemetry import GpuUnreadable, MalformedSample, SourceUnavailable
-from oracle.telemetry.simulated import THERMAL_SLOWDOWN, SimulatedSource
+from oracle.agent.telemetry import GpuUnreadable, MalformedSample, SourceUnavailable
+from oracle.agent.telemetry.simulated import THERMAL_SLOWDOWN, SimulatedSource
 
 
 def run(seed: int, times: list[float], gpus: int = 4):

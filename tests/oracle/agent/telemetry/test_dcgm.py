@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oracle.telemetry import MalformedSample, SourceUnavailable
-from oracle.telemetry.dcgm import DcgmExporterError, DcgmSource, parse_metrics
+from oracle.agent.telemetry import MalformedSample, SourceUnavailable
+from oracle.agent.telemetry.dcgm import DcgmExporterError, DcgmSource, parse_metrics
 
 FIXTURE = (Path(__file__).parent / "data" / "dcgm_exporter.txt").read_text()
 T = 1_700_000_000.0

@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.challenge import RevealedRows, RunResult, row_leaf
 from oracle.protocol.freivalds import DEFAULT_DTYPE, ChallengeError, derive_matrices, row_signs
 from oracle.protocol.merkle import MerkleTree, sha256
-from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)
 
@@ -297,3 +297,19 @@ class Prover:
         except Exception as exc:  # noqa: BLE001 - a telemetry failure must not fail the challenge
             log.warning("energy counter unreadable during a challenge: %s", exc)
             return None
+
+
+class LocalAgent:
+    """A Prover called in-process, shaped like the node's HTTP client of the agent (tests, benchmarks)."""
+
+    def __init__(self, prover: Prover) -> None:
+        self.prover = prover
+
+    def prepare(self, seed: int, n: int, dtype: str, gpu: int = 0) -> str:
+        return self.prover.prepare(seed, n, dtype, gpu)
+
+    def run(self, challenge_id: str, salt: int) -> RunResult:
+        return self.prover.run(challenge_id, salt)
+
+    def reveal(self, challenge_id: str, rows: list[int], n: int, dtype: str) -> RevealedRows:
+        return self.prover.reveal(challenge_id, rows)

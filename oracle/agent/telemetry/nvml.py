@@ -20,6 +20,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.sample import (
     GpuInfo,
     GpuSample,
@@ -29,7 +30,6 @@ from oracle.protocol.sample import (
     SampleError,
     SourceUnavailable,
 )
-from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)
 

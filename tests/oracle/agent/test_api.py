@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from oracle.agent import create_app
+from oracle.agent.api import create_app
+from oracle.agent.prover import NumpyBackend, Prover
+from oracle.agent.sampling import SampleBuffer, Sampler
+from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.client import AgentClient, AgentProtocolError
-from oracle.prover import NumpyBackend, Prover
-from oracle.sampling import SampleBuffer, Sampler
-from oracle.telemetry.simulated import SimulatedSource
 from oracle.verifier import challenge
 
 NOW = 1_800_000_000.0

@@ -1,4 +1,4 @@
-"""The agent on the provider's GPU node: samples every GPU at 1 Hz and answers over HTTP.
+"""The agent's HTTP API, served to oracle nodes: samples every GPU at 1 Hz and answers challenges.
 
 GET  /health                     the source, its GPUs, and counts of errors and outages
 GET  /samples?since=&until=      buffered samples with since <= timestamp < until
@@ -6,7 +6,7 @@ POST /challenge                  {seed, n, dtype, gpu} -> {id}: derive A and B, 
 POST /challenge/{id}/run         {salt} -> commitment and timing of C = A·diag(s)·B
 POST /challenge/{id}/reveal      {rows} -> those rows of C with their Merkle proofs
 
-Sampling runs in a background thread (oracle/sampling.py).
+Sampling runs in a background thread (oracle/agent/sampling.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from oracle.agent.prover import Prover, UnknownChallenge
+from oracle.agent.sampling import SampleBuffer, Sampler
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.freivalds import DEFAULT_DTYPE, DTYPES, ChallengeError
 from oracle.protocol.sample import GpuInfo
-from oracle.prover import Prover, UnknownChallenge
-from oracle.sampling import SampleBuffer, Sampler
-from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.sample import (
     GpuInfo,
     GpuSample,
@@ -27,7 +28,6 @@ from oracle.protocol.sample import (
     SampleError,
     SourceUnavailable,
 )
-from oracle.telemetry.source import TelemetrySource
 
 MIB = 1024 * 1024
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.sample import (
     GpuInfo,
     GpuSample,
@@ -14,7 +15,6 @@ from oracle.protocol.sample import (
     SourceUnavailable,
     TelemetryError,
 )
-from oracle.telemetry.source import TelemetrySource
 
 if TYPE_CHECKING:
     from oracle.settings import AgentSettings
@@ -25,15 +25,15 @@ SOURCES = ("nvml", "dcgm", "simulated")
 def open_source(kind: str, settings: AgentSettings) -> TelemetrySource:
     """The source named `kind`, configured from the settings. Raises SourceUnavailable or ValueError."""
     if kind == "nvml":
-        from oracle.telemetry.nvml import NvmlSource
+        from oracle.agent.telemetry.nvml import NvmlSource
 
         return NvmlSource()
     if kind == "dcgm":
-        from oracle.telemetry.dcgm import DcgmSource
+        from oracle.agent.telemetry.dcgm import DcgmSource
 
         return DcgmSource(settings.dcgm_url, timeout=settings.http_timeout)
     if kind == "simulated":
-        from oracle.telemetry.simulated import SimulatedGpuModel, SimulatedSource
+        from oracle.agent.telemetry.simulated import SimulatedGpuModel, SimulatedSource
 
         return SimulatedSource(
             settings.sim_seed,

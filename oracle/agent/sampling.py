@@ -14,8 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.sample import GpuSample, SourceUnavailable
-from oracle.telemetry.source import TelemetrySource
 
 log = logging.getLogger(__name__)
 
