@@ -22,11 +22,11 @@ from oracle.settings import ENV_PREFIX, AgentSettings, AggregatorSettings, NodeS
 if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
     from eth_account.signers.local import LocalAccount
 
-    from oracle.aggregate import EpochResult
     from oracle.aggregator import Aggregator, Outcome
-    from oracle.fills import FillReader
-    from oracle.marks import MarkSource
-    from oracle.node import OracleNode
+    from oracle.node.epoch_attestation import EpochResult
+    from oracle.node.fills import FillReader
+    from oracle.node.marks import MarkSource
+    from oracle.node.service import OracleNode
     from oracle.protocol.report import Domain, SignedReport
 
 app = typer.Typer(
@@ -181,7 +181,7 @@ def _mark_source(
     settings: NodeSettings, mark: list[str] | None, rpc_url: str | None, chain_id: int
 ) -> MarkSource:
     """Marks from the fills on the chain at `rpc_url` (when there is one), overridden by --mark."""
-    from oracle.marks import MarkRules, MarkSource
+    from oracle.node.marks import MarkRules, MarkSource
 
     overrides = _parse_marks(mark)
     url = rpc_url or settings.rpc_url
@@ -194,7 +194,7 @@ def _mark_source(
 def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
-    from oracle.fills import FillReader
+    from oracle.node.fills import FillReader
     from oracle.protocol.rpc import RPC_ERRORS
 
     try:
@@ -257,8 +257,8 @@ def node(
     address = _contract(settings, chain, contract)
     marks = _mark_source(settings, mark, rpc_url, chain)
 
-    from oracle.keystore import KeystoreError, load_oracle_account
-    from oracle.node import AgentTarget, OracleNode
+    from oracle.node.keystore import KeystoreError, load_oracle_account
+    from oracle.node.service import AgentTarget, OracleNode
     from oracle.protocol.report import Domain, ReportError
 
     try:
@@ -295,7 +295,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from oracle.node_api import EpochViews, create_node_app
+    from oracle.node.api import EpochViews, create_node_app
     from oracle.protocol.consensus import Tolerance
 
     settings = oracle.settings
@@ -387,7 +387,7 @@ def aggregate(
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
     from oracle.aggregator import Aggregator
-    from oracle.keystore import KeystoreError, load_sender_account
+    from oracle.node.keystore import KeystoreError, load_sender_account
     from oracle.node_client import OracleNodeClient
     from oracle.protocol.rpc import RPC_ERRORS
     from oracle.submitter import Submitter
@@ -451,7 +451,7 @@ def keystore_new(
     password_file: Path = typer.Option(None, help="read the password from this file instead of asking"),
 ) -> None:
     """Create a fresh signing key, encrypted with a password; prints only its address."""
-    from oracle.keystore import KeystoreError, create_keystore
+    from oracle.node.keystore import KeystoreError, create_keystore
 
     if password_file is not None:
         try:

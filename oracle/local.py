@@ -14,11 +14,11 @@ from eth_account.signers.local import LocalAccount
 
 from backend.chain.protocol import HOUR
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.aggregate import EpochInput, aggregate_epoch, epoch_bounds
+from oracle.node.epoch_attestation import EpochInput, aggregate_epoch, epoch_bounds
+from oracle.node.verifier import ChallengeOutcome
 from oracle.protocol.consensus import OracleSigner, Tolerance, collect_signatures, propose
 from oracle.protocol.report import Domain, SignedReport
 from oracle.protocol.sample import SampleError, SourceUnavailable
-from oracle.verifier import ChallengeOutcome
 
 CHALLENGES_PER_HOUR = 4
 

@@ -1,4 +1,4 @@
-"""The aggregator's HTTP client for one oracle node (oracle/node_api.py).
+"""The aggregator's HTTP client for one oracle node (oracle/node/api.py).
 
 Every failure is an OracleNodeError with a reason; a refusal to sign is an answer, not an error.
 """

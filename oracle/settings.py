@@ -77,7 +77,7 @@ class NodeSettings(_OracleSettings):
     password_file: Path | None = Field(None, description="file holding the keystore password")
     keystore_password: SecretStr | None = Field(None, description="the keystore password itself")
 
-    # Mark prices from the Exchange's fills (oracle/marks.py): the one thing the node reads from the chain.
+    # Mark prices from the Exchange's fills (oracle/node/marks.py): all the node reads from the chain.
     rpc_url: str | None = Field(
         None,
         validation_alias="GPUHOURS_RPC_URL",
@@ -125,7 +125,7 @@ class NodeSettings(_OracleSettings):
         description="seconds after an epoch its report is accepted (the AttestationOracle's maxDelay)",
     )
 
-    # `gpuhours oracle node --serve` (oracle/node_api.py).
+    # `gpuhours oracle node --serve` (oracle/node/api.py).
     node_host: str = "127.0.0.1"
     node_port: int = Field(9420, ge=1, le=65535)
 

@@ -217,9 +217,9 @@ def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: in
     """Challenges answered by the real prover on GPU 0, read through the real telemetry source."""
     from oracle.agent.prover import LocalAgent, Prover, select_backend
     from oracle.agent.telemetry import open_source
+    from oracle.node.verifier import challenge
     from oracle.protocol.freivalds import ChallengeError
     from oracle.settings import AgentSettings
-    from oracle.verifier import challenge
 
     backend = select_backend(backend_name)
     if backend.name == "numpy" and backend_name == "auto" and source_kind != "simulated":

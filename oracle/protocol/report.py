@@ -3,7 +3,7 @@
 Domain {name: "gpuhours AttestationOracle", version: "1", chainId, verifyingContract}. The types
 below are the contract's, character for character; `REPORT_TYPE` etc. are the strings whose keccak
 the contract hard-codes as its type hashes. Signing uses eth-account with a key that only ever
-lives in memory, decrypted from a keystore (oracle/keystore.py).
+lives in memory, decrypted from a keystore (oracle/node/keystore.py).
 """
 
 from __future__ import annotations

@@ -31,11 +31,11 @@ from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from oracle.agent.api import create_app as create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.aggregate import EPOCH_SECONDS, epoch_bounds
 from oracle.aggregator import Aggregator
-from oracle.keystore import DEV_SENDER_INDEX
-from oracle.node import AgentTarget, OracleNode
-from oracle.node_api import EpochViews, create_node_app
+from oracle.node.api import EpochViews, create_node_app
+from oracle.node.epoch_attestation import EPOCH_SECONDS, epoch_bounds
+from oracle.node.keystore import DEV_SENDER_INDEX
+from oracle.node.service import AgentTarget, OracleNode
 from oracle.node_client import OracleNodeClient
 from oracle.protocol.consensus import Tolerance
 from oracle.protocol.report import Domain, Report

@@ -12,8 +12,8 @@ from oracle.agent.api import create_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.sampling import SampleBuffer, Sampler
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.client import AgentClient, AgentProtocolError
-from oracle.verifier import challenge
+from oracle.node.agent_client import AgentClient, AgentProtocolError
+from oracle.node.verifier import challenge
 
 NOW = 1_800_000_000.0
 

@@ -15,9 +15,9 @@ from oracle.agent.prover import (
     select_backend,
 )
 from oracle.agent.telemetry.simulated import SimulatedSource
+from oracle.node.verifier import challenge
 from oracle.protocol.challenge import RevealedRows
 from oracle.protocol.freivalds import ChallengeError
-from oracle.verifier import challenge
 
 
 def honest(gpus: int = 2) -> Prover:

@@ -1,4 +1,4 @@
-"""The mark-price math (oracle/marks.py): volume-weighted medians, outliers, thin markets, overrides."""
+"""The mark-price math (oracle/node/marks.py): volume-weighted medians, outliers, thin markets, overrides."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.marks import (
+from oracle.node.marks import (
     FillsUnavailable,
     MarkRules,
     MarkSource,

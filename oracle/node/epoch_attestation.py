@@ -27,10 +27,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from backend.chain.protocol import EPOCH_SECONDS
+from oracle.node.verifier import ChallengeOutcome
 from oracle.protocol.merkle import root_or_zero
 from oracle.protocol.report import UINT32_MAX, Attestation
 from oracle.protocol.sample import SAMPLE_LEAF_TYPES, GpuSample, sample_leaf
-from oracle.verifier import ChallengeOutcome
 
 log = logging.getLogger(__name__)
 

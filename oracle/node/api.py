@@ -1,4 +1,4 @@
-"""The oracle node over HTTP, for aggregators.
+"""The oracle node's HTTP API, served to aggregators.
 
 GET  /health                 this node's signer, EIP-712 domain and agents
 GET  /observations/{epoch}   this node's own attestations (and mark prices) of an ended epoch
@@ -25,8 +25,8 @@ from fastapi import Body, FastAPI, Path
 from fastapi.responses import JSONResponse
 
 from backend.chain.protocol import HOUR
-from oracle.aggregate import EpochResult, epoch_bounds
-from oracle.node import OracleNode
+from oracle.node.epoch_attestation import EpochResult, epoch_bounds
+from oracle.node.service import OracleNode
 from oracle.protocol.consensus import OracleSigner, Tolerance
 from oracle.protocol.report import Attestation, Domain, MarkPrice, Report, ReportError, report_digest
 

@@ -1,6 +1,6 @@
 """Mark prices from executed fills: a volume-weighted price per GPU class, robust to thin and washed markets.
 
-For each class, over the trailing window of fills an oracle node reads from the chain (oracle/fills.py):
+For each class, over the trailing window of fills an oracle node reads from the chain (oracle/node/fills.py):
 
 1. Outliers go first. The volume-weighted median price `m` and the volume-weighted median absolute
    deviation `mad` of the window's fills are taken, and a fill whose price is further from `m` than
@@ -132,7 +132,7 @@ def derive_marks(trades: Iterable[Trade], rules: MarkRules) -> dict[bytes, Class
 
 
 class Fills(Protocol):
-    """What a mark needs of the chain (oracle/fills.py reads it)."""
+    """What a mark needs of the chain (oracle/node/fills.py reads it)."""
 
     def trades(self, start: int, end: int) -> Sequence[Trade]:
         """The fills of chain time [start, end)."""

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.aggregate import EPOCH_SECONDS, EpochInput, PollRecord, aggregate_epoch, epoch_bounds, epoch_of
-from oracle.verifier import ChallengeOutcome
+from oracle.node.epoch_attestation import (
+    EPOCH_SECONDS,
+    EpochInput,
+    PollRecord,
+    aggregate_epoch,
+    epoch_bounds,
+    epoch_of,
+)
+from oracle.node.verifier import ChallengeOutcome
 
 EPOCH = 480_000
 START, END = epoch_bounds(EPOCH)

@@ -1,7 +1,7 @@
 """An oracle node: polls agents, challenges them, aggregates each epoch and signs the report.
 
 Nothing an agent does can stop the node: an unreachable agent, a malformed sample or a failed
-challenge is logged with its reason and counted against that node's uptime (oracle/aggregate.py).
+challenge is logged with its reason and counted against that node's uptime (oracle/node/epoch_attestation.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.aggregate import EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
-from oracle.client import AgentClient, AgentError
+from oracle.node.agent_client import AgentClient, AgentError
+from oracle.node.epoch_attestation import EpochInput, EpochResult, PollRecord, aggregate_epoch, epoch_bounds
+from oracle.node.verifier import ChallengeOutcome, challenge
 from oracle.protocol.report import Domain, MarkPrice, Report, SignedReport, report_digest, sign_report
 from oracle.protocol.sample import GpuSample
 from oracle.settings import NodeSettings
-from oracle.verifier import ChallengeOutcome, challenge
 
 log = logging.getLogger(__name__)
 # Which GPU is challenged, and when, from the OS's generator: an agent must not predict either.
@@ -84,7 +84,7 @@ class OracleNode:
         factory = client_factory or (lambda url: AgentClient(url, timeout=settings.http_timeout))
         self._clients = {t.node_id: factory(t.url) for t in self.targets}
         self._logs = {t.node_id: _Log(gpu_count=t.gpu_count) for t in self.targets}
-        # The polling loop writes the logs while an HTTP request reads them (oracle/node_api.py).
+        # The polling loop writes the logs while an HTTP request reads them (oracle/node/api.py).
         self._lock = threading.Lock()
 
     def poll(self, target: AgentTarget) -> PollRecord:

@@ -19,7 +19,7 @@ from typing import Protocol, TypedDict, Unpack
 
 import numpy as np
 
-from oracle.client import AgentError, AgentUnreachable
+from oracle.node.agent_client import AgentError, AgentUnreachable
 from oracle.protocol import freivalds
 from oracle.protocol.challenge import RevealedRows, RunResult, row_leaf
 from oracle.protocol.merkle import sha256, verify

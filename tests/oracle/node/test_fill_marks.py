@@ -1,5 +1,5 @@
 """Mark prices from real fills on the session Anvil: signed orders filled through the Exchange, read
-back by oracle/fills.py, derived by oracle/marks.py, and landed by oracle nodes and the aggregator
+back by oracle/node/fills.py, derived by oracle/node/marks.py, and landed by oracle nodes and the aggregator
 over HTTP."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.fills import FillReader
-from oracle.marks import MarkRules, MarkSource, derive_marks
-from oracle.node import OracleNode
-from oracle.node_api import EpochViews, create_node_app
+from oracle.node.api import EpochViews, create_node_app
+from oracle.node.fills import FillReader
+from oracle.node.marks import MarkRules, MarkSource, derive_marks
+from oracle.node.service import OracleNode
 from oracle.protocol.consensus import Tolerance
 from oracle.protocol.report import Domain, MarkPrice, Report, gpu_class_id, sign_report
 from oracle.settings import NodeSettings

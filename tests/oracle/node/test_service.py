@@ -12,13 +12,13 @@ from backend.chain.anvil import free_port
 from oracle.agent.api import create_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.aggregate import epoch_bounds
-from oracle.client import AgentClient
-from oracle.node import AgentTarget, OracleNode, next_challenge_size
+from oracle.node.agent_client import AgentClient
+from oracle.node.epoch_attestation import epoch_bounds
+from oracle.node.service import AgentTarget, OracleNode, next_challenge_size
+from oracle.node.verifier import ChallengeOutcome
 from oracle.protocol.consensus import OracleSigner, ThresholdNotMet, Tolerance, collect_signatures, propose
 from oracle.protocol.report import Domain, recover_signer
 from oracle.settings import NodeSettings
-from oracle.verifier import ChallengeOutcome
 
 EPOCH = 500_000
 START, END = epoch_bounds(EPOCH)

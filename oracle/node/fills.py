@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from backend.chain.client import Market
-from oracle.marks import FillsUnavailable, Trade
+from oracle.node.marks import FillsUnavailable, Trade
 from oracle.protocol.report import UINT128_MAX
 from oracle.protocol.rpc import RPC_ERRORS
 
@@ -20,7 +20,7 @@ LOG_BLOCKS = 2_000  # blocks per eth_getLogs request, under the limits public RP
 
 
 class FillReader:
-    """The chain as a mark sees it (oracle.marks.Fills)."""
+    """The chain as a mark sees it (oracle.node.marks.Fills)."""
 
     def __init__(self, market: Market, log_blocks: int = LOG_BLOCKS) -> None:
         self.market = market
