@@ -22,7 +22,7 @@ from oracle.settings import ENV_PREFIX, AgentSettings, AggregatorSettings, NodeS
 if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
     from eth_account.signers.local import LocalAccount
 
-    from oracle.aggregator import Aggregator, Outcome
+    from oracle.aggregator.service import Aggregator, Outcome
     from oracle.node.epoch_attestation import EpochResult
     from oracle.node.fills import FillReader
     from oracle.node.marks import MarkSource
@@ -386,11 +386,11 @@ def aggregate(
 
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
-    from oracle.aggregator import Aggregator
-    from oracle.node.keystore import KeystoreError, load_sender_account
-    from oracle.node_client import OracleNodeClient
+    from oracle.aggregator.node_client import OracleNodeClient
+    from oracle.aggregator.sender_account import KeystoreError, load_sender_account
+    from oracle.aggregator.service import Aggregator
+    from oracle.aggregator.submitter import Submitter
     from oracle.protocol.rpc import RPC_ERRORS
-    from oracle.submitter import Submitter
 
     url = rpc_url or settings.rpc_url
     try:

@@ -10,10 +10,10 @@ from backend.chain import errors
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.local import WatchedNode, attest_epoch
+from oracle.aggregator.submitter import Submitter
+from oracle.embedded import WatchedNode, attest_epoch
 from oracle.node.epoch_attestation import EPOCH_SECONDS, epoch_bounds
 from oracle.protocol.report import Domain
-from oracle.submitter import Submitter
 from tests.conftest import USDC, fund, now, warp_to
 
 GPUS, HOURS, PRICE = 2, 3, 2_000_000

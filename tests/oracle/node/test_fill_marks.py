@@ -16,6 +16,7 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
 from backend.chain.protocol import EPOCH_SECONDS
+from oracle.aggregator.submitter import Submitter
 from oracle.node.api import EpochViews, create_node_app
 from oracle.node.fills import FillReader
 from oracle.node.marks import MarkRules, MarkSource, derive_marks
@@ -23,9 +24,8 @@ from oracle.node.service import OracleNode
 from oracle.protocol.consensus import Tolerance
 from oracle.protocol.report import Domain, MarkPrice, Report, gpu_class_id, sign_report
 from oracle.settings import NodeSettings
-from oracle.submitter import Submitter
 from tests.conftest import USDC, fund, now, warp_to
-from tests.oracle.test_aggregator_http import make_aggregator, serve
+from tests.oracle.aggregator.test_service import make_aggregator, serve
 from tests.oracle.test_cli_oracle import gpuhours
 
 H100, A100 = "H100-SXM5-80GB", "A100-SXM4-80GB"

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from backend.chain.client import Market
 from backend.chain.errors import ContractRevert
 from backend.chain.protocol import EPOCH_SECONDS
-from oracle.node_client import Observation, OracleNodeClient, OracleNodeError
+from oracle.aggregator.node_client import Observation, OracleNodeClient, OracleNodeError
+from oracle.aggregator.submitter import SubmitError, Submitter
 from oracle.protocol.consensus import ConsensusError, ThresholdNotMet, collect_signatures, propose
 from oracle.protocol.report import Domain, Report, SignedReport
 from oracle.protocol.rpc import RPC_ERRORS
-from oracle.submitter import SubmitError, Submitter
 
 log = logging.getLogger(__name__)
 

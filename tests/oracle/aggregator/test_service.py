@@ -31,16 +31,16 @@ from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from oracle.agent.api import create_app as create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.aggregator import Aggregator
+from oracle.aggregator.node_client import OracleNodeClient
+from oracle.aggregator.sender_account import DEV_SENDER_INDEX
+from oracle.aggregator.service import Aggregator
+from oracle.aggregator.submitter import Submitter
 from oracle.node.api import EpochViews, create_node_app
 from oracle.node.epoch_attestation import EPOCH_SECONDS, epoch_bounds
-from oracle.node.keystore import DEV_SENDER_INDEX
 from oracle.node.service import AgentTarget, OracleNode
-from oracle.node_client import OracleNodeClient
 from oracle.protocol.consensus import Tolerance
 from oracle.protocol.report import Domain, Report
 from oracle.settings import NodeSettings
-from oracle.submitter import Submitter
 from tests.conftest import now, warp_to
 
 GPUS = 2
@@ -167,7 +167,7 @@ def test_three_nodes_land_the_median_report(market, network, landed_epoch):
 def test_one_node_down_still_lands(market, network, landed_epoch, caplog):
     down = dead_url()
     aggregator = make_aggregator(market, [down, network.nodes["a"], network.nodes["b"]])
-    with caplog.at_level(logging.WARNING, logger="oracle.aggregator"):
+    with caplog.at_level(logging.WARNING, logger="oracle.aggregator.service"):
         outcome = aggregator.run(landed_epoch)
     assert outcome.landed, outcome.summary
     assert set(outcome.signed.signers) == {network.signers["a"], network.signers["b"]}
@@ -191,7 +191,7 @@ def test_a_node_that_saw_otherwise_refuses_and_the_others_sign(market, network, 
 def test_the_same_epoch_twice_is_already_attested(market, network, landed_epoch, caplog):
     aggregator = make_aggregator(market, [network.nodes[n] for n in "abc"])
     assert aggregator.run(landed_epoch).landed
-    with caplog.at_level(logging.WARNING, logger="oracle.aggregator"):
+    with caplog.at_level(logging.WARNING, logger="oracle.aggregator.service"):
         again = aggregator.run(landed_epoch)
     assert not again.landed and again.error == "AlreadyAttested"
     assert "this epoch has already landed" in again.summary
