@@ -3,6 +3,11 @@
 Each process is handed only its own class: the agent on a provider's GPU node, the oracle node run by an
 oracle operator, and the aggregator that lands reports. The few values they share with the backend keep
 the backend's names (GPUHOURS_RPC_URL, GPUHOURS_DEPLOYMENTS_DIR, GPUHOURS_TX_TIMEOUT).
+
+The three classes live in this one module, under the agent, node and aggregator packages: they share
+the prefix and its error sentences (oracle/cli.py), values that must agree across processes (the
+aggregator's epoch_grace mirrors the nodes') sit side by side, and the module imports only pydantic
+and backend.chain, so reading it costs the agent's install nothing.
 """
 
 from __future__ import annotations
