@@ -1,4 +1,4 @@
-"""End to end on a real chain: simulated agents → three oracle nodes (threshold two) → the
+"""oracle/embedded.py end to end on a real chain: simulated agents → three oracle nodes (threshold two) → the
 AttestationOracle → Settlement. A healthy provider is paid; a failing one is slashed and its renter
 refunded, fee included."""
 
