@@ -23,10 +23,10 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind, SignedOrder
 from backend.chain.protocol import CAPACITY_STATUSES, HOUR
-from oracle.local import WatchedNode, attest_epoch
-from oracle.report import Domain
-from oracle.submitter import Submitter
-from oracle.telemetry.simulated import SimulatedSource
+from oracle.agent.telemetry.simulated import SimulatedSource
+from oracle.aggregator.submitter import Submitter
+from oracle.embedded import WatchedNode, attest_epoch
+from oracle.protocol.report import Domain
 
 USDC = 10**6
 BOOKED_HOURS = 4

@@ -22,12 +22,12 @@ from oracle.settings import ENV_PREFIX, AgentSettings, AggregatorSettings, NodeS
 if TYPE_CHECKING:  # the commands import what they need when they run, so `--help` stays quick
     from eth_account.signers.local import LocalAccount
 
-    from oracle.aggregate import EpochResult
-    from oracle.aggregator import Aggregator, Outcome
-    from oracle.fills import FillReader
-    from oracle.marks import MarkSource
-    from oracle.node import OracleNode
-    from oracle.report import Domain, SignedReport
+    from oracle.aggregator.service import Aggregator, Outcome
+    from oracle.node.epoch_attestation import EpochResult
+    from oracle.node.fills import FillReader
+    from oracle.node.marks import MarkSource
+    from oracle.node.service import OracleNode
+    from oracle.protocol.report import Domain, SignedReport
 
 app = typer.Typer(
     help="The oracle: telemetry agent, attesting node, aggregator, keystores.", no_args_is_help=True
@@ -93,10 +93,10 @@ def agent(
 
     import uvicorn
 
-    from oracle.agent import create_app
-    from oracle.freivalds import ChallengeError
-    from oracle.prover import Prover, select_backend
-    from oracle.telemetry import TelemetryError, open_source
+    from oracle.agent.api import create_app
+    from oracle.agent.prover import Prover, select_backend
+    from oracle.agent.telemetry import TelemetryError, open_source
+    from oracle.protocol.freivalds import ChallengeError
 
     try:
         telemetry = open_source(kind, settings)
@@ -159,7 +159,7 @@ def _contract(settings: NodeSettings, chain_id: int, contract: str | None) -> st
 
 def _parse_marks(values: list[str] | None) -> dict[bytes, int]:
     """--mark CLASS=PRICE overrides, by class."""
-    from oracle.report import MarkPrice, gpu_class_id
+    from oracle.protocol.report import MarkPrice, gpu_class_id
 
     marks = {}
     for value in values or []:
@@ -181,7 +181,7 @@ def _mark_source(
     settings: NodeSettings, mark: list[str] | None, rpc_url: str | None, chain_id: int
 ) -> MarkSource:
     """Marks from the fills on the chain at `rpc_url` (when there is one), overridden by --mark."""
-    from oracle.marks import MarkRules, MarkSource
+    from oracle.node.marks import MarkRules, MarkSource
 
     overrides = _parse_marks(mark)
     url = rpc_url or settings.rpc_url
@@ -194,8 +194,8 @@ def _mark_source(
 def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
-    from oracle.aggregator import RPC_ERRORS
-    from oracle.fills import FillReader
+    from oracle.node.fills import FillReader
+    from oracle.protocol.rpc import RPC_ERRORS
 
     try:
         market = Market.connect(url, settings.deployments_dir, timeout=settings.http_timeout)
@@ -257,9 +257,9 @@ def node(
     address = _contract(settings, chain, contract)
     marks = _mark_source(settings, mark, rpc_url, chain)
 
-    from oracle.keystore import KeystoreError, load_oracle_account
-    from oracle.node import AgentTarget, OracleNode
-    from oracle.report import Domain, ReportError
+    from oracle.node.keystore import KeystoreError, load_oracle_account
+    from oracle.node.service import AgentTarget, OracleNode
+    from oracle.protocol.report import Domain, ReportError
 
     try:
         account = load_oracle_account(settings, keystore, password_file)
@@ -295,8 +295,8 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from oracle.consensus import Tolerance
-    from oracle.node_api import EpochViews, create_node_app
+    from oracle.node.api import EpochViews, create_node_app
+    from oracle.protocol.consensus import Tolerance
 
     settings = oracle.settings
     views = EpochViews(
@@ -386,10 +386,11 @@ def aggregate(
 
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
-    from oracle.aggregator import RPC_ERRORS, Aggregator
-    from oracle.keystore import KeystoreError, load_sender_account
-    from oracle.node_client import OracleNodeClient
-    from oracle.submitter import Submitter
+    from oracle.aggregator.node_client import OracleNodeClient
+    from oracle.aggregator.sender_account import KeystoreError, load_sender_account
+    from oracle.aggregator.service import Aggregator
+    from oracle.aggregator.submitter import Submitter
+    from oracle.protocol.rpc import RPC_ERRORS
 
     url = rpc_url or settings.rpc_url
     try:
@@ -450,7 +451,7 @@ def keystore_new(
     password_file: Path = typer.Option(None, help="read the password from this file instead of asking"),
 ) -> None:
     """Create a fresh signing key, encrypted with a password; prints only its address."""
-    from oracle.keystore import KeystoreError, create_keystore
+    from oracle.node.keystore import KeystoreError, create_keystore
 
     if password_file is not None:
         try:

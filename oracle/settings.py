@@ -3,6 +3,11 @@
 Each process is handed only its own class: the agent on a provider's GPU node, the oracle node run by an
 oracle operator, and the aggregator that lands reports. The few values they share with the backend keep
 the backend's names (GPUHOURS_RPC_URL, GPUHOURS_DEPLOYMENTS_DIR, GPUHOURS_TX_TIMEOUT).
+
+The three classes live in this one module, under the agent, node and aggregator packages: they share
+the prefix and its error sentences (oracle/cli.py), values that must agree across processes (the
+aggregator's epoch_grace mirrors the nodes') sit side by side, and the module imports only pydantic
+and backend.chain, so reading it costs the agent's install nothing.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ class NodeSettings(_OracleSettings):
     password_file: Path | None = Field(None, description="file holding the keystore password")
     keystore_password: SecretStr | None = Field(None, description="the keystore password itself")
 
-    # Mark prices from the Exchange's fills (oracle/marks.py): the one thing the node reads from the chain.
+    # Mark prices from the Exchange's fills (oracle/node/marks.py): all the node reads from the chain.
     rpc_url: str | None = Field(
         None,
         validation_alias="GPUHOURS_RPC_URL",
@@ -125,7 +130,7 @@ class NodeSettings(_OracleSettings):
         description="seconds after an epoch its report is accepted (the AttestationOracle's maxDelay)",
     )
 
-    # `gpuhours oracle node --serve` (oracle/node_api.py).
+    # `gpuhours oracle node --serve` (oracle/node/api.py).
     node_host: str = "127.0.0.1"
     node_port: int = Field(9420, ge=1, le=65535)
 

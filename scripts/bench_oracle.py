@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oracle import freivalds
-from oracle.sampling import SampleBuffer, Sampler
-from oracle.telemetry.simulated import SimulatedSource
+from oracle.agent.sampling import SampleBuffer, Sampler
+from oracle.agent.telemetry.simulated import SimulatedSource
+from oracle.protocol import freivalds
 from scripts.benchdoc import DOC, write_section
 
 
@@ -215,11 +215,11 @@ def render(fvs: list[dict], sampler: dict, agent: dict) -> str:
 
 def bench_gpu(source_kind: str, backend_name: str, sizes: list[int], repeats: int) -> dict:
     """Challenges answered by the real prover on GPU 0, read through the real telemetry source."""
-    from oracle.freivalds import ChallengeError
-    from oracle.prover import Prover, select_backend
+    from oracle.agent.prover import LocalAgent, Prover, select_backend
+    from oracle.agent.telemetry import open_source
+    from oracle.node.verifier import challenge
+    from oracle.protocol.freivalds import ChallengeError
     from oracle.settings import AgentSettings
-    from oracle.telemetry import open_source
-    from oracle.verifier import LocalAgent, challenge
 
     backend = select_backend(backend_name)
     if backend.name == "numpy" and backend_name == "auto" and source_kind != "simulated":
@@ -343,8 +343,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.gpu:
-        from oracle.freivalds import ChallengeError
-        from oracle.telemetry import TelemetryError
+        from oracle.agent.telemetry import TelemetryError
+        from oracle.protocol.freivalds import ChallengeError
 
         try:
             sizes = [int(n) for n in args.sizes.split(",")]

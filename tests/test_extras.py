@@ -22,12 +22,12 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_MODULES = (
     "oracle.cli",
-    "oracle.agent",
-    "oracle.prover",
-    "oracle.telemetry",
-    "oracle.telemetry.simulated",
-    "oracle.telemetry.nvml",
-    "oracle.telemetry.dcgm",
+    "oracle.agent.api",
+    "oracle.agent.prover",
+    "oracle.agent.telemetry",
+    "oracle.agent.telemetry.simulated",
+    "oracle.agent.telemetry.nvml",
+    "oracle.agent.telemetry.dcgm",
 )
 # Runs in the fresh interpreter: refuse the modules, import the agent, build its app, show its help.
 PROBE = """

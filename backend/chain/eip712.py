@@ -1,6 +1,6 @@
 """What every EIP-712 message of the protocol shares: the domain, the typed-data shape, digest, signing.
 
-Orders (backend/chain/orders.py), oracle reports (oracle/report.py) and the stablecoin's permits
+Orders (backend/chain/orders.py), oracle reports (oracle/protocol/report.py) and the stablecoin's permits
 (backend/api/routes/wallet.py) only add their own struct types and message.
 """
 

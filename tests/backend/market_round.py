@@ -30,7 +30,7 @@ from backend.db.models import (
 from backend.db.models import (
     MarkPrice as MarkPriceRow,
 )
-from oracle.report import Attestation, Domain, MarkPrice, Report, gpu_class_id, sign_report
+from oracle.protocol.report import Attestation, Domain, MarkPrice, Report, gpu_class_id, sign_report
 from tests.conftest import USDC, fund, now, warp_to
 
 HOUR = 3600

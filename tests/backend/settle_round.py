@@ -11,7 +11,7 @@ from eth_utils import keccak
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.orders import OrderKind
-from oracle.report import Attestation, Domain, Report, sign_report
+from oracle.protocol.report import Attestation, Domain, Report, sign_report
 from tests.conftest import USDC, fund, now, warp_to
 
 HOUR = 3600

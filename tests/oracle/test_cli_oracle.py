@@ -16,7 +16,7 @@ from eth_account.messages import encode_typed_data
 
 from backend.chain.anvil import free_port
 from backend.chain.deployments import REPO_ROOT
-from oracle.report import Domain, Report, recover_signer, typed_data
+from oracle.protocol.report import Domain, Report, recover_signer, typed_data
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 

@@ -1,0 +1,171 @@
+"""The oracle node's HTTP API, served to aggregators.
+
+GET  /health                 this node's signer, EIP-712 domain and agents
+GET  /observations/{epoch}   this node's own attestations (and mark prices) of an ended epoch
+POST /sign                   a proposed report -> {signer, signature}, or 409 {reason} if it refuses
+
+A node observes an epoch once, after it has ended and `grace` seconds have passed, and keeps that
+view: what it serves as its observation is exactly what it reviews proposals against. Agents are
+polled and challenged by a background thread (OracleNode.run) for as long as the app runs. The
+signing key is only ever used to sign; it is never logged or served.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from fastapi import Body, FastAPI, Path
+from fastapi.responses import JSONResponse
+
+from backend.chain.protocol import HOUR
+from oracle.node.epoch_attestation import EpochResult, epoch_bounds
+from oracle.node.service import OracleNode
+from oracle.protocol.consensus import OracleSigner, Tolerance
+from oracle.protocol.report import Attestation, Domain, MarkPrice, Report, ReportError, report_digest
+
+log = logging.getLogger(__name__)
+
+KEEP_EPOCHS = 48  # views kept; reports older than the contract's staleness window cannot land anyway
+
+
+class EpochUnavailable(Exception):
+    """This node has no view of that epoch to offer: it has not ended yet, or is too old."""
+
+
+class EpochViews:
+    """Each ended epoch as this node saw it, computed once and then kept."""
+
+    def __init__(
+        self,
+        node: OracleNode,
+        marks: Callable[[int], Sequence[MarkPrice]] = lambda epoch: (),
+        *,
+        clock: Callable[[], float] = time.time,
+        grace: float = 30.0,
+        max_age: float = 6 * HOUR,
+    ) -> None:
+        self.node = node
+        self._marks = marks
+        self._clock = clock
+        self.grace = grace
+        self.max_age = max_age
+        self._views: dict[int, tuple[Report, list[EpochResult]]] = {}
+        self._lock = threading.Lock()  # one computation per epoch, however many ask at once
+
+    def get(self, epoch: int) -> tuple[Report, list[EpochResult]]:
+        with self._lock:
+            if epoch in self._views:
+                return self._views[epoch]
+            _, end = epoch_bounds(epoch)
+            now = self._clock()
+            if now < end + self.grace:
+                raise EpochUnavailable(f"epoch {epoch} has not ended here (plus {self.grace:.0f} s of grace)")
+            if now - end > self.max_age:
+                raise EpochUnavailable(
+                    f"epoch {epoch} ended {now - end:.0f} s ago, more than {self.max_age:.0f} s"
+                )
+            view = self.node.report(epoch, self._marks(epoch))
+            self._views[epoch] = view
+            for old in [e for e in self._views if e <= epoch - KEEP_EPOCHS]:
+                del self._views[old]
+            return view
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"reason": reason})
+
+
+def create_node_app(
+    views: EpochViews,
+    account: LocalAccount,
+    domain: Domain,
+    tolerance: Tolerance,
+    *,
+    watch: bool = True,
+) -> FastAPI:
+    """The node's HTTP app; with `watch`, its agents are polled and challenged while it runs."""
+    node = views.node
+    signer = to_checksum_address(account.address)
+    stop = threading.Event()
+
+    def keep_epoch(epoch: int) -> None:
+        try:
+            views.get(epoch)  # before the loop forgets the epoch's polls and challenges
+        except Exception:  # a bad epoch must not stop the polling that every later epoch needs
+            log.exception("epoch %d: could not be observed", epoch)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if watch:
+            thread = threading.Thread(target=node.run, args=(stop, keep_epoch, views.grace), daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=10)
+            node.close()
+
+    app = FastAPI(title="gpuhours oracle node", lifespan=lifespan)
+
+    def domain_json() -> dict[str, Any]:
+        contract = to_checksum_address(domain.verifying_contract)
+        return {"chainId": domain.chain_id, "verifyingContract": contract}
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "signer": signer,
+            "domain": domain_json(),
+            "agents": {str(t.node_id): t.url for t in node.targets},
+        }
+
+    @app.get("/observations/{epoch}", response_model=None)
+    def observations(epoch: int = Path(ge=0, lt=2**64)) -> dict[str, Any] | JSONResponse:
+        try:
+            report, results = views.get(epoch)
+        except EpochUnavailable as exc:
+            return _refuse(409, str(exc))
+        return {
+            "epoch": epoch,
+            "signer": signer,
+            "domain": domain_json(),
+            "report": report.to_json(),
+            "notes": {str(r.attestation.node_id): r.reasons for r in results},
+        }
+
+    @app.post("/sign", response_model=None)
+    def sign(body: dict[str, Any] = Body(...)) -> dict[str, Any] | JSONResponse:
+        try:
+            report = Report.from_json(body)
+        except ReportError as exc:
+            return _refuse(422, str(exc))
+        epochs = sorted({a.epoch for a in report.attestations} | {m.epoch for m in report.marks})
+        if not epochs:
+            return _refuse(409, "the report is empty")
+        own_attestations: list[Attestation] = []
+        own_marks: list[MarkPrice] = []
+        for epoch in epochs:
+            try:
+                own, _ = views.get(epoch)
+            except EpochUnavailable as exc:
+                return _refuse(409, str(exc))
+            own_attestations.extend(own.attestations)
+            own_marks.extend(own.marks)
+        answer = OracleSigner(account, own_attestations, own_marks, tolerance, domain).sign(report)
+        if isinstance(answer, str):
+            log.warning("refused to sign a report for epoch(s) %s: %s", epochs, answer)
+            return _refuse(409, answer)
+        log.info("signed report 0x%s for epoch(s) %s", report_digest(report, domain).hex(), epochs)
+        return {"signer": signer, "signature": "0x" + answer.hex()}
+
+    return app

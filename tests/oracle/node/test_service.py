@@ -1,0 +1,136 @@
+"""The oracle node in-process: agents over HTTP (one unreachable), then three oracles, threshold two."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from backend.chain.anvil import free_port
+from oracle.agent.api import create_app
+from oracle.agent.prover import NumpyBackend, Prover
+from oracle.agent.telemetry.simulated import SimulatedSource
+from oracle.node.agent_client import AgentClient
+from oracle.node.epoch_attestation import epoch_bounds
+from oracle.node.service import AgentTarget, OracleNode, next_challenge_size
+from oracle.node.verifier import ChallengeOutcome
+from oracle.protocol.consensus import OracleSigner, ThresholdNotMet, Tolerance, collect_signatures, propose
+from oracle.protocol.report import Domain, recover_signer
+from oracle.settings import NodeSettings
+
+EPOCH = 500_000
+START, END = epoch_bounds(EPOCH)
+NOW = END + 10.0
+DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+SETTINGS = NodeSettings(challenge_n=128, challenge_rows=8, freivalds_rounds=4)
+
+
+@pytest.fixture
+def agents():
+    """Node 1: a healthy simulated machine; node 2: one that was down for ten minutes of the hour."""
+    with ExitStack() as stack:
+        clients = {}
+        for node_id, seed in ((1, 11), (2, 12)):
+            source = SimulatedSource(seed, gpus=2, clock=lambda: NOW)
+            if node_id == 2:
+                source.schedule_outage(START + 600, START + 1200)
+            app = create_app(
+                source,
+                Prover(NumpyBackend(), source, max_n=512),
+                backfill=3700,
+                clock=lambda: NOW,
+                sample=False,
+            )
+            clients[f"http://node{node_id}"] = stack.enter_context(TestClient(app))
+        yield clients
+
+
+def make_node(agents, targets, settings: NodeSettings = SETTINGS) -> OracleNode:
+    def factory(url: str) -> AgentClient:
+        if url in agents:
+            return AgentClient("http://testserver", client=agents[url])
+        return AgentClient(url, timeout=1.0)
+
+    return OracleNode(settings, targets, client_factory=factory, clock=lambda: NOW)
+
+
+def test_one_oracle_attests_healthy_down_and_unreachable_nodes(agents):
+    targets = [
+        AgentTarget(1, "http://node1"),
+        AgentTarget(2, "http://node2"),
+        AgentTarget(3, f"http://127.0.0.1:{free_port()}", gpu_count=4),
+    ]
+    node = make_node(agents, targets)
+    account = Account.create()
+    signed, results = node.run_once(EPOCH, account, DOMAIN)
+    by_node = {a.node_id: a for a in signed.report.attestations}
+    assert by_node[1].uptime_bps == 10_000 and by_node[1].gpu_seconds == 2 * 3600 and by_node[1].gflops >= 0
+    assert by_node[2].uptime_bps == (3600 - 600) * 10_000 // 3600  # the outage left no samples
+    assert by_node[3].uptime_bps == 0 and by_node[3].samples_root == b"\x00" * 32
+    notes = {r.attestation.node_id: r.reasons for r in results}
+    assert any("agent unreachable" in n for n in notes[3])
+    assert recover_signer(signed.report, signed.signatures[0], DOMAIN) == account.address
+
+
+def test_three_oracles_agree_and_two_signatures_are_enough(agents):
+    targets = [AgentTarget(1, "http://node1"), AgentTarget(2, "http://node2")]
+    accounts = [Account.create() for _ in range(3)]
+    views = []
+    for _ in accounts:
+        report, _ = make_node(agents, targets).report(EPOCH)
+        views.append(report.attestations)
+    proposal = propose(views, signer_set=1, quorum=2)
+    assert {a.samples_root for v in views for a in v if a.node_id == 1} == {
+        proposal.attestations[0].samples_root
+    }
+    signers = [
+        OracleSigner(a, v, [], Tolerance.from_settings(SETTINGS), DOMAIN)
+        for a, v in zip(accounts, views, strict=True)
+    ]
+    signed = collect_signatures(proposal, signers, threshold=2, domain=DOMAIN)
+    assert len(signed.signers) == 2 and [int(s, 16) for s in signed.signers] == sorted(
+        int(s, 16) for s in signed.signers
+    )
+
+
+def test_an_oracle_that_saw_something_else_refuses(agents):
+    targets = [AgentTarget(1, "http://node1")]
+    report, _ = make_node(agents, targets).report(EPOCH)
+    honest = report.attestations
+    inflated = [
+        honest[0].__class__(**{**honest[0].__dict__, "uptime_bps": 10_000, "gflops": honest[0].gflops})
+    ]
+    lowered = [honest[0].__class__(**{**honest[0].__dict__, "uptime_bps": 5_000})]
+    proposal = propose([lowered], signer_set=1, quorum=1)
+    signers = [OracleSigner(Account.create(), v, [], Tolerance(), DOMAIN) for v in (honest, inflated)]
+    with pytest.raises(ThresholdNotMet) as info:
+        collect_signatures(proposal, signers, threshold=1, domain=DOMAIN)
+    assert all("uptime" in reason for reason in info.value.refusals.values())
+
+
+def outcome(passed: bool, seconds: float | None) -> ChallengeOutcome:
+    return ChallengeOutcome(NOW, 1024, passed, "test", observed_seconds=seconds)
+
+
+def test_challenge_sizes_follow_the_time_the_product_takes():
+    grow = next_challenge_size
+    assert grow(1024, outcome(True, 0.01), 512, 16384, 0.5) == 2048  # fast: 8x the work next time
+    assert grow(16384, outcome(True, 0.01), 512, 16384, 0.5) == 16384  # no more than the agent accepts
+    assert grow(1024, outcome(True, 0.3), 512, 16384, 0.5) == 1024  # about right
+    assert grow(1024, outcome(True, 3.0), 512, 16384, 0.5) == 512  # too slow
+    assert grow(1024, outcome(False, None), 512, 16384, 0.5) == 512  # failed: smaller, not below the floor
+    assert grow(512, outcome(False, None), 512, 16384, 0.5) == 512
+    assert grow(1024, outcome(True, 0.01), 512, 16384, 0) == 512  # 0: always challenge_n
+
+
+def test_an_agent_gets_larger_challenges_up_to_what_it_accepts(agents):
+    """The agents accept n <= 512 and advertise it; NumPy at these sizes is far under the target."""
+    settings = SETTINGS.model_copy(update={"challenge_n": 128, "challenge_seconds": 60.0})
+    node = make_node(agents, [AgentTarget(1, "http://node1")], settings)
+    target = node.targets[0]
+    assert node.poll(target).ok
+    outcomes = [node.challenge(target, EPOCH) for _ in range(4)]
+    assert all(o.passed for o in outcomes), [o.reason for o in outcomes]
+    assert [o.n for o in outcomes] == [128, 256, 512, 512]
