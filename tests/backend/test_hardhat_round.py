@@ -1,11 +1,14 @@
-"""The deploy, a whole market round and the indexer on a Hardhat node (npm `hardhat`, pinned in
-package.json) instead of Anvil: nothing on the product path may need an Anvil-only RPC method.
+"""The deploy, the market rounds (the indexer tests' and the demo's) and the indexer on a Hardhat
+node (npm `hardhat`, pinned in package.json) instead of Anvil: nothing on the product path may need
+an Anvil-only RPC method.
 
 The node runs with contracts/hardhat/hardhat.config.js: chain 31337 and the same dev accounts as
-Anvil, so the round is the one tests/backend/test_index_round.py plays on Anvil."""
+Anvil, so the rounds are the ones tests/backend/test_index_round.py and `gpuhours demo` play on
+Anvil."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,13 +17,16 @@ from pathlib import Path
 
 import pytest
 import requests
+from rich.console import Console
 
 from backend.chain.anvil import free_port
 from backend.chain.client import Market
 from backend.chain.deploy import deploy
 from backend.chain.deployments import REPO_ROOT
+from backend.chain.dev_accounts import dev_account
+from backend.demo import run_round
 from tests.backend.conftest import chain_logs, index_all
-from tests.backend.market_round import check_against_chain, play_round
+from tests.backend.market_round import Round, check_against_chain, play_round
 
 CONFIG_DIR = REPO_ROOT / "contracts" / "hardhat"
 
@@ -96,3 +102,18 @@ def test_deploy_round_and_index_on_hardhat(hardhat, make_store, tmp_path):
     assert summary.checkpoint == market.w3.eth.block_number
     counts = check_against_chain(engine, market, rnd)
     assert counts == {"capacities": 2, "bookings": 3, "orders": 4, "balances": 0, "attestations": 3}
+
+
+def test_demo_round_and_index_on_hardhat(hardhat, make_store, tmp_path):
+    """What `gpuhours demo --rpc-url` runs (the oracle's signed reports and settlement included)."""
+    deployments_dir = deploy(hardhat.url, tmp_path / "deployments")
+    market = Market.connect(hardhat.url, deployments_dir)
+    run_round(market, Console(file=io.StringIO()))
+    engine = make_store()
+    summary = index_all(engine, hardhat, deployments_dir)
+
+    assert summary.events == len(chain_logs(market)) > 50
+    assert summary.checkpoint == market.w3.eth.block_number
+    rnd = Round([dev_account(i, market.chain_id) for i in range(1, 6)], nodes=[1, 2])
+    counts = check_against_chain(engine, market, rnd)
+    assert counts["capacities"] == 2 and counts["bookings"] == 2 and counts["attestations"] >= 1
