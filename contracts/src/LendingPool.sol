@@ -13,6 +13,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ILendingPool, RateModel} from "./interfaces/ILendingPool.sol";
 import {IGpuHours, Capacity, CapacityStatus} from "./interfaces/IGpuHours.sol";
 import {IAttestationOracle} from "./interfaces/IAttestationOracle.sol";
+import {ILiquidationCallback} from "./interfaces/ILiquidationCallback.sol";
 
 /// @notice What a pool is deployed with; every field becomes an immutable.
 struct PoolParams {
@@ -24,12 +25,12 @@ struct PoolParams {
     RateModel rates;
     uint256 maturityBuffer;
     uint256 markMaxAge;
+    uint256 minDebt;
 }
 
 /// @title LendingPool
 /// @notice An ERC-4626 stablecoin vault lending against GPU-hour units of one GPU class. See
-///         {ILendingPool}. Liquidation is not in this version (the next step): an unhealthy
-///         position can only be repaid or topped up with collateral.
+///         {ILendingPool}.
 contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     using SafeERC20 for IERC20;
     using Math for uint256;
@@ -47,6 +48,8 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     /// @dev Morpho's virtual borrow shares and assets: the first borrower cannot set a share price.
     uint256 private constant VIRTUAL_SHARES = 1e6;
     uint256 private constant VIRTUAL_ASSETS = 1;
+    uint256 private constant MAX_LIQUIDATION_INCENTIVE = 1.15e18;
+    uint256 private constant LIQUIDATION_CURSOR = 0.3e18;
 
     // ---------------------------------------------------------------- immutables
 
@@ -64,6 +67,10 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     uint256 public immutable maturityBuffer;
     /// @inheritdoc ILendingPool
     uint256 public immutable markMaxAge;
+    /// @inheritdoc ILendingPool
+    uint256 public immutable minDebt;
+    /// @inheritdoc ILendingPool
+    uint256 public immutable liquidationIncentive;
 
     // ---------------------------------------------------------------- storage
 
@@ -74,6 +81,9 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     mapping(address borrower => uint256) private _borrowShares;
     mapping(address borrower => uint256[]) private _ids;
     mapping(address borrower => mapping(uint256 capacityId => uint256)) private _pledged;
+    /// @dev A liquidation's repayment between the pool's books and its arrival: counted as cash, so
+    ///      share prices read during a flash liquidation's callback are the settled ones.
+    uint256 private transient _incoming;
 
     constructor(PoolParams memory p, string memory name_, string memory symbol_)
         ERC4626(p.stablecoin)
@@ -90,7 +100,9 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         if (p.markMaxAge == 0) revert InvalidMarkMaxAge(p.markMaxAge);
         (_gpuHours, _oracle, gpuClass, lltv) = (p.gpuHours, p.oracle, p.gpuClass, p.lltv);
         (_base, _slope1, _slope2, _kink) = (r.base, r.slope1, r.slope2, r.kink);
-        (maturityBuffer, markMaxAge) = (p.maturityBuffer, p.markMaxAge);
+        (maturityBuffer, markMaxAge, minDebt) = (p.maturityBuffer, p.markMaxAge, p.minDebt);
+        uint256 cursor = WAD.mulDiv(WAD, WAD - LIQUIDATION_CURSOR.mulDiv(WAD - p.lltv, WAD));
+        liquidationIncentive = Math.min(MAX_LIQUIDATION_INCENTIVE, cursor);
         _lastUpdate = uint64(block.timestamp);
     }
 
@@ -132,10 +144,11 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         uint256 cash = _cash();
         if (assets > cash) revert InsufficientCash(assets, cash);
         (uint256 totalAssets_, uint256 totalShares) = _accrue();
-        shares = assets.mulDiv(totalShares + VIRTUAL_SHARES, totalAssets_ + VIRTUAL_ASSETS, Math.Rounding.Ceil);
+        shares = _toSharesUp(assets, totalAssets_, totalShares);
         _borrowShares[msg.sender] += shares;
         (_totalBorrowAssets, _totalBorrowShares) = (uint128(totalAssets_ + assets), uint128(totalShares + shares));
         _checkHealthy(msg.sender);
+        _checkNotDust(msg.sender, totalAssets_ + assets, totalShares + shares);
         emit Borrowed(msg.sender, receiver, assets, shares);
         IERC20(asset()).safeTransfer(receiver, assets);
     }
@@ -158,8 +171,45 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
         _totalBorrowAssets = uint128(totalAssets_ - Math.min(repaid, totalAssets_));
         _totalBorrowShares = uint128(totalShares - shares);
+        _checkNotDust(onBehalf, _totalBorrowAssets, totalShares - shares);
         emit Repaid(msg.sender, onBehalf, repaid, shares);
         IERC20(asset()).safeTransferFrom(msg.sender, address(this), repaid);
+    }
+
+    // ---------------------------------------------------------------- liquidators
+
+    /// @inheritdoc ILendingPool
+    function liquidate(
+        address borrower,
+        uint256 capacityId,
+        uint256 seizedUnits,
+        uint256 repaidShares,
+        bytes calldata data
+    ) external nonReentrant returns (uint256, uint256) {
+        if ((seizedUnits == 0) == (repaidShares == 0)) {
+            revert InconsistentInput(seizedUnits, repaidShares);
+        }
+        Seizure memory z = _quote(borrower, capacityId, seizedUnits, repaidShares);
+        uint256 badDebt = _settle(borrower, capacityId, z);
+        emit Liquidated(msg.sender, borrower, capacityId, z.assets, z.shares, z.units, badDebt);
+        _incoming = z.assets;
+        IERC1155(address(_gpuHours)).safeTransferFrom(address(this), msg.sender, capacityId, z.units, "");
+        if (data.length != 0) ILiquidationCallback(msg.sender).onLiquidate(z.assets, data);
+        IERC20(asset()).safeTransferFrom(msg.sender, address(this), z.assets);
+        _incoming = 0;
+        return (z.units, z.assets);
+    }
+
+    /// @inheritdoc ILendingPool
+    function realiseBadDebt(address borrower) external nonReentrant returns (uint256 assets, uint256 shares) {
+        uint256 mark = _lastMark();
+        (uint256 totalAssets_, uint256 totalShares) = _accrue();
+        shares = _borrowShares[borrower];
+        (uint256 value,) = _valueWith(borrower, mark, 0);
+        if (shares == 0 || value != 0) {
+            revert NoBadDebt(borrower, _toAssetsUp(shares, totalAssets_, totalShares), value);
+        }
+        assets = _writeOff(borrower, shares, totalAssets_, totalShares);
     }
 
     // ---------------------------------------------------------------- ERC-4626
@@ -180,7 +230,9 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         return Math.min(super.maxRedeem(owner), _convertToShares(_cash(), Math.Rounding.Floor));
     }
 
-    function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
+    /// @dev Guarded, as are withdrawals: a flash liquidation's callback must not trade shares before
+    ///      its repayment is in.
+    function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override nonReentrant {
         _accrue();
         super._deposit(caller, receiver, assets, shares);
     }
@@ -188,6 +240,7 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     function _withdraw(address caller, address receiver, address owner, uint256 assets, uint256 shares)
         internal
         override
+        nonReentrant
     {
         _accrue();
         super._withdraw(caller, receiver, owner, assets, shares);
@@ -247,20 +300,134 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     /// @inheritdoc ILendingPool
     function collateralValue(address borrower) external view returns (uint256) {
         (uint128 mark,) = _oracle.markPrice(gpuClass);
-        return _value(borrower, mark);
+        (uint256 value,) = _valueWith(borrower, mark, 0);
+        return value;
     }
 
     /// @inheritdoc ILendingPool
     function unitValue(uint256 capacityId, uint256 units, uint256 mark) public view returns (uint256) {
-        Capacity memory c = _gpuHours.capacity(capacityId);
-        if (c.status != CapacityStatus.Active || block.timestamp + maturityBuffer * HOUR >= c.end) return 0;
-        // The usable hours are shared by every holder of the id, pledged or not: each unit counts for
-        // usable / circulating of one, so positions pledging the same id never count an hour twice.
-        uint256 circulating = _gpuHours.totalSupply(capacityId);
-        if (circulating == 0) return 0;
-        uint256 usable = Math.min(units, circulating).mulDiv(_gpuHours.usableUnits(capacityId), circulating);
-        uint256 price = Math.min(mark, _gpuHours.terms(capacityId).backing);
-        return (usable * price).mulDiv(_oracle.reliabilityBps(c.nodeId), BPS, Math.Rounding.Floor);
+        (uint256 num, uint256 den) = _unitPrice(capacityId, mark);
+        return num == 0 ? 0 : Math.min(units, den / BPS).mulDiv(num, den, Math.Rounding.Floor);
+    }
+
+    // ---------------------------------------------------------------- internal: liquidation
+
+    /// @dev What a liquidation moves: units seized, borrow shares burnt, assets repaid; and the
+    ///      position's value left with its debt before, for the bad-debt and dust rules.
+    struct Seizure {
+        uint256 units;
+        uint256 shares;
+        uint256 assets;
+        uint256 valueLeft;
+    }
+
+    /// @dev Checks that `borrower` is unhealthy at the last mark and derives the side of the
+    ///      liquidation not given, rounding against the liquidator. Accrues the debt.
+    function _quote(address borrower, uint256 capacityId, uint256 seizedUnits, uint256 repaidShares)
+        private
+        returns (Seizure memory z)
+    {
+        uint256 mark = _lastMark();
+        (uint256 totalAssets_, uint256 totalShares) = _accrue();
+        (uint256 value, uint256 ofId) = _valueWith(borrower, mark, capacityId);
+        uint256 incentive = _incentive(borrower, value, totalAssets_, totalShares);
+        z.valueLeft = value - ofId;
+        (uint256 num, uint256 den) = _unitPrice(capacityId, mark);
+        if (seizedUnits != 0) {
+            // What the units are worth (rounded up) over the incentive (up), in shares (up).
+            uint256 owed = num == 0 ? 0 : seizedUnits.mulDiv(num, den, Math.Rounding.Ceil);
+            owed = owed.mulDiv(WAD, incentive, Math.Rounding.Ceil);
+            (z.units, z.shares) = (seizedUnits, _toSharesUp(owed, totalAssets_, totalShares));
+        } else {
+            // What the shares are worth (rounded down) times the incentive (down), in units (down).
+            uint256 worth = repaidShares.mulDiv(totalAssets_ + VIRTUAL_ASSETS, totalShares + VIRTUAL_SHARES);
+            z.units = num == 0 ? 0 : worth.mulDiv(incentive, WAD).mulDiv(den, num);
+            z.shares = repaidShares;
+        }
+        uint256 pledged = _checkBounds(borrower, capacityId, z.units, z.shares);
+        z.assets = _toAssetsUp(z.shares, totalAssets_, totalShares);
+        if (num != 0) z.valueLeft += (pledged - z.units).mulDiv(num, den);
+    }
+
+    /// @dev Reverts unless `borrower` is unhealthy; returns the incentive, WAD: the LIF, shrunk to
+    ///      value / debt (health after ≥ health before ⇔ incentive ≤ value / debt, see the
+    ///      interface) and at least 1.
+    function _incentive(address borrower, uint256 value, uint256 totalAssets_, uint256 totalShares)
+        private
+        view
+        returns (uint256)
+    {
+        uint256 debt = _toAssetsUp(_borrowShares[borrower], totalAssets_, totalShares);
+        uint256 maxDebt = value.mulDiv(lltv, WAD, Math.Rounding.Floor);
+        if (debt <= maxDebt) revert HealthyPosition(borrower, debt, maxDebt);
+        return Math.max(WAD, Math.min(liquidationIncentive, value.mulDiv(WAD, debt)));
+    }
+
+    /// @dev Reverts unless the liquidation burns at most the borrower's shares, seizes at most its
+    ///      units of `capacityId`, and moves something both ways; returns the units pledged.
+    function _checkBounds(address borrower, uint256 capacityId, uint256 units, uint256 shares)
+        private
+        view
+        returns (uint256 pledged)
+    {
+        pledged = _pledged[borrower][capacityId];
+        if (units > pledged) revert InsufficientCollateral(borrower, capacityId, pledged, units);
+        uint256 owned = _borrowShares[borrower];
+        if (shares > owned) revert RepaidSharesExceedDebt(borrower, shares, owned);
+        if (units == 0 || shares == 0) revert EmptyLiquidation(capacityId, units, shares);
+    }
+
+    /// @dev Books a quoted liquidation: burns the shares, takes the units off the position, then
+    ///      writes off what remains if nothing of value is left, else enforces the dust rule.
+    ///      Returns the assets written off.
+    function _settle(address borrower, uint256 capacityId, Seizure memory z) private returns (uint256 badDebt) {
+        (uint256 totalAssets_, uint256 totalShares) = (_totalBorrowAssets, _totalBorrowShares);
+        uint256 sharesLeft = _borrowShares[borrower] - z.shares;
+        _borrowShares[borrower] = sharesLeft;
+        // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
+        totalAssets_ -= Math.min(z.assets, totalAssets_);
+        totalShares -= z.shares;
+        (_totalBorrowAssets, _totalBorrowShares) = (uint128(totalAssets_), uint128(totalShares));
+        uint256 pledged = _pledged[borrower][capacityId] - z.units;
+        _pledged[borrower][capacityId] = pledged;
+        if (pledged == 0) _dropId(borrower, capacityId);
+        if (sharesLeft == 0) return 0;
+        if (z.valueLeft == 0) return _writeOff(borrower, sharesLeft, totalAssets_, totalShares);
+        _checkNotDust(borrower, totalAssets_, totalShares);
+    }
+
+    /// @dev Writes off `shares` of `borrower`'s debt against lenders (the assets rounded up, at most
+    ///      the total) and moves its units to the pool's own position. Returns the assets.
+    function _writeOff(address borrower, uint256 shares, uint256 totalAssets_, uint256 totalShares)
+        private
+        returns (uint256 assets)
+    {
+        assets = Math.min(_toAssetsUp(shares, totalAssets_, totalShares), totalAssets_);
+        _borrowShares[borrower] = 0;
+        (_totalBorrowAssets, _totalBorrowShares) = (uint128(totalAssets_ - assets), uint128(totalShares - shares));
+        uint256[] memory ids = _ids[borrower];
+        for (uint256 i; i < ids.length; ++i) {
+            uint256 units = _pledged[borrower][ids[i]];
+            delete _pledged[borrower][ids[i]];
+            uint256 held = _pledged[address(this)][ids[i]];
+            if (held == 0) _ids[address(this)].push(ids[i]);
+            _pledged[address(this)][ids[i]] = held + units;
+        }
+        delete _ids[borrower];
+        emit BadDebt(borrower, assets, shares);
+    }
+
+    /// @dev Reverts if `borrower` would owe a debt in (0, minDebt). Debt totals must be current.
+    function _checkNotDust(address borrower, uint256 totalAssets_, uint256 totalShares) private view {
+        uint256 debt = _toAssetsUp(_borrowShares[borrower], totalAssets_, totalShares);
+        if (debt != 0 && debt < minDebt) revert DustDebt(borrower, debt, minDebt);
+    }
+
+    /// @dev The last mark of the class whatever its age; reverts if there never was one.
+    function _lastMark() private view returns (uint256 mark) {
+        uint64 epoch;
+        (mark, epoch) = _oracle.markPrice(gpuClass);
+        if (mark == 0) revert StaleMark(gpuClass, epoch, markMaxAge);
     }
 
     // ---------------------------------------------------------------- internal
@@ -303,15 +470,37 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
             revert StaleMark(gpuClass, epoch, markMaxAge);
         }
         uint256 debt = _toAssetsUp(_borrowShares[borrower], _totalBorrowAssets, _totalBorrowShares);
-        uint256 maxDebt = _value(borrower, mark).mulDiv(lltv, WAD, Math.Rounding.Floor);
+        (uint256 value,) = _valueWith(borrower, mark, 0);
+        uint256 maxDebt = value.mulDiv(lltv, WAD, Math.Rounding.Floor);
         if (debt > maxDebt) revert Unhealthy(borrower, debt, maxDebt);
     }
 
-    function _value(address borrower, uint256 mark) private view returns (uint256 value) {
+    /// @dev The position's value at `mark`, and the part of it that `capacityId` makes up.
+    function _valueWith(address borrower, uint256 mark, uint256 capacityId)
+        private
+        view
+        returns (uint256 value, uint256 ofId)
+    {
         uint256[] storage ids = _ids[borrower];
         for (uint256 i; i < ids.length; ++i) {
-            value += unitValue(ids[i], _pledged[borrower][ids[i]], mark);
+            uint256 v = unitValue(ids[i], _pledged[borrower][ids[i]], mark);
+            if (ids[i] == capacityId) ofId = v;
+            value += v;
         }
+    }
+
+    /// @dev The value of one unit of `capacityId` at `mark` is num / den, den = circulating × BPS:
+    ///      the hours the node can still deliver are shared by every holder of the id, pledged or not,
+    ///      so positions pledging the same id never count an hour twice. num is 0 when a unit counts
+    ///      for nothing (not Active, inside the buffer, nothing circulating or usable, no reliability).
+    function _unitPrice(uint256 capacityId, uint256 mark) private view returns (uint256 num, uint256 den) {
+        Capacity memory c = _gpuHours.capacity(capacityId);
+        if (c.status != CapacityStatus.Active || block.timestamp + maturityBuffer * HOUR >= c.end) return (0, 0);
+        uint256 circulating = _gpuHours.totalSupply(capacityId);
+        if (circulating == 0) return (0, 0);
+        uint256 price = Math.min(mark, _gpuHours.terms(capacityId).backing);
+        num = _gpuHours.usableUnits(capacityId) * price * _oracle.reliabilityBps(c.nodeId);
+        den = circulating * BPS;
     }
 
     /// @dev Removes `capacityId` from `borrower`'s list (swap with the last, pop).
@@ -327,11 +516,16 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         ids.pop();
     }
 
+    function _toSharesUp(uint256 assets, uint256 totalAssets_, uint256 totalShares) private pure returns (uint256) {
+        return assets.mulDiv(totalShares + VIRTUAL_SHARES, totalAssets_ + VIRTUAL_ASSETS, Math.Rounding.Ceil);
+    }
+
     function _toAssetsUp(uint256 shares, uint256 totalAssets_, uint256 totalShares) private pure returns (uint256) {
         return shares.mulDiv(totalAssets_ + VIRTUAL_ASSETS, totalShares + VIRTUAL_SHARES, Math.Rounding.Ceil);
     }
 
+    /// @dev The stablecoin held, plus a liquidation's repayment on its way in.
     function _cash() private view returns (uint256) {
-        return IERC20(asset()).balanceOf(address(this));
+        return IERC20(asset()).balanceOf(address(this)) + _incoming;
     }
 }

@@ -42,8 +42,38 @@ struct RateModel {
 ///         down) and {totalAssets} includes what accrued up to now, so vault share prices are right
 ///         between calls. Lenders withdraw at most the pool's cash.
 ///
-///         Liquidation is not in this version: an unhealthy position can only be repaid or topped
-///         up. Liquidation, bad-debt accounting and its keeper come next.
+///         Liquidation (Morpho Blue's shape): anyone may repay part of an unhealthy position's debt
+///         and seize units of one of its capacities, worth the repaid assets times the incentive,
+///         each unit valued exactly as the position is (the formula above at the mark). The
+///         incentive is {liquidationIncentive} (LIF = min(1.15, 1 / (1 − 0.3 × (1 − LLTV)))), shrunk
+///         to value / debt when that is lower and never below 1. With value V, debt D, repaid r and
+///         seized value r·i, health is V / D before and (V − r·i) / (D − r) after, and
+///
+///             (V − r·i) / (D − r) ≥ V / D  ⇔  D·V − D·r·i ≥ D·V − V·r  ⇔  i ≤ V / D,
+///
+///         so a liquidation never lowers the health of what remains while the position still covers
+///         its debt; below that (V < D) the incentive is 1: a liquidator never pays more than the value
+///         it seizes, and the shortfall is bad debt. Rounding is always against the liquidator: the
+///         repayment for given units rounds up, the units for a given repayment round down.
+///
+///         Liquidation values at the last mark whatever its age: a stale mark must not freeze
+///         liquidations while the oracle is down, and the value still decays with the usable hours
+///         and never exceeds the backing. A missing mark (never set) gives no price to seize at:
+///         liquidation and {realiseBadDebt} revert with {StaleMark}.
+///
+///         Dust: no debt may be left in (0, {minDebt}) by a borrow, a repay or a partial liquidation,
+///         so every debt is worth a liquidator's gas. A liquidation that leaves a position with debt
+///         but no collateral value (its last valued units seized) writes the debt off at once: no
+///         position with debt and nothing to seize can remain.
+///
+///         Bad debt: a position with debt and a collateral value of 0 (every capacity inside the
+///         buffer, cancelled, fully booked or on an unattested node; or no units left) has its debt
+///         written off against lenders in the transaction that finds it: the total borrow assets and
+///         shares fall, and so does {totalAssets}, with a {BadDebt} event; never left as phantom
+///         assets. Its remaining units, worth 0 to the valuation, move to the pool's own position
+///         (keyed by the pool's address, see {collateralOf}) so they are never lost: what they
+///         yield (a settlement payout, a refund of the backing) belongs to the lenders. Once written
+///         off the position owes nothing, so bad debt is realised exactly once.
 interface ILendingPool {
     // ---------------------------------------------------------------- errors
 
@@ -69,6 +99,19 @@ interface ILendingPool {
     error InsufficientCash(uint256 assets, uint256 cash);
     /// @notice `onBehalf` owes `owed`, less than the `assets` offered (pass type(uint256).max to repay all).
     error RepayExceedsDebt(address onBehalf, uint256 assets, uint256 owed);
+    /// @notice The position's `debt` would be in (0, `minDebt`): too small to be worth liquidating.
+    error DustDebt(address borrower, uint256 debt, uint256 minDebt);
+    /// @notice Exactly one of `seizedUnits` and `repaidShares` must be non-zero.
+    error InconsistentInput(uint256 seizedUnits, uint256 repaidShares);
+    /// @notice `borrower` owes `debt`, at most the `maxDebt` its collateral allows: it may not be liquidated.
+    error HealthyPosition(address borrower, uint256 debt, uint256 maxDebt);
+    /// @notice The liquidation would burn `repaidShares` borrow shares of `borrower`, who holds `shares`.
+    error RepaidSharesExceedDebt(address borrower, uint256 repaidShares, uint256 shares);
+    /// @notice The liquidation would seize `seizedUnits` of `capacityId` for `repaidShares`: one is 0
+    ///         (the units are worth nothing, or the repayment buys less than one unit).
+    error EmptyLiquidation(uint256 capacityId, uint256 seizedUnits, uint256 repaidShares);
+    /// @notice `borrower` owes `debt` against a collateral value of `value`: no bad debt to realise.
+    error NoBadDebt(address borrower, uint256 debt, uint256 value);
 
     // ---------------------------------------------------------------- events
 
@@ -78,6 +121,19 @@ interface ILendingPool {
     event Repaid(address indexed payer, address indexed onBehalf, uint256 assets, uint256 shares);
     /// @notice `interest` was added to the debt at `ratePerSecond`, bringing it to `totalBorrowAssets`.
     event InterestAccrued(uint256 interest, uint256 ratePerSecond, uint256 totalBorrowAssets);
+    /// @notice `liquidator` repaid `repaidAssets` (`repaidShares`) of `borrower`'s debt and seized
+    ///         `seizedUnits` of `capacityId`; `badDebtAssets` of what remained was written off.
+    event Liquidated(
+        address indexed liquidator,
+        address indexed borrower,
+        uint256 indexed capacityId,
+        uint256 repaidAssets,
+        uint256 repaidShares,
+        uint256 seizedUnits,
+        uint256 badDebtAssets
+    );
+    /// @notice `assets` (`shares`) of `borrower`'s debt were written off against lenders.
+    event BadDebt(address indexed borrower, uint256 assets, uint256 shares);
 
     // ---------------------------------------------------------------- borrowers
 
@@ -98,6 +154,28 @@ interface ILendingPool {
     ///         type(uint256).max repays exactly what is owed now.
     function repay(uint256 assets, address onBehalf) external returns (uint256 repaid, uint256 shares);
 
+    // ---------------------------------------------------------------- liquidators
+
+    /// @notice Liquidates `borrower`, unhealthy at the last mark: either seizes `seizedUnits` of
+    ///         `capacityId` and repays what they are worth over the incentive (rounded up), or repays
+    ///         `repaidShares` and seizes the units their assets times the incentive buy (rounded down);
+    ///         exactly one of the two must be non-zero. The units go to the caller first; if `data` is
+    ///         non-empty the caller's {ILiquidationCallback-onLiquidate} runs next (a flash
+    ///         liquidation: sell the units, then pay); then the repaid assets are pulled from the
+    ///         caller. If the position is left with debt and no collateral value, the debt is written
+    ///         off ({BadDebt}). Returns the units seized and the assets repaid.
+    function liquidate(
+        address borrower,
+        uint256 capacityId,
+        uint256 seizedUnits,
+        uint256 repaidShares,
+        bytes calldata data
+    ) external returns (uint256 seized, uint256 repaidAssets);
+
+    /// @notice Writes off the debt of `borrower`, whose collateral is worth 0 at the last mark, and
+    ///         moves its units to the pool's own position. Returns the assets and shares written off.
+    function realiseBadDebt(address borrower) external returns (uint256 assets, uint256 shares);
+
     // ---------------------------------------------------------------- views
 
     function MAX_CAPACITIES() external view returns (uint256);
@@ -114,6 +192,10 @@ interface ILendingPool {
     function maturityBuffer() external view returns (uint256);
     /// @notice Seconds after its epoch ended that a mark is still fresh.
     function markMaxAge() external view returns (uint256);
+    /// @notice The smallest debt a position may carry, in stablecoin units (0 none).
+    function minDebt() external view returns (uint256);
+    /// @notice min(1.15e18, 1e18 / (1e18 − 0.3e18 × (1e18 − {lltv}) / 1e18)), WAD, rounded down.
+    function liquidationIncentive() external view returns (uint256);
 
     /// @notice Debt of all borrowers and their borrow shares, interest accrued up to now.
     function totalBorrow() external view returns (uint256 assets, uint256 shares);
@@ -121,7 +203,8 @@ interface ILendingPool {
     function borrowRate() external view returns (uint256 ratePerSecond, uint256 utilization);
     /// @notice What `borrower` owes now, rounded up, and its borrow shares.
     function debtOf(address borrower) external view returns (uint256 assets, uint256 shares);
-    /// @notice The capacities `borrower` pledged and the units of each.
+    /// @notice The capacities `borrower` pledged and the units of each. The pool's own address holds
+    ///         the units of positions whose debt was written off.
     function collateralOf(address borrower) external view returns (uint256[] memory ids, uint256[] memory units);
     /// @notice The position's value by the formula above, at the current mark whatever its age.
     function collateralValue(address borrower) external view returns (uint256);
