@@ -7,7 +7,7 @@ import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.so
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ILendingPool, RateModel} from "./interfaces/ILendingPool.sol";
@@ -31,7 +31,7 @@ struct PoolParams {
 /// @title LendingPool
 /// @notice An ERC-4626 stablecoin vault lending against GPU-hour units of one GPU class. See
 ///         {ILendingPool}.
-contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
+contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using Math for uint256;
 
@@ -205,7 +205,7 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         uint256 mark = _lastMark();
         (uint256 totalAssets_, uint256 totalShares) = _accrue();
         shares = _borrowShares[borrower];
-        (uint256 value,) = _valueWith(borrower, mark, 0);
+        (uint256 value,,) = _valueWith(borrower, mark, 0);
         if (shares == 0 || value != 0) {
             revert NoBadDebt(borrower, _toAssetsUp(shares, totalAssets_, totalShares), value);
         }
@@ -300,7 +300,7 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     /// @inheritdoc ILendingPool
     function collateralValue(address borrower) external view returns (uint256) {
         (uint128 mark,) = _oracle.markPrice(gpuClass);
-        (uint256 value,) = _valueWith(borrower, mark, 0);
+        (uint256 value,,) = _valueWith(borrower, mark, 0);
         return value;
     }
 
@@ -329,10 +329,8 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
     {
         uint256 mark = _lastMark();
         (uint256 totalAssets_, uint256 totalShares) = _accrue();
-        (uint256 value, uint256 ofId) = _valueWith(borrower, mark, capacityId);
+        (uint256 value, uint256 num, uint256 den) = _valueWith(borrower, mark, capacityId);
         uint256 incentive = _incentive(borrower, value, totalAssets_, totalShares);
-        z.valueLeft = value - ofId;
-        (uint256 num, uint256 den) = _unitPrice(capacityId, mark);
         if (seizedUnits != 0) {
             // What the units are worth (rounded up) over the incentive (up), in shares (up).
             uint256 owed = num == 0 ? 0 : seizedUnits.mulDiv(num, den, Math.Rounding.Ceil);
@@ -346,7 +344,8 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
         }
         uint256 pledged = _checkBounds(borrower, capacityId, z.units, z.shares);
         z.assets = _toAssetsUp(z.shares, totalAssets_, totalShares);
-        if (num != 0) z.valueLeft += (pledged - z.units).mulDiv(num, den);
+        // The capacity's share of the value, before and after: the same formula as the valuation's.
+        z.valueLeft = num == 0 ? value : value - pledged.mulDiv(num, den) + (pledged - z.units).mulDiv(num, den);
     }
 
     /// @dev Reverts unless `borrower` is unhealthy; returns the incentive, WAD: the LIF, shrunk to
@@ -470,22 +469,23 @@ contract LendingPool is ILendingPool, ERC4626, ERC1155Holder, ReentrancyGuard {
             revert StaleMark(gpuClass, epoch, markMaxAge);
         }
         uint256 debt = _toAssetsUp(_borrowShares[borrower], _totalBorrowAssets, _totalBorrowShares);
-        (uint256 value,) = _valueWith(borrower, mark, 0);
+        (uint256 value,,) = _valueWith(borrower, mark, 0);
         uint256 maxDebt = value.mulDiv(lltv, WAD, Math.Rounding.Floor);
         if (debt > maxDebt) revert Unhealthy(borrower, debt, maxDebt);
     }
 
-    /// @dev The position's value at `mark`, and the part of it that `capacityId` makes up.
+    /// @dev The position's value at `mark`, and the per-unit price (see {_unitPrice}) of
+    ///      `capacityId` if it is one of the position's capacities (else 0, 0).
     function _valueWith(address borrower, uint256 mark, uint256 capacityId)
         private
         view
-        returns (uint256 value, uint256 ofId)
+        returns (uint256 value, uint256 num, uint256 den)
     {
         uint256[] storage ids = _ids[borrower];
         for (uint256 i; i < ids.length; ++i) {
-            uint256 v = unitValue(ids[i], _pledged[borrower][ids[i]], mark);
-            if (ids[i] == capacityId) ofId = v;
-            value += v;
+            (uint256 n, uint256 d) = _unitPrice(ids[i], mark);
+            if (n != 0) value += Math.min(_pledged[borrower][ids[i]], d / BPS).mulDiv(n, d);
+            if (ids[i] == capacityId) (num, den) = (n, d);
         }
     }
 

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 import {LendingFixtures} from "./utils/LendingFixtures.sol";
@@ -312,7 +312,7 @@ contract LendingLiquidationTest is LendingFixtures {
             abi.encodeCall(ILendingPool.borrow, (1e6, address(r)))
         ];
         for (uint256 i; i < calls.length; ++i) {
-            vm.expectRevert(ReentrancyGuard.ReentrancyGuardReentrantCall.selector);
+            vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
             r.liquidate(renter, cap, 10, calls[i]);
         }
     }
