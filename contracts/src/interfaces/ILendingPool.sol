@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {IGpuHours} from "./IGpuHours.sol";
+import {IAttestationOracle} from "./IAttestationOracle.sol";
+
 /// @notice A utilization-kink interest rate model. Rates are per second, in WAD (1e18 = 100 % a
 ///         second); `kink` is a utilization in WAD. With u = borrowed / (cash + borrowed):
 ///         rate(u) = base + slope1·u                          for u ≤ kink,
@@ -10,6 +15,19 @@ struct RateModel {
     uint64 slope1;
     uint64 slope2;
     uint64 kink;
+}
+
+/// @notice What a pool is deployed with; every field becomes an immutable.
+struct PoolParams {
+    IERC20 stablecoin;
+    IGpuHours gpuHours;
+    IAttestationOracle oracle;
+    bytes32 gpuClass;
+    uint256 lltv;
+    RateModel rates;
+    uint256 maturityBuffer;
+    uint256 markMaxAge;
+    uint256 minDebt;
 }
 
 /// @title ILendingPool

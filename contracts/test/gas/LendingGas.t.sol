@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {LendingFixtures} from "../utils/LendingFixtures.sol";
-import {LendingPool} from "../../src/LendingPool.sol";
+import {ILendingPool} from "../../src/interfaces/ILendingPool.sol";
 import {FlashLiquidator} from "../utils/FlashLiquidator.sol";
 import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
 
@@ -29,13 +29,13 @@ contract LendingGasTest is LendingFixtures {
     function test_gas_borrow() public {
         vm.prank(renter);
         pool.borrow(100e6, renter);
-        _record("lending borrow (one capacity pledged)", abi.encodeCall(LendingPool.borrow, (100e6, renter)), 120_000);
+        _record("lending borrow (one capacity pledged)", abi.encodeCall(ILendingPool.borrow, (100e6, renter)), 120_000);
     }
 
     function test_gas_repay() public {
         vm.prank(renter);
         pool.repay(5e6, renter);
-        _record("lending repay", abi.encodeCall(LendingPool.repay, (5e6, renter)), 80_000);
+        _record("lending repay", abi.encodeCall(ILendingPool.repay, (5e6, renter)), 80_000);
     }
 
     /// @dev The renter borrows the most its units allow; an hour later the mark is 10 % lower.
@@ -58,7 +58,7 @@ contract LendingGasTest is LendingFixtures {
         pool.liquidate(renter, cap, 50, 0, "");
         _record(
             "lending liquidate (plain, seizing units)",
-            abi.encodeCall(LendingPool.liquidate, (renter, cap, 50, 0, "")),
+            abi.encodeCall(ILendingPool.liquidate, (renter, cap, 50, 0, "")),
             150_000
         );
     }
