@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Vm} from "forge-std/Vm.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
@@ -253,6 +254,43 @@ contract LendingLiquidationTest is LendingFixtures {
         assertEq(gpuHours.balanceOf(address(pool), cap), 200);
         vm.expectRevert(abi.encodeWithSelector(ILendingPool.NoBadDebt.selector, renter, 0, 0));
         pool.realiseBadDebt(renter);
+    }
+
+    /// @dev A provider cancelling before the window starts leaves the units worth 0 to the pool (their
+    ///      refund of the backing is claimed through the pool's own position, not valued).
+    function test_badDebt_realisedWhenCapacityCancelled() public {
+        vm.prank(provider);
+        gpuHours.cancelCapacity(cap);
+        assertEq(pool.collateralValue(renter), 0);
+        (uint256 debt, uint256 shares) = pool.debtOf(renter);
+        vm.expectEmit(address(pool));
+        emit ILendingPool.BadDebt(renter, debt, shares);
+        pool.realiseBadDebt(renter);
+        (, uint256[] memory units) = pool.collateralOf(address(pool));
+        assertEq(units[0], 200);
+    }
+
+    /// @dev The event carries exactly what moved: the returned figures, the shares burnt, the bad debt.
+    function test_liquidate_eventCarriesTheNumbers() public {
+        _markAt(uint128(BACKING / 2));
+        (uint256 debt, uint256 shares) = pool.debtOf(renter);
+        vm.recordLogs();
+        (uint256 seized, uint256 repaid) = _liquidate(200, 0);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 bad;
+        bool found;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(pool) || logs[i].topics[0] != ILendingPool.Liquidated.selector) continue;
+            (uint256 assets, uint256 burnt, uint256 units, uint256 badDebt) =
+                abi.decode(logs[i].data, (uint256, uint256, uint256, uint256));
+            assertEq(assets, repaid);
+            assertEq(units, seized);
+            assertLt(burnt, shares);
+            bad = badDebt;
+            found = true;
+        }
+        assertTrue(found);
+        assertApproxEqAbs(bad, debt - repaid, 1);
     }
 
     function test_badDebt_refusedWhileValueLeft() public {
