@@ -69,8 +69,8 @@ contract LendingPool is LendingCore {
 
     // ---------------------------------------------------------------- internal
 
-    /// @dev What a liquidation moves: units seized, borrow shares burnt, assets repaid; and the
-    ///      position's value left with its debt before, for the bad-debt and dust rules.
+    /// @dev What a liquidation moves (units seized, borrow shares burnt, assets repaid) and the value
+    ///      the position keeps after it, for the bad-debt rule.
     struct Seizure {
         uint256 units;
         uint256 shares;
