@@ -17,7 +17,8 @@ struct RateModel {
     uint64 kink;
 }
 
-/// @notice What a pool is deployed with; every field becomes an immutable.
+/// @notice What a pool is deployed with; every field becomes an immutable. `minDebt` is the smallest
+///         debt a position may carry, in stablecoin units (0: no dust rule).
 struct PoolParams {
     IERC20 stablecoin;
     IGpuHours gpuHours;
@@ -90,8 +91,9 @@ struct PoolParams {
 ///         shares fall, and so does {totalAssets}, with a {BadDebt} event; never left as phantom
 ///         assets. Its remaining units, worth 0 to the valuation, move to the pool's own position
 ///         (keyed by the pool's address, see {collateralOf}) so they are never lost: what they
-///         yield (a settlement payout, a refund of the backing) belongs to the lenders. Once written
-///         off the position owes nothing, so bad debt is realised exactly once.
+///         yield (a settlement payout, a refund of the backing) belongs to the lenders; routing those
+///         payouts to the pool is a later step, and until then the units are only recorded. Once
+///         written off the position owes nothing, so bad debt is realised exactly once.
 interface ILendingPool {
     // ---------------------------------------------------------------- errors
 
