@@ -63,8 +63,7 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
     mapping(address borrower => uint256) internal _borrowShares;
     mapping(address borrower => uint256[]) internal _ids;
     mapping(address borrower => mapping(uint256 capacityId => uint256)) internal _pledged;
-    /// @dev A liquidation's repayment between the pool's books and its arrival: counted as cash, so
-    ///      share prices read during a flash liquidation's callback are the settled ones.
+    /// @dev A liquidation's repayment on its way in, counted as cash: prices read in its callback are settled.
     uint256 internal transient _incoming;
 
     constructor(PoolParams memory p, string memory name_, string memory symbol_)
@@ -337,10 +336,9 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
         uint256[] storage ids = _ids[borrower];
         uint256 last = ids.length - 1;
         for (uint256 i; i < last; ++i) {
-            if (ids[i] == capacityId) {
-                ids[i] = ids[last];
-                break;
-            }
+            if (ids[i] != capacityId) continue;
+            ids[i] = ids[last];
+            break;
         }
         ids.pop();
     }
