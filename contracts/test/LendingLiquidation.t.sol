@@ -391,23 +391,17 @@ contract LendingLiquidationTest is LendingFixtures {
     }
 
     /// @dev A liquidation never lowers the health of what remains while the value covers the debt.
+    ///      At most half the units: the repayment stays under the debt and the rest above the dust, so
+    ///      every run liquidates.
     function testFuzz_liquidate_neverLowersHealth(uint256 markBps, uint256 units) public {
-        _markAt(uint128(BACKING * bound(markBps, 8_000, 9_900) / 10_000));
+        _markAt(uint128(BACKING * bound(markBps, 8_100, 9_900) / 10_000)); // from 0.81: value ≥ debt with interest
         (uint256 debt,) = pool.debtOf(renter);
         uint256 value = pool.collateralValue(renter);
-        vm.assume(value >= debt);
-        vm.prank(liquidator);
-        try pool.liquidate(renter, cap, bound(units, 1, 199), 0, "") {
-            (uint256 debtAfter,) = pool.debtOf(renter);
-            uint256 valueAfter = pool.collateralValue(renter);
-            // value' / debt' ≥ value / debt, to a wei of each rounding
-            assertGe((valueAfter + 1) * debt, value * Math.max(debtAfter, 1) - value);
-        } catch (bytes memory reason) {
-            bytes4 sel = bytes4(reason);
-            assertTrue(
-                sel == ILendingPool.DustDebt.selector || sel == ILendingPool.RepaidSharesExceedDebt.selector,
-                "only a named bound"
-            );
-        }
+        assertGe(value, debt);
+        _liquidate(bound(units, 1, 100), 0);
+        (uint256 debtAfter,) = pool.debtOf(renter);
+        uint256 valueAfter = pool.collateralValue(renter);
+        // value' / debt' ≥ value / debt, to a wei of each rounding
+        assertGe((valueAfter + 1) * debt, value * (debtAfter - 1));
     }
 }
