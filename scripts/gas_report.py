@@ -31,6 +31,8 @@ ROWS = [
     ("lending supply (deposit)", 80_000, None),
     ("lending borrow (one capacity pledged)", 120_000, None),
     ("lending repay", 80_000, None),
+    ("lending liquidate (plain, seizing units)", 150_000, None),
+    ("lending flash liquidate (selling to a bid)", 250_000, None),
 ]
 BEGIN, END = "<!-- gas:begin -->", "<!-- gas:end -->"
 

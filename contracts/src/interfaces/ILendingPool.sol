@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {CapacityStatus} from "./IGpuHours.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {IGpuHours, CapacityStatus} from "./IGpuHours.sol";
+import {IAttestationOracle} from "./IAttestationOracle.sol";
 
 /// @notice A utilization-kink interest rate model. Rates are per second, in WAD (1e18 = 100 % a
 ///         second); `kink` is a utilization in WAD. With u = borrowed / (cash + borrowed):
@@ -12,6 +15,20 @@ struct RateModel {
     uint64 slope1;
     uint64 slope2;
     uint64 kink;
+}
+
+/// @notice What a pool is deployed with; every field becomes an immutable. `minDebt` is the smallest
+///         debt a position may carry, in stablecoin units (0: no dust rule).
+struct PoolParams {
+    IERC20 stablecoin;
+    IGpuHours gpuHours;
+    IAttestationOracle oracle;
+    bytes32 gpuClass;
+    uint256 lltv;
+    RateModel rates;
+    uint256 maturityBuffer;
+    uint256 markMaxAge;
+    uint256 minDebt;
 }
 
 /// @title ILendingPool
@@ -44,16 +61,51 @@ struct RateModel {
 ///         down) and {totalAssets} includes what accrued up to now, so vault share prices are right
 ///         between calls. Lenders withdraw at most the pool's cash.
 ///
-///         Pledged units whose capacity ends or is cancelled are never lost: {settleExpired} (anyone,
-///         once Settlement can settle the window, or at once after a cancel) expires or redeems the
-///         pool's units of the capacity, records what they returned, and credits each position its
-///         share by its units (rounded down; the last position of a capacity gets the remainder):
-///         first to its debt, the rest sent to the borrower. Collected and not yet credited, the
-///         amount is reserved: it is never the lenders' cash. Units can be pledged only while their
-///         capacity is active and its window has not ended, so a capacity's units are collected once.
+///         Liquidation (Morpho Blue's shape): anyone may repay part of an unhealthy position's debt
+///         and seize units of one of its capacities, worth the repaid assets times the incentive,
+///         each unit valued exactly as the position is (the formula above at the mark). The
+///         incentive is {liquidationIncentive} (LIF = min(1.15, 1 / (1 − 0.3 × (1 − LLTV)))), shrunk
+///         to value / debt when that is lower and never below 1. With value V, debt D, repaid r and
+///         seized value r·i, health is V / D before and (V − r·i) / (D − r) after, and
 ///
-///         Liquidation is not in this version: an unhealthy position can only be repaid or topped
-///         up. Liquidation, bad-debt accounting and its keeper come next.
+///             (V − r·i) / (D − r) ≥ V / D  ⇔  D·V − D·r·i ≥ D·V − V·r  ⇔  i ≤ V / D,
+///
+///         so a liquidation never lowers the health of what remains while the position still covers
+///         its debt; below that (V < D) the incentive is 1: a liquidator never pays more than the value
+///         it seizes, and the shortfall is bad debt. Rounding is always against the liquidator: the
+///         repayment for given units rounds up, the units for a given repayment round down.
+///
+///         Liquidation values at the last mark whatever its age: a stale mark must not freeze
+///         liquidations while the oracle is down, and the value still decays with the usable hours
+///         and never exceeds the backing. A missing mark (never set) gives no price to seize at:
+///         liquidation and {realiseBadDebt} revert with {StaleMark}.
+///
+///         Dust: no debt may be left in (0, {minDebt}) by a borrow, a repay or a partial liquidation,
+///         so every debt is worth a liquidator's gas. A liquidation that leaves a position with debt
+///         but no collateral value (its last valued units seized) writes the debt off at once: no
+///         position with debt and nothing to seize can remain.
+///
+///         Bad debt: a position with debt and a collateral value of 0 (every capacity inside the
+///         buffer, cancelled, fully booked or on an unattested node; or no units left) has its debt
+///         written off against lenders in the transaction that finds it: the total borrow assets and
+///         shares fall, and so does {totalAssets}, with a {BadDebt} event; never left as phantom
+///         assets. Its remaining units, worth 0 to the valuation, move to the pool's own position
+///         (keyed by the pool's address, see {collateralOf}) so they are never lost: what they
+///         yield (a settlement payout, a refund of the backing) becomes the lenders' cash through
+///         {settleExpired}. Once written off the position owes nothing, so bad debt is realised
+///         exactly once. A position holding units whose capacity has ended or was cancelled is not
+///         written off until {settleExpired} has credited what they returned (its debt first):
+///         {ExpiryPending} says which; what then remains unpaid with nothing pledged is written off
+///         in that same call.
+///
+///         Expiry: pledged units whose capacity ends or is cancelled are never lost. {settleExpired}
+///         (anyone, once Settlement can settle the window, or at once after a cancel) expires or
+///         redeems the pool's units of the capacity, records what they returned, and credits each
+///         position its share by its units (rounded down; the last position of a capacity gets the
+///         remainder): first to its debt, the rest sent to the borrower. Collected and not yet
+///         credited, the amount is reserved: never the lenders' cash. Units can be pledged only while
+///         their capacity is active and its window has not ended, so a capacity's units are
+///         collected once.
 interface ILendingPool {
     // ---------------------------------------------------------------- errors
 
@@ -79,7 +131,22 @@ interface ILendingPool {
     error InsufficientCash(uint256 assets, uint256 cash);
     /// @notice `onBehalf` owes `owed`, less than the `assets` offered (pass type(uint256).max to repay all).
     error RepayExceedsDebt(address onBehalf, uint256 assets, uint256 owed);
-
+    /// @notice The position's `debt` would be in (0, `minDebt`): too small to be worth liquidating.
+    error DustDebt(address borrower, uint256 debt, uint256 minDebt);
+    /// @notice Exactly one of `seizedUnits` and `repaidShares` must be non-zero.
+    error InconsistentInput(uint256 seizedUnits, uint256 repaidShares);
+    /// @notice `borrower` owes `debt`, at most the `maxDebt` its collateral allows: it may not be liquidated.
+    error HealthyPosition(address borrower, uint256 debt, uint256 maxDebt);
+    /// @notice The liquidation would burn `repaidShares` borrow shares of `borrower`, who holds `shares`.
+    error RepaidSharesExceedDebt(address borrower, uint256 repaidShares, uint256 shares);
+    /// @notice The liquidation would seize `seizedUnits` of `capacityId` for `repaidShares`: one is 0
+    ///         (the units are worth nothing, or the repayment buys less than one unit).
+    error EmptyLiquidation(uint256 capacityId, uint256 seizedUnits, uint256 repaidShares);
+    /// @notice `borrower` owes `debt` against a collateral value of `value`: no bad debt to realise.
+    error NoBadDebt(address borrower, uint256 debt, uint256 value);
+    /// @notice `borrower` holds units of `capacityId`, ended or cancelled: {settleExpired} credits
+    ///         what they returned before any of its debt can be written off.
+    error ExpiryPending(address borrower, uint256 capacityId);
     /// @notice Units of `capacityId` can be pledged only while it is active and before its window `end`.
     error NotPledgeable(uint256 capacityId, CapacityStatus status, uint256 end);
     /// @notice The pool's units of `capacityId` expired: settle them with {settleExpired}, not unpledge.
@@ -93,7 +160,19 @@ interface ILendingPool {
     event Repaid(address indexed payer, address indexed onBehalf, uint256 assets, uint256 shares);
     /// @notice `interest` was added to the debt at `ratePerSecond`, bringing it to `totalBorrowAssets`.
     event InterestAccrued(uint256 interest, uint256 ratePerSecond, uint256 totalBorrowAssets);
-
+    /// @notice `liquidator` repaid `repaidAssets` (`repaidShares`) of `borrower`'s debt and seized
+    ///         `seizedUnits` of `capacityId`; `badDebtAssets` of what remained was written off.
+    event Liquidated(
+        address indexed liquidator,
+        address indexed borrower,
+        uint256 indexed capacityId,
+        uint256 repaidAssets,
+        uint256 repaidShares,
+        uint256 seizedUnits,
+        uint256 badDebtAssets
+    );
+    /// @notice `assets` (`shares`) of `borrower`'s debt were written off against lenders.
+    event BadDebt(address indexed borrower, uint256 assets, uint256 shares);
     /// @notice The pool's `units` of ended or cancelled `capacityId` returned `amount`, reserved for
     ///         the positions that pledged them.
     event ExpiredCollected(uint256 indexed capacityId, uint256 units, uint256 amount);
@@ -112,7 +191,8 @@ interface ILendingPool {
     // ---------------------------------------------------------------- borrowers
 
     /// @notice Pulls `units` of `capacityId` from the caller as collateral of the caller's position.
-    ///         The capacity's node must be of the pool's class.
+    ///         The capacity's node must be of the pool's class, the capacity active and its window
+    ///         not ended.
     function pledge(uint256 capacityId, uint256 units) external;
 
     /// @notice Sends `units` of `capacityId` back to `to`; the position must stay healthy (with debt
@@ -128,10 +208,33 @@ interface ILendingPool {
     ///         type(uint256).max repays exactly what is owed now.
     function repay(uint256 assets, address onBehalf) external returns (uint256 repaid, uint256 shares);
 
+    // ---------------------------------------------------------------- liquidators
+
+    /// @notice Liquidates `borrower`, unhealthy at the last mark: either seizes `seizedUnits` of
+    ///         `capacityId` and repays what they are worth over the incentive (rounded up), or repays
+    ///         `repaidShares` and seizes the units their assets times the incentive buy (rounded down);
+    ///         exactly one of the two must be non-zero. The units go to the caller first; if `data` is
+    ///         non-empty the caller's {ILiquidationCallback-onLiquidate} runs next (a flash
+    ///         liquidation: sell the units, then pay); then the repaid assets are pulled from the
+    ///         caller. If the position is left with debt and no collateral value, the debt is written
+    ///         off ({BadDebt}). Returns the units seized and the assets repaid.
+    function liquidate(
+        address borrower,
+        uint256 capacityId,
+        uint256 seizedUnits,
+        uint256 repaidShares,
+        bytes calldata data
+    ) external returns (uint256 seized, uint256 repaidAssets);
+
+    /// @notice Writes off the debt of `borrower`, whose collateral is worth 0 at the last mark, and
+    ///         moves its units to the pool's own position. Returns the assets and shares written off.
+    function realiseBadDebt(address borrower) external returns (uint256 assets, uint256 shares);
+
     /// @notice Collects what the pool's units of `capacityId` returned, once (after the window can be
-    ///         settled, or after a cancel), and credits the positions of `borrowers` that pledged them.
-    ///         Anyone may call it, with any borrowers, any number of times; a borrower with none of the
-    ///         capacity's units pledged is skipped.
+    ///         settled, or after a cancel), and credits the positions of `borrowers` that pledged them;
+    ///         a position left with debt and nothing pledged has the rest written off ({BadDebt}).
+    ///         Anyone may call it, with any borrowers, any number of times; a borrower with none of
+    ///         the capacity's units pledged is skipped.
     function settleExpired(uint256 capacityId, address[] calldata borrowers) external;
 
     // ---------------------------------------------------------------- views
@@ -150,6 +253,10 @@ interface ILendingPool {
     function maturityBuffer() external view returns (uint256);
     /// @notice Seconds after its epoch ended that a mark is still fresh.
     function markMaxAge() external view returns (uint256);
+    /// @notice The smallest debt a position may carry, in stablecoin units (0 none).
+    function minDebt() external view returns (uint256);
+    /// @notice min(1.15e18, 1e18 / (1e18 − 0.3e18 × (1e18 − {lltv}) / 1e18)), WAD, rounded down.
+    function liquidationIncentive() external view returns (uint256);
 
     /// @notice Debt of all borrowers and their borrow shares, interest accrued up to now.
     function totalBorrow() external view returns (uint256 assets, uint256 shares);
@@ -157,7 +264,8 @@ interface ILendingPool {
     function borrowRate() external view returns (uint256 ratePerSecond, uint256 utilization);
     /// @notice What `borrower` owes now, rounded up, and its borrow shares.
     function debtOf(address borrower) external view returns (uint256 assets, uint256 shares);
-    /// @notice The capacities `borrower` pledged and the units of each.
+    /// @notice The capacities `borrower` pledged and the units of each. The pool's own address holds
+    ///         the units of positions whose debt was written off.
     function collateralOf(address borrower) external view returns (uint256[] memory ids, uint256[] memory units);
     /// @notice Units of `capacityId` the pool holds, over all positions, until they are collected.
     function heldUnits(uint256 capacityId) external view returns (uint256);

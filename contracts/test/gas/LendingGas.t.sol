@@ -3,7 +3,9 @@ pragma solidity ^0.8.28;
 
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {LendingFixtures} from "../utils/LendingFixtures.sol";
-import {LendingPool} from "../../src/LendingPool.sol";
+import {ILendingPool} from "../../src/interfaces/ILendingPool.sol";
+import {FlashLiquidator} from "../utils/FlashLiquidator.sol";
+import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
 
 /// @notice Lending pool figures, recorded as {GasTest} records its own (each call its own
 ///         transaction). State: the lender already holds pool shares, the borrower has a pledged
@@ -27,13 +29,53 @@ contract LendingGasTest is LendingFixtures {
     function test_gas_borrow() public {
         vm.prank(renter);
         pool.borrow(100e6, renter);
-        _record("lending borrow (one capacity pledged)", abi.encodeCall(LendingPool.borrow, (100e6, renter)), 120_000);
+        _record("lending borrow (one capacity pledged)", abi.encodeCall(ILendingPool.borrow, (100e6, renter)), 120_000);
     }
 
     function test_gas_repay() public {
         vm.prank(renter);
         pool.repay(5e6, renter);
-        _record("lending repay", abi.encodeCall(LendingPool.repay, (5e6, renter)), 80_000);
+        _record("lending repay", abi.encodeCall(ILendingPool.repay, (5e6, renter)), 80_000);
+    }
+
+    /// @dev The renter borrows the most its units allow; an hour later the mark is 10 % lower.
+    function _unhealthy() internal {
+        uint256 maxDebt = pool.collateralValue(renter) * LLTV / 1e18;
+        (uint256 debt,) = pool.debtOf(renter);
+        vm.prank(renter);
+        pool.borrow(maxDebt - debt - 1e6, renter);
+        vm.warp(block.timestamp + 1 hours);
+        _mark(uint128(BACKING * 9 / 10));
+    }
+
+    function test_gas_liquidate() public {
+        _unhealthy();
+        address liquidator = makeAddr("liquidator");
+        _fund(liquidator);
+        vm.prank(liquidator);
+        usdc.approve(address(pool), type(uint256).max);
+        vm.prank(liquidator);
+        pool.liquidate(renter, cap, 50, 0, "");
+        _record(
+            "lending liquidate (plain, seizing units)",
+            abi.encodeCall(ILendingPool.liquidate, (renter, cap, 50, 0, "")),
+            150_000
+        );
+    }
+
+    function test_gas_flashLiquidateToBid() public {
+        _unhealthy();
+        FlashLiquidator flash = new FlashLiquidator(pool, exchange, usdc);
+        Order memory bid = _freshOrder(buyer, OrderKind.Buy, cap, 50, BACKING);
+        bytes memory sig = _sign(buyerKey, bid);
+        address keeper = makeAddr("keeper");
+        vm.prank(keeper);
+        flash.liquidate(renter, cap, 50, bid, sig);
+        _record(
+            "lending flash liquidate (selling to a bid)",
+            abi.encodeCall(FlashLiquidator.liquidate, (renter, cap, 50, bid, sig)),
+            250_000
+        );
     }
 
     /// @dev Records both figures and fails when execution gas is over `target`.

@@ -14,6 +14,7 @@ abstract contract LendingFixtures is Fixtures {
     uint256 internal constant BUFFER = 6; // hours
     uint256 internal constant MAX_AGE = 2 hours;
     uint256 internal constant SUPPLY = 100_000 * 1e6;
+    uint256 internal constant MIN_DEBT = 1e6; // 1 USDC
 
     LendingPool internal pool;
     address internal lender = makeAddr("lender");
@@ -55,7 +56,8 @@ abstract contract LendingFixtures is Fixtures {
             lltv: LLTV,
             rates: _rates(),
             maturityBuffer: BUFFER,
-            markMaxAge: MAX_AGE
+            markMaxAge: MAX_AGE,
+            minDebt: MIN_DEBT
         });
     }
 
