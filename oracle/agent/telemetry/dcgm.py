@@ -199,8 +199,9 @@ def _drop_non_numeric(text: str) -> tuple[str, dict[str, str]]:
 
 
 def _slices(profile: str) -> int:
+    """Compute slices of a MIG profile like `3g.40gb`; 1 for a profile that names none (or 0)."""
     match = _PROFILE_SLICES.match(profile)
-    return int(match[1]) if match else 1
+    return max(1, int(match[1])) if match else 1
 
 
 def _instance_order(instance: str) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -103,6 +104,13 @@ def test_a_mig_gpu_with_only_instance_series_takes_its_values_from_them():
         0,
     )
     assert not scrape.reading.errors and len(scrape.reading.samples) == 2
+
+
+@pytest.mark.parametrize("profile", ["0g.0gb", "", "weird"])
+def test_a_mig_profile_naming_no_slices_weighs_as_one(profile):
+    text = A100_MIG.replace('GPU_I_PROFILE="3g.40gb"', f'GPU_I_PROFILE="{profile}"')
+    mig = parse_metrics(text, T).reading.samples[0]
+    assert mig.utilization_pct == pytest.approx((91.2345 + 4 * 25.0) / 5)
 
 
 def test_v100_with_profiling_metrics_only():
@@ -231,6 +239,8 @@ def test_the_agent_samples_every_gpu_of_each_format(fixture):
             health = httpx.get(f"{agent}/health").json()
             assert health["source"] == "dcgm" and health["sample_errors"] == 0
             assert {g["uuid"] for g in health["gpus"]} == expected
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=5)  # uvicorn shuts the app (and its sampler) down, then re-raises SIGTERM
         finally:
             process.terminate()
             process.wait(timeout=10)
