@@ -148,8 +148,8 @@ def parse_metrics(text: str, timestamp: float) -> Scrape:
             if family.name not in METRICS:
                 continue
             name, scale, integer = METRICS[family.name]
-            if sample.value >= (INT64_BLANK if integer else FP64_BLANK):
-                continue
+            if math.isfinite(sample.value) and sample.value >= (INT64_BLANK if integer else FP64_BLANK):
+                continue  # DCGM's "no value"; an infinite reading stays and fails validation
             instance = sample.labels.get("GPU_I_ID", "")
             if instance:
                 slices = _slices(sample.labels.get("GPU_I_PROFILE", ""))
@@ -192,7 +192,7 @@ def _drop_non_numeric(text: str) -> tuple[str, dict[str, str]]:
             try:
                 float(match["value"].split(" ", 1)[0])  # a timestamp may follow the value
             except ValueError:
-                unreadable.setdefault(match["name"], match["value"])
+                unreadable.setdefault(match["name"], match["value"][:80])
                 continue
         kept.append(line)
     return "\n".join(kept) + "\n", unreadable

@@ -169,6 +169,12 @@ def test_dcgm_blank_values_count_as_not_exported():
     assert "power_w" in reading.errors[0].reason
 
 
+def test_an_infinite_reading_is_malformed_not_blank():
+    reading = parse_metrics(H100.replace("} 1384551072913", "} +Inf"), T).reading
+    assert [s.index for s in reading.samples] == [0]
+    assert "energy_mj" in reading.errors[0].reason
+
+
 @contextmanager
 def exporter(text: str) -> Iterator[str]:
     """A tiny dcgm-exporter: `text` at /metrics over real HTTP."""
