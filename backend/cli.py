@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
@@ -105,11 +106,16 @@ def chain(port: int = typer.Option(None, help="port; defaults to GPUHOURS_ANVIL_
         anvil = start_anvil(settings.node_modules, settings.anvil_host, port or settings.anvil_port)
     except AnvilError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"Anvil at {anvil.url}; Ctrl-C stops it")
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM would end this process and leave Anvil running
     try:
+        console.print(f"Anvil at {anvil.url}; Ctrl-C stops it")
         anvil.process.wait()
     except KeyboardInterrupt:
         anvil.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()

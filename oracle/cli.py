@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import sys
 import time
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.markup import escape
 
@@ -35,7 +37,7 @@ app = typer.Typer(
 keystore_app = typer.Typer(help="Encrypted signing keys of oracle nodes.", no_args_is_help=True)
 app.add_typer(keystore_app, name="keystore")
 err = Console(stderr=True, soft_wrap=True)  # one sentence per line, however narrow the terminal
-BAD_INPUT = 2  # exit status of `aggregate` for bad input; 1 means nothing landed
+BAD_INPUT = 2  # exit status for a bad setting, and for any bad input of `aggregate` (1: nothing landed)
 S = TypeVar("S", AgentSettings, NodeSettings, AggregatorSettings)
 
 
@@ -44,22 +46,32 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _settings(cls: type[S], code: int = 1) -> S:
-    """The process's settings from the environment; a bad value ends the command with a sentence."""
+def _settings(cls: type[S]) -> S:
+    """The process's settings from the environment; a bad value ends the command with one line, exit 2."""
     try:
         return cls()
     except ValidationError as exc:
-        raise _fail(
-            "bad setting: " + "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors()), code
-        ) from None
+        problems: dict[str, str] = {}  # one sentence per variable: a JSON map may fail in key and value
+        for error in exc.errors():
+            variable, sentence = _problem(cls, error["loc"], error["msg"])
+            problems.setdefault(variable, sentence)
+        raise _fail("bad setting: " + "; ".join(problems.values()), BAD_INPUT) from None
+    except SettingsError as exc:  # a JSON-valued variable that is not JSON, before validation
+        field = re.search(r'field "(\w+)"', str(exc))
+        loc: tuple[int | str, ...] = (field[1],) if field else ()
+        raise _fail("bad setting: " + _problem(cls, loc, "not valid JSON")[1], BAD_INPUT) from None
 
 
-def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+def _problem(cls: type[S], loc: tuple[int | str, ...], msg: str) -> tuple[str, str]:
+    """The variable behind a settings error, and a sentence naming it and the form it wants."""
     msg = msg.removeprefix("Value error, ")  # a validator's own sentence names its variables
     if not loc:
-        return msg
+        return "", msg
+    field = next((f for name, f in cls.model_fields.items() if loc[0] in (name, f.validation_alias)), None)
     name = str(loc[0]).upper()
-    return f"{name if name.startswith('GPUHOURS_') else ENV_PREFIX + name}: {msg}"
+    variable = name if name.startswith("GPUHOURS_") else ENV_PREFIX + name
+    wants = f" (wants {field.description})" if field is not None and field.description else ""
+    return variable, f"{variable}: {msg}{wants}"
 
 
 def _logging(verbose: bool) -> None:
@@ -379,7 +391,7 @@ def aggregate(
 
     Exit status: 0 landed, 1 nothing landed (the sentence says why), 2 bad input."""
     _logging(verbose)
-    settings = _settings(AggregatorSettings, BAD_INPUT)
+    settings = _settings(AggregatorSettings)
     urls = _parse_nodes(nodes, settings)
     if watch and epoch is not None:
         raise _fail("--watch lands every epoch as it ends; it takes no --epoch", BAD_INPUT)

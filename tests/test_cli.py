@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from backend.chain.anvil import free_port
 from backend.chain.deployments import REPO_ROOT
@@ -120,3 +124,41 @@ def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
     assert prices["H100-SXM5-80GB"]["last_price"] == 2_600_000
     assert prices["A100-SXM4-80GB"]["last_price"] == 1_400_000
     assert proc.returncode == 0, output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_chain_stops_its_anvil_when_stopped(signum):
+    """`gpuhours chain` sent a signal to it alone (a service manager, `kill`): Anvil goes with it."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("gpuhours")
+    process = subprocess.Popen(
+        [str(exe), "chain", "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        deadline = time.monotonic() + 60
+        while not (process.stdout and "Anvil at" in process.stdout.readline()):
+            assert process.poll() is None and time.monotonic() < deadline, "the chain did not start"
+        (anvil,) = (int(pid) for pid in children.read_text().split())
+        process.send_signal(signum)
+        assert process.wait(timeout=10) == 0
+        deadline = time.monotonic() + 5
+        while _alive(anvil):
+            assert time.monotonic() < deadline, f"Anvil (pid {anvil}) still runs after {signum.name}"
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -266,3 +266,34 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert "Traceback" not in output and "private" not in output.lower()
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "form"),
+    [
+        ("agent", "GPUHOURS_ORACLE_AGENT_PORT", "ninety-four-ten", "valid integer"),
+        ("agent", "GPUHOURS_ORACLE_SAMPLE_INTERVAL", "-1", "greater than 0"),
+        ("agent", "GPUHOURS_ORACLE_SOURCE", "quantum", "'nvml', 'dcgm' or 'simulated'"),
+        (
+            "node",
+            "GPUHOURS_ORACLE_AGENTS",
+            "1=http://10.0.0.5:9410",
+            'as JSON: {"1": "http://10.0.0.5:9410"}',
+        ),
+        ("node", "GPUHOURS_ORACLE_AGENTS", '{"one": "http://a"}', "valid integer"),
+        ("node", "GPUHOURS_ORACLE_CHALLENGE_N", "8", "greater than or equal to 16"),
+        (
+            "aggregate",
+            "GPUHOURS_ORACLE_NODES",
+            "http://10.0.1.1:9420",
+            'as JSON: ["http://10.0.1.1:9420", ...]',
+        ),
+        ("aggregate", "GPUHOURS_TX_TIMEOUT", "soon", "valid number"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable_and_its_form(command, variable, value, form):
+    result = gpuhours(command, env={variable: value})
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: bad setting: {variable}: ") and form in line, line
+    assert result.stdout == ""

@@ -1,4 +1,4 @@
-"""A dcgm-exporter scrape, as the exporter prints it, parsed into samples."""
+"""dcgm-exporter scrapes parsed into samples: a synthetic one with every metric the parser reads."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ T = 1_700_000_000.0
 
 
 def test_a_realistic_scrape_parses_into_two_gpus():
-    gpus, reading = parse_metrics(FIXTURE, T)
+    scrape = parse_metrics(FIXTURE, T)
+    gpus, reading = scrape.gpus, scrape.reading
     assert [g.index for g in gpus] == [0, 1]
     assert gpus[0].uuid == "GPU-5b2b6c4e-9a4f-3c1e-8f7a-0d1c2b3a4e5f"
     assert gpus[0].model == "NVIDIA H100 80GB HBM3"
@@ -37,19 +38,19 @@ def test_a_gpu_missing_a_required_metric_is_malformed_and_the_other_survives():
         for line in FIXTURE.splitlines()
         if not (line.startswith("DCGM_FI_DEV_POWER_USAGE{") and 'gpu="1"' in line)
     )
-    _, reading = parse_metrics(text, T)
+    reading = parse_metrics(text, T).reading
     assert [s.index for s in reading.samples] == [0]
     assert isinstance(reading.errors[0], MalformedSample) and "power_w" in reading.errors[0].reason
 
 
 def test_an_impossible_value_is_malformed():
     text = FIXTURE.replace("} 612.457000", "} -5")
-    _, reading = parse_metrics(text, T)
+    reading = parse_metrics(text, T).reading
     assert isinstance(reading.errors[0], MalformedSample)
 
 
 def test_nan_is_malformed():
-    _, reading = parse_metrics(FIXTURE.replace("} 47\n", "} NaN\n"), T)
+    reading = parse_metrics(FIXTURE.replace("} 47\n", "} NaN\n"), T).reading
     assert any("temperature_c" in e.reason for e in reading.errors)
 
 
