@@ -66,6 +66,9 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
     uint128 internal _totalBorrowAssets;
     uint64 private _lastUpdate;
     uint128 internal _totalBorrowShares;
+    /// @dev Collected proceeds not yet credited: in the pool's balance, not its cash. Beside the
+    ///      borrow shares, read on the same paths.
+    uint128 internal _reserved;
     mapping(address borrower => uint256) internal _borrowShares;
     mapping(address borrower => uint256[]) internal _ids;
     mapping(address borrower => mapping(uint256 capacityId => uint256)) internal _pledged;
@@ -73,8 +76,6 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
     ///      because anyone may expire the pool's units through Settlement.
     mapping(uint256 capacityId => uint256) internal _held;
     mapping(uint256 capacityId => Proceeds) internal _proceeds;
-    /// @dev Collected proceeds not yet credited: in the pool's balance, not its cash.
-    uint256 internal _reserved;
     /// @dev A liquidation's repayment on its way in, counted as cash: prices read in its callback are settled.
     uint256 internal transient _incoming;
 

@@ -226,7 +226,7 @@ contract LendingPool is LendingCore {
             : settlement.unusedRefund(capacityId, held);
         p = Proceeds(uint128(held), uint128(amount));
         _held[capacityId] = 0;
-        _reserved += amount;
+        _reserved += uint128(amount);
         emit ExpiredCollected(capacityId, held, amount);
         if (cancelled) {
             _gpuHours.redeemCancelled(capacityId, held);
@@ -249,7 +249,7 @@ contract LendingPool is LendingCore {
         (p.units, p.amount) = (p.units - uint128(units), p.amount - uint128(amount));
         _pledged[borrower][capacityId] = 0;
         _dropId(borrower, capacityId);
-        _reserved -= amount;
+        _reserved -= uint128(amount);
         if (borrower == address(this)) {
             // The pool's own position (units left from bad debt): unreserved, it is the lenders' cash.
             emit ExpiredCredited(borrower, capacityId, units, amount, 0, 0);
