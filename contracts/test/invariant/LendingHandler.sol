@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {StdCheats} from "forge-std/StdCheats.sol";
+import {Vm} from "forge-std/Vm.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
@@ -45,6 +46,9 @@ contract LendingHandler is StdCheats, StdUtils, OracleSigning {
     uint256 public liquidations;
     uint256 public badDebts;
     uint256 public healthChecks;
+    /// @dev What expired units returned to borrowers, as sent (the part that did not pay a debt).
+    uint256 public expiryPaidOut;
+    uint256 public expiries;
 
     constructor(
         LendingPool pool_,
@@ -123,10 +127,12 @@ contract LendingHandler is StdCheats, StdUtils, OracleSigning {
     // ---------------------------------------------------------------- time and prices
 
     function warp(uint256 secs) external {
-        (uint256 before,) = pool.totalBorrow();
-        vm.warp(block.timestamp + _bound(secs, 1, 12 hours));
-        (uint256 after_,) = pool.totalBorrow();
-        interest += after_ - before;
+        _warp(_bound(secs, 1, 12 hours));
+    }
+
+    /// @dev Far enough that runs reach the window's end, its settlement and the units' expiry.
+    function warpDays(uint256 secs) external {
+        _warp(_bound(secs, 1 hours, 3 days));
     }
 
     /// @dev A new mark for the last hour that is over, within the oracle's step bounds, and an
@@ -174,7 +180,48 @@ contract LendingHandler is StdCheats, StdUtils, OracleSigning {
         } catch {}
     }
 
+    // ---------------------------------------------------------------- expiry
+
+    /// @dev Once the window can be settled, collects the pool's units and credits the positions in
+    ///      `first` first (the rest may wait for a later call): debts paid, the rest paid out, what a
+    ///      position leaves unpaid with nothing pledged written off.
+    function settleExpired(uint256 first, uint256 count) external {
+        uint256 n = _bound(count, 0, 4);
+        address[] memory list = new address[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 k = (first + i) % 4;
+            list[i] = k == 3 ? address(pool) : borrowers[k];
+        }
+        vm.recordLogs();
+        try pool.settleExpired(capacityId, list) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            for (uint256 i; i < logs.length; ++i) {
+                if (logs[i].emitter != address(pool)) continue;
+                bytes32 topic = logs[i].topics[0];
+                if (topic == ILendingPool.ExpiredCredited.selector) {
+                    (, uint256 amount, uint256 paid,) = abi.decode(logs[i].data, (uint256, uint256, uint256, uint256));
+                    address who = address(uint160(uint256(logs[i].topics[1])));
+                    if (who == address(pool)) continue; // became cash: counted by the balance
+                    repaid += paid;
+                    expiryPaidOut += amount - paid;
+                    ++expiries;
+                } else if (topic == ILendingPool.BadDebt.selector) {
+                    (uint256 assets,) = abi.decode(logs[i].data, (uint256, uint256));
+                    _recordBadDebt(address(uint160(uint256(logs[i].topics[1]))), assets);
+                }
+            }
+            ++ops;
+        } catch {}
+    }
+
     // ---------------------------------------------------------------- internal
+
+    function _warp(uint256 secs) internal {
+        (uint256 before,) = pool.totalBorrow();
+        vm.warp(block.timestamp + secs);
+        (uint256 after_,) = pool.totalBorrow();
+        interest += after_ - before;
+    }
 
     function _recordBadDebt(address who, uint256 assets) internal {
         if (assets == 0) return;

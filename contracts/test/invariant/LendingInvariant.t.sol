@@ -36,7 +36,7 @@ contract LendingInvariantTest is LendingFixtures {
             handler.borrow(i, 300e6);
         }
 
-        bytes4[] memory selectors = new bytes4[](14);
+        bytes4[] memory selectors = new bytes4[](16);
         selectors[0] = LendingHandler.supply.selector;
         selectors[1] = LendingHandler.withdraw.selector;
         selectors[2] = LendingHandler.pledge.selector;
@@ -51,6 +51,8 @@ contract LendingInvariantTest is LendingFixtures {
         selectors[11] = LendingHandler.liquidate.selector;
         selectors[12] = LendingHandler.liquidate.selector;
         selectors[13] = LendingHandler.realiseBadDebt.selector;
+        selectors[14] = LendingHandler.settleExpired.selector;
+        selectors[15] = LendingHandler.warpDays.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -77,21 +79,28 @@ contract LendingInvariantTest is LendingFixtures {
         assertEq(sum, total);
     }
 
-    /// @notice The stablecoin the pool holds is at least its cash by the books: in, less out.
+    /// @notice The stablecoin the pool holds is at least its cash by the books (in, less out) plus
+    ///         the expired units' proceeds reserved for positions, which are not the lenders'.
     function invariant_balanceCoversCash() public view {
         uint256 cash = handler.deposited() + handler.repaid() - handler.withdrawn() - handler.borrowed();
-        assertGe(usdc.balanceOf(address(pool)), cash);
+        assertGe(usdc.balanceOf(address(pool)), cash + pool.reserved());
         (uint256 borrowed,) = pool.totalBorrow();
-        assertEq(pool.totalAssets(), usdc.balanceOf(address(pool)) + borrowed);
+        assertEq(pool.totalAssets(), usdc.balanceOf(address(pool)) - pool.reserved() + borrowed);
+        (, uint256 left) = pool.expiredProceeds(cap);
+        assertEq(pool.reserved(), left, "reserved != what the capacity's positions are still owed");
     }
 
-    /// @notice Every pledged unit is held by the pool, in a borrower's position or its own.
+    /// @notice Every pledged unit is held by the pool, in a borrower's position or its own, until
+    ///         the capacity's units are collected; then the positions' units are those still to be
+    ///         credited.
     function invariant_unitsHeld() public view {
         uint256 sum = _pledged(address(pool));
         for (uint256 i; i < 3; ++i) {
             sum += _pledged(handler.borrowers(i));
         }
-        assertEq(gpuHours.balanceOf(address(pool), cap), sum);
+        (uint256 toCredit,) = pool.expiredProceeds(cap);
+        assertEq(pool.heldUnits(cap) + toCredit, sum);
+        assertEq(gpuHours.balanceOf(address(pool), cap), pool.heldUnits(cap));
     }
 
     /// @notice A healthy position was never liquidated; no liquidation lowered the health of a
@@ -107,6 +116,7 @@ contract LendingInvariantTest is LendingFixtures {
         console2.log("liquidations", handler.liquidations());
         console2.log("health checks", handler.healthChecks());
         console2.log("bad debts", handler.badDebts());
+        console2.log("expiry credits", handler.expiries());
         console2.log("operations", handler.ops());
     }
 
