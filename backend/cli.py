@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from backend.chain.anvil import AnvilError, start_anvil
+from backend.chain.cli_exit import fail
 from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
@@ -38,17 +39,12 @@ for user_command in (*MARKET_COMMANDS, *RENTER_COMMANDS):
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}", soft_wrap=True)  # one line, for logs and tests
-    return typer.Exit(code)
-
-
 def _settings(cls: type[AnySettings]) -> AnySettings:
     """This process's settings; a bad GPUHOURS_* value is a usage error told in one line."""
     try:
         return load(cls)
     except SettingsError as exc:
-        raise _fail(f"bad setting: {exc}", 2) from None
+        raise fail(console, f"bad setting: {exc}", 2) from None
 
 
 @app.command()
@@ -70,9 +66,9 @@ def demo(
                 console.print(f"[bold]Anvil[/] listening at {anvil.url} (chain 31337)")
                 _demo(anvil.url, serve_api)
     except (AnvilError, DeployError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     except ContractRevert as exc:
-        raise _fail(f"a transaction reverted: {exc}") from None
+        raise fail(console, f"a transaction reverted: {exc}") from None
 
 
 def _demo(rpc_url: str, serve_api: bool) -> None:
@@ -113,7 +109,7 @@ def deploy_cmd(rpc_url: str = typer.Option(None, help="JSON-RPC URL; defaults to
     try:
         path = deploy(rpc_url or settings.rpc_url, settings.deployments_dir)
     except DeployError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     console.print(f"deployed; see {path}")
 
 
@@ -124,7 +120,7 @@ def chain(port: int = typer.Option(None, help="port; defaults to GPUHOURS_ANVIL_
     try:
         anvil = start_anvil(settings.node_modules, settings.anvil_host, port or settings.anvil_port)
     except AnvilError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     console.print(f"Anvil at {anvil.url}; Ctrl-C stops it")
     try:
         anvil.process.wait()
@@ -152,7 +148,7 @@ def index(
     try:
         indexer = Indexer.from_settings(settings, rpc_url=rpc_url)
     except IndexerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -169,7 +165,7 @@ def index(
     try:
         summary = indexer.run(once=once, wait_for_lock=wait, stop=stop, on_tick=report, start_over=reset)
     except (IndexerError, LockHeld, LockLost) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     except KeyboardInterrupt:
         console.print("stopped")
         return
@@ -193,7 +189,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
     if tasks not in ("auto", "inprocess", "off"):
-        raise _fail(f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
+        raise fail(console, f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
     _serve(_settings(ApiSettings), _settings(TaskSettings) if tasks != "off" else None, host, port, tasks)
 
 
