@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
-from backend.chain.protocol import CLOSE_REASONS, ORDER_KINDS
+from backend.chain.protocol import CLOSE_REASONS, ORDER_KINDS, CapacityStatusName, CloseReasonName
 from backend.db.types import U256, JSONDoc
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -191,8 +191,10 @@ class Capacity(SQLModel, table=True):
     min_uptime_bps: int = _int64(description="SLA: least attested uptime of a delivered hour (terms)")
     min_gflops_per_joule: int = _int64(description="SLA: least verified efficiency (terms)")
     grace_hours: int = _int64(description="failed hours of the window forgiven before slashing (terms)")
-    status: str = Field(default="active", max_length=16, description="active, cancelled or closed")
-    close_reason: str = Field(default="none", max_length=24)
+    status: str = Field(
+        default=CapacityStatusName.ACTIVE.value, max_length=16, description="active, cancelled or closed"
+    )
+    close_reason: str = Field(default=CloseReasonName.NONE.value, max_length=24)
     minted: int = _int64()
     burned: int = _int64()
     supply: int = _int64()
@@ -220,7 +222,7 @@ class Booking(SQLModel, table=True):
     hours: int
     hours_returned: int = _int64(description="hours given back by an early end (BookingEnded), refunded")
     gpus: int
-    close_reason: str = Field(default="none", max_length=24)
+    close_reason: str = Field(default=CloseReasonName.NONE.value, max_length=24)
     activated_block: int = _int64()
     closed_block: int | None = _int64(None)
     delivered_hours: int | None = _int64(None)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import SQLModel
 
 from backend.chain.deployments import POOL_CONTRACT
+from backend.chain.protocol import CapacityStatusName, CloseReasonName
 from backend.db.models import (
     CLOSE_REASONS,
     ORDER_KINDS,
@@ -302,13 +303,17 @@ class Projector:
         self._update(
             Capacity,
             {"capacity_id": a["capacityId"]},
-            status="cancelled",
+            status=CapacityStatusName.CANCELLED,
             units_sold_at_cancel=a["unitsSold"],
         )
 
     def _capacity_closed(self, ev: Event, a: dict[str, Any]) -> None:
         reason = CLOSE_REASONS[a["reason"]]
-        status = "cancelled" if reason == "provider_cancelled" else "closed"
+        status = (
+            CapacityStatusName.CANCELLED
+            if reason == CloseReasonName.PROVIDER_CANCELLED
+            else CapacityStatusName.CLOSED
+        )
         self._update(
             Capacity,
             {"capacity_id": a["capacityId"]},
@@ -477,7 +482,7 @@ class Projector:
         funds["backing"] -= a["amount"]
         funds["refunded"] += a["amount"]
         capacity = self.store.get(Capacity, capacity_id=a["capacityId"])
-        if capacity is not None and capacity["status"] == "cancelled":
+        if capacity is not None and capacity["status"] == CapacityStatusName.CANCELLED:
             funds["refundable_units"] -= a["units"]
         self.store.put(EscrowFunds, funds)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from backend.chain.protocol import EPOCH_SECONDS
+from backend.chain.protocol import EPOCH_SECONDS, CapacityStatusName
 from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder, table_of
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
@@ -52,7 +52,12 @@ def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float
     rows = conn.execute(
         select(cap.c.node_id, func.min(cap.c.start).label("since"), last_epoch.c.epoch)
         .select_from(cap.outerjoin(last_epoch, last_epoch.c.node_id == cap.c.node_id))
-        .where(cap.c.chain_id == chain_id, cap.c.status == "active", cap.c.start <= now, cap.c.end > now)
+        .where(
+            cap.c.chain_id == chain_id,
+            cap.c.status == CapacityStatusName.ACTIVE,
+            cap.c.start <= now,
+            cap.c.end > now,
+        )
         .group_by(cap.c.node_id, last_epoch.c.epoch)
     ).all()
     before = {

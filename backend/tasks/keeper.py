@@ -24,7 +24,7 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ContractRevert
 from backend.chain.keystore import KeystoreError, load_account, read_password_file
-from backend.chain.protocol import DEV_CHAIN_IDS, HOUR
+from backend.chain.protocol import DEV_CHAIN_IDS, HOUR, CapacityStatusName, CloseReasonName
 from backend.config import TaskSettings
 from backend.db.models import Balance, Booking, Capacity, table_of
 
@@ -91,13 +91,18 @@ def find_candidates(conn: Connection, chain_id: int, now: int, limit: int) -> Ca
     bookings = conn.execute(
         select(b.c.booking_id, b.c.capacity_id, end)
         .select_from(b.join(c, (c.c.chain_id == b.c.chain_id) & (c.c.capacity_id == b.c.capacity_id)))
-        .where(b.c.chain_id == chain_id, b.c.close_reason == "none", c.c.status == "active", end <= now)
+        .where(
+            b.c.chain_id == chain_id,
+            b.c.close_reason == CloseReasonName.NONE,
+            c.c.status == CapacityStatusName.ACTIVE,
+            end <= now,
+        )
         .order_by(end, b.c.booking_id)
         .limit(limit)
     ).all()
     windows = conn.execute(
         select(c.c.capacity_id, c.c.end)
-        .where(c.c.chain_id == chain_id, c.c.status == "active", c.c.end <= now)
+        .where(c.c.chain_id == chain_id, c.c.status == CapacityStatusName.ACTIVE, c.c.end <= now)
         .order_by(c.c.end, c.c.capacity_id)
         .limit(limit)
     ).all()
