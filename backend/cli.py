@@ -25,7 +25,7 @@ from backend.config import (
     IndexerSettings,
     SettingsError,
     TaskSettings,
-    load,
+    load_settings,
 )
 from oracle.cli import app as oracle_app
 
@@ -42,7 +42,7 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 def _settings(cls: type[AnySettings]) -> AnySettings:
     """This process's settings; a bad GPUHOURS_* value is a usage error told in one line."""
     try:
-        return load(cls)
+        return load_settings(cls)
     except SettingsError as exc:
         raise fail(console, f"bad setting: {exc}", 2) from None
 

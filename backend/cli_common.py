@@ -31,14 +31,14 @@ from backend.chain.protocol import DEV_CHAIN_IDS
 from backend.cli_api import Api, saved_token
 from backend.cli_errors import CliError, ExitCode, from_revert
 from backend.cli_units import UnitError, show_usd
-from backend.config import CliSettings, SettingsError, cached
+from backend.config import CliSettings, SettingsError, cached_settings
 
 T = TypeVar("T")
 
 
 def _settings() -> CliSettings:
     try:
-        return cached(CliSettings)
+        return cached_settings(CliSettings)
     except SettingsError as exc:
         raise CliError(f"bad setting: {exc}", ExitCode.USAGE) from None
 

@@ -8,7 +8,7 @@
 - `DeploySettings` (`gpuhours deploy`, scripts/deploy.py): the contracts' parameters and the pool terms.
 - `DevChainSettings` (`gpuhours chain`, `gpuhours demo`): the local Anvil.
 
-`load(cls)` reads one from the environment and turns a bad value into a `SettingsError`: one line
+`load_settings(cls)` reads one from the environment and turns a bad value into a `SettingsError`: one line
 naming the variable and the form it wants. The oracle's processes read their own (oracle/settings.py)."""
 
 from __future__ import annotations
@@ -325,7 +325,7 @@ def _is_address(value: str) -> bool:
 AnySettings = TypeVar("AnySettings", bound=BaseSettings)
 
 
-def load(cls: type[AnySettings]) -> AnySettings:
+def load_settings(cls: type[AnySettings]) -> AnySettings:
     """`cls` read from the environment; a bad value raises SettingsError, one line naming its variable."""
     try:
         return cls()
@@ -334,9 +334,9 @@ def load(cls: type[AnySettings]) -> AnySettings:
 
 
 @lru_cache
-def cached(cls: type[AnySettings]) -> AnySettings:
-    """`load(cls)`, once per process (for what reads its settings where no caller hands them down)."""
-    return load(cls)
+def cached_settings(cls: type[AnySettings]) -> AnySettings:
+    """`load_settings(cls)`, once per process: for what reads settings no caller hands down."""
+    return load_settings(cls)
 
 
 def describe(exc: ValidationError) -> str:

@@ -53,13 +53,13 @@ from backend.chain.dev_accounts import dev_account
 from backend.chain.protocol import HOUR
 from backend.config import ApiSettings, DevChainSettings, IndexerSettings
 from backend.db.models import (
-    Attestation,
     Capacity,
-    Fill,
+    IndexedAttestation,
+    IndexedFill,
     MakerCounter,
     Node,
     OrderState,
-    SignedOrder,
+    PostedOrder,
     table_of,
 )
 from backend.db.session import make_engine, migrate
@@ -230,11 +230,11 @@ def populate(url: str, orders: int, now: int, seed: int = 7) -> dict[str, Any]:
         for model, rows in (
             (Node, nodes),
             (Capacity, capacities),
-            (SignedOrder, signed),
+            (PostedOrder, signed),
             (OrderState, states),
             (MakerCounter, counters),
-            (Attestation, attestations),
-            (Fill, fills),
+            (IndexedAttestation, attestations),
+            (IndexedFill, fills),
         ):
             table = table_of(model)
             for i in range(0, len(rows), 5_000):

@@ -13,7 +13,7 @@ from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
 from backend.api.routes import ROUTERS
 from backend.chain.client import Market
-from backend.config import ApiSettings, cached
+from backend.config import ApiSettings, cached_settings
 from backend.db.session import engine_from_settings, migrate
 
 DESCRIPTION = """\
@@ -28,7 +28,7 @@ themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code
 def create_app(
     settings: ApiSettings | None = None, *, engine: Engine | None = None, market: Market | None = None
 ) -> FastAPI:
-    settings = settings or cached(ApiSettings)
+    settings = settings or cached_settings(ApiSettings)
     engine = engine or engine_from_settings(settings)
 
     @asynccontextmanager

@@ -15,9 +15,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from backend.api.errors import ApiError
 from backend.chain.protocol import HOUR
 from backend.config import ApiSettings
-from backend.db.models import Attestation, Booking, Capacity, Parameter, table_of
+from backend.db.models import Booking, Capacity, IndexedAttestation, Parameter, table_of
 
-att = table_of(Attestation)
+att = table_of(IndexedAttestation)
 bkg = table_of(Booking)
 cap = table_of(Capacity)
 param = table_of(Parameter)

@@ -374,7 +374,7 @@ class _EventRow(SQLModel):
     tx_hash: str = Field(max_length=HASH)
 
 
-class Fill(_EventRow, table=True):
+class IndexedFill(_EventRow, table=True):
     """An executed order (OrderFilled): the source of prices and volumes."""
 
     __tablename__ = "fill"
@@ -390,7 +390,7 @@ class Fill(_EventRow, table=True):
     fee: int = _u256()
 
 
-class Attestation(_EventRow, table=True):
+class IndexedAttestation(_EventRow, table=True):
     """What the oracle attested a node delivered in an epoch (a unix hour)."""
 
     __tablename__ = "attestation"
@@ -406,7 +406,7 @@ class Attestation(_EventRow, table=True):
     samples_root: str = Field(max_length=HASH)
 
 
-class MarkPrice(_EventRow, table=True):
+class IndexedMarkPrice(_EventRow, table=True):
     """A GPU class's mark price per GPU-hour for an epoch (MarkPriceSet)."""
 
     __tablename__ = "mark_price"
@@ -489,14 +489,21 @@ STATE_TABLES: tuple[type[SQLModel], ...] = (
     PoolCollateral,
 )
 #: One row per event: removed by block number on a reorg.
-EVENT_TABLES: tuple[type[SQLModel], ...] = (Fill, Attestation, MarkPrice, Settlement, Slash, PoolEvent)
+EVENT_TABLES: tuple[type[SQLModel], ...] = (
+    IndexedFill,
+    IndexedAttestation,
+    IndexedMarkPrice,
+    Settlement,
+    Slash,
+    PoolEvent,
+)
 
 
 # ---------------------------------------------------------------------------- API state
 # Written by the API and the tasks, never by the indexer: not journaled, untouched by reorgs.
 
 
-class SignedOrder(SQLModel, table=True):
+class PostedOrder(SQLModel, table=True):
     """An EIP-712 order posted to the API, signature checked. Its on-chain state (filled, cancelled,
     counter) lives in `order_state` and `maker_counter`, joined at read time.
 

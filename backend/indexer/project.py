@@ -21,15 +21,15 @@ from backend.chain.protocol import CapacityStatusName, CloseReasonName
 from backend.db.models import (
     CLOSE_REASONS,
     ORDER_KINDS,
-    Attestation,
     Balance,
     Booking,
     Capacity,
     EscrowAccount,
     EscrowFunds,
-    Fill,
+    IndexedAttestation,
+    IndexedFill,
+    IndexedMarkPrice,
     MakerCounter,
-    MarkPrice,
     Node,
     OrderState,
     Parameter,
@@ -397,7 +397,7 @@ class Projector:
     def _order_filled(self, ev: Event, a: dict[str, Any]) -> None:
         kind = ORDER_KINDS[a["kind"]] if a["kind"] < len(ORDER_KINDS) else str(a["kind"])
         self.store.append(
-            Fill,
+            IndexedFill,
             self._event_row(
                 ev,
                 order_hash=a["orderHash"],
@@ -503,7 +503,7 @@ class Projector:
 
     def _attested(self, ev: Event, a: dict[str, Any]) -> None:
         self.store.append(
-            Attestation,
+            IndexedAttestation,
             self._event_row(
                 ev,
                 node_id=a["nodeId"],
@@ -519,7 +519,7 @@ class Projector:
 
     def _mark_price(self, ev: Event, a: dict[str, Any]) -> None:
         self.store.append(
-            MarkPrice,
+            IndexedMarkPrice,
             self._event_row(ev, gpu_class=ascii32(a["gpuClass"]), epoch=a["epoch"], price=a["price"]),
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from backend.config import TaskSettings, load
+from backend.config import TaskSettings, load_settings
 from backend.tasks.context import TaskContext
 
 
@@ -79,5 +79,5 @@ def make_celery(settings: TaskSettings, context: TaskContext | None = None) -> C
 def __getattr__(name: str) -> Celery:
     # `celery -A backend.tasks.celery_app` looks up `app`; build it only then, from the environment.
     if name == "app":
-        return make_celery(load(TaskSettings))
+        return make_celery(load_settings(TaskSettings))
     raise AttributeError(name)

@@ -20,7 +20,7 @@ from backend.config import (
     SettingsError,
     StoreSettings,
     TaskSettings,
-    load,
+    load_settings,
 )
 
 SIGNER = "0x" + "ab" * 20
@@ -51,9 +51,9 @@ def test_the_variable_names_are_unchanged(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("GPUHOURS_KEEPER_MAX_CALLS", "3")
     monkeypatch.setenv("GPUHOURS_API_PAGE_MAX", "40")
     monkeypatch.setenv("GPUHOURS_RPC_URL", "http://10.0.0.2:8545")
-    assert load(DeploySettings).pool_terms().lltv_bps == 7000
-    assert load(TaskSettings).keeper_max_calls == 3
-    api = load(ApiSettings)
+    assert load_settings(DeploySettings).pool_terms().lltv_bps == 7000
+    assert load_settings(TaskSettings).keeper_max_calls == 3
+    api = load_settings(ApiSettings)
     assert api.api_page_max == 40 and api.rpc_url == "http://10.0.0.2:8545"
 
 
@@ -110,7 +110,7 @@ def test_a_bad_setting_is_one_line_naming_its_variables(
     for name, value in env.items():
         monkeypatch.setenv(f"GPUHOURS_{name}", value)
     with pytest.raises(SettingsError) as info:
-        load(cls)
+        load_settings(cls)
     message = str(info.value)
     assert "\n" not in message
     for name in names:
@@ -125,8 +125,8 @@ def test_values_that_agree_are_accepted(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("GPUHOURS_REDIS_URL", "")  # empty: no Redis, as the tests and docs use it
     monkeypatch.setenv("GPUHOURS_ORACLE_SIGNERS", f'["{SIGNER}"]')
     monkeypatch.setenv("GPUHOURS_ORACLE_THRESHOLD", "1")
-    assert load(TaskSettings).keeper_keystore_files() == (tmp_path / "k.json", tmp_path / "pw")
-    assert load(DeploySettings).oracle_signers == [SIGNER]
+    assert load_settings(TaskSettings).keeper_keystore_files() == (tmp_path / "k.json", tmp_path / "pw")
+    assert load_settings(DeploySettings).oracle_signers == [SIGNER]
 
 
 def _gpuhours(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:

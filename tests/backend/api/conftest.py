@@ -18,7 +18,7 @@ from backend.api.main import create_app
 from backend.chain.anvil import free_port
 from backend.chain.orders import Order, OrderKind, sign_order
 from backend.config import ApiSettings
-from backend.db.models import ORDER_KINDS, SignedOrder
+from backend.db.models import ORDER_KINDS, PostedOrder
 from tests.backend.conftest import RUN_ID, index_all, store_url
 from tests.backend.market_round import HOUR
 from tests.conftest import USDC, now
@@ -107,7 +107,7 @@ def post_order(store, market, account, capacity_id: int, amount: int, price: int
     posted = time.time()
     with Session(store) as db:
         db.add(
-            SignedOrder(
+            PostedOrder(
                 chain_id=market.chain_id,
                 order_hash=order_hash,
                 maker=order.maker,
