@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from backend.chain.anvil import AnvilError, start_anvil
+from backend.chain.cli_exit import fail
 from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
@@ -17,7 +18,16 @@ from backend.cli_login import login
 from backend.cli_market import COMMANDS as MARKET_COMMANDS
 from backend.cli_provider import app as provider_app
 from backend.cli_renter import COMMANDS as RENTER_COMMANDS
-from backend.config import Settings, get_settings
+from backend.config import (
+    AnySettings,
+    ApiSettings,
+    DeploySettings,
+    DevChainSettings,
+    IndexerSettings,
+    SettingsError,
+    TaskSettings,
+    load_settings,
+)
 from oracle.cli import app as oracle_app
 
 app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.", no_args_is_help=True)
@@ -30,9 +40,12 @@ for user_command in (*MARKET_COMMANDS, *RENTER_COMMANDS):
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
+def _settings(cls: type[AnySettings]) -> AnySettings:
+    """This process's settings; a bad GPUHOURS_* value is a usage error told in one line."""
+    try:
+        return load_settings(cls)
+    except SettingsError as exc:
+        raise fail(console, f"bad setting: {exc}", 2) from None
 
 
 @app.command()
@@ -45,23 +58,24 @@ def demo(
     ),
 ) -> None:
     """Start Anvil, deploy, and run a scripted market round with 2 providers and 3 renters."""
-    settings = get_settings()
+    dev_chain = _settings(DevChainSettings)
     try:
         if rpc_url:
-            _demo(settings, rpc_url, serve_api)
+            _demo(rpc_url, serve_api)
         else:
-            with start_anvil(settings.node_modules, settings.anvil_host, settings.anvil_port) as anvil:
+            with start_anvil(dev_chain.node_modules, dev_chain.anvil_host, dev_chain.anvil_port) as anvil:
                 console.print(f"[bold]Anvil[/] listening at {anvil.url} (chain 31337)")
-                _demo(settings, anvil.url, serve_api)
+                _demo(anvil.url, serve_api)
     except (AnvilError, DeployError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     except ContractRevert as exc:
-        raise _fail(f"a transaction reverted: {exc}") from None
+        raise fail(console, f"a transaction reverted: {exc}") from None
 
 
-def _demo(settings: Settings, rpc_url: str, serve_api: bool) -> None:
+def _demo(rpc_url: str, serve_api: bool) -> None:
+    api, task = (_settings(ApiSettings), _settings(TaskSettings)) if serve_api else (None, None)
     console.print("[bold]Deploying[/] with the ape script (scripts/deploy.py)")
-    directory = deploy(rpc_url, settings.deployments_dir)
+    directory = deploy(rpc_url, _settings(DeploySettings).deployments_dir)
     market = Market.connect(rpc_url, directory)
     for name in ("MockUSDC", "Escrow", "GpuHours", "Exchange"):
         console.print(f"  {name:<9} {market.deployment.address(name)}")
@@ -71,15 +85,17 @@ def _demo(settings: Settings, rpc_url: str, serve_api: bool) -> None:
     console.print(
         f"[bold green]Market round complete.[/] Deployment: {directory / f'{market.chain_id}.json'}"
     )
-    if serve_api:
+    if api is not None and task is not None:
         # The round's open orders go on the book over HTTP once the API below answers.
-        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        api_url = f"http://{api.api_host}:{api.api_port}"
         threading.Thread(
             target=post_open_orders, args=(round_.open_orders, api_url, console), daemon=True
         ).start()
         # This Anvil's chain is new: what the store holds of an earlier chain 31337 goes first.
+        chain = {"rpc_url": rpc_url, "deployments_dir": directory}
         _serve(
-            settings.model_copy(update={"rpc_url": rpc_url, "deployments_dir": directory}),
+            api.model_copy(update=chain),
+            task.model_copy(update=chain),
             None,
             None,
             "inprocess",
@@ -90,22 +106,22 @@ def _demo(settings: Settings, rpc_url: str, serve_api: bool) -> None:
 @app.command("deploy")
 def deploy_cmd(rpc_url: str = typer.Option(None, help="JSON-RPC URL; defaults to GPUHOURS_RPC_URL")) -> None:
     """Deploy the contracts to a running chain and write deployments/<chainId>.json."""
-    settings = get_settings()
+    settings = _settings(DeploySettings)  # read again by the ape script; checked here to fail early
     try:
         path = deploy(rpc_url or settings.rpc_url, settings.deployments_dir)
     except DeployError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     console.print(f"deployed; see {path}")
 
 
 @app.command()
 def chain(port: int = typer.Option(None, help="port; defaults to GPUHOURS_ANVIL_PORT")) -> None:
     """Run a local Anvil chain (chain id 31337) until interrupted."""
-    settings = get_settings()
+    settings = _settings(DevChainSettings)
     try:
         anvil = start_anvil(settings.node_modules, settings.anvil_host, port or settings.anvil_port)
     except AnvilError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM would end this process and leave Anvil running
     try:
         console.print(f"Anvil at {anvil.url}; Ctrl-C stops it")
@@ -133,12 +149,12 @@ def index(
     from backend.indexer.lock import LockHeld, LockLost
     from backend.indexer.run import Indexer, IndexerError, TickResult
 
-    settings = get_settings()
+    settings = _settings(IndexerSettings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         indexer = Indexer.from_settings(settings, rpc_url=rpc_url)
     except IndexerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -155,7 +171,7 @@ def index(
     try:
         summary = indexer.run(once=once, wait_for_lock=wait, stop=stop, on_tick=report, start_over=reset)
     except (IndexerError, LockHeld, LockLost) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(console, str(exc)) from None
     except KeyboardInterrupt:
         console.print("stopped")
         return
@@ -179,12 +195,17 @@ def serve(
 ) -> None:
     """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
     if tasks not in ("auto", "inprocess", "off"):
-        raise _fail(f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
-    _serve(get_settings(), host, port, tasks)
+        raise fail(console, f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
+    _serve(_settings(ApiSettings), _settings(TaskSettings) if tasks != "off" else None, host, port, tasks)
 
 
 def _serve(
-    settings: Settings, host: str | None, port: int | None, tasks: str, start_over: bool = False
+    settings: ApiSettings,
+    task_settings: TaskSettings | None,
+    host: str | None,
+    port: int | None,
+    tasks: str,
+    start_over: bool = False,
 ) -> None:
     import logging
 
@@ -205,8 +226,9 @@ def _serve(
     redis = redis_client(settings) if tasks == "auto" else None
     if redis is not None:
         redis.close()
-    if tasks == "inprocess" or (tasks == "auto" and redis is None):
-        runner = InProcessTasks(TaskContext(settings, engine), start_over=start_over).start()
+    if task_settings is not None and (tasks == "inprocess" or (tasks == "auto" and redis is None)):
+        context = TaskContext(task_settings.model_copy(update={"db_auto_migrate": False}), engine)
+        runner = InProcessTasks(context, start_over=start_over).start()
         console.print("tasks: indexer and periodic jobs in this process")
     elif tasks == "auto":
         console.print(

@@ -31,9 +31,16 @@ from backend.chain.protocol import DEV_CHAIN_IDS
 from backend.cli_api import Api, saved_token
 from backend.cli_errors import CliError, ExitCode, from_revert
 from backend.cli_units import UnitError, show_usd
-from backend.config import get_settings
+from backend.config import CliSettings, SettingsError, cached_settings
 
 T = TypeVar("T")
+
+
+def _settings() -> CliSettings:
+    try:
+        return cached_settings(CliSettings)
+    except SettingsError as exc:
+        raise CliError(f"bad setting: {exc}", ExitCode.USAGE) from None
 
 
 # ---------------------------------------------------------------------- options every command takes
@@ -190,7 +197,7 @@ class Session:
     @property
     def api(self) -> Api:
         if self._api is None:
-            settings = get_settings()
+            settings = _settings()
             self._api = Api(self.api_url or f"http://{settings.api_host}:{settings.api_port}")
         return self._api
 
@@ -201,7 +208,7 @@ class Session:
     @property
     def market(self) -> Market:
         if self._market is None:
-            settings = get_settings()
+            settings = _settings()
             market = Market.connect(
                 self.rpc_url or settings.rpc_url, settings.deployments_dir, settings.tx_timeout
             )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from backend.chain.protocol import CloseReasonName
 from backend.cli_common import (
     ApiUrl,
     AsJson,
@@ -127,7 +128,7 @@ def portfolio(
                 show_time(b["start"]),
                 str(b["hours"]),
                 str(b["gpus"]),
-                "open" if b.get("close_reason") in (None, "none") else b["close_reason"],
+                "open" if b.get("close_reason") in (None, CloseReasonName.NONE) else b["close_reason"],
             )
         out.result(
             {

@@ -10,7 +10,7 @@ import typer
 from eth_utils import to_checksum_address
 
 from backend.chain import eip712
-from backend.chain.client import Fill
+from backend.chain.client import FillResult
 from backend.chain.orders import OrderKind, SignedOrder, order_hash
 from backend.chain.protocol import HOUR, CapacityStatus
 from backend.cli_common import (
@@ -84,7 +84,7 @@ def _best_asks(
     return picked
 
 
-def _fill_with_permit(s: Session, signed: SignedOrder, amount: int, cost: int) -> list[Fill]:
+def _fill_with_permit(s: Session, signed: SignedOrder, amount: int, cost: int) -> list[FillResult]:
     """One fill that pays through an EIP-2612 permit signed here: no approval transaction. The permit
     sets the allowance to what it was plus the cost, so what open bids may take stays theirs. It is
     built from the chain alone (the stablecoin's domain and nonce): the exchange is its only spender."""
@@ -109,7 +109,7 @@ def _fill_with_permit(s: Session, signed: SignedOrder, amount: int, cost: int) -
     fn = m.exchange.functions.fillWithPermit(signed.order.as_tuple(), signed.signature, amount, permit)
     receipt = m.send(account, fn)
     return [
-        Fill(e["orderHash"], e["amount"], e["fee"], receipt)
+        FillResult(e["orderHash"], e["amount"], e["fee"], receipt)
         for e in m.events(receipt, m.exchange, "OrderFilled")
     ]
 
@@ -136,7 +136,7 @@ def buy(
         s.need_balance(cost, f"{hours} GPU-hours")
         allowance = s.allowance(m.exchange.address)
         what = f"bought {hours} GPU-hours of capacity {capacity_id} for {s.usd(cost)}"
-        fills: Callable[[], list[Fill]]
+        fills: Callable[[], list[FillResult]]
         if len(picked) == 1 and allowance < cost:
             fills = lambda: _fill_with_permit(s, picked[0][0], picked[0][1], cost)  # noqa: E731
         else:

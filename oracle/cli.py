@@ -18,6 +18,7 @@ from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.markup import escape
 
+from backend.chain.cli_exit import fail
 from backend.chain.protocol import EPOCH_SECONDS
 from oracle.settings import ENV_PREFIX, AgentSettings, AggregatorSettings, NodeSettings
 
@@ -41,11 +42,6 @@ BAD_INPUT = 2  # exit status for a bad setting, and for any bad input of `aggreg
 S = TypeVar("S", AgentSettings, NodeSettings, AggregatorSettings)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}")
-    return typer.Exit(code)
-
-
 def _settings(cls: type[S]) -> S:
     """The process's settings from the environment; a bad value ends the command with one line, exit 2."""
     try:
@@ -55,11 +51,11 @@ def _settings(cls: type[S]) -> S:
         for error in exc.errors():
             variable, sentence = _problem(cls, error["loc"], error["msg"])
             problems.setdefault(variable, sentence)
-        raise _fail("bad setting: " + "; ".join(problems.values()), BAD_INPUT) from None
+        raise fail(err, "bad setting: " + "; ".join(problems.values()), BAD_INPUT) from None
     except SettingsError as exc:  # a JSON-valued variable that is not JSON, before validation
         field = re.search(r'field "(\w+)"', str(exc))
         loc: tuple[int | str, ...] = (field[1],) if field else ()
-        raise _fail("bad setting: " + _problem(cls, loc, "not valid JSON")[1], BAD_INPUT) from None
+        raise fail(err, "bad setting: " + _problem(cls, loc, "not valid JSON")[1], BAD_INPUT) from None
 
 
 def _problem(cls: type[S], loc: tuple[int | str, ...], msg: str) -> tuple[str, str]:
@@ -100,7 +96,7 @@ def agent(
     port = port or settings.agent_port
     backfill = settings.sim_backfill if backfill is None else backfill
     if backfill and kind != "simulated":
-        raise _fail("--backfill works only with the simulated source")
+        raise fail(err, "--backfill works only with the simulated source")
     _check_port(host, port)
 
     import uvicorn
@@ -115,7 +111,7 @@ def agent(
         gpus = telemetry.gpus()
         prover = Prover(select_backend(backend), telemetry, max_n=settings.max_challenge_n)
     except (TelemetryError, ChallengeError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(err, str(exc)) from None
     err.print(
         f"[bold]agent[/] {kind} source, {len(gpus)} GPUs, challenges on {prover.backend.name} "
         f"({prover.backend.device}); http://{host}:{port}"
@@ -135,7 +131,7 @@ def _check_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise fail(err, f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _parse_agents(values: list[str] | None, settings: NodeSettings) -> dict[int, str]:
@@ -145,7 +141,7 @@ def _parse_agents(values: list[str] | None, settings: NodeSettings) -> dict[int,
     for value in values:
         node, sep, url = value.partition("=")
         if not sep or not node.strip().isdigit() or not url.startswith(("http://", "https://")):
-            raise _fail(f"--agent takes NODE_ID=URL (like 1=http://10.0.0.5:9410), not {value!r}")
+            raise fail(err, f"--agent takes NODE_ID=URL (like 1=http://10.0.0.5:9410), not {value!r}")
         agents[int(node)] = url
     return agents
 
@@ -160,12 +156,13 @@ def _contract(settings: NodeSettings, chain_id: int, contract: str | None) -> st
         try:
             address = deployments.read(settings.deployments_dir, chain_id).address("AttestationOracle")
         except (deployments.DeploymentError, OSError, ValueError, KeyError):
-            raise _fail(
+            raise fail(
+                err,
                 f"no AttestationOracle address: pass --contract, set GPUHOURS_ORACLE_CONTRACT, "
-                f"or deploy it to chain {chain_id} ({settings.deployments_dir / f'{chain_id}.json'})"
+                f"or deploy it to chain {chain_id} ({settings.deployments_dir / f'{chain_id}.json'})",
             ) from None
     if not is_address(address):
-        raise _fail(f"{address!r} is not an address")
+        raise fail(err, f"{address!r} is not an address")
     return address
 
 
@@ -177,14 +174,15 @@ def _parse_marks(values: list[str] | None) -> dict[bytes, int]:
     for value in values or []:
         name, sep, price = value.partition("=")
         if not sep or not name or not price.isdigit() or int(price) == 0:
-            raise _fail(
+            raise fail(
+                err,
                 f"--mark takes CLASS=PRICE, a price above 0 in base units (like H100-SXM-80GB=2100000), "
-                f"not {value!r}"
+                f"not {value!r}",
             )
         try:
             mark = MarkPrice(gpu_class_id(name), 0, int(price))
         except ValueError as exc:  # a name over 32 bytes, a price over 128 bits
-            raise _fail(f"--mark {value!r}: {exc}") from None
+            raise fail(err, f"--mark {value!r}: {exc}") from None
         marks[mark.gpu_class] = mark.price
     return marks
 
@@ -212,14 +210,16 @@ def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
     try:
         market = Market.connect(url, settings.deployments_dir, timeout=settings.http_timeout)
     except RPC_ERRORS as exc:
-        raise _fail(f"the chain at {url} cannot be reached to read fills ({type(exc).__name__})") from None
+        raise fail(
+            err, f"the chain at {url} cannot be reached to read fills ({type(exc).__name__})"
+        ) from None
     except DeploymentError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(err, str(exc)) from None
     except KeyError as exc:
-        raise _fail(f"the deployment in {settings.deployments_dir} has no {exc.args[0]}") from None
+        raise fail(err, f"the deployment in {settings.deployments_dir} has no {exc.args[0]}") from None
     if market.chain_id != chain_id:
-        raise _fail(
-            f"the chain at {url} is chain {market.chain_id}, but reports are signed for chain {chain_id}"
+        raise fail(
+            err, f"the chain at {url} is chain {market.chain_id}, but reports are signed for chain {chain_id}"
         )
     return FillReader(market)
 
@@ -258,9 +258,9 @@ def node(
     settings = _settings(NodeSettings)
     agents = _parse_agents(agent_urls, settings)
     if not agents:
-        raise _fail("no agents: pass --agent NODE_ID=URL or set GPUHOURS_ORACLE_AGENTS")
+        raise fail(err, "no agents: pass --agent NODE_ID=URL or set GPUHOURS_ORACLE_AGENTS")
     if serve and (watch or out is not None or epoch is not None):
-        raise _fail("--serve answers aggregators for every epoch; it takes no --watch, --out or --epoch")
+        raise fail(err, "--serve answers aggregators for every epoch; it takes no --watch, --out or --epoch")
     host = host or settings.node_host
     port = port or settings.node_port
     if serve:
@@ -276,7 +276,7 @@ def node(
     try:
         account = load_oracle_account(settings, keystore, password_file)
     except KeystoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(err, str(exc)) from None
     domain = Domain(chain, address)
     targets = [AgentTarget(node_id, url, gpus) for node_id, url in sorted(agents.items())]
     oracle = OracleNode(settings, targets)
@@ -290,7 +290,7 @@ def node(
         target_epoch = int(time.time() // EPOCH_SECONDS) - 1 if epoch is None else epoch
         signed, results = oracle.run_once(target_epoch, account, domain, marks(target_epoch), challenges)
     except ReportError as exc:
-        raise _fail(f"the report cannot be signed: {exc}") from None
+        raise fail(err, f"the report cannot be signed: {exc}") from None
     finally:
         oracle.close()
     _emit(signed, results, out)
@@ -366,12 +366,14 @@ def _watch(
 def _parse_nodes(value: str | None, settings: AggregatorSettings) -> list[str]:
     urls = [u.strip() for u in value.split(",") if u.strip()] if value else list(settings.nodes)
     if not urls:
-        raise _fail("no oracle nodes: pass --nodes URL,URL,... or set GPUHOURS_ORACLE_NODES", BAD_INPUT)
+        raise fail(err, "no oracle nodes: pass --nodes URL,URL,... or set GPUHOURS_ORACLE_NODES", BAD_INPUT)
     for url in urls:
         if not url.startswith(("http://", "https://")):
-            raise _fail(f"--nodes takes oracle node URLs like http://10.0.1.1:9420, not {url!r}", BAD_INPUT)
+            raise fail(
+                err, f"--nodes takes oracle node URLs like http://10.0.1.1:9420, not {url!r}", BAD_INPUT
+            )
     if len(set(urls)) != len(urls):
-        raise _fail("--nodes lists a node twice", BAD_INPUT)
+        raise fail(err, "--nodes lists a node twice", BAD_INPUT)
     return urls
 
 
@@ -394,7 +396,7 @@ def aggregate(
     settings = _settings(AggregatorSettings)
     urls = _parse_nodes(nodes, settings)
     if watch and epoch is not None:
-        raise _fail("--watch lands every epoch as it ends; it takes no --epoch", BAD_INPUT)
+        raise fail(err, "--watch lands every epoch as it ends; it takes no --epoch", BAD_INPUT)
 
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
@@ -408,15 +410,19 @@ def aggregate(
     try:
         market = Market.connect(url, settings.deployments_dir, timeout=settings.tx_timeout)
     except RPC_ERRORS as exc:
-        raise _fail(f"nothing landed: the chain at {url} cannot be reached ({type(exc).__name__})") from None
+        raise fail(
+            err, f"nothing landed: the chain at {url} cannot be reached ({type(exc).__name__})"
+        ) from None
     except DeploymentError as exc:
-        raise _fail(str(exc), BAD_INPUT) from None
+        raise fail(err, str(exc), BAD_INPUT) from None
     except KeyError as exc:
-        raise _fail(f"the deployment in {settings.deployments_dir} has no {exc.args[0]}", BAD_INPUT) from None
+        raise fail(
+            err, f"the deployment in {settings.deployments_dir} has no {exc.args[0]}", BAD_INPUT
+        ) from None
     try:
         sender, where = load_sender_account(settings, market.chain_id, keystore, password_file)
     except KeystoreError as exc:
-        raise _fail(str(exc), BAD_INPUT) from None
+        raise fail(err, str(exc), BAD_INPUT) from None
     err.print(f"sending from {sender.address} ({where})")
     submitter = Submitter(market.w3, market.oracle, sender, market.errors)
     clients = [OracleNodeClient(u, timeout=settings.http_timeout) for u in urls]
@@ -428,12 +434,14 @@ def aggregate(
         try:
             target = aggregator.last_complete_epoch() if epoch is None else epoch
         except RPC_ERRORS as exc:
-            raise _fail(f"nothing landed: the chain at {url} cannot be read ({type(exc).__name__})") from None
+            raise fail(
+                err, f"nothing landed: the chain at {url} cannot be read ({type(exc).__name__})"
+            ) from None
         outcome = aggregator.run(target)
     finally:
         aggregator.close()
     if not outcome.landed:
-        raise _fail(outcome.summary)
+        raise fail(err, outcome.summary)
     print(outcome.summary)
 
 
@@ -469,14 +477,14 @@ def keystore_new(
         try:
             lines = password_file.read_text().splitlines()
         except OSError as exc:
-            raise _fail(f"cannot read {password_file}: {exc.strerror}") from None
+            raise fail(err, f"cannot read {password_file}: {exc.strerror}") from None
         password = lines[0] if lines else ""
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
         address = create_keystore(path, password)
     except KeystoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(err, str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror}") from None
+        raise fail(err, f"cannot write {path}: {exc.strerror}") from None
     print(address)

@@ -51,15 +51,15 @@ from backend.chain.client import Market
 from backend.chain.deploy import deploy
 from backend.chain.dev_accounts import dev_account
 from backend.chain.protocol import HOUR
-from backend.config import Settings
+from backend.config import ApiSettings, DevChainSettings, IndexerSettings
 from backend.db.models import (
-    Attestation,
     Capacity,
-    Fill,
+    IndexedAttestation,
+    IndexedFill,
     MakerCounter,
     Node,
     OrderState,
-    SignedOrder,
+    PostedOrder,
     table_of,
 )
 from backend.db.session import make_engine, migrate
@@ -230,11 +230,11 @@ def populate(url: str, orders: int, now: int, seed: int = 7) -> dict[str, Any]:
         for model, rows in (
             (Node, nodes),
             (Capacity, capacities),
-            (SignedOrder, signed),
+            (PostedOrder, signed),
             (OrderState, states),
             (MakerCounter, counters),
-            (Attestation, attestations),
-            (Fill, fills),
+            (IndexedAttestation, attestations),
+            (IndexedFill, fills),
         ):
             table = table_of(model)
             for i in range(0, len(rows), 5_000):
@@ -482,8 +482,9 @@ def report(runs: dict[str, tuple[list[Result], list[float]]], orders: int, args:
     lines += [
         "",
         f"**Head latency**, a mined block to its event on `/events/stream`, 0 confirmations, "
-        f"{args.head_samples} blocks one at a time (indexer poll {Settings().indexer_poll_interval:g} s, "
-        f"stream poll {Settings().api_stream_poll:g} s):",
+        f"{args.head_samples} blocks one at a time "
+        f"(indexer poll {IndexerSettings().indexer_poll_interval:g} s, "
+        f"stream poll {ApiSettings().api_stream_poll:g} s):",
         "",
         "| store | p50 ms | p95 ms | max ms | p95 ≤ 250 ms |",
         "|---|---:|---:|---:|:-:|",
@@ -508,7 +509,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
-    settings = Settings()
+    settings = DevChainSettings()
     runs: dict[str, tuple[list[Result], list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, start_anvil(settings.node_modules) as anvil:
         deployments_dir = deploy(anvil.url, Path(tmp) / "deployments")

@@ -48,7 +48,7 @@ from backend.chain.deployments import load as load_deployment
 from backend.chain.dev_accounts import dev_account
 from backend.chain.orders import Order, OrderKind, sign_order, typed_data
 from backend.chain.protocol import HOUR
-from backend.config import Settings
+from backend.config import DevChainSettings, IndexerSettings
 from backend.indexer.decode import INDEXED_CONTRACTS
 from backend.indexer.rpc import Rpc
 from backend.indexer.run import Indexer
@@ -302,7 +302,7 @@ class Chain:
 def open_chain(args: argparse.Namespace, stack: list) -> Chain:
     folder = CACHE / f"{args.events}-events"
     state, deployments_dir, record = folder / "state.json", folder / "deployments", folder / "chain.json"
-    settings = Settings()
+    settings = DevChainSettings()
     if record.exists() and not args.regenerate:
         print(f"loading the chain from {state.relative_to(ROOT)}")
         # Not dumped again on exit: Anvil would rewrite the cache, genesis block included, so that
@@ -389,7 +389,7 @@ class PostgresStore:
 
 def backfill(db_url: str, chain: Chain, profile: bool) -> dict[str, Any]:
     """Index the chain from scratch: start (migrations included) to the checkpoint at the head."""
-    settings = Settings(
+    settings = IndexerSettings(
         db_url=db_url,
         redis_url=None,
         indexer_confirmations=0,

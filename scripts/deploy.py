@@ -19,7 +19,7 @@ from eth_utils import keccak, to_bytes, to_checksum_address
 from backend.chain import deployments
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from backend.chain.protocol import DEV_CHAIN_IDS
-from backend.config import get_settings
+from backend.config import DeploySettings, load_settings
 
 
 def create_address(sender: str, nonce: int) -> str:
@@ -27,7 +27,7 @@ def create_address(sender: str, nonce: int) -> str:
 
 
 def _deployer(chain_id: int):
-    settings = get_settings()
+    settings = load_settings(DeploySettings)
     if settings.deployer_alias:
         return accounts.load(settings.deployer_alias)
     if chain_id in DEV_CHAIN_IDS:
@@ -38,7 +38,7 @@ def _deployer(chain_id: int):
 
 
 def main():
-    settings = get_settings()
+    settings = load_settings(DeploySettings)
     chain_id = chain.chain_id
     deployer = _deployer(chain_id)
     treasury = settings.treasury or deployer.address
@@ -135,7 +135,7 @@ def main():
 
 
 def _oracle_signers(chain_id: int) -> list[str]:
-    settings = get_settings()
+    settings = load_settings(DeploySettings)
     if settings.oracle_signers:
         return [to_checksum_address(a) for a in settings.oracle_signers]
     if chain_id in DEV_CHAIN_IDS:

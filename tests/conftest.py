@@ -13,14 +13,14 @@ from backend.chain.anvil import start_anvil
 from backend.chain.client import Market
 from backend.chain.deploy import deploy
 from backend.chain.dev_accounts import dev_account
-from backend.config import Settings
+from backend.config import DevChainSettings
 
 USDC = 10**6
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings()
+def settings() -> DevChainSettings:
+    return DevChainSettings()
 
 
 @pytest.fixture(scope="session")

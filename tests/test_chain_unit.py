@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
+from rich.console import Console
 
 from backend.chain import deployments, errors
+from backend.chain.cli_exit import fail
 from backend.chain.client import from_bytes32, to_bytes32
 from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import dev_account
@@ -120,3 +123,13 @@ def test_pool_terms_become_the_contracts_units():
         10_800,
     )
     assert (name, symbol) == ("gpuhours H100 lending", "ghL-H100")
+
+
+def test_a_failed_command_is_one_literal_line_and_its_exit_code():
+    out = io.StringIO()
+    console = Console(file=out, width=20, force_terminal=False)
+    exit_ = fail(console, "--agent takes NODE_ID=URL, not '[red]1' (a long sentence past the width)", 2)
+    assert exit_.exit_code == 2
+    assert (
+        out.getvalue() == "error: --agent takes NODE_ID=URL, not '[red]1' (a long sentence past the width)\n"
+    )

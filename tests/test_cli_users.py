@@ -31,7 +31,7 @@ from backend.chain.protocol import HOUR
 from backend.cli import app
 from backend.cli_common import Wallet
 from backend.cli_errors import CliError, ExitCode
-from backend.config import get_settings
+from backend.config import cached_settings
 from backend.demo import post_open_orders
 from tests.backend.serve_process import serve_process
 from tests.conftest import USDC, now
@@ -97,9 +97,9 @@ def cli(served, chain, deployments_dir, tmp_path, monkeypatch) -> Cli:
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    cached_settings.cache_clear()
     yield Cli(chain.url, served[1], env)
-    get_settings.cache_clear()
+    cached_settings.cache_clear()
 
 
 @pytest.fixture

@@ -66,6 +66,11 @@ def test_the_store_names_follow_the_enums() -> None:
     assert protocol.CLOSE_REASONS[protocol.CloseReason.PROVIDER_FAILED] == "provider_failed"
     assert protocol.ORDER_KINDS == ("primary_sell", "sell", "buy")
     assert protocol.CAPACITY_STATUSES[protocol.CapacityStatus.ACTIVE] == "active"
+    # The string enums the backend compares stored rows with spell each member as the store does.
+    assert tuple(protocol.CloseReasonName) == protocol.CLOSE_REASONS
+    assert tuple(protocol.CapacityStatusName) == protocol.CAPACITY_STATUSES
+    assert [m.name for m in protocol.CloseReasonName] == [m.name for m in sorted(protocol.CloseReason)]
+    assert [m.name for m in protocol.CapacityStatusName] == [m.name for m in sorted(protocol.CapacityStatus)]
 
 
 def test_hour_and_epoch_match_the_contracts() -> None:

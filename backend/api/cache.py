@@ -19,14 +19,14 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine, func, select, true
 
-from backend.db.models import Checkpoint, SignedOrder, table_of
+from backend.db.models import Checkpoint, PostedOrder, table_of
 
 CACHED_PREFIX = "/capacities"
 MAX_ENTRIES = 4096
 VERSION_TTL = 0.02  # seconds; far inside the head latency the market promises (250 ms)
 
 cp = table_of(Checkpoint)
-so = table_of(SignedOrder)
+so = table_of(PostedOrder)
 
 Message = dict[str, Any]
 

@@ -10,14 +10,14 @@ from web3.exceptions import Web3Exception
 from backend.api.errors import ApiError
 from backend.chain import deployments
 from backend.chain.client import Market
-from backend.config import Settings
+from backend.config import ApiSettings
 
 
 class ChainLink:
     """Connects to settings.rpc_url and loads the deployment on first use; a chain that does not answer
     is a 503 for the request that needed it, and is tried again by the next one."""
 
-    def __init__(self, settings: Settings, market: Market | None = None):
+    def __init__(self, settings: ApiSettings, market: Market | None = None):
         self._settings = settings
         self._market = market
         self._lock = threading.Lock()

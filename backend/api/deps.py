@@ -13,10 +13,10 @@ from sqlmodel import Session
 from backend.api.chain import ChainLink
 from backend.api.errors import ApiError
 from backend.api.sessions import lookup
-from backend.config import Settings
+from backend.config import ApiSettings
 
 
-def get_settings(request: Request) -> Settings:
+def get_api_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
@@ -37,7 +37,7 @@ def get_chain_id(chain: Annotated[ChainLink, Depends(get_chain)]) -> int:
     return chain.chain_id
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_db)]
 ChainDep = Annotated[ChainLink, Depends(get_chain)]

@@ -13,7 +13,7 @@ from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
 from backend.api.routes import ROUTERS
 from backend.chain.client import Market
-from backend.config import Settings, get_settings
+from backend.config import ApiSettings, cached_settings
 from backend.db.session import engine_from_settings, migrate
 
 DESCRIPTION = """\
@@ -26,9 +26,9 @@ themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, market: Market | None = None
+    settings: ApiSettings | None = None, *, engine: Engine | None = None, market: Market | None = None
 ) -> FastAPI:
-    settings = settings or get_settings()
+    settings = settings or cached_settings(ApiSettings)
     engine = engine or engine_from_settings(settings)
 
     @asynccontextmanager

@@ -14,10 +14,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from backend.api.errors import ApiError
 from backend.chain.protocol import HOUR
-from backend.config import Settings
-from backend.db.models import Attestation, Booking, Capacity, Parameter, table_of
+from backend.config import ApiSettings
+from backend.db.models import Booking, Capacity, IndexedAttestation, Parameter, table_of
 
-att = table_of(Attestation)
+att = table_of(IndexedAttestation)
 bkg = table_of(Booking)
 cap = table_of(Capacity)
 param = table_of(Parameter)
@@ -52,7 +52,9 @@ def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
 DEFAULT_PAGE = 50
 
 
-def page_bounds(settings: Settings, limit: int | None, offset: int, name: str = "limit") -> tuple[int, int]:
+def page_bounds(
+    settings: ApiSettings, limit: int | None, offset: int, name: str = "limit"
+) -> tuple[int, int]:
     """`limit` (by default DEFAULT_PAGE) checked against settings.api_page_max: 422 beyond it."""
     if limit is None:
         return min(DEFAULT_PAGE, settings.api_page_max), offset
@@ -111,7 +113,7 @@ def epochs_attested(chain_id: int | ColumnElement[int], node_id: Any) -> ColumnE
     return select(func.count()).where(att.c.chain_id == chain_id, att.c.node_id == node_id).scalar_subquery()
 
 
-def sla_thresholds(conn: Connection, chain_id: int, settings: Settings) -> tuple[int, int]:
+def sla_thresholds(conn: Connection, chain_id: int, settings: ApiSettings) -> tuple[int, int]:
     """(min uptime bps, min GFLOP per joule) of the Settlement contract's SLA: its last indexed SlaSet
     event, else the deployment settings."""
     value = conn.execute(

@@ -46,7 +46,7 @@ def from_bytes32(raw: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Fill:
+class FillResult:
     order_hash: bytes
     amount: int
     fee: int
@@ -193,19 +193,19 @@ class Market:
         order = Order.new(account.address, kind, capacity_id, amount, price, expiry, counter)
         return sign_order(order, account, self.chain_id, self.exchange.address)
 
-    def fill(self, account: LocalAccount, signed: SignedOrder, amount: int) -> Fill:
+    def fill(self, account: LocalAccount, signed: SignedOrder, amount: int) -> FillResult:
         receipt = self.send(
             account, self.exchange.functions.fill(signed.order.as_tuple(), signed.signature, amount)
         )
         return self._fills(receipt)[0]
 
-    def fill_batch(self, account: LocalAccount, fills: Sequence[tuple[SignedOrder, int]]) -> list[Fill]:
+    def fill_batch(self, account: LocalAccount, fills: Sequence[tuple[SignedOrder, int]]) -> list[FillResult]:
         arg = [(s.order.as_tuple(), s.signature, amount) for s, amount in fills]
         return self._fills(self.send(account, self.exchange.functions.fillBatch(arg)))
 
-    def _fills(self, receipt: TxReceipt) -> list[Fill]:
+    def _fills(self, receipt: TxReceipt) -> list[FillResult]:
         return [
-            Fill(e["orderHash"], e["amount"], e["fee"], receipt)
+            FillResult(e["orderHash"], e["amount"], e["fee"], receipt)
             for e in self.events(receipt, self.exchange, "OrderFilled")
         ]
 

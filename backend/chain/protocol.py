@@ -3,7 +3,7 @@ Solidity sources, so a change on one side fails until the other follows)."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 HOUR = 3_600
 """Seconds in an hour: GPU-hours are sold, booked and attested by the unix hour (GpuHours, the oracle's
@@ -43,6 +43,26 @@ class CapacityStatus(IntEnum):
     ACTIVE = 1
     CANCELLED = 2
     CLOSED = 3
+
+
+class CloseReasonName(StrEnum):
+    """CloseReason as the store and the API write it (CLOSE_REASONS)."""
+
+    NONE = "none"
+    COMPLETED = "completed"
+    EXPIRED_UNUSED = "expired_unused"
+    PROVIDER_FAILED = "provider_failed"
+    LIQUIDATED = "liquidated"
+    PROVIDER_CANCELLED = "provider_cancelled"
+
+
+class CapacityStatusName(StrEnum):
+    """CapacityStatus as the store and the API write it (CAPACITY_STATUSES)."""
+
+    NONE = "none"
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
 
 
 def names(enum: type[IntEnum]) -> tuple[str, ...]:

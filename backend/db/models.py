@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
-from backend.chain.protocol import CLOSE_REASONS, ORDER_KINDS
+from backend.chain.protocol import CLOSE_REASONS, ORDER_KINDS, CapacityStatusName, CloseReasonName
 from backend.db.types import U256, JSONDoc
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -191,8 +191,10 @@ class Capacity(SQLModel, table=True):
     min_uptime_bps: int = _int64(description="SLA: least attested uptime of a delivered hour (terms)")
     min_gflops_per_joule: int = _int64(description="SLA: least verified efficiency (terms)")
     grace_hours: int = _int64(description="failed hours of the window forgiven before slashing (terms)")
-    status: str = Field(default="active", max_length=16, description="active, cancelled or closed")
-    close_reason: str = Field(default="none", max_length=24)
+    status: str = Field(
+        default=CapacityStatusName.ACTIVE.value, max_length=16, description="active, cancelled or closed"
+    )
+    close_reason: str = Field(default=CloseReasonName.NONE.value, max_length=24)
     minted: int = _int64()
     burned: int = _int64()
     supply: int = _int64()
@@ -220,7 +222,7 @@ class Booking(SQLModel, table=True):
     hours: int
     hours_returned: int = _int64(description="hours given back by an early end (BookingEnded), refunded")
     gpus: int
-    close_reason: str = Field(default="none", max_length=24)
+    close_reason: str = Field(default=CloseReasonName.NONE.value, max_length=24)
     activated_block: int = _int64()
     closed_block: int | None = _int64(None)
     delivered_hours: int | None = _int64(None)
@@ -372,7 +374,7 @@ class _EventRow(SQLModel):
     tx_hash: str = Field(max_length=HASH)
 
 
-class Fill(_EventRow, table=True):
+class IndexedFill(_EventRow, table=True):
     """An executed order (OrderFilled): the source of prices and volumes."""
 
     __tablename__ = "fill"
@@ -388,7 +390,7 @@ class Fill(_EventRow, table=True):
     fee: int = _u256()
 
 
-class Attestation(_EventRow, table=True):
+class IndexedAttestation(_EventRow, table=True):
     """What the oracle attested a node delivered in an epoch (a unix hour)."""
 
     __tablename__ = "attestation"
@@ -404,7 +406,7 @@ class Attestation(_EventRow, table=True):
     samples_root: str = Field(max_length=HASH)
 
 
-class MarkPrice(_EventRow, table=True):
+class IndexedMarkPrice(_EventRow, table=True):
     """A GPU class's mark price per GPU-hour for an epoch (MarkPriceSet)."""
 
     __tablename__ = "mark_price"
@@ -489,14 +491,21 @@ STATE_TABLES: tuple[type[SQLModel], ...] = (
     PoolCollateral,
 )
 #: One row per event: removed by block number on a reorg.
-EVENT_TABLES: tuple[type[SQLModel], ...] = (Fill, Attestation, MarkPrice, Settlement, Slash, PoolEvent)
+EVENT_TABLES: tuple[type[SQLModel], ...] = (
+    IndexedFill,
+    IndexedAttestation,
+    IndexedMarkPrice,
+    Settlement,
+    Slash,
+    PoolEvent,
+)
 
 
 # ---------------------------------------------------------------------------- API state
 # Written by the API and the tasks, never by the indexer: not journaled, untouched by reorgs.
 
 
-class SignedOrder(SQLModel, table=True):
+class PostedOrder(SQLModel, table=True):
     """An EIP-712 order posted to the API, signature checked. Its on-chain state (filled, cancelled,
     counter) lives in `order_state` and `maker_counter`, joined at read time.
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from backend.config import Settings
+from backend.config import StoreSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -88,7 +88,7 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def engine_from_settings(settings: Settings) -> Engine:
+def engine_from_settings(settings: StoreSettings) -> Engine:
     return make_engine(settings.db_url, echo=settings.db_echo)
 
 

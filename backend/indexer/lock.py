@@ -26,7 +26,7 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.config import Settings
+from backend.config import IndexerSettings, StoreSettings
 from backend.db.models import IndexerLock, table_of
 from backend.db.session import begin_write
 
@@ -195,7 +195,7 @@ class RowLock:
         return f"{row.owner} (until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))})"
 
 
-def redis_client(settings: Settings) -> redis.Redis | None:
+def redis_client(settings: StoreSettings) -> redis.Redis | None:
     """A client for settings.redis_url when it is set and answers, else None."""
     if not settings.redis_url:
         return None
@@ -209,7 +209,9 @@ def redis_client(settings: Settings) -> redis.Redis | None:
     return client
 
 
-def writer_lock(settings: Settings, engine: Engine, chain_id: int, owner: str | None = None) -> WriterLock:
+def writer_lock(
+    settings: IndexerSettings, engine: Engine, chain_id: int, owner: str | None = None
+) -> WriterLock:
     """The lock that admits one indexer per chain and store."""
     owner = owner or new_owner()
     client = redis_client(settings)

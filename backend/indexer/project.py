@@ -17,18 +17,19 @@ from typing import Any
 from sqlmodel import SQLModel
 
 from backend.chain.deployments import POOL_CONTRACT
+from backend.chain.protocol import CapacityStatusName, CloseReasonName
 from backend.db.models import (
     CLOSE_REASONS,
     ORDER_KINDS,
-    Attestation,
     Balance,
     Booking,
     Capacity,
     EscrowAccount,
     EscrowFunds,
-    Fill,
+    IndexedAttestation,
+    IndexedFill,
+    IndexedMarkPrice,
     MakerCounter,
-    MarkPrice,
     Node,
     OrderState,
     Parameter,
@@ -302,13 +303,17 @@ class Projector:
         self._update(
             Capacity,
             {"capacity_id": a["capacityId"]},
-            status="cancelled",
+            status=CapacityStatusName.CANCELLED,
             units_sold_at_cancel=a["unitsSold"],
         )
 
     def _capacity_closed(self, ev: Event, a: dict[str, Any]) -> None:
         reason = CLOSE_REASONS[a["reason"]]
-        status = "cancelled" if reason == "provider_cancelled" else "closed"
+        status = (
+            CapacityStatusName.CANCELLED
+            if reason == CloseReasonName.PROVIDER_CANCELLED
+            else CapacityStatusName.CLOSED
+        )
         self._update(
             Capacity,
             {"capacity_id": a["capacityId"]},
@@ -392,7 +397,7 @@ class Projector:
     def _order_filled(self, ev: Event, a: dict[str, Any]) -> None:
         kind = ORDER_KINDS[a["kind"]] if a["kind"] < len(ORDER_KINDS) else str(a["kind"])
         self.store.append(
-            Fill,
+            IndexedFill,
             self._event_row(
                 ev,
                 order_hash=a["orderHash"],
@@ -477,7 +482,7 @@ class Projector:
         funds["backing"] -= a["amount"]
         funds["refunded"] += a["amount"]
         capacity = self.store.get(Capacity, capacity_id=a["capacityId"])
-        if capacity is not None and capacity["status"] == "cancelled":
+        if capacity is not None and capacity["status"] == CapacityStatusName.CANCELLED:
             funds["refundable_units"] -= a["units"]
         self.store.put(EscrowFunds, funds)
 
@@ -498,7 +503,7 @@ class Projector:
 
     def _attested(self, ev: Event, a: dict[str, Any]) -> None:
         self.store.append(
-            Attestation,
+            IndexedAttestation,
             self._event_row(
                 ev,
                 node_id=a["nodeId"],
@@ -514,7 +519,7 @@ class Projector:
 
     def _mark_price(self, ev: Event, a: dict[str, Any]) -> None:
         self.store.append(
-            MarkPrice,
+            IndexedMarkPrice,
             self._event_row(ev, gpu_class=ascii32(a["gpuClass"]), epoch=a["epoch"], price=a["price"]),
         )
 

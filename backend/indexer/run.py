@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from backend.chain import deployments
-from backend.config import Settings
+from backend.config import IndexerSettings
 from backend.db.models import EVENT_TABLES, STATE_TABLES, Block, Checkpoint, Journal, RawEvent, table_of
 from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.decode import Event, EventDecoder, checksum, indexed_contracts
@@ -88,7 +88,7 @@ class Indexer:
         rpc: Rpc,
         deployment: deployments.Deployment,
         abis: dict[str, list[dict[str, Any]]],
-        settings: Settings,
+        settings: IndexerSettings,
         *,
         hook: EventHook | None = None,
     ):
@@ -117,7 +117,7 @@ class Indexer:
     @classmethod
     def from_settings(
         cls,
-        settings: Settings,
+        settings: IndexerSettings,
         *,
         engine: Engine | None = None,
         rpc_url: str | None = None,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from backend.chain.client import Market
 from backend.chain.orders import Order, OrderKind
-from backend.chain.protocol import CAPACITY_STATUSES
+from backend.chain.protocol import CAPACITY_STATUSES, CapacityStatusName
 from backend.market.errors import OrderConflict, OrderRejected
 
 UINT128_MAX = 2**128 - 1
@@ -94,9 +94,9 @@ def check_on_chain(order: Order, digest: bytes, market: Market, now: int) -> Non
 
     c = market.capacity(order.capacity_id)
     state = CAPACITY_STATUSES[c["status"]] if c["status"] < len(CAPACITY_STATUSES) else str(c["status"])
-    if state == "none":
+    if state == CapacityStatusName.NONE:
         raise OrderRejected("unknown_capacity", f"capacity {order.capacity_id} does not exist")
-    if state != "active":
+    if state != CapacityStatusName.ACTIVE:
         raise OrderRejected("capacity_not_active", f"capacity {order.capacity_id} is {state}")
     if now >= c["end"]:
         raise OrderRejected("window_ended", f"capacity {order.capacity_id}'s window ended at {c['end']}")

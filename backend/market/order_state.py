@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from backend.chain.orders import Order, OrderKind
 from backend.db import models
-from backend.db.models import ORDER_KINDS, MakerCounter, SignedOrder, table_of
+from backend.db.models import ORDER_KINDS, MakerCounter, PostedOrder, table_of
 from backend.market.templates import CHAIN_ID, NOW
 
 
@@ -44,7 +44,7 @@ class PostedOrderState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-so = table_of(SignedOrder)
+so = table_of(PostedOrder)
 os_ = table_of(models.OrderState)
 mc = table_of(MakerCounter)
 
@@ -98,7 +98,7 @@ OPEN_ORDERS = ORDERS_WITH_STATE.where(
 )
 
 
-def as_order(row: SignedOrder) -> Order:
+def as_order(row: PostedOrder) -> Order:
     """The EIP-712 order a posted row was signed as."""
     return Order(
         row.maker,

@@ -13,7 +13,7 @@ from web3.types import TxParams
 
 from backend.chain.client import Market
 from backend.chain.orders import DOMAIN_NAME, DOMAIN_VERSION, Order, order_hash
-from backend.db.models import ORDER_KINDS, SignedOrder
+from backend.db.models import ORDER_KINDS, PostedOrder
 from backend.market.errors import NotMaker, OrderConflict, OrderNotFound, OrderRejected
 from backend.market.order_checks import Limits, chain_now, check_on_chain, check_terms
 from backend.market.order_state import ORDERS_WITH_STATE, OrderStatus, PostedOrderState, as_order, so
@@ -36,7 +36,7 @@ def post(
     check_terms(order, market, limits, now, chain_id, verifying_contract)
     digest = order_hash(order, market.chain_id, market.exchange.address)
     h = "0x" + digest.hex()
-    if db.get(SignedOrder, (market.chain_id, h)) is not None:
+    if db.get(PostedOrder, (market.chain_id, h)) is not None:
         raise OrderConflict("duplicate_order", f"order {h} is already posted")
     if not signed_by(market, order.maker, digest, bytes.fromhex(signature[2:])):
         raise OrderRejected(
@@ -49,7 +49,7 @@ def post(
     db.rollback()  # the INSERT opens its own transaction: SQLite cannot upgrade an overtaken read snapshot
     posted = time.time()
     db.add(
-        SignedOrder(
+        PostedOrder(
             chain_id=market.chain_id,
             order_hash=h,
             maker=order.maker,
@@ -77,7 +77,7 @@ def withdraw(db: Session, market: Market, h: str, maker: str) -> TxParams:
     """Take order `h` off the book at once, as its `maker`; returns the unsigned `Exchange.cancel`
     transaction that stops it on chain too."""
     h = h.lower()
-    row = db.get(SignedOrder, (market.chain_id, h))
+    row = db.get(PostedOrder, (market.chain_id, h))
     if row is None:
         raise OrderNotFound("not_found", f"no order {h} on chain {market.chain_id}")
     if row.maker != maker:
@@ -85,10 +85,10 @@ def withdraw(db: Session, market: Market, h: str, maker: str) -> TxParams:
     tx = market.build_tx(row.maker, market.exchange.functions.cancel([as_order(row).as_tuple()]))
     db.rollback()  # one UPDATE in a transaction of its own (see post)
     db.exec(
-        update(SignedOrder)
+        update(PostedOrder)
         .where(
-            col(SignedOrder.chain_id) == market.chain_id,
-            col(SignedOrder.order_hash) == h,
+            col(PostedOrder.chain_id) == market.chain_id,
+            col(PostedOrder.order_hash) == h,
         )
         .values(status=OrderStatus.WITHDRAWN, updated_at=time.time())
     )

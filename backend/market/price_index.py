@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
 
-from backend.db.models import Capacity, Fill, Node, table_of
+from backend.db.models import Capacity, IndexedFill, Node, table_of
 
 DAY = 24 * 3600
 
-fill = table_of(Fill)
+fill = table_of(IndexedFill)
 cap = table_of(Capacity)
 node = table_of(Node)
 

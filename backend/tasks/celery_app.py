@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from backend.config import Settings, get_settings
+from backend.config import TaskSettings, load_settings
 from backend.tasks.context import TaskContext
 
 
@@ -21,7 +21,7 @@ class CeleryNeedsRedis(RuntimeError):
     pass
 
 
-def make_celery(settings: Settings, context: TaskContext | None = None) -> Celery:
+def make_celery(settings: TaskSettings, context: TaskContext | None = None) -> Celery:
     if not settings.redis_url:
         raise CeleryNeedsRedis(
             "GPUHOURS_REDIS_URL is not set: Celery needs Redis. Without Redis, `gpuhours serve` runs the "
@@ -79,5 +79,5 @@ def make_celery(settings: Settings, context: TaskContext | None = None) -> Celer
 def __getattr__(name: str) -> Celery:
     # `celery -A backend.tasks.celery_app` looks up `app`; build it only then, from the environment.
     if name == "app":
-        return make_celery(get_settings())
+        return make_celery(load_settings(TaskSettings))
     raise AttributeError(name)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from backend.chain.client import Market
-from backend.config import Settings
+from backend.config import TaskSettings
 from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.rpc import Header, Rpc
 from backend.indexer.run import Indexer, IndexerError
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class TaskContext:
-    def __init__(self, settings: Settings, engine: Engine | None = None):
+    def __init__(self, settings: TaskSettings, engine: Engine | None = None):
         self.settings = settings
         self._engine = engine
         self._rpc: Rpc | None = None

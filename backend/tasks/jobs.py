@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from backend.chain.protocol import EPOCH_SECONDS
-from backend.db.models import Attestation, Capacity, NodeHealth, PriceIndex, SignedOrder, table_of
+from backend.chain.protocol import EPOCH_SECONDS, CapacityStatusName
+from backend.db.models import Capacity, IndexedAttestation, NodeHealth, PostedOrder, PriceIndex, table_of
 from backend.indexer.journal import upsert_rows
 from backend.indexer.lock import LockHeld
 from backend.indexer.run import Indexer
@@ -28,7 +28,7 @@ def index_once(indexer: Indexer) -> dict[str, Any]:
 
 def expire_orders(conn: Connection, chain_id: int, now: int) -> int:
     """Mark open posted orders past their expiry as expired; returns how many."""
-    so = table_of(SignedOrder)
+    so = table_of(PostedOrder)
     return conn.execute(
         update(so)
         .where(so.c.chain_id == chain_id, so.c.status == OrderStatus.OPEN, so.c.expiry < now)
@@ -41,7 +41,7 @@ def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float
     attestations have gone stale (none for `stale_after` seconds after the later of the window's start
     and the last attested hour's end). Returns the nodes newly flagged."""
     cap = table_of(Capacity)
-    att = table_of(Attestation)
+    att = table_of(IndexedAttestation)
     health = table_of(NodeHealth)
     last_epoch = (
         select(att.c.node_id, func.max(att.c.epoch).label("epoch"))
@@ -52,7 +52,12 @@ def sla_watchdog(conn: Connection, chain_id: int, now: float, stale_after: float
     rows = conn.execute(
         select(cap.c.node_id, func.min(cap.c.start).label("since"), last_epoch.c.epoch)
         .select_from(cap.outerjoin(last_epoch, last_epoch.c.node_id == cap.c.node_id))
-        .where(cap.c.chain_id == chain_id, cap.c.status == "active", cap.c.start <= now, cap.c.end > now)
+        .where(
+            cap.c.chain_id == chain_id,
+            cap.c.status == CapacityStatusName.ACTIVE,
+            cap.c.start <= now,
+            cap.c.end > now,
+        )
         .group_by(cap.c.node_id, last_epoch.c.epoch)
     ).all()
     before = {

@@ -24,8 +24,8 @@ from backend.chain.client import Market
 from backend.chain.dev_accounts import dev_account
 from backend.chain.errors import ContractRevert
 from backend.chain.keystore import KeystoreError, load_account, read_password_file
-from backend.chain.protocol import DEV_CHAIN_IDS, HOUR
-from backend.config import Settings
+from backend.chain.protocol import DEV_CHAIN_IDS, HOUR, CapacityStatusName, CloseReasonName
+from backend.config import TaskSettings
 from backend.db.models import Balance, Booking, Capacity, table_of
 
 log = logging.getLogger(__name__)
@@ -42,14 +42,12 @@ class KeeperAccountError(Exception):
     """No account to settle with: a keystore is needed outside development chains."""
 
 
-def keeper_account(settings: Settings, chain_id: int) -> tuple[LocalAccount, str]:
+def keeper_account(settings: TaskSettings, chain_id: int) -> tuple[LocalAccount, str]:
     """The account that sends settlements, and a few words on where it came from: the keystore when
     one is set; otherwise, on a development chain only, an Anvil dev account."""
-    path = settings.keeper_keystore
-    if path is not None:
-        if settings.keeper_password_file is None:
-            raise KeeperAccountError("no password for the keeper keystore: set GPUHOURS_KEEPER_PASSWORD_FILE")
-        return _load_keystore(path, settings.keeper_password_file), f"keystore {path}"
+    files = settings.keeper_keystore_files()
+    if files is not None:
+        return _load_keystore(*files), f"keystore {files[0]}"
     if chain_id not in DEV_CHAIN_IDS:
         raise KeeperAccountError(
             f"no keeper account for chain {chain_id}: set GPUHOURS_KEEPER_KEYSTORE and "
@@ -93,13 +91,18 @@ def find_candidates(conn: Connection, chain_id: int, now: int, limit: int) -> Ca
     bookings = conn.execute(
         select(b.c.booking_id, b.c.capacity_id, end)
         .select_from(b.join(c, (c.c.chain_id == b.c.chain_id) & (c.c.capacity_id == b.c.capacity_id)))
-        .where(b.c.chain_id == chain_id, b.c.close_reason == "none", c.c.status == "active", end <= now)
+        .where(
+            b.c.chain_id == chain_id,
+            b.c.close_reason == CloseReasonName.NONE,
+            c.c.status == CapacityStatusName.ACTIVE,
+            end <= now,
+        )
         .order_by(end, b.c.booking_id)
         .limit(limit)
     ).all()
     windows = conn.execute(
         select(c.c.capacity_id, c.c.end)
-        .where(c.c.chain_id == chain_id, c.c.status == "active", c.c.end <= now)
+        .where(c.c.chain_id == chain_id, c.c.status == CapacityStatusName.ACTIVE, c.c.end <= now)
         .order_by(c.c.end, c.c.capacity_id)
         .limit(limit)
     ).all()

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
 import backend.db.models  # noqa: F401
-from backend.config import Settings
+from backend.config import TaskSettings
 from backend.db.session import make_engine, migrate
 from backend.indexer.decode import INDEXED_CONTRACTS
 from backend.indexer.run import Indexer
@@ -114,7 +114,8 @@ def store_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def indexer_settings(engine: Engine, **overrides: Any) -> Settings:
+def indexer_settings(engine: Engine, **overrides: Any) -> TaskSettings:
+    """Settings for an indexer, or the tasks that run one, on this test's store."""
     values: dict[str, Any] = {
         "db_url": store_url(engine),
         "redis_url": None,
@@ -127,7 +128,7 @@ def indexer_settings(engine: Engine, **overrides: Any) -> Settings:
         "indexer_lock_ttl": 30.0,
     }
     values.update(overrides)
-    return Settings(**values)
+    return TaskSettings(**values)
 
 
 def new_indexer(

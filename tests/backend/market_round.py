@@ -19,16 +19,12 @@ from backend.db.models import (
     Capacity,
     EscrowAccount,
     EscrowFunds,
+    IndexedAttestation,
+    IndexedMarkPrice,
     MakerCounter,
     Node,
     OrderState,
     table_of,
-)
-from backend.db.models import (
-    Attestation as AttestationRow,
-)
-from backend.db.models import (
-    MarkPrice as MarkPriceRow,
 )
 from oracle.protocol.report import Attestation, Domain, MarkPrice, Report, gpu_class_id, sign_report
 from tests.conftest import USDC, fund, now, warp_to
@@ -202,9 +198,9 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             assert to_bytes32(row["gpu_model"]) == on_chain[5] and row["early_ends"] == on_chain[4]
         for node_id, epoch in rnd.epochs:
             attested, uptime, *_ = market.oracle.functions.epochRecord(node_id, epoch).call()
-            (row,) = rows(AttestationRow, node_id=node_id, epoch=epoch)
+            (row,) = rows(IndexedAttestation, node_id=node_id, epoch=epoch)
             assert attested and row["uptime_bps"] == uptime
-        marks = rows(MarkPriceRow, gpu_class="H100-SXM5-80GB")
+        marks = rows(IndexedMarkPrice, gpu_class="H100-SXM5-80GB")
         if marks:
             latest = max(marks, key=lambda m: m["epoch"])
             assert (latest["price"], latest["epoch"]) == tuple(
@@ -215,7 +211,7 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
             "bookings": len(rows(Booking)),
             "orders": len(rows(OrderState)),
             "balances": len(rows(Balance)),
-            "attestations": len(rows(AttestationRow)),
+            "attestations": len(rows(IndexedAttestation)),
         }
 
 

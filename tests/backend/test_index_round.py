@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from backend.db.models import EscrowFunds, Fill, RawEvent, Settlement, Slash
+from backend.db.models import EscrowFunds, IndexedFill, RawEvent, Settlement, Slash
 from tests.backend.conftest import assert_same_store, chain_logs, index_all
 from tests.backend.market_round import check_against_chain, play_round
 
@@ -57,7 +57,11 @@ def test_market_round_is_projected(market, make_store, chain, deployments_dir):
     with engine.connect() as conn:
         by_name = select(RawEvent.event, func.count()).group_by(RawEvent.event)
         names = Counter(dict(conn.execute(by_name).all()))
-        fills = conn.execute(select(Fill.kind, Fill.amount).order_by(Fill.block_number, Fill.log_index)).all()
+        fills = conn.execute(
+            select(IndexedFill.kind, IndexedFill.amount).order_by(
+                IndexedFill.block_number, IndexedFill.log_index
+            )
+        ).all()
         settlements = conn.execute(
             select(Settlement.kind, Settlement.slashed).order_by(Settlement.block_number)
         ).all()

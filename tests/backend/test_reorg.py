@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backend.chain.client import to_bytes32
 from backend.chain.dev_accounts import dev_account
-from backend.db.models import Fill, RawEvent
+from backend.db.models import IndexedFill, RawEvent
 from backend.indexer.reorg import DeepReorg
 from tests.backend.conftest import assert_same_store, index_all, new_indexer
 from tests.backend.market_round import check_against_chain, play_round
@@ -143,4 +143,4 @@ def test_reorg_deeper_than_the_window_stops_with_a_clear_error(market, make_stor
         indexer.sync()
     indexer.close()
     with engine.connect() as conn:  # nothing was rolled back on a guess
-        assert conn.execute(select(func.count()).select_from(Fill)).scalar() == 5
+        assert conn.execute(select(func.count()).select_from(IndexedFill)).scalar() == 5

@@ -14,7 +14,7 @@ from backend.api.deps import BearerDep, ChainDep, ChainIdDep, CurrentAddress, Se
 from backend.api.errors import SIGNED_IN, ApiError, documented
 from backend.api.schemas.auth import Me, NonceCreate, NoncePublic, SessionPublic, SignIn
 from backend.api.siwe_verify import STATEMENT, accepted_domains, check_signature, iso, parse, prepare
-from backend.config import Settings
+from backend.config import ApiSettings
 from backend.db.models import AuthNonce
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -28,11 +28,11 @@ AUTH_ERRORS = documented(
 )
 
 
-def _domains(settings: Settings) -> list[str]:
+def _domains(settings: ApiSettings) -> list[str]:
     return accepted_domains(settings.api_domain, settings.api_host, settings.api_port)
 
 
-def _domain_for(request: Request, settings: Settings) -> str:
+def _domain_for(request: Request, settings: ApiSettings) -> str:
     """The domain to offer: the one the client reached this server by, when it is accepted."""
     domains = _domains(settings)
     host = request.headers.get("host", "")

@@ -55,7 +55,7 @@ from backend.api.schemas.types import (
     Limit,
     Offset,
 )
-from backend.chain.protocol import HOUR
+from backend.chain.protocol import HOUR, CapacityStatusName, CloseReasonName
 from backend.db.models import Booking, Capacity, EscrowFunds, Node, table_of
 from backend.market.order_state import OPEN_ORDERS, so
 from backend.market.templates import CHAIN_ID, market_now
@@ -84,9 +84,9 @@ class SortOrder(StrEnum):
 
 
 class StatusFilter(StrEnum):
-    active = "active"
-    cancelled = "cancelled"
-    closed = "closed"
+    active = CapacityStatusName.ACTIVE.value
+    cancelled = CapacityStatusName.CANCELLED.value
+    closed = CapacityStatusName.CLOSED.value
     any = "any"
 
 
@@ -303,7 +303,7 @@ def get_capacity(db: SessionDep, chain_id: ChainIdDep, capacity_id: IdPath) -> C
     ).all()
     bookings = BookingsSummary(
         count=sum(r.n for r in by_reason),
-        open=sum(r.n for r in by_reason if r.close_reason == "none"),
+        open=sum(r.n for r in by_reason if r.close_reason == CloseReasonName.NONE),
         gpu_hours=sum(int(r.gpu_hours) for r in by_reason),
         by_close_reason={r.close_reason: r.n for r in by_reason},
         settled=sum(int(r.settled) for r in by_reason),

@@ -22,10 +22,10 @@ from backend.api.reads import checked_address, page_bounds
 from backend.api.schemas.pools import (
     CollateralPublic,
     PoolPage,
+    PoolPositionPublic,
     PoolPublic,
     PoolTermsPublic,
     PositionPage,
-    PositionPublic,
     RateModelPublic,
 )
 from backend.api.schemas.types import AddressPath, Limit, Offset
@@ -116,9 +116,9 @@ def _public_pool(db: Session, chain_id: int, gpu_class: str, pool: Contract, rea
     )
 
 
-def _public_position(db: Session, chain_id: int, pool: str, r: PositionReading) -> PositionPublic:
+def _public_position(db: Session, chain_id: int, pool: str, r: PositionReading) -> PoolPositionPublic:
     indexed = db.get(PoolPosition, (chain_id, pool, r.borrower))
-    return PositionPublic(
+    return PoolPositionPublic(
         pool=pool,
         borrower=r.borrower,
         debt=r.debt,
@@ -192,13 +192,13 @@ def list_positions(
 
 @router.get(
     "/{address}/positions/{borrower}",
-    response_model=PositionPublic,
+    response_model=PoolPositionPublic,
     responses=NO_POSITION,
     summary="One borrower's position: debt, collateral, health factor, liquidation price",
 )
 def get_position(
     address: AddressPath, borrower: AddressPath, db: SessionDep, chain: ChainDep
-) -> PositionPublic:
+) -> PoolPositionPublic:
     gpu_class, pool = find_pool(chain, address)
     who = checked_address(borrower, "borrower")
     (reading,) = read_positions(

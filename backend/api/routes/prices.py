@@ -14,13 +14,13 @@ from backend.api.errors import documented, not_found
 from backend.api.reads import page_bounds
 from backend.api.schemas.prices import FillPage, FillPublic, PriceList, PricePublic
 from backend.api.schemas.types import Limit, Offset
-from backend.db.models import MarkPrice, PriceIndex, table_of
+from backend.db.models import IndexedMarkPrice, PriceIndex, table_of
 from backend.market.price_index import compute_price_index, fill, fills_by_class, node
 from backend.market.templates import market_now
 
 router = APIRouter(prefix="/prices", tags=["prices"])
 
-mark = table_of(MarkPrice)
+mark = table_of(IndexedMarkPrice)
 pidx = table_of(PriceIndex)
 
 #: Rows of the price-index task are used while younger than this many task intervals.

@@ -24,7 +24,7 @@ from backend.api.schemas.wallet import (
 from backend.api.wallet_tx import tx_json
 from backend.chain import eip712
 from backend.chain.orders import Order
-from backend.db.models import SignedOrder
+from backend.db.models import PostedOrder
 from backend.market.order_state import as_order
 
 router = APIRouter(prefix="/tx", tags=["wallet"])
@@ -36,7 +36,7 @@ _UNKNOWN_ORDER = {**_REVERT, **documented({404: "unknown_order: no such order wa
 
 
 def _posted(db: SessionDep, chain_id: int, order_hash: str) -> tuple[Order, bytes]:
-    row = db.get(SignedOrder, (chain_id, order_hash.lower()))
+    row = db.get(PostedOrder, (chain_id, order_hash.lower()))
     if row is None:
         raise ApiError(404, "unknown_order", f"no order {order_hash} was posted on chain {chain_id}")
     order = as_order(row)

@@ -63,7 +63,7 @@ class CollateralPublic(BaseModel):
     value: int = Field(description="what the units count for at the current mark")
 
 
-class PositionPublic(BaseModel):
+class PoolPositionPublic(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -100,7 +100,7 @@ class PositionPublic(BaseModel):
     repaid: int = Field(description="repaid in total, by anyone (index)")
 
 
-class PositionPage(Page[PositionPublic]):
+class PositionPage(Page[PoolPositionPublic]):
     pass
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import backend.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from backend.config import get_settings
+from backend.config import StoreSettings, load_settings
 from backend.db.session import make_engine
 
 config = context.config
@@ -45,7 +45,7 @@ def _configure(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=get_settings().db_url,
+        url=load_settings(StoreSettings).db_url,
         target_metadata=target_metadata,
         literal_binds=True,
         render_item=render_item,
@@ -60,7 +60,7 @@ def run_migrations_online() -> None:
         _configure(connection)
         context.run_migrations()
         return
-    engine = make_engine(get_settings().db_url)
+    engine = make_engine(load_settings(StoreSettings).db_url)
     with engine.begin() as connection:
         _configure(connection)
         context.run_migrations()

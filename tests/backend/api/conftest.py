@@ -17,9 +17,9 @@ from sqlmodel import Session
 from backend.api.main import create_app
 from backend.chain.anvil import free_port
 from backend.chain.orders import Order, OrderKind, sign_order
-from backend.config import Settings
-from backend.db.models import ORDER_KINDS, SignedOrder
-from tests.backend.conftest import index_all, indexer_settings
+from backend.config import ApiSettings
+from backend.db.models import ORDER_KINDS, PostedOrder
+from tests.backend.conftest import RUN_ID, index_all, store_url
 from tests.backend.market_round import HOUR
 from tests.conftest import USDC, now
 
@@ -50,15 +50,18 @@ class LiveServer:
         self.thread.join(10)
 
 
-def api_settings(engine: Engine, chain, deployments_dir, **overrides: Any) -> Settings:
+def api_settings(engine: Engine, chain, deployments_dir, **overrides: Any) -> ApiSettings:
     values: dict[str, Any] = {
+        "db_url": store_url(engine),
+        "redis_url": None,
+        "redis_namespace": f"gpuhours-test-{RUN_ID}",
         "rpc_url": chain.url,
         "deployments_dir": deployments_dir,
         "api_domain": API_DOMAIN,
         "api_stream_poll": 0.02,
     }
     values.update(overrides)
-    return indexer_settings(engine, **values)
+    return ApiSettings(**values)
 
 
 @pytest.fixture
@@ -104,7 +107,7 @@ def post_order(store, market, account, capacity_id: int, amount: int, price: int
     posted = time.time()
     with Session(store) as db:
         db.add(
-            SignedOrder(
+            PostedOrder(
                 chain_id=market.chain_id,
                 order_hash=order_hash,
                 maker=order.maker,

@@ -21,8 +21,7 @@ from sqlalchemy import Engine, insert
 
 from backend.chain.client import Market
 from backend.chain.orders import OrderKind, SignedOrder
-from backend.db.models import ORDER_KINDS, table_of
-from backend.db.models import SignedOrder as SignedOrderRow
+from backend.db.models import ORDER_KINDS, PostedOrder, table_of
 from tests.backend.market_round import HOUR, Round
 from tests.conftest import now
 
@@ -64,7 +63,7 @@ def order_row(
 def post_orders(engine: Engine, rows: list[dict[str, Any]]) -> None:
     """What the order API stores once a signature checks out, written directly."""
     with engine.begin() as conn:
-        conn.execute(insert(table_of(SignedOrderRow)), rows)
+        conn.execute(insert(table_of(PostedOrder)), rows)
 
 
 def open_market(market: Market, rnd: Round, engine: Engine) -> OpenMarket:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from backend.api.cache import VERSION_TTL, store_version
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
-from backend.db.models import Checkpoint, SignedOrder, table_of
+from backend.db.models import Checkpoint, PostedOrder, table_of
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
 
 
@@ -40,7 +40,7 @@ def test_cached_book_follows_orders_and_blocks(serve, market, accounts, store, i
     market.faucet(renter, 100 * 10**6)
     market.approve(renter, market.exchange.address)
     with Session(store) as db:
-        row = db.get(SignedOrder, (market.chain_id, cheaper))
+        row = db.get(PostedOrder, (market.chain_id, cheaper))
         order = Order(
             row.maker, OrderKind.PRIMARY_SELL, cap, row.amount, row.price, row.expiry, row.salt, row.counter
         )
@@ -51,8 +51,8 @@ def test_cached_book_follows_orders_and_blocks(serve, market, accounts, store, i
     # Withdrawn through the store (as DELETE /orders does): gone at once.
     with Session(store) as db:
         db.exec(
-            update(SignedOrder)
-            .where(SignedOrder.order_hash == first)
+            update(PostedOrder)
+            .where(PostedOrder.order_hash == first)
             .values(status="withdrawn", updated_at=time.time())
         )
         db.commit()
@@ -80,7 +80,7 @@ def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_s
     empty = store_version(engine)
     with engine.begin() as conn:
         conn.execute(
-            insert(table_of(SignedOrder)),
+            insert(table_of(PostedOrder)),
             [
                 {
                     "chain_id": 31337,

@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 
 from backend.chain.dev_accounts import dev_account
 from backend.chain.orders import OrderKind
+from backend.config import DeploySettings
 from backend.db.models import NodeHealth, NodeMetadata, Slash, table_of
 from tests.backend.market_round import HOUR, PRICE, play_round, submit_report
 from tests.conftest import USDC, fund, now, warp_to
@@ -16,7 +17,7 @@ STEP = 2 ** (-1 / 168)  # the oracle's reliability weight per epoch of age
 RELIABILITY = int(sum(u * STEP ** (2 - i) for i, u in enumerate(UPTIMES)) / sum(STEP**k for k in range(3)))
 
 
-def test_nodes_reliability_and_attestations(market, store, serve, index, settings):
+def test_nodes_reliability_and_attestations(market, store, serve, index):
     rnd = play_round(market)
     p1, p2 = rnd.accounts[1], rnd.accounts[2]
     node3 = market.register_node(p2, "A100-SXM4-80GB", 8, 80, "us-east", "InfiniBand", ["GPU-7"])
@@ -87,7 +88,7 @@ def test_nodes_reliability_and_attestations(market, store, serve, index, setting
         "updated_at": 1_000.0,
     }
     sla_uptime, sla_per_joule = market.settlement.functions.sla().call()[:2]
-    assert sla_uptime == settings.sla_min_uptime_bps != 3_000
+    assert sla_uptime == DeploySettings().sla_min_uptime_bps != 3_000
     met = sum(u >= sla_uptime for u in UPTIMES)
     assert d["reliability"] == {
         "epochs": 3,

@@ -30,7 +30,7 @@ from backend.tasks.inprocess import InProcessTasks
 from tests.backend.api.conftest import LiveServer, api_settings
 from tests.backend.api.scenario import open_market
 from tests.backend.api.test_auth import sign_in
-from tests.backend.conftest import index_all
+from tests.backend.conftest import index_all, indexer_settings
 from tests.backend.market_round import play_round
 
 #: Cases per operation and generation mode; enough to reach every documented answer of each route.
@@ -66,7 +66,8 @@ def served(chain, deployments_dir, session_market, tmp_path_factory) -> Iterator
         open_market(market, rnd, engine)
         index_all(engine, chain, deployments_dir)
         settings = api_settings(engine, chain, deployments_dir, db_auto_migrate=False)
-        tasks = InProcessTasks(TaskContext(settings, engine)).start()
+        chain_at = {"rpc_url": chain.url, "deployments_dir": deployments_dir, "db_auto_migrate": False}
+        tasks = InProcessTasks(TaskContext(indexer_settings(engine, **chain_at), engine)).start()
         try:
             app = create_app(settings, engine=engine, market=market)
             with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as api:

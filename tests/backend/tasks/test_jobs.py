@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from backend.chain.orders import OrderKind
-from backend.db.models import NodeHealth, SignedOrder, table_of
+from backend.db.models import NodeHealth, PostedOrder, table_of
 from backend.indexer.lock import writer_lock
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
@@ -36,7 +36,7 @@ def _posted(chain_id: int, n: int, expiry: int, status: str = "open") -> dict:
 
 def test_expire_orders_marks_only_open_orders_past_expiry(make_store):
     engine = make_store()
-    so = table_of(SignedOrder)
+    so = table_of(PostedOrder)
     t = 1_900_000_000
     with engine.begin() as conn:
         conn.execute(
