@@ -275,6 +275,12 @@ class DeploySettings(ChainSettings, _SlaFloor):
     pool_mark_max_age: int = Field(
         3 * HOUR, gt=0, description="seconds after its epoch ended that a mark still allows borrowing"
     )
+    pool_min_debt: int = Field(
+        1_000_000,
+        ge=0,
+        description="the smallest debt a position may carry, in stablecoin base units (1 USDC): none too "
+        "small to be worth a liquidator's gas",
+    )
 
     @field_validator("treasury", "stablecoin")
     @classmethod
@@ -311,6 +317,7 @@ class DeploySettings(ChainSettings, _SlaFloor):
             kink_bps=self.pool_rate_kink_bps,
             maturity_buffer_hours=self.pool_maturity_buffer_hours,
             mark_max_age=self.pool_mark_max_age,
+            min_debt=self.pool_min_debt,
         )
 
 

@@ -106,6 +106,7 @@ def test_pool_terms_become_the_contracts_units():
         kink_bps=8_000,
         maturity_buffer_hours=6,
         mark_max_age=3 * 3600,
+        min_debt=1_000_000,
     )
     base, slope1, slope2, kink = terms.rate_model()
     year = 365 * 24 * 3600
@@ -121,6 +122,7 @@ def test_pool_terms_become_the_contracts_units():
         (base, slope1, slope2, kink),
         6,
         10_800,
+        1_000_000,
     )
     assert (name, symbol) == ("gpuhours H100 lending", "ghL-H100")
 

@@ -32,6 +32,7 @@ class PoolTerms:
     kink_bps: int
     maturity_buffer_hours: int
     mark_max_age: int
+    min_debt: int
 
     @property
     def lltv(self) -> int:
@@ -55,6 +56,7 @@ class PoolTerms:
             self.rate_model(),
             self.maturity_buffer_hours,
             self.mark_max_age,
+            self.min_debt,
         )
         return params, f"gpuhours {gpu_class} lending", f"ghL-{gpu_class}"
 
@@ -67,4 +69,5 @@ class PoolTerms:
             "kinkBps": self.kink_bps,
             "maturityBufferHours": self.maturity_buffer_hours,
             "markMaxAge": self.mark_max_age,
+            "minDebt": self.min_debt,
         }
