@@ -101,7 +101,7 @@ def agent(
 
     import uvicorn
 
-    from oracle.agent.api import create_app
+    from oracle.agent.api import create_agent_app
     from oracle.agent.prover import Prover, select_backend
     from oracle.agent.telemetry import TelemetryError, open_source
     from oracle.protocol.freivalds import ChallengeError
@@ -116,7 +116,7 @@ def agent(
         f"[bold]agent[/] {kind} source, {len(gpus)} GPUs, challenges on {prover.backend.name} "
         f"({prover.backend.device}); http://{host}:{port}"
     )
-    app_ = create_app(
+    app_ = create_agent_app(
         telemetry,
         prover,
         interval=settings.sample_interval,

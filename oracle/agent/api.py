@@ -44,7 +44,7 @@ class RevealBody(BaseModel):
     rows: list[int] = Field(min_length=1, max_length=4096)
 
 
-def create_app(
+def create_agent_app(
     source: TelemetrySource,
     prover: Prover,
     *,

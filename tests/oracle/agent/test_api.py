@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from oracle.agent.api import create_app
+from oracle.agent.api import create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.sampling import SampleBuffer, Sampler
 from oracle.agent.telemetry.simulated import SimulatedSource
@@ -25,7 +25,7 @@ def source():
 
 @pytest.fixture
 def http(source):
-    app = create_app(
+    app = create_agent_app(
         source, Prover(NumpyBackend(), source, max_n=512), backfill=120, clock=lambda: NOW, sample=False
     )
     with TestClient(app) as client:  # runs the lifespan: backfill

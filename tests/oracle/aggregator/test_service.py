@@ -28,7 +28,7 @@ from backend.chain.anvil import free_port
 from backend.chain.client import Market
 from backend.chain.deployments import REPO_ROOT
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from oracle.agent.api import create_app as create_agent_app
+from oracle.agent.api import create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.aggregator.node_client import OracleNodeClient

@@ -9,7 +9,7 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 
 from backend.chain.anvil import free_port
-from oracle.agent.api import create_app
+from oracle.agent.api import create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.node.agent_client import AgentClient
@@ -36,7 +36,7 @@ def agents():
             source = SimulatedSource(seed, gpus=2, clock=lambda: NOW)
             if node_id == 2:
                 source.schedule_outage(START + 600, START + 1200)
-            app = create_app(
+            app = create_agent_app(
                 source,
                 Prover(NumpyBackend(), source, max_n=512),
                 backfill=3700,
