@@ -308,7 +308,6 @@ def _serve(
     import uvicorn
 
     from oracle.node.api import EpochViews, create_node_app
-    from oracle.protocol.consensus import Tolerance
 
     settings = oracle.settings
     views = EpochViews(
@@ -317,7 +316,7 @@ def _serve(
         grace=settings.epoch_grace,
         max_age=settings.max_delay,
     )
-    app_ = create_node_app(views, account, domain, Tolerance.from_settings(settings))
+    app_ = create_node_app(views, account, domain)
     err.print(
         f"[bold]oracle node[/] signer {account.address}, {len(oracle.targets)} agents; http://{host}:{port}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from eth_account.messages import encode_typed_data
 
 from backend.chain.anvil import free_port
 from backend.chain.deployments import REPO_ROOT
+from oracle.protocol.consensus import Proposal
+from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import Domain, Report, recover_signer, typed_data
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -233,7 +236,12 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
     process = subprocess.Popen(
         [str(exe), *args],
         cwd=REPO_ROOT,
-        env={**os.environ, "GPUHOURS_ORACLE_CHALLENGE_N": "256"},
+        env={
+            **os.environ,
+            "GPUHOURS_ORACLE_CHALLENGE_N": "256",
+            "GPUHOURS_ORACLE_PEERS": json.dumps([address]),
+            "GPUHOURS_ORACLE_QUORUM": "1",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -256,12 +264,18 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
         body = httpx.get(f"{url}/observations/{epoch}", timeout=60).json()
         report = Report.from_json(body["report"])
         assert [a.node_id for a in report.attestations] == [7] and body["signer"] == address
-        answer = httpx.post(f"{url}/sign", json=body["report"], timeout=60).json()
+        observation = SignedObservation(address, report, bytes.fromhex(body["signature"][2:]))
+        assert observation.recovers(Domain(31337, CONTRACT))
+        proposal = Proposal(report, (observation,))
+        answer = httpx.post(f"{url}/sign", json=proposal.to_json(), timeout=60).json()
         signature = bytes.fromhex(answer["signature"][2:])
         assert recover_signer(report, signature, Domain(31337, CONTRACT)) == address
-        lowered = dict(body["report"]["attestations"][0], uptimeBps=report.attestations[0].uptime_bps - 500)
-        refused = httpx.post(f"{url}/sign", json=dict(body["report"], attestations=[lowered]), timeout=60)
-        assert refused.status_code == 409 and "uptime" in refused.json()["reason"]
+        lowered = dataclasses.replace(
+            report.attestations[0], uptime_bps=report.attestations[0].uptime_bps - 500
+        )
+        moved = Proposal(dataclasses.replace(report, attestations=(lowered,)), (observation,))
+        refused = httpx.post(f"{url}/sign", json=moved.to_json(), timeout=60)
+        assert refused.status_code == 409 and "uptimeBps" in refused.json()["reason"]
     finally:
         process.terminate()
         output = process.communicate(timeout=10)[0]
@@ -282,6 +296,7 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
         ),
         ("node", "GPUHOURS_ORACLE_AGENTS", '{"one": "http://a"}', "valid integer"),
         ("node", "GPUHOURS_ORACLE_CHALLENGE_N", "8", "greater than or equal to 16"),
+        ("node", "GPUHOURS_ORACLE_PEERS", '["0x12"]', "'0x12' is not an address (0x and 40 hex digits)"),
         (
             "aggregate",
             "GPUHOURS_ORACLE_NODES",
