@@ -124,6 +124,11 @@ class NodeSettings(_OracleSettings):
     quorum: int = Field(
         2, ge=1, description="signed observations a report field needs (the signer set's threshold)"
     )
+    max_clock_skew: float = Field(
+        120.0,
+        gt=0,
+        description="seconds the chain's latest block may be ahead of this clock; more, the node won't run",
+    )
     epoch_grace: float = Field(
         30.0, ge=0, description="seconds after an epoch ends before it is attested, for its last samples"
     )
