@@ -10,18 +10,14 @@ one's key and lies 10× on every field.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
-from backend.chain.anvil import free_port
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
 from oracle.agent.api import create_app as create_agent_app
@@ -35,7 +31,7 @@ from oracle.protocol.consensus import collect_signatures, make_proposal
 from oracle.protocol.report import UINT32_MAX, Attestation, Domain, Report
 from oracle.settings import NodeSettings
 from tests.conftest import now, warp_to
-from tests.oracle.aggregator.test_service import make_aggregator, record
+from tests.oracle.aggregator.test_service import make_aggregator, record, serve
 
 SPEED = 120.0  # test-clock seconds per wall second: an epoch lasts 30 s
 GPUS = 2
@@ -54,34 +50,6 @@ class FastClock:
     def wait_until(self, t: float) -> None:
         while self() < t:
             time.sleep(max(0.01, (t - self()) / SPEED))
-
-
-@dataclass
-class Server:
-    url: str
-    server: uvicorn.Server
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[Server]:
-    """`app` behind a real uvicorn server on a free port, in a thread, stoppable from the test."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def lie(report: Report) -> Report:
@@ -110,8 +78,9 @@ class LyingViews(EpochViews):
 @dataclass(frozen=True)
 class Network:
     epoch: int
-    nodes: dict[str, Server]  # a, b, c honest; liar signs with c's key
+    nodes: dict[str, str]  # a, b, c honest; liar signs with c's key
     signers: dict[str, str]
+    servers: dict[str, ExitStack]  # closing one stops that node's server
 
 
 @pytest.fixture(scope="module")
@@ -140,33 +109,35 @@ def network(session_market: Market) -> Iterator[Network]:
         source, Prover(NumpyBackend(), source, max_n=512), interval=1 / SPEED, clock=clock
     )
     with ExitStack() as stack:
-        agent = stack.enter_context(serve(agent_app))
-        nodes: dict[str, Server] = {}
+        agent_url = stack.enter_context(serve(agent_app))
+        nodes: dict[str, str] = {}
+        servers: dict[str, ExitStack] = {}
         for name in ("a", "b", "c", "liar"):
-            node = OracleNode(settings, [AgentTarget(NODE_ID, agent.url)], clock=clock)
+            node = OracleNode(settings, [AgentTarget(NODE_ID, agent_url)], clock=clock)
             views_class = LyingViews if name == "liar" else EpochViews
             views = views_class(node, clock=clock, grace=30.0)
             account = accounts["c" if name == "liar" else name]
-            nodes[name] = stack.enter_context(serve(create_node_app(views, account, domain)))
+            servers[name] = stack.enter_context(ExitStack())
+            nodes[name] = servers[name].enter_context(serve(create_node_app(views, account, domain)))
         clock.wait_until(end + 45.0)  # the epoch watched whole, and the nodes' 30 s of grace
-        yield Network(epoch, nodes, {n: a.address for n, a in accounts.items()})
+        yield Network(epoch, nodes, {n: a.address for n, a in accounts.items()}, servers)
 
 
 def land(market: Market, network: Network, names: str | list[str]):
     warp_to(market, epoch_bounds(network.epoch)[1] + 60)
-    aggregator = make_aggregator(market, [network.nodes[n].url for n in names])
+    aggregator = make_aggregator(market, [network.nodes[n] for n in names])
     return aggregator.run(network.epoch)
 
 
 def observation(network: Network, name: str) -> Attestation:
-    body = httpx.get(f"{network.nodes[name].url}/observations/{network.epoch}", timeout=30).json()
+    body = httpx.get(f"{network.nodes[name]}/observations/{network.epoch}", timeout=30).json()
     return Report.from_json(body["report"]).attestations[0]
 
 
 def test_honest_oracles_measure_differently_and_the_report_lands_3_of_3(market, network):
     """Every oracle signs: a report derived from the three signed observations, whatever GFLOP/s
     each one measured itself."""
-    aggregator = make_aggregator(market, [network.nodes[n].url for n in "abc"])
+    aggregator = make_aggregator(market, [network.nodes[n] for n in "abc"])
     observations = [observation(network, n) for n in "abc"]
     assert len({o.samples_root for o in observations}) == 1  # the same samples, one root
     assert all(o.uptime_bps > 5_000 and o.gflops > 0 for o in observations), observations
@@ -200,8 +171,7 @@ def test_a_lying_oracle_cannot_move_the_median(market, network):
 
 
 def test_with_one_oracle_stopped_the_report_lands_2_of_3(market, network):
-    network.nodes["c"].stop()
-    time.sleep(0.5)
+    network.servers["c"].close()
     outcome = land(market, network, "abc")
     assert outcome.landed, outcome.summary
     assert set(outcome.signed.signers) == {network.signers["a"], network.signers["b"]}
