@@ -201,6 +201,28 @@ def _mark_source(
     )
 
 
+def _check_clock(settings: NodeSettings, rpc_url: str | None) -> None:
+    """Refuse to run on a clock the chain is ahead of (oracle/node/clock.py); unchecked without a chain."""
+    url = rpc_url or settings.rpc_url
+    if url is None:
+        return
+    from web3 import Web3
+
+    from oracle.node.clock import clock_skew_error
+    from oracle.protocol.rpc import RPC_ERRORS
+
+    try:
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": settings.http_timeout}))
+        latest = int(w3.eth.get_block("latest")["timestamp"])
+    except RPC_ERRORS as exc:
+        raise _fail(
+            f"the chain at {url} cannot be reached to compare clocks ({type(exc).__name__})"
+        ) from None
+    reason = clock_skew_error(latest, time.time(), settings.max_clock_skew)
+    if reason:
+        raise _fail(reason)
+
+
 def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
     from backend.chain.client import Market
     from backend.chain.deployments import DeploymentError
@@ -268,6 +290,8 @@ def node(
     chain = chain_id or settings.chain_id
     address = _contract(settings, chain, contract)
     marks = _mark_source(settings, mark, rpc_url, chain)
+    if epoch is None:  # the node cuts epochs by its clock
+        _check_clock(settings, rpc_url)
 
     from oracle.node.keystore import KeystoreError, load_oracle_account
     from oracle.node.service import AgentTarget, OracleNode
@@ -308,7 +332,6 @@ def _serve(
     import uvicorn
 
     from oracle.node.api import EpochViews, create_node_app
-    from oracle.protocol.consensus import Tolerance
 
     settings = oracle.settings
     views = EpochViews(
@@ -317,7 +340,7 @@ def _serve(
         grace=settings.epoch_grace,
         max_age=settings.max_delay,
     )
-    app_ = create_node_app(views, account, domain, Tolerance.from_settings(settings))
+    app_ = create_node_app(views, account, domain)
     err.print(
         f"[bold]oracle node[/] signer {account.address}, {len(oracle.targets)} agents; http://{host}:{port}"
     )

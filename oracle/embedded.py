@@ -1,8 +1,9 @@
 """An in-process oracle round, for the embedded mode and the end-to-end tests.
 
 Several oracle signers watch simulated agents, each aggregates the hour from the agent's samples
-and its own challenges, the median report is proposed, signed by the threshold and landed by a
-submitter: the same steps as `gpuhours oracle node` and `aggregate`, without the network between.
+and its own challenges and signs that observation, the median report is proposed, signed by the
+threshold and landed by a submitter: the same steps as `gpuhours oracle node` and `aggregate`,
+without the network between.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from backend.chain.protocol import HOUR
 from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.node.epoch_attestation import EpochInput, aggregate_epoch, epoch_bounds
 from oracle.node.verifier import ChallengeOutcome
-from oracle.protocol.consensus import OracleSigner, Tolerance, collect_signatures, propose
-from oracle.protocol.report import Domain, SignedReport
+from oracle.protocol.consensus import ReportSigner, collect_signatures, make_proposal
+from oracle.protocol.observation import SignedObservation
+from oracle.protocol.report import Domain, Report, SignedReport
 from oracle.protocol.sample import SampleError, SourceUnavailable
 
 CHALLENGES_PER_HOUR = 4
@@ -81,6 +83,11 @@ def attest_epoch(
         ]
         for i in range(len(oracles))
     ]
-    report = propose(views, signer_set=signer_set, quorum=threshold)
-    signers = [OracleSigner(o, views[i], (), Tolerance(), domain) for i, o in enumerate(oracles)]
-    return collect_signatures(report, signers, threshold, domain)
+    observations = [
+        SignedObservation.sign(Report(signer_set, tuple(view)), oracle, domain)
+        for oracle, view in zip(oracles, views, strict=True)
+    ]
+    proposal = make_proposal(observations, signer_set=signer_set, quorum=threshold)
+    peers = [o.address for o in oracles]
+    signers = [ReportSigner(o, domain, peers, quorum=threshold, signer_set=signer_set) for o in oracles]
+    return collect_signatures(proposal, signers, threshold, domain)

@@ -12,10 +12,11 @@ and backend.chain, so reading it costs the agent's install nothing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.chain.deployments import DEFAULT_DIR
@@ -114,11 +115,19 @@ class NodeSettings(_OracleSettings):
     )
     signer_set: int = Field(1, ge=0, description="version of the oracle signer set")
 
-    # OCR-lite: a signer accepts a proposed value within these bounds of its own observation.
-    tolerance_uptime_bps: int = Field(100, ge=0, le=10_000)
-    tolerance_load_bps: int = Field(300, ge=0, le=10_000)
-    tolerance_relative_bps: int = Field(
-        500, ge=0, le=10_000, description="relative tolerance on GPU-seconds, efficiency, GFLOP/s and prices"
+    # Consensus (oracle/protocol/consensus.py): whose signed observations a report may be derived from.
+    peers: list[str] = Field(
+        default_factory=list,
+        description='addresses of the signer set, this node\'s own included, as JSON: ["0xAb..", ...]; '
+        "unset, the node signs no report",
+    )
+    quorum: int = Field(
+        2, ge=1, description="signed observations a report field needs (the signer set's threshold)"
+    )
+    max_clock_skew: float = Field(
+        120.0,
+        gt=0,
+        description="seconds the chain's latest block may be ahead of this clock; more, the node won't run",
     )
     epoch_grace: float = Field(
         30.0, ge=0, description="seconds after an epoch ends before it is attested, for its last samples"
@@ -133,6 +142,14 @@ class NodeSettings(_OracleSettings):
     # `gpuhours oracle node --serve` (oracle/node/api.py).
     node_host: str = "127.0.0.1"
     node_port: int = Field(9420, ge=1, le=65535)
+
+    @field_validator("peers")
+    @classmethod
+    def _peers_are_addresses(cls, peers: list[str]) -> list[str]:
+        for peer in peers:
+            if not re.fullmatch(r"0x[0-9a-fA-F]{40}", peer):
+                raise ValueError(f"{peer[:50]!r} is not an address (0x and 40 hex digits)")
+        return peers
 
     @model_validator(mode="after")
     def _grace_within_delay(self) -> Self:

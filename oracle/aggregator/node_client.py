@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 from eth_utils import is_address, to_checksum_address
 
+from oracle.protocol.consensus import Proposal
+from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import Domain, Report, ReportError
 
 
@@ -38,7 +40,12 @@ class Observation:
     signer: str
     domain: Domain
     report: Report
+    signature: bytes  # the signer's, over `report` as its observation (oracle/protocol/observation.py)
     notes: dict[str, list[str]]
+
+    @property
+    def signed(self) -> SignedObservation:
+        return SignedObservation(self.signer, self.report, self.signature)
 
 
 class OracleNodeClient:
@@ -80,14 +87,15 @@ class OracleNodeClient:
                 to_checksum_address(signer),
                 Domain(int(domain["chainId"]), to_checksum_address(domain["verifyingContract"])),
                 Report.from_json(body["report"]),
+                bytes.fromhex(str(body["signature"]).removeprefix("0x")),
                 {str(k): [str(n) for n in v] for k, v in body.get("notes", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError, ReportError) as exc:
             raise NodeProtocolError(f"malformed observations ({exc})") from None
 
-    def sign(self, report: Report) -> bytes | str:
-        """The node's signature, or its reason for refusing."""
-        status, body = self._call("POST", "/sign", json=report.to_json())
+    def sign(self, proposal: Proposal) -> bytes | str:
+        """The node's signature over the proposal's report, or its reason for refusing."""
+        status, body = self._call("POST", "/sign", json=proposal.to_json())
         if status != 200:
             return self._reason(status, body)
         try:

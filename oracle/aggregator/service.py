@@ -1,10 +1,11 @@
 """The aggregator: oracle nodes' observations in, one signed report on chain out.
 
-For an epoch it asks every oracle node over HTTP for its observations (a node that cannot answer is
-logged with the reason and skipped), proposes the median report over what at least `threshold`
-nodes saw (oracle/protocol/consensus.py), asks the nodes to sign it until the threshold is met (refusals are
-logged), and lands it with the Submitter. The signer set's version and threshold are read from the
-AttestationOracle itself, so a rotated set needs no configuration here.
+For an epoch it asks every oracle node over HTTP for its signed observation (a node that cannot
+answer, or whose observation is not signed by it or not of that epoch, is logged with the reason and
+skipped), proposes the median report over what at least `threshold` nodes saw and shows it to the
+nodes with those signed observations (oracle/protocol/consensus.py), asks them to sign it until the
+threshold is met (refusals are logged), and lands it with the Submitter. The signer set's version
+and threshold are read from the AttestationOracle itself, so a rotated set needs no configuration here.
 
 Nothing that goes wrong is a crash: each attempt ends in an Outcome that says, in one sentence, what
 landed or why nothing did (a revert by its custom error's name: AlreadyAttested when another
@@ -24,8 +25,14 @@ from backend.chain.errors import ContractRevert
 from backend.chain.protocol import EPOCH_SECONDS
 from oracle.aggregator.node_client import Observation, OracleNodeClient, OracleNodeError
 from oracle.aggregator.submitter import SubmitError, Submitter
-from oracle.protocol.consensus import ConsensusError, ThresholdNotMet, collect_signatures, propose
-from oracle.protocol.report import Domain, Report, SignedReport
+from oracle.protocol.consensus import (
+    ConsensusError,
+    Proposal,
+    ThresholdNotMet,
+    collect_signatures,
+    make_proposal,
+)
+from oracle.protocol.report import Domain, SignedReport
 from oracle.protocol.rpc import RPC_ERRORS
 
 log = logging.getLogger(__name__)
@@ -50,9 +57,9 @@ class RemoteSigner:
         self.client = client
         self.address = address
 
-    def sign(self, report: Report) -> bytes | str:
+    def sign(self, proposal: Proposal) -> bytes | str:
         try:
-            return self.client.sign(report)
+            return self.client.sign(proposal)
         except OracleNodeError as exc:
             return f"{self.client.url}: {exc}"
 
@@ -93,7 +100,7 @@ class Aggregator:
             except OracleNodeError as exc:
                 reason = str(exc)
             else:
-                reason = self._unusable(observation, signer_set, signers)
+                reason = self._unusable(observation, epoch, signer_set, signers)
             if reason:
                 log.warning("oracle node %s skipped: %s", client.url, reason)
                 skipped[client.url] = reason
@@ -102,10 +109,18 @@ class Aggregator:
             observations.append(observation)
         return observations, skipped
 
-    def _unusable(self, observation: Observation, signer_set: int, seen: dict[str, str]) -> str | None:
+    def _unusable(
+        self, observation: Observation, epoch: int, signer_set: int, seen: dict[str, str]
+    ) -> str | None:
         if observation.domain != self.domain:
             d = observation.domain
             return f"it signs for contract {d.verifying_contract} on chain {d.chain_id}, not this one"
+        report = observation.report
+        epochs = {a.epoch for a in report.attestations} | {m.epoch for m in report.marks}
+        if epochs - {epoch}:
+            return f"its observation of epoch {epoch} holds epoch(s) {sorted(epochs - {epoch})}"
+        if not observation.signed.recovers(self.domain):
+            return f"its observation is not signed by its signer {observation.signer}"
         if observation.signer in seen:
             return f"its signer {observation.signer} is also {seen[observation.signer]}'s"
         if not self.market.oracle.functions.isSigner(signer_set, observation.signer).call():
@@ -128,18 +143,15 @@ class Aggregator:
                 f"oracle nodes answered ({detail})",
             )
         try:
-            report = propose(
-                [[a for a in o.report.attestations if a.epoch == epoch] for o in observations],
-                [[m for m in o.report.marks if m.epoch == epoch] for o in observations],
-                signer_set=signer_set,
-                quorum=threshold,
+            proposal = make_proposal(
+                [o.signed for o in observations], signer_set=signer_set, quorum=threshold
             )
         except ConsensusError as exc:
             return self._nothing(epoch, "NoConsensus", f"no report to propose: {exc}")
         clients = {c.url: c for c in self.nodes}
         signers = [RemoteSigner(clients[o.url], o.signer) for o in observations]
         try:
-            signed = collect_signatures(report, signers, threshold, self.domain)
+            signed = collect_signatures(proposal, signers, threshold, self.domain)
         except ThresholdNotMet as exc:
             return self._nothing(epoch, "ThresholdNotMet", f"not enough oracle nodes signed: {exc}")
         return self._submit(epoch, signed)

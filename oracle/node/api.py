@@ -1,11 +1,14 @@
 """The oracle node's HTTP API, served to aggregators.
 
 GET  /health                 this node's signer, EIP-712 domain and agents
-GET  /observations/{epoch}   this node's own attestations (and mark prices) of an ended epoch
-POST /sign                   a proposed report -> {signer, signature}, or 409 {reason} if it refuses
+GET  /observations/{epoch}   this node's own attestations (and mark prices) of an ended epoch, signed
+POST /sign                   a proposal (a report and the signed observations it is derived from)
+                             -> {signer, signature}, or 409 {reason} if it refuses
 
 A node observes an epoch once, after it has ended and `grace` seconds have passed, and keeps that
-view: what it serves as its observation is exactly what it reviews proposals against. Agents are
+view, so it signs one observation per epoch. It signs a proposed report when the report is derived
+correctly from at least a quorum of its peers' signed observations (oracle/protocol/consensus.py),
+whatever its own observation says. Agents are
 polled and challenged by a background thread (OracleNode.run) for as long as the app runs. The
 signing key is only ever used to sign; it is never logged or served.
 """
@@ -27,8 +30,9 @@ from fastapi.responses import JSONResponse
 from backend.chain.protocol import HOUR
 from oracle.node.epoch_attestation import EpochResult, epoch_bounds
 from oracle.node.service import OracleNode
-from oracle.protocol.consensus import OracleSigner, Tolerance
-from oracle.protocol.report import Attestation, Domain, MarkPrice, Report, ReportError, report_digest
+from oracle.protocol.consensus import Proposal, ReportSigner
+from oracle.protocol.observation import SignedObservation
+from oracle.protocol.report import Domain, MarkPrice, Report, ReportError, report_digest
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +90,16 @@ def create_node_app(
     views: EpochViews,
     account: LocalAccount,
     domain: Domain,
-    tolerance: Tolerance,
     *,
     watch: bool = True,
 ) -> FastAPI:
     """The node's HTTP app; with `watch`, its agents are polled and challenged while it runs."""
     node = views.node
     signer = to_checksum_address(account.address)
+    settings = node.settings
+    reviewer = ReportSigner(
+        account, domain, settings.peers, quorum=settings.quorum, signer_set=settings.signer_set
+    )
     stop = threading.Event()
 
     def keep_epoch(epoch: int) -> None:
@@ -140,28 +147,25 @@ def create_node_app(
             "signer": signer,
             "domain": domain_json(),
             "report": report.to_json(),
+            "signature": "0x" + SignedObservation.sign(report, account, domain).signature.hex(),
             "notes": {str(r.attestation.node_id): r.reasons for r in results},
         }
 
     @app.post("/sign", response_model=None)
     def sign(body: dict[str, Any] = Body(...)) -> dict[str, Any] | JSONResponse:
         try:
-            report = Report.from_json(body)
+            proposal = Proposal.from_json(body)
         except ReportError as exc:
             return _refuse(422, str(exc))
+        if not reviewer.peers:
+            return _refuse(
+                409, "this node has no peers configured (GPUHOURS_ORACLE_PEERS), so it signs no report"
+            )
+        report = proposal.report
         epochs = sorted({a.epoch for a in report.attestations} | {m.epoch for m in report.marks})
         if not epochs:
             return _refuse(409, "the report is empty")
-        own_attestations: list[Attestation] = []
-        own_marks: list[MarkPrice] = []
-        for epoch in epochs:
-            try:
-                own, _ = views.get(epoch)
-            except EpochUnavailable as exc:
-                return _refuse(409, str(exc))
-            own_attestations.extend(own.attestations)
-            own_marks.extend(own.marks)
-        answer = OracleSigner(account, own_attestations, own_marks, tolerance, domain).sign(report)
+        answer = reviewer.sign(proposal)
         if isinstance(answer, str):
             log.warning("refused to sign a report for epoch(s) %s: %s", epochs, answer)
             return _refuse(409, answer)

@@ -1,15 +1,26 @@
-"""OCR-lite: independent oracle nodes agree on one report before any of them signs it.
+"""Consensus as in Chainlink OCR's report protocol: each oracle signs its own observation, every signer
+checks that the report is derived correctly from the signed observations it is shown.
 
-Each oracle node observes every (node, epoch) on its own. An aggregator proposes the field-wise
-median of their observations (a minority of wrong or lying oracles cannot move a median past the
-honest ones); each oracle then signs the proposal only if every value in it is within a tolerance of
-its *own* observation, and refuses, with a reason, otherwise. The aggregator collects signatures
-until the threshold is met and returns them sorted by signer address, strictly ascending, which is
-the order AttestationOracle checks (it makes duplicate signers impossible to sneak in).
+1. **Observe.** Each oracle node observes every (node, epoch) on its own and signs that observation
+   (oracle/protocol/observation.py); the aggregator gathers the signed observations.
+2. **Propose.** The report carries, per (node, epoch) and per field, the low median of the observations
+   of at least `quorum` oracles (`propose`). GFLOP/s and MFLOP/J are measurements an oracle may not
+   have made (no challenge of its own passed in the hour: it reports 0): such an observation is
+   absent from that field's median, not a 0 in it, and a field measured by fewer than `quorum`
+   oracles is reported as 0, unmeasured. The samples root is the one most observations carry.
+3. **Sign.** An oracle signs the report only if it is shown at least `quorum` observations, each
+   signed by a distinct member of its peer set, and recomputing the report from them gives exactly
+   the report (`ReportSigner.review`). It does not compare the report with its own observation:
+   honest oracles measure different GFLOP/s from different random challenges, and a median is what
+   makes their views one. The aggregator collects signatures until the contract's threshold is met
+   and returns them sorted by signer address, strictly ascending, the order AttestationOracle checks.
 
-The samples root must match exactly: every oracle fetches the same raw samples from the agent, so
-honest oracles compute the same root, and an agent that serves different samples to different
-oracles is caught by the disagreement.
+**The fault rule.** A low median over k observations lies within the range of the honest ones while
+at most f of the k are faulty, for any k ≥ 2f + 1: the value at index ⌊(k−1)/2⌋ has at least
+⌊(k−1)/2⌋ + 1 ≥ f + 1 observations at or below it and k − ⌊(k−1)/2⌋ ≥ f + 1 at or above it, so an
+honest one on each side. With N oracles, threshold M and every oracle answering, a report tolerates
+f = ⌊(N−1)/2⌋ liars (one of three); with only M answering it tolerates ⌊(M−1)/2⌋ (none for M = 2 of
+3): a stopped oracle and a lying one at once need N ≥ 3f + 1 = 4 oracles and M = 2f + 1 = 3.
 """
 
 from __future__ import annotations
@@ -17,27 +28,32 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError, to_checksum_address
 
+from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import (
     Attestation,
     Domain,
     MarkPrice,
     Report,
+    ReportError,
     SignedReport,
     recover_signer,
     report_digest,
     sign_report,
 )
-from oracle.settings import NodeSettings
 
 log = logging.getLogger(__name__)
+
+# Fields an oracle measures only when one of its own challenges passed; 0 means it did not.
+MEASURED_FIELDS = ("mflops_per_joule", "gflops")
+MEDIAN_FIELDS = ("uptime_bps", "load_bps", "gpu_seconds")
 
 
 class ConsensusError(Exception):
@@ -51,93 +67,37 @@ class ThresholdNotMet(ConsensusError):
         self.got, self.threshold, self.refusals = got, threshold, refusals
 
 
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a proposed value may be from a signer's own observation and still be signed."""
-
-    uptime_bps: int = 100
-    load_bps: int = 300
-    relative_bps: int = 500  # for gpuSeconds, mflopsPerJoule, gflops and prices
-
-    @classmethod
-    def from_settings(cls, settings: NodeSettings) -> Tolerance:
-        return cls(
-            settings.tolerance_uptime_bps, settings.tolerance_load_bps, settings.tolerance_relative_bps
-        )
-
-    def _relative(self, name: str, proposed: int, own: int) -> str | None:
-        allowed = max(own, proposed) * self.relative_bps // 10_000
-        if abs(proposed - own) > allowed:
-            return f"{name} {proposed} is off from my {own} by more than {self.relative_bps} bps"
-        return None
-
-    def attestation(self, proposed: Attestation, own: Attestation) -> str | None:
-        """None when acceptable, else why not."""
-        if proposed.key != own.key:
-            return f"attestation for {proposed.key} compared with {own.key}"
-        if abs(proposed.uptime_bps - own.uptime_bps) > self.uptime_bps:
-            return (
-                f"uptime {proposed.uptime_bps} bps is off from my {own.uptime_bps} "
-                f"by more than {self.uptime_bps}"
-            )
-        if abs(proposed.load_bps - own.load_bps) > self.load_bps:
-            return f"load {proposed.load_bps} bps is off from my {own.load_bps} by more than {self.load_bps}"
-        for name in ("gpu_seconds", "mflops_per_joule", "gflops"):
-            reason = self._relative(name, getattr(proposed, name), getattr(own, name))
-            if reason:
-                return reason
-        if proposed.samples_root != own.samples_root:
-            return "samples root differs from mine"
-        return None
-
-    def mark(self, proposed: MarkPrice, own: MarkPrice) -> str | None:
-        return self._relative("price", proposed.price, own.price)
-
-
-def median_attestation(observations: Sequence[Attestation]) -> Attestation:
-    """Field-wise low median (a value some oracle actually saw); the most common samples root."""
+def median_attestation(observations: Sequence[Attestation], quorum: int = 1) -> Attestation:
+    """Field-wise low median (a value some oracle actually saw); a measured field over the oracles
+    that measured it, 0 when fewer than `quorum` did; the most common samples root."""
     if not observations:
         raise ConsensusError("no observations to take a median of")
     keys = {o.key for o in observations}
     if len(keys) != 1:
         raise ConsensusError(f"observations of different (node, epoch): {sorted(keys)}")
-
-    def med(name: str) -> int:
-        return statistics.median_low([getattr(o, name) for o in observations])
-
+    fields: dict[str, int] = {}
+    for name in MEDIAN_FIELDS:
+        fields[name] = statistics.median_low([getattr(o, name) for o in observations])
+    for name in MEASURED_FIELDS:
+        measured = [getattr(o, name) for o in observations if getattr(o, name) > 0]
+        fields[name] = statistics.median_low(measured) if len(measured) >= quorum else 0
     roots = Counter(o.samples_root for o in observations)
     top = max(roots.values())
     root = min(r for r, c in roots.items() if c == top)
     node_id, epoch = observations[0].key
-    return Attestation(
-        node_id,
-        epoch,
-        med("uptime_bps"),
-        med("load_bps"),
-        med("gpu_seconds"),
-        med("mflops_per_joule"),
-        med("gflops"),
-        root,
-    )
+    return Attestation(node_id, epoch, samples_root=root, **fields)
 
 
-def propose(
-    observations: Sequence[Sequence[Attestation]],
-    marks: Sequence[Sequence[MarkPrice]] = (),
-    *,
-    signer_set: int,
-    quorum: int,
-) -> Report:
+def propose(observations: Sequence[Report], *, signer_set: int, quorum: int) -> Report:
     """The median report over what at least `quorum` oracles observed; lesser keys are left out."""
     by_key: dict[tuple[int, int], list[Attestation]] = defaultdict(list)
-    for oracle_view in observations:
-        for a in oracle_view:
-            by_key[a.key].append(a)
     marks_by_key: dict[tuple[bytes, int], list[MarkPrice]] = defaultdict(list)
-    for oracle_marks in marks:
-        for m in oracle_marks:
+    for observation in observations:
+        for a in observation.attestations:
+            by_key[a.key].append(a)
+        for m in observation.marks:
             marks_by_key[m.key].append(m)
-    attestations = tuple(median_attestation(v) for k, v in sorted(by_key.items()) if len(v) >= quorum)
+    attestations = tuple(median_attestation(v, quorum) for k, v in sorted(by_key.items()) if len(v) >= quorum)
     prices = tuple(
         MarkPrice(k[0], k[1], statistics.median_low([m.price for m in v]))
         for k, v in sorted(marks_by_key.items())
@@ -151,65 +111,125 @@ def propose(
     return Report(signer_set, attestations, prices)
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A report and the signed observations it is derived from: what every signer is asked to check."""
+
+    report: Report
+    observations: tuple[SignedObservation, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"report": self.report.to_json(), "observations": [o.to_json() for o in self.observations]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Proposal:
+        try:
+            return cls(
+                Report.from_json(data["report"]),
+                tuple(SignedObservation.from_json(o) for o in data["observations"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ReportError(f"not a proposal: {exc}") from None
+
+
+def make_proposal(observations: Sequence[SignedObservation], *, signer_set: int, quorum: int) -> Proposal:
+    report = propose([o.observation for o in observations], signer_set=signer_set, quorum=quorum)
+    return Proposal(report, tuple(observations))
+
+
 class Signer(Protocol):
-    """Anything that can vote on a report: an OracleSigner here, or an oracle node over HTTP."""
+    """Anything that can vote on a proposal: a ReportSigner here, or an oracle node over HTTP."""
 
     @property
     def address(self) -> str: ...
 
-    def sign(self, report: Report) -> bytes | str:
-        """A signature, or the reason for refusing to sign."""
+    def sign(self, proposal: Proposal) -> bytes | str:
+        """A signature over the proposal's report, or the reason for refusing to sign."""
         ...
 
 
-class OracleSigner:
-    """One oracle node's vote: its own observations, its key, and its tolerance."""
+class ReportSigner:
+    """One oracle's vote: it signs a report derived correctly from its peers' signed observations."""
 
     def __init__(
         self,
         account: LocalAccount,
-        attestations: Sequence[Attestation],
-        marks: Sequence[MarkPrice],
-        tolerance: Tolerance,
         domain: Domain,
+        peers: Collection[str],
+        *,
+        quorum: int,
+        signer_set: int,
     ) -> None:
         self.account = account
         self.address = to_checksum_address(account.address)
-        self._own = {a.key: a for a in attestations}
-        self._marks = {m.key: m for m in marks}
-        self.tolerance = tolerance
         self.domain = domain
+        self.peers = frozenset(to_checksum_address(p) for p in peers)
+        self.quorum = quorum
+        self.signer_set = signer_set
 
-    def review(self, report: Report) -> str | None:
-        """None if this oracle vouches for every value in the report, else the first objection."""
-        for proposed in report.attestations:
-            own = self._own.get(proposed.key)
-            if own is None:
-                return f"I did not observe node {proposed.node_id} in epoch {proposed.epoch}"
-            reason = self.tolerance.attestation(proposed, own)
-            if reason:
-                return f"node {proposed.node_id} epoch {proposed.epoch}: {reason}"
-        for mark in report.marks:
-            own_mark = self._marks.get(mark.key)
-            if own_mark is None:
-                return f"I have no mark price for class 0x{mark.gpu_class.hex()[:8]}… in epoch {mark.epoch}"
-            reason = self.tolerance.mark(mark, own_mark)
-            if reason:
-                return reason
+    def review(self, proposal: Proposal) -> str | None:
+        """None if the report is derived correctly from the observations shown, else the first objection."""
+        report = proposal.report
+        if report.signer_set != self.signer_set:
+            return f"the report is for signer set {report.signer_set}, I sign for {self.signer_set}"
+        seen: set[str] = set()
+        for o in proposal.observations:
+            if o.signer not in self.peers:
+                return f"observation by {o.signer}, who is not one of my {len(self.peers)} peers"
+            if o.signer in seen:
+                return f"two observations by {o.signer}"
+            seen.add(o.signer)
+            if not o.recovers(self.domain):
+                return f"the observation said to be {o.signer}'s is not signed by it"
+        if len(seen) < self.quorum:
+            return f"{len(seen)} signed observations shown, {self.quorum} needed"
+        try:
+            derived = propose(
+                [o.observation for o in proposal.observations], signer_set=self.signer_set, quorum=self.quorum
+            )
+        except ConsensusError as exc:
+            return f"no report derives from the observations: {exc}"
+        if derived != report:
+            return _difference(report, derived)
         return None
 
-    def sign(self, report: Report) -> bytes | str:
+    def sign(self, proposal: Proposal) -> bytes | str:
         """A signature, or the reason this oracle refuses to sign."""
-        reason = self.review(report)
+        reason = self.review(proposal)
         if reason:
             return reason
-        return sign_report(report, self.account, self.domain)
+        return sign_report(proposal.report, self.account, self.domain)
+
+
+def _difference(report: Report, derived: Report) -> str:
+    """The first value in `report` that is not what the observations give."""
+    ours = {a.key: a for a in derived.attestations}
+    for a in report.attestations:
+        expected = ours.get(a.key)
+        if expected is None:
+            return f"node {a.node_id} epoch {a.epoch} is not observed by a quorum"
+        for name, value in a.message().items():
+            if value != expected.message()[name]:
+                return (
+                    f"node {a.node_id} epoch {a.epoch}: {name} {_show(value)} is not the median "
+                    f"{_show(expected.message()[name])} of the signed observations"
+                )
+    if len(report.attestations) != len(derived.attestations):
+        return f"{len(report.attestations)} attestations, the observations give {len(derived.attestations)}"
+    if report.marks != derived.marks:
+        return "the mark prices are not the medians of the signed observations"
+    return "the report is not the one the observations give"
+
+
+def _show(value: object) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
 
 def collect_signatures(
-    report: Report, signers: Sequence[Signer], threshold: int, domain: Domain
+    proposal: Proposal, signers: Sequence[Signer], threshold: int, domain: Domain
 ) -> SignedReport:
     """Ask signers in turn until `threshold` have signed; signatures come back sorted by signer."""
+    report = proposal.report
     collected: dict[str, bytes] = {}
     refusals: dict[str, str] = {}
     for signer in signers:
@@ -217,7 +237,7 @@ def collect_signatures(
             break
         if signer.address in collected:
             continue  # one signature per address, however often it is listed
-        answer = signer.sign(report)
+        answer = signer.sign(proposal)
         if isinstance(answer, str):
             log.warning("oracle %s refused to sign: %s", signer.address, answer)
             refusals[signer.address] = answer

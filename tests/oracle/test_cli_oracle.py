@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,7 +17,11 @@ from eth_account.messages import encode_typed_data
 
 from backend.chain.anvil import free_port
 from backend.chain.deployments import REPO_ROOT
+from oracle.node.clock import clock_skew_error
+from oracle.protocol.consensus import Proposal
+from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import Domain, Report, recover_signer, typed_data
+from tests.conftest import now, warp_to
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
@@ -233,7 +238,12 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
     process = subprocess.Popen(
         [str(exe), *args],
         cwd=REPO_ROOT,
-        env={**os.environ, "GPUHOURS_ORACLE_CHALLENGE_N": "256"},
+        env={
+            **os.environ,
+            "GPUHOURS_ORACLE_CHALLENGE_N": "256",
+            "GPUHOURS_ORACLE_PEERS": json.dumps([address]),
+            "GPUHOURS_ORACLE_QUORUM": "1",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -256,12 +266,18 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
         body = httpx.get(f"{url}/observations/{epoch}", timeout=60).json()
         report = Report.from_json(body["report"])
         assert [a.node_id for a in report.attestations] == [7] and body["signer"] == address
-        answer = httpx.post(f"{url}/sign", json=body["report"], timeout=60).json()
+        observation = SignedObservation(address, report, bytes.fromhex(body["signature"][2:]))
+        assert observation.recovers(Domain(31337, CONTRACT))
+        proposal = Proposal(report, (observation,))
+        answer = httpx.post(f"{url}/sign", json=proposal.to_json(), timeout=60).json()
         signature = bytes.fromhex(answer["signature"][2:])
         assert recover_signer(report, signature, Domain(31337, CONTRACT)) == address
-        lowered = dict(body["report"]["attestations"][0], uptimeBps=report.attestations[0].uptime_bps - 500)
-        refused = httpx.post(f"{url}/sign", json=dict(body["report"], attestations=[lowered]), timeout=60)
-        assert refused.status_code == 409 and "uptime" in refused.json()["reason"]
+        lowered = dataclasses.replace(
+            report.attestations[0], uptime_bps=report.attestations[0].uptime_bps - 500
+        )
+        moved = Proposal(dataclasses.replace(report, attestations=(lowered,)), (observation,))
+        refused = httpx.post(f"{url}/sign", json=moved.to_json(), timeout=60)
+        assert refused.status_code == 409 and "uptimeBps" in refused.json()["reason"]
     finally:
         process.terminate()
         output = process.communicate(timeout=10)[0]
@@ -282,6 +298,8 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
         ),
         ("node", "GPUHOURS_ORACLE_AGENTS", '{"one": "http://a"}', "valid integer"),
         ("node", "GPUHOURS_ORACLE_CHALLENGE_N", "8", "greater than or equal to 16"),
+        ("node", "GPUHOURS_ORACLE_PEERS", '["0x12"]', "'0x12' is not an address (0x and 40 hex digits)"),
+        ("node", "GPUHOURS_ORACLE_MAX_CLOCK_SKEW", "0", "greater than 0"),
         (
             "aggregate",
             "GPUHOURS_ORACLE_NODES",
@@ -297,3 +315,28 @@ def test_a_bad_setting_is_one_line_naming_the_variable_and_its_form(command, var
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: bad setting: {variable}: ") and form in line, line
     assert result.stdout == ""
+
+
+def test_clock_skew_is_the_chain_ahead_of_the_node():
+    assert clock_skew_error(1_000_120, 1_000_000.0, 120) is None
+    assert clock_skew_error(900_000, 1_000_000.0, 120) is None  # an idle chain's latest block lags
+    reason = clock_skew_error(1_036_000, 1_000_000.0, 120)
+    assert reason == (
+        "the chain's latest block is 36000 s ahead of this node's clock, more than "
+        "GPUHOURS_ORACLE_MAX_CLOCK_SKEW (120 s): set the clock (or the dev chain's time) right"
+    )
+
+
+def test_node_refuses_to_run_on_a_clock_the_chain_is_ahead_of(market, chain, deployments_dir, agent_url):
+    """A dev chain warped ten hours ahead: reports for the chain's hours would never come."""
+    warp_to(market, max(now(market), int(time.time())) + 10 * 3600)
+    args = ["node", "--serve", "--port", str(free_port()), "--agent", f"7={agent_url}"]
+    args += ["--keystore", "/nonexistent/key.json", "--password-file", "/dev/null"]
+    env = {"GPUHOURS_DEPLOYMENTS_DIR": str(deployments_dir), "GPUHOURS_RPC_URL": chain.url}
+    result = gpuhours(*args, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "ahead of this node's clock" in lines[0], result.stderr
+    # Allowed a day of skew, the node passes the check and stops at the next thing it lacks.
+    allowed = gpuhours(*args, env={**env, "GPUHOURS_ORACLE_MAX_CLOCK_SKEW": "86400"})
+    assert allowed.returncode == 1 and "no keystore at" in allowed.stderr, allowed.stderr

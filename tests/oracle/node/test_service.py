@@ -16,7 +16,14 @@ from oracle.node.agent_client import AgentClient
 from oracle.node.epoch_attestation import epoch_bounds
 from oracle.node.service import AgentTarget, OracleNode, next_challenge_size
 from oracle.node.verifier import ChallengeOutcome
-from oracle.protocol.consensus import OracleSigner, ThresholdNotMet, Tolerance, collect_signatures, propose
+from oracle.protocol.consensus import (
+    Proposal,
+    ReportSigner,
+    ThresholdNotMet,
+    collect_signatures,
+    make_proposal,
+)
+from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import Domain, recover_signer
 from oracle.settings import NodeSettings
 
@@ -74,40 +81,46 @@ def test_one_oracle_attests_healthy_down_and_unreachable_nodes(agents):
     assert recover_signer(signed.report, signed.signatures[0], DOMAIN) == account.address
 
 
-def test_three_oracles_agree_and_two_signatures_are_enough(agents):
+def observe_and_sign(agents, targets, accounts) -> list[SignedObservation]:
+    """Each oracle challenges the agents itself (its own random GPU), then signs its view of the epoch."""
+    observations = []
+    for account in accounts:
+        node = make_node(agents, targets)
+        node.check_all(EPOCH)
+        report, _ = node.report(EPOCH)
+        observations.append(SignedObservation.sign(report, account, DOMAIN))
+    return observations
+
+
+def test_three_oracles_with_their_own_challenges_agree_and_two_signatures_are_enough(agents):
     targets = [AgentTarget(1, "http://node1"), AgentTarget(2, "http://node2")]
     accounts = [Account.create() for _ in range(3)]
-    views = []
-    for _ in accounts:
-        report, _ = make_node(agents, targets).report(EPOCH)
-        views.append(report.attestations)
-    proposal = propose(views, signer_set=1, quorum=2)
-    assert {a.samples_root for v in views for a in v if a.node_id == 1} == {
-        proposal.attestations[0].samples_root
-    }
-    signers = [
-        OracleSigner(a, v, [], Tolerance.from_settings(SETTINGS), DOMAIN)
-        for a, v in zip(accounts, views, strict=True)
-    ]
+    observations = observe_and_sign(agents, targets, accounts)
+    proposal = make_proposal(observations, signer_set=1, quorum=2)
+    roots = {a.samples_root for o in observations for a in o.observation.attestations if a.node_id == 1}
+    assert roots == {proposal.report.attestations[0].samples_root}
+    peers = [a.address for a in accounts]
+    signers = [ReportSigner(a, DOMAIN, peers, quorum=2, signer_set=1) for a in accounts]
+    assert all(s.review(proposal) is None for s in signers)  # whatever each one measured itself
     signed = collect_signatures(proposal, signers, threshold=2, domain=DOMAIN)
     assert len(signed.signers) == 2 and [int(s, 16) for s in signed.signers] == sorted(
         int(s, 16) for s in signed.signers
     )
 
 
-def test_an_oracle_that_saw_something_else_refuses(agents):
+def test_no_oracle_signs_a_report_moved_off_the_observations(agents):
     targets = [AgentTarget(1, "http://node1")]
-    report, _ = make_node(agents, targets).report(EPOCH)
-    honest = report.attestations
-    inflated = [
-        honest[0].__class__(**{**honest[0].__dict__, "uptime_bps": 10_000, "gflops": honest[0].gflops})
-    ]
-    lowered = [honest[0].__class__(**{**honest[0].__dict__, "uptime_bps": 5_000})]
-    proposal = propose([lowered], signer_set=1, quorum=1)
-    signers = [OracleSigner(Account.create(), v, [], Tolerance(), DOMAIN) for v in (honest, inflated)]
+    accounts = [Account.create() for _ in range(3)]
+    proposal = make_proposal(observe_and_sign(agents, targets, accounts), signer_set=1, quorum=2)
+    honest = proposal.report.attestations[0]
+    inflated = honest.__class__(**{**honest.__dict__, "uptime_bps": 10_000, "gpu_seconds": 2 * 3600 + 1})
+    moved = Proposal(proposal.report.__class__(1, (inflated,)), proposal.observations)
+    peers = [a.address for a in accounts]
+    signers = [ReportSigner(a, DOMAIN, peers, quorum=2, signer_set=1) for a in accounts]
     with pytest.raises(ThresholdNotMet) as info:
-        collect_signatures(proposal, signers, threshold=1, domain=DOMAIN)
-    assert all("uptime" in reason for reason in info.value.refusals.values())
+        collect_signatures(moved, signers, threshold=1, domain=DOMAIN)
+    assert len(info.value.refusals) == 3
+    assert all("is not the median" in reason for reason in info.value.refusals.values())
 
 
 def outcome(passed: bool, seconds: float | None) -> ChallengeOutcome:
