@@ -215,12 +215,12 @@ def _check_clock(settings: NodeSettings, rpc_url: str | None) -> None:
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": settings.http_timeout}))
         latest = int(w3.eth.get_block("latest")["timestamp"])
     except RPC_ERRORS as exc:
-        raise _fail(
-            f"the chain at {url} cannot be reached to compare clocks ({type(exc).__name__})"
+        raise fail(
+            err, f"the chain at {url} cannot be reached to compare clocks ({type(exc).__name__})"
         ) from None
     reason = clock_skew_error(latest, time.time(), settings.max_clock_skew)
     if reason:
-        raise _fail(reason)
+        raise fail(err, reason)
 
 
 def _fill_reader(url: str, settings: NodeSettings, chain_id: int) -> FillReader:
