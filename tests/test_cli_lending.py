@@ -152,6 +152,10 @@ def test_bad_borrows_are_refused_whole_before_anything_is_sent(cli, m, hours):
     error = refused(cli, ExitCode.USAGE, "borrow", "1", account=BORROWER)
     assert error["message"] == f"say which pool: --class one of {A100}, {H100} (or --pool ADDRESS)"
     refused(cli, ExitCode.USAGE, "borrow", "1.0000001", "--class", H100, account=BORROWER)
+    nowhere = "0x" + "ab" * 20
+    error = refused(cli, ExitCode.NOT_FOUND, "borrow", "1", "--pool", nowhere, account=BORROWER)
+    assert error["message"].startswith(f"no lending pool at {nowhere} on chain 31337; pools: ")
+    refused(cli, ExitCode.NOT_FOUND, "health", "--class", "B200-SXM6-192GB")
     assert _unchanged(m, hours) == before
 
 
