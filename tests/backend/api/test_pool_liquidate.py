@@ -65,6 +65,15 @@ def test_liquidation_from_the_api_refuses_a_healthy_position_then_seizes_an_unhe
     assert approval["then"] == "liquidate" and len(approval["transactions"]) == 1
     _send(market, liquidator, approval["transactions"][0])
     allowed = market.usdc.functions.allowance(liquidator.address, pool.address).call()
+    # More hours than pledged, asked for or bought by repaying every share: the pool's bound, nothing moves.
+    shares = pool.functions.debtOf(borrower.address).call()[1]
+    for extra in ({"seized_units": 31}, {"seized_units": 0, "repaid_shares": shares}):
+        answer = api.post(url, json={**body, **extra})
+        assert answer.status_code == 422, answer.text
+        details = answer.json()["error"]["details"]
+        assert details["error"] == "InsufficientCollateral" and details["fields"]["pledged"] == 30
+        assert details["fields"]["units"] > 30
+    assert market.hours_of(liquidator.address, rnd.capacity) == 0
     plan = _plan(api, url, body)
     assert plan["then"] is None
     before_debt = pool.functions.debtOf(borrower.address).call()[0]
