@@ -14,6 +14,7 @@ from backend.chain.cli_exit import fail
 from backend.chain.client import Market
 from backend.chain.deploy import DeployError, deploy
 from backend.chain.errors import ContractRevert
+from backend.cli_lending import COMMANDS as LENDING_COMMANDS
 from backend.cli_login import login
 from backend.cli_market import COMMANDS as MARKET_COMMANDS
 from backend.cli_provider import app as provider_app
@@ -34,7 +35,7 @@ app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.",
 app.add_typer(oracle_app, name="oracle")
 app.command()(login)
 app.add_typer(provider_app, name="provider")
-for user_command in (*MARKET_COMMANDS, *RENTER_COMMANDS):
+for user_command in (*MARKET_COMMANDS, *RENTER_COMMANDS, *LENDING_COMMANDS):
     app.command()(user_command)
 # Wide enough for the summary tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)

@@ -1,4 +1,5 @@
-"""Unsigned transactions for a lending pool: supply, withdraw, pledge, unpledge, borrow, repay.
+"""Unsigned transactions for a lending pool: supply, withdraw, pledge, unpledge, borrow, repay, liquidate,
+settle-expired.
 
 Each is priced against the chain like the other wallet transactions (gas: the estimate with the shared
 margin, backend/chain/gas.py). A call the pool would refuse (borrowing past the LLTV, a stale mark,
@@ -7,7 +8,13 @@ numbers. A step that needs the stablecoin's or the GPU-hours' approval first ans
 approval alone and `then` naming the step, to be asked again once the approval is mined. The stablecoin
 approval is for the amount asked (a repay of everything: the debt now and 1 % for the interest until it
 is mined); the GPU-hours' is ERC-1155's setApprovalForAll, the only approval the standard has, and the
-pool moves hours only in a pledge their holder sends."""
+pool moves hours only in a pledge their holder sends.
+
+A liquidation is estimated as the liquidator would send it, so a healthy position is the pool's
+HealthyPosition with the debt and the most it may owe. Its repayment is known only to the pool (the
+hours' value at the mark over the incentive, interest to the block): when the liquidator's allowance
+is short, the estimate stops at the stablecoin's ERC20InsufficientAllowance, whose `needed` is that
+repayment, and the answer is the approval of it with the same margin as a repay of everything."""
 
 from __future__ import annotations
 
@@ -22,9 +29,11 @@ from backend.api.errors import ApiError, documented
 from backend.api.routes.pools import find_pool
 from backend.api.schemas.pools import (
     BorrowRequest,
+    LiquidateRequest,
     PledgeRequest,
     PoolTxs,
     RepayRequest,
+    SettleExpiredRequest,
     SupplyRequest,
     WithdrawRequest,
 )
@@ -43,7 +52,8 @@ REFUSED = documented(
         "numbers (invalid_request: a malformed field)",
     }
 )
-#: What a repay of everything approves beyond the debt now, in percent: the interest until it is mined.
+#: What a repay of everything (or a liquidation) approves beyond the debt now, in percent: the interest
+#: until it is mined.
 REPAY_ALL_MARGIN_PERCENT = 1
 
 
@@ -54,6 +64,10 @@ def _jsonable(value: Any) -> Any:
 def _refused(exc: ContractRevert) -> ApiError:
     fields = {k: _jsonable(v) for k, v in exc.fields.items()}
     return ApiError(422, "pool_refused", f"the pool would revert with {exc}", error=exc.name, fields=fields)
+
+
+def _with_margin(amount: int) -> int:
+    return amount + amount * REPAY_ALL_MARGIN_PERCENT // 100 + 1
 
 
 def _txs(chain: ChainDep, sender: str, *fns: ContractFunction, then: str | None = None) -> PoolTxs:
@@ -125,9 +139,39 @@ def repay(address: AddressPath, body: RepayRequest, chain: ChainDep) -> PoolTxs:
     owed, _ = pool.functions.debtOf(body.borrower).call()
     amount = body.assets
     if amount == MAX_UINT256:
-        amount = owed + owed * REPAY_ALL_MARGIN_PERCENT // 100 + 1
+        amount = _with_margin(owed)
     elif amount > owed:  # checked before the approval, which would hide the pool's refusal
         raise _refused(errors.RepayExceedsDebt({"onBehalf": body.borrower, "assets": amount, "owed": owed}))
     return _with_allowance(
         chain, pool, body.payer, amount, "repay", pool.functions.repay(body.assets, body.borrower)
     )
+
+
+@router.post(
+    "/{address}/liquidate",
+    response_model=PoolTxs,
+    responses=REFUSED,
+    summary="Liquidate an unhealthy position: repay part of its debt, seize its GPU-hours",
+)
+def liquidate(address: AddressPath, body: LiquidateRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    fn = pool.functions.liquidate(body.borrower, body.capacity_id, body.seized_units, body.repaid_shares, b"")
+    try:
+        tx = chain.market.build_tx(body.liquidator, fn)
+    except errors.ERC20InsufficientAllowance as exc:
+        approve = chain.market.usdc.functions.approve(pool.address, _with_margin(exc.fields["needed"]))
+        return _txs(chain, body.liquidator, approve, then="liquidate")
+    except ContractRevert as exc:
+        raise _refused(exc) from None
+    return PoolTxs.model_validate({"transactions": [tx_json(tx)], "then": None})
+
+
+@router.post(
+    "/{address}/settle-expired",
+    response_model=PoolTxs,
+    responses=REFUSED,
+    summary="Credit positions with what their pledged hours of an ended or cancelled capacity returned",
+)
+def settle_expired(address: AddressPath, body: SettleExpiredRequest, chain: ChainDep) -> PoolTxs:
+    _, pool = find_pool(chain, address)
+    return _txs(chain, body.caller, pool.functions.settleExpired(body.capacity_id, body.borrowers))

@@ -1,4 +1,5 @@
-"""Lending pools: each pool's terms and state, borrowers' positions, and requests for pool transactions.
+"""Lending pools: each pool's terms and state, borrowers' positions, and requests for pool transactions
+(a lender's, a borrower's, a liquidator's, and the settlement of expired collateral).
 
 Amounts are in the stablecoin's base units; rates per second and the LLTV in WAD (1e18 = 100 %), as
 the contract keeps them; APYs and utilization as fractions (0.05 = 5 %)."""
@@ -11,13 +12,14 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from backend.api.schemas.page import Page
-from backend.api.schemas.types import UINT256_MAX, Address, Id256, json_integer
+from backend.api.schemas.types import UINT256_MAX, Address, Id256, Uint256, json_integer
 from backend.api.schemas.wallet import UnsignedTx
 
 #: Stablecoin or GPU-hour units a pool call takes: uint256, at least one.
 PoolAmount = Annotated[int, Ge(1), Le(UINT256_MAX), BeforeValidator(json_integer)]
 
 _BORROWER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+_LIQUIDATOR = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
 
 
 class RateModelPublic(BaseModel):
@@ -138,6 +140,44 @@ class RepayRequest(BaseModel):
     payer: Address
     borrower: Address = Field(description="whose debt is paid")
     assets: PoolAmount = Field(description=f"base units; {UINT256_MAX} repays exactly what is owed")
+
+
+class LiquidateRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "liquidator": _LIQUIDATOR,
+                "borrower": _BORROWER,
+                "capacity_id": 1,
+                "seized_units": 10,
+            }
+        }
+    )
+
+    liquidator: Address = Field(description="who repays and receives the seized hours")
+    borrower: Address = Field(description="whose unhealthy position is liquidated")
+    capacity_id: Id256 = Field(description="which of the position's capacities the hours are seized from")
+    seized_units: Uint256 = Field(0, description="GPU-hours to seize; the repayment follows from them")
+    repaid_shares: Uint256 = Field(
+        0, description="borrow shares to repay; the hours seized follow from them. Exactly one is non-zero"
+    )
+
+
+#: Positions one settle-expired transaction credits at most: a few million gas.
+MAX_SETTLE_BORROWERS = 100
+
+
+class SettleExpiredRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"caller": _LIQUIDATOR, "capacity_id": 1, "borrowers": [_BORROWER]}}
+    )
+
+    caller: Address = Field(description="who sends it: anyone")
+    capacity_id: Id256 = Field(description="an ended or cancelled capacity whose hours the pool holds")
+    borrowers: list[Address] = Field(
+        max_length=MAX_SETTLE_BORROWERS,
+        description="the positions to credit with what their pledged hours returned (others are skipped)",
+    )
 
 
 class PoolTxs(BaseModel):
