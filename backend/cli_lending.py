@@ -20,6 +20,7 @@ from web3.exceptions import ContractLogicError
 
 from backend.chain import errors
 from backend.chain.client import MAX_UINT256, from_bytes32
+from backend.chain.pools import with_repay_margin
 from backend.chain.protocol import HOUR
 from backend.cli_common import (
     ApiUrl,
@@ -38,9 +39,6 @@ from backend.cli_orders import need_capacity
 from backend.cli_units import parse_usd, plain_usd
 
 WAD = 10**18
-#: What a repay of everything approves beyond the debt read now, in percent: the interest until it is
-#: mined (the pool takes exactly what is owed then).
-REPAY_ALL_MARGIN_PERCENT = 1
 
 Amount = Annotated[str, typer.Argument(help="dollars, e.g. 250 or 12.50", show_default=False)]
 PoolAddress = Annotated[str | None, typer.Option("--pool", help="the pool's address")]
@@ -275,7 +273,7 @@ def repay(
         if owed == 0:
             raise CliError(f"{account.address} owes the {name} pool nothing", ExitCode.FAILED, owed=0)
         if repay_all:
-            assets, cost = MAX_UINT256, owed + owed * REPAY_ALL_MARGIN_PERCENT // 100 + 1
+            assets, cost = MAX_UINT256, with_repay_margin(owed)
         else:
             assets = cost = parse_usd(amount or "", s.decimals)
             if assets > owed:

@@ -16,6 +16,14 @@ WAD = 10**18
 BPS = 10_000
 YEAR = 365 * 24 * HOUR
 """Seconds in the year the contract's MAX_RATE is written in (365 days)."""
+REPAY_ALL_MARGIN_PERCENT = 1
+"""What a repay of everything (or a liquidation) approves beyond the debt read now, in percent: the
+interest until it is mined (the pool takes exactly what is owed then)."""
+
+
+def with_repay_margin(amount: int) -> int:
+    """`amount` and the margin above, rounded up: what to approve for a repayment of `amount` now."""
+    return amount + amount * REPAY_ALL_MARGIN_PERCENT // 100 + 1
 
 
 @dataclass(frozen=True)

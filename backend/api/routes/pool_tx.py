@@ -42,6 +42,7 @@ from backend.api.wallet_tx import tx_json
 from backend.chain import errors
 from backend.chain.client import MAX_UINT256
 from backend.chain.errors import ContractRevert
+from backend.chain.pools import with_repay_margin
 
 router = APIRouter(prefix="/tx/pools", tags=["wallet"])
 
@@ -52,9 +53,6 @@ REFUSED = documented(
         "numbers (invalid_request: a malformed field)",
     }
 )
-#: What a repay of everything (or a liquidation) approves beyond the debt now, in percent: the interest
-#: until it is mined.
-REPAY_ALL_MARGIN_PERCENT = 1
 
 
 def _jsonable(value: Any) -> Any:
@@ -64,10 +62,6 @@ def _jsonable(value: Any) -> Any:
 def _refused(exc: ContractRevert) -> ApiError:
     fields = {k: _jsonable(v) for k, v in exc.fields.items()}
     return ApiError(422, "pool_refused", f"the pool would revert with {exc}", error=exc.name, fields=fields)
-
-
-def _with_margin(amount: int) -> int:
-    return amount + amount * REPAY_ALL_MARGIN_PERCENT // 100 + 1
 
 
 def _txs(chain: ChainDep, sender: str, *fns: ContractFunction, then: str | None = None) -> PoolTxs:
@@ -139,7 +133,7 @@ def repay(address: AddressPath, body: RepayRequest, chain: ChainDep) -> PoolTxs:
     owed, _ = pool.functions.debtOf(body.borrower).call()
     amount = body.assets
     if amount == MAX_UINT256:
-        amount = _with_margin(owed)
+        amount = with_repay_margin(owed)
     elif amount > owed:  # checked before the approval, which would hide the pool's refusal
         raise _refused(errors.RepayExceedsDebt({"onBehalf": body.borrower, "assets": amount, "owed": owed}))
     return _with_allowance(
@@ -159,7 +153,7 @@ def liquidate(address: AddressPath, body: LiquidateRequest, chain: ChainDep) -> 
     try:
         tx = chain.market.build_tx(body.liquidator, fn)
     except errors.ERC20InsufficientAllowance as exc:
-        approve = chain.market.usdc.functions.approve(pool.address, _with_margin(exc.fields["needed"]))
+        approve = chain.market.usdc.functions.approve(pool.address, with_repay_margin(exc.fields["needed"]))
         return _txs(chain, body.liquidator, approve, then="liquidate")
     except ContractRevert as exc:
         raise _refused(exc) from None
