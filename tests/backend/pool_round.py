@@ -62,8 +62,17 @@ def max_borrow(rnd: PoolRound) -> int:
     return value * rnd.pool.functions.lltv().call() // 10**18
 
 
-def check_pool_against_chain(engine: Engine, market: Market, rnd: PoolRound) -> None:
-    """The pool's totals, the borrower's shares and collateral in the store equal the pool's views.
+def written_off(market: Market, pool: Contract) -> int:
+    """The debt the pool has written off, summed over its BadDebt events."""
+    logs = pool.events.BadDebt().get_logs(from_block=market.deployment.deploy_block)
+    return sum(lg["args"]["assets"] for lg in logs)
+
+
+def check_pool_against_chain(
+    engine: Engine, market: Market, rnd: PoolRound, borrowers: list[str] | None = None
+) -> None:
+    """The pool's totals and bad debt, the shares and collateral of the round's accounts (and of
+    `borrowers`) and the pool's own position in the store equal the pool's views and events.
     Call it in the block of the pool's last event, so that no interest has accrued since."""
     chain, pool = market.chain_id, rnd.pool
     with engine.connect() as conn:
@@ -77,8 +86,9 @@ def check_pool_against_chain(engine: Engine, market: Market, rnd: PoolRound) -> 
         assets, shares = pool.functions.totalBorrow().call()
         assert (totals["borrow_assets"], totals["borrow_shares"]) == (assets, shares)
         assert totals["supply_shares"] == pool.functions.totalSupply().call()
-        assert totals["cash"] == market.usdc_balance(pool.address)
-        for who in (a.address for a in rnd.accounts):
+        assert totals["cash"] == market.usdc_balance(pool.address) - pool.functions.reserved().call()
+        assert totals["bad_debt"] == written_off(market, pool)
+        for who in [a.address for a in rnd.accounts] + (borrowers or []) + [pool.address]:
             position = rows(PoolPosition, pool=pool.address, borrower=who)
             assert (position[0]["borrow_shares"] if position else 0) == pool.functions.debtOf(who).call()[1]
             ids, units = pool.functions.collateralOf(who).call()
@@ -86,3 +96,46 @@ def check_pool_against_chain(engine: Engine, market: Market, rnd: PoolRound) -> 
                 r["capacity_id"]: r["units"] for r in rows(PoolCollateral, pool=pool.address, borrower=who)
             }
             assert stored == dict(zip(ids, units, strict=True))
+
+
+@dataclass
+class Crowd:
+    """Many positions in the H100 pool, each pledging `units` of one 16-GPU node's window."""
+
+    pool: Contract
+    node: int
+    capacity: int
+    start: int
+    borrowers: list[Any]
+
+
+def open_positions(market: Market, count: int, units: int = 2) -> Crowd:
+    """A lender supplies; dev accounts 20, 21, ... each buy `units` H100-hours of a day-long window,
+    pledge them and borrow all the mark allows (the oracle has attested the node and marked the class)."""
+    p1, lender = dev_account(1, market.chain_id), dev_account(5, market.chain_id)
+    borrowers = [dev_account(20 + i, market.chain_id) for i in range(count)]
+    for b in borrowers:  # Anvil funds the first dev accounts only
+        market.w3.provider.make_request("anvil_setBalance", [b.address, hex(10**20)])
+    pool = market.pools[GPU_CLASS]
+    fund(market, [p1, lender, *borrowers], 10_000 * USDC)
+    market.approve(lender, pool.address)
+    node = market.register_node(
+        p1, GPU_CLASS, 16, 80, "eu-west", "NVLink", [f"GPU-crowd-{i}" for i in range(16)]
+    )
+    start = now(market) - now(market) % HOUR + HOUR
+    cap = market.create_capacity(
+        p1, node, start, start + 24 * HOUR, BACKING, market.min_bond_per_unit() * 16 * 24
+    )
+    order = market.sign(p1, OrderKind.PRIMARY_SELL, cap, units * count, BACKING, start)
+    market.send(lender, pool.functions.deposit(SUPPLIED, lender.address))
+    for b in borrowers:
+        market.fill(b, order, units)
+        market.send(b, market.hours.functions.setApprovalForAll(pool.address, True))
+        market.send(b, pool.functions.pledge(cap, units))
+    warp_to(market, start + HOUR + 60)
+    submit_report(market, node, start // HOUR, 10_000, MARK, gpu_seconds=16 * 3600)
+    lltv = pool.functions.lltv().call()
+    for b in borrowers:
+        limit = pool.functions.collateralValue(b.address).call() * lltv // 10**18
+        market.send(b, pool.functions.borrow(limit, b.address))
+    return Crowd(pool, node, cap, start, borrowers)
