@@ -68,11 +68,9 @@ def written_off(market: Market, pool: Contract) -> int:
     return sum(lg["args"]["assets"] for lg in logs)
 
 
-def check_pool_against_chain(
-    engine: Engine, market: Market, rnd: PoolRound, borrowers: list[str] | None = None
-) -> None:
-    """The pool's totals and bad debt, the shares and collateral of the round's accounts (and of
-    `borrowers`) and the pool's own position in the store equal the pool's views and events.
+def check_pool_against_chain(engine: Engine, market: Market, rnd: PoolRound | Crowd) -> None:
+    """The pool's totals and bad debt, the shares and collateral of the round's accounts and the
+    pool's own position in the store equal the pool's views and events.
     Call it in the block of the pool's last event, so that no interest has accrued since."""
     chain, pool = market.chain_id, rnd.pool
     with engine.connect() as conn:
@@ -88,7 +86,7 @@ def check_pool_against_chain(
         assert totals["supply_shares"] == pool.functions.totalSupply().call()
         assert totals["cash"] == market.usdc_balance(pool.address) - pool.functions.reserved().call()
         assert totals["bad_debt"] == written_off(market, pool)
-        for who in [a.address for a in rnd.accounts] + (borrowers or []) + [pool.address]:
+        for who in [a.address for a in rnd.accounts] + [pool.address]:
             position = rows(PoolPosition, pool=pool.address, borrower=who)
             assert (position[0]["borrow_shares"] if position else 0) == pool.functions.debtOf(who).call()[1]
             ids, units = pool.functions.collateralOf(who).call()
@@ -107,6 +105,10 @@ class Crowd:
     capacity: int
     start: int
     borrowers: list[Any]
+
+    @property
+    def accounts(self) -> list[Any]:
+        return self.borrowers
 
 
 def open_positions(market: Market, count: int, units: int = 2) -> Crowd:
