@@ -112,27 +112,29 @@ class Crowd:
 
 
 def open_positions(market: Market, count: int, units: int = 2) -> Crowd:
-    """A lender supplies; dev accounts 20, 21, ... each buy `units` H100-hours of a day-long window,
-    pledge them and borrow all the mark allows (the oracle has attested the node and marked the class)."""
+    """A lender supplies and buys `units` × `count` H100-hours of a 16-GPU node's day-long window;
+    dev accounts 20, 21, ... each get `units` of them, pledge them and borrow all the mark allows
+    (the oracle has attested the node and marked the class). Four transactions a position."""
     p1, lender = dev_account(1, market.chain_id), dev_account(5, market.chain_id)
     borrowers = [dev_account(20 + i, market.chain_id) for i in range(count)]
     for b in borrowers:  # Anvil funds the first dev accounts only
         market.w3.provider.make_request("anvil_setBalance", [b.address, hex(10**20)])
-    pool = market.pools[GPU_CLASS]
-    fund(market, [p1, lender, *borrowers], 10_000 * USDC)
+    pool, hours = market.pools[GPU_CLASS], market.hours.functions
+    fund(market, [p1, lender], 10_000 * USDC)
     market.approve(lender, pool.address)
-    node = market.register_node(
-        p1, GPU_CLASS, 16, 80, "eu-west", "NVLink", [f"GPU-crowd-{i}" for i in range(16)]
-    )
+    serials = [f"GPU-crowd-{i}" for i in range(16)]
+    node = market.register_node(p1, GPU_CLASS, 16, 80, "eu-west", "NVLink", serials)
     start = now(market) - now(market) % HOUR + HOUR
     cap = market.create_capacity(
         p1, node, start, start + 24 * HOUR, BACKING, market.min_bond_per_unit() * 16 * 24
     )
-    order = market.sign(p1, OrderKind.PRIMARY_SELL, cap, units * count, BACKING, start)
+    market.fill(
+        lender, market.sign(p1, OrderKind.PRIMARY_SELL, cap, units * count, BACKING, start), units * count
+    )
     market.send(lender, pool.functions.deposit(SUPPLIED, lender.address))
     for b in borrowers:
-        market.fill(b, order, units)
-        market.send(b, market.hours.functions.setApprovalForAll(pool.address, True))
+        market.send(lender, hours.safeTransferFrom(lender.address, b.address, cap, units, b""))
+        market.send(b, hours.setApprovalForAll(pool.address, True))
         market.send(b, pool.functions.pledge(cap, units))
     warp_to(market, start + HOUR + 60)
     submit_report(market, node, start // HOUR, 10_000, MARK, gpu_seconds=16 * 3600)

@@ -30,9 +30,7 @@ POSITIONS = 100
 def test_a_mark_crash_is_cleared_and_its_bad_debt_shown_to_the_wei(
     market, store, chain, deployments_dir, serve, index
 ):
-    t0 = time.monotonic()
     crowd = open_positions(market, POSITIONS)
-    print("SETUP", time.monotonic() - t0)
     pool = crowd.pool
     owed = pool.functions.totalBorrow().call()[0]
     keeper = dev_account(7, market.chain_id)
@@ -51,7 +49,6 @@ def test_a_mark_crash_is_cleared_and_its_bad_debt_shown_to_the_wei(
         index()
         ticks.append(ctx.lend_keep())
     elapsed = time.monotonic() - started
-    print("KEEPER", elapsed)
     assert sum(t["failed"] for t in ticks) == 0
     # 25 calls a tick: four ticks clear the hundred, the fifth finds nothing.
     assert [t["sent"] for t in ticks] == [25, 25, 25, 25, 0], elapsed
