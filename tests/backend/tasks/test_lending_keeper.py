@@ -43,17 +43,23 @@ def test_a_window_running_down_is_liquidated_before_its_hours_perish(
     pool, borrower = rnd.pool, rnd.borrower
     market.send(borrower, pool.functions.borrow(max_borrow(rnd), borrower.address))
     keeper = _keeper(market)
+    greedy = _keeper(market, 8, min_profit=1_000 * USDC)  # wants more than any liquidation here yields
     engine = make_store()
     end = market.capacity(rnd.capacity)["end"]
     buffer = pool.functions.maturityBuffer().call()
-    ticks = []
+    ticks, passed = [], []
     while not _events(market, pool, "Liquidated"):
         assert now(market) < end - buffer * HOUR, "the hours entered the buffer unliquidated"
         warp_to(market, now(market) + HOUR)
+        passed.append(_tick(greedy, engine, chain, deployments_dir))
         ticks.append(_tick(keeper, engine, chain, deployments_dir))
     (decision,) = ticks[-1]
-    assert ticks[:-1] == [[]] * (len(ticks) - 1)  # healthy until then: nothing sent
+    assert ticks[:-1] == passed[:-1] == [[]] * (len(ticks) - 1)  # healthy until then: nothing sent
     assert (decision.call, decision.item, decision.outcome) == ("liquidate", borrower.address, "sent")
+    # The other keeper saw the same unhealthy position and let it be, saying why with its numbers.
+    (declined,) = passed[-1]
+    assert (declined.call, declined.outcome, declined.tx) == ("liquidate", "skipped", None)
+    assert declined.reason.startswith("not worth the gas: profit ") and f"< {1_000 * USDC}" in declined.reason
     (liquidated,) = _events(market, pool, "Liquidated")
     # The whole debt repaid while the hours still counted; the keeper holds the seized ones.
     assert now(market) < end - buffer * HOUR
