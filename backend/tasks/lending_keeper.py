@@ -171,6 +171,8 @@ class LendingKeeper:
             pool = pools.get(address)
             if pool is None or not (cancelled or now >= end + settle_delay(self.market, capacity_id) + 1):
                 continue
+            if not self._uncredited(pool, capacity_id):
+                continue  # credited already: the store has not caught up yet
             borrowers = found.holders.get((address, capacity_id), [])
             step = self.borrowers_per_call
             for batch in [borrowers[i : i + step] for i in range(0, len(borrowers), step)]:
@@ -227,6 +229,13 @@ class LendingKeeper:
             fn = f.liquidate(r.borrower, plan.capacity_id, plan.seized_units, plan.repaid_shares, b"")
             out.append(self._send("liquidate", pool, r.borrower, fn, "Liquidated", f"{why}: {numbers}"))
         return out
+
+    def _uncredited(self, pool: Contract, capacity_id: int) -> bool:
+        """Whether the pool still holds units of `capacity_id` to collect, or proceeds to credit."""
+        held, (units_left, _) = self.market.call_all(
+            [pool.functions.heldUnits(capacity_id), pool.functions.expiredProceeds(capacity_id)]
+        )
+        return held > 0 or units_left > 0
 
     def _approve(self, pool: Contract, amount: int) -> None:
         """An unlimited allowance for `pool`, once, so that liquidations can pull the repayment."""
