@@ -206,9 +206,13 @@ class LendingKeeper:
             plan = plan_liquidation(r, incentive)
             numbers = (
                 f"debt {r.debt}, value {r.collateral_value}, max debt {r.max_debt}; capacity "
-                f"{plan.capacity_id}: seize {plan.seized_units or 'for'} units, repay "
-                f"{plan.repaid_shares or plan.repaid} {'shares' if plan.repaid_shares else 'assets'}; "
-                f"expected value {plan.value}, repaid {plan.repaid}, profit {plan.profit}"
+                f"{plan.capacity_id}: "
+                + (
+                    f"repay all {plan.repaid_shares} shares"
+                    if plan.repaid_shares
+                    else f"seize all {plan.seized_units} units"
+                )
+                + f"; expected value {plan.value}, repaid {plan.repaid}, profit {plan.profit}"
             )
             underwater = r.collateral_value < r.debt
             if plan.profit < self.min_profit and not underwater:
