@@ -176,6 +176,25 @@ class TaskSettings(IndexerSettings):
     )
     keeper_holders_per_call: int = Field(50, ge=1, le=500, description="holders per settleUnused call")
 
+    # Lending keeper (backend/tasks/lending_keeper.py): expired collateral, liquidations, bad debt.
+    # It sends from the settlement keeper's account.
+    lending_keeper_enabled: bool = Field(True, description="run the lending keeper among the periodic tasks")
+    task_lending_keeper_interval: float = Field(
+        30.0, gt=0, description="seconds between lending keeper ticks"
+    )
+    lending_keeper_min_profit: int = Field(
+        1_000_000,
+        ge=0,
+        description="stablecoin base units a liquidation must yield (value seized less the repayment) to "
+        "be sent; underwater positions are cleared regardless",
+    )
+    lending_keeper_max_calls: int = Field(
+        25, ge=1, description="lending calls tried per tick at most; the rest wait for the next tick"
+    )
+    lending_keeper_borrowers_per_call: int = Field(
+        50, ge=1, le=500, description="positions per settleExpired call"
+    )
+
     @model_validator(mode="after")
     def _keystore_with_password(self) -> Self:
         if (self.keeper_keystore is None) != (self.keeper_password_file is None):

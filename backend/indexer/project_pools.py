@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import SQLModel
 
-from backend.db.models import Pool, PoolCollateral, PoolEvent, PoolPosition
+from backend.db.models import Pool, PoolCollateral, PoolEvent, PoolPosition, table_of
 from backend.indexer.decode import Event, checksum
 from backend.indexer.journal import Row, Store
 
@@ -27,6 +28,8 @@ KINDS = {
     "InterestAccrued": "interest",
     "ExpiredCollected": "expired",
     "ExpiredCredited": "expiry_credit",
+    "Liquidated": "liquidation",
+    "BadDebt": "bad_debt",
 }
 
 #: The pool_event columns an event kind may leave out.
@@ -52,7 +55,12 @@ class PoolProjection:
             "InterestAccrued": self._interest,
             "ExpiredCollected": self._expired,
             "ExpiredCredited": self._expiry_credited,
+            "Liquidated": self._liquidated,
+            "BadDebt": self._bad_debt,
         }
+        #: Collateral rows written in this batch, by (pool, borrower): with the stored ones, what a
+        #: write-off moves to the pool's own position.
+        self._touched: dict[tuple[str, str], set[int]] = {}
 
     def keys(self, event: Event) -> Keys:
         """The state rows `event`'s handler touches (for Store.prefetch)."""
@@ -68,8 +76,14 @@ class PoolProjection:
                         {"pool": pool, "borrower": a["borrower"], "capacity_id": a["capacityId"]},
                     )
                 )
-            case "Borrowed":
+            case "Borrowed" | "BadDebt":
                 out.append((PoolPosition, {"pool": pool, "borrower": a["borrower"]}))
+            case "Liquidated":
+                out.append((PoolPosition, {"pool": pool, "borrower": a["borrower"]}))
+                for owner in (a["borrower"], pool):
+                    out.append(
+                        (PoolCollateral, {"pool": pool, "borrower": owner, "capacity_id": a["capacityId"]})
+                    )
             case "Repaid":
                 out.append((PoolPosition, {"pool": pool, "borrower": a["onBehalf"]}))
         if event.name == "ExpiredCredited":
@@ -106,6 +120,7 @@ class PoolProjection:
         pk = {"pool": pool, "borrower": borrower, "capacity_id": capacity_id}
         row = self.store.get(PoolCollateral, **pk) or self.store.new(PoolCollateral, **pk)
         row["units"] += delta
+        self._touched.setdefault((pool, borrower), set()).add(capacity_id)
         if row["units"] == 0:
             self.store.remove(PoolCollateral, **pk)
         else:
@@ -160,6 +175,46 @@ class PoolProjection:
             assets=a["amount"],
             shares=a["shares"],
         )
+
+    def _liquidated(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
+        borrower, capacity_id = a["borrower"], a["capacityId"]
+        # The pool emits BadDebt before Liquidated: a write-off in this liquidation has moved the
+        # borrower's units, the seized ones included, to the pool's own position already. The contract
+        # took the seized units off first, so they come off the pool's position here.
+        pledged = self.store.get(PoolCollateral, pool=pool, borrower=borrower, capacity_id=capacity_id)
+        owner = borrower if pledged is not None else pool
+        self._collateral(pool, owner, capacity_id, -a["seizedUnits"])
+        self._settle_debt(pool, borrower, a["repaidAssets"], a["repaidShares"])
+        return self._kind(
+            "Liquidated",
+            borrower,
+            a["liquidator"],
+            capacity_id=capacity_id,
+            units=a["seizedUnits"],
+            assets=a["repaidAssets"],
+            shares=a["repaidShares"],
+        )
+
+    def _bad_debt(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
+        borrower = a["borrower"]
+        self._pool(pool, borrow_assets=-a["assets"], borrow_shares=-a["shares"], bad_debt=a["assets"])
+        self._position(pool, borrower, borrow_shares=-a["shares"])
+        for capacity_id in self._pledged_ids(pool, borrower):
+            row = self.store.get(PoolCollateral, pool=pool, borrower=borrower, capacity_id=capacity_id)
+            if row is not None:
+                self._collateral(pool, borrower, capacity_id, -row["units"])
+                self._collateral(pool, pool, capacity_id, row["units"])
+        return self._kind("BadDebt", borrower, None, assets=a["assets"], shares=a["shares"])
+
+    def _pledged_ids(self, pool: str, borrower: str) -> list[int]:
+        """The capacities `borrower` may hold units of: stored, or written in this batch."""
+        t = table_of(PoolCollateral)
+        stored = self.store.conn.execute(
+            select(t.c.capacity_id).where(
+                t.c.chain_id == self.store.chain_id, t.c.pool == pool, t.c.borrower == borrower
+            )
+        ).scalars()
+        return sorted(set(stored) | self._touched.get((pool, borrower), set()))
 
     def _interest(self, pool: str, a: dict[str, Any]) -> dict[str, Any]:
         row = self._pool(pool, interest=a["interest"])

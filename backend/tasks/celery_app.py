@@ -60,6 +60,10 @@ def make_celery(settings: TaskSettings, context: TaskContext | None = None) -> C
     def settle() -> dict:
         return ctx.settle()
 
+    @app.task(name="gpuhours.lend_keep", shared=False)
+    def lend_keep() -> dict:
+        return ctx.lend_keep()
+
     # A tick that would run after the next one is due is dropped rather than queued up behind it.
     schedule = [
         ("index", settings.task_index_interval),
@@ -69,6 +73,8 @@ def make_celery(settings: TaskSettings, context: TaskContext | None = None) -> C
     ]
     if settings.keeper_enabled:
         schedule.append(("settle", settings.task_keeper_interval))
+    if settings.lending_keeper_enabled:
+        schedule.append(("lend_keep", settings.task_lending_keeper_interval))
     app.conf.beat_schedule = {
         name: {"task": f"gpuhours.{name}", "schedule": every, "options": {"expires": every}}
         for name, every in schedule

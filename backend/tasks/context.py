@@ -1,6 +1,6 @@
 """What the jobs need, made once per process (after a Celery worker forks): the store, the chain's RPC
-and its id, the indexer, the settlement keeper. Jobs measure time by the chain's latest block, as the
-contracts do."""
+and its id, the indexer, the settlement and lending keepers. Jobs measure time by the chain's latest
+block, as the contracts do."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import threading
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from backend.chain.client import Market
@@ -17,6 +18,7 @@ from backend.indexer.rpc import Header, Rpc
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
 from backend.tasks.keeper import KeeperAccountError, SettlementKeeper, find_candidates, keeper_account
+from backend.tasks.lending_keeper import LendingKeeper, find_lending_candidates
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class TaskContext:
         self._indexer: Indexer | None = None
         self._market: Market | None = None
         self._keeper: SettlementKeeper | None = None
+        self._lending_keeper: LendingKeeper | None = None
         self._no_keeper: str | None = None
         #: Set when the process shuts down: RPC retries of the indexer and the jobs give up at once.
         self.stopping = threading.Event()
@@ -112,20 +115,27 @@ class TaskContext:
         with begin_write(self.engine) as conn:
             return jobs.update_price_index(conn, self.chain_id, now)
 
+    def _keeper_account(self, which: str) -> LocalAccount | None:
+        """The account both keepers send from; None (said once) without one."""
+        if self._no_keeper is not None:
+            return None
+        try:
+            account, where = keeper_account(self.settings, self.chain_id)
+        except KeeperAccountError as exc:
+            self._no_keeper = str(exc)
+            log.error("keepers off: %s", exc)
+            return None
+        log.info("%s keeper sends from %s (%s)", which, account.address, where)
+        return account
+
     def settle(self) -> dict[str, Any]:
         """One settlement keeper tick. Without an account to send from it does nothing, and says
         why once."""
         if self._keeper is None:
-            if self._no_keeper is not None:
+            account = self._keeper_account("settlement")
+            if account is None:
                 return {"disabled": self._no_keeper}
             s = self.settings
-            try:
-                account, where = keeper_account(s, self.chain_id)
-            except KeeperAccountError as exc:
-                self._no_keeper = str(exc)
-                log.error("settlement keeper off: %s", exc)
-                return {"disabled": self._no_keeper}
-            log.info("settlement keeper sends from %s (%s)", account.address, where)
             self._keeper = SettlementKeeper(
                 self.market, account, max_calls=s.keeper_max_calls, holders_per_call=s.keeper_holders_per_call
             )
@@ -134,4 +144,26 @@ class TaskContext:
             found = find_candidates(conn, self.chain_id, now, self.settings.keeper_max_calls)
         decisions = self._keeper.tick(found, now)
         counts = {o: sum(d.outcome == o for d in decisions) for o in ("settled", "skipped", "failed")}
+        return {**counts, "decisions": [d.as_dict() for d in decisions]}
+
+    def lend_keep(self) -> dict[str, Any]:
+        """One lending keeper tick: expired collateral, liquidations, bad debt. Without an account to
+        send from it does nothing, and says why once."""
+        s = self.settings
+        if self._lending_keeper is None:
+            account = self._keeper_account("lending")
+            if account is None:
+                return {"disabled": self._no_keeper}
+            self._lending_keeper = LendingKeeper(
+                self.market,
+                account,
+                min_profit=s.lending_keeper_min_profit,
+                max_calls=s.lending_keeper_max_calls,
+                borrowers_per_call=s.lending_keeper_borrowers_per_call,
+            )
+        now = self.chain_time()
+        with self.engine.connect() as conn:
+            found = find_lending_candidates(conn, self.chain_id, now, s.lending_keeper_max_calls)
+        decisions = self._lending_keeper.tick(found, now)
+        counts = {o: sum(d.outcome == o for d in decisions) for o in ("sent", "skipped", "failed")}
         return {**counts, "decisions": [d.as_dict() for d in decisions]}

@@ -30,6 +30,8 @@ class InProcessTasks:
         ]
         if settings.keeper_enabled:
             self.jobs.append(("settle", settings.task_keeper_interval, context.settle))
+        if settings.lending_keeper_enabled:
+            self.jobs.append(("lend_keep", settings.task_lending_keeper_interval, context.lend_keep))
 
     def start(self) -> InProcessTasks:
         for name, target in (("indexer", self._index), ("jobs", self._periodic)):

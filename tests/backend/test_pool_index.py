@@ -1,12 +1,12 @@
 """The lending pools' events through the real indexer on a real Anvil: supply, pledge, borrow, interest,
-repay, unpledge and withdraw project to what the pool's views say, and a reorg across a borrow leaves
-the store equal to a fresh index."""
+repay, unpledge, withdraw, liquidation and bad debt project to what the pool's views say, and a reorg
+across a borrow or a liquidation leaves the store equal to a fresh index."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from backend.db.models import PoolEvent, RawEvent, table_of
+from backend.db.models import Pool, PoolEvent, RawEvent, table_of
 from tests.backend.conftest import assert_same_store, chain_logs, index_all, new_indexer
 from tests.backend.market_round import HOUR
 from tests.backend.pool_round import SUPPLIED, check_pool_against_chain, max_borrow, open_position
@@ -117,3 +117,42 @@ def test_expired_collateral_credits_project_to_what_the_pool_says(market, make_s
     )
     assert pool.functions.debtOf(borrower.address).call() == [0, 0]
     assert credited["shares"] > 0
+
+
+def test_a_reorg_across_a_liquidation_matches_a_fresh_index(market, make_store, chain, deployments_dir):
+    """The window runs down until the position is underwater; a liquidation seizing every unit writes
+    the rest off (BadDebt, then Liquidated) and is indexed; a reorg replaces it with a repay."""
+    rnd = open_position(market, pledged=40)
+    borrower, lender, pool = rnd.borrower, rnd.lender, rnd.pool
+    market.send(borrower, pool.functions.borrow(max_borrow(rnd), borrower.address))
+    end = market.capacity(rnd.capacity)["end"]
+    warp_to(market, end - (pool.functions.maturityBuffer().call() + 5) * HOUR)
+    engine = make_store()
+    index_all(engine, chain, deployments_dir)
+
+    market.send(lender, pool.functions.liquidate(borrower.address, rnd.capacity, 40, 0, b""))
+    index_all(engine, chain, deployments_dir)
+    check_pool_against_chain(engine, market, rnd)
+    kinds = [e["kind"] for e in _pool_events(engine, pool.address)]
+    assert kinds[-3:] == ["interest", "bad_debt", "liquidation"]
+    with engine.connect() as conn:
+        (bad_debt,) = conn.execute(select(Pool.bad_debt).where(Pool.address == pool.address)).one()
+    assert bad_debt > 0
+    head = market.w3.eth.block_number
+
+    repay = pool.functions.repay(USDC, borrower.address)._encode_transaction_data()
+    tx = {"from": lender.address, "to": pool.address, "data": repay, "gas": hex(300_000)}
+    answer = market.w3.provider.make_request("anvil_reorg", [1, [[tx, 0]]])
+    assert "error" not in answer, answer
+    indexer = new_indexer(engine, chain, deployments_dir)
+    indexer.initialize()
+    summary = indexer.sync()
+    indexer.close()
+    assert [r.fork_block for r in summary.rollbacks] == [head - 1]
+
+    fresh = make_store()
+    index_all(fresh, chain, deployments_dir)
+    assert_same_store(engine, fresh)
+    check_pool_against_chain(engine, market, rnd)
+    kinds = [e["kind"] for e in _pool_events(engine, pool.address)]
+    assert "liquidation" not in kinds and kinds[-1] == "repay"

@@ -38,7 +38,14 @@ def test_worker_indexes_and_prices_through_redis(
         redis_namespace=f"gpuhours-test-{RUN_ID}-{uuid.uuid4().hex[:6]}",
     )
     app = make_celery(settings, TaskContext(settings, engine))
-    assert set(app.conf.beat_schedule) == {"index", "expire_orders", "sla_watchdog", "price_index", "settle"}
+    assert set(app.conf.beat_schedule) == {
+        "index",
+        "expire_orders",
+        "sla_watchdog",
+        "price_index",
+        "settle",
+        "lend_keep",
+    }
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         indexed = app.tasks["gpuhours.index"].delay().get(timeout=60)
         assert indexed["checkpoint"] == market.w3.eth.block_number
@@ -50,6 +57,12 @@ def test_worker_indexes_and_prices_through_redis(
             "failed": 0,
             "decisions": [],
         }  # nothing has ended yet
+        assert app.tasks["gpuhours.lend_keep"].delay().get(timeout=60) == {
+            "sent": 0,
+            "skipped": 0,
+            "failed": 0,
+            "decisions": [],
+        }  # nothing pledged
     with engine.connect() as conn:
         cp = conn.execute(select(table_of(Checkpoint).c.block_number)).scalar_one()
         (row,) = conn.execute(select(table_of(PriceIndex))).mappings().all()
