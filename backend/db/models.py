@@ -452,7 +452,9 @@ class PoolEvent(_EventRow, table=True):
     """A lending pool's event, by `kind`: supply (Deposit), withdraw (Withdraw), pledge, unpledge,
     borrow, repay, interest (InterestAccrued), expired (ExpiredCollected: what an ended or cancelled
     capacity's pledged units returned, reserved for their positions), expiry_credit (ExpiredCredited:
-    a position's share, `shares` of its debt burnt).
+    a position's share, `shares` of its debt burnt), liquidation (Liquidated: `counterparty` the
+    liquidator, `units` seized of `capacity_id`, `assets` repaid), bad_debt (BadDebt: `assets` written
+    off against lenders).
 
     `account` is whose position or vault shares changed (the borrower, the vault shares' owner);
     `counterparty` the other side where there is one (the borrow's receiver, the payer of a repay,

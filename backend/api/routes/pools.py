@@ -11,7 +11,7 @@ from math import expm1
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 from sqlmodel import Session
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -21,6 +21,8 @@ from backend.api.errors import ApiError, documented
 from backend.api.reads import checked_address, page_bounds
 from backend.api.schemas.pools import (
     CollateralPublic,
+    LiquidationPage,
+    LiquidationPublic,
     PoolPage,
     PoolPositionPublic,
     PoolPublic,
@@ -31,7 +33,7 @@ from backend.api.schemas.pools import (
 from backend.api.schemas.types import AddressPath, Limit, Offset
 from backend.chain.client import to_bytes32
 from backend.chain.pools import WAD, YEAR
-from backend.db.models import Pool, PoolCollateral, PoolPosition, table_of
+from backend.db.models import Pool, PoolCollateral, PoolEvent, PoolPosition, table_of
 from backend.market.pool_health import PositionReading, read_positions
 
 router = APIRouter(prefix="/pools", tags=["pools"])
@@ -208,3 +210,52 @@ def get_position(
     if reading.debt == 0 and not reading.collateral and indexed is None:
         raise ApiError(404, "not_found", f"{who} has no position in the {gpu_class} pool {pool.address}")
     return _public_position(db, chain.chain_id, pool.address, reading)
+
+
+@router.get(
+    "/{address}/liquidations",
+    response_model=LiquidationPage,
+    responses=NO_POOL,
+    summary="A pool's liquidations and bad-debt write-offs, newest first",
+)
+def list_liquidations(
+    address: AddressPath,
+    db: SessionDep,
+    chain: ChainDep,
+    settings: SettingsDep,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> LiquidationPage:
+    limit, offset = page_bounds(settings, limit, offset)
+    _, pool = find_pool(chain, address)
+    ev = table_of(PoolEvent)
+    where = (
+        ev.c.chain_id == chain.chain_id,
+        ev.c.pool == pool.address,
+        ev.c.kind.in_(("liquidation", "bad_debt")),
+    )
+    conn = db.connection()
+    total = conn.execute(select(func.count()).select_from(ev).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(ev)
+        .where(*where)
+        .order_by(ev.c.block_number.desc(), ev.c.log_index.desc())
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    items = [
+        LiquidationPublic(
+            kind=r["kind"],
+            borrower=r["account"],
+            liquidator=r["counterparty"],
+            capacity_id=r["capacity_id"],
+            units=r["units"],
+            assets=r["assets"],
+            shares=r["shares"],
+            block_number=r["block_number"],
+            block_time=r["block_time"],
+            tx_hash=r["tx_hash"],
+        )
+        for r in rows
+    ]
+    return LiquidationPage(items=items, total=total, limit=limit, offset=offset)

@@ -106,6 +106,26 @@ class PositionPage(Page[PoolPositionPublic]):
     pass
 
 
+class LiquidationPublic(BaseModel):
+    """A liquidation (`liquidation`: debt repaid by a liquidator for seized hours) or a write-off
+    (`bad_debt`: debt lenders lost), as the pool's events record them."""
+
+    kind: str = Field(description="liquidation or bad_debt")
+    borrower: Address
+    liquidator: Address | None = Field(description="who repaid and seized; null for a write-off")
+    capacity_id: Id256 | None = Field(description="the capacity whose hours were seized")
+    units: int | None = Field(description="GPU-hours seized")
+    assets: int = Field(description="stablecoin repaid (liquidation) or written off (bad_debt)")
+    shares: int | None = Field(description="borrow shares burnt")
+    block_number: int
+    block_time: int | None
+    tx_hash: str
+
+
+class LiquidationPage(Page[LiquidationPublic]):
+    pass
+
+
 # ---------------------------------------------------------------------------- transactions
 
 

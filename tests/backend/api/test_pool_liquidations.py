@@ -72,3 +72,13 @@ def test_a_mark_crash_is_cleared_and_its_bad_debt_shown_to_the_wei(
         ).scalar_one()
     (h100,) = [p for p in serve().get("/pools").json()["items"] if p["gpu_class"] == GPU_CLASS]
     assert stored == h100["total_bad_debt"] == bad_debt
+    # The history: every liquidation and write-off, newest first, equal to the chain's events.
+    api = serve()
+    first = api.get(f"/pools/{pool.address}/liquidations", params={"limit": 500}).json()
+    kinds = Counter(item["kind"] for item in first["items"])
+    assert first["total"] == len(first["items"]) == kinds["liquidation"] + kinds["bad_debt"]
+    assert kinds["liquidation"] == POSITIONS
+    assert sum(i["assets"] for i in first["items"] if i["kind"] == "bad_debt") == bad_debt
+    blocks = [i["block_number"] for i in first["items"]]
+    assert blocks == sorted(blocks, reverse=True)
+    assert api.get(f"/pools/{'0x' + '12' * 20}/liquidations").status_code == 404
