@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
 
 import pytest
@@ -171,9 +172,13 @@ def test_a_source_reads_the_window_that_ends_with_the_epoch_and_overrides_win():
     assert chain.asked == [(end - 24 * 3600, end)]
 
 
-def test_unreadable_fills_leave_only_the_overrides(caplog):
+def test_unreadable_fills_leave_only_the_overrides(caplog, monkeypatch):
+    # Another test's logging set-up may have disabled or raised the module's logger: this test reads it.
+    logger = logging.getLogger(MarkSource.__module__)
+    monkeypatch.setattr(logger, "disabled", False)
     source = MarkSource(Chain(fail=True), RULES, 3600, {A100: 900_000}, EPOCH_SECONDS)
-    assert source(7) == [MarkPrice(A100, 7, 900_000)]
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        assert source(7) == [MarkPrice(A100, 7, 900_000)]
     assert "no marks from fills" in caplog.text and "connection refused" in caplog.text
 
 
