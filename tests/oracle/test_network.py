@@ -20,7 +20,7 @@ import pytest
 
 from backend.chain.client import Market
 from backend.chain.dev_accounts import DEV_ORACLE_ACCOUNTS, dev_account
-from oracle.agent.api import create_app as create_agent_app
+from oracle.agent.api import create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
 from oracle.aggregator.service import RemoteSigner
