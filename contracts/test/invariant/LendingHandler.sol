@@ -49,6 +49,9 @@ contract LendingHandler is StdCheats, StdUtils, OracleSigning {
     /// @dev What expired units returned to borrowers, as sent (the part that did not pay a debt).
     uint256 public expiryPaidOut;
     uint256 public expiries;
+    /// @dev What the pool's own position (units left by written-off debt) returned at expiry: the
+    ///      lenders' cash again.
+    uint256 public recovered;
 
     constructor(
         LendingPool pool_,
@@ -201,7 +204,10 @@ contract LendingHandler is StdCheats, StdUtils, OracleSigning {
                 if (topic == ILendingPool.ExpiredCredited.selector) {
                     (, uint256 amount, uint256 paid,) = abi.decode(logs[i].data, (uint256, uint256, uint256, uint256));
                     address who = address(uint160(uint256(logs[i].topics[1])));
-                    if (who == address(pool)) continue; // became cash: counted by the balance
+                    if (who == address(pool)) {
+                        recovered += amount;
+                        continue;
+                    }
                     repaid += paid;
                     expiryPaidOut += amount - paid;
                     ++expiries;
