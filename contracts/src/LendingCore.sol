@@ -104,9 +104,7 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
     function pledge(uint256 capacityId, uint256 units) external nonReentrant {
         if (units == 0) revert ZeroAmount();
         Capacity memory c = _gpuHours.capacity(capacityId);
-        if (c.status != CapacityStatus.Active || block.timestamp >= c.end) {
-            revert NotPledgeable(capacityId, c.status, c.end);
-        }
+        if (!_pledgeable(c)) revert NotPledgeable(capacityId, c.status, c.end);
         bytes32 model = _gpuHours.node(c.nodeId).gpuModel;
         if (model != gpuClass) revert WrongGpuClass(capacityId, model, gpuClass);
         uint256 pledged = _pledged[msg.sender][capacityId];
@@ -156,21 +154,10 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
     function repay(uint256 assets, address onBehalf) external nonReentrant returns (uint256 repaid, uint256 shares) {
         if (assets == 0) revert ZeroAmount();
         (uint256 totalAssets_, uint256 totalShares) = _accrue();
-        uint256 owned = _borrowShares[onBehalf];
-        uint256 owed = owned.toAssetsUp(totalAssets_, totalShares);
-        if (assets == type(uint256).max || assets == owed) {
-            (repaid, shares) = (owed, owned);
-        } else {
-            if (assets > owed) revert RepayExceedsDebt(onBehalf, assets, owed);
-            repaid = assets;
-            shares = assets.toSharesDown(totalAssets_, totalShares);
-        }
+        (repaid, shares) = _reduceDebt(onBehalf, assets, totalAssets_, totalShares);
+        if (assets != type(uint256).max && assets > repaid) revert RepayExceedsDebt(onBehalf, assets, repaid);
         if (repaid == 0) revert ZeroAmount();
-        _borrowShares[onBehalf] = owned - shares;
-        // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
-        _totalBorrowAssets = uint128(totalAssets_ - Math.min(repaid, totalAssets_));
-        _totalBorrowShares = uint128(totalShares - shares);
-        _checkNotDust(onBehalf, _totalBorrowAssets, totalShares - shares);
+        _checkNotDust(onBehalf, _totalBorrowAssets, _totalBorrowShares);
         emit Repaid(msg.sender, onBehalf, repaid, shares);
         IERC20(asset()).safeTransferFrom(msg.sender, address(this), repaid);
     }
@@ -269,6 +256,27 @@ abstract contract LendingCore is ILendingPool, ERC4626, ERC1155Holder, Reentranc
     function unitValue(uint256 capacityId, uint256 units, uint256 mark) public view returns (uint256) {
         (uint256 num, uint256 den) = _unitPrice(capacityId, mark);
         return num == 0 ? 0 : Math.min(units, den / BPS).mulDiv(num, den, Math.Rounding.Floor);
+    }
+
+    /// @dev Pays up to `assets` of `borrower`'s debt (totals accrued): all of it when `assets` covers
+    ///      it, else the shares `assets` buys, rounded down (against the payer).
+    function _reduceDebt(address borrower, uint256 assets, uint256 totalAssets_, uint256 totalShares)
+        internal
+        returns (uint256 repaid, uint256 shares)
+    {
+        uint256 owned = _borrowShares[borrower];
+        uint256 owed = owned.toAssetsUp(totalAssets_, totalShares);
+        (repaid, shares) = assets >= owed ? (owed, owned) : (assets, assets.toSharesDown(totalAssets_, totalShares));
+        _borrowShares[borrower] = owned - shares;
+        // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
+        _totalBorrowAssets = uint128(totalAssets_ - Math.min(repaid, totalAssets_));
+        _totalBorrowShares = uint128(totalShares - shares);
+    }
+
+    /// @dev Whether units of `c` can be pledged: its window is open and it was not cancelled. Units
+    ///      pledged before it closed return money through expiry instead.
+    function _pledgeable(Capacity memory c) internal view returns (bool) {
+        return c.status == CapacityStatus.Active && block.timestamp < c.end;
     }
 
     /// @dev Reverts if `borrower` would owe a debt in (0, minDebt). Debt totals must be current.

@@ -255,7 +255,7 @@ contract LendingPool is LendingCore {
             emit ExpiredCredited(borrower, capacityId, units, amount, 0, 0);
             return p;
         }
-        (uint256 repaid, uint256 shares) = _reduceDebt(borrower, amount);
+        (uint256 repaid, uint256 shares) = _reduceDebt(borrower, amount, _totalBorrowAssets, _totalBorrowShares);
         emit ExpiredCredited(borrower, capacityId, units, amount, repaid, shares);
         uint256 sharesLeft = _borrowShares[borrower];
         if (sharesLeft != 0 && _ids[borrower].length == 0) {
@@ -265,26 +265,12 @@ contract LendingPool is LendingCore {
         return p;
     }
 
-    /// @dev Pays up to `assets` of `borrower`'s debt (totals accrued): all of it when `assets` covers
-    ///      it, else the shares `assets` buys, rounded down (against the payer).
-    function _reduceDebt(address borrower, uint256 assets) private returns (uint256 repaid, uint256 shares) {
-        (uint256 totalAssets_, uint256 totalShares) = (_totalBorrowAssets, _totalBorrowShares);
-        uint256 owned = _borrowShares[borrower];
-        uint256 owed = owned.toAssetsUp(totalAssets_, totalShares);
-        (repaid, shares) = assets >= owed ? (owed, owned) : (assets, assets.toSharesDown(totalAssets_, totalShares));
-        _borrowShares[borrower] = owned - shares;
-        // The sum of rounded-up debts may exceed the total by a few wei: the total floors at zero.
-        _totalBorrowAssets = uint128(totalAssets_ - Math.min(repaid, totalAssets_));
-        _totalBorrowShares = uint128(totalShares - shares);
-    }
-
     /// @dev Whether `borrower` holds units of a capacity that ended or was cancelled (proceeds to
     ///      come), and the first such capacity.
     function _expiryPending(address borrower) private view returns (bool, uint256) {
         uint256[] storage ids = _ids[borrower];
         for (uint256 i; i < ids.length; ++i) {
-            Capacity memory c = _gpuHours.capacity(ids[i]);
-            if (c.status != CapacityStatus.Active || block.timestamp >= c.end) return (true, ids[i]);
+            if (!_pledgeable(_gpuHours.capacity(ids[i]))) return (true, ids[i]);
         }
         return (false, 0);
     }
