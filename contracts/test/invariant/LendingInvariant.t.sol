@@ -5,6 +5,7 @@ import {console2} from "forge-std/console2.sol";
 
 import {LendingFixtures} from "../utils/LendingFixtures.sol";
 import {LendingHandler} from "./LendingHandler.sol";
+import {Funds} from "../../src/interfaces/IEscrow.sol";
 
 /// @notice The lending pool's accounting in Morpho Blue's spirit, driven by {LendingHandler} with
 ///         three borrowers on one week-long capacity, a lender and a liquidator.
@@ -93,6 +94,31 @@ contract LendingInvariantTest is LendingFixtures {
         assertEq(pool.reserved(), left, "reserved != what the capacity's positions are still owed");
     }
 
+    /// @notice System solvency with the pool in it: the stablecoin the escrow and the pool hold covers
+    ///         all they owe (the escrow its capacity's backing, bond and premium and every account's
+    ///         claimable, the pool's included; the pool its cash by the books and the proceeds
+    ///         reserved for positions), and no stablecoin left the accounts the system knows.
+    function invariant_systemSolvency() public view {
+        Funds memory f = escrow.funds(cap);
+        address[] memory accounts = _accounts();
+        uint256 credits;
+        uint256 total;
+        for (uint256 i; i < accounts.length; ++i) {
+            credits += escrow.claimable(accounts[i]);
+            total += usdc.balanceOf(accounts[i]);
+        }
+        uint256 escrowOwes = uint256(f.backing) + f.bond + f.premium + credits;
+        assertGe(usdc.balanceOf(address(escrow)), escrowOwes, "escrow insolvent with the pool in it");
+        uint256 poolCash =
+            handler.deposited() + handler.repaid() + handler.recovered() - handler.withdrawn() - handler.borrowed();
+        assertGe(
+            usdc.balanceOf(address(escrow)) + usdc.balanceOf(address(pool)),
+            escrowOwes + poolCash + pool.reserved(),
+            "system holds less than the escrow and the pool owe"
+        );
+        assertEq(total, usdc.totalSupply(), "stablecoin left the known accounts");
+    }
+
     /// @notice Every pledged unit is held by the pool, in a borrower's position or its own, until
     ///         the capacity's units are collected; then the positions' units are those still to be
     ///         credited.
@@ -147,6 +173,7 @@ contract LendingInvariantTest is LendingFixtures {
         invariant_sharesSumToTotal();
         invariant_balanceCoversCash();
         invariant_unitsHeld();
+        invariant_systemSolvency();
     }
 
     /// @dev Through the handler, so that the interest accrued on the way is counted.
@@ -157,6 +184,15 @@ contract LendingInvariantTest is LendingFixtures {
         while (block.timestamp < target) {
             handler.warp(target - block.timestamp); // at most 12 hours a step
         }
+    }
+
+    /// @dev Every account that can hold stablecoin or an escrow credit in this world.
+    function _accounts() internal view returns (address[] memory list) {
+        list = new address[](14);
+        (list[0], list[1], list[2], list[3]) = (address(escrow), address(pool), address(exchange), address(gpuHours));
+        (list[4], list[5], list[6], list[7]) = (address(settlement), address(oracle), address(handler), treasury);
+        (list[8], list[9], list[10], list[11]) = (provider, renter, buyer, carol);
+        (list[12], list[13]) = (lender, liquidator);
     }
 
     function _pledged(address who) internal view returns (uint256 units) {
