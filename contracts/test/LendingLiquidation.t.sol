@@ -7,7 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 import {LendingFixtures} from "./utils/LendingFixtures.sol";
-import {FlashLiquidator} from "./utils/FlashLiquidator.sol";
+import {BidLiquidator} from "../src/BidLiquidator.sol";
 import {ReentrantLiquidator} from "./utils/ReentrantLiquidator.sol";
 import {LendingPool, PoolParams} from "../src/LendingPool.sol";
 import {ILendingPool} from "../src/interfaces/ILendingPool.sol";
@@ -319,12 +319,12 @@ contract LendingLiquidationTest is LendingFixtures {
 
     function test_flash_keeperWithNoCapitalSellsToBid() public {
         _markAt(uint128(BACKING * 9 / 10));
-        FlashLiquidator flash = new FlashLiquidator(pool, exchange, usdc);
+        BidLiquidator flash = new BidLiquidator(pool, exchange);
         (Order memory bid, bytes memory sig) = _bid(60, BACKING);
         address keeper = makeAddr("keeper");
         uint256 cash = usdc.balanceOf(address(pool));
         vm.prank(keeper);
-        uint256 profit = flash.liquidate(renter, cap, 60, bid, sig);
+        uint256 profit = flash.liquidate(renter, cap, 60, bid, sig, 0);
         assertEq(gpuHours.balanceOf(buyer, cap), 60);
         uint256 proceeds = 60 * BACKING - _fee(60 * BACKING);
         uint256 repaid = usdc.balanceOf(address(pool)) - cash;
@@ -335,11 +335,38 @@ contract LendingLiquidationTest is LendingFixtures {
 
     function test_flash_unpaidRepaymentReverts() public {
         _markAt(uint128(BACKING * 9 / 10));
-        FlashLiquidator flash = new FlashLiquidator(pool, exchange, usdc);
+        BidLiquidator flash = new BidLiquidator(pool, exchange);
         (Order memory bid, bytes memory sig) = _bid(60, BACKING / 10); // proceeds far below the repayment
         vm.expectRevert();
-        flash.liquidate(renter, cap, 60, bid, sig);
+        flash.liquidate(renter, cap, 60, bid, sig, 0);
         assertEq(gpuHours.balanceOf(address(pool), cap), 200);
+    }
+
+    function test_flash_profitBelowTheKeepersFloorReverts() public {
+        _markAt(uint128(BACKING * 9 / 10));
+        BidLiquidator flash = new BidLiquidator(pool, exchange);
+        (Order memory bid, bytes memory sig) = _bid(60, BACKING);
+        uint256 snap = vm.snapshotState();
+        uint256 profit = flash.liquidate(renter, cap, 60, bid, sig, 0);
+        vm.revertToState(snap);
+        vm.expectRevert(abi.encodeWithSelector(BidLiquidator.ProfitTooLow.selector, profit, profit + 1));
+        flash.liquidate(renter, cap, 60, bid, sig, profit + 1);
+        assertEq(gpuHours.balanceOf(address(pool), cap), 200);
+    }
+
+    /// @dev The attack: anyone calls the callback directly to make the liquidator fill a bid or
+    ///      approve a spender; and the liquidator keeps nothing a later caller could take.
+    function test_flash_callbackOnlyFromThePoolAndNothingLeftBehind() public {
+        _markAt(uint128(BACKING * 9 / 10));
+        BidLiquidator flash = new BidLiquidator(pool, exchange);
+        (Order memory bid, bytes memory sig) = _bid(60, BACKING);
+        vm.expectRevert(abi.encodeWithSelector(BidLiquidator.NotPool.selector, address(this)));
+        flash.onLiquidate(1e6, abi.encode(bid, sig, uint256(60)));
+        vm.prank(liquidator);
+        flash.liquidate(renter, cap, 60, bid, sig, 0);
+        assertEq(usdc.balanceOf(address(flash)), 0);
+        assertEq(gpuHours.balanceOf(address(flash), cap), 0);
+        assertEq(usdc.allowance(address(flash), address(pool)), 0);
     }
 
     /// @dev The attack: the callback re-enters the pool before its repayment is in.

@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {LendingFixtures} from "../utils/LendingFixtures.sol";
 import {ILendingPool} from "../../src/interfaces/ILendingPool.sol";
-import {FlashLiquidator} from "../utils/FlashLiquidator.sol";
+import {BidLiquidator} from "../../src/BidLiquidator.sol";
 import {Order, OrderKind} from "../../src/interfaces/IExchange.sol";
 
 /// @notice Lending pool figures, recorded as {GasTest} records its own (each call its own
@@ -65,15 +65,15 @@ contract LendingGasTest is LendingFixtures {
 
     function test_gas_flashLiquidateToBid() public {
         _unhealthy();
-        FlashLiquidator flash = new FlashLiquidator(pool, exchange, usdc);
+        BidLiquidator flash = new BidLiquidator(pool, exchange);
         Order memory bid = _freshOrder(buyer, OrderKind.Buy, cap, 50, BACKING);
         bytes memory sig = _sign(buyerKey, bid);
         address keeper = makeAddr("keeper");
         vm.prank(keeper);
-        flash.liquidate(renter, cap, 50, bid, sig);
+        flash.liquidate(renter, cap, 50, bid, sig, 0);
         _record(
             "lending flash liquidate (selling to a bid)",
-            abi.encodeCall(FlashLiquidator.liquidate, (renter, cap, 50, bid, sig)),
+            abi.encodeCall(BidLiquidator.liquidate, (renter, cap, 50, bid, sig, 0)),
             250_000
         );
     }
