@@ -5,7 +5,8 @@
 Escrow, GpuHours and Exchange point at each other through immutables, so they are deployed in that
 order at addresses predicted from the deployer's nonce; the Exchange constructor checks the wiring.
 Then one LendingPool per GPU class in GPUHOURS_POOL_CLASSES, all with the terms of the GPUHOURS_POOL_*
-settings (backend/config.py), recorded under "pools" in the deployment file.
+settings (backend/config.py), recorded under "pools" in the deployment file, each with a BidLiquidator
+beside it (under "liquidators") for keepers that flash-liquidate into bids.
 On development chains (31337, 1337) the deployer is Anvil's first dev account and MockUSDC is
 deployed as the stablecoin; elsewhere the deployer is the ape keystore account named by
 GPUHOURS_DEPLOYER_ALIAS and GPUHOURS_STABLECOIN must name the stablecoin.
@@ -93,7 +94,7 @@ def main():
     gpu_hours.setSettlement(settlement, sender=deployer)
 
     terms = settings.pool_terms()
-    pools = {}
+    pools, liquidators = {}, {}
     for gpu_class in settings.pool_classes:
         pool = deployer.deploy(
             project.LendingPool,
@@ -102,6 +103,12 @@ def main():
         pools[gpu_class] = deployments.Deployed(
             address=pool.address,
             abiHash=deployments.abi_hash(_abi(deployments.POOL_CONTRACT)),
+            block=chain.blocks.height,
+        )
+        liquidator = deployer.deploy(project.BidLiquidator, pool, exchange)
+        liquidators[gpu_class] = deployments.Deployed(
+            address=liquidator.address,
+            abiHash=deployments.abi_hash(_abi(deployments.LIQUIDATOR_CONTRACT)),
             block=chain.blocks.height,
         )
 
@@ -124,14 +131,15 @@ def main():
         },
         contracts=records,
         pools=pools,
+        liquidators=liquidators,
     )
-    names = [*deployments.CORE_CONTRACTS, deployments.POOL_CONTRACT]
+    names = [*deployments.CORE_CONTRACTS, deployments.POOL_CONTRACT, deployments.LIQUIDATOR_CONTRACT]
     path = deployments.write(settings.deployments_dir, deployment, {name: _abi(name) for name in names})
     click.echo(f"deployed gpuhours to chain {chain_id}: {path}")
     for name, deployed in records.items():
         click.echo(f"  {name:<9} {deployed.address}")
     for gpu_class, deployed in pools.items():
-        click.echo(f"  pool {gpu_class}: {deployed.address}")
+        click.echo(f"  pool {gpu_class}: {deployed.address} (liquidator {liquidators[gpu_class].address})")
 
 
 def _oracle_signers(chain_id: int) -> list[str]:

@@ -82,6 +82,11 @@ class Market:
             gpu_class: w3.eth.contract(address=address, abi=abis[deployments.POOL_CONTRACT])
             for gpu_class, address in deployment.pool_addresses().items()
         }
+        #: The BidLiquidator beside each pool, by the pool's GPU class.
+        self.liquidators: dict[str, Contract] = {
+            gpu_class: w3.eth.contract(address=address, abi=abis[deployments.LIQUIDATOR_CONTRACT])
+            for gpu_class, address in deployment.liquidator_addresses().items()
+        }
 
     @classmethod
     def connect(cls, rpc_url: str, deployments_dir: Path, timeout: float = 60.0) -> Market:

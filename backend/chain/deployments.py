@@ -17,6 +17,8 @@ DEFAULT_DIR = REPO_ROOT / "deployments"
 CORE_CONTRACTS = ("MockUSDC", "Escrow", "GpuHours", "Exchange", "AttestationOracle", "Settlement")
 POOL_CONTRACT = "LendingPool"
 """Every lending pool is a deployment of this contract for one GPU class; its ABI: abi/LendingPool.json."""
+LIQUIDATOR_CONTRACT = "BidLiquidator"
+"""Beside each pool, the contract through which a keeper with no capital flash-liquidates into a bid."""
 
 
 class DeploymentError(RuntimeError):
@@ -45,6 +47,9 @@ class Deployment(BaseModel):
     pools: dict[str, Deployed] = Field(
         default_factory=dict, description="the LendingPool of each GPU class, by the class's name"
     )
+    liquidators: dict[str, Deployed] = Field(
+        default_factory=dict, description="the BidLiquidator beside each pool, by the pool's GPU class"
+    )
 
     model_config = {"populate_by_name": True}
 
@@ -54,6 +59,10 @@ class Deployment(BaseModel):
     def pool_addresses(self) -> dict[str, ChecksumAddress]:
         """GPU class -> its pool's address."""
         return {gpu_class: to_checksum_address(d.address) for gpu_class, d in self.pools.items()}
+
+    def liquidator_addresses(self) -> dict[str, ChecksumAddress]:
+        """GPU class -> the BidLiquidator beside its pool."""
+        return {gpu_class: to_checksum_address(d.address) for gpu_class, d in self.liquidators.items()}
 
 
 def write(directory: Path, deployment: Deployment, abis: dict[str, list[dict[str, Any]]]) -> Path:
@@ -77,7 +86,11 @@ def read(directory: Path, chain_id: int) -> Deployment:
 def load(directory: Path, chain_id: int) -> tuple[Deployment, dict[str, list[dict[str, Any]]]]:
     """Read a deployment and its ABIs, checking each ABI against the hash recorded at deploy time."""
     deployment = read(directory, chain_id)
-    deployed_as = [*deployment.contracts.items(), *((POOL_CONTRACT, d) for d in deployment.pools.values())]
+    deployed_as = [
+        *deployment.contracts.items(),
+        *((POOL_CONTRACT, d) for d in deployment.pools.values()),
+        *((LIQUIDATOR_CONTRACT, d) for d in deployment.liquidators.values()),
+    ]
     abis = {}
     for name, deployed in deployed_as:
         abi = json.loads((directory / "abi" / f"{name}.json").read_text())

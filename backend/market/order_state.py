@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, case, func, or_, select
 
 from backend.chain.orders import Order, OrderKind
 from backend.db import models
@@ -98,8 +98,8 @@ OPEN_ORDERS = ORDERS_WITH_STATE.where(
 )
 
 
-def as_order(row: PostedOrder) -> Order:
-    """The EIP-712 order a posted row was signed as."""
+def as_order(row: PostedOrder | Row[*tuple[Any, ...]]) -> Order:
+    """The EIP-712 order a posted row (or a row of the queries above) was signed as."""
     return Order(
         row.maker,
         OrderKind(ORDER_KINDS.index(row.kind)),

@@ -12,8 +12,13 @@ A liquidation picks the position's most valuable capacity: it repays the whole d
 capacity's units cover it at the incentive, else it seizes all its units. It is sent when the value
 seized less the repayment reaches `min_profit`, or when the position is underwater (value below
 debt: the incentive is 1, so no liquidator profits, yet clearing it recovers the hours' value for
-lenders while they still sell and writes the rest off now). The keeper repays from its own
-stablecoin; flash liquidation through an Exchange bid needs a liquidator contract it does not have.
+lenders while they still sell and writes the rest off now).
+
+Where an open bid on the Exchange buys the capacity's units for more than the repayment they cost,
+the keeper flash-liquidates through the BidLiquidator beside the pool: the units seized are sold into
+the bid inside the pool's callback and the repayment is paid out of the sale, so the keeper needs no
+stablecoin; the liquidator refuses (ProfitTooLow) a sale that would leave less than the keeper's floor.
+Otherwise it repays from its own stablecoin.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from web3.exceptions import Web3Exception
 
 from backend.chain.client import Market, to_bytes32
 from backend.chain.errors import ContractRevert
+from backend.chain.orders import Order, OrderKind
 from backend.chain.protocol import CapacityStatusName
-from backend.db.models import Capacity, PoolCollateral, PoolPosition, table_of
+from backend.db.models import ORDER_KINDS, Capacity, PoolCollateral, PoolPosition, table_of
+from backend.market.order_state import OPEN_ORDERS, as_order, so
 from backend.market.pool_health import WAD, PositionReading, read_positions
 from backend.tasks.keeper import settle_delay
 
@@ -65,6 +72,17 @@ class LendingCandidates:
     holders: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     #: pool -> borrowers with borrow shares.
     debtors: dict[str, list[str]] = field(default_factory=dict)
+    #: capacity -> open bids on it that flash liquidations can sell into, the best price first.
+    bids: dict[int, list[Bid]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bid:
+    """An open buy order posted to the API, with what is left of it."""
+
+    order: Order
+    signature: bytes
+    remaining: int
 
 
 def find_lending_candidates(conn: Connection, chain_id: int, now: int, limit: int) -> LendingCandidates:
@@ -97,8 +115,23 @@ def find_lending_candidates(conn: Connection, chain_id: int, now: int, limit: in
         .order_by(pos.c.pool, pos.c.borrower)
     ):
         debtors.setdefault(pool, []).append(borrower)
+    bids: dict[int, list[Bid]] = {}
+    if debtors:
+        pledged = select(col.c.capacity_id).where(col.c.chain_id == chain_id).distinct()
+        rows = conn.execute(
+            OPEN_ORDERS.where(
+                so.c.kind == ORDER_KINDS[OrderKind.BUY], so.c.capacity_id.in_(pledged)
+            ).order_by(so.c.capacity_id, so.c.price.desc(), so.c.posted_at),
+            {"chain_id": chain_id, "now": now},
+        ).all()
+        for row in rows:
+            bid = Bid(as_order(row), bytes.fromhex(row.signature.removeprefix("0x")), int(row.remaining))
+            bids.setdefault(int(row.capacity_id), []).append(bid)
     return LendingCandidates(
-        [(p, int(c), int(e), s == CapacityStatusName.CANCELLED) for p, c, e, s in expired], holders, debtors
+        [(p, int(c), int(e), s == CapacityStatusName.CANCELLED) for p, c, e, s in expired],
+        holders,
+        debtors,
+        bids,
     )
 
 
@@ -145,6 +178,45 @@ def plan_liquidation(reading: PositionReading, incentive: int) -> Plan:
     return Plan(best.capacity_id, best.units, 0, best.value, -(-best.value * WAD // i))
 
 
+@dataclass(frozen=True)
+class FlashPlan:
+    """A flash liquidation: `units` of the capacity seized and sold into `bid`."""
+
+    bid: Bid
+    units: int
+    proceeds: int  # the sale, less the Exchange's fee
+    repaid: int
+
+    @property
+    def profit(self) -> int:
+        return self.proceeds - self.repaid
+
+
+def plan_flash(
+    plan: Plan, reading: PositionReading, incentive: int, bids: list[Bid], fee_bps: int
+) -> FlashPlan | None:
+    """The most profitable sale of the plan's units (those that repay the debt, or all the capacity's)
+    into one of `bids`, each taking at most what is left of it; None when no bid pays the repayment.
+    The repayment of u units is their value at the mark over the incentive, rounded up as the pool does."""
+    debt, value = reading.debt, reading.collateral_value
+    i = max(WAD, min(incentive, value * WAD // debt))
+    pledged = next(c for c in reading.collateral if c.capacity_id == plan.capacity_id)
+    if pledged.value == 0:
+        return None
+    wanted = plan.seized_units or min(pledged.units, -(-plan.value * pledged.units // pledged.value))
+    best: FlashPlan | None = None
+    for bid in bids:
+        units = min(wanted, bid.remaining)
+        if units == 0:
+            continue
+        sale = units * bid.order.price
+        repaid = -(-(units * pledged.value // pledged.units) * WAD // i)
+        flash = FlashPlan(bid, units, sale - sale * fee_bps // 10_000, repaid)
+        if flash.profit >= 0 and (best is None or flash.profit > best.profit):
+            best = flash
+    return best
+
+
 class LendingKeeper:
     def __init__(
         self,
@@ -160,6 +232,7 @@ class LendingKeeper:
         self.min_profit = min_profit
         self.max_calls = max_calls
         self.borrowers_per_call = borrowers_per_call
+        self.fee_bps = int(market.deployment.params["feeBps"])
         self._approved: set[str] = set()
 
     def tick(self, found: LendingCandidates, now: int) -> list[LendingDecision]:
@@ -183,11 +256,13 @@ class LendingKeeper:
         for gpu_class, pool in sorted(self.market.pools.items()):
             debtors = found.debtors.get(pool.address, [])
             if debtors and len(decisions) < self.max_calls:
-                decisions += self._clear(gpu_class, pool, debtors, self.max_calls - len(decisions))
+                decisions += self._clear(
+                    gpu_class, pool, debtors, found.bids, self.max_calls - len(decisions)
+                )
         return decisions
 
     def _clear(
-        self, gpu_class: str, pool: Contract, debtors: list[str], budget: int
+        self, gpu_class: str, pool: Contract, debtors: list[str], bids: dict[int, list[Bid]], budget: int
     ) -> list[LendingDecision]:
         """Liquidates or writes off the unhealthy positions among `debtors`, re-read on chain now."""
         f = pool.functions
@@ -215,6 +290,20 @@ class LendingKeeper:
                 + f"; expected value {plan.value}, repaid {plan.repaid}, profit {plan.profit}"
             )
             underwater = r.collateral_value < r.debt
+            floor = 0 if underwater else self.min_profit
+            liquidator = self.market.liquidators.get(gpu_class)
+            flash = plan_flash(plan, r, incentive, bids.get(plan.capacity_id, []), self.fee_bps)
+            if liquidator is not None and flash is not None and flash.profit >= floor:
+                bid = flash.bid
+                fn = liquidator.functions.liquidate(
+                    r.borrower, plan.capacity_id, flash.units, bid.order.as_tuple(), bid.signature, floor
+                )
+                sale = (
+                    f"flash: sell {flash.units} units into bid at {bid.order.price} ({bid.remaining} left); "
+                    f"proceeds {flash.proceeds}, repaid {flash.repaid}, profit {flash.profit}"
+                )
+                out.append(self._send("liquidate", pool, r.borrower, fn, "Liquidated", f"{sale}; {numbers}"))
+                continue
             if plan.profit < self.min_profit and not underwater:
                 out.append(
                     self._log(

@@ -7,11 +7,24 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from sqlmodel import Session
+
 from backend.chain.dev_accounts import dev_account
+from backend.chain.orders import OrderKind
+from backend.market.order_checks import Limits
+from backend.market.orders import post
 from backend.tasks.lending_keeper import LendingKeeper, find_lending_candidates
 from tests.backend.conftest import index_all
 from tests.backend.market_round import HOUR, submit_report
-from tests.backend.pool_round import MARK, check_pool_against_chain, max_borrow, open_position, open_positions
+from tests.backend.pool_round import (
+    BACKING,
+    GPU_CLASS,
+    MARK,
+    check_pool_against_chain,
+    max_borrow,
+    open_position,
+    open_positions,
+)
 from tests.conftest import USDC, fund, now, warp_to
 
 
@@ -73,6 +86,45 @@ def test_a_window_running_down_is_liquidated_before_its_hours_perish(
     index_all(engine, chain, deployments_dir)
     check_pool_against_chain(engine, market, rnd)
     assert _tick(keeper, engine, chain, deployments_dir) == []  # idempotent: nothing left to do
+
+
+def test_a_keeper_with_no_capital_flash_liquidates_into_an_open_bid(
+    market, make_store, chain, deployments_dir
+):
+    """A bid posted to the API buys the capacity's units at the backing; the mark halves: the keeper,
+    holding no stablecoin, seizes units through the pool's BidLiquidator, sells them into the bid in
+    the same transaction and keeps what is left after the repayment."""
+    rnd = open_position(market, pledged=40)
+    pool, borrower = rnd.pool, rnd.borrower
+    market.send(borrower, pool.functions.borrow(max_borrow(rnd), borrower.address))
+    bidder = dev_account(6, market.chain_id)
+    fund(market, [bidder], 10_000 * USDC)
+    bid = market.sign(bidder, OrderKind.BUY, rnd.capacity, 40, BACKING, now(market) + 6 * HOUR)
+    engine = make_store()
+    with Session(engine) as db:
+        post(db, market, bid.order, "0x" + bid.signature.hex(), Limits(max_price=10**12, min_expiry=0))
+    keeper = LendingKeeper(market, dev_account(9, market.chain_id), min_profit=USDC)
+    assert market.usdc_balance(keeper.account.address) == 0
+    cap = market.capacity(rnd.capacity)
+    warp_to(market, cap["start"] + 2 * HOUR + 60)
+    submit_report(
+        market, market.capacity(rnd.capacity)["nodeId"], cap["start"] // HOUR + 1, 10_000, MARK // 2
+    )
+
+    (decision,) = _tick(keeper, engine, chain, deployments_dir)
+    assert (decision.call, decision.outcome) == ("liquidate", "sent"), decision.reason
+    assert "flash: sell " in decision.reason
+    (liquidated,) = _events(market, pool, "Liquidated")
+    liquidator = market.liquidators[GPU_CLASS]
+    assert liquidated["liquidator"] == liquidator.address
+    sold = liquidated["seizedUnits"]
+    assert market.hours.functions.balanceOf(bidder.address, rnd.capacity).call() == sold > 0
+    profit = market.usdc_balance(keeper.account.address)
+    assert profit >= USDC  # at least the keeper's floor, all of it the keeper's
+    assert market.usdc_balance(liquidator.address) == 0
+    assert market.hours.functions.balanceOf(liquidator.address, rnd.capacity).call() == 0
+    index_all(engine, chain, deployments_dir)
+    check_pool_against_chain(engine, market, rnd)
 
 
 def test_worthless_hours_are_written_off_then_collected_for_the_lenders(
