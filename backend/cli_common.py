@@ -8,6 +8,8 @@ that would revert raises the contract's custom error before anything is signed.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -276,3 +278,55 @@ class Session:
             f"approved the {name} to spend {self.usd(amount)} more",
             lambda: m.approve(self.account, spender, current + amount),
         )
+
+
+# ---------------------------------------------------------------------- the commands' shape
+
+#: The options every user command may take, in the order help lists them, with their defaults.
+_COMMON_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "rpc_url": (RpcUrl, None),
+    "api_url": (ApiUrl, None),
+    "chain_id": (ChainId, None),
+    "keystore": (Keystore, None),
+    "password_file": (PasswordFile, None),
+    "dev_account": (DevAccount, None),
+    "as_json": (AsJson, False),
+}
+
+
+def user_command(*, api: bool, wallet: bool) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Makes `body(s: Session, own parameters...)` a command: its own parameters, then the options
+    every command takes (where it acts: --rpc-url, --chain-id, and --api-url when `api`; as whom:
+    --keystore, --password-file, --dev-account when `wallet`; --json), its body run under `command`
+    with the Session they describe."""
+    names = [
+        n
+        for n in _COMMON_OPTIONS
+        if (api or n != "api_url") and (wallet or n not in ("keystore", "password_file", "dev_account"))
+    ]
+
+    def decorate(body: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(body, eval_str=True).parameters.values())[1:]  # all but the Session
+        common = [
+            inspect.Parameter(
+                n,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=_COMMON_OPTIONS[n][1],
+                annotation=_COMMON_OPTIONS[n][0],
+            )
+            for n in names
+        ]
+
+        @functools.wraps(body)
+        def run(**kwargs: Any) -> None:
+            given = {n: kwargs.pop(n) for n in names}
+            w = Wallet(given.get("keystore"), given.get("password_file"), given.get("dev_account"))
+            with command(given["as_json"]) as out:
+                body(Session(out, given["rpc_url"], given.get("api_url"), given["chain_id"], w), **kwargs)
+
+        # What typer reads: the parameters and their annotations, resolved.
+        run.__signature__ = inspect.Signature([*own, *common], return_annotation=None)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in (*own, *common)}
+        return run
+
+    return decorate

@@ -7,62 +7,40 @@ from urllib.parse import urlsplit
 from eth_account.messages import encode_defunct
 
 from backend.cli_api import save_token
-from backend.cli_common import (
-    ApiUrl,
-    AsJson,
-    ChainId,
-    DevAccount,
-    Keystore,
-    PasswordFile,
-    RpcUrl,
-    Session,
-    Wallet,
-    command,
-)
+from backend.cli_common import Session, user_command
 from backend.cli_errors import CliError, ExitCode
 from backend.cli_units import show_time
 
 
-def login(
-    rpc_url: RpcUrl = None,
-    api_url: ApiUrl = None,
-    chain_id: ChainId = None,
-    keystore: Keystore = None,
-    password_file: PasswordFile = None,
-    dev_account: DevAccount = None,
-    as_json: AsJson = False,
-) -> None:
+@user_command(api=True, wallet=True)
+def login(s: Session) -> None:
     """Sign in to the API (EIP-4361) and keep the token, readable by you alone, for the other commands."""
-    with command(as_json) as out:
-        s = Session(out, rpc_url, api_url, chain_id, Wallet(keystore, password_file, dev_account))
-        account = s.account
-        offer = s.api.post("/auth/nonce", {"address": account.address})
-        if offer["chain_id"] != s.market.chain_id:
-            raise CliError(
-                f"wrong network: the API at {s.api.url} serves chain {offer['chain_id']}, "
-                f"the RPC is on chain {s.market.chain_id}",
-                ExitCode.WRONG_NETWORK,
-                api_chain_id=offer["chain_id"],
-                chain_id=s.market.chain_id,
-            )
-        _check_message(offer["message"], s.api.url, account.address, s.market.chain_id)
-        signature = account.sign_message(encode_defunct(text=offer["message"])).signature
-        session = s.api.post(
-            "/auth/verify", {"message": offer["message"], "signature": "0x" + signature.hex()}
+    account = s.account
+    offer = s.api.post("/auth/nonce", {"address": account.address})
+    if offer["chain_id"] != s.market.chain_id:
+        raise CliError(
+            f"wrong network: the API at {s.api.url} serves chain {offer['chain_id']}, "
+            f"the RPC is on chain {s.market.chain_id}",
+            ExitCode.WRONG_NETWORK,
+            api_chain_id=offer["chain_id"],
+            chain_id=s.market.chain_id,
         )
-        path = save_token(
-            s.api.url, session["address"], session["token"], session["expires_at"], offer["chain_id"]
-        )
-        out.result(
-            {
-                "address": session["address"],
-                "chain_id": session["chain_id"],
-                "expires_at": session["expires_at"],
-                "config": str(path),
-            },
-            f"signed in to {s.api.url} as {session['address']} on chain {session['chain_id']} until "
-            f"{show_time(int(session['expires_at']))}; the token is kept in {path} (readable by you alone)",
-        )
+    _check_message(offer["message"], s.api.url, account.address, s.market.chain_id)
+    signature = account.sign_message(encode_defunct(text=offer["message"])).signature
+    session = s.api.post("/auth/verify", {"message": offer["message"], "signature": "0x" + signature.hex()})
+    path = save_token(
+        s.api.url, session["address"], session["token"], session["expires_at"], offer["chain_id"]
+    )
+    s.out.result(
+        {
+            "address": session["address"],
+            "chain_id": session["chain_id"],
+            "expires_at": session["expires_at"],
+            "config": str(path),
+        },
+        f"signed in to {s.api.url} as {session['address']} on chain {session['chain_id']} until "
+        f"{show_time(int(session['expires_at']))}; the token is kept in {path} (readable by you alone)",
+    )
 
 
 def _check_message(message: str, api_url: str, address: str, chain_id: int) -> None:
