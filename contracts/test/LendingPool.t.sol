@@ -219,6 +219,12 @@ contract LendingPoolTest is LendingFixtures {
         assertLe(renters + buyers, 96 * perUnit + 1, "together at most the usable hours");
     }
 
+    function test_value_nothingCirculatingIsZero() public {
+        (, uint256 unsold) = _capacity(provider, 24 * 7, 0);
+        assertEq(gpuHours.totalSupply(unsold), 0);
+        assertEq(pool.unitValue(unsold, 10, BACKING), 0);
+    }
+
     function test_value_neverAttestedIsZero() public {
         (uint64 fresh, uint256 c) = _capacity(provider, 24 * 7, 0);
         assertEq(oracle.reliabilityBps(fresh), 0);
@@ -291,6 +297,12 @@ contract LendingPoolTest is LendingFixtures {
         vm.expectRevert(abi.encodeWithSelector(ILendingPool.RepayExceedsDebt.selector, buyer, 1, 0));
         vm.prank(renter);
         pool.repay(1, buyer);
+        vm.expectRevert(ILendingPool.ZeroAmount.selector);
+        vm.prank(renter);
+        pool.repay(0, renter);
+        vm.expectRevert(ILendingPool.ZeroAmount.selector); // everything of nothing owed
+        vm.prank(renter);
+        pool.repay(type(uint256).max, buyer);
         vm.expectRevert(abi.encodeWithSelector(ILendingPool.RepayExceedsDebt.selector, renter, owed + 1, owed));
         vm.prank(renter);
         pool.repay(owed + 1, renter);
