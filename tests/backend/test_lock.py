@@ -64,9 +64,11 @@ def test_a_second_writer_is_refused_while_the_first_runs(
 
 
 def test_an_idle_writer_keeps_its_lock(market, lock_settings, chain, deployments_dir, accounts):
-    """At the head with nothing to do for several lock lifetimes, the writer still holds the lock."""
+    """At the head with nothing to do for several lock lifetimes, the writer still holds the lock.
+    The lifetime is short but not shorter than one busy tick on a loaded machine (0.3 s was: a tick
+    that indexed a block under a full test run took longer, and the lock lapsed mid-tick)."""
     _, engine, overrides = lock_settings
-    writer = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=0.3, **overrides)
+    writer = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=1.5, **overrides)
     failure: list[BaseException] = []
     stop = threading.Event()
 
@@ -79,8 +81,8 @@ def test_an_idle_writer_keeps_its_lock(market, lock_settings, chain, deployments
     runner = threading.Thread(target=run)
     runner.start()
     try:
-        time.sleep(1.2)
-        other = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=0.3, **overrides)
+        time.sleep(4.0)
+        other = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=1.5, **overrides)
         with pytest.raises(LockHeld):
             other.run(once=True)
         other.close()
