@@ -125,7 +125,12 @@ class IndexerSettings(StoreSettings):
     indexer_rpc_retries: int = Field(8, ge=0, description="retries of a request on timeouts, 429 and 5xx")
     indexer_backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles per retry")
     indexer_max_backoff: float = Field(30.0, ge=0, description="longest retry delay in seconds")
-    indexer_lock_ttl: float = Field(30.0, gt=0, description="seconds a writer lock lives unless renewed")
+    indexer_lock_ttl: float = Field(
+        5.0,
+        gt=0,
+        description="seconds a writer lock lives unless renewed (a heartbeat renews it every third of "
+        "that); a crashed writer's successor takes over within it",
+    )
 
     @model_validator(mode="after")
     def _ranges_agree(self) -> Self:

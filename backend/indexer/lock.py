@@ -1,10 +1,13 @@
 """One writer per chain and store: a Redis lock when Redis answers, a database lock otherwise.
 
-- Redis: redis-py's Lock (SET NX PX with a token), extended on every tick.
+- Redis: redis-py's Lock (SET NX PX with a token) that expires after settings.indexer_lock_ttl.
 - PostgreSQL: a session advisory lock on a connection held for as long as the writer runs; it goes
   away with the connection, so a crashed writer never leaves it behind.
-- SQLite (and any other database): a row in `indexer_lock` with an owner and an expiry, renewed on
-  every tick; a crashed writer's row expires after settings.indexer_lock_ttl.
+- SQLite (and any other database): a row in `indexer_lock` with an owner and an expiry after
+  settings.indexer_lock_ttl.
+
+A `Heartbeat` thread renews the lock every third of its lifetime, whatever the writer is doing (a long
+batch, RPC retries), so the lifetime can be short: a crashed writer's successor takes over within it.
 
 The lock is the first line; the second is the checkpoint itself, which every batch and rollback moves
 with a compare-and-set (run.py, reorg.py), so a writer that lost its lock cannot commit over another.
@@ -17,9 +20,10 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from typing import Protocol
+from typing import Protocol, Self
 
 import redis
 from redis.exceptions import LockError, RedisError
@@ -93,6 +97,7 @@ class PostgresLock:
         self.engine, self.name, self.owner = engine, name, owner
         self._conn: Connection | None = None
         self._key: int | None = None
+        self._using = threading.Lock()  # the heartbeat and the writer share one connection
 
     def _key_for(self, conn: Connection) -> int:
         where = conn.execute(text("SELECT current_database() || '/' || current_schema()")).scalar_one()
@@ -109,27 +114,29 @@ class PostgresLock:
         return False
 
     def renew(self, conn: Connection | None = None) -> None:
-        if self._conn is None:
-            raise LockLost(f"the advisory lock {self.name} is not held")
-        try:
-            self._conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 — whatever the error, the connection and its lock are gone
-            self._conn = None
-            raise LockLost(
-                f"lost the PostgreSQL advisory lock {self.name}: {exc.__class__.__name__}"
-            ) from None
+        with self._using:
+            if self._conn is None:
+                raise LockLost(f"the advisory lock {self.name} is not held")
+            try:
+                self._conn.execute(text("SELECT 1"))
+            except Exception as exc:  # noqa: BLE001 — whatever the error, the connection and its lock are gone
+                self._conn = None
+                raise LockLost(
+                    f"lost the PostgreSQL advisory lock {self.name}: {exc.__class__.__name__}"
+                ) from None
 
     def release(self) -> None:
-        if self._conn is None:
-            return
-        try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        except Exception:  # noqa: BLE001, S110 — best effort: invalidating the connection unlocks too
-            pass
-        finally:
-            self._conn.invalidate()  # never hand a connection that may hold the lock back to the pool
-            self._conn.close()
-            self._conn = None
+        with self._using:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            except Exception:  # noqa: BLE001, S110 — best effort: invalidating the connection unlocks too
+                pass
+            finally:
+                self._conn.invalidate()  # never hand a connection that may hold the lock back to the pool
+                self._conn.close()
+                self._conn = None
 
     def holder(self) -> str | None:
         return "another PostgreSQL session"
@@ -193,6 +200,40 @@ class RowLock:
         if row is None:
             return None
         return f"{row.owner} (until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))})"
+
+
+class Heartbeat:
+    """Renews a held lock every `interval` seconds from its own thread until stopped. A failed renewal
+    is kept and raised by `check()`, which the writer calls before each tick; the writer's own
+    in-transaction renewals (RowLock) still prove each commit."""
+
+    def __init__(self, lock: WriterLock, interval: float):
+        self.lock, self.interval = lock, interval
+        self.lost: LockLost | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lock-heartbeat:{lock.name}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.lock.renew()
+            except LockLost as exc:
+                self.lost = exc
+                return
+            except Exception as exc:  # noqa: BLE001 — a store or Redis hiccup: the next beat tries again
+                log.warning("could not renew the writer lock %s: %s", self.lock.name, exc)
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def redis_client(settings: StoreSettings) -> redis.Redis | None:

@@ -38,7 +38,7 @@ from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.decode import Event, EventDecoder, checksum, indexed_contracts
 from backend.indexer.fetch import FetchError, Log, LogFetcher
 from backend.indexer.journal import Store, insert_rows, upsert_rows
-from backend.indexer.lock import LockHeld, WriterLock, writer_lock
+from backend.indexer.lock import Heartbeat, LockHeld, WriterLock, writer_lock
 from backend.indexer.project import Projector
 from backend.indexer.reorg import ConcurrentWriter, DeepReorg, Rollback, find_fork_point, rollback
 from backend.indexer.rpc import Header, Rpc, RpcError, RpcUnavailable
@@ -454,39 +454,40 @@ class Indexer:
         self.lock = lock
         summary = SyncSummary()
         try:
-            try:
-                if start_over:
-                    reset(self.engine, self.chain_id)
-                self.initialize()
-            except (RpcUnavailable, RpcError, ReorgDuringFetch, OperationalError) as exc:
-                raise IndexerError(f"cannot start indexing chain {self.chain_id}: {exc}") from None
-            while not stop.is_set():
-                lock.renew()  # idle ticks too: a writer waiting at the head must keep its lock
+            with Heartbeat(lock, self.settings.indexer_lock_ttl / 3) as heartbeat:
                 try:
-                    result = self.tick()
-                except (RpcUnavailable, FetchError, OperationalError) as exc:
-                    # The node or the database is down for a while: wait and try again, losing nothing.
-                    reason = str(exc.orig) if isinstance(exc, OperationalError) else str(exc)
-                    if once:
-                        raise IndexerError(reason) from None
-                    if stop.is_set():
-                        break
-                    log.error("indexing paused: %s", reason)
-                    stop.wait(self.settings.indexer_poll_interval)
-                    continue
-                except (DeepReorg, ConcurrentWriter, RpcError) as exc:
-                    raise IndexerError(str(exc)) from None
-                if on_tick is not None:
-                    on_tick(result)
-                if result.action == "indexed":
-                    summary.batches += 1
-                    summary.events += result.events
-                elif result.action == "rolled_back" and result.rollback is not None:
-                    summary.rollbacks.append(result.rollback)
-                elif result.action == "idle":
-                    if once:
-                        break
-                    stop.wait(self.settings.indexer_poll_interval)
+                    if start_over:
+                        reset(self.engine, self.chain_id)
+                    self.initialize()
+                except (RpcUnavailable, RpcError, ReorgDuringFetch, OperationalError) as exc:
+                    raise IndexerError(f"cannot start indexing chain {self.chain_id}: {exc}") from None
+                while not stop.is_set():
+                    heartbeat.check()  # the heartbeat renews the lock, idle or busy; a lost lock stops here
+                    try:
+                        result = self.tick()
+                    except (RpcUnavailable, FetchError, OperationalError) as exc:
+                        # The node or the database is down for a while: wait and try again, losing nothing.
+                        reason = str(exc.orig) if isinstance(exc, OperationalError) else str(exc)
+                        if once:
+                            raise IndexerError(reason) from None
+                        if stop.is_set():
+                            break
+                        log.error("indexing paused: %s", reason)
+                        stop.wait(self.settings.indexer_poll_interval)
+                        continue
+                    except (DeepReorg, ConcurrentWriter, RpcError) as exc:
+                        raise IndexerError(str(exc)) from None
+                    if on_tick is not None:
+                        on_tick(result)
+                    if result.action == "indexed":
+                        summary.batches += 1
+                        summary.events += result.events
+                    elif result.action == "rolled_back" and result.rollback is not None:
+                        summary.rollbacks.append(result.rollback)
+                    elif result.action == "idle":
+                        if once:
+                            break
+                        stop.wait(self.settings.indexer_poll_interval)
         finally:
             self.lock = None
             lock.release()

@@ -7,8 +7,10 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import text, update
 
-from backend.indexer.lock import LockHeld, LockLost, writer_lock
+from backend.db.models import IndexerLock, table_of
+from backend.indexer.lock import LockHeld, LockLost, PostgresLock, RedisLock, writer_lock
 from backend.indexer.reorg import ConcurrentWriter
 from tests.backend.conftest import assert_same_store, index_all, indexer_settings, new_indexer
 
@@ -97,6 +99,95 @@ def test_an_idle_writer_keeps_its_lock(market, lock_settings, chain, deployments
         runner.join(30)
         writer.close()
     assert not failure
+
+
+def _run_in_thread(writer, stop: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            writer.run(stop=stop)
+        except BaseException as exc:  # noqa: BLE001  (reported by the caller)
+            failure.append(exc)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    return runner, failure
+
+
+def test_a_writer_stalled_for_several_lock_lifetimes_keeps_its_lock(
+    market, lock_settings, chain, deployments_dir, accounts
+):
+    """A fetch that hangs (RPC retries, a slow node) for three lifetimes of the lock: the heartbeat keeps
+    it, so a second writer is refused throughout, and the stalled writer goes on to index the block."""
+    _, engine, overrides = lock_settings
+    writer = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=1.0, **overrides)
+    index_all(engine, chain, deployments_dir)
+    fetch, stalled = writer.fetcher.fetch, threading.Event()
+
+    def slow_fetch(start, stop):
+        stalled.set()
+        time.sleep(3.0)
+        return fetch(start, stop)
+
+    writer.fetcher.fetch = slow_fetch
+    stop = threading.Event()
+    runner, failure = _run_in_thread(writer, stop)
+    try:
+        market.register_node(accounts[1], "H100", 8, 80, "eu-west", "NVLink", ["a"])
+        head = market.w3.eth.block_number
+        assert stalled.wait(30)
+        for _ in range(5):  # across the stall, well past the lock's lifetime
+            other = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=1.0, **overrides)
+            with pytest.raises(LockHeld):
+                other.run(once=True)
+            other.close()
+            time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while writer.checkpoint()[0] < head and time.monotonic() < deadline and not failure:
+            time.sleep(0.02)
+        assert not failure and writer.checkpoint()[0] == head
+    finally:
+        stop.set()
+        runner.join(30)
+        writer.close()
+    assert not failure
+
+
+def test_a_writer_whose_lock_is_taken_stops_within_a_heartbeat(lock_settings, chain, deployments_dir):
+    """The lock goes (Redis key or lock row taken by another owner, the advisory lock's connection
+    killed): the writer, idle at the head, stops with LockLost instead of writing on."""
+    _, engine, overrides = lock_settings
+    index_all(engine, chain, deployments_dir)
+    writer = new_indexer(engine, chain, deployments_dir, indexer_lock_ttl=0.6, **overrides)
+    stop = threading.Event()
+    runner, failure = _run_in_thread(writer, stop)
+    try:
+        deadline = time.monotonic() + 30
+        while writer.lock is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        held = writer.lock
+        assert held is not None
+        time.sleep(0.3)
+        if isinstance(held, RedisLock):
+            held.client.set(held.name, "thief")
+        elif isinstance(held, PostgresLock):
+            with engine.connect() as conn:
+                pid = conn.execute(
+                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1")
+                ).scalar_one()
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        else:
+            t = table_of(IndexerLock)
+            with engine.begin() as conn:
+                conn.execute(update(t).where(t.c.name == held.name).values(owner="thief"))
+        runner.join(10)
+        assert not runner.is_alive()
+        assert len(failure) == 1 and isinstance(failure[0], LockLost), failure
+    finally:
+        stop.set()
+        runner.join(30)
+        writer.close()
 
 
 def test_a_waiting_writer_takes_over_when_the_first_stops(market, lock_settings, chain, deployments_dir):
