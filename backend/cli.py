@@ -212,6 +212,7 @@ def _serve(
 
     import uvicorn
 
+    from backend.api.admission import pool_size
     from backend.api.main import create_app
     from backend.api.siwe_verify import accepted_domains
     from backend.db.session import engine_from_settings, migrate
@@ -220,7 +221,7 @@ def _serve(
     from backend.tasks.inprocess import InProcessTasks
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = engine_from_settings(settings)
+    engine = engine_from_settings(settings, connections=pool_size(settings.api_db_concurrency))
     migrate(engine)
     settings = settings.model_copy(update={"db_auto_migrate": False})  # done, once, before any thread
     runner = None
@@ -228,7 +229,9 @@ def _serve(
     if redis is not None:
         redis.close()
     if task_settings is not None and (tasks == "inprocess" or (tasks == "auto" and redis is None)):
-        context = TaskContext(task_settings.model_copy(update={"db_auto_migrate": False}), engine)
+        # Their own connections: no client load can keep the indexer from the store.
+        tasks_engine = engine_from_settings(task_settings)
+        context = TaskContext(task_settings.model_copy(update={"db_auto_migrate": False}), tasks_engine)
         runner = InProcessTasks(context, start_over=start_over).start()
         console.print("tasks: indexer and periodic jobs in this process")
     elif tasks == "auto":

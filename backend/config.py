@@ -243,6 +243,13 @@ class ApiSettings(StoreSettings, _SlaFloor):
     )
     api_min_expiry: float = Field(60.0, ge=0, description="an order posted must live at least this long")
     api_page_max: int = Field(500, ge=1, description="largest page a list endpoint returns")
+    api_db_concurrency: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="requests that may use the store at once, per process; the rest wait their turn "
+        "before taking a connection or a thread (the pool and the thread pool hold this many plus 4)",
+    )
     api_stream_poll: float = Field(
         0.1, gt=0, description="seconds between looks for new events (SSE), one reader a process"
     )

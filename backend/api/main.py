@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from backend.api import errors, metrics, openapi
+from backend.api.admission import Admission, pool_size
 from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
 from backend.api.routes import ROUTERS
@@ -29,10 +31,12 @@ def create_app(
     settings: ApiSettings | None = None, *, engine: Engine | None = None, market: Market | None = None
 ) -> FastAPI:
     settings = settings or cached_settings(ApiSettings)
-    engine = engine or engine_from_settings(settings)
+    engine = engine or engine_from_settings(settings, connections=pool_size(settings.api_db_concurrency))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # As many worker threads as connections (admission.py): every admitted request gets both.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = pool_size(settings.api_db_concurrency)
         if settings.db_auto_migrate:
             migrate(engine)
         yield
@@ -51,6 +55,7 @@ def create_app(
     errors.install(app)
     openapi.install(app, settings.api_page_max)
     app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
+    app.add_middleware(Admission, limit=settings.api_db_concurrency)  # waiting counts in the latency
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -88,8 +88,11 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def engine_from_settings(settings: StoreSettings) -> Engine:
-    return make_engine(settings.db_url, echo=settings.db_echo)
+def engine_from_settings(settings: StoreSettings, *, connections: int | None = None) -> Engine:
+    """The store's engine; with `connections`, a pool of exactly that many, kept open and reused
+    (no overflow connections opened and closed under load)."""
+    pool: dict[str, Any] = {} if connections is None else {"pool_size": connections, "max_overflow": 0}
+    return make_engine(settings.db_url, echo=settings.db_echo, **pool)
 
 
 def alembic_config() -> Config:
