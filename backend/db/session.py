@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -102,9 +102,17 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with the Alembic migrations, in one transaction."""
+    """Bring the schema to `revision` with the Alembic migrations, in one transaction.
+
+    Processes starting together migrate once: on PostgreSQL the first takes a transaction-scoped
+    advisory lock (per schema) and the others wait for its commit, then find the schema at head; on
+    SQLite the write transaction begins IMMEDIATE, which serialises them the same way."""
     config = alembic_config()
     with begin_write(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('gpuhours-migrate:' || current_schema()))")
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
