@@ -190,8 +190,7 @@ def serve(
     port: int = typer.Option(None, help="defaults to GPUHOURS_API_PORT"),
     tasks: str = typer.Option(
         "auto",
-        help="auto: in-process unless Redis answers at GPUHOURS_REDIS_URL (then Celery runs them); "
-        "inprocess; off",
+        help="auto: in-process unless GPUHOURS_REDIS_URL is set (then Celery runs them); inprocess; off",
     ),
 ) -> None:
     """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
@@ -216,7 +215,6 @@ def _serve(
     from backend.api.main import create_app
     from backend.api.siwe_verify import accepted_domains
     from backend.db.session import engine_from_settings, migrate
-    from backend.indexer.lock import redis_client
     from backend.tasks.context import TaskContext
     from backend.tasks.inprocess import InProcessTasks
 
@@ -224,20 +222,22 @@ def _serve(
     engine = engine_from_settings(settings, connections=pool_size(settings.api_db_concurrency))
     migrate(engine)
     settings = settings.model_copy(update={"db_auto_migrate": False})  # done, once, before any thread
-    runner = None
-    redis = redis_client(settings) if tasks == "auto" else None
-    if redis is not None:
-        redis.close()
-    if task_settings is not None and (tasks == "inprocess" or (tasks == "auto" and redis is None)):
+    runner, role = None, "api"
+    # The role follows the settings, never what answers at start: with GPUHOURS_REDIS_URL set, Celery's.
+    if task_settings is not None and (tasks == "inprocess" or (tasks == "auto" and not settings.redis_url)):
         # Their own connections: no client load can keep the indexer from the store.
         tasks_engine = engine_from_settings(task_settings)
         context = TaskContext(task_settings.model_copy(update={"db_auto_migrate": False}), tasks_engine)
         runner = InProcessTasks(context, start_over=start_over).start()
-        console.print("tasks: indexer and periodic jobs in this process")
+        role = "api+tasks"
+        console.print("role api+tasks: the API, and the indexer and periodic jobs in this process")
     elif tasks == "auto":
         console.print(
-            "tasks: Redis answers, so Celery runs them: celery -A backend.tasks.celery_app worker --beat"
+            "role api: GPUHOURS_REDIS_URL is set, so Celery runs the tasks "
+            "(celery -A backend.tasks.celery_app worker, and exactly one beat)"
         )
+    else:
+        console.print("role api: tasks off")
     host, port = host or settings.api_host, port or settings.api_port
     # Sign-in follows where the API is served unless GPUHOURS_API_DOMAIN names the domain(s).
     settings = settings.model_copy(update={"api_host": host, "api_port": port})
@@ -246,7 +246,7 @@ def _serve(
     console.print(f"Sign-In with Ethereum for {', '.join(domains)} (GPUHOURS_API_DOMAIN sets others)")
     try:
         uvicorn.run(
-            create_app(settings, engine=engine),
+            create_app(settings, engine=engine, role=role),
             host=host,
             port=port,
             log_level="warning",

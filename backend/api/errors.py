@@ -8,11 +8,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import RequestException
+from requests.exceptions import Timeout as RequestsTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from backend.chain.errors import ContractRevert
 from backend.market.errors import MarketError, NotMaker, OrderConflict, OrderNotFound, OrderRejected
+
+#: Seconds a client is asked to wait before trying a 503 again.
+RETRY_AFTER = 5
 
 
 class ApiError(Exception):
@@ -104,7 +110,16 @@ SIGNED_IN = documented({401: "unauthorized: no bearer token, or one unknown, exp
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.reason, **exc.details), status_code=exc.status)
+        headers = {"Retry-After": str(RETRY_AFTER)} if exc.status == 503 else None
+        return JSONResponse(
+            error_body(exc.code, exc.reason, **exc.details), status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(RequestsConnectionError)
+    @app.exception_handler(RequestsTimeout)
+    async def _chain_down(request: Request, exc: RequestException) -> JSONResponse:
+        # The chain stopped answering after the API connected to it (api/chain.py says what then).
+        return await _api_error(request, request.app.state.chain.unreachable(exc))
 
     @app.exception_handler(MarketError)
     async def _market_error(request: Request, exc: MarketError) -> JSONResponse:

@@ -28,7 +28,11 @@ themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code
 
 
 def create_app(
-    settings: ApiSettings | None = None, *, engine: Engine | None = None, market: Market | None = None
+    settings: ApiSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    market: Market | None = None,
+    role: str = "api",
 ) -> FastAPI:
     settings = settings or cached_settings(ApiSettings)
     engine = engine or engine_from_settings(settings, connections=pool_size(settings.api_db_concurrency))
@@ -50,7 +54,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.chain = ChainLink(settings, market)
+    app.state.role = role  # shown by /health
+    app.state.chain = ChainLink(settings, market, engine)
     app.state.event_feeds = {}  # chain id -> the process's one reader of new events (event_feed.py)
     errors.install(app)
     openapi.install(app, settings.api_page_max)

@@ -1,4 +1,7 @@
-"""One writer per chain and store: a Redis lock when Redis answers, a database lock otherwise.
+"""One writer per chain and store: a Redis lock when GPUHOURS_REDIS_URL is set, a database lock otherwise.
+
+The lock is chosen by the settings, never by what answers: with Redis configured and down, no writer
+runs until it answers again (two writers under two different locks would both write).
 
 - Redis: redis-py's Lock (SET NX PX with a token) that expires after settings.indexer_lock_ttl.
 - PostgreSQL: a session advisory lock on a connection held for as long as the writer runs; it goes
@@ -71,7 +74,12 @@ class RedisLock:
         self._lock = client.lock(name, timeout=ttl, blocking=False, thread_local=False)
 
     def acquire(self) -> bool:
-        return bool(self._lock.acquire(blocking=False, token=self.owner))
+        try:
+            return bool(self._lock.acquire(blocking=False, token=self.owner))
+        except RedisError as exc:
+            # The configured lock cannot be taken: no writer, rather than a writer under another lock.
+            log.warning("Redis lock %s: %s; no writer until Redis answers", self.name, exc)
+            return False
 
     def renew(self, conn: Connection | None = None) -> None:
         try:
@@ -84,7 +92,10 @@ class RedisLock:
             self._lock.release()
 
     def holder(self) -> str | None:
-        value = self.client.get(self.name)
+        try:
+            value = self.client.get(self.name)
+        except RedisError as exc:
+            return f"unknown: Redis does not answer ({exc})"
         return value.decode() if isinstance(value, bytes) else value
 
 
@@ -237,17 +248,10 @@ class Heartbeat:
 
 
 def redis_client(settings: StoreSettings) -> redis.Redis | None:
-    """A client for settings.redis_url when it is set and answers, else None."""
+    """A client for settings.redis_url when it is set (answering or not), else None."""
     if not settings.redis_url:
         return None
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=5.0)
-    try:
-        client.ping()
-    except RedisError as exc:
-        log.warning("Redis at %s does not answer (%s); using the database lock", settings.redis_url, exc)
-        client.close()
-        return None
-    return client
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=5.0)
 
 
 def writer_lock(

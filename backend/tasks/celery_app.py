@@ -11,10 +11,15 @@ contract settles each item once, and the keeper skips what is settled already.
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+from typing import Any
+
+from celery import Celery, signals
 
 from backend.config import TaskSettings, load_settings
 from backend.tasks.context import TaskContext
+
+log = logging.getLogger(__name__)
 
 
 class CeleryNeedsRedis(RuntimeError):
@@ -75,6 +80,17 @@ def make_celery(settings: TaskSettings, context: TaskContext | None = None) -> C
         schedule.append(("settle", settings.task_keeper_interval))
     if settings.lending_keeper_enabled:
         schedule.append(("lend_keep", settings.task_lending_keeper_interval))
+    names = ", ".join(name for name, _ in schedule)
+
+    # Each process says its role first: which of them runs the jobs, which one schedules them.
+    @signals.worker_ready.connect(weak=False, dispatch_uid=f"gpuhours-worker-{queue}")
+    def _worker_role(**_: Any) -> None:
+        log.warning("role worker: runs %s from queue %s on %s", names, queue, settings.redis_url)
+
+    @signals.beat_init.connect(weak=False, dispatch_uid=f"gpuhours-beat-{queue}")
+    def _beat_role(**_: Any) -> None:
+        log.warning("role beat: schedules %s (run exactly one beat per deployment)", names)
+
     app.conf.beat_schedule = {
         name: {"task": f"gpuhours.{name}", "schedule": every, "options": {"expires": every}}
         for name, every in schedule

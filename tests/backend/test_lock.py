@@ -30,10 +30,15 @@ def test_the_lock_kind_follows_the_environment(lock_settings, db_kind):
     assert lock.kind == expected
 
 
-def test_unreachable_redis_falls_back_to_the_database_lock(make_store, db_kind):
+def test_with_redis_configured_and_down_no_writer_runs(make_store, chain, deployments_dir):
+    """Not the database lock instead: a writer holding the Redis lock may still be writing."""
     engine = make_store()
-    lock = writer_lock(indexer_settings(engine, redis_url="redis://127.0.0.1:1/0"), engine, 31337)
-    assert lock.kind == ("postgresql" if db_kind == "postgresql" else "database")
+    settings = indexer_settings(engine, redis_url="redis://127.0.0.1:1/0")
+    lock = writer_lock(settings, engine, 31337)
+    assert lock.kind == "redis"
+    assert not lock.acquire()
+    with pytest.raises(LockHeld, match="Redis does not answer"):
+        new_indexer(engine, chain, deployments_dir, redis_url="redis://127.0.0.1:1/0").run(once=True)
 
 
 def test_a_second_writer_is_refused_while_the_first_runs(

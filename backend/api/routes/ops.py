@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 
 from backend.api.deps import ChainDep, EngineDep
@@ -15,9 +17,25 @@ from backend.db.models import Checkpoint, table_of
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/health", summary="The process answers")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+class Health(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the chain does not answer; reads are served from the store, "
+        "transactions are 503 until it does"
+    )
+    role: str = Field(description="what this process does: api, or api+tasks (indexer and jobs in-process)")
+    chain: str = Field(description="ok, or what the last call to the chain met and for how long")
+
+
+@router.get("/health", summary="The process answers, its role, and whether the chain does")
+def health(request: Request, chain: ChainDep) -> Health:
+    role = request.app.state.role
+    outage = chain.outage()
+    if outage is None:
+        return Health(status="ok", role=role, chain="ok")
+    what, since = outage
+    return Health(
+        status="degraded", role=role, chain=f"unreachable for {time.monotonic() - since:.0f} s: {what}"
+    )
 
 
 @router.get(

@@ -11,7 +11,7 @@ from tests.backend.api.conftest import LiveServer, api_settings
 def test_health_ready_and_metrics(serve, index):
     index()
     api = serve()
-    assert api.get("/health").json() == {"status": "ok"}
+    assert api.get("/health").json() == {"status": "ok", "role": "api", "chain": "ok"}
     ready = api.get("/ready")
     assert ready.status_code == 200, ready.text
     checks = ready.json()["checks"]

@@ -53,7 +53,7 @@ def test_serve_indexes_in_process_without_redis(market, chain, deployments_dir, 
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
     assert checks.get("indexed") == head, output
-    assert "tasks: indexer and periodic jobs in this process" in output
+    assert "role api+tasks: the API, and the indexer and periodic jobs in this process" in output
     assert proc.returncode == 0, output
 
 
