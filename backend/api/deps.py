@@ -58,3 +58,11 @@ def current_address(db: SessionDep, chain_id: ChainIdDep, credentials: BearerDep
 
 
 CurrentAddress = Annotated[str, Depends(current_address)]
+
+
+def optional_address(db: SessionDep, chain_id: ChainIdDep, credentials: BearerDep) -> str | None:
+    """Routes open to all: None without a bearer token; a token sent must be valid all the same."""
+    return None if credentials is None else current_address(db, chain_id, credentials)
+
+
+OptionalAddress = Annotated[str | None, Depends(optional_address)]

@@ -142,7 +142,7 @@ def install(app: FastAPI) -> None:
             return JSONResponse(
                 error_body("invalid_request", f"body: not JSON ({exc.__cause__.reason})"), status_code=422
             )
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "body_too_large"}.get(
             exc.status_code, "error"
         )
         headers = dict(getattr(exc, "headers", None) or {})

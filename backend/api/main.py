@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from backend.api import errors, metrics, openapi
+from backend.api import docs, errors, metrics, openapi
 from backend.api.admission import Admission, pool_size
 from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
+from backend.api.limits import BodyLimit
 from backend.api.routes import ROUTERS
+from backend.api.strict import known_query_only
 from backend.chain.client import Market
 from backend.config import ApiSettings, cached_settings
 from backend.db.session import engine_from_settings, migrate
@@ -24,6 +26,9 @@ The gpuhours market: GPU-hours of registered nodes, sold as ERC-1155 tokens thro
 Every number here comes from chain events indexed into the SQL store. Providers sign in with
 Ethereum (EIP-4361) and post signed orders; wallets ask for unsigned transactions and sign them
 themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code", "reason"}}`.
+
+Money is an integer in the stablecoin's smallest unit (USDC: 6 decimals, `2200000` is $2.20), prices
+are per GPU-hour, times are Unix seconds; `GET /market` states the deployed stablecoin's decimals.
 """
 
 
@@ -51,6 +56,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
+        dependencies=[Depends(known_query_only)],
+        docs_url=None,  # docs.py serves it from local files
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -59,8 +67,10 @@ def create_app(
     app.state.event_feeds = {}  # chain id -> the process's one reader of new events (event_feed.py)
     errors.install(app)
     openapi.install(app, settings.api_page_max)
+    docs.install(app)
     app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
     app.add_middleware(Admission, limit=settings.api_db_concurrency)  # waiting counts in the latency
+    app.add_middleware(BodyLimit, limit=settings.api_max_body)  # before a body takes a slot
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)

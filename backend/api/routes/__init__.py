@@ -4,6 +4,7 @@ from backend.api.routes import (
     accounts,
     auth,
     capacities,
+    market,
     nodes,
     ops,
     orders,
@@ -18,6 +19,7 @@ from backend.api.routes import (
 
 ROUTERS = [
     ops.router,
+    market.router,
     wallet.router,
     pool_tx.router,
     settle.router,

@@ -1,6 +1,7 @@
 """Signed orders: post (every check the Exchange would make at fill time, made now), read, withdraw.
 
-Posting needs no sign-in: the EIP-712 signature is the maker's authority. Withdrawing does, as the
+Posting needs no sign-in: the EIP-712 signature is the maker's authority (a bearer token sent anyway
+must be valid and sign in the maker: 401 or 403 otherwise, never ignored). Withdrawing does, as the
 maker, and takes the order off this book at once; only `Exchange.cancel`, sent by the maker's
 wallet, stops a copy of the signed order from being filled elsewhere.
 
@@ -14,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
 
-from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
-from backend.api.errors import SIGNED_IN, documented
+from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, OptionalAddress, SessionDep, SettingsDep
+from backend.api.errors import SIGNED_IN, ApiError, documented
 from backend.api.reads import checked_address, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.schemas.types import AddressQuery, BigIntQuery, Limit, Offset
@@ -39,6 +40,8 @@ ORDER_ERRORS = documented(
         "expiry_out_of_range, stale_counter, zero_amount, price_out_of_range, "
         "price_overflow, unknown_capacity, capacity_not_active, window_ended, not_provider, "
         "supply_cap_exceeded, insufficient_hours, insufficient_funds",
+        401: "unauthorized: a bearer token was sent and it is unknown, expired or revoked",
+        403: "not_maker: the bearer token signs in another address than the order's maker",
         409: "duplicate_order, order_cancelled or order_filled",
     }
 )
@@ -62,7 +65,6 @@ def _public(row: Any) -> OrderPublic:
             "salt": m["salt"],
             "counter": m["counter"],
         },
-        status=m["status"],
         state=m["state"],
         filled=m["filled"],
         remaining=m["remaining"],
@@ -81,7 +83,10 @@ Exchange}}`; send `chainId` and `verifyingContract` too and a wrong domain is na
 signature (ECDSA by `maker`, or ERC-1271 when `maker` is a contract), expiry at least the minimum ahead,
 `counter` equal to the maker's on-chain counter, not cancelled nor filled on chain, the capacity active with
 its window not over, a primary sell by the capacity's provider within the supply left, a sell by a holder
-of the hours, a bid by a holder of the money, and a price in (0, the maximum]."""
+of the hours, a bid by a holder of the money, and a price in (0, the maximum].
+
+No sign-in is needed: anyone may relay a signed order. A bearer token sent anyway must be valid (401)
+and sign in the order's maker (403 `not_maker`)."""
 
 
 @router.post(
@@ -91,8 +96,13 @@ of the hours, a bid by a holder of the money, and a price in (0, the maximum].""
     summary="Post a signed order",
     description=POST_DESCRIPTION,
     responses=ORDER_ERRORS,
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},  # a token is optional (checked when sent)
 )
-def post_order(body: OrderCreate, db: SessionDep, chain: ChainDep, settings: SettingsDep) -> OrderPublic:
+def post_order(
+    body: OrderCreate, db: SessionDep, chain: ChainDep, settings: SettingsDep, poster: OptionalAddress
+) -> OrderPublic:
+    if poster is not None and poster.lower() != body.maker.lower():
+        raise ApiError(403, "not_maker", f"signed in as {poster}, but the order's maker is {body.maker}")
     market = chain.market
     limits = Limits(max_price=settings.api_max_price, min_expiry=settings.api_min_expiry)
     h, now = book.post(

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.sse import format_sse_event
 from sqlalchemy import Engine, select
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from backend.api.deps import ChainIdDep, EngineDep, SettingsDep
-from backend.api.errors import ERROR_RESPONSES, documented
+from backend.api.deps import ChainDep, ChainIdDep, EngineDep, SettingsDep
+from backend.api.errors import ERROR_RESPONSES, ApiError, documented
 from backend.api.event_feed import EventFeed
 from backend.api.schemas.events import EXAMPLE, StreamEvent
 from backend.api.schemas.types import INT64_MAX, BigIntQuery
+from backend.chain.deployments import POOL_CONTRACT
 from backend.db.models import RawEvent, table_of
 
 router = APIRouter(tags=["events"])
@@ -53,6 +57,32 @@ _ITEM_SCHEMA = {
         },
     },
 }
+
+
+def known_names(request: Request, chain: ChainDep) -> None:
+    """A contract or event filter naming nothing the indexer stores is a 400, not a silent stream."""
+    try:
+        market = chain.market
+    except ApiError:
+        return  # the chain is down: the stream serves the store, filters as given
+    contracts: list[tuple[str, Any]] = [
+        ("GpuHours", market.hours),
+        ("Exchange", market.exchange),
+        ("Escrow", market.escrow),
+        ("AttestationOracle", market.oracle),
+        ("Settlement", market.settlement),
+        *((POOL_CONTRACT, pool) for pool in market.pools.values()),
+    ]
+    names = {name for name, _ in contracts}
+    events = {e["name"] for _, c in contracts for e in c.abi if e.get("type") == "event"}
+    for param, known in (("contract", names), ("event", events)):
+        unknown = sorted((_names(request.query_params.get(param)) or frozenset()) - known)
+        if unknown:
+            raise ApiError(
+                400,
+                "unknown_name",
+                f"{param}: no such name {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            )
 
 
 def _names(value: str | None) -> frozenset[str] | None:
@@ -112,9 +142,37 @@ def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: i
     return feeds[chain_id]
 
 
+class EventStream(StreamingResponse):
+    """A text/event-stream of the messages a generator yields, which it closes however the response ends.
+
+    Not FastAPI's EventSourceResponse for a generator endpoint: that passes events through memory streams
+    to a keep-alive task, and a client that left while events were on their way made the task send into
+    a closed stream: a BrokenResourceError traceback logged for every client that merely went. Here the
+    response pulls the generator itself; a client that leaves cancels the send, and the generator, held
+    at a `yield`, is closed at once (the feed stops looking when no stream is left), not whenever it is
+    collected. The stream's own heartbeat keeps proxies from closing an idle connection.
+
+    The class names no media type, so that FastAPI documents the route's 200 as the route states it (an
+    SSE `itemSchema`), without a `schema` that OpenAPI 3.2 would read as the whole stream's."""
+
+    def __init__(self, messages: AsyncGenerator[bytes], status_code: int = 200):
+        super().__init__(
+            messages,
+            status_code,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # nor buffered by nginx
+        )
+        self._messages = messages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with aclosing(self._messages):
+            await super().__call__(scope, receive, send)
+
+
 @router.get(
     "/events/stream",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
+    dependencies=[Depends(known_names)],
     summary="Indexed chain events, live (Server-Sent Events)",
     description=(
         "Each event: `id:` the store's event id, `event:` `<Contract>.<Event>`, `data:` a JSON object "
@@ -130,7 +188,12 @@ def _feed(request: Request, engine: Engine, chain_id: int, poll: float, batch: i
             "content": {"text/event-stream": {"itemSchema": _ITEM_SCHEMA, "example": _WIRE_EXAMPLE}},
         },
         # JSON, although the route's own media type is the event stream.
-        **documented({422: ERROR_RESPONSES[422]["description"]}),
+        **documented(
+            {
+                400: "unknown_name: a `contract` or `event` filter names nothing the index holds",
+                422: ERROR_RESPONSES[422]["description"],
+            }
+        ),
     },
 )
 async def stream_events(
@@ -157,7 +220,7 @@ async def stream_events(
         int | None,
         Header(ge=0, le=INT64_MAX, description="the id of the last event received; wins over `since`"),
     ] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     contracts, events = _names(contract), _names(event)
     if last_event_id is not None:
         cursor = last_event_id
@@ -167,31 +230,38 @@ async def stream_events(
         newest = await anyio.to_thread.run_sync(_last, engine, chain_id)
         cursor = 0 if newest is None else newest.id
     batch = settings.api_page_max
-    quiet_since = time.monotonic()
-    async with _feed(request, engine, chain_id, settings.api_stream_poll, batch).open() as feed:
-        while not await request.is_disconnected():
-            rows = feed.after(cursor, batch)
-            if rows is None:  # further back than the feed remembers
-                rows = await anyio.to_thread.run_sync(_look, engine, chain_id, cursor, batch)
-            for row in rows:
-                cursor = row.id
-                if contracts is not None and row.contract not in contracts:
-                    continue
-                if events is not None and row.event not in events:
-                    continue
-                if capacity_id is not None and not _touches_capacity(row.args, capacity_id):
-                    continue
-                quiet_since = time.monotonic()
-                yield ServerSentEvent(
-                    id=str(row.id),
-                    event=f"{row.contract}.{row.event}",
-                    raw_data=_event(row).model_dump_json(),
-                )
-            quiet = time.monotonic() - quiet_since
-            if quiet >= HEARTBEAT_SECONDS:
-                quiet_since, quiet = time.monotonic(), 0.0
-                yield ServerSentEvent(comment="heartbeat")
-            if len(rows) < batch:
-                # Woken by new rows; at the latest when a heartbeat is due, or to see whether the client left.
-                with anyio.move_on_after(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS)):
-                    await feed.changed()
+    feed = _feed(request, engine, chain_id, settings.api_stream_poll, batch)
+
+    async def messages() -> AsyncGenerator[bytes]:
+        nonlocal cursor
+        quiet_since = time.monotonic()
+        async with feed.open():
+            while not await request.is_disconnected():
+                rows = feed.after(cursor, batch)
+                if rows is None:  # further back than the feed remembers
+                    rows = await anyio.to_thread.run_sync(_look, engine, chain_id, cursor, batch)
+                for row in rows:
+                    cursor = row.id
+                    if contracts is not None and row.contract not in contracts:
+                        continue
+                    if events is not None and row.event not in events:
+                        continue
+                    if capacity_id is not None and not _touches_capacity(row.args, capacity_id):
+                        continue
+                    quiet_since = time.monotonic()
+                    yield format_sse_event(
+                        id=str(row.id),
+                        event=f"{row.contract}.{row.event}",
+                        data_str=_event(row).model_dump_json(),
+                    )
+                quiet = time.monotonic() - quiet_since
+                if quiet >= HEARTBEAT_SECONDS:
+                    quiet_since, quiet = time.monotonic(), 0.0
+                    yield format_sse_event(comment="heartbeat")
+                if len(rows) < batch:
+                    # Woken by new rows; at the latest when a heartbeat is due, or to see whether the client
+                    # left.
+                    with anyio.move_on_after(min(HEARTBEAT_SECONDS - quiet, DISCONNECT_CHECK_SECONDS)):
+                        await feed.changed()
+
+    return EventStream(messages())

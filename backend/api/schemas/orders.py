@@ -153,7 +153,6 @@ _ORDER: JsonDict = {
     "order": _MESSAGE,
     "signature": _SIGNATURE,
     "kind": "primary_sell",
-    "status": "open",
     "state": "partially_filled",
     "filled": "8",
     "remaining": "4",
@@ -182,8 +181,10 @@ class OrderPublic(BaseModel):
     order: OrderMessage
     signature: str
     kind: str = Field(description=" | ".join(ORDER_KINDS))
-    status: str = Field(description="off-chain lifecycle: open | withdrawn | expired")
-    state: str = Field(description="open | partially_filled | filled | cancelled | expired | withdrawn")
+    state: str = Field(
+        description="open | partially_filled | filled | cancelled | expired | withdrawn: the order now, "
+        "on chain (filled, cancelled) and on this book (withdrawn by its maker, expired)"
+    )
     filled: U256Out
     remaining: U256Out
     posted_at: float
