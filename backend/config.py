@@ -243,6 +243,12 @@ class ApiSettings(StoreSettings, _SlaFloor):
     )
     api_min_expiry: float = Field(60.0, ge=0, description="an order posted must live at least this long")
     api_page_max: int = Field(500, ge=1, description="largest page a list endpoint returns")
+    api_write_rate: float = Field(
+        2.0, gt=0, description="writes (orders posted, sign-ins) a client may make a second, on average"
+    )
+    api_write_burst: int = Field(
+        60, ge=1, description="writes a client may make at once before the rate applies"
+    )
     api_max_body: int = Field(
         131_072, ge=1024, description="bytes a request body may have; a larger one is a 413 unread"
     )

@@ -103,6 +103,10 @@ ERROR_RESPONSES: Responses = {
         "description": "a parameter or field is missing or malformed; `reason` names each",
     },
 }
+#: Write routes (limits.write_quota).
+RATE_LIMITED = documented(
+    {429: "rate_limited: too many writes from this client; Retry-After says when to retry"}
+)
 #: Routes behind sign-in (deps.CurrentAddress).
 SIGNED_IN = documented({401: "unauthorized: no bearer token, or one unknown, expired or revoked"})
 
@@ -110,9 +114,12 @@ SIGNED_IN = documented({401: "unauthorized: no bearer token, or one unknown, exp
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"Retry-After": str(RETRY_AFTER)} if exc.status == 503 else None
+        details = {k: v for k, v in exc.details.items() if k != "retry_after"}
+        headers = None
+        if exc.status in (429, 503):
+            headers = {"Retry-After": str(exc.details.get("retry_after", RETRY_AFTER))}
         return JSONResponse(
-            error_body(exc.code, exc.reason, **exc.details), status_code=exc.status, headers=headers
+            error_body(exc.code, exc.reason, **details), status_code=exc.status, headers=headers
         )
 
     @app.exception_handler(RequestsConnectionError)

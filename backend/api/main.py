@@ -13,7 +13,7 @@ from backend.api import docs, errors, metrics, openapi
 from backend.api.admission import Admission, pool_size
 from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
-from backend.api.limits import BodyLimit
+from backend.api.limits import BodyLimit, WriteQuota
 from backend.api.routes import ROUTERS
 from backend.api.strict import known_query_only
 from backend.chain.client import Market
@@ -63,6 +63,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.role = role  # shown by /health
+    app.state.write_quota = WriteQuota(settings.api_write_rate, settings.api_write_burst)
     app.state.chain = ChainLink(settings, market, engine)
     app.state.event_feeds = {}  # chain id -> the process's one reader of new events (event_feed.py)
     errors.install(app)

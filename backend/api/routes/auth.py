@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 import time
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy import delete, update
 from sqlmodel import col
 
 from backend.api import sessions
 from backend.api.deps import BearerDep, ChainDep, ChainIdDep, CurrentAddress, SessionDep, SettingsDep
-from backend.api.errors import SIGNED_IN, ApiError, documented
+from backend.api.errors import RATE_LIMITED, SIGNED_IN, ApiError, documented
+from backend.api.limits import write_quota
 from backend.api.schemas.auth import Me, NonceCreate, NoncePublic, SessionPublic, SignIn
 from backend.api.siwe_verify import STATEMENT, accepted_domains, check_signature, iso, parse, prepare
 from backend.config import ApiSettings
@@ -45,7 +46,13 @@ def _uri(domain: str) -> str:
     return f"{scheme}://{domain}"
 
 
-@router.post("/nonce", response_model=NoncePublic, summary="A fresh sign-in nonce and the message fields")
+@router.post(
+    "/nonce",
+    response_model=NoncePublic,
+    summary="A fresh sign-in nonce and the message fields",
+    responses=RATE_LIMITED,
+    dependencies=[Depends(write_quota)],
+)
 def new_nonce(
     request: Request,
     db: SessionDep,
@@ -96,7 +103,8 @@ def _nonce_problem(row: AuthNonce | None, nonce: str, now: float) -> ApiError | 
 @router.post(
     "/verify",
     response_model=SessionPublic,
-    responses=AUTH_ERRORS,
+    responses={**AUTH_ERRORS, **RATE_LIMITED},
+    dependencies=[Depends(write_quota)],
     summary="Sign in: a signed EIP-4361 message for a token",
 )
 def verify(body: SignIn, db: SessionDep, chain: ChainDep, settings: SettingsDep) -> SessionPublic:

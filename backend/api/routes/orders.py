@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from backend.api.deps import ChainDep, ChainIdDep, CurrentAddress, OptionalAddress, SessionDep, SettingsDep
-from backend.api.errors import SIGNED_IN, ApiError, documented
+from backend.api.errors import RATE_LIMITED, SIGNED_IN, ApiError, documented
+from backend.api.limits import write_quota
 from backend.api.reads import checked_address, page_bounds
 from backend.api.schemas.orders import OrderCreate, OrderHash, OrderPage, OrderPublic, OrderWithdrawn
 from backend.api.schemas.types import AddressQuery, BigIntQuery, Limit, Offset
@@ -95,7 +96,8 @@ and sign in the order's maker (403 `not_maker`)."""
     response_model=OrderPublic,
     summary="Post a signed order",
     description=POST_DESCRIPTION,
-    responses=ORDER_ERRORS,
+    responses={**ORDER_ERRORS, **RATE_LIMITED},
+    dependencies=[Depends(write_quota)],
     openapi_extra={"security": [{}, {"HTTPBearer": []}]},  # a token is optional (checked when sent)
 )
 def post_order(

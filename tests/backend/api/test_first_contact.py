@@ -3,6 +3,8 @@ documentation served from local files (a bearer token on POST /orders: test_orde
 
 from __future__ import annotations
 
+import time
+
 from tests.backend.api.test_auth import error
 
 
@@ -59,3 +61,16 @@ def test_the_docs_load_nothing_from_elsewhere(serve):
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         got = api.get(f"/docs/assets/{asset}")
         assert got.status_code == 200 and len(got.content) > 10_000
+
+
+def test_writes_past_the_quota_are_429_and_reads_go_on(serve):
+    api = serve(api_write_rate=0.5, api_write_burst=3)
+    for _ in range(3):
+        assert api.post("/auth/nonce").status_code == 200
+    refused = api.post("/auth/nonce")
+    assert error(refused) == (429, "rate_limited")
+    assert refused.headers["retry-after"] == "2"
+    assert error(api.post("/orders", json={})) == (429, "rate_limited")  # one quota for every write
+    assert api.get("/capacities").status_code == 200  # reads are not writes
+    time.sleep(2.1)
+    assert api.post("/auth/nonce").status_code == 200

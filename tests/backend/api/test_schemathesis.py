@@ -65,7 +65,11 @@ def served(chain, deployments_dir, session_market, tmp_path_factory) -> Iterator
         rnd = play_round(market)
         open_market(market, rnd, engine)
         index_all(engine, chain, deployments_dir)
-        settings = api_settings(engine, chain, deployments_dir, db_auto_migrate=False)
+        # Thousands of writes from one client in a minute: the quota (tested in test_first_contact.py)
+        # would answer most of them 429.
+        settings = api_settings(
+            engine, chain, deployments_dir, db_auto_migrate=False, api_write_burst=100_000
+        )
         chain_at = {"rpc_url": chain.url, "deployments_dir": deployments_dir, "db_auto_migrate": False}
         tasks = InProcessTasks(TaskContext(indexer_settings(engine, **chain_at), engine)).start()
         try:
