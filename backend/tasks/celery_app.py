@@ -85,7 +85,7 @@ def make_celery(settings: TaskSettings, context: TaskContext | None = None) -> C
     # Each process says its role first: which of them runs the jobs, which one schedules them.
     @signals.worker_ready.connect(weak=False, dispatch_uid=f"gpuhours-worker-{queue}")
     def _worker_role(**_: Any) -> None:
-        log.warning("role worker: runs %s from queue %s on %s", names, queue, settings.redis_url)
+        log.warning("role worker: runs %s from queue %s", names, queue)  # the URL may hold a password
 
     @signals.beat_init.connect(weak=False, dispatch_uid=f"gpuhours-beat-{queue}")
     def _beat_role(**_: Any) -> None:
