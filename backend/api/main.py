@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from backend.api import docs, errors, metrics, openapi
+from backend.api import docs, errors, metrics, openapi, web
 from backend.api.admission import Admission, pool_size
 from backend.api.cache import ReadCache
 from backend.api.chain import ChainLink
@@ -75,4 +75,5 @@ def create_app(
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    web.install(app)  # the web page at /, when it is built (after the routers: it takes only / and /assets)
     return app

@@ -1,0 +1,290 @@
+// The page's client of the gpuhours HTTP API (same origin): typed reads and the market's query string.
+import { parseUsd } from "./money";
+
+export interface NodeSummary {
+  node_id: number;
+  owner: string;
+  gpu_model: string;
+  gpu_count: number;
+  vram_gb: number;
+  region: string;
+  interconnect: string;
+}
+
+export interface Capacity {
+  capacity_id: number;
+  node_id: number;
+  provider: string;
+  start: number;
+  end: number;
+  hours: number;
+  status: string;
+  close_reason: string;
+  supply_cap: number;
+  minted: number;
+  supply: number;
+  units_available: number;
+  activated: number;
+  bond: bigint | number;
+  unit_backing: bigint | number;
+  node: NodeSummary;
+  best_ask: bigint | number | null;
+  best_bid: bigint | number | null;
+  reliability_bps: number;
+  epochs_attested: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface BookOrder {
+  order_hash: string;
+  maker: string;
+  kind: string;
+  price: bigint | number;
+  amount: number;
+  remaining: number;
+  expiry: number;
+}
+
+export interface BookSide {
+  levels: { price: bigint | number; remaining: number; orders: number }[];
+  orders: BookOrder[];
+}
+
+export interface OrderBook {
+  capacity_id: number;
+  depth: number;
+  as_of: number;
+  asks: BookSide;
+  bids: BookSide;
+}
+
+export interface Reliability {
+  epochs: number;
+  reliability_bps: number;
+  mean_load_bps: number | null;
+  gpu_seconds: number;
+  mean_mflops_per_joule: number | null;
+  mean_gflops: number | null;
+  last_epoch: number | null;
+  stale: boolean | null;
+  sla_epochs_met: number;
+  sla_share_bps: number | null;
+}
+
+export interface NodeDetail extends NodeSummary {
+  reliability_bps: number;
+  epochs_attested: number;
+  reliability: Reliability;
+  slashed_total: bigint | number;
+  capacities: number;
+}
+
+export interface Attestation {
+  epoch: number; // the unix hour attested
+  uptime_bps: number;
+  load_bps: number;
+  gpu_seconds: number;
+  mflops_per_joule: number;
+  gflops: number;
+  meets_sla: boolean;
+}
+
+export interface Price {
+  gpu_class: string;
+  last_price: bigint | number | null;
+  last_time: number | null;
+  vwap_24h: bigint | number | null;
+  volume_24h: number;
+  fills_24h: number;
+  mark_price: bigint | number | null;
+  mark_epoch: number | null;
+}
+
+export interface Fill {
+  block_number: number;
+  block_time: number | null;
+  capacity_id: number;
+  kind: string;
+  amount: number;
+  price: bigint | number;
+}
+
+/** The market's filters and sort as the page's form holds them: text as typed, dollars, percent. */
+export interface MarketFilters {
+  gpu_model?: string;
+  region?: string;
+  interconnect?: string;
+  min_gpus?: string;
+  max_price?: string; // dollars per GPU-hour
+  min_reliability?: string; // percent
+  available_at?: string; // an ISO date-time (UTC), as a datetime-local input gives it
+  status?: string;
+  sort?: string;
+  order?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export class FilterError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FilterError";
+  }
+}
+
+/**
+ * The query string of `GET /capacities` for the form's values, in the API's units: prices in base
+ * units, reliability in basis points, times in unix seconds. Empty fields are left out; a value the
+ * API would refuse throws a FilterError naming the field.
+ */
+export function capacityQuery(f: MarketFilters): URLSearchParams {
+  const q = new URLSearchParams();
+  const text = (name: "gpu_model" | "region" | "interconnect" | "status" | "sort" | "order") => {
+    const v = f[name]?.trim();
+    if (v) q.set(name, v);
+  };
+  text("gpu_model");
+  text("region");
+  text("interconnect");
+  const gpus = f.min_gpus?.trim();
+  if (gpus) {
+    if (!/^\d+$/.test(gpus) || Number(gpus) < 1) throw new FilterError("min_gpus", "GPUs: a whole number, 1 or more");
+    q.set("min_gpus", gpus);
+  }
+  const price = f.max_price?.trim();
+  if (price) {
+    const units = parseUsd(price);
+    if (units === null) throw new FilterError("max_price", "Max price: dollars per GPU-hour, such as 2.20");
+    q.set("max_price", units.toString());
+  }
+  const reliability = f.min_reliability?.trim();
+  if (reliability) {
+    const pct = Number(reliability);
+    if (!/^\d+(\.\d{0,2})?$/.test(reliability) || pct > 100)
+      throw new FilterError("min_reliability", "Reliability: a percentage from 0 to 100");
+    q.set("min_reliability", String(Math.round(pct * 100)));
+  }
+  const at = f.available_at?.trim();
+  if (at) {
+    const ms = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(at) ? at : `${at}Z`);
+    if (Number.isNaN(ms)) throw new FilterError("available_at", "Available at: a date and time");
+    q.set("available_at", String(Math.floor(ms / 1000)));
+  }
+  text("status");
+  text("sort");
+  text("order");
+  if (f.limit !== undefined) q.set("limit", String(f.limit));
+  if (f.offset) q.set("offset", String(f.offset));
+  return q;
+}
+
+/**
+ * A JSON.parse reviver that keeps integers beyond 2^53 exact, as bigint: the API's uint256 amounts
+ * are JSON numbers. Reads the number's source text where the engine passes it (Chromium 114+).
+ */
+export function reviveBigInts(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source))
+    return BigInt(context.source);
+  return value;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly reason: string,
+  ) {
+    super(`${reason} (${code}, HTTP ${status})`);
+    this.name = "ApiError";
+  }
+}
+
+async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+  const response = await fetch(url, { ...init, headers: { accept: "application/json", ...init.headers } });
+  const body = await response.text();
+  // The third argument is where engines pass the source text; TypeScript's lib does not know it yet.
+  const parsed = body ? (JSON.parse(body, reviveBigInts as (k: string, v: unknown) => unknown) as unknown) : null;
+  if (!response.ok) {
+    const error = (parsed as { error?: { code?: string; reason?: string } } | null)?.error;
+    throw new ApiError(response.status, error?.code ?? "http_error", error?.reason ?? response.statusText);
+  }
+  return parsed as T;
+}
+
+export function getJson<T>(path: string, params?: URLSearchParams): Promise<T> {
+  return request<T>(params && [...params.keys()].length ? `${path}?${params}` : path);
+}
+
+export function postJson<T>(path: string, body: unknown): Promise<T> {
+  return request<T>(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+export interface MarketInfo {
+  chain_id: number;
+  stablecoin: { address: string; symbol: string; decimals: number };
+  fee_bps: number;
+}
+
+export const api = {
+  market: () => getJson<MarketInfo>("/market"),
+  capacities: (filters: MarketFilters) => getJson<Page<Capacity>>("/capacities", capacityQuery(filters)),
+  capacity: (id: number) => getJson<Capacity>(`/capacities/${id}`),
+  book: (id: number) => getJson<OrderBook>(`/capacities/${id}/book`),
+  node: (id: number) => getJson<NodeDetail>(`/nodes/${id}`),
+  attestations: (id: number) =>
+    getJson<Page<Attestation>>(`/nodes/${id}/attestations`, new URLSearchParams({ limit: "168" })),
+  nodes: () => getJson<Page<NodeSummary>>("/nodes", new URLSearchParams({ limit: "100" })),
+  prices: () => getJson<{ items: Price[]; as_of: number }>("/prices"),
+  fills: (gpuClass: string) =>
+    getJson<Page<Fill>>(`/prices/${encodeURIComponent(gpuClass)}/fills`, new URLSearchParams({ limit: "100" })),
+};
+
+/** An unsigned transaction as the API builds it (`POST /tx/...`): the wallet signs and sends it. */
+export interface UnsignedTx {
+  from: string;
+  to: string;
+  data: string;
+  value: bigint | number;
+  gas: bigint | number;
+  chainId: number;
+  nonce: number;
+}
+
+export interface Position {
+  capacity_id: number;
+  amount: number;
+  node_id: number;
+  gpu_class: string;
+  start: number;
+  end: number;
+  status: string;
+  close_reason: string;
+}
+
+export interface Positions {
+  address: string;
+  claimable: bigint | number;
+  open_orders: number;
+  positions: Position[];
+  positions_total: number;
+  bookings_total: number;
+}
+
+export const tx = {
+  fill: (taker: string, orderHash: string, amount: number) =>
+    postJson<UnsignedTx>("/tx/fill", { taker, order_hash: orderHash, amount }),
+};
+
+export const accounts = {
+  positions: (address: string) => getJson<Positions>(`/accounts/${address}/positions`),
+  indexed: async () => (await getJson<{ checks: { indexed?: number | null } }>("/ready")).checks.indexed ?? null,
+};

@@ -1,0 +1,116 @@
+// Buying hours from an ask: the API builds the fill, the page shows it, the wallet signs and sends it,
+// and the page follows it to its receipt and into the market's index.
+import { accounts, tx as build, type BookOrder, type UnsignedTx } from "./api";
+import { h, shortAddress } from "./dom";
+import { formatUsd } from "./money";
+import * as wallet from "./wallet";
+
+const INDEX_WAIT_MS = 30_000;
+
+async function indexed(block: bigint): Promise<boolean> {
+  const deadline = Date.now() + INDEX_WAIT_MS;
+  while (Date.now() < deadline) {
+    const at = await accounts.indexed().catch(() => null);
+    if (at !== null && BigInt(at) >= block) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
+function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: HTMLElement) {
+  const cost = BigInt(order.price) * BigInt(hours);
+  const send = h("button", { type: "button", "data-testid": "tx-send" }, "Sign and send");
+  const panel = h(
+    "section",
+    { class: "tx-review", "data-testid": "tx-review" },
+    h("h3", {}, "Check the transaction before you sign it"),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "You buy"),
+      h("dd", {}, `${hours} GPU-hours at ${formatUsd(order.price)} = ${formatUsd(cost)}`),
+      h("dt", {}, "From"),
+      h("dd", {}, `${shortAddress(order.maker)}'s order ${shortAddress(order.order_hash)}`),
+      h("dt", {}, "Sent by"),
+      h("dd", {}, unsigned.from),
+      h("dt", {}, "To (the Exchange)"),
+      h("dd", {}, unsigned.to),
+      h("dt", {}, "Gas limit"),
+      h("dd", {}, String(unsigned.gas)),
+      h("dt", {}, "Chain"),
+      h("dd", {}, String(unsigned.chainId)),
+      h("dt", {}, "Data"),
+      h("dd", { class: "data", title: unsigned.data }, `${unsigned.data.slice(0, 10)}… (${(unsigned.data.length - 2) / 2} bytes)`),
+    ),
+    send,
+  );
+  send.addEventListener("click", async () => {
+    send.setAttribute("disabled", "");
+    try {
+      status.textContent = "Waiting for your wallet…";
+      const hash = await wallet.send(unsigned);
+      status.textContent = `Sent ${hash}; waiting for its receipt…`;
+      const mined = await wallet.receipt(hash);
+      status.textContent = `Confirmed in block ${mined.blockNumber}; waiting for the market to index it…`;
+      const seen = await indexed(mined.blockNumber);
+      status.replaceChildren(
+        seen
+          ? `Bought ${hours} GPU-hours in block ${mined.blockNumber}. `
+          : `Confirmed in block ${mined.blockNumber}; the market has not indexed it yet. `,
+        h("a", { href: "#/portfolio" }, "See your portfolio"),
+      );
+      status.dataset.done = "true";
+      panel.remove();
+    } catch (error) {
+      status.textContent = wallet.explain(error, "the purchase").message;
+      status.classList.add("error");
+      send.removeAttribute("disabled");
+    }
+  });
+  return panel;
+}
+
+/** A form to buy from the best asks of a capacity's book; empty when nothing is for sale. */
+export function buyForm(asks: BookOrder[]): HTMLElement {
+  if (!asks.length) return h("section", {});
+  const choice = h(
+    "select",
+    { name: "order", "data-testid": "buy-order" },
+    ...asks.map((o) => h("option", { value: o.order_hash }, `${formatUsd(o.price)} /GPU-h, ${o.remaining} left`)),
+  );
+  const hours = h("input", { name: "hours", value: "1", inputmode: "numeric", size: "5", "data-testid": "buy-hours" });
+  const status = h("p", { role: "status", "data-testid": "tx-status" });
+  const slot = h("div", {});
+  const form = h(
+    "form",
+    { class: "buy", "data-testid": "buy-form" },
+    h("label", {}, "Order ", choice),
+    h("label", {}, " GPU-hours ", hours),
+    " ",
+    h("button", { type: "submit", "data-testid": "buy-review" }, "Review purchase"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.classList.remove("error");
+    delete status.dataset.done;
+    slot.replaceChildren();
+    const order = asks.find((o) => o.order_hash === choice.value) ?? asks[0];
+    const n = Number(hours.value);
+    if (!Number.isInteger(n) || n < 1 || n > order.remaining) {
+      status.textContent = `GPU-hours: a whole number from 1 to ${order.remaining}.`;
+      status.classList.add("error");
+      return;
+    }
+    try {
+      const who = wallet.current() ?? (await wallet.connect());
+      status.textContent = "Building the transaction…";
+      const unsigned = await build.fill(who.address, order.order_hash, n);
+      status.textContent = "";
+      slot.replaceChildren(review(order, n, unsigned, status));
+    } catch (error) {
+      status.textContent = wallet.explain(error, "preparing the purchase").message;
+      status.classList.add("error");
+    }
+  });
+  return h("section", { class: "buy-section" }, h("h2", {}, "Buy GPU-hours"), form, slot, status);
+}

@@ -1,0 +1,57 @@
+// The page's entry: a hash router over its views (market, capacity, prices, portfolio), so the API serves one static file for all of them.
+import "./style.css";
+import { capacityView } from "./capacity";
+import { api } from "./api";
+import { h, shortAddress } from "./dom";
+import { marketView } from "./market";
+import { portfolioView } from "./portfolio";
+import { pricesView } from "./prices";
+import { setStablecoinDecimals } from "./money";
+import * as wallet from "./wallet";
+
+const root = document.getElementById("app") as HTMLElement;
+// How amounts are written, from the API; an API without `GET /market` uses the documented 6 decimals.
+const units = api
+  .market()
+  .then((m) => setStablecoinDecimals(m.stablecoin.decimals))
+  .catch(() => undefined);
+
+async function route(): Promise<void> {
+  const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
+  const params = new URLSearchParams(query);
+  for (const link of document.querySelectorAll<HTMLAnchorElement>("header nav a"))
+    link.toggleAttribute("aria-current", link.dataset.view === (path.split("/")[1] || "market"));
+  const capacity = /^\/capacity\/(\d+)$/.exec(path);
+  await units;
+  try {
+    if (capacity) await capacityView(root, Number(capacity[1]));
+    else if (path === "/prices") await pricesView(root);
+    else if (path === "/portfolio") await portfolioView(root);
+    else await marketView(root, params);
+  } catch (error) {
+    root.replaceChildren(h("p", { class: "error", role: "status" }, `The API could not be read: ${(error as Error).message}`));
+  }
+  root.dataset.ready = "true"; // for the end-to-end test: the view has rendered
+}
+
+const account = document.getElementById("account") as HTMLButtonElement;
+const notice = document.getElementById("notice") as HTMLElement;
+account.addEventListener("click", () => {
+  account.textContent = "Connecting…";
+  notice.hidden = true;
+  wallet.connect().catch((error: Error) => {
+    account.textContent = "Connect wallet";
+    notice.textContent = error.message;
+    notice.hidden = false;
+  });
+});
+wallet.onChange((c) => {
+  account.textContent = c ? `${shortAddress(c.address)} · chain ${c.chainId}` : "Connect wallet";
+  account.dataset.address = c?.address ?? "";
+});
+
+window.addEventListener("hashchange", () => {
+  delete root.dataset.ready;
+  void route();
+});
+void route();

@@ -1,0 +1,99 @@
+// The user's injected wallet (EIP-1193, window.ethereum) through viem: connect, send what the API
+// built, follow it to its receipt. The page never sees a key.
+import { createClient, custom, type Address, type EIP1193Provider, type Hex, type TransactionReceipt } from "viem";
+// Actions one by one, not the clients that carry them all: the page ships only what it calls.
+import { getChainId, requestAddresses, sendTransaction, waitForTransactionReceipt } from "viem/actions";
+import type { UnsignedTx } from "./api";
+
+declare global {
+  interface Window {
+    ethereum?: EIP1193Provider;
+  }
+}
+
+export interface Connection {
+  address: Address;
+  chainId: number;
+}
+
+/** What went wrong with the wallet, said so a person knows what to do next. */
+export class WalletError extends Error {
+  constructor(
+    readonly code: "no_wallet" | "rejected" | "wrong_network" | "reverted" | "failed",
+    message: string,
+  ) {
+    super(message);
+    this.name = "WalletError";
+  }
+}
+
+let connection: Connection | null = null;
+const listeners = new Set<(c: Connection | null) => void>();
+
+function provider(): EIP1193Provider {
+  if (!window.ethereum) throw new WalletError("no_wallet", "No wallet found: install a browser wallet, then reload.");
+  return window.ethereum;
+}
+
+function client() {
+  return createClient({ transport: custom(provider()) });
+}
+
+/** A wallet's refusal (EIP-1193 code 4001) as the page says it; anything else as it came. */
+export function explain(error: unknown, doing: string): WalletError {
+  if (error instanceof WalletError) return error;
+  const e = error as { code?: number; cause?: { code?: number }; shortMessage?: string; message?: string };
+  if (e.code === 4001 || e.cause?.code === 4001)
+    return new WalletError("rejected", `You declined ${doing} in your wallet; nothing was sent.`);
+  return new WalletError("failed", `${doing} failed: ${e.shortMessage ?? e.message ?? String(error)}`);
+}
+
+export function current(): Connection | null {
+  return connection;
+}
+
+export function onChange(listener: (c: Connection | null) => void): void {
+  listeners.add(listener);
+}
+
+export async function connect(): Promise<Connection> {
+  try {
+    const c = client();
+    const [address] = await requestAddresses(c);
+    connection = { address, chainId: await getChainId(c) };
+  } catch (error) {
+    throw explain(error, "connecting");
+  }
+  for (const listener of listeners) listener(connection);
+  return connection;
+}
+
+/** Sends `tx` from the connected account on the chain the API built it for; the transaction's hash. */
+export async function send(tx: UnsignedTx): Promise<Hex> {
+  const c = client();
+  const chainId = await getChainId(c);
+  if (chainId !== tx.chainId)
+    throw new WalletError(
+      "wrong_network",
+      `Your wallet is on chain ${chainId}; this market is on chain ${tx.chainId}. Switch networks in your wallet, then try again.`,
+    );
+  try {
+    return await sendTransaction(c, {
+      account: tx.from as Address,
+      to: tx.to as Address,
+      data: tx.data as Hex,
+      value: BigInt(tx.value),
+      gas: BigInt(tx.gas),
+      chain: null, // checked above against the API's chain id
+    });
+  } catch (error) {
+    throw explain(error, "the transaction");
+  }
+}
+
+export async function receipt(hash: Hex): Promise<TransactionReceipt> {
+  const found = await waitForTransactionReceipt(client(), { hash, pollingInterval: 250 });
+  if (found.status !== "success")
+    throw new WalletError("reverted", `The transaction ${hash} was mined in block ${found.blockNumber} but reverted; nothing changed.`);
+  return found;
+}

@@ -1,0 +1,210 @@
+"""The web page in headless Chromium against `gpuhours demo --serve`: a real Anvil, the ape deploy, the
+market round and a real `serve` on SQLite, read through Debian's Chromium by playwright-core
+(tests/web/browse.mjs). Screenshots are kept in tests/web/artifacts/.
+
+Chromium (/usr/bin/chromium, or GPUHOURS_CHROMIUM), Node and the built page are needed: without them
+these tests skip with the reason, and with CI=true they fail instead (`scripts/dev test` installs
+Chromium there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.api.web import WEB_DIST
+from backend.chain.anvil import free_port
+from backend.chain.deployments import REPO_ROOT
+from backend.chain.dev_accounts import dev_account
+
+CHROMIUM = Path(os.environ.get("GPUHOURS_CHROMIUM", "/usr/bin/chromium"))
+BROWSE = Path(__file__).with_name("browse.mjs")
+ARTIFACTS = Path(__file__).with_name("artifacts")
+NODE = shutil.which("node") or "node"
+BUYER = dev_account(4, 31337).address  # the demo's renter-2: stablecoin held, the exchange approved
+
+
+def _missing(what: str, fix: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required when CI=true but is missing: {fix}")
+    pytest.skip(f"{what} is missing ({fix}); the browser tests run when it is there")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """`gpuhours demo --serve` on free ports, once its round is indexed and its open orders posted:
+    (the API's URL, Anvil's)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing(f"Chromium at {CHROMIUM}", "apt-get install chromium")
+    if shutil.which("node") is None or not (REPO_ROOT / "node_modules/playwright-core").is_dir():
+        _missing("Node with playwright-core", "npm ci")
+    if not (WEB_DIST / "index.html").is_file():
+        _missing("the built web page", "npm run build:web (scripts/dev setup does it)")
+    tmp = tmp_path_factory.mktemp("web-demo")
+    api_port, anvil_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "GPUHOURS_ANVIL_PORT": str(anvil_port),
+        "GPUHOURS_API_PORT": str(api_port),
+        "GPUHOURS_DEPLOYMENTS_DIR": str(tmp),
+        "GPUHOURS_DB_URL": f"sqlite:///{tmp}/demo.db",
+    }
+    env.pop("GPUHOURS_REDIS_URL", None)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gpuhours")), "demo", "--serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{api_port}"
+    try:
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:  # ready once the round is indexed and the demo's three open orders are on the book
+                lag = httpx.get(f"{url}/ready", timeout=5).json()["checks"].get("lag_blocks")
+                if lag == 0 and httpx.get(f"{url}/orders", timeout=5).json()["total"] == 3:
+                    break
+            except (httpx.TransportError, KeyError, ValueError):
+                pass
+            time.sleep(0.2)
+        else:
+            proc.send_signal(signal.SIGINT)
+            pytest.fail(f"the demo's API was not ready at {url}:\n{proc.communicate(timeout=60)[0]}")
+        yield url, f"http://127.0.0.1:{anvil_port}"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo: tuple[str, str]) -> str:
+    return demo[0]
+
+
+def held(url: str, address: str) -> dict[int, int]:
+    positions = httpx.get(f"{url}/accounts/{address}/positions", timeout=10).json()["positions"]
+    return {p["capacity_id"]: p["amount"] for p in positions}
+
+
+@pytest.fixture(scope="module")
+def seen(demo: tuple[str, str]) -> dict[str, Any]:
+    """What the page showed in Chromium, read once for the tests below; the buyer's hours before it
+    bought through the page as `held_before`."""
+    url, rpc_url = demo
+    before = held(url, BUYER)
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    result = subprocess.run(
+        [NODE, str(BROWSE), url, rpc_url, BUYER, str(ARTIFACTS)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "GPUHOURS_CHROMIUM": str(CHROMIUM)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {**json.loads(result.stdout), "held_before": before}
+
+
+def test_the_page_is_served_beside_the_api(demo_url):
+    page = httpx.get(f"{demo_url}/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    script = re.search(r'src="(/assets/[^"]+\.js)"', page.text)
+    assert script, page.text
+    assert httpx.get(f"{demo_url}{script.group(1)}", timeout=10).status_code == 200
+    # The API around it is untouched: its routes, its documents, its JSON 404s.
+    assert httpx.get(f"{demo_url}/health", timeout=10).json()["status"] == "ok"
+    assert httpx.get(f"{demo_url}/openapi.json", timeout=10).status_code == 200
+    assert "/" not in httpx.get(f"{demo_url}/openapi.json", timeout=10).json()["paths"]
+    missing = httpx.get(f"{demo_url}/no-such-page", timeout=10)
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_the_market_lists_the_capacities_the_api_has(demo_url, seen):
+    api = httpx.get(f"{demo_url}/capacities", timeout=10).json()
+    shown = {int(row[0].lstrip("#")): row for row in seen["market"]["rows"]}
+    assert sorted(shown) == sorted(c["capacity_id"] for c in api["items"]), seen["market"]
+    assert seen["market"]["status"].startswith(f"{api['total']} capacit")
+    for c in api["items"]:
+        row = shown[c["capacity_id"]]
+        assert c["node"]["gpu_model"] in row
+        assert f"${c['unit_backing'] / 1e6:,.2f}" in row  # the backing per unit, in dollars
+    headers = seen["market"]["headers"]
+    assert {"Best ask /GPU-h", "Backing /unit", "Bond /unit", "Reliability"} <= set(headers)
+
+
+def test_the_filters_go_to_the_api(seen):
+    assert "gpu_model=H100-SXM5-80GB" in seen["filtered"]["hash"] and "sort=price" in seen["filtered"]["hash"]
+    assert seen["filtered"]["rows"] and all("H100-SXM5-80GB" in row for row in seen["filtered"]["rows"])
+    assert seen["bad_filter"] == "Max price: dollars per GPU-hour, such as 2.20"
+
+
+def test_a_capacity_shows_its_book_with_the_demos_open_ask(seen):
+    book = seen["capacity"]
+    # The demo leaves 64 H100-hours for sale at $2.20 by the provider, a resale at $2.50, a bid at $1.90.
+    assert [(row[0], row[1], row[3]) for row in book["asks"]] == [
+        ("$2.20", "64", "provider"),
+        ("$2.50", "16", "resale"),
+    ]
+    assert [(row[0], row[3]) for row in book["bids"]] == [("$1.90", "bid")]
+    assert "Reliability" in book["reliability"] and "Hours attested" in book["reliability"]
+    # The demo's oracle attested the node's hours: their verified efficiency and uptime, charted.
+    chart = book["efficiency_chart"]
+    assert chart["width"] > 0 and chart["height"] > 0 and chart["drawn"], chart
+    assert chart["series"][1:] == ["verified MFLOP per joule", "uptime %"], chart
+
+
+def test_the_prices_chart_renders(seen):
+    prices = seen["prices"]
+    assert {row[0] for row in prices["rows"]} == {"H100-SXM5-80GB", "A100-SXM4-80GB"}
+    assert {row[0]: row[1] for row in prices["rows"]} == {
+        "H100-SXM5-80GB": "$2.60",
+        "A100-SXM4-80GB": "$1.40",
+    }
+    chart = prices["chart"]
+    assert chart["width"] > 0 and chart["height"] > 0 and chart["drawn"], chart
+    assert {"H100-SXM5-80GB", "A100-SXM4-80GB"} <= set(chart["series"]), chart
+    assert {"capacity.png", "market.png", "prices.png", "portfolio.png"} <= {
+        p.name for p in ARTIFACTS.glob("*.png")
+    }
+
+
+def test_the_page_needs_nothing_from_elsewhere_and_logs_no_error(seen):
+    assert seen["foreign_requests"] == []
+    assert seen["failed_requests"] == []
+    assert seen["errors"] == []
+
+
+def test_a_renter_buys_the_ask_through_the_wallet_and_sees_the_hours(demo_url, seen):
+    buy, capacity = seen["buy"], seen["capacity"]["id"]
+    assert buy["account"] == BUYER
+    # Shown before signing: what is bought, at what price, and the transaction the API built.
+    assert "10 GPU-hours at $2.20 = $22.00" in buy["review"] and BUYER in buy["review"]
+    # A wallet on another chain and a declined signature are said plainly, and nothing is sent.
+    assert buy["wrong_network"] == (
+        "Your wallet is on chain 1; this market is on chain 31337. "
+        "Switch networks in your wallet, then try again."
+    )
+    assert buy["declined"] == "You declined the transaction in your wallet; nothing was sent."
+    assert buy["done"].startswith("Bought 10 GPU-hours in block "), buy
+    after = held(demo_url, BUYER)
+    assert after[capacity] == seen["held_before"].get(capacity, 0) + 10
+    book = httpx.get(f"{demo_url}/capacities/{capacity}/book", timeout=10).json()
+    assert book["asks"]["orders"][0]["remaining"] == 64 - 10
+    shown = {int(row[0].lstrip("#")): int(row[2]) for row in seen["portfolio"]}
+    assert shown == after
