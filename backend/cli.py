@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 
@@ -241,17 +242,31 @@ def _serve(
     host, port = host or settings.api_host, port or settings.api_port
     # Sign-in follows where the API is served unless GPUHOURS_API_DOMAIN names the domain(s).
     settings = settings.model_copy(update={"api_host": host, "api_port": port})
-    console.print(f"[bold]API[/] at http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops it")
     domains = accepted_domains(settings.api_domain, host, port)
-    console.print(f"Sign-In with Ethereum for {', '.join(domains)} (GPUHOURS_API_DOMAIN sets others)")
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # the app has started and the port is listening: the address answers
+                console.print(f"[bold]API[/] at http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops it")
+                console.print(
+                    f"Sign-In with Ethereum for {', '.join(domains)} (GPUHOURS_API_DOMAIN sets others)"
+                )
+
+    config = uvicorn.Config(
+        create_app(settings, engine=engine, role=role),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,  # event streams never end by themselves
+    )
+    server = Server(config)
     try:
-        uvicorn.run(
-            create_app(settings, engine=engine, role=role),
-            host=host,
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=5,
-        )  # event streams never end by themselves
+        server.run()  # a port it cannot listen on, or an app that fails to start: exits non-zero
+    except KeyboardInterrupt:  # Ctrl-C: the server has stopped
+        pass
     finally:
         if runner is not None:
             runner.stop()
+    if not server.started:  # stopped while starting; uvicorn.run's exit status for it
+        raise typer.Exit(3)

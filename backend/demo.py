@@ -107,8 +107,8 @@ def run_round(market: Market, console: Console) -> Round:
     console.print("[bold]Activation[/]")
     b1 = market.activate(r2, c1, start, BOOKED_HOURS, 8)
     b2 = market.activate(r1, c1, start + 8 * HOUR, 16, 4)
-    r.step(f"renter-2 booked 8 GPUs × {BOOKED_HOURS} h from the window start (booking {b1:#x})")
-    r.step(f"renter-1 booked 4 GPUs × 16 h after it (booking {b2:#x})")
+    r.step(f"renter-2 booked 8 GPUs × {BOOKED_HOURS} h from the window start (booking {b1})")
+    r.step(f"renter-1 booked 4 GPUs × 16 h after it (booking {b2})")
 
     console.print("[bold]Cancellation[/]")
     market.cancel_capacity(p2, c2)

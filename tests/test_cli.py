@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,7 +40,21 @@ def test_demo_runs_a_market_round(tmp_path):
     # renter-3 ends with 24 bought + 32 resold to it = 56 H100-hours
     assert "│ renter-3   │" in out and "│            56 │" in out
     assert "booking settled: 2 h delivered" in out and "$4.00 slashed" in out
+    # Booking ids in decimal, as the API and `gpuhours portfolio` show them.
+    assert re.search(r"renter-2 booked 8 GPUs × 4 h from the window start \(booking \d+\)", out), out
+    assert re.search(r"renter-1 booked 4 GPUs × 16 h after it \(booking \d+\)", out), out
     assert (tmp_path / "31337.json").exists()
+
+
+def test_help_shows_flags_without_a_value():
+    """`--serve` takes no value (`--serve=true` is refused), so the help shows none: no `<bool>`."""
+    for command in (("demo",), ("index",), ("oracle", "node")):
+        result = _gpuhours(*command, "--help", env={"COLUMNS": "100"})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "<bool>" not in result.stdout, result.stdout
+    demo = _gpuhours("demo", "--help", env={"COLUMNS": "100"}).stdout
+    assert re.search(r"│ --serve +then index the round", demo), demo
+    assert re.search(r"│ --rpc-url +<str> +use this running dev chain", demo), demo
 
 
 def test_demo_reports_a_busy_port_clearly(tmp_path):
@@ -108,7 +123,10 @@ def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert ready, output
-    assert "Market round complete." in output and "tasks: indexer and periodic jobs in this process" in output
+    assert (
+        "Market round complete." in output
+        and "role api+tasks: the API, and the indexer and periodic jobs in this process" in output
+    )
     # The market is left with orders on it: the rest of the H100 hours, a resale and a bid.
     assert sorted((o["kind"], o["order"]["price"], o["state"]) for o in orders["items"]) == [
         ("buy", "1900000", "open"),

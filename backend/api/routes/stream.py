@@ -16,6 +16,7 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 import anyio
+import anyio.lowlevel
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import format_sse_event
 from sqlalchemy import Engine, select
@@ -254,6 +255,9 @@ async def stream_events(
                         event=f"{row.contract}.{row.event}",
                         data_str=_event(row).model_dump_json(),
                     )
+                    # Sending does not wait while the socket takes it: without a checkpoint, a batch
+                    # went out whole, to a client already gone (asyncio warning of each write).
+                    await anyio.lowlevel.checkpoint()
                 quiet = time.monotonic() - quiet_since
                 if quiet >= HEARTBEAT_SECONDS:
                     quiet_since, quiet = time.monotonic(), 0.0
