@@ -1,12 +1,14 @@
-"""Whole responses of the market's hottest reads (`GET /capacities…`), kept per store version.
+"""Whole responses of the market's hottest reads (`GET /capacities…`, `GET /prices…`), kept per store
+version.
 
-A capacity page, a capacity or an order book changes only when the indexer commits a batch (its
-checkpoint moves, or a reorg moves it back), when a posted order changes (its `updated_at`), or when
-time passes (orders expire, windows open): the key is the request with those three, the time to the
-second. The version is one indexed query, asked at most every VERSION_TTL seconds whatever the load,
-so an answer is never more than that behind the store; a hit skips the market's SQL. The version is
-also the response's ETag, so a client polling the market gets 304 Not Modified until something
-changed. Several API processes keep caches of their own and agree through the store.
+A capacity page, a capacity, an order book or the prices change only when the indexer commits a batch
+(its checkpoint moves, or a reorg moves it back), when a posted order changes (its `updated_at`), when
+the price-index job writes (its `updated_at`), or when time passes (orders expire, windows open, fills
+leave the 24 h window): the key is the request with those, the time to the second. The version is
+one indexed query, asked at most every VERSION_TTL seconds whatever the load, so an answer is never
+more than that behind the store; a hit skips the market's SQL. The version is also the response's
+ETag, so a client polling the market gets 304 Not Modified until something changed. Several API
+processes keep caches of their own and agree through the store.
 """
 
 from __future__ import annotations
@@ -19,23 +21,26 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine, func, select, true
 
-from backend.db.models import Checkpoint, PostedOrder, table_of
+from backend.db.models import Checkpoint, PostedOrder, PriceIndex, table_of
 
-CACHED_PREFIX = "/capacities"
+CACHED_PREFIXES = ("/capacities", "/prices")
 MAX_ENTRIES = 4096
 VERSION_TTL = 0.02  # seconds; far inside the head latency the market promises (250 ms)
 
 cp = table_of(Checkpoint)
 so = table_of(PostedOrder)
+pidx = table_of(PriceIndex)
 
 Message = dict[str, Any]
 
 
 _orders = select(func.max(so.c.updated_at).label("changed")).subquery()
-#: One round trip: the latest change of a posted order, beside every chain's checkpoint (if any).
+_prices = select(func.max(pidx.c.updated_at).label("priced")).subquery()
+#: One round trip: the latest change of a posted order and of the price index, beside every chain's
+#: checkpoint (if any).
 VERSION = (
-    select(_orders.c.changed, cp.c.chain_id, cp.c.block_number, cp.c.block_hash)
-    .select_from(_orders.outerjoin(cp, true()))
+    select(_orders.c.changed, _prices.c.priced, cp.c.chain_id, cp.c.block_number, cp.c.block_hash)
+    .select_from(_orders.join(_prices, true()).outerjoin(cp, true()))
     .order_by(cp.c.chain_id)
 )
 
@@ -58,7 +63,11 @@ class ReadCache:
         self.entries: OrderedDict[tuple[Any, ...], tuple[list[Message], Any]] = OrderedDict()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(CACHED_PREFIX):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not scope["path"].startswith(CACHED_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         if time.monotonic() - self.version_read >= VERSION_TTL:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from backend.api.cache import VERSION_TTL, store_version
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
-from backend.db.models import Checkpoint, PostedOrder, table_of
+from backend.db.models import Checkpoint, PostedOrder, PriceIndex, table_of
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
 
 
@@ -120,3 +120,32 @@ def test_store_version_moves_with_orders_even_before_the_first_checkpoint(make_s
     with engine.begin() as conn:  # a reorg: the same height, another block
         conn.execute(table_of(Checkpoint).update().values(block_hash="0x" + "bb" * 32))
     assert store_version(engine) != indexed
+
+
+def test_cached_prices_follow_the_price_index_job(serve, market, accounts, store, index):
+    list_capacity(market, accounts, store)
+    index()
+    api = serve()
+    gpu_class = "H100-SXM5-80GB"
+    pidx = table_of(PriceIndex)
+
+    def last_price() -> int | None:
+        time.sleep(VERSION_TTL)
+        items = {i["gpu_class"]: i for i in api.get("/prices").json()["items"]}
+        return items[gpu_class]["last_price"] if gpu_class in items else None
+
+    first = last_price()
+    assert last_price() == first  # a hit: the same answer
+    with Session(store) as db:  # the price-index job writes a row, within the same second
+        db.exec(
+            insert(pidx).values(
+                chain_id=market.chain_id,
+                gpu_class=gpu_class,
+                last_price=1_234_567,
+                volume_24h=3,
+                fills_24h=1,
+                updated_at=time.time(),
+            )
+        )
+        db.commit()
+    assert last_price() == 1_234_567
