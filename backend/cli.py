@@ -169,7 +169,8 @@ def index(
             )
 
     url = indexer.engine.url.render_as_string(hide_password=True)
-    console.print(f"indexing chain {indexer.chain_id} from {rpc_url or settings.rpc_url} into {url}")
+    role = "indexer, waiting for the writer lock if another holds it" if wait else "indexer"
+    console.print(f"role {role}: chain {indexer.chain_id} from {rpc_url or settings.rpc_url} into {url}")
     try:
         summary = indexer.run(once=once, wait_for_lock=wait, stop=stop, on_tick=report, start_over=reset)
     except (IndexerError, LockHeld, LockLost) as exc:
