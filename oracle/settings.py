@@ -132,6 +132,12 @@ class NodeSettings(_OracleSettings):
     epoch_grace: float = Field(
         30.0, ge=0, description="seconds after an epoch ends before it is attested, for its last samples"
     )
+    watch_gap: float = Field(
+        180.0,
+        gt=0,
+        description="longest stretch of an hour, its start and end included, without a poll of this "
+        "node for it to attest the hour's uptime (oracle/node/epoch_attestation.py)",
+    )
     max_delay: int = Field(
         6 * HOUR,
         ge=0,

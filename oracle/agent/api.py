@@ -2,11 +2,14 @@
 
 GET  /health                     the source, its GPUs, and counts of errors and outages
 GET  /samples?since=&until=      buffered samples with since <= timestamp < until
+GET  /hours/{epoch}/samples      an ended hour's sealed samples, the same bytes to every oracle;
+                                 425 while it is not sealed, 404 when it is not kept
 POST /challenge                  {seed, n, dtype, gpu} -> {id}: derive A and B, load them
 POST /challenge/{id}/run         {salt} -> commitment and timing of C = A·diag(s)·B
 POST /challenge/{id}/reveal      {rows} -> those rows of C with their Merkle proofs
 
-Sampling runs in a background thread (oracle/agent/sampling.py).
+Sampling runs in a background thread (oracle/agent/sampling.py), which also seals each hour once it
+has ended (oracle/agent/sealing.py).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from oracle.agent.prover import Prover, UnknownChallenge
 from oracle.agent.sampling import SampleBuffer, Sampler
+from oracle.agent.sealing import NotKept, NotSealed, SealedHours
 from oracle.agent.telemetry.source import TelemetrySource
 from oracle.protocol.freivalds import DEFAULT_DTYPE, DTYPES, ChallengeError
 from oracle.protocol.sample import GpuInfo
@@ -53,12 +57,16 @@ def create_agent_app(
     backfill: int = 0,
     clock: Callable[[], float] = time.time,
     sample: bool = True,
+    seal_after: float = 5.0,
 ) -> FastAPI:
     """The agent's HTTP app. Sampling starts and stops with the app (its lifespan)."""
     gpus: list[GpuInfo] = source.gpus()
     buffer = SampleBuffer(capacity=max(1, len(gpus)) * int(buffer_seconds / interval))
-    sampler = Sampler(source, buffer, interval, clock)
     started = clock()
+    sealed = SealedHours(
+        buffer, history_since=started - backfill, keep=buffer_seconds // 3600, settle=seal_after, clock=clock
+    )
+    sampler = Sampler(source, buffer, interval, clock, on_tick=sealed.seal_ended)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +107,16 @@ def create_agent_app(
         if until - since > buffer_seconds + 3600:
             raise HTTPException(400, f"ask for at most {buffer_seconds + 3600} seconds at once")
         return {"now": clock(), "samples": [s.model_dump() for s in buffer.between(since, until)]}
+
+    @app.get("/hours/{epoch}/samples")
+    def hour_samples(epoch: int = Path(ge=0, lt=2**40)) -> Response:
+        try:
+            body = sealed.get(epoch)
+        except NotSealed as exc:
+            raise HTTPException(425, str(exc)) from None
+        except NotKept as exc:
+            raise HTTPException(404, str(exc)) from None
+        return Response(body, media_type="application/json")
 
     @app.post("/challenge")
     def prepare(body: PrepareBody) -> dict:

@@ -50,8 +50,10 @@ class Sampler:
         buffer: SampleBuffer,
         interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
+        self.on_tick = on_tick  # after every read: seals the hours that have ended (oracle/agent/sealing.py)
         self.buffer = buffer
         self.interval = interval
         self._clock = clock
@@ -94,6 +96,11 @@ class Sampler:
         next_tick = time.monotonic()
         while not self._stop.is_set():
             self.sample_once()
+            if self.on_tick is not None:
+                try:
+                    self.on_tick()
+                except Exception:  # sealing must not kill the sampling thread either
+                    log.exception("after a read")
             next_tick += self.interval
             now = time.monotonic()
             if next_tick < now:  # fell behind: skip the missed ticks rather than burst

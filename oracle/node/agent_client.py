@@ -71,10 +71,18 @@ class AgentClient:
 
     def samples(self, since: float, until: float) -> tuple[list[GpuSample], list[SampleError]]:
         """Samples with since <= timestamp < until; malformed ones come back as errors, not exceptions."""
-        body = self._call("GET", "/samples", params={"since": since, "until": until})
+        return self._parse(self._call("GET", "/samples", params={"since": since, "until": until}), "/samples")
+
+    def hour_samples(self, epoch: int) -> tuple[list[GpuSample], list[SampleError]]:
+        """The agent's sealed samples of an ended hour (the same set every oracle gets); an hour not
+        sealed yet is an AgentProtocolError (HTTP 425) like any other answer to ask again."""
+        path = f"/hours/{epoch}/samples"
+        return self._parse(self._call("GET", path), path)
+
+    def _parse(self, body: Any, path: str) -> tuple[list[GpuSample], list[SampleError]]:
         raw = body.get("samples") if isinstance(body, dict) else None
         if not isinstance(raw, list):
-            raise AgentProtocolError(f"{self.url}/samples: no sample list")
+            raise AgentProtocolError(f"{self.url}{path}: no sample list")
         samples, errors = [], []
         for item in raw:
             try:

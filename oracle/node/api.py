@@ -6,10 +6,12 @@ POST /sign                   a proposal (a report and the signed observations it
                              -> {signer, signature}, or 409 {reason} if it refuses
 
 A node observes an epoch once, after it has ended and `grace` seconds have passed, and keeps that
-view, so it signs one observation per epoch. It signs a proposed report when the report is derived
-correctly from at least a quorum of its peers' signed observations (oracle/protocol/consensus.py),
-whatever its own observation says. Agents are
-polled and challenged by a background thread (OracleNode.run) for as long as the app runs. The
+view, so it signs one observation per epoch. Its own polls and challenges of the epoch are fixed
+then; an agent's sealed samples that could not be fetched are asked for again on each later request
+(409 until then), for `retry_for` seconds, and only after that is the hour observed without them.
+It signs a proposed report when the report is derived correctly from at least a quorum of its
+peers' signed observations (oracle/protocol/consensus.py), whatever its own observation says. Agents
+are polled and challenged by a background thread (OracleNode.run) for as long as the app runs. The
 signing key is only ever used to sign; it is never logged or served.
 """
 
@@ -29,7 +31,7 @@ from fastapi.responses import JSONResponse
 
 from backend.chain.protocol import HOUR
 from oracle.node.epoch_attestation import EpochResult, epoch_bounds
-from oracle.node.service import OracleNode
+from oracle.node.service import OracleNode, Seen
 from oracle.protocol.consensus import Proposal, ReportSigner
 from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import Domain, MarkPrice, Report, ReportError, report_digest
@@ -54,13 +56,16 @@ class EpochViews:
         clock: Callable[[], float] = time.time,
         grace: float = 30.0,
         max_age: float = 6 * HOUR,
+        retry_for: float = 900.0,
     ) -> None:
         self.node = node
         self._marks = marks
         self._clock = clock
         self.grace = grace
         self.max_age = max_age
+        self.retry_for = retry_for
         self._views: dict[int, tuple[Report, list[EpochResult]]] = {}
+        self._seen: dict[int, dict[int, Seen]] = {}  # this node's watch of epochs not observed yet
         self._lock = threading.Lock()  # one computation per epoch, however many ask at once
 
     def get(self, epoch: int) -> tuple[Report, list[EpochResult]]:
@@ -75,10 +80,20 @@ class EpochViews:
                 raise EpochUnavailable(
                     f"epoch {epoch} ended {now - end:.0f} s ago, more than {self.max_age:.0f} s"
                 )
-            view = self.node.report(epoch, self._marks(epoch))
+            seen = self._seen.setdefault(epoch, self.node.seen(epoch))
+            view = self.node.report(epoch, self._marks(epoch), seen)
+            unfetched = [r for r in view[1] if r.fetch_error]
+            if unfetched and now < end + self.grace + self.retry_for:
+                first = unfetched[0]
+                raise EpochUnavailable(
+                    f"the samples of node {first.attestation.node_id} in epoch {epoch} could not be "
+                    f"fetched ({first.fetch_error}); asked again on the next request"
+                )
             self._views[epoch] = view
-            for old in [e for e in self._views if e <= epoch - KEEP_EPOCHS]:
-                del self._views[old]
+            del self._seen[epoch]
+            for old in [e for e in (*self._views, *self._seen) if e <= epoch - KEEP_EPOCHS]:
+                self._views.pop(old, None)
+                self._seen.pop(old, None)
             return view
 
 
@@ -105,6 +120,8 @@ def create_node_app(
     def keep_epoch(epoch: int) -> None:
         try:
             views.get(epoch)  # before the loop forgets the epoch's polls and challenges
+        except EpochUnavailable as exc:
+            log.warning("epoch %d: %s", epoch, exc)
         except Exception:  # a bad epoch must not stop the polling that every later epoch needs
             log.exception("epoch %d: could not be observed", epoch)
 

@@ -4,11 +4,16 @@ Epochs are unix hours (epoch = floor(t / 3600)). From the agent's raw 1 Hz sampl
 own polls and challenges:
 
 - **uptime** is heartbeat coverage: the share of the hour's GPU-seconds (registered GPUs × 3600)
-  with a healthy sample, in bps. A GPU-second is healthy when its GPU sent a sample in that second
+  with a healthy sample, in bps, and only from an hour this oracle watched itself (`unwatched`):
+  its polls and challenges, answered or not, leave no stretch of the hour longer than `watch_gap`
+  seconds (from the hour's start, between them, to its end) without one. An hour it did not watch
+  (it started late, or stalled) has no uptime from it (`UNWATCHED_UPTIME`, not 0): the agent's
+  samples alone are the provider's word. A GPU-second is healthy when its GPU sent a sample in that second
   and no new Xid or uncorrected ECC error appeared in it. Time the agent was unreachable (from the
   last poll before a failed one to the next one that succeeded), and time since the last good
   challenge before a failed one (until the next good one), counts as down whatever the samples say:
   the node could not be reached, or could not show it computes.
+  The agent's samples still give load, energy and GPU-seconds, bound by the samples root.
 - **load** is mean SM activity over the healthy samples (GPU utilization where the source has no
   SM activity), in bps.
 - **gpuSeconds** is Σ over covered seconds of min(GPUs booked, healthy GPUs): what holders were
@@ -20,6 +25,7 @@ own polls and challenges:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import statistics
 from collections import defaultdict
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from backend.chain.protocol import EPOCH_SECONDS
 from oracle.node.verifier import ChallengeOutcome
 from oracle.protocol.merkle import root_or_zero
-from oracle.protocol.report import UINT32_MAX, Attestation
+from oracle.protocol.report import UINT32_MAX, UNWATCHED_UPTIME, Attestation
 from oracle.protocol.sample import SAMPLE_LEAF_TYPES, GpuSample, sample_leaf
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,12 @@ class EpochInput:
     challenges: list[ChallengeOutcome] = field(default_factory=list)
     booked_gpus: int | None = None
     malformed_samples: int = 0
+    # The coverage uptime needs (`unwatched`); None where the caller vouches for the watch itself
+    # (the embedded round simulates its oracles' watch).
+    watch_gap: float | None = None
+    # Why the agent's samples of the hour could not be fetched: the hour then counts as down from
+    # the last answered poll to its end.
+    fetch_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,26 @@ class EpochResult:
     healthy_gpu_seconds: int
     down: list[DownInterval]
     reasons: list[str]
+    fetch_error: str | None = None  # the agent's samples could not be fetched: worth asking again
+
+
+def unwatched(contacts: Iterable[float], start: float, end: float, watch_gap: float) -> str | None:
+    """None when this oracle's contacts with the agent (polls and challenges, answered or not, at
+    these times) leave no stretch of [start, end) longer than `watch_gap` without one, else why not.
+
+    The edges count: the first contact must come within `watch_gap` of the start and the last within
+    `watch_gap` of the end, so a watched hour was seen from end to end but for 2 × `watch_gap`
+    (with the default 180 s, at least 90 % of it), and never lost from sight for longer.
+    """
+    times = sorted(t for t in contacts if start <= t < end)
+    edges = [start, *times, end]
+    worst, at = max((b - a, a) for a, b in itertools.pairwise(edges))
+    if worst <= watch_gap:
+        return None
+    return (
+        f"uptime not attested: this oracle did not watch {worst:.0f} s of the hour from {at:.0f} "
+        f"(at most {watch_gap:.0f} s without a poll)"
+    )
 
 
 def _down_spans(
@@ -118,7 +150,10 @@ def aggregate_epoch(data: EpochInput) -> EpochResult:
     if data.malformed_samples:
         reasons.append(f"{data.malformed_samples} malformed samples ignored")
 
-    down = _down_spans(((p.at, p.ok, p.reason) for p in data.polls), start, end, "agent unreachable")
+    contacts = [(p.at, p.ok, p.reason) for p in data.polls]
+    if data.fetch_error is not None:
+        contacts.append((end - 1e-6, False, f"samples unavailable: {data.fetch_error}"))
+    down = _down_spans(contacts, start, end, "agent unreachable")
     down += _down_spans(((c.at, c.passed, c.reason) for c in data.challenges), start, end, "challenge failed")
     reasons.extend(f"down {span.end - span.start:.0f}s from {span.start:.0f}: {span.reason}" for span in down)
 
@@ -151,6 +186,13 @@ def aggregate_epoch(data: EpochInput) -> EpochResult:
     delivered = sum(min(booked, len(g)) for g in healthy.values())
     capacity = data.gpu_count * EPOCH_SECONDS
     uptime_bps = min(BPS, healthy_gpu_seconds * BPS // capacity) if capacity else 0
+    if data.watch_gap is not None:
+        blind = unwatched(
+            [p.at for p in data.polls] + [c.at for c in data.challenges], start, end, data.watch_gap
+        )
+        if blind:
+            reasons.append(blind)
+            uptime_bps = UNWATCHED_UPTIME
     load_bps = min(BPS, round(statistics.fmean(loads) * 100)) if loads else 0
 
     passed = [c for c in data.challenges if c.passed]
@@ -174,7 +216,7 @@ def aggregate_epoch(data: EpochInput) -> EpochResult:
     )
     for reason in reasons:
         log.info("node %d epoch %d: %s", data.node_id, data.epoch, reason)
-    return EpochResult(attestation, healthy_gpu_seconds, down, reasons)
+    return EpochResult(attestation, healthy_gpu_seconds, down, reasons, data.fetch_error)
 
 
 def _fault(before: GpuSample | None, now: GpuSample) -> str | None:

@@ -39,6 +39,15 @@ class AgentTarget:
     booked_gpus: int | None = None
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What this oracle saw of one agent in one epoch by itself: its polls and its challenges."""
+
+    polls: tuple[PollRecord, ...]
+    challenges: tuple[ChallengeOutcome, ...]
+    gpu_count: int | None
+
+
 @dataclass
 class _Log:
     polls: list[PollRecord] = field(default_factory=list)
@@ -135,41 +144,57 @@ class OracleNode:
         )
         return outcome
 
-    def observe(self, target: AgentTarget, epoch: int) -> EpochInput:
-        """Everything this oracle knows of `target` in `epoch`, with the agent's raw samples."""
+    def seen(self, epoch: int) -> dict[int, Seen]:
+        """This oracle's own watch of every agent in `epoch`, kept apart from the logs the polling
+        loop forgets, so that the epoch can be observed again when its samples come late."""
         start, end = epoch_bounds(epoch)
-        node_log = self._logs[target.node_id]
         with self._lock:
-            polls = [p for p in node_log.polls if start <= p.at < end]
-            challenges = list(node_log.challenges.get(epoch, ()))
-            known_gpus = node_log.gpu_count
+            return {
+                node_id: Seen(
+                    tuple(p for p in node_log.polls if start <= p.at < end),
+                    tuple(node_log.challenges.get(epoch, ())),
+                    node_log.gpu_count,
+                )
+                for node_id, node_log in self._logs.items()
+            }
+
+    def observe(self, target: AgentTarget, epoch: int, seen: Seen | None = None) -> EpochInput:
+        """What this oracle saw of `target` in `epoch` (`seen`, or its logs now), with the agent's
+        sealed samples of the hour; a fetch that fails is said in `fetch_error`, not taken as no samples."""
+        watch = seen or self.seen(epoch)[target.node_id]
         samples: list[GpuSample] = []
         malformed = 0
+        fetch_error = None
         try:
-            samples, errors = self._clients[target.node_id].samples(start, end)
+            samples, errors = self._clients[target.node_id].hour_samples(epoch)
             malformed = len(errors)
             for error in errors[:5]:
                 log.warning("node %d: malformed sample: %s", target.node_id, error)
         except AgentError as exc:
             log.warning("node %d: could not fetch epoch %d samples: %s", target.node_id, epoch, exc)
-            polls.append(PollRecord(min(self._clock(), end - 1e-6), False, f"samples unavailable: {exc}"))
-        gpu_count = known_gpus or len({s.uuid for s in samples}) or 1
+            fetch_error = str(exc)
+        gpu_count = watch.gpu_count or len({s.uuid for s in samples}) or 1
         return EpochInput(
             target.node_id,
             epoch,
             gpu_count,
             samples,
-            polls,
-            challenges,
+            list(watch.polls),
+            list(watch.challenges),
             target.booked_gpus,
             malformed,
+            watch_gap=self.settings.watch_gap,
+            fetch_error=fetch_error,
         )
 
-    def attest(self, epoch: int) -> list[EpochResult]:
-        return [aggregate_epoch(self.observe(t, epoch)) for t in self.targets]
+    def attest(self, epoch: int, seen: dict[int, Seen] | None = None) -> list[EpochResult]:
+        watch = seen or self.seen(epoch)
+        return [aggregate_epoch(self.observe(t, epoch, watch[t.node_id])) for t in self.targets]
 
-    def report(self, epoch: int, marks: Sequence[MarkPrice] = ()) -> tuple[Report, list[EpochResult]]:
-        results = self.attest(epoch)
+    def report(
+        self, epoch: int, marks: Sequence[MarkPrice] = (), seen: dict[int, Seen] | None = None
+    ) -> tuple[Report, list[EpochResult]]:
+        results = self.attest(epoch, seen)
         attestations = tuple(sorted((r.attestation for r in results), key=lambda a: a.node_id))
         return Report(self.settings.signer_set, attestations, tuple(marks)), results
 

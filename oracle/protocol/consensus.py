@@ -7,7 +7,10 @@ checks that the report is derived correctly from the signed observations it is s
    of at least `quorum` oracles (`propose`). GFLOP/s and MFLOP/J are measurements an oracle may not
    have made (no challenge of its own passed in the hour: it reports 0): such an observation is
    absent from that field's median, not a 0 in it, and a field measured by fewer than `quorum`
-   oracles is reported as 0, unmeasured. The samples root is the one most observations carry.
+   oracles is reported as 0, unmeasured. Uptime is only measured by an oracle that watched the whole
+   hour itself (`UNWATCHED_UPTIME` otherwise): it is the median over the oracles that did, and a
+   (node, epoch) fewer than `quorum` oracles watched is left out of the report, unattested rather
+   than attested down. The samples root is the one most observations carry.
 3. **Sign.** An oracle signs the report only if it is shown at least `quorum` observations, each
    signed by a distinct member of its peer set, and recomputing the report from them gives exactly
    the report (`ReportSigner.review`). It does not compare the report with its own observation:
@@ -38,6 +41,7 @@ from eth_utils import ValidationError, to_checksum_address
 
 from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import (
+    UNWATCHED_UPTIME,
     Attestation,
     Domain,
     MarkPrice,
@@ -69,14 +73,17 @@ class ThresholdNotMet(ConsensusError):
 
 def median_attestation(observations: Sequence[Attestation], quorum: int = 1) -> Attestation:
     """Field-wise low median (a value some oracle actually saw); a measured field over the oracles
-    that measured it, 0 when fewer than `quorum` did; the most common samples root."""
+    that measured it, 0 when fewer than `quorum` did; uptime over the oracles that watched the hour,
+    `UNWATCHED_UPTIME` when fewer than `quorum` did; the most common samples root."""
     if not observations:
         raise ConsensusError("no observations to take a median of")
     keys = {o.key for o in observations}
     if len(keys) != 1:
         raise ConsensusError(f"observations of different (node, epoch): {sorted(keys)}")
-    fields: dict[str, int] = {}
-    for name in MEDIAN_FIELDS:
+    watched = [o.uptime_bps for o in observations if o.uptime_bps != UNWATCHED_UPTIME]
+    enough = len(watched) >= max(1, quorum)
+    fields = {"uptime_bps": statistics.median_low(watched) if enough else UNWATCHED_UPTIME}
+    for name in MEDIAN_FIELDS[1:]:  # load and GPU-seconds: from the sealed samples, every oracle's
         fields[name] = statistics.median_low([getattr(o, name) for o in observations])
     for name in MEASURED_FIELDS:
         measured = [getattr(o, name) for o in observations if getattr(o, name) > 0]
@@ -97,7 +104,11 @@ def propose(observations: Sequence[Report], *, signer_set: int, quorum: int) -> 
             by_key[a.key].append(a)
         for m in observation.marks:
             marks_by_key[m.key].append(m)
-    attestations = tuple(median_attestation(v, quorum) for k, v in sorted(by_key.items()) if len(v) >= quorum)
+    medians = [median_attestation(v, quorum) for k, v in sorted(by_key.items()) if len(v) >= quorum]
+    attestations = tuple(a for a in medians if a.uptime_bps != UNWATCHED_UPTIME)
+    for a in medians:
+        if a.uptime_bps == UNWATCHED_UPTIME:
+            log.warning("node %d epoch %d: fewer than %d oracles watched it; left out", *a.key, quorum)
     prices = tuple(
         MarkPrice(k[0], k[1], statistics.median_low([m.price for m in v]))
         for k, v in sorted(marks_by_key.items())

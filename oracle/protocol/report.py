@@ -52,6 +52,11 @@ REPORT_TYPEHASH = keccak(text=REPORT_TYPE)
 
 UINT16_MAX, UINT32_MAX, UINT64_MAX, UINT128_MAX = 2**16 - 1, 2**32 - 1, 2**64 - 1, 2**128 - 1
 
+# An oracle's observation of an hour its own polls did not cover (oracle/node/epoch_attestation.py)
+# carries this for uptime: unmeasured, not 0. It is no uptime a report can land (the contract takes
+# at most 10,000 bps), and consensus leaves it out of the median (oracle/protocol/consensus.py).
+UNWATCHED_UPTIME = UINT16_MAX
+
 
 class ReportError(ValueError):
     """A report that cannot be signed as it stands: a value out of its type's range."""
@@ -78,7 +83,8 @@ class Attestation:
     def __post_init__(self) -> None:
         _check("nodeId", self.node_id, UINT64_MAX)
         _check("epoch", self.epoch, UINT64_MAX)
-        _check("uptimeBps", self.uptime_bps, 10_000)
+        if self.uptime_bps != UNWATCHED_UPTIME:
+            _check("uptimeBps", self.uptime_bps, 10_000)
         _check("loadBps", self.load_bps, 10_000)
         _check("gpuSeconds", self.gpu_seconds, UINT32_MAX)
         _check("mflopsPerJoule", self.mflops_per_joule, UINT32_MAX)

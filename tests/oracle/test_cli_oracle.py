@@ -21,7 +21,7 @@ from backend.chain.deployments import REPO_ROOT
 from oracle.node.clock import clock_skew_error
 from oracle.protocol.consensus import Proposal
 from oracle.protocol.observation import SignedObservation
-from oracle.protocol.report import Domain, Report, recover_signer, typed_data
+from oracle.protocol.report import UNWATCHED_UPTIME, Domain, Report, recover_signer, typed_data
 from tests.conftest import now, warp_to
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -138,8 +138,9 @@ def test_node_signs_the_last_complete_hour(agent_url, keystore):
         int(time.time() // 3600) - 1,
         int(time.time() // 3600) - 2,
     )
-    # the agent backfilled two hours of history; a second may fall between backfill and live sampling
-    assert attestation.uptime_bps >= 9_990 and attestation.gpu_seconds >= 2 * 3600 - 10
+    # the agent backfilled two hours of history; a second may fall between backfill and live sampling.
+    # The node polled once, after the hour: it did not watch it, so it attests no uptime.
+    assert attestation.uptime_bps == UNWATCHED_UPTIME and attestation.gpu_seconds >= 2 * 3600 - 10
     assert attestation.gflops >= 0 and report.marks[0].price == 2_100_000
     assert body["signers"] == [address]
     domain = Domain(31337, CONTRACT)
@@ -250,6 +251,8 @@ def test_node_serves_observations_and_signs_over_http(agent_url, keystore):
             "GPUHOURS_ORACLE_CHALLENGE_N": "256",
             "GPUHOURS_ORACLE_PEERS": json.dumps([address]),
             "GPUHOURS_ORACLE_QUORUM": "1",
+            # Started after the hour it is asked for: a gap longer than the hour lets it attest uptime.
+            "GPUHOURS_ORACLE_WATCH_GAP": "7200",
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -4,7 +4,7 @@ aggregator, each its own HTTP server, on a test clock that runs 120 times faster
 The agent samples every GPU once a test-clock second; each node polls the agent and challenges it
 at random times, as in production (`OracleNode.run`), so the three measure different GFLOP/s. The
 chain is warped to the test clock's present before each landing. A fourth node signs with the third
-one's key and lies 10× on every field.
+one's key and lies 10× on every field; a fifth starts ten minutes into the epoch.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from oracle.node.api import EpochViews, create_node_app
 from oracle.node.epoch_attestation import EPOCH_SECONDS, EpochResult, epoch_bounds
 from oracle.node.service import AgentTarget, OracleNode
 from oracle.protocol.consensus import collect_signatures, make_proposal
-from oracle.protocol.report import UINT32_MAX, Attestation, Domain, Report
+from oracle.protocol.report import UINT32_MAX, UNWATCHED_UPTIME, Attestation, Domain, Report
 from oracle.settings import NodeSettings
 from tests.conftest import now, warp_to
 from tests.oracle.aggregator.test_service import make_aggregator, record, serve
@@ -78,7 +78,7 @@ class LyingViews(EpochViews):
 @dataclass(frozen=True)
 class Network:
     epoch: int
-    nodes: dict[str, str]  # a, b, c honest; liar signs with c's key
+    nodes: dict[str, str]  # a, b, c honest; liar signs with c's key; late started mid-epoch
     signers: dict[str, str]
     servers: dict[str, ExitStack]  # closing one stops that node's server
 
@@ -119,6 +119,10 @@ def network(session_market: Market) -> Iterator[Network]:
             account = accounts["c" if name == "liar" else name]
             servers[name] = stack.enter_context(ExitStack())
             nodes[name] = servers[name].enter_context(serve(create_node_app(views, account, domain)))
+        clock.wait_until(start + 600.0)  # ten minutes into the epoch, one more oracle starts watching
+        late = OracleNode(settings, [AgentTarget(NODE_ID, agent_url)], clock=clock)
+        views = EpochViews(late, clock=clock, grace=30.0)
+        nodes["late"] = stack.enter_context(serve(create_node_app(views, accounts["a"], domain)))
         clock.wait_until(end + 45.0)  # the epoch watched whole, and the nodes' 30 s of grace
         yield Network(epoch, nodes, {n: a.address for n, a in accounts.items()}, servers)
 
@@ -176,3 +180,11 @@ def test_with_one_oracle_stopped_the_report_lands_2_of_3(market, network):
     assert outcome.landed, outcome.summary
     assert set(outcome.signed.signers) == {network.signers["a"], network.signers["b"]}
     assert record(market, NODE_ID, network.epoch)[0]
+
+
+def test_an_oracle_started_late_contributes_no_uptime_for_the_hour_it_did_not_watch(network):
+    """Its own polls began ten minutes in: no uptime from it, while the sealed samples give it the
+    same root, load and GPU-seconds as an oracle that watched the whole hour."""
+    late, whole = observation(network, "late"), observation(network, "a")
+    assert late.uptime_bps == UNWATCHED_UPTIME and whole.uptime_bps <= 10_000
+    assert (late.samples_root, late.load_bps) == (whole.samples_root, whole.load_bps)

@@ -128,3 +128,22 @@ def test_buffer_drops_the_oldest():
         buffer.extend(source.read_at(100.0 + t).samples)
     assert [s.timestamp for s in buffer.between(0, 1e12)] == [105.0, 106.0, 107.0, 108.0, 109.0]
     assert np.isclose(buffer.between(107, 108)[0].timestamp, 107.0)
+
+
+def test_an_ended_hour_is_sealed_and_served_as_the_same_bytes():
+    """Hour E ended 10 s ago (sealed 5 s after its end); hour E + 1 runs; E − 3 is before the history."""
+    clock = [3_600 * 500_000 + 10.0]
+    source = SimulatedSource(seed=3, gpus=2, clock=lambda: clock[0])
+    app = create_agent_app(
+        source, Prover(NumpyBackend(), source, max_n=512), backfill=7200, clock=lambda: clock[0], sample=False
+    )
+    with TestClient(app) as http:
+        first = http.get("/hours/499999/samples")
+        samples = first.json()["samples"]
+        assert first.status_code == 200 and len(samples) == 2 * 3600
+        assert {int(s["timestamp"] // 3600) for s in samples} == {499_999}
+        clock[0] += 60
+        app.state.sampler.sample_once()  # a new sample comes in; the sealed hour does not change
+        assert http.get("/hours/499999/samples").content == first.content
+        assert http.get("/hours/500000/samples").status_code == 425  # still running
+        assert http.get("/hours/499996/samples").status_code == 404  # before the agent's history

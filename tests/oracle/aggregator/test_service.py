@@ -3,7 +3,8 @@
 Simulated agents (real servers) → oracle node servers signing with Anvil dev accounts 6, 7 and 8 (the
 dev chain's signer set, threshold two) → the aggregator, in-process and as `gpuhours oracle
 aggregate`. Servers are uvicorn in threads on free ports; the agents and nodes run on a fixed clock
-just after the attested epoch, and the chain is warped to the same place.
+just after the attested epoch (each node's polls first walked through it), and the chain is warped
+to the same place.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import Domain, Report
 from oracle.settings import NodeSettings
 from tests.conftest import now, warp_to
+from tests.oracle.watch import StepClock, watch_hour
 
 GPUS = 2
 SETTINGS = NodeSettings(challenge_n=128, challenge_rows=8, freivalds_rounds=4)
@@ -106,9 +108,9 @@ def network(session_market: Market) -> Iterator[Network]:
         views_of_node_1 = (("a", a, healthy), ("b", b, healthy), ("c", c, healthy), ("d", c, two_faced))
         for name, index, node_1 in views_of_node_1:
             account = dev_account(index, session_market.chain_id)
-            node = OracleNode(
-                settings, [AgentTarget(1, node_1), AgentTarget(2, flaky)], clock=lambda: clock_now
-            )
+            clock = StepClock(clock_now)
+            node = OracleNode(settings, [AgentTarget(1, node_1), AgentTarget(2, flaky)], clock=clock)
+            watch_hour(node, clock, epoch)  # its own polls through the hour: it may attest uptime
             node.check_all(epoch)  # a poll and a proof-of-compute challenge of each agent
             views = EpochViews(node, clock=lambda: clock_now, grace=30.0)
             app = create_node_app(views, account, domain, watch=False)

@@ -12,8 +12,10 @@ from oracle.node.epoch_attestation import (
     aggregate_epoch,
     epoch_bounds,
     epoch_of,
+    unwatched,
 )
 from oracle.node.verifier import ChallengeOutcome
+from oracle.protocol.report import UNWATCHED_UPTIME
 
 EPOCH = 480_000
 START, END = epoch_bounds(EPOCH)
@@ -146,3 +148,25 @@ def test_samples_outside_the_epoch_are_ignored_and_duplicates_count_once():
 def test_malformed_samples_are_reported(malformed):
     result = aggregate_epoch(EpochInput(1, EPOCH, 1, [], malformed_samples=malformed))
     assert any("malformed" in r for r in result.reasons) == bool(malformed)
+
+
+def test_the_watch_an_hour_needs_for_its_uptime():
+    """No stretch of the hour, its start and end included, longer than the gap without a contact."""
+    every_minute = [START + 60 * k for k in range(60)]
+    assert unwatched(every_minute, START, END, 180) is None
+    assert "600 s of the hour from" in unwatched(every_minute[10:], START, END, 180)  # started late
+    assert unwatched(every_minute[:57], START, END, 180) is not None  # stopped early
+    assert unwatched([*every_minute[:20], *every_minute[24:]], START, END, 180) is not None  # stalled
+    assert unwatched([], START, END, 180) is not None
+
+
+def test_an_unwatched_hour_has_no_uptime_but_still_its_samples_values():
+    source = SimulatedSource(5, gpus=2)
+    samples = hour_of_samples(source)
+    polls = [PollRecord(START + 900 + 60 * k, True) for k in range(45)]
+    watched = aggregate_epoch(EpochInput(1, EPOCH, 2, samples, polls, watch_gap=1200))
+    late = aggregate_epoch(EpochInput(1, EPOCH, 2, samples, polls, watch_gap=180))
+    assert watched.attestation.uptime_bps == 10_000 and late.attestation.uptime_bps == UNWATCHED_UPTIME
+    assert late.attestation.gpu_seconds == watched.attestation.gpu_seconds == 2 * 3600
+    assert late.attestation.samples_root == watched.attestation.samples_root
+    assert any("did not watch" in r for r in late.reasons)

@@ -12,20 +12,24 @@ from backend.chain.anvil import free_port
 from oracle.agent.api import create_agent_app
 from oracle.agent.prover import NumpyBackend, Prover
 from oracle.agent.telemetry.simulated import SimulatedSource
-from oracle.node.agent_client import AgentClient
+from oracle.node.agent_client import AgentClient, AgentUnreachable
+from oracle.node.api import EpochUnavailable, EpochViews
 from oracle.node.epoch_attestation import epoch_bounds
 from oracle.node.service import AgentTarget, OracleNode, next_challenge_size
 from oracle.node.verifier import ChallengeOutcome
 from oracle.protocol.consensus import (
+    ConsensusError,
     Proposal,
     ReportSigner,
     ThresholdNotMet,
     collect_signatures,
     make_proposal,
+    propose,
 )
 from oracle.protocol.observation import SignedObservation
-from oracle.protocol.report import Domain, recover_signer
+from oracle.protocol.report import UNWATCHED_UPTIME, Domain, Report, recover_signer
 from oracle.settings import NodeSettings
+from tests.oracle.watch import StepClock, watch_hour
 
 EPOCH = 500_000
 START, END = epoch_bounds(EPOCH)
@@ -54,13 +58,21 @@ def agents():
         yield clients
 
 
-def make_node(agents, targets, settings: NodeSettings = SETTINGS) -> OracleNode:
+def make_node(
+    agents, targets, settings: NodeSettings = SETTINGS, watched_since: float | None = 0.0
+) -> OracleNode:
+    """An oracle node whose polls watched the epoch from `watched_since` seconds in (None: not at all)."""
+
     def factory(url: str) -> AgentClient:
         if url in agents:
             return AgentClient("http://testserver", client=agents[url])
         return AgentClient(url, timeout=1.0)
 
-    return OracleNode(settings, targets, client_factory=factory, clock=lambda: NOW)
+    clock = StepClock(NOW)
+    node = OracleNode(settings, targets, client_factory=factory, clock=clock)
+    if watched_since is not None:
+        watch_hour(node, clock, EPOCH, since=watched_since)
+    return node
 
 
 def test_one_oracle_attests_healthy_down_and_unreachable_nodes(agents):
@@ -147,3 +159,80 @@ def test_an_agent_gets_larger_challenges_up_to_what_it_accepts(agents):
     outcomes = [node.challenge(target, EPOCH) for _ in range(4)]
     assert all(o.passed for o in outcomes), [o.reason for o in outcomes]
     assert [o.n for o in outcomes] == [128, 256, 512, 512]
+
+
+def test_an_oracle_started_late_attests_no_uptime_for_the_hour_it_did_not_watch(agents):
+    """The agent's samples cover the whole hour, but the late oracle's own polls began ten minutes in:
+    its uptime is absent (not 0, not the samples' 100 %); load, GPU-seconds and root are the samples'."""
+    targets = [AgentTarget(1, "http://node1")]
+    (whole,) = make_node(agents, targets).report(EPOCH)[0].attestations
+    (late,) = make_node(agents, targets, watched_since=600).report(EPOCH)[0].attestations
+    assert whole.uptime_bps == 10_000 and late.uptime_bps == UNWATCHED_UPTIME
+    assert (late.load_bps, late.gpu_seconds, late.samples_root) == (
+        whole.load_bps,
+        whole.gpu_seconds,
+        whole.samples_root,
+    )
+    # With one of two oracles watching, quorum two: the hour is left out, not attested down.
+    proposal = make_proposal(
+        [SignedObservation.sign(Report(1, (a,)), Account.create(), DOMAIN) for a in (whole, late)],
+        signer_set=1,
+        quorum=1,
+    )
+    assert proposal.report.attestations[0].uptime_bps == 10_000
+    with pytest.raises(ConsensusError):
+        propose([Report(1, (whole,)), Report(1, (late,))], signer_set=1, quorum=2)
+
+
+def test_oracles_fetching_a_sealed_hour_at_different_times_compute_one_root(agents):
+    """The agent's buffer holds just over an hour: by the second oracle's fetch, samples sampled since
+    the first have pushed the hour's first seconds out of it. The sealed hour is what both get."""
+    clock = StepClock(NOW)
+    source = SimulatedSource(13, gpus=2, clock=clock)
+    app = create_agent_app(
+        source,
+        Prover(NumpyBackend(), source, max_n=512),
+        buffer_seconds=3700,
+        backfill=3700,
+        clock=clock,
+        sample=False,
+    )
+    with TestClient(app) as http:
+        roots = []
+        for _ in range(2):
+            node = OracleNode(
+                SETTINGS,
+                [AgentTarget(1, "http://node")],
+                client_factory=lambda url: AgentClient("http://testserver", client=http),
+                clock=StepClock(NOW),
+            )
+            roots.append(node.report(EPOCH)[0].attestations[0].samples_root)
+            for _ in range(120):  # two more minutes of samples: the buffer drops the oldest ones
+                clock.t += 1
+                app.state.sampler.sample_once()
+    assert roots[0] == roots[1] != b"\x00" * 32
+
+
+class FailsOnce(AgentClient):
+    """An agent client whose first fetch of samples fails, as over a dropped connection."""
+
+    failed = False
+
+    def _call(self, method, path, **kwargs):
+        if "samples" in path and not self.failed:
+            self.failed = True
+            raise AgentUnreachable(f"{self.url}{path}: ReadTimeout")
+        return super()._call(method, path, **kwargs)
+
+
+def test_a_fetch_that_failed_is_retried_not_observed_empty(agents):
+    node = make_node(agents, [AgentTarget(1, "http://node1")])
+    node._clients[1] = FailsOnce("http://testserver", client=agents["http://node1"])
+    views = EpochViews(node, clock=lambda: NOW, grace=5.0)
+    with pytest.raises(EpochUnavailable, match="could not be fetched"):
+        views.get(EPOCH)
+    report, _ = views.get(EPOCH)  # asked again: fetched this time
+    (attestation,) = report.attestations
+    assert attestation.samples_root != b"\x00" * 32
+    assert attestation.uptime_bps == 10_000 and attestation.gpu_seconds == 2 * 3600
+    assert views.get(EPOCH)[0] == report  # and kept from then on

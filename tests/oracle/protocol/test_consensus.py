@@ -26,6 +26,7 @@ from oracle.protocol.consensus import (
 from oracle.protocol.observation import SignedObservation
 from oracle.protocol.report import (
     UINT32_MAX,
+    UNWATCHED_UPTIME,
     Attestation,
     Domain,
     MarkPrice,
@@ -180,13 +181,15 @@ def top(name: str) -> int:
 
 @st.composite
 def honest_and_faulty(draw):
-    """k observations of which f ≤ (k−1)/2 are faulty with arbitrary values in range; honest ones
-    measured everything (a measured field > 0)."""
+    """k observations of which f ≤ (k−1)/2 are faulty with arbitrary values in range or absent;
+    honest ones measured everything (a measured field > 0) and watched the hour."""
     k = draw(st.integers(1, 9))
     f = draw(st.integers(0, (k - 1) // 2))
 
     def observation(lo: int):
         values = {name: draw(st.integers(lo if name in MEASURED_FIELDS else 0, top(name))) for name in FIELDS}
+        if not lo and draw(st.booleans()):
+            values["uptime_bps"] = UNWATCHED_UPTIME  # a faulty oracle may say it did not watch
         return att(
             values["uptime_bps"],
             values["load_bps"],
