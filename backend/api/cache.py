@@ -1,10 +1,11 @@
-"""Whole responses of the market's hottest reads (`GET /capacities…`, `GET /prices…`), kept per store
-version.
+"""Whole responses of the market's reads (`GET /capacities…`, `/prices…`, `/orders…`, `/nodes…`), kept
+per store version.
 
-A capacity page, a capacity, an order book or the prices change only when the indexer commits a batch
-(its checkpoint moves, or a reorg moves it back), when a posted order changes (its `updated_at`), when
-the price-index job writes (its `updated_at`), or when time passes (orders expire, windows open, fills
-leave the 24 h window): the key is the request with those, the time to the second. The version is
+They change only when the indexer commits a batch (its checkpoint moves, or a reorg moves it back), when
+a posted order changes (its `updated_at`), when the price-index job writes, when a provider describes
+a node or the SLA watchdog checks one (their `updated_at`, `checked_at`), or when time passes (orders
+expire, windows open, fills leave the 24 h window): the key is the request with those, the time to
+the second. The version is
 one indexed query, asked at most every VERSION_TTL seconds whatever the load, so an answer is never
 more than that behind the store; a hit skips the market's SQL. The version is also the response's
 ETag, so a client polling the market gets 304 Not Modified until something changed. Several API
@@ -21,26 +22,40 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine, func, select, true
 
-from backend.db.models import Checkpoint, PostedOrder, PriceIndex, table_of
+from backend.db.models import Checkpoint, NodeHealth, NodeMetadata, PostedOrder, PriceIndex, table_of
 
-CACHED_PREFIXES = ("/capacities", "/prices")
+CACHED_PREFIXES = ("/capacities", "/prices", "/orders", "/nodes")
 MAX_ENTRIES = 4096
 VERSION_TTL = 0.02  # seconds; far inside the head latency the market promises (250 ms)
 
 cp = table_of(Checkpoint)
 so = table_of(PostedOrder)
 pidx = table_of(PriceIndex)
+meta = table_of(NodeMetadata)
+health = table_of(NodeHealth)
 
 Message = dict[str, Any]
 
 
 _orders = select(func.max(so.c.updated_at).label("changed")).subquery()
 _prices = select(func.max(pidx.c.updated_at).label("priced")).subquery()
-#: One round trip: the latest change of a posted order and of the price index, beside every chain's
-#: checkpoint (if any).
+_meta = select(func.max(meta.c.updated_at).label("described")).subquery()
+_health = select(func.max(health.c.checked_at).label("checked")).subquery()
+#: One round trip: the latest change of a posted order, of the price index, of a node's metadata and
+#: of the SLA watchdog's verdicts, beside every chain's checkpoint (if any).
 VERSION = (
-    select(_orders.c.changed, _prices.c.priced, cp.c.chain_id, cp.c.block_number, cp.c.block_hash)
-    .select_from(_orders.join(_prices, true()).outerjoin(cp, true()))
+    select(
+        _orders.c.changed,
+        _prices.c.priced,
+        _meta.c.described,
+        _health.c.checked,
+        cp.c.chain_id,
+        cp.c.block_number,
+        cp.c.block_hash,
+    )
+    .select_from(
+        _orders.join(_prices, true()).join(_meta, true()).join(_health, true()).outerjoin(cp, true())
+    )
     .order_by(cp.c.chain_id)
 )
 

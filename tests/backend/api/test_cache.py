@@ -11,7 +11,7 @@ from sqlmodel import Session
 from backend.api.cache import VERSION_TTL, store_version
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
-from backend.db.models import Checkpoint, PostedOrder, PriceIndex, table_of
+from backend.db.models import Checkpoint, NodeMetadata, PostedOrder, PriceIndex, table_of
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
 
 
@@ -149,3 +149,30 @@ def test_cached_prices_follow_the_price_index_job(serve, market, accounts, store
         )
         db.commit()
     assert last_price() == 1_234_567
+
+
+def test_cached_nodes_follow_a_providers_description(serve, market, accounts, store, index):
+    list_capacity(market, accounts, store)
+    index()
+    api = serve()
+    node_id = api.get("/nodes").json()["items"][0]["node_id"]
+
+    def name() -> str | None:
+        time.sleep(VERSION_TTL)
+        metadata = api.get(f"/nodes/{node_id}").json()["metadata"]
+        return None if metadata is None else metadata["name"]
+
+    assert name() is None
+    assert name() is None  # a hit
+    with Session(store) as db:  # as PUT /providers/nodes/{id}/metadata writes it, within the same second
+        db.add(
+            NodeMetadata(
+                chain_id=market.chain_id,
+                node_id=node_id,
+                owner=accounts[1].address,
+                name="rack-7",
+                updated_at=time.time(),
+            )
+        )
+        db.commit()
+    assert name() == "rack-7"
