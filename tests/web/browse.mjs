@@ -13,17 +13,22 @@ mkdirSync(artifacts, { recursive: true });
 const executablePath = process.env.GPUHOURS_CHROMIUM ?? "/usr/bin/chromium";
 const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
 const report = { errors: [], foreign_requests: [], failed_requests: [] };
-try {
+const origin = new URL(url).origin;
+let rpcId = 0;
+// A page whose injected wallet is `account`; what its console logs as an error goes to `errors`.
+async function walletPage(account, errors = report.errors) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.setDefaultTimeout(15_000);
-  const origin = new URL(url).origin;
-  page.on("pageerror", (e) => report.errors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && report.errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("request", (r) => !r.url().startsWith(origin) && !r.url().startsWith("data:") && report.foreign_requests.push(r.url()));
-  page.on("requestfailed", (r) => report.failed_requests.push(`${r.url()}: ${r.failure()?.errorText}`));
+  // The live stream is the one request left open: its end as the browser closes is no failure.
+  page.on("requestfailed", (r) => {
+    if (r.url().startsWith(`${origin}/events/stream`) && r.failure()?.errorText === "net::ERR_ABORTED") return;
+    report.failed_requests.push(`${r.url()}: ${r.failure()?.errorText}`);
+  });
 
   // The test wallet: accounts from the test, everything else to Anvil from Node (no CORS in the way).
-  let rpcId = 0;
   await page.exposeFunction("__anvil", async (method, params) => {
     const answer = await fetch(rpcUrl, {
       method: "POST",
@@ -37,7 +42,7 @@ try {
     window.__testWallet = wallet;
     window.ethereum = {
       async request({ method, params }) {
-        if (wallet.declineNext && method === "eth_sendTransaction") {
+        if (wallet.declineNext && (method === "eth_sendTransaction" || method === "personal_sign")) {
           wallet.declineNext = false;
           throw Object.assign(new Error("User rejected the request."), { code: 4001 });
         }
@@ -50,7 +55,11 @@ try {
       on() {},
       removeListener() {},
     };
-  }, buyer);
+  }, account);
+  return page;
+}
+try {
+  const page = await walletPage(buyer);
 
   const view = async (hash, shot) => {
     await page.evaluate((h) => {
@@ -125,6 +134,54 @@ try {
 
   // Buy 10 hours of the best ask through the wallet: on the wrong network first, then declined, then signed.
   await view(`#/capacity/${id}`, "buy.png");
+  // Live: with the capacity open, a fill sent from outside the page (the API builds it, Anvil signs it
+  // for the buyer, no browser involved) shows in its book without a reload. The time from the fill's
+  // receipt to the page drawing it is the page's own stamp (main[data-live-at]) less the receipt's.
+  await page.waitForSelector("[data-testid=live][data-state=live]");
+  const rpc = async (method, params) => {
+    const answer = await (
+      await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params }),
+      })
+    ).json();
+    if (answer.error) throw new Error(`${method}: ${answer.error.message}`);
+    return answer.result;
+  };
+  const outside = 2;
+  const providerAsk = await page.getAttribute("table[data-testid=asks] tbody tr", "data-order");
+  const built = await (
+    await fetch(`${url}/tx/fill`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ taker: buyer, order_hash: providerAsk, amount: outside }),
+    })
+  ).json();
+  const hash = await rpc("eth_sendTransaction", [
+    { from: built.from, to: built.to, data: built.data, value: `0x${BigInt(built.value).toString(16)}`, gas: `0x${BigInt(built.gas).toString(16)}` },
+  ]);
+  let mined = null;
+  while (!mined) mined = await rpc("eth_getTransactionReceipt", [hash]);
+  const receiptAt = Date.now();
+  await page.waitForFunction(
+    (left) => document.querySelector("table[data-testid=asks] tbody tr td:nth-child(2)")?.textContent.trim() === left,
+    String(64 - outside),
+    { timeout: 5_000 },
+  );
+  const seenAt = Date.now();
+  const drawnAt = Number(await page.getAttribute("main", "data-live-at"));
+  await page.screenshot({ path: join(artifacts, "capacity-live.png"), fullPage: true });
+  report.live = {
+    amount: outside,
+    status: mined.status,
+    indicator: await page.textContent("[data-testid=live]"),
+    asks: await rows("table[data-testid=asks] tbody tr"),
+    reloaded: await page.evaluate(() => performance.getEntriesByType("navigation").length !== 1),
+    latency_ms: drawnAt - receiptAt,
+    seen_ms: seenAt - receiptAt,
+  };
+
   const status = () => page.textContent("[data-testid=tx-status]");
   const sendAndWait = async (expected) => {
     await page.click("[data-testid=tx-send]");
@@ -152,6 +209,60 @@ try {
   await page.screenshot({ path: join(artifacts, "bought.png"), fullPage: true });
   await view("#/portfolio", "portfolio.png");
   report.portfolio = await rows("[data-testid=positions] tbody tr");
+
+  // Sign in (SIWE): the API's message signed with personal_sign (Anvil signs with the dev key),
+  // declined once first; the token the API issued is read off the wire for the test to use.
+  await page.evaluate(() => (window.__testWallet.declineNext = true));
+  await page.click("[data-testid=sign-in]");
+  await page.waitForFunction(() => !document.getElementById("notice").hidden);
+  report.sign_in = { declined: await page.textContent("#notice") };
+  const verified = page.waitForResponse((r) => r.url() === `${origin}/auth/verify`);
+  await page.click("[data-testid=sign-in]");
+  await page.waitForSelector("[data-testid=sign-in][data-address]");
+  report.sign_in.shown = await page.textContent("[data-testid=sign-in]");
+  report.sign_in.address = await page.getAttribute("[data-testid=sign-in]", "data-address");
+  report.sign_in.token = (await (await verified).json()).token;
+  report.sign_in.notice_hidden = await page.$eval("#notice", (n) => n.hidden);
+  await page.screenshot({ path: join(artifacts, "signed-in.png") });
+
+  // The buyer's page on the market while the renter below buys: its capacity's row follows, live.
+  await view("#/", "market-live.png");
+  const unsold = () => page.textContent(`tr[data-capacity="${id}"] td:nth-child(11)`);
+  report.market_live = { before: Number(await unsold()) };
+
+  // Allowance: a fresh account holding stablecoin but no allowance is offered the approval (built by
+  // the API, shown, signed, followed to its receipt), then the fill. Anvil signs for it, impersonated.
+  const fresh = "0x7e57000000000000000000000000000000000001";
+  await rpc("anvil_setBalance", [fresh, "0xde0b6b3a7640000"]);
+  await rpc("anvil_impersonateAccount", [fresh]);
+  const stablecoin = (await (await fetch(`${url}/market`)).json()).stablecoin.address;
+  const word = (v) => v.toString(16).padStart(64, "0");
+  await rpc("eth_sendTransaction", [
+    { from: fresh, to: stablecoin, data: `0x40c10f19${word(BigInt(fresh))}${word(1_000_000_000n)}` }, // mint(fresh, $1,000)
+  ]);
+  // Its console's errors apart: Chromium logs the API's expected 409 (the fill would revert) as one.
+  const renterErrors = [];
+  const renter = await walletPage(fresh, renterErrors);
+  await renter.goto(`${url}/#/capacity/${id}`);
+  await renter.waitForSelector("main[data-ready]");
+  await renter.fill("[data-testid=buy-hours]", "1");
+  await renter.click("[data-testid=buy-review]");
+  await renter.waitForSelector("[data-testid=approve-review]");
+  await renter.screenshot({ path: join(artifacts, "approve-review.png"), fullPage: true });
+  report.allowance = { account: fresh, review: await renter.textContent("[data-testid=approve-review]") };
+  await renter.click("[data-testid=approve-send]");
+  await renter.waitForSelector("[data-testid=tx-review]", { timeout: 60_000 });
+  report.allowance.fill_review = await renter.textContent("[data-testid=tx-review]");
+  await renter.click("[data-testid=tx-send]");
+  await renter.waitForSelector("[data-testid=tx-status][data-done]", { timeout: 60_000 });
+  report.allowance.done = await renter.textContent("[data-testid=tx-status]");
+  report.allowance.errors = renterErrors;
+  await page.waitForFunction(
+    ([cell, left]) => document.querySelector(cell)?.textContent.trim() === left,
+    [`tr[data-capacity="${id}"] td:nth-child(11)`, String(report.market_live.before - 1)],
+    { timeout: 5_000 },
+  );
+  report.market_live.after = Number(await unsold());
 } finally {
   await browser.close();
 }

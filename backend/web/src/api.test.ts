@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { capacityQuery, FilterError, reviveBigInts } from "./api";
+import { ApiError, capacityQuery, FilterError, needsAllowance, reviveBigInts } from "./api";
 
 describe("capacityQuery", () => {
   it("leaves empty filters out", () => {
@@ -65,3 +65,12 @@ describe("reviveBigInts", () => {
   });
 });
 
+
+describe("needsAllowance", () => {
+  it("is the API's 409 naming ERC20InsufficientAllowance, and nothing else", () => {
+    expect(needsAllowance(new ApiError(409, "would_revert", "r", { error: "ERC20InsufficientAllowance" }))).toBe(true);
+    expect(needsAllowance(new ApiError(409, "would_revert", "r", { error: "ERC20InsufficientBalance" }))).toBe(false);
+    expect(needsAllowance(new ApiError(400, "bad", "r", { error: "ERC20InsufficientAllowance" }))).toBe(false);
+    expect(needsAllowance(new Error("ERC20InsufficientAllowance"))).toBe(false);
+  });
+});

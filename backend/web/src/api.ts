@@ -202,6 +202,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly reason: string,
+    readonly details: Record<string, unknown> = {},
   ) {
     super(`${reason} (${code}, HTTP ${status})`);
     this.name = "ApiError";
@@ -214,8 +215,8 @@ async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   // The third argument is where engines pass the source text; TypeScript's lib does not know it yet.
   const parsed = body ? (JSON.parse(body, reviveBigInts as (k: string, v: unknown) => unknown) as unknown) : null;
   if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; reason?: string } } | null)?.error;
-    throw new ApiError(response.status, error?.code ?? "http_error", error?.reason ?? response.statusText);
+    const error = (parsed as { error?: { code?: string; reason?: string; details?: Record<string, unknown> } } | null)?.error;
+    throw new ApiError(response.status, error?.code ?? "http_error", error?.reason ?? response.statusText, error?.details ?? {});
   }
   return parsed as T;
 }
@@ -282,7 +283,19 @@ export interface Positions {
 export const tx = {
   fill: (taker: string, orderHash: string, amount: number) =>
     postJson<UnsignedTx>("/tx/fill", { taker, order_hash: orderHash, amount }),
+  approve: (owner: string, amount: bigint) =>
+    // A uint256 past 2^53 as a JSON number, exact: written out by hand, not through a double.
+    request<UnsignedTx>("/tx/approve", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"owner":${JSON.stringify(owner)},"spender":"exchange","amount":${amount.toString()}}`,
+    }),
 };
+
+/** Whether an API error says the buyer has not let the exchange spend enough of the stablecoin. */
+export function needsAllowance(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 409 && error.details.error === "ERC20InsufficientAllowance";
+}
 
 export const accounts = {
   positions: (address: string) => getJson<Positions>(`/accounts/${address}/positions`),

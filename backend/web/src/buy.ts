@@ -1,6 +1,6 @@
 // Buying hours from an ask: the API builds the fill, the page shows it, the wallet signs and sends it,
 // and the page follows it to its receipt and into the market's index.
-import { accounts, tx as build, type BookOrder, type UnsignedTx } from "./api";
+import { accounts, needsAllowance, tx as build, type BookOrder, type UnsignedTx } from "./api";
 import { h, shortAddress } from "./dom";
 import { formatUsd } from "./money";
 import * as wallet from "./wallet";
@@ -70,6 +70,59 @@ function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: H
   return panel;
 }
 
+/**
+ * The approval a buyer without enough allowance signs first: the API builds `approve(exchange, cost)`,
+ * the page shows it, the wallet sends it, and once its receipt is in the fill is built and shown.
+ */
+function approveReview(cost: bigint, unsigned: UnsignedTx, status: HTMLElement, then: () => Promise<void>) {
+  const send = h("button", { type: "button", "data-testid": "approve-send" }, "Approve and continue");
+  const panel = h(
+    "section",
+    { class: "tx-review", "data-testid": "approve-review" },
+    h("h3", {}, "First, let the Exchange take the payment"),
+    h(
+      "p",
+      { class: "note" },
+      `Your wallet has not allowed the Exchange to spend ${formatUsd(cost)} of your stablecoin. Approve that amount, then sign the purchase.`,
+    ),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Allow the Exchange to spend"),
+      h("dd", {}, formatUsd(cost)),
+      h("dt", {}, "Sent by"),
+      h("dd", {}, unsigned.from),
+      h("dt", {}, "To (the stablecoin)"),
+      h("dd", {}, unsigned.to),
+      h("dt", {}, "Gas limit"),
+      h("dd", {}, String(unsigned.gas)),
+      h("dt", {}, "Chain"),
+      h("dd", {}, String(unsigned.chainId)),
+      h("dt", {}, "Data"),
+      h("dd", { class: "data", title: unsigned.data }, `${unsigned.data.slice(0, 10)}… (${(unsigned.data.length - 2) / 2} bytes)`),
+    ),
+    send,
+  );
+  send.addEventListener("click", async () => {
+    send.setAttribute("disabled", "");
+    status.classList.remove("error");
+    try {
+      status.textContent = "Waiting for your wallet to approve…";
+      const hash = await wallet.send(unsigned);
+      status.textContent = `Approval sent ${hash}; waiting for its receipt…`;
+      const mined = await wallet.receipt(hash);
+      status.textContent = `Approved in block ${mined.blockNumber}. Building the purchase…`;
+      panel.remove();
+      await then();
+    } catch (error) {
+      status.textContent = wallet.explain(error, "the approval").message;
+      status.classList.add("error");
+      send.removeAttribute("disabled");
+    }
+  });
+  return panel;
+}
+
 /** A form to buy from the best asks of a capacity's book; empty when nothing is for sale. */
 export function buyForm(asks: BookOrder[]): HTMLElement {
   if (!asks.length) return h("section", {});
@@ -103,10 +156,28 @@ export function buyForm(asks: BookOrder[]): HTMLElement {
     }
     try {
       const who = wallet.current() ?? (await wallet.connect());
-      status.textContent = "Building the transaction…";
-      const unsigned = await build.fill(who.address, order.order_hash, n);
-      status.textContent = "";
-      slot.replaceChildren(review(order, n, unsigned, status));
+      const fill = async () => {
+        status.textContent = "Building the transaction…";
+        const unsigned = await build.fill(who.address, order.order_hash, n);
+        status.textContent = "";
+        slot.replaceChildren(review(order, n, unsigned, status));
+      };
+      try {
+        await fill();
+      } catch (error) {
+        if (!needsAllowance(error)) throw error;
+        const cost = BigInt(order.price) * BigInt(n);
+        const approval = await build.approve(who.address, cost);
+        status.textContent = "";
+        slot.replaceChildren(
+          approveReview(cost, approval, status, () =>
+            fill().catch((e: unknown) => {
+              status.textContent = wallet.explain(e, "preparing the purchase").message;
+              status.classList.add("error");
+            }),
+          ),
+        );
+      }
     } catch (error) {
       status.textContent = wallet.explain(error, "preparing the purchase").message;
       status.classList.add("error");

@@ -1,10 +1,11 @@
 // One capacity: its terms, its order book and its node's attested record.
 import { buyForm } from "./buy";
-import { api, type Attestation, type BookSide, type Capacity, type NodeDetail } from "./api";
+import { api, type Attestation, type BookSide, type Capacity, type NodeDetail, type OrderBook } from "./api";
 import { timeChart } from "./chart";
 import { attestationSeries } from "./series";
 import { formatTime, h, shortAddress } from "./dom";
 import { formatBps, formatUsd, perUnit } from "./money";
+import * as live from "./live";
 
 function facts(pairs: [string, string | number][]) {
   return h("dl", { class: "facts" }, ...pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
@@ -101,9 +102,7 @@ export async function capacityView(root: HTMLElement, id: number): Promise<void>
   }
   const chart = h("div", { class: "chart", "data-testid": "efficiency-chart" });
   const [book, node, attested] = await Promise.all([bookRead, api.node(c.node_id), api.attestations(c.node_id)]);
-  root.replaceChildren(
-    h("p", {}, h("a", { href: "#/" }, "← Market")),
-    h("h1", {}, `Capacity #${c.capacity_id}: ${c.node.gpu_count} × ${c.node.gpu_model}, ${c.node.region}`),
+  const terms = (c: Capacity) =>
     facts([
       ["Window", `${formatTime(c.start)} to ${formatTime(c.end)} (${c.hours} h)`],
       ["Status", c.close_reason === "none" ? c.status : `${c.status}: ${c.close_reason}`],
@@ -114,15 +113,35 @@ export async function capacityView(root: HTMLElement, id: number): Promise<void>
       ["GPU-hours", `${c.supply_cap} in all, ${c.minted} sold, ${c.units_available} unsold, ${c.activated} booked`],
       ["Interconnect", c.node.interconnect],
       ["Provider", c.provider],
-    ]),
-    h(
-      "section",
-      { class: "book" },
-      h("h2", {}, "Order book"),
-      h("div", { class: "sides" }, side("Asks", book.asks, "asks"), side("Bids", book.bids, "bids")),
-    ),
+    ]);
+  const orders = (b: OrderBook) =>
+    h("div", { class: "sides" }, side("Asks", b.asks, "asks"), side("Bids", b.bids, "bids"));
+  let shownTerms = terms(c);
+  let shownBook = orders(book);
+  root.replaceChildren(
+    h("p", {}, h("a", { href: "#/" }, "← Market")),
+    h("h1", {}, `Capacity #${c.capacity_id}: ${c.node.gpu_count} × ${c.node.gpu_model}, ${c.node.region}`),
+    shownTerms,
+    h("section", { class: "book" }, h("h2", {}, "Order book"), shownBook),
     buyForm(book.asks.orders),
     reliability(node, chart),
   );
+  // Live: an indexed event naming this capacity redraws its terms and book in place (the buy form,
+  // which may be mid-purchase, is left as it is). Reads that overtake each other: the newest wins.
+  let asked = 0;
+  live.listen(async (e) => {
+    if (!live.capacitiesOf(e.args).includes(id) || !root.isConnected) return;
+    const mine = ++asked;
+    const [next, nextBook] = await Promise.all([api.capacity(id), api.book(id)]).catch(() => [null, null] as const);
+    if (!next || !nextBook || mine !== asked || !shownBook.isConnected) return;
+    const t = terms(next);
+    const b = orders(nextBook);
+    shownTerms.replaceWith(t);
+    shownBook.replaceWith(b);
+    shownTerms = t;
+    shownBook = b;
+    root.dataset.liveEvent = String(e.id); // for the end-to-end test: the event is shown
+    root.dataset.liveAt = String(Date.now());
+  });
   efficiencyChart(chart, attested.items);
 }

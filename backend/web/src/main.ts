@@ -8,6 +8,8 @@ import { portfolioView } from "./portfolio";
 import { pricesView } from "./prices";
 import { setStablecoinDecimals } from "./money";
 import * as wallet from "./wallet";
+import * as live from "./live";
+import * as auth from "./auth";
 
 const root = document.getElementById("app") as HTMLElement;
 // How amounts are written, from the API; an API without `GET /market` uses the documented 6 decimals.
@@ -23,6 +25,7 @@ async function route(): Promise<void> {
     link.toggleAttribute("aria-current", link.dataset.view === (path.split("/")[1] || "market"));
   const capacity = /^\/capacity\/(\d+)$/.exec(path);
   await units;
+  live.listen(null); // the view below listens again once drawn
   try {
     if (capacity) await capacityView(root, Number(capacity[1]));
     else if (path === "/prices") await pricesView(root);
@@ -45,10 +48,36 @@ account.addEventListener("click", () => {
     notice.hidden = false;
   });
 });
+const signIn = document.getElementById("sign-in") as HTMLButtonElement;
 wallet.onChange((c) => {
   account.textContent = c ? `${shortAddress(c.address)} · chain ${c.chainId}` : "Connect wallet";
   account.dataset.address = c?.address ?? "";
+  const s = auth.current();
+  signIn.hidden = !c;
+  if (!s || s.address.toLowerCase() !== c?.address.toLowerCase()) {
+    signIn.textContent = "Sign in";
+    delete signIn.dataset.address;
+  }
 });
+signIn.addEventListener("click", () => {
+  if (auth.current()) return;
+  signIn.textContent = "Signing in…";
+  notice.hidden = true;
+  auth
+    .signIn()
+    .then((s) => {
+      signIn.textContent = `Signed in as ${shortAddress(s.address)}`;
+      signIn.title = s.address;
+      signIn.dataset.address = s.address;
+    })
+    .catch((error: Error) => {
+      signIn.textContent = "Sign in";
+      notice.textContent = wallet.explain(error, "the sign-in").message;
+      notice.hidden = false;
+    });
+});
+
+live.start(document.getElementById("live") as HTMLElement);
 
 window.addEventListener("hashchange", () => {
   delete root.dataset.ready;

@@ -2,6 +2,7 @@
 import { api, capacityQuery, FilterError, type Capacity, type MarketFilters, type NodeSummary, type Page } from "./api";
 import { count, formatTime, h } from "./dom";
 import { formatBps, formatUsd, perUnit } from "./money";
+import * as live from "./live";
 
 const PAGE = 50;
 const FIELDS = [
@@ -183,8 +184,23 @@ export async function marketView(root: HTMLElement, params: URLSearchParams): Pr
     next.set("offset", String(Math.max(0, offset)));
     return `#/?${next}`;
   };
+  const shown = page.items.length ? table(page.items) : h("p", {}, "No capacity matches these filters.");
+  // Live: a row whose capacity an indexed event names is read again and redrawn in place (a new
+  // capacity waits for the next load: where it sorts depends on the filters).
+  live.listen(async (e) => {
+    for (const id of live.capacitiesOf(e.args)) {
+      const old = shown.querySelector(`tr[data-capacity="${id}"]`);
+      if (!old) continue;
+      const fresh = await api.capacity(id).catch(() => null);
+      const now = shown.querySelector(`tr[data-capacity="${id}"]`);
+      if (!fresh || !now) continue;
+      now.replaceWith(row(fresh));
+      root.dataset.liveEvent = String(e.id);
+      root.dataset.liveAt = String(Date.now());
+    }
+  });
   root.append(
-    page.items.length ? table(page.items) : h("p", {}, "No capacity matches these filters."),
+    shown,
     h(
       "nav",
       { class: "pages" },

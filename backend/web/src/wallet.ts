@@ -2,7 +2,7 @@
 // built, follow it to its receipt. The page never sees a key.
 import { createClient, custom, type Address, type EIP1193Provider, type Hex, type TransactionReceipt } from "viem";
 // Actions one by one, not the clients that carry them all: the page ships only what it calls.
-import { getChainId, requestAddresses, sendTransaction, waitForTransactionReceipt } from "viem/actions";
+import { getChainId, requestAddresses, sendTransaction, signMessage as sign, waitForTransactionReceipt } from "viem/actions";
 import type { UnsignedTx } from "./api";
 
 declare global {
@@ -96,4 +96,13 @@ export async function receipt(hash: Hex): Promise<TransactionReceipt> {
   if (found.status !== "success")
     throw new WalletError("reverted", `The transaction ${hash} was mined in block ${found.blockNumber} but reverted; nothing changed.`);
   return found;
+}
+
+/** `message` signed by `address` (EIP-191 personal_sign), for signing in. */
+export async function signMessage(address: Address, message: string): Promise<Hex> {
+  try {
+    return await sign(client(), { account: address, message });
+  } catch (error) {
+    throw explain(error, "the sign-in");
+  }
 }
