@@ -124,7 +124,10 @@ def chain(port: int = typer.Option(None, help="port; defaults to GPUHOURS_ANVIL_
         anvil = start_anvil(settings.node_modules, settings.anvil_host, port or settings.anvil_port)
     except AnvilError as exc:
         raise fail(console, str(exc)) from None
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM would end this process and leave Anvil running
+    # SIGTERM would end this process and leave Anvil running; SIGINT may arrive ignored (a process started
+    # in the background by a shell inherits SIGINT ignored): both stop the chain, whatever came before.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         console.print(f"Anvil at {anvil.url}; Ctrl-C stops it")
         anvil.process.wait()

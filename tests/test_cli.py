@@ -146,7 +146,8 @@ def test_demo_serve_indexes_the_round_and_serves_it(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_chain_stops_its_anvil_when_stopped(signum):
-    """`gpuhours chain` sent a signal to it alone (a service manager, `kill`): Anvil goes with it."""
+    """`gpuhours chain` sent a signal to it alone (a service manager, `kill`): Anvil goes with it, also
+    when it was started with SIGINT ignored (in the background by a shell, as this test may be)."""
     port = free_port()
     exe = Path(sys.executable).with_name("gpuhours")
     process = subprocess.Popen(
