@@ -42,7 +42,8 @@ async function walletPage(account, errors = report.errors) {
     window.__testWallet = wallet;
     window.ethereum = {
       async request({ method, params }) {
-        if (wallet.declineNext && (method === "eth_sendTransaction" || method === "personal_sign")) {
+        const signs = ["eth_sendTransaction", "personal_sign", "eth_signTypedData_v4"];
+        if (wallet.declineNext && signs.includes(method)) {
           wallet.declineNext = false;
           throw Object.assign(new Error("User rejected the request."), { code: 4001 });
         }
@@ -263,6 +264,84 @@ try {
     { timeout: 5_000 },
   );
   report.market_live.after = Number(await unsold());
+
+  // The renter's hours, put to use from the portfolio: book some (activate), resell some (an order
+  // signed in the wallet and posted with the sign-in's token), then cancel that order on chain.
+  const actionStatus = () => page.textContent("[data-testid=action-status]");
+  const actionFails = async () => {
+    await page.waitForFunction(() => document.querySelector("[data-testid=action-status]")?.classList.contains("error"));
+    return actionStatus();
+  };
+  const position = `[data-testid=positions] tr[data-capacity="${id}"]`;
+  await view("#/portfolio", "portfolio-held.png");
+  report.activate = { held_before: Number(await page.textContent(`${position} td:nth-child(3)`)) };
+  await page.click(`${position} [data-testid=activate]`);
+  await page.waitForSelector("[data-testid=activate-form]");
+  await page.fill("[data-testid=activate-gpus]", "9"); // the node has 8
+  await page.click("[data-testid=activate-review]");
+  report.activate.bad = await actionFails();
+  // The second hour offered: the first may begin on the chain while the test runs.
+  const starts = await page.$$eval("[data-testid=activate-start] option", (os) => os.map((o) => o.value));
+  report.activate.start = Number(starts[1]);
+  await page.selectOption("[data-testid=activate-start]", starts[1]);
+  await page.fill("[data-testid=activate-gpus]", "2");
+  await page.fill("[data-testid=activate-hours]", "3");
+  await page.click("[data-testid=activate-review]");
+  await page.waitForSelector("[data-testid=tx-review]");
+  await page.screenshot({ path: join(artifacts, "activate-review.png"), fullPage: true });
+  report.activate.review = await page.textContent("[data-testid=tx-review]");
+  await page.click("[data-testid=tx-send]");
+  await page.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  report.activate.done = await actionStatus();
+  report.activate.bookings = await rows("[data-testid=bookings] tbody tr");
+  report.activate.held_after = Number(await page.textContent(`${position} td:nth-child(3)`));
+  await page.screenshot({ path: join(artifacts, "portfolio-booked.png"), fullPage: true });
+
+  await page.click(`${position} [data-testid=resell]`);
+  await page.waitForSelector("[data-testid=resell-form]");
+  await page.fill("[data-testid=resell-amount]", String(report.activate.held_after + 1));
+  await page.fill("[data-testid=resell-price]", "3.10");
+  await page.click("[data-testid=resell-review]");
+  report.resell = { bad: await actionFails() };
+  await page.fill("[data-testid=resell-amount]", "4");
+  await page.click("[data-testid=resell-review]");
+  await page.waitForSelector("[data-testid=order-review]");
+  await page.screenshot({ path: join(artifacts, "resell-review.png"), fullPage: true });
+  report.resell.review = await page.textContent("[data-testid=order-review]");
+  await page.evaluate(() => (window.__testWallet.chainId = "0x1"));
+  await page.click("[data-testid=order-sign]");
+  report.resell.wrong_network = await actionFails();
+  await page.evaluate(() => Object.assign(window.__testWallet, { chainId: null, declineNext: true }));
+  await page.click("[data-testid=order-sign]");
+  await page.waitForFunction(() => document.querySelector("[data-testid=action-status]")?.textContent.includes("declined"));
+  report.resell.declined = await actionStatus();
+  const posting = page.waitForRequest((r) => r.url() === `${origin}/orders` && r.method() === "POST");
+  await page.click("[data-testid=order-sign]");
+  report.resell.authorization = (await posting).headers().authorization ?? null;
+  await page.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  report.resell.done = await actionStatus();
+  report.resell.order = await page.getAttribute("[data-testid=action-status]", "data-order");
+  report.resell.open_orders = await rows("[data-testid=open-orders] tbody tr");
+  await page.screenshot({ path: join(artifacts, "portfolio-resale.png"), fullPage: true });
+  await view(`#/capacity/${id}`, "capacity-resale.png");
+  const asks = () =>
+    page.$$eval("table[data-testid=asks] tbody tr", (trs) =>
+      trs.map((tr) => [tr.dataset.order, ...[...tr.querySelectorAll("td")].map((td) => td.textContent.trim())]),
+    );
+  report.resell.asks = await asks();
+
+  await view("#/portfolio", "portfolio-cancel.png");
+  await page.click(`[data-testid=open-orders] tr[data-order="${report.resell.order}"] [data-testid=cancel]`);
+  await page.waitForSelector("[data-testid=tx-review]");
+  await page.screenshot({ path: join(artifacts, "cancel-review.png"), fullPage: true });
+  report.cancel = { review: await page.textContent("[data-testid=tx-review]") };
+  await page.click("[data-testid=tx-send]");
+  await page.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  report.cancel.done = await actionStatus();
+  report.cancel.open_orders = await page.$$eval("[data-testid=open-orders] tbody tr", (trs) => trs.map((tr) => tr.dataset.order));
+  await page.screenshot({ path: join(artifacts, "portfolio-cancelled.png"), fullPage: true });
+  await view(`#/capacity/${id}`, "capacity-cancelled.png");
+  report.cancel.asks = await asks();
 } finally {
   await browser.close();
 }

@@ -202,14 +202,14 @@ def test_a_renter_buys_the_ask_through_the_wallet_and_sees_the_hours(demo_url, s
     )
     assert buy["declined"] == "You declined the transaction in your wallet; nothing was sent."
     assert buy["done"].startswith("Bought 10 GPU-hours in block "), buy
-    after = held(demo_url, BUYER)
     outside = seen["live"]["amount"]  # bought from outside the page while it was open (below)
-    assert after[capacity] == seen["held_before"].get(capacity, 0) + outside + 10
+    bought = seen["held_before"].get(capacity, 0) + outside + 10
+    # The portfolio right after: every holding as the API has it (less, since, the hours booked below).
+    shown = {int(row[0].lstrip("#")): int(row[2]) for row in seen["portfolio"]}
+    assert shown == {**held(demo_url, BUYER), capacity: bought}
     book = httpx.get(f"{demo_url}/capacities/{capacity}/book", timeout=10).json()
     # Less the one hour the renter without allowance bought after approving (the last test).
     assert book["asks"]["orders"][0]["remaining"] == 64 - outside - 10 - 1
-    shown = {int(row[0].lstrip("#")): int(row[2]) for row in seen["portfolio"]}
-    assert shown == after
 
 
 def test_a_fill_from_elsewhere_shows_on_the_open_page_without_reload(seen):
@@ -251,3 +251,73 @@ def test_the_renter_signs_in_with_the_wallet(demo_url, seen):
     # The token the page holds is the API's: it names the buyer.
     me = httpx.get(f"{demo_url}/auth/me", headers={"authorization": f"Bearer {sign_in['token']}"}, timeout=10)
     assert me.status_code == 200 and me.json()["address"] == BUYER, me.text
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+
+def test_a_renter_books_held_hours_and_sees_the_booking(demo_url: str, seen: dict[str, Any]) -> None:
+    activate, capacity = seen["activate"], seen["capacity"]["id"]
+    # More GPUs than the node has is said before anything is built.
+    assert activate["bad"] == "GPUs: a whole number from 1 to 8."
+    # Shown before signing: what is booked, what it uses, the transaction the API built.
+    start = _utc(activate["start"])
+    assert f"You book2 GPUs × 3 h from {start}" in activate["review"], activate
+    assert (
+        f"It uses6 of your {activate['held_before']} GPU-hours of capacity #{capacity}" in activate["review"]
+    )
+    assert "To (GpuHours)" in activate["review"] and BUYER in activate["review"]
+    assert activate["done"].startswith(f"Booked 2 GPUs × 3 h from {start} of capacity #{capacity} in block ")
+    assert "not indexed" not in activate["done"], activate
+    # The booking is on chain as asked, and the portfolio shows it and the six GPU-hours it burnt.
+    bookings = httpx.get(f"{demo_url}/accounts/{BUYER}/bookings", timeout=10).json()["items"]
+    assert [
+        (b["capacity_id"], b["start"], b["hours"], b["gpus"])
+        for b in bookings
+        if b["start"] == activate["start"]
+    ] == [(capacity, activate["start"], 3, 2)], bookings
+    assert [f"#{capacity}", start, "3", "2", "open"] in activate["bookings"], activate["bookings"]
+    assert activate["held_after"] == activate["held_before"] - 6
+    assert held(demo_url, BUYER)[capacity] == activate["held_after"]
+
+
+def test_a_renter_resells_and_the_order_shows_in_the_book(demo_url: str, seen: dict[str, Any]) -> None:
+    resell, capacity = seen["resell"], seen["capacity"]["id"]
+    held_then = seen["activate"]["held_after"]
+    assert resell["bad"] == f"GPU-hours: a whole number from 1 to {held_then}."
+    assert f"You sell4 GPU-hours of capacity #{capacity} at $3.10 = $12.40" in resell["review"], resell
+    assert resell["wrong_network"] == (
+        "Your wallet is on chain 1; this market is on chain 31337. "
+        "Switch networks in your wallet, then try again."
+    )
+    assert resell["declined"] == "You declined the order's signature in your wallet; nothing was sent."
+    # Posted with the bearer token the page got at sign-in.
+    assert resell["authorization"] == f"Bearer {seen['sign_in']['token']}", resell
+    assert resell["done"].startswith("Posted order 0x"), resell
+    order = httpx.get(f"{demo_url}/orders/{resell['order']}", timeout=10).json()
+    assert (order["kind"], order["order"]["maker"], order["order"]["amount"], order["order"]["price"]) == (
+        "sell",
+        BUYER,
+        "4",
+        "3100000",
+    )
+    # The portfolio lists it among the open orders, with a cancel button.
+    assert [f"#{capacity}", "resale", "$3.10", "4", "4"] in [row[:5] for row in resell["open_orders"]], resell
+    # The capacity's book shows it among the asks, as a resale by the buyer.
+    mine = [row for row in resell["asks"] if row[0] == resell["order"]]
+    assert [(r[1], r[2], r[4]) for r in mine] == [("$3.10", "4", "resale")], resell["asks"]
+
+
+def test_a_renter_cancels_the_resale(demo_url: str, seen: dict[str, Any]) -> None:
+    cancel, hash_ = seen["cancel"], seen["resell"]["order"]
+    capacity = seen["capacity"]["id"]
+    assert f"4 of 4 GPU-hours of capacity #{capacity} at $3.10" in cancel["review"], cancel
+    assert "To (Exchange)" in cancel["review"]
+    assert cancel["done"].startswith(f"Cancelled order {hash_[:6]}…{hash_[-4:]} in block "), cancel
+    assert httpx.get(f"{demo_url}/orders/{hash_}", timeout=10).json()["state"] == "cancelled"
+    assert hash_ not in cancel["open_orders"]
+    assert hash_ not in [row[0] for row in cancel["asks"]], cancel["asks"]
+    assert {"activate-review.png", "resell-review.png", "cancel-review.png", "portfolio-booked.png"} <= {
+        p.name for p in ARTIFACTS.glob("*.png")
+    }

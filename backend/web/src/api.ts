@@ -233,6 +233,7 @@ export interface MarketInfo {
   chain_id: number;
   stablecoin: { address: string; symbol: string; decimals: number };
   fee_bps: number;
+  contracts: Record<string, string>; // the deployed contracts by name: Exchange, GpuHours, Escrow…
 }
 
 export const api = {
@@ -248,6 +249,17 @@ export const api = {
   fills: (gpuClass: string) =>
     getJson<Page<Fill>>(`/prices/${encodeURIComponent(gpuClass)}/fills`, new URLSearchParams({ limit: "100" })),
 };
+
+let marketRead: Promise<MarketInfo> | null = null;
+
+/** `GET /market`, read once a page (all of it is fixed on chain); read again after a failure. */
+export function marketInfo(): Promise<MarketInfo> {
+  if (!marketRead) {
+    marketRead = api.market();
+    marketRead.catch(() => (marketRead = null));
+  }
+  return marketRead;
+}
 
 /** An unsigned transaction as the API builds it (`POST /tx/...`): the wallet signs and sends it. */
 export interface UnsignedTx {
@@ -271,16 +283,44 @@ export interface Position {
   close_reason: string;
 }
 
+export interface Booking {
+  booking_id: bigint | number;
+  capacity_id: number;
+  holder: string;
+  start: number;
+  hours: number;
+  gpus: number;
+  close_reason: string;
+  activated_block: number;
+  settled: boolean;
+}
+
 export interface Positions {
   address: string;
   claimable: bigint | number;
   open_orders: number;
   positions: Position[];
   positions_total: number;
+  bookings: Booking[];
   bookings_total: number;
 }
 
+/** A posted order as `GET /orders` answers it: the signed message (uint256 as decimal strings) and its state. */
+export interface PostedOrder {
+  hash: string;
+  kind: string;
+  order: { maker: string; capacityId: string; amount: string; price: string; expiry: string };
+  state: string;
+  filled: string | number;
+  remaining: string | number;
+  posted_at: number;
+}
+
 export const tx = {
+  activate: (holder: string, capacityId: number, start: number, hours: number, gpus: number) =>
+    postJson<UnsignedTx>("/tx/activate", { holder, capacity_id: capacityId, start, hours, gpus }),
+  cancel: (maker: string, orderHashes: string[]) =>
+    postJson<UnsignedTx>("/tx/cancel", { maker, order_hashes: orderHashes }),
   fill: (taker: string, orderHash: string, amount: number) =>
     postJson<UnsignedTx>("/tx/fill", { taker, order_hash: orderHash, amount }),
   approve: (owner: string, amount: bigint) =>
@@ -296,6 +336,18 @@ export const tx = {
 export function needsAllowance(error: unknown): boolean {
   return error instanceof ApiError && error.status === 409 && error.details.error === "ERC20InsufficientAllowance";
 }
+
+export const orders = {
+  /** The maker's orders still on the book (open or partly filled), newest first. */
+  open: async (maker: string) => {
+    const page = await getJson<Page<PostedOrder>>("/orders", new URLSearchParams({ maker, limit: "100" }));
+    return page.items.filter((o) => o.state === "open" || o.state === "partially_filled");
+  },
+  get: (hash: string) => getJson<PostedOrder>(`/orders/${hash}`),
+  /** Posts a signed order (`body` already JSON, its uint256s exact), with the sign-in's bearer token when there is one. */
+  post: (body: string, authorization: Record<string, string>) =>
+    request<PostedOrder>("/orders", { method: "POST", headers: { "content-type": "application/json", ...authorization }, body }),
+};
 
 export const accounts = {
   positions: (address: string) => getJson<Positions>(`/accounts/${address}/positions`),

@@ -1,21 +1,11 @@
 // Buying hours from an ask: the API builds the fill, the page shows it, the wallet signs and sends it,
 // and the page follows it to its receipt and into the market's index.
-import { accounts, needsAllowance, tx as build, type BookOrder, type UnsignedTx } from "./api";
+import { needsAllowance, tx as build, type BookOrder, type UnsignedTx } from "./api";
 import { h, shortAddress } from "./dom";
 import { formatUsd } from "./money";
+import { indexed } from "./txflow";
 import * as wallet from "./wallet";
 
-const INDEX_WAIT_MS = 30_000;
-
-async function indexed(block: bigint): Promise<boolean> {
-  const deadline = Date.now() + INDEX_WAIT_MS;
-  while (Date.now() < deadline) {
-    const at = await accounts.indexed().catch(() => null);
-    if (at !== null && BigInt(at) >= block) return true;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return false;
-}
 
 function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: HTMLElement) {
   const cost = BigInt(order.price) * BigInt(hours);

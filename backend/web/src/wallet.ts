@@ -2,8 +2,18 @@
 // built, follow it to its receipt. The page never sees a key.
 import { createClient, custom, type Address, type EIP1193Provider, type Hex, type TransactionReceipt } from "viem";
 // Actions one by one, not the clients that carry them all: the page ships only what it calls.
-import { getChainId, requestAddresses, sendTransaction, signMessage as sign, waitForTransactionReceipt } from "viem/actions";
+import {
+  getBlock,
+  getChainId,
+  readContract,
+  requestAddresses,
+  sendTransaction,
+  signMessage as sign,
+  signTypedData,
+  waitForTransactionReceipt,
+} from "viem/actions";
 import type { UnsignedTx } from "./api";
+import type { orderTypedData } from "./orders";
 
 declare global {
   interface Window {
@@ -68,15 +78,20 @@ export async function connect(): Promise<Connection> {
   return connection;
 }
 
+/** Throws a wrong_network WalletError unless the wallet is on `chainId`, the market's chain. */
+export async function checkChain(chainId: number): Promise<void> {
+  const on = await getChainId(client());
+  if (on !== chainId)
+    throw new WalletError(
+      "wrong_network",
+      `Your wallet is on chain ${on}; this market is on chain ${chainId}. Switch networks in your wallet, then try again.`,
+    );
+}
+
 /** Sends `tx` from the connected account on the chain the API built it for; the transaction's hash. */
 export async function send(tx: UnsignedTx): Promise<Hex> {
   const c = client();
-  const chainId = await getChainId(c);
-  if (chainId !== tx.chainId)
-    throw new WalletError(
-      "wrong_network",
-      `Your wallet is on chain ${chainId}; this market is on chain ${tx.chainId}. Switch networks in your wallet, then try again.`,
-    );
+  await checkChain(tx.chainId);
   try {
     return await sendTransaction(c, {
       account: tx.from as Address,
@@ -104,5 +119,40 @@ export async function signMessage(address: Address, message: string): Promise<He
     return await sign(client(), { account: address, message });
   } catch (error) {
     throw explain(error, "the sign-in");
+  }
+}
+
+/** The chain's clock: the latest block's timestamp (a local chain may run ahead of the wall's). */
+export async function chainTime(): Promise<bigint> {
+  return (await getBlock(client(), { blockTag: "latest" })).timestamp;
+}
+
+const COUNTER_ABI = [
+  {
+    type: "function",
+    name: "counter",
+    stateMutability: "view",
+    inputs: [{ name: "maker", type: "address" }],
+    outputs: [{ name: "", type: "uint256" }],
+  },
+] as const;
+
+/** The maker's order counter on the Exchange now: an order signed with another is not fillable. */
+export function orderCounter(exchange: string, maker: string): Promise<bigint> {
+  return readContract(client(), {
+    address: exchange as Address,
+    abi: COUNTER_ABI,
+    functionName: "counter",
+    args: [maker as Address],
+  });
+}
+
+/** An order's EIP-712 typed data signed by `address` (eth_signTypedData_v4), on the order's chain only. */
+export async function signOrder(address: Address, typed: ReturnType<typeof orderTypedData>, doing: string): Promise<Hex> {
+  await checkChain(typed.domain.chainId);
+  try {
+    return await signTypedData(client(), { account: address, ...typed });
+  } catch (error) {
+    throw explain(error, doing);
   }
 }

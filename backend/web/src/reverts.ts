@@ -1,0 +1,22 @@
+// The contracts' errors, as the API names them when a transaction it builds would revert (409
+// would_revert, `details.error`), said so a person knows what happened and what to do. Pure.
+
+const PLAIN: Record<string, string> = {
+  Overbooked: "The node has too few GPUs free in one of those hours: choose other hours or fewer GPUs.",
+  InvalidBooking: "Those hours are not bookable: the start must be an hour of the window that has not begun.",
+  ERC1155InsufficientBalance: "You hold fewer of these GPU-hours than that.",
+  CapacityNotActive: "This capacity is no longer active: its hours cannot be booked or sold.",
+  WindowEnded: "This capacity's window is over.",
+  OrderExpired: "The order has expired.",
+  CancelledOrder: "The order was cancelled.",
+  InsufficientRemaining: "The order has fewer GPU-hours left than that: it was filled meanwhile.",
+  StaleCounter: "The order was cancelled along with all its maker's earlier orders.",
+  NotMaker: "Only the order's maker can cancel it: connect the wallet that signed it.",
+  ERC20InsufficientBalance: "Your wallet holds too little of the stablecoin for this.",
+  ERC20InsufficientAllowance: "The Exchange is not allowed to spend enough of your stablecoin.",
+};
+
+/** A plain sentence for the contract error `name`, or null when the page has none for it. */
+export function plainRevert(name: unknown): string | null {
+  return typeof name === "string" && Object.hasOwn(PLAIN, name) ? PLAIN[name] : null;
+}
