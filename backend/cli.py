@@ -6,6 +6,7 @@ import signal
 import socket
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -31,6 +32,9 @@ from backend.config import (
     load_settings,
 )
 from oracle.cli import app as oracle_app
+
+if TYPE_CHECKING:
+    from backend.tasks.inprocess import InProcessTasks
 
 app = typer.Typer(help="gpuhours: an on-chain market for GPU compute capacity.", no_args_is_help=True)
 app.add_typer(oracle_app, name="oracle")
@@ -197,11 +201,21 @@ def serve(
         "auto",
         help="auto: in-process unless GPUHOURS_REDIS_URL is set (then Celery runs them); inprocess; off",
     ),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="API processes sharing the port (the tasks, if any, run once, in this one)"
+    ),
 ) -> None:
     """Serve the HTTP API; with no Redis, also index and run the periodic tasks in this process."""
     if tasks not in ("auto", "inprocess", "off"):
         raise fail(console, f"--tasks must be auto, inprocess or off, not {tasks!r}", 2)
-    _serve(_settings(ApiSettings), _settings(TaskSettings) if tasks != "off" else None, host, port, tasks)
+    _serve(
+        _settings(ApiSettings),
+        _settings(TaskSettings) if tasks != "off" else None,
+        host,
+        port,
+        tasks,
+        workers=workers,
+    )
 
 
 def _serve(
@@ -211,6 +225,7 @@ def _serve(
     port: int | None,
     tasks: str,
     start_over: bool = False,
+    workers: int = 1,
 ) -> None:
     import logging
 
@@ -236,6 +251,8 @@ def _serve(
         runner = InProcessTasks(context, start_over=start_over).start()
         role = "api+tasks"
         console.print("role api+tasks: the API, and the indexer and periodic jobs in this process")
+        if workers > 1:
+            console.print(f"  (the API in {workers} worker processes, the tasks once, in this one)")
     elif tasks == "auto":
         console.print(
             "role api: GPUHOURS_REDIS_URL is set, so Celery runs the tasks "
@@ -247,6 +264,11 @@ def _serve(
     # Sign-in follows where the API is served unless GPUHOURS_API_DOMAIN names the domain(s).
     settings = settings.model_copy(update={"api_host": host, "api_port": port})
     domains = accepted_domains(settings.api_domain, host, port)
+
+    if workers > 1:
+        engine.dispose()  # the workers open their own; this process only supervises them (and the tasks)
+        _serve_workers(workers, host, port, role, domains, runner)
+        return
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -274,3 +296,43 @@ def _serve(
             runner.stop()
     if not server.started:  # stopped while starting; uvicorn.run's exit status for it
         raise typer.Exit(3)
+
+
+def _serve_workers(
+    workers: int, host: str, port: int, role: str, domains: list[str], runner: InProcessTasks | None
+) -> None:
+    """uvicorn's supervisor: `workers` processes accept on one socket, each its own app, engine and
+    caches, from this process's settings (the environment, with host, port and role as served); a
+    worker that dies is replaced. Ctrl-C or SIGTERM stops them all, then the tasks."""
+    import logging
+    import os
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from backend.api.main import worker_environment
+
+    try:
+        os.environ.update(worker_environment(host, port, role))
+        config = uvicorn.Config(
+            "backend.api.main:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+        logging.getLogger("uvicorn.error").setLevel(logging.INFO)  # here only: a worker that died, replaced
+        try:
+            sock = config.bind_socket()  # a port it cannot listen on: uvicorn logs why and exits 1
+        except SystemExit:
+            raise typer.Exit(3) from None
+        console.print(
+            f"[bold]API[/] at http://{host}:{port} (OpenAPI at /docs), {workers} workers; Ctrl-C stops it"
+        )
+        console.print(f"Sign-In with Ethereum for {', '.join(domains)} (GPUHOURS_API_DOMAIN sets others)")
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if runner is not None:
+            runner.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -77,3 +78,23 @@ def create_app(
         app.include_router(router)
     web.install(app)  # the web page at /, when it is built (after the routers: it takes only / and /assets)
     return app
+
+
+#: What `gpuhours serve --workers N` hands its workers beside the process's own GPUHOURS_* settings.
+ROLE_VARIABLE = "GPUHOURS_SERVE_ROLE"
+
+
+def worker_environment(host: str, port: int, role: str) -> dict[str, str]:
+    """The environment of a worker of `gpuhours serve --workers N`: where it is served (sign-in follows
+    it), its role, and no migration (the command ran it once before starting any)."""
+    return {
+        "GPUHOURS_API_HOST": host,
+        "GPUHOURS_API_PORT": str(port),
+        "GPUHOURS_DB_AUTO_MIGRATE": "false",
+        ROLE_VARIABLE: role,
+    }
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker of `gpuhours serve --workers N` (uvicorn's factory), from its environment."""
+    return create_app(role=os.environ.get(ROLE_VARIABLE, "api"))

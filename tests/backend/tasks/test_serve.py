@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from backend.chain.anvil import free_port
+from tests.backend.layout.processes import cmdline, descendants, outliving
 from tests.backend.rpc_proxy import FaultyProxy
 from tests.backend.serve_process import serve_process
 from tests.conftest import USDC
@@ -80,3 +81,29 @@ def test_ctrl_c_stops_serve_promptly_while_the_node_is_gone(chain, deployments_d
     assert server.proc.returncode == 0, server.output
     assert seconds < 10, f"{seconds:.1f} s to stop:\n{server.output}"
     assert "Traceback" not in server.output[before:], server.output  # stopping is not a failure
+
+
+def test_serve_with_workers_indexes_once_and_stops_whole(market, chain, deployments_dir, accounts, tmp_path):
+    """`--workers 2`: two API processes on one port, the tasks once in the command's own process; a
+    worker that dies is replaced; Ctrl-C stops every process."""
+    market.faucet(accounts[3], 5 * USDC)
+    head = market.w3.eth.block_number
+    with serve_process(chain.url, deployments_dir, tmp_path / "store.db", "--workers", "2") as serve:
+        url = serve.printed_url()
+        serve.wait_ready(url)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{url}/ready", timeout=5).json()["checks"].get("indexed") != head:
+            assert time.monotonic() < deadline, serve.output
+            time.sleep(0.1)
+        workers = [p for p in descendants(serve.proc.pid) if "spawn_main" in cmdline(p)]
+        assert len(workers) == 2, serve.output
+        assert httpx.get(f"{url}/health", timeout=10).json()["role"] == "api+tasks"
+        os.kill(workers[0], signal.SIGKILL)
+        assert [httpx.get(f"{url}/capacities", timeout=10).status_code for _ in range(40)] == [200] * 40
+        while len([p for p in descendants(serve.proc.pid) if "spawn_main" in cmdline(p)]) < 2:
+            assert time.monotonic() < deadline + 30, serve.output
+            time.sleep(0.2)
+        everyone = descendants(serve.proc.pid)
+        assert serve.interrupt() < 15
+    assert "2 workers" in serve.output and "died" in serve.output, serve.output
+    assert outliving(everyone) == [], "a worker outlived the command"
