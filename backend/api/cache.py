@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Engine, func, select, true
+from sqlalchemy.exc import OperationalError
 
 from backend.db.models import Checkpoint, NodeHealth, NodeMetadata, PostedOrder, PriceIndex, table_of
 
@@ -87,7 +88,11 @@ class ReadCache:
             return
         if time.monotonic() - self.version_read >= VERSION_TTL:
             asked = time.monotonic()
-            self.version = await anyio.to_thread.run_sync(store_version, self.engine)
+            try:
+                self.version = await anyio.to_thread.run_sync(store_version, self.engine)
+            except OperationalError:  # the store is away: uncached, the route says so (503)
+                await self.app(scope, receive, send)
+                return
             self.version_read = asked
         key = (scope["path"], scope["query_string"], self.version, int(time.time()))
         etag = '"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'

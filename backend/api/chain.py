@@ -3,7 +3,9 @@
 When the chain does not answer, the API degrades rather than stops: reads of the index are served from
 the store (the chain id is the one the store indexes), what needs the chain (building a transaction,
 checking an order against it) is a 503 with Retry-After, and `/health` says `degraded` until a call
-to the chain succeeds again.
+to the chain succeeds again. `/health` asks the chain itself (one `eth_blockNumber`, a short timeout, at
+most once a PROBE_INTERVAL per process), so every API process says the same whichever served the
+failed call, and a hanging RPC cannot hang the health check.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 
+import requests
 from requests.exceptions import RequestException
 from sqlalchemy import Engine, select
 from web3.exceptions import Web3Exception
@@ -22,6 +25,9 @@ from backend.config import ApiSettings
 from backend.db.models import Checkpoint, table_of
 
 cp = table_of(Checkpoint)
+
+PROBE_INTERVAL = 1.0  # seconds between /health's own calls to the chain
+PROBE_TIMEOUT = 2.0  # seconds /health waits for the chain's answer
 
 
 class ChainLink:
@@ -35,6 +41,7 @@ class ChainLink:
         self._lock = threading.Lock()
         #: Why the last call to the chain failed and since when (monotonic); None while it answers.
         self.down: tuple[str, float] | None = None
+        self._probed = -PROBE_INTERVAL  # monotonic time of /health's last call to the chain
 
     @property
     def market(self) -> Market:
@@ -64,15 +71,19 @@ class ChainLink:
         )
 
     def outage(self) -> tuple[str, float] | None:
-        """What the chain's last call met and since when, or None if it answers; asked of the chain
-        itself only before the first connection and while it was last seen down."""
-        if self.down is None and self._market is not None:
-            return None
-        try:
-            self.market.w3.eth.get_block_number()
-        except ApiError:
+        """What the chain's last call met and since when, or None if it answers: the chain is asked
+        (see the module docstring) unless it was asked less than PROBE_INTERVAL ago."""
+        now = time.monotonic()
+        if now - self._probed < PROBE_INTERVAL:
             return self.down
-        except (RequestException, Web3Exception, OSError) as exc:
+        self._probed = now
+        call = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+        try:
+            answer = requests.post(self._settings.rpc_url, json=call, timeout=PROBE_TIMEOUT)
+            answer.raise_for_status()
+            if "result" not in answer.json():
+                raise RequestException(f"no result: {answer.text[:100]}")
+        except (RequestException, ValueError, OSError) as exc:
             self.unreachable(exc)
             return self.down
         self.down = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RequestException
 from requests.exceptions import Timeout as RequestsTimeout
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -19,6 +21,8 @@ from backend.market.errors import MarketError, NotMaker, OrderConflict, OrderNot
 
 #: Seconds a client is asked to wait before trying a 503 again.
 RETRY_AFTER = 5
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -102,6 +106,11 @@ ERROR_RESPONSES: Responses = {
         "model": ErrorBody,
         "description": "a parameter or field is missing or malformed; `reason` names each",
     },
+    503: {
+        "model": ErrorBody,
+        "description": "store_unavailable: the SQL store does not answer (restarting, unreachable); "
+        "Retry-After says when to try again",
+    },
 }
 #: Write routes (limits.write_quota).
 RATE_LIMITED = documented(
@@ -127,6 +136,13 @@ def install(app: FastAPI) -> None:
     async def _chain_down(request: Request, exc: RequestException) -> JSONResponse:
         # The chain stopped answering after the API connected to it (api/chain.py says what then).
         return await _api_error(request, request.app.state.chain.unreachable(exc))
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # The SQL store does not answer (restarting, unreachable) or, on SQLite, stayed locked.
+        log.error("%s %s: the store does not answer: %s", request.method, request.url.path, exc.orig)
+        reason = "the market's SQL store does not answer; try again shortly"
+        return await _api_error(request, ApiError(503, "store_unavailable", reason))
 
     @app.exception_handler(MarketError)
     async def _market_error(request: Request, exc: MarketError) -> JSONResponse:

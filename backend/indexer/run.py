@@ -38,7 +38,7 @@ from backend.db.session import begin_write, engine_from_settings, migrate
 from backend.indexer.decode import Event, EventDecoder, checksum, indexed_contracts
 from backend.indexer.fetch import FetchError, Log, LogFetcher
 from backend.indexer.journal import Store, insert_rows, upsert_rows
-from backend.indexer.lock import Heartbeat, LockHeld, WriterLock, writer_lock
+from backend.indexer.lock import Heartbeat, LockHeld, LockLost, WriterLock, writer_lock
 from backend.indexer.project import Projector
 from backend.indexer.reorg import ConcurrentWriter, DeepReorg, Rollback, find_fork_point, rollback
 from backend.indexer.rpc import Header, Rpc, RpcError, RpcUnavailable
@@ -439,20 +439,46 @@ class Indexer:
         """Take the writer lock, then index: to the head and return (`once`), or until `stop` is set.
         `start_over` first drops what the store holds for this chain (under the lock).
 
-        RPC outages are waited out (logged, retried each poll interval) unless `once`; a deep reorg,
-        another writer or a lost lock end the run with an IndexerError."""
+        RPC outages are waited out (logged, retried each poll interval) unless `once`; a deep reorg or
+        another writer end the run with an IndexerError; a lost lock (Redis or the store away for longer
+        than its lifetime) with LockLost, or, with `wait_for_lock`, a wait to take it again."""
         stop = stop or threading.Event()
-        lock = writer_lock(self.settings, self.engine, self.chain_id)
-        while not lock.acquire():
-            if not wait_for_lock:
-                raise LockHeld(
-                    f"another indexer writes chain {self.chain_id} to this store "
-                    f"({lock.kind} lock held by {lock.holder()})"
-                )
-            if stop.wait(self.settings.indexer_poll_interval):
-                return SyncSummary()
-        self.lock = lock
         summary = SyncSummary()
+        while not stop.is_set():
+            lock = writer_lock(self.settings, self.engine, self.chain_id)
+            while not lock.acquire():
+                if not wait_for_lock:
+                    raise LockHeld(
+                        f"another indexer writes chain {self.chain_id} to this store "
+                        f"({lock.kind} lock held by {lock.holder()})"
+                    )
+                if stop.wait(self.settings.indexer_poll_interval):
+                    return summary
+            try:
+                self._write(lock, summary, once=once, stop=stop, on_tick=on_tick, start_over=start_over)
+                break
+            except LockLost as exc:
+                if not wait_for_lock:
+                    raise
+                # Redis or the store was away past the lock's lifetime, or another writer took over:
+                # a long-lived indexer waits to take the lock again, as at start.
+                log.warning("%s; waiting to take the writer lock again", exc)
+                start_over = False
+        summary.checkpoint = self.checkpoint()[0]
+        return summary
+
+    def _write(
+        self,
+        lock: WriterLock,
+        summary: SyncSummary,
+        *,
+        once: bool,
+        stop: threading.Event,
+        on_tick: Callable[[TickResult], None] | None,
+        start_over: bool,
+    ) -> None:
+        """Index under `lock`, already taken, until the head (`once`) or `stop`; released on the way out."""
+        self.lock = lock
         try:
             with Heartbeat(lock, self.settings.indexer_lock_ttl / 3) as heartbeat:
                 try:
@@ -491,8 +517,6 @@ class Indexer:
         finally:
             self.lock = None
             lock.release()
-        summary.checkpoint = self.checkpoint()[0]
-        return summary
 
 
 @contextmanager

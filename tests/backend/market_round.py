@@ -215,11 +215,13 @@ def check_against_chain(engine: Engine, market: Market, rnd: Round) -> dict[str,
         }
 
 
-def sell_hours(market: Market, provider: Any, renter: Any, units: int, price: int) -> tuple[int, int]:
-    """A registered node, a two-hour capacity starting next hour, and `units` of it sold to `renter`
-    at `price`; returns (capacity id, window start)."""
+def sell_hours(
+    market: Market, provider: Any, renter: Any, units: int, price: int, gpu: str = "GPU-1"
+) -> tuple[int, int]:
+    """A registered node (of the GPU `gpu`), a two-hour capacity starting next hour, and `units` of it
+    sold to `renter` at `price`; returns (capacity id, window start)."""
     fund(market, (provider, renter), 1_000 * USDC)
-    node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", ["GPU-1"])
+    node = market.register_node(provider, "H100-SXM5-80GB", 4, 80, "eu-west", "NVLink", [gpu])
     start = now(market) - now(market) % HOUR + HOUR
     cap = market.create_capacity(
         provider, node, start, start + 2 * HOUR, 1_000_000, market.min_bond_per_unit() * 8

@@ -43,7 +43,8 @@ def test_an_api_started_without_its_chain_serves_the_store(
             assert health["status"] == "degraded" and health["role"] == "api", health
             assert health["chain"].startswith("unreachable for"), health
 
-            proxy.fault_every = 0  # the chain is back
+            proxy.fault_every = 0  # the chain is back: /health asks it again within a second
+            time.sleep(1.0)
             assert httpx.get(f"{url}/health", timeout=30).json() == {
                 "status": "ok",
                 "role": "api",
