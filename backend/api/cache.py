@@ -7,7 +7,9 @@ a node or the SLA watchdog checks one (their `updated_at`, `checked_at`), or whe
 expire, windows open, fills leave the 24 h window): the key is the request with those, the time to
 the second. The version is
 one indexed query, asked at most every VERSION_TTL seconds whatever the load, so an answer is never
-more than that behind the store; a hit skips the market's SQL. The version is also the response's
+more than that behind the store; a hit skips the market's SQL. A key is computed by one request at a
+time: those asking for it meanwhile wait and replay its answer (at each second's turn, 64 clients of
+one read used to compute it 64 times at once). The version is also the response's
 ETag, so a client polling the market gets 304 Not Modified until something changed. Several API
 processes keep caches of their own and agree through the store.
 """
@@ -36,6 +38,7 @@ meta = table_of(NodeMetadata)
 health = table_of(NodeHealth)
 
 Message = dict[str, Any]
+Key = tuple[Any, ...]
 
 
 _orders = select(func.max(so.c.updated_at).label("changed")).subquery()
@@ -76,7 +79,9 @@ class ReadCache:
         self.version: tuple[Any, ...] = ()
         self.version_read = -VERSION_TTL  # monotonic time of the last read
         #: key -> (the response's ASGI messages, the route that answered it, for the metrics' labels)
-        self.entries: OrderedDict[tuple[Any, ...], tuple[list[Message], Any]] = OrderedDict()
+        self.entries: OrderedDict[Key, tuple[list[Message], Any]] = OrderedDict()
+        #: key -> set when the one request computing it has answered (the others wait, then replay it)
+        self.computing: dict[Key, anyio.Event] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (
@@ -101,13 +106,28 @@ class ReadCache:
             await send({"type": "http.response.body", "body": b""})
             return
         hit = self.entries.get(key)
+        waited = hit is None and key in self.computing
+        if waited:  # another request is computing this answer: wait for it and replay it
+            await self.computing[key].wait()
+            hit = self.entries.get(key)
         if hit is not None:
             self.entries.move_to_end(key)
             messages, scope["route"] = hit
             for message in messages:
                 await send(message)
             return
-        messages = []
+        if waited:  # that answer was not kept (not a 200, or its client left): this request's own
+            await self._compute(scope, receive, send, key, etag)
+            return
+        done = self.computing[key] = anyio.Event()
+        try:
+            await self._compute(scope, receive, send, key, etag)
+        finally:
+            del self.computing[key]
+            done.set()
+
+    async def _compute(self, scope: dict[str, Any], receive: Any, send: Any, key: Key, etag: str) -> None:
+        messages: list[Message] = []
 
         async def keep(message: Message) -> None:
             if message["type"] == "http.response.start":

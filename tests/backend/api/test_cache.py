@@ -3,15 +3,19 @@ VERSION_TTL behind the store: a posted order, an indexed block or a withdrawal s
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import anyio
+import httpx
 from sqlalchemy import insert, update
 from sqlmodel import Session
 
-from backend.api.cache import VERSION_TTL, store_version
+from backend.api.cache import VERSION_TTL, ReadCache, store_version
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
 from backend.db.models import Checkpoint, NodeMetadata, PostedOrder, PriceIndex, table_of
+from backend.db.session import make_engine, migrate
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
 
 
@@ -176,3 +180,30 @@ def test_cached_nodes_follow_a_providers_description(serve, market, accounts, st
         )
         db.commit()
     assert name() == "rack-7"
+
+
+def test_one_request_computes_an_answer_the_others_wait_for(tmp_path):
+    """50 clients ask for one read at once: the route runs once, all get its answer (50 times before)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/store.db")
+    migrate(engine)
+    calls = 0
+
+    async def route(scope, receive, send) -> None:
+        nonlocal calls
+        calls += 1
+        await anyio.sleep(0.2)  # a slow query
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"answer %d" % calls})
+
+    async def clients() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=ReadCache(route, engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await asyncio.gather(*(client.get("/capacities") for _ in range(50)))
+
+    while time.time() % 1 > 0.3:  # all within one second of the clock: one key
+        time.sleep(0.05)
+    answers = asyncio.run(clients())
+    assert calls == 1
+    assert {(a.status_code, a.text) for a in answers} == {(200, "answer 1")}
+    assert len({a.headers["etag"] for a in answers}) == 1
+    engine.dispose()
