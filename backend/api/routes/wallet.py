@@ -1,5 +1,5 @@
-"""Unsigned transactions for wallets: fill, batch fill, activate, cancel, approve, and the EIP-2612
-permit to sign. The API builds and prices them against the chain (a call that would revert is a 409
+"""Unsigned transactions for wallets: fill, batch fill, activate, cancel, approve, claim, and the
+EIP-2612 permit to sign. The API builds and prices them against the chain (a call that would revert is a 409
 naming the contract's error); the wallet signs and sends. No key is held here."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from backend.api.schemas.wallet import (
     ApproveRequest,
     BatchFillRequest,
     CancelRequest,
+    ClaimRequest,
     FillRequest,
     MakerRequest,
     PermitRequest,
@@ -133,6 +134,20 @@ def approve(body: ApproveRequest, chain: ChainDep) -> dict[str, Any]:
     market = chain.market
     spender = market.exchange.address if body.spender == "exchange" else market.escrow.address
     return _tx(chain, body.owner, market.usdc.functions.approve(spender, body.amount))
+
+
+@router.post(
+    "/claim",
+    response_model=UnsignedTx,
+    response_model_by_alias=True,
+    responses=_REVERT,
+    summary="Withdraw everything credited to the account in escrow: refunds, slashed bond, earnings",
+)
+def claim(body: ClaimRequest, chain: ChainDep) -> dict[str, Any]:
+    """`Escrow.withdraw(to)` sent by the account; with nothing to claim, a 409 naming
+    `NothingToWithdraw`."""
+    escrow = chain.market.escrow
+    return _tx(chain, body.account, escrow.functions.withdraw(body.to or body.account))
 
 
 @router.post(

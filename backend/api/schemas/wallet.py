@@ -125,6 +125,13 @@ class MakerRequest(BaseModel):
     maker: Address
 
 
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"account": _TAKER}})
+
+    account: Address = Field(description="whose credit in escrow (refunds, earnings) is withdrawn")
+    to: Address | None = Field(None, description="where the stablecoin goes; the account itself by default")
+
+
 class ApproveRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"example": {"owner": _TAKER, "spender": "exchange", "amount": 1_000_000_000}}

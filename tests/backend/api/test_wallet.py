@@ -139,3 +139,27 @@ def test_a_built_fill_still_lands_after_the_state_it_was_priced_on_changes(serve
     assert market.hours_of(renter.address, cap) == 0
     _send(market, renter, tx)  # out of gas inside the mint when the limit is the bare estimate
     assert market.hours_of(renter.address, cap) == 2
+
+
+def test_claim_withdraws_what_escrow_credited(serve, market, accounts, store):
+    cap, _, _ = list_capacity(market, accounts, store)
+    api = serve()
+    p1, other = accounts[1], accounts[3]
+    # Nothing credited yet: the API says so by the contract's error, and builds nothing.
+    refused = api.post("/tx/claim", json={"account": p1.address})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["details"]["error"] == "NothingToWithdraw"
+
+    market.cancel_capacity(p1, cap)  # the provider's bond comes back to it as credit
+    credited = market.claimable(p1.address)
+    assert credited > 0
+    # To the account itself by default, to another address when asked; sent by the account.
+    own = api.post("/tx/claim", json={"account": p1.address}).json()
+    assert (own["from"], own["to"]) == (p1.address, market.escrow.address)
+    assert own["data"].lower().endswith(p1.address[2:].lower())
+    tx = api.post("/tx/claim", json={"account": p1.address, "to": other.address}).json()
+    assert tx["from"] == p1.address
+    before = market.usdc_balance(other.address)
+    _send(market, p1, tx)
+    assert market.usdc_balance(other.address) - before == credited
+    assert market.claimable(p1.address) == 0
