@@ -342,6 +342,20 @@ try {
   await page.screenshot({ path: join(artifacts, "portfolio-cancelled.png"), fullPage: true });
   await view(`#/capacity/${id}`, "capacity-cancelled.png");
   report.cancel.asks = await asks();
+
+  // Claim: what escrow credited the renter (the refund of its settled booking's failed hours).
+  await view("#/portfolio", "portfolio-claim.png");
+  report.claim = { before: await page.textContent("[data-testid=claimable]") };
+  await page.click("[data-testid=claim]");
+  await page.waitForSelector("[data-testid=tx-review]");
+  await page.screenshot({ path: join(artifacts, "claim-review.png"), fullPage: true });
+  report.claim.review = await page.textContent("[data-testid=tx-review]");
+  await page.click("[data-testid=tx-send]");
+  await page.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  report.claim.done = await actionStatus();
+  report.claim.after = await page.textContent("[data-testid=claimable]");
+  report.claim.button_left = (await page.$("[data-testid=claim]")) !== null;
+  await page.screenshot({ path: join(artifacts, "portfolio-claimed.png"), fullPage: true });
 } finally {
   await browser.close();
 }

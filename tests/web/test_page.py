@@ -104,9 +104,10 @@ def held(url: str, address: str) -> dict[int, int]:
 @pytest.fixture(scope="module")
 def seen(demo: tuple[str, str]) -> dict[str, Any]:
     """What the page showed in Chromium, read once for the tests below; the buyer's hours before it
-    bought through the page as `held_before`."""
+    bought through the page as `held_before`, its credit in escrow then as `claimable_before`."""
     url, rpc_url = demo
     before = held(url, BUYER)
+    claimable = httpx.get(f"{url}/accounts/{BUYER}/positions", timeout=10).json()["claimable"]
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     result = subprocess.run(
         [NODE, str(BROWSE), url, rpc_url, BUYER, str(ARTIFACTS)],
@@ -118,7 +119,7 @@ def seen(demo: tuple[str, str]) -> dict[str, Any]:
         env={**os.environ, "GPUHOURS_CHROMIUM": str(CHROMIUM)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return {**json.loads(result.stdout), "held_before": before}
+    return {**json.loads(result.stdout), "held_before": before, "claimable_before": claimable}
 
 
 def test_the_page_is_served_beside_the_api(demo_url):
@@ -321,3 +322,14 @@ def test_a_renter_cancels_the_resale(demo_url: str, seen: dict[str, Any]) -> Non
     assert {"activate-review.png", "resell-review.png", "cancel-review.png", "portfolio-booked.png"} <= {
         p.name for p in ARTIFACTS.glob("*.png")
     }
+
+
+def test_a_renter_claims_what_escrow_credited(demo_url: str, seen: dict[str, Any]) -> None:
+    claim, credited = seen["claim"], seen["claimable_before"]
+    dollars = f"${credited / 1e6:,.2f}"
+    assert credited > 0 and claim["before"] == dollars, claim
+    assert f"You withdraw{dollars}" in claim["review"] and "To (Escrow)" in claim["review"], claim
+    assert claim["done"].startswith(f"Claimed {dollars} in block "), claim
+    # Nothing is left to claim, on chain and on the page, and the button is gone.
+    account = httpx.get(f"{demo_url}/accounts/{BUYER}/positions", timeout=10).json()
+    assert (account["claimable"], claim["after"], claim["button_left"]) == (0, "$0.00", False), claim

@@ -225,3 +225,35 @@ export async function cancelOrder(order: PostedOrder, place: Place): Promise<voi
     fail(place, problem(error, "the cancellation"));
   }
 }
+
+/** Withdraw what escrow credited the account (refunds, slashed bond, earnings) to its own address. */
+export async function claim(amount: bigint, place: Place): Promise<void> {
+  begin(place, "Building the transaction…");
+  place.slot.replaceChildren();
+  try {
+    const who = wallet.current() ?? (await wallet.connect());
+    const unsigned = await build.claim(who.address);
+    place.status.textContent = "";
+    place.slot.replaceChildren(
+      txPanel(
+        {
+          title: "Check the claim before you sign it",
+          what: [
+            ["You withdraw", `${formatUsd(amount)}: refunds, slashed bond and earnings credited to you in escrow`],
+            ["Paid to", who.address],
+          ],
+          unsigned,
+          to: "Escrow",
+          doing: "the claim",
+          sendLabel: "Sign and claim",
+          done: (block, seen) =>
+            `Claimed ${formatUsd(amount)} in block ${block}: it is in your wallet.${seen ? "" : " The market has not indexed it yet."}`,
+        },
+        place.status,
+        place.redraw,
+      ),
+    );
+  } catch (error) {
+    fail(place, problem(error, "the claim"));
+  }
+}

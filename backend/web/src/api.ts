@@ -319,6 +319,7 @@ export interface PostedOrder {
 export const tx = {
   activate: (holder: string, capacityId: number, start: number, hours: number, gpus: number) =>
     postJson<UnsignedTx>("/tx/activate", { holder, capacity_id: capacityId, start, hours, gpus }),
+  claim: (account: string) => postJson<UnsignedTx>("/tx/claim", { account }),
   cancel: (maker: string, orderHashes: string[]) =>
     postJson<UnsignedTx>("/tx/cancel", { maker, order_hashes: orderHashes }),
   fill: (taker: string, orderHash: string, amount: number) =>

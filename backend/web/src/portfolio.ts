@@ -1,7 +1,7 @@
 // The connected account's holdings, bookings and open orders, as the market has indexed them, with
 // what can be done with each: book or resell held hours, cancel an open order.
 import { accounts, orders, type Booking } from "./api";
-import { activateForm, cancelOrder, resellForm, type Place } from "./actions";
+import { activateForm, cancelOrder, claim, resellForm, type Place } from "./actions";
 import { count, formatTime, h, shortAddress } from "./dom";
 import { formatUsd } from "./money";
 import { problem } from "./txflow";
@@ -100,7 +100,10 @@ export async function portfolioView(root: HTMLElement, status?: HTMLElement): Pr
     h(
       "p",
       { class: "note" },
-      `${who.address}: ${count(p.positions_total, "capacity", "capacities")} held, ${count(p.bookings_total, "booking")}, ${count(p.open_orders, "open order")}, ${formatUsd(p.claimable)} to claim.`,
+      `${who.address}: ${count(p.positions_total, "capacity", "capacities")} held, ${count(p.bookings_total, "booking")}, ${count(p.open_orders, "open order")}, `,
+      h("span", { "data-testid": "claimable" }, formatUsd(p.claimable)),
+      " to claim. ",
+      BigInt(p.claimable) > 0n ? act(`Claim ${formatUsd(p.claimable)}`, "claim", () => claim(BigInt(p.claimable), place)) : "",
     ),
     place.status,
     place.slot,

@@ -14,6 +14,7 @@ const PLAIN: Record<string, string> = {
   NotMaker: "Only the order's maker can cancel it: connect the wallet that signed it.",
   ERC20InsufficientBalance: "Your wallet holds too little of the stablecoin for this.",
   ERC20InsufficientAllowance: "The Exchange is not allowed to spend enough of your stablecoin.",
+  NothingToWithdraw: "There is nothing to claim: nothing is credited to you in escrow now.",
 };
 
 /** A plain sentence for the contract error `name`, or null when the page has none for it. */
