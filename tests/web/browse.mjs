@@ -65,7 +65,9 @@ try {
   const view = async (hash, shot) => {
     await page.evaluate((h) => {
       delete document.getElementById("app").dataset.ready;
-      location.hash = h;
+      // The view shown already is drawn again, as the page does on a change of view.
+      if (location.hash === h) window.dispatchEvent(new HashChangeEvent("hashchange"));
+      else location.hash = h;
     }, hash);
     await page.waitForSelector("main[data-ready]");
     await page.screenshot({ path: join(artifacts, shot), fullPage: true });
@@ -342,6 +344,37 @@ try {
   await page.screenshot({ path: join(artifacts, "portfolio-cancelled.png"), fullPage: true });
   await view(`#/capacity/${id}`, "capacity-cancelled.png");
   report.cancel.asks = await asks();
+
+  // An order filled meanwhile: a second resale, of one GPU-hour, taken in full from outside the page
+  // (renter-1, Anvil signing) while the portfolio still lists it: cancelling it is refused plainly.
+  await view("#/portfolio", "portfolio-second-resale.png");
+  await page.click(`${position} [data-testid=resell]`);
+  await page.fill("[data-testid=resell-amount]", "1");
+  await page.fill("[data-testid=resell-price]", "3.20");
+  await page.click("[data-testid=resell-review]");
+  await page.click("[data-testid=order-sign]");
+  await page.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  const second = await page.getAttribute("[data-testid=action-status]", "data-order");
+  const taker = (await rpc("eth_accounts", []))[3];
+  const fill = await (
+    await fetch(`${url}/tx/fill`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ taker, order_hash: second, amount: 1 }),
+    })
+  ).json();
+  const filled = await rpc("eth_sendTransaction", [
+    { from: fill.from, to: fill.to, data: fill.data, gas: `0x${BigInt(fill.gas).toString(16)}` },
+  ]);
+  while (!(await rpc("eth_getTransactionReceipt", [filled]))) await new Promise((r) => setTimeout(r, 50));
+  while ((await (await fetch(`${url}/orders/${second}`)).json()).state !== "filled")
+    await new Promise((r) => setTimeout(r, 100));
+  report.filled = { order: second, listed: (await page.$(`[data-testid=open-orders] tr[data-order="${second}"]`)) !== null };
+  await page.click(`[data-testid=open-orders] tr[data-order="${second}"] [data-testid=cancel]`);
+  report.filled.said = await actionFails();
+  report.filled.review_shown = (await page.$("[data-testid=tx-review]")) !== null;
+  await page.waitForFunction((h) => !document.querySelector(`[data-testid=open-orders] tr[data-order="${h}"]`), second);
+  await page.screenshot({ path: join(artifacts, "cancel-filled.png"), fullPage: true });
 
   // Claim: what escrow credited the renter (the refund of its settled booking's failed hours).
   await view("#/portfolio", "portfolio-claim.png");
