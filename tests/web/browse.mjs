@@ -48,6 +48,12 @@ async function walletPage(account, errors = report.errors) {
           throw Object.assign(new Error("User rejected the request."), { code: 4001 });
         }
         if (method === "eth_requestAccounts" || method === "eth_accounts") return [account];
+        if (method === "wallet_switchEthereumChain") {
+          wallet.switchedTo = params[0].chainId;
+          const anvil = await window.__anvil("eth_chainId", []);
+          wallet.chainId = params[0].chainId === anvil.result ? null : params[0].chainId;
+          return null;
+        }
         if (method === "eth_chainId" && wallet.chainId) return wallet.chainId;
         const answer = await window.__anvil(method, params);
         if (answer.error) throw Object.assign(new Error(answer.error.message), answer.error);
@@ -204,7 +210,16 @@ try {
   };
   await page.evaluate(() => (window.__testWallet.chainId = "0x1"));
   report.buy.wrong_network = await sendAndWait("Switch networks");
-  await page.evaluate(() => Object.assign(window.__testWallet, { chainId: null, declineNext: true }));
+  // The switch is offered: the wallet is asked for the market's chain, and the page says to sign again.
+  await page.click("[data-testid=switch-chain]");
+  await page.waitForFunction(() => document.querySelector("[data-testid=tx-status]")?.textContent.includes("sign again"));
+  report.buy.switched = {
+    said: await status(),
+    to: await page.evaluate(() => window.__testWallet.switchedTo),
+    account: await page.textContent("[data-testid=account]"),
+    offer_left: (await page.$("[data-testid=switch-chain]")) !== null,
+  };
+  await page.evaluate(() => (window.__testWallet.declineNext = true));
   report.buy.declined = await sendAndWait("declined");
   await page.click("[data-testid=tx-send]");
   await page.waitForSelector("[data-testid=tx-status][data-done]", { timeout: 60_000 });
@@ -313,7 +328,10 @@ try {
   await page.evaluate(() => (window.__testWallet.chainId = "0x1"));
   await page.click("[data-testid=order-sign]");
   report.resell.wrong_network = await actionFails();
-  await page.evaluate(() => Object.assign(window.__testWallet, { chainId: null, declineNext: true }));
+  await page.click("[data-testid=switch-chain]");
+  await page.waitForFunction(() => document.querySelector("[data-testid=action-status]")?.textContent.includes("sign again"));
+  report.resell.switched = await actionStatus();
+  await page.evaluate(() => (window.__testWallet.declineNext = true));
   await page.click("[data-testid=order-sign]");
   await page.waitForFunction(() => document.querySelector("[data-testid=action-status]")?.textContent.includes("declined"));
   report.resell.declined = await actionStatus();

@@ -201,6 +201,13 @@ def test_a_renter_buys_the_ask_through_the_wallet_and_sees_the_hours(demo_url, s
         "Your wallet is on chain 1; this market is on chain 31337. "
         "Switch networks in your wallet, then try again."
     )
+    # The switch is offered, asks the wallet for the market's chain, and says to sign again.
+    assert buy["switched"] == {
+        "said": "Your wallet is on chain 31337 now: sign again.",
+        "to": "0x7a69",
+        "account": f"{BUYER[:6]}…{BUYER[-4:]} · chain 31337",
+        "offer_left": False,
+    }, buy["switched"]
     assert buy["declined"] == "You declined the transaction in your wallet; nothing was sent."
     assert buy["done"].startswith("Bought 10 GPU-hours in block "), buy
     outside = seen["live"]["amount"]  # bought from outside the page while it was open (below)
@@ -293,6 +300,7 @@ def test_a_renter_resells_and_the_order_shows_in_the_book(demo_url: str, seen: d
         "Your wallet is on chain 1; this market is on chain 31337. "
         "Switch networks in your wallet, then try again."
     )
+    assert resell["switched"] == "Your wallet is on chain 31337 now: sign again."
     assert resell["declined"] == "You declined the order's signature in your wallet; nothing was sent."
     # Posted with the bearer token the page got at sign-in.
     assert resell["authorization"] == f"Bearer {seen['sign_in']['token']}", resell

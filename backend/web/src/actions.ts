@@ -7,7 +7,7 @@ import { formatTime, h, shortAddress } from "./dom";
 import { bookableStarts, checkBooking } from "./hours";
 import { formatUsd } from "./money";
 import { checkResale, orderBody, orderTypedData, randomSalt, sellOrder, whyNotCancellable } from "./orders";
-import { problem, txPanel } from "./txflow";
+import { problem, say, txPanel } from "./txflow";
 import * as wallet from "./wallet";
 
 export interface Place {
@@ -174,7 +174,7 @@ export async function resellForm(pos: Position, place: Place): Promise<void> {
           place.status.dataset.done = "true";
           place.status.dataset.order = posted.hash;
         } catch (error) {
-          fail(place, problem(error, "the resale"));
+          say(place.status, error, "the resale");
           sign.removeAttribute("disabled");
         }
       });

@@ -3,7 +3,7 @@
 import { needsAllowance, tx as build, type BookOrder, type UnsignedTx } from "./api";
 import { h, shortAddress } from "./dom";
 import { formatUsd } from "./money";
-import { indexed } from "./txflow";
+import { indexed, say } from "./txflow";
 import * as wallet from "./wallet";
 
 
@@ -52,8 +52,7 @@ function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: H
       status.dataset.done = "true";
       panel.remove();
     } catch (error) {
-      status.textContent = wallet.explain(error, "the purchase").message;
-      status.classList.add("error");
+      say(status, error, "the purchase");
       send.removeAttribute("disabled");
     }
   });
@@ -105,8 +104,7 @@ function approveReview(cost: bigint, unsigned: UnsignedTx, status: HTMLElement, 
       panel.remove();
       await then();
     } catch (error) {
-      status.textContent = wallet.explain(error, "the approval").message;
-      status.classList.add("error");
+      say(status, error, "the approval");
       send.removeAttribute("disabled");
     }
   });

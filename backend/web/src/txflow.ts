@@ -28,6 +28,32 @@ export function problem(error: unknown, doing: string): string {
   return wallet.explain(error, doing).message;
 }
 
+/**
+ * Says `error` in `status` (class error). A wallet on another chain than the market's is offered the
+ * switch: a button after `status` that asks the wallet to change networks, then says to sign again.
+ */
+export function say(status: HTMLElement, error: unknown, doing: string): void {
+  status.textContent = problem(error, doing);
+  status.classList.add("error");
+  document.querySelector("[data-testid=switch-chain]")?.remove();
+  if (!(error instanceof wallet.WalletError) || error.code !== "wrong_network" || error.chainId === undefined) return;
+  const chainId = error.chainId;
+  const button = h("button", { type: "button", "data-testid": "switch-chain" }, `Switch your wallet to chain ${chainId}`);
+  button.addEventListener("click", async () => {
+    button.setAttribute("disabled", "");
+    try {
+      await wallet.switchChain(chainId);
+      button.remove();
+      status.classList.remove("error");
+      status.textContent = `Your wallet is on chain ${chainId} now: sign again.`;
+    } catch (e) {
+      status.textContent = wallet.explain(e, "switching networks").message;
+      button.removeAttribute("disabled");
+    }
+  });
+  status.after(button);
+}
+
 /** The transaction's own facts, after what it does in words. */
 export function txFacts(unsigned: UnsignedTx, to: string): [string, string][] {
   return [
@@ -79,8 +105,7 @@ export function txPanel(step: TxStep, status: HTMLElement, after: () => Promise<
       status.textContent = step.done(mined.blockNumber, seen);
       status.dataset.done = "true";
     } catch (error) {
-      status.textContent = problem(error, step.doing);
-      status.classList.add("error");
+      say(status, error, step.doing);
       send.removeAttribute("disabled");
     }
   });

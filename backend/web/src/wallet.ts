@@ -31,6 +31,7 @@ export class WalletError extends Error {
   constructor(
     readonly code: "no_wallet" | "rejected" | "wrong_network" | "reverted" | "failed",
     message: string,
+    readonly chainId?: number, // wrong_network: the market's chain, to switch to
   ) {
     super(message);
     this.name = "WalletError";
@@ -85,6 +86,7 @@ export async function checkChain(chainId: number): Promise<void> {
     throw new WalletError(
       "wrong_network",
       `Your wallet is on chain ${on}; this market is on chain ${chainId}. Switch networks in your wallet, then try again.`,
+      chainId,
     );
 }
 
@@ -154,5 +156,18 @@ export async function signOrder(address: Address, typed: ReturnType<typeof order
     return await signTypedData(client(), { account: address, ...typed });
   } catch (error) {
     throw explain(error, doing);
+  }
+}
+
+/** Asks the wallet to switch to `chainId` (EIP-3326 wallet_switchEthereumChain). */
+export async function switchChain(chainId: number): Promise<void> {
+  try {
+    await provider().request({ method: "wallet_switchEthereumChain", params: [{ chainId: `0x${chainId.toString(16)}` }] });
+  } catch (error) {
+    throw explain(error, "switching networks");
+  }
+  if (connection) {
+    connection = { ...connection, chainId };
+    for (const listener of listeners) listener(connection);
   }
 }
