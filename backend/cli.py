@@ -157,11 +157,13 @@ def index(
 
     from backend.indexer.lock import LockHeld, LockLost
     from backend.indexer.run import Indexer, IndexerError, TickResult
+    from backend.tasks.jobs import update_price_index
 
     settings = _settings(IndexerSettings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        indexer = Indexer.from_settings(settings, rpc_url=rpc_url)
+        # The price index follows each batch with fills (beat's job still ages the 24 h window).
+        indexer = Indexer.from_settings(settings, rpc_url=rpc_url, after_fills=update_price_index)
     except IndexerError as exc:
         raise fail(console, str(exc)) from None
     stop = threading.Event()

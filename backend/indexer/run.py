@@ -48,7 +48,12 @@ log = logging.getLogger(__name__)
 ZERO_HASH = "0x" + "00" * 32
 
 #: Called with each event as it is applied, before the batch commits (tests use it to crash mid-batch).
+FILL_EVENT = "OrderFilled"
 EventHook = Callable[[Event, int], None]
+#: Called in the transaction of a batch that indexed fills, or of a rollback that undid events, with
+#: the chain's time as far as the store has seen it: what is derived from fills (the price index) is
+#: written with them, so it follows each block.
+FillsHook = Callable[[Connection, int, int], object]
 
 
 class IndexerError(RuntimeError):
@@ -91,6 +96,7 @@ class Indexer:
         settings: IndexerSettings,
         *,
         hook: EventHook | None = None,
+        after_fills: FillsHook | None = None,
     ):
         self.engine = engine
         self.rpc = rpc
@@ -108,6 +114,7 @@ class Indexer:
         self.confirmations = settings.indexer_confirmations
         self.window = settings.indexer_reorg_window
         self.hook = hook
+        self.after_fills = after_fills
         self.lock: WriterLock | None = None
         # Final blocks (below the reorg window) are fetched and decoded one range ahead, in a thread,
         # while the previous range commits: the node and the database then work at the same time.
@@ -123,6 +130,7 @@ class Indexer:
         rpc_url: str | None = None,
         deployments_dir: Path | None = None,
         hook: EventHook | None = None,
+        after_fills: FillsHook | None = None,
         stop: threading.Event | None = None,
     ) -> Indexer:
         """`stop`: once set, RPC retries give up at once (the process is shutting down)."""
@@ -145,7 +153,7 @@ class Indexer:
         engine = engine or engine_from_settings(settings)
         if settings.db_auto_migrate:
             migrate(engine)
-        return cls(engine, rpc, deployment, abis, settings, hook=hook)
+        return cls(engine, rpc, deployment, abis, settings, hook=hook, after_fills=after_fills)
 
     def close(self) -> None:
         self._ahead.shutdown()
@@ -252,6 +260,8 @@ class Indexer:
             if self.lock is not None:
                 self.lock.renew(conn)
             result = rollback(conn, self.chain_id, fork, cp)
+            if self.after_fills is not None and result.raw_events and fork >= 0:
+                self.after_fills(conn, self.chain_id, self._header(fork).timestamp)
         return TickResult("rolled_back", head, fork + 1, cp[0], result.raw_events, result)
 
     def _index(self, head: int, cp: tuple[int, str], target: int) -> TickResult:
@@ -396,6 +406,8 @@ class Indexer:
                     self.hook(event, i)
             insert_rows(conn, raw, rows)
             store.flush()
+            if self.after_fills is not None and any(e.name == FILL_EVENT for _, e in fresh):
+                self.after_fills(conn, self.chain_id, max(int(e.log.block_time or 0) for _, e in fresh))
             blocks = table_of(Block)
             upsert_rows(conn, blocks, [self._block_row(h) for h in headers.values()])
             conn.execute(

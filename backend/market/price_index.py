@@ -1,8 +1,10 @@
 """The price index: per GPU class (the registered GPU model of the node behind a capacity), the last
 fill's price and the 24 hour volume-weighted average, from the indexed fills.
 
-`compute_price_index` is the one computation: the price-index task stores its rows in `price_index`,
-and GET /prices runs it itself when the stored rows are not fresh."""
+`compute_price_index` is the one computation: the indexer stores its rows in `price_index` in the
+transaction of each batch with fills (so they follow every block), the price-index task every
+interval (so the 24 h window moves with time), and GET /prices runs it itself when the stored rows are
+not fresh."""
 
 from __future__ import annotations
 

@@ -85,6 +85,7 @@ class TaskContext:
         return Indexer.from_settings(
             self.settings.model_copy(update={"db_auto_migrate": False}),
             engine=self.engine,
+            after_fills=jobs.update_price_index,  # each batch with fills refreshes the price index
             stop=self.stopping,
         )
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from backend.chain.orders import OrderKind
-from backend.db.models import NodeHealth, PostedOrder, table_of
+from backend.db.models import NodeHealth, PostedOrder, PriceIndex, table_of
 from backend.indexer.lock import writer_lock
 from backend.indexer.run import Indexer, IndexerError
 from backend.tasks import jobs
@@ -141,3 +141,35 @@ def test_the_task_context_keeps_one_indexer_and_starts_afresh_after_a_failure(
         down.index()
     assert down._indexer is None  # nothing half-built is kept
     first.close()
+
+
+def test_each_batch_with_fills_refreshes_the_price_index(
+    make_store, market, chain, deployments_dir, accounts
+):
+    """The indexer writes the price index with the fills, in their transaction (no price-index job runs
+    here); a rollback that undoes a fill takes its price back out."""
+    engine = make_store()
+    p1, r3 = accounts[1], accounts[3]
+    cap, start = sell_hours(market, p1, r3, 3, 2_000_000)
+    ctx = TaskContext(indexer_settings(engine, rpc_url=chain.url, deployments_dir=deployments_dir), engine)
+
+    def prices() -> tuple:
+        with engine.connect() as conn:
+            rows = conn.execute(select(table_of(PriceIndex))).mappings().all()
+        return tuple(
+            (r["gpu_class"], r["last_price"], r["vwap_24h"], r["volume_24h"], r["fills_24h"]) for r in rows
+        )
+
+    ctx.index()
+    assert prices() == (("H100-SXM5-80GB", 2_000_000, 2_000_000, 3, 1),)
+    before = market.w3.provider.make_request("evm_snapshot", [])["result"]
+    market.fill(r3, market.sign(p1, OrderKind.PRIMARY_SELL, cap, 2, 3_000_000, start), 2)
+    ctx.index()
+    assert prices() == (("H100-SXM5-80GB", 3_000_000, (3 * 2_000_000 + 2 * 3_000_000) // 5, 5, 2),)
+    market.w3.provider.make_request("evm_revert", [before])  # the fill's block reorganised away
+    for _ in range(3):
+        market.w3.provider.make_request("evm_mine", [])
+    ctx.index()
+    ctx.index()
+    assert prices() == (("H100-SXM5-80GB", 2_000_000, 2_000_000, 3, 1),)
+    ctx._indexer.close()
