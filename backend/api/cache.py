@@ -5,12 +5,16 @@ They change only when the indexer commits a batch (its checkpoint moves, or a re
 a posted order changes (its `updated_at`), when the price-index job writes, when a provider describes
 a node or the SLA watchdog checks one (their `updated_at`, `checked_at`), or when time passes (orders
 expire, windows open, fills leave the 24 h window): the key is the request with those, the time to
-the second. The version is
+the second (reads are evaluated at the market's clock, the later of the wall clock and the indexed
+head's time, as the next block will be: an ETag lives until the next indexed block or the next second,
+whichever comes first). The version is
 one indexed query, asked at most every VERSION_TTL seconds whatever the load, so an answer is never
 more than that behind the store; a hit skips the market's SQL. A key is computed by one request at a
 time: those asking for it meanwhile wait and replay its answer (at each second's turn, 64 clients of
 one read used to compute it 64 times at once). The version is also the response's
-ETag, so a client polling the market gets 304 Not Modified until something changed. Several API
+ETag, so a client polling the market gets 304 Not Modified until something changed. Every answer
+says which indexed block it is as of, and how old that block is (X-Indexed-Head, X-Indexed-Head-Age),
+so a client can tell stale from fresh while the chain does not answer. Several API
 processes keep caches of their own and agree through the store.
 """
 
@@ -25,13 +29,14 @@ import anyio
 from sqlalchemy import Engine, func, select, true
 from sqlalchemy.exc import OperationalError
 
-from backend.db.models import Checkpoint, NodeHealth, NodeMetadata, PostedOrder, PriceIndex, table_of
+from backend.db.models import Block, Checkpoint, NodeHealth, NodeMetadata, PostedOrder, PriceIndex, table_of
 
 CACHED_PREFIXES = ("/capacities", "/prices", "/orders", "/nodes")
 MAX_ENTRIES = 4096
 VERSION_TTL = 0.02  # seconds; far inside the head latency the market promises (250 ms)
 
 cp = table_of(Checkpoint)
+blk = table_of(Block)
 so = table_of(PostedOrder)
 pidx = table_of(PriceIndex)
 meta = table_of(NodeMetadata)
@@ -46,7 +51,7 @@ _prices = select(func.max(pidx.c.updated_at).label("priced")).subquery()
 _meta = select(func.max(meta.c.updated_at).label("described")).subquery()
 _health = select(func.max(health.c.checked_at).label("checked")).subquery()
 #: One round trip: the latest change of a posted order, of the price index, of a node's metadata and
-#: of the SLA watchdog's verdicts, beside every chain's checkpoint (if any).
+#: of the SLA watchdog's verdicts, beside every chain's checkpoint (if any) and its block's time.
 VERSION = (
     select(
         _orders.c.changed,
@@ -56,9 +61,14 @@ VERSION = (
         cp.c.chain_id,
         cp.c.block_number,
         cp.c.block_hash,
+        blk.c.timestamp,
     )
     .select_from(
-        _orders.join(_prices, true()).join(_meta, true()).join(_health, true()).outerjoin(cp, true())
+        _orders.join(_prices, true())
+        .join(_meta, true())
+        .join(_health, true())
+        .outerjoin(cp, true())
+        .outerjoin(blk, (blk.c.chain_id == cp.c.chain_id) & (blk.c.number == cp.c.block_number))
     )
     .order_by(cp.c.chain_id)
 )
@@ -99,6 +109,7 @@ class ReadCache:
                 await self.app(scope, receive, send)
                 return
             self.version_read = asked
+        send = _with_head(send, self.version)
         key = (scope["path"], scope["query_string"], self.version, int(time.time()))
         etag = '"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
         if _header(scope, b"if-none-match") == etag.encode():
@@ -140,6 +151,25 @@ class ReadCache:
             self.entries[key] = (messages, scope.get("route"))
             if len(self.entries) > self.max_entries:
                 self.entries.popitem(last=False)
+
+
+def _with_head(send: Any, version: tuple[Any, ...]) -> Any:
+    """`send` adding X-Indexed-Head (the indexed block the answer is as of) and X-Indexed-Head-Age
+    (seconds since that block's time, when the store has it) to the response's headers: how stale a
+    read may be, above all while the chain does not answer. Only when the store indexes one chain."""
+    if len(version) != 1 or version[0][-3] is None:
+        return send
+    number, timestamp = version[0][-3], version[0][-1]
+    extra = [(b"x-indexed-head", str(number).encode())]
+    if timestamp is not None:
+        extra.append((b"x-indexed-head-age", str(max(0, int(time.time()) - int(timestamp))).encode()))
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _header(scope: dict[str, Any], name: bytes) -> bytes | None:

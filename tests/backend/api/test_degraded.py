@@ -33,7 +33,12 @@ def test_an_api_started_without_its_chain_serves_the_store(
         with serve_process(proxy.url, deployments_dir, db, "--tasks", "off") as api:
             url = api.printed_url()
             api.wait_ready(url)
-            assert httpx.get(f"{url}/nodes", timeout=30).json() == nodes
+            served = httpx.get(f"{url}/nodes", timeout=30)
+            assert served.json() == nodes
+            # As of which block, and how old it is: the chain is down, so the client can judge.
+            assert served.headers["x-indexed-head"] == str(head)
+            block_time = market.w3.eth.get_block(head)["timestamp"]
+            assert abs(int(served.headers["x-indexed-head-age"]) - max(0, time.time() - block_time)) <= 2
             approve = {"owner": accounts[3].address, "spender": "exchange", "amount": 1}
             refused = httpx.post(f"{url}/tx/approve", json=approve, timeout=60)
             assert refused.status_code == 503, refused.text
