@@ -30,6 +30,11 @@ themselves: the API never holds a user's key. Errors are JSON: `{"error": {"code
 
 Money is an integer in the stablecoin's smallest unit (USDC: 6 decimals, `2200000` is $2.20), prices
 are per GPU-hour, times are Unix seconds; `GET /market` states the deployed stablecoin's decimals.
+
+Market reads (`/capacities`, `/orders`, `/nodes`, `/prices`) carry an `ETag` (send it back in
+`If-None-Match` for a 304 until something changed), `X-Indexed-Head` (the indexed block the answer is
+as of) and `X-Indexed-Head-Age` (seconds since that block). A 503 (`store_unavailable`,
+`chain_unreachable`) carries `Retry-After`.
 """
 
 
