@@ -407,6 +407,57 @@ try {
   report.claim.after = await page.textContent("[data-testid=claimable]");
   report.claim.button_left = (await page.$("[data-testid=claim]")) !== null;
   await page.screenshot({ path: join(artifacts, "portfolio-claimed.png"), fullPage: true });
+
+  // A bid from the capacity's page: signed, posted, in the book's bids.
+  const bookRows = (side) =>
+    page.$$eval(`table[data-testid=${side}] tbody tr`, (trs) =>
+      trs.map((tr) => [tr.dataset.order, ...[...tr.querySelectorAll("td")].map((td) => td.textContent.trim())]),
+    );
+  await view(`#/capacity/${id}`, "capacity-bid.png");
+  report.bid = { kinds: await page.$$eval("[data-testid=post-kind] option", (os) => os.map((o) => o.value)) };
+  await page.fill("[data-testid=post-amount]", "3");
+  await page.fill("[data-testid=post-price]", "1.95");
+  await page.click("[data-testid=post-review]");
+  await page.waitForSelector("[data-testid=order-review]");
+  report.bid.review = await page.textContent("[data-testid=order-review]");
+  await page.click("[data-testid=order-sign]");
+  await page.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  report.bid.done = await actionStatus();
+  report.bid.order = await page.getAttribute("[data-testid=action-status]", "data-order");
+  report.bid.bids = await bookRows("bids");
+  await page.screenshot({ path: join(artifacts, "capacity-bid-posted.png"), fullPage: true });
+
+  // A provider lists hours: provider-1's own wallet, connected, on its capacity's page.
+  const providerAddress = (await rpc("eth_accounts", []))[1];
+  const provider = await walletPage(providerAddress);
+  await provider.goto(`${url}/`);
+  await provider.waitForSelector("main[data-ready]");
+  await provider.click("[data-testid=account]");
+  await provider.waitForSelector("[data-testid=account][data-address]:not([data-address=''])");
+  await provider.evaluate((h) => {
+    delete document.getElementById("app").dataset.ready;
+    location.hash = h;
+  }, `#/capacity/${id}`);
+  await provider.waitForSelector("main[data-ready]");
+  report.listing = {
+    provider: providerAddress,
+    kinds: await provider.$$eval("[data-testid=post-kind] option", (os) => os.map((o) => o.value)),
+  };
+  await provider.selectOption("[data-testid=post-kind]", "primary_sell");
+  await provider.fill("[data-testid=post-amount]", "8");
+  await provider.fill("[data-testid=post-price]", "2.30");
+  await provider.click("[data-testid=post-review]");
+  await provider.waitForSelector("[data-testid=order-review]");
+  await provider.screenshot({ path: join(artifacts, "listing-review.png"), fullPage: true });
+  report.listing.review = await provider.textContent("[data-testid=order-review]");
+  await provider.click("[data-testid=order-sign]");
+  await provider.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+  report.listing.done = await provider.textContent("[data-testid=action-status]");
+  report.listing.order = await provider.getAttribute("[data-testid=action-status]", "data-order");
+  report.listing.asks = await provider.$$eval("table[data-testid=asks] tbody tr", (trs) =>
+    trs.map((tr) => [tr.dataset.order, ...[...tr.querySelectorAll("td")].map((td) => td.textContent.trim())]),
+  );
+  await provider.screenshot({ path: join(artifacts, "capacity-listed.png"), fullPage: true });
 } finally {
   await browser.close();
 }

@@ -350,3 +350,24 @@ def test_a_renter_claims_what_escrow_credited(demo_url: str, seen: dict[str, Any
     # Nothing is left to claim, on chain and on the page, and the button is gone.
     account = httpx.get(f"{demo_url}/accounts/{BUYER}/positions", timeout=10).json()
     assert (account["claimable"], claim["after"], claim["button_left"]) == (0, "$0.00", False), claim
+
+
+def test_a_renter_bids_from_the_capacity_page(demo_url: str, seen: dict[str, Any]) -> None:
+    bid = seen["bid"]
+    assert bid["kinds"] == [], bid  # the buyer is not the provider: a bid only, no choice offered
+    assert "You bid for3 GPU-hours of capacity" in bid["review"] and "at $1.95 = $5.85" in bid["review"], bid
+    assert bid["done"].startswith("Posted order 0x"), bid
+    order = httpx.get(f"{demo_url}/orders/{bid['order']}", timeout=10).json()
+    assert (order["kind"], order["order"]["maker"], order["state"]) == ("buy", BUYER, "open"), order
+    assert [(r[1], r[2], r[4]) for r in bid["bids"] if r[0] == bid["order"]] == [("$1.95", "3", "bid")]
+
+
+def test_a_provider_lists_hours(demo_url: str, seen: dict[str, Any]) -> None:
+    listing = seen["listing"]
+    assert listing["kinds"] == ["primary_sell", "buy"], listing  # its own capacity: it may list
+    assert "You list8 GPU-hours of capacity" in listing["review"] and "at $2.30 = $18.40" in listing["review"]
+    assert listing["done"].startswith("Posted order 0x"), listing
+    order = httpx.get(f"{demo_url}/orders/{listing['order']}", timeout=10).json()
+    assert (order["kind"], order["order"]["maker"].lower()) == ("primary_sell", listing["provider"].lower())
+    mine = [(r[1], r[2], r[4]) for r in listing["asks"] if r[0] == listing["order"]]
+    assert mine == [("$2.30", "8", "provider")], listing["asks"]

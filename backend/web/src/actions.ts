@@ -6,7 +6,7 @@ import * as auth from "./auth";
 import { formatTime, h, shortAddress } from "./dom";
 import { bookableStarts, checkBooking } from "./hours";
 import { formatUsd } from "./money";
-import { checkResale, orderBody, orderTypedData, randomSalt, sellOrder, whyNotCancellable } from "./orders";
+import { checkOrder, newOrder, orderBody, orderTypedData, randomSalt, whyNotCancellable, type OrderKindName } from "./orders";
 import { problem, say, txPanel } from "./txflow";
 import * as wallet from "./wallet";
 
@@ -100,39 +100,64 @@ export async function activateForm(pos: Position, place: Place): Promise<void> {
   place.slot.replaceChildren(form, review);
 }
 
-/** A form to resell `pos`'s hours: the order is built here, signed by the wallet and posted to the book. */
-export async function resellForm(pos: Position, place: Place): Promise<void> {
-  begin(place);
-  const who = wallet.current() ?? (await wallet.connect());
-  const amount = h("input", { name: "amount", value: String(pos.amount), inputmode: "numeric", size: "5", "data-testid": "resell-amount" });
-  const price = h("input", { name: "price", placeholder: "2.40", inputmode: "decimal", size: "7", "data-testid": "resell-price" });
-  const expires = h("input", { name: "expires", value: "24", inputmode: "numeric", size: "4", "data-testid": "resell-expires" });
+/** An order the form may post: its kind, what the choice says, and the most GPU-hours it may offer. */
+export interface OrderChoice {
+  kind: OrderKindName;
+  label: string;
+  most: number | null; // null: a bid, for any number
+}
+
+const SAYS: Record<OrderKindName, [string, string]> = {
+  sell: ["You sell", "less the fee"],
+  primary_sell: ["You list", "less the fee, as they are bought"],
+  buy: ["You bid for", "paid as it is filled"],
+};
+
+/**
+ * A form to post an order on capacity `capacityId` (`testid` prefixes its fields): the order is built
+ * here on the chain's clock and the maker's counter, shown, signed by the wallet (EIP-712) and posted
+ * to `POST /orders` with the sign-in's token when the signed-in address is the maker.
+ */
+export function orderForm(capacityId: number, choices: OrderChoice[], title: string, testid: string, place: Place): HTMLElement {
+  const kind = h(
+    "select",
+    { name: "kind", "data-testid": `${testid}-kind` },
+    ...choices.map((c) => h("option", { value: c.kind }, c.label)),
+  );
+  const first = choices[0].most;
+  const amount = h("input", { name: "amount", value: first === null ? "1" : String(first), inputmode: "numeric", size: "5", "data-testid": `${testid}-amount` });
+  const price = h("input", { name: "price", placeholder: "2.40", inputmode: "decimal", size: "7", "data-testid": `${testid}-price` });
+  const expires = h("input", { name: "expires", value: "24", inputmode: "numeric", size: "4", "data-testid": `${testid}-expires` });
   const form = h(
     "form",
-    { class: "action", "data-testid": "resell-form" },
-    h("h3", {}, `Resell GPU-hours of capacity #${pos.capacity_id} (you hold ${pos.amount})`),
-    h("label", {}, "Sell ", amount, " GPU-hours"),
+    { class: "action", "data-testid": `${testid}-form` },
+    h("h3", {}, title),
+    choices.length > 1 ? h("label", {}, kind, " ") : "",
+    h("label", {}, amount, " GPU-hours"),
     h("label", {}, " at $", price, " per GPU-hour"),
     h("label", {}, ", for ", expires, " hours"),
     " ",
-    h("button", { type: "submit", "data-testid": "resell-review" }, "Review order"),
+    h("button", { type: "submit", "data-testid": `${testid}-review` }, "Review order"),
   );
   const review = h("div", {});
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     begin(place);
     review.replaceChildren();
-    const resale = checkResale({ amount: amount.value, price: price.value, expiresInHours: expires.value }, pos.amount);
-    if (typeof resale === "string") return fail(place, resale);
+    const choice = choices.find((c) => c.kind === kind.value) ?? choices[0];
+    const terms = checkOrder({ amount: amount.value, price: price.value, expiresInHours: expires.value }, choice.most);
+    if (typeof terms === "string") return fail(place, terms);
     try {
+      const who = wallet.current() ?? (await wallet.connect());
       place.status.textContent = "Reading the chain's clock and your order counter…";
       const market = await marketInfo();
       const exchange = market.contracts.Exchange;
       const [now, counter] = await Promise.all([wallet.chainTime(), wallet.orderCounter(exchange, who.address)]);
-      const message = sellOrder(who.address, pos.capacity_id, resale, now, counter, randomSalt());
+      const message = newOrder(choice.kind, who.address, capacityId, terms, now, counter, randomSalt());
       place.status.textContent = "";
+      const [verb, tail] = SAYS[choice.kind];
       const sign = h("button", { type: "button", "data-testid": "order-sign" }, "Sign and post");
-      const total = resale.price * resale.amount;
+      const total = terms.price * terms.amount;
       const panel = h(
         "section",
         { class: "tx-review", "data-testid": "order-review" },
@@ -147,7 +172,7 @@ export async function resellForm(pos: Position, place: Place): Promise<void> {
           { class: "facts" },
           ...(
             [
-              ["You sell", `${resale.amount} GPU-hours of capacity #${pos.capacity_id} at ${formatUsd(resale.price)} = ${formatUsd(total)}, less the fee`],
+              [verb, `${terms.amount} GPU-hours of capacity #${capacityId} at ${formatUsd(terms.price)} = ${formatUsd(total)}, ${tail}`],
               ["Expires", formatTime(Number(message.expiry))],
               ["Maker", who.address],
               ["Exchange", exchange],
@@ -170,20 +195,29 @@ export async function resellForm(pos: Position, place: Place): Promise<void> {
           const posted = await orders.post(orderBody(message, signature, market.chain_id, exchange), token);
           panel.remove();
           await place.redraw().catch(() => undefined);
-          place.status.textContent = `Posted order ${shortAddress(posted.hash)}: ${resale.amount} GPU-hours of capacity #${pos.capacity_id} at ${formatUsd(resale.price)}, on the book until ${formatTime(Number(message.expiry))}.`;
+          place.status.textContent = `Posted order ${shortAddress(posted.hash)}: ${verb.replace("You ", "").toLowerCase()} ${terms.amount} GPU-hours of capacity #${capacityId} at ${formatUsd(terms.price)}, on the book until ${formatTime(Number(message.expiry))}.`;
           place.status.dataset.done = "true";
           place.status.dataset.order = posted.hash;
         } catch (error) {
-          say(place.status, error, "the resale");
+          say(place.status, error, "the order");
           sign.removeAttribute("disabled");
         }
       });
       review.replaceChildren(panel);
     } catch (error) {
-      fail(place, problem(error, "the resale"));
+      fail(place, problem(error, "the order"));
     }
   });
-  place.slot.replaceChildren(form, review);
+  return h("div", {}, form, review);
+}
+
+/** A form to resell `pos`'s hours, in the portfolio. */
+export async function resellForm(pos: Position, place: Place): Promise<void> {
+  begin(place);
+  const choices: OrderChoice[] = [{ kind: "sell", label: "Sell", most: pos.amount }];
+  place.slot.replaceChildren(
+    orderForm(pos.capacity_id, choices, `Resell GPU-hours of capacity #${pos.capacity_id} (you hold ${pos.amount})`, "resell", place),
+  );
 }
 
 /** Cancel `order` on chain (Exchange.cancel, built by the API), once it is known to be still open. */

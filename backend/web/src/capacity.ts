@@ -1,5 +1,7 @@
 // One capacity: its terms, its order book and its node's attested record.
+import { orderForm, type OrderChoice, type Place } from "./actions";
 import { buyForm } from "./buy";
+import * as wallet from "./wallet";
 import { api, type Attestation, type BookSide, type Capacity, type NodeDetail, type OrderBook } from "./api";
 import { timeChart } from "./chart";
 import { attestationSeries } from "./series";
@@ -118,12 +120,40 @@ export async function capacityView(root: HTMLElement, id: number): Promise<void>
     h("div", { class: "sides" }, side("Asks", b.asks, "asks"), side("Bids", b.bids, "bids"));
   let shownTerms = terms(c);
   let shownBook = orders(book);
+  // Posting an order changes the book but no block: the book is read again once it is posted.
+  const status = h("p", { role: "status", "data-testid": "action-status" });
+  const place: Place = {
+    slot: h("div", {}),
+    status,
+    redraw: async () => {
+      const b = orders(await api.book(id));
+      if (!shownBook.isConnected) return;
+      shownBook.replaceWith(b);
+      shownBook = b;
+    },
+  };
+  const who = wallet.current()?.address.toLowerCase();
+  const choices: OrderChoice[] = [
+    ...(who === c.provider.toLowerCase()
+      ? [{ kind: "primary_sell" as const, label: "List (as its provider)", most: c.units_available }]
+      : []),
+    { kind: "buy", label: "Bid for", most: null },
+  ];
   root.replaceChildren(
     h("p", {}, h("a", { href: "#/" }, "← Market")),
     h("h1", {}, `Capacity #${c.capacity_id}: ${c.node.gpu_count} × ${c.node.gpu_model}, ${c.node.region}`),
     shownTerms,
     h("section", { class: "book" }, h("h2", {}, "Order book"), shownBook),
     buyForm(book.asks.orders),
+    c.status === "active"
+      ? h(
+          "section",
+          { class: "post-section" },
+          h("h2", {}, who === c.provider.toLowerCase() ? "List GPU-hours or bid" : "Bid for GPU-hours"),
+          orderForm(c.capacity_id, choices, "Sign an order and post it to the book", "post", place),
+          status,
+        )
+      : "",
     reliability(node, chart),
   );
   // Live: an indexed event naming this capacity redraws its terms and book in place (the buy form,

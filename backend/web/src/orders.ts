@@ -46,24 +46,28 @@ export function randomSalt(
   return BigInt(`0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`);
 }
 
-/** A resale as the form holds it: text as typed. */
-export interface ResaleForm {
+/** An order as the form holds it: text as typed. */
+export interface OrderForm {
   amount: string; // GPU-hours
   price: string; // dollars per GPU-hour
   expiresInHours: string;
 }
 
-export interface Resale {
+export interface OrderTerms {
   amount: bigint;
   price: bigint;
   expiresIn: number; // seconds
 }
 
-/** The form's values checked against what the holder has; a sentence naming the field when wrong. */
-export function checkResale(form: ResaleForm, held: number): Resale | string {
+/**
+ * The form's values checked; a sentence naming the field when wrong. `most` is the most GPU-hours the
+ * maker may offer (those held for a resale, those unsold for a provider); null for a bid.
+ */
+export function checkOrder(form: OrderForm, most: number | null): OrderTerms | string {
   const amount = form.amount.trim();
-  if (!/^\d+$/.test(amount) || Number(amount) < 1 || Number(amount) > held)
-    return held < 1 ? "You hold none of these GPU-hours to sell." : `GPU-hours: a whole number from 1 to ${held}.`;
+  if (most !== null && most < 1) return "You have none of these GPU-hours to sell.";
+  if (!/^\d+$/.test(amount) || Number(amount) < 1 || (most !== null && Number(amount) > most))
+    return most === null ? "GPU-hours: a whole number, 1 or more." : `GPU-hours: a whole number from 1 to ${most}.`;
   const price = parseUsd(form.price);
   if (price === null || price <= 0n) return "Price: dollars per GPU-hour above zero, such as 2.40.";
   const hours = form.expiresInHours.trim();
@@ -72,22 +76,25 @@ export function checkResale(form: ResaleForm, held: number): Resale | string {
   return { amount: BigInt(amount), price, expiresIn: Number(hours) * 3600 };
 }
 
-/** A sell order of `resale` for `maker`, expiring `resale.expiresIn` after the chain's clock `now`. */
-export function sellOrder(
+export type OrderKindName = keyof typeof ORDER_KIND;
+
+/** An order of `kind` for `maker`, expiring `terms.expiresIn` after the chain's clock `now`. */
+export function newOrder(
+  kind: OrderKindName,
   maker: string,
   capacityId: number,
-  resale: Resale,
+  terms: OrderTerms,
   now: bigint,
   counter: bigint,
   salt: bigint,
 ): OrderMessage {
   return {
     maker: maker as `0x${string}`,
-    kind: ORDER_KIND.sell,
+    kind: ORDER_KIND[kind],
     capacityId: BigInt(capacityId),
-    amount: resale.amount,
-    price: resale.price,
-    expiry: now + BigInt(resale.expiresIn),
+    amount: terms.amount,
+    price: terms.price,
+    expiry: now + BigInt(terms.expiresIn),
     salt,
     counter,
   };
