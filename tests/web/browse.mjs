@@ -363,6 +363,29 @@ try {
   await view(`#/capacity/${id}`, "capacity-cancelled.png");
   report.cancel.asks = await asks();
 
+  // Insufficient balance: an account that let the exchange spend but holds no stablecoin is told so
+  // plainly when it asks to buy, and nothing is built to sign.
+  const poor = "0x7e57000000000000000000000000000000000002";
+  await rpc("anvil_setBalance", [poor, "0xde0b6b3a7640000"]);
+  await rpc("anvil_impersonateAccount", [poor]);
+  const exchangeAddress = (await (await fetch(`${url}/market`)).json()).contracts.Exchange;
+  await rpc("eth_sendTransaction", [
+    { from: poor, to: stablecoin, data: `0x095ea7b3${word(BigInt(exchangeAddress))}${word(10n ** 12n)}` }, // approve
+  ]);
+  const poorErrors = [];
+  const poorPage = await walletPage(poor, poorErrors);
+  await poorPage.goto(`${url}/#/capacity/${id}`);
+  await poorPage.waitForSelector("main[data-ready]");
+  await poorPage.fill("[data-testid=buy-hours]", "1");
+  await poorPage.click("[data-testid=buy-review]");
+  await poorPage.waitForSelector("[data-testid=tx-status].error");
+  report.poor = {
+    said: await poorPage.textContent("[data-testid=tx-status]"),
+    review_shown: (await poorPage.$("[data-testid=tx-review], [data-testid=approve-review]")) !== null,
+    errors: poorErrors,
+  };
+  await poorPage.screenshot({ path: join(artifacts, "buy-no-balance.png"), fullPage: true });
+
   // An order filled meanwhile: a second resale, of one GPU-hour, taken in full from outside the page
   // (renter-1, Anvil signing) while the portfolio still lists it: cancelling it is refused plainly.
   await view("#/portfolio", "portfolio-second-resale.png");

@@ -371,3 +371,14 @@ def test_a_provider_lists_hours(demo_url: str, seen: dict[str, Any]) -> None:
     assert (order["kind"], order["order"]["maker"].lower()) == ("primary_sell", listing["provider"].lower())
     mine = [(r[1], r[2], r[4]) for r in listing["asks"] if r[0] == listing["order"]]
     assert mine == [("$2.30", "8", "provider")], listing["asks"]
+
+
+def test_a_buyer_without_the_money_is_told_plainly(seen: dict[str, Any]) -> None:
+    poor = seen["poor"]
+    assert poor["said"] == (
+        "Your wallet holds too little of the stablecoin for this: add some, or take fewer GPU-hours. "
+        "Nothing was sent."
+    ), poor
+    assert not poor["review_shown"]
+    # The only error its console saw is the API's answer that the fill would revert.
+    assert poor["errors"] == ["Failed to load resource: the server responded with a status of 409 (Conflict)"]

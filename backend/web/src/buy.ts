@@ -159,16 +159,12 @@ export function buyForm(asks: BookOrder[]): HTMLElement {
         status.textContent = "";
         slot.replaceChildren(
           approveReview(cost, approval, status, () =>
-            fill().catch((e: unknown) => {
-              status.textContent = wallet.explain(e, "preparing the purchase").message;
-              status.classList.add("error");
-            }),
+            fill().catch((e: unknown) => say(status, e, "preparing the purchase")),
           ),
         );
       }
     } catch (error) {
-      status.textContent = wallet.explain(error, "preparing the purchase").message;
-      status.classList.add("error");
+      say(status, error, "preparing the purchase");
     }
   });
   return h("section", { class: "buy-section" }, h("h2", {}, "Buy GPU-hours"), form, slot, status);

@@ -12,7 +12,7 @@ const PLAIN: Record<string, string> = {
   InsufficientRemaining: "The order has fewer GPU-hours left than that: it was filled meanwhile.",
   StaleCounter: "The order was cancelled along with all its maker's earlier orders.",
   NotMaker: "Only the order's maker can cancel it: connect the wallet that signed it.",
-  ERC20InsufficientBalance: "Your wallet holds too little of the stablecoin for this.",
+  ERC20InsufficientBalance: "Your wallet holds too little of the stablecoin for this: add some, or take fewer GPU-hours.",
   ERC20InsufficientAllowance: "The Exchange is not allowed to spend enough of your stablecoin.",
   NothingToWithdraw: "There is nothing to claim: nothing is credited to you in escrow now.",
 };
