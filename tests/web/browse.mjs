@@ -282,6 +282,39 @@ try {
   );
   report.market_live.after = Number(await unsold());
 
+  // A permit instead of the approval: an account holding stablecoin but no allowance signs the EIP-2612
+  // permit (typed data from the API) and the fill carries it: one transaction in all. A dev account
+  // whose key Anvil holds (an oracle's, which sends nothing on chain in the demo): Anvil signs typed
+  // data only for those, not for an impersonated address.
+  const permitter = (await rpc("eth_accounts", []))[7];
+  await rpc("eth_sendTransaction", [
+    { from: permitter, to: stablecoin, data: `0x40c10f19${word(BigInt(permitter))}${word(1_000_000_000n)}` },
+  ]);
+  const nonceBefore = Number(await rpc("eth_getTransactionCount", [permitter, "latest"]));
+  const permitErrors = [];
+  const permitPage = await walletPage(permitter, permitErrors);
+  await permitPage.goto(`${url}/#/capacity/${id}`);
+  await permitPage.waitForSelector("main[data-ready]");
+  await permitPage.fill("[data-testid=buy-hours]", "1");
+  await permitPage.click("[data-testid=buy-review]");
+  await permitPage.waitForSelector("[data-testid=permit-sign]");
+  await permitPage.evaluate(() => (window.__testWallet.declineNext = true));
+  await permitPage.click("[data-testid=permit-sign]");
+  await permitPage.waitForSelector("[data-testid=tx-status].error");
+  report.permit = { account: permitter, declined: await permitPage.textContent("[data-testid=tx-status]") };
+  await permitPage.click("[data-testid=permit-sign]");
+  await permitPage.waitForSelector("[data-testid=tx-review], [data-testid=tx-status].error", { timeout: 60_000 });
+  if (!(await permitPage.$("[data-testid=tx-review]")))
+    throw new Error(`the permit was not taken: ${await permitPage.textContent("[data-testid=tx-status]")}`);
+  report.permit.approve_left = (await permitPage.$("[data-testid=approve-review]")) !== null;
+  report.permit.fill_review = await permitPage.textContent("[data-testid=tx-review]");
+  await permitPage.click("[data-testid=tx-send]");
+  await permitPage.waitForSelector("[data-testid=tx-status][data-done]", { timeout: 60_000 });
+  report.permit.done = await permitPage.textContent("[data-testid=tx-status]");
+  report.permit.transactions = Number(await rpc("eth_getTransactionCount", [permitter, "latest"])) - nonceBefore;
+  report.permit.errors = permitErrors;
+  await permitPage.screenshot({ path: join(artifacts, "bought-with-permit.png"), fullPage: true });
+
   // The renter's hours, put to use from the portfolio: book some (activate), resell some (an order
   // signed in the wallet and posted with the sign-in's token), then cancel that order on chain.
   const actionStatus = () => page.textContent("[data-testid=action-status]");

@@ -216,8 +216,8 @@ def test_a_renter_buys_the_ask_through_the_wallet_and_sees_the_hours(demo_url, s
     shown = {int(row[0].lstrip("#")): int(row[2]) for row in seen["portfolio"]}
     assert shown == {**held(demo_url, BUYER), capacity: bought}
     book = httpx.get(f"{demo_url}/capacities/{capacity}/book", timeout=10).json()
-    # Less the one hour the renter without allowance bought after approving (the last test).
-    assert book["asks"]["orders"][0]["remaining"] == 64 - outside - 10 - 1
+    # Less the hour the renter without allowance bought after approving and the one bought with a permit.
+    assert book["asks"]["orders"][0]["remaining"] == 64 - outside - 10 - 1 - 1
 
 
 def test_a_fill_from_elsewhere_shows_on_the_open_page_without_reload(seen):
@@ -382,3 +382,17 @@ def test_a_buyer_without_the_money_is_told_plainly(seen: dict[str, Any]) -> None
     assert not poor["review_shown"]
     # The only error its console saw is the API's answer that the fill would revert.
     assert poor["errors"] == ["Failed to load resource: the server responded with a status of 409 (Conflict)"]
+
+
+def test_a_buyer_without_allowance_pays_with_a_signed_permit(demo_url: str, seen: dict[str, Any]) -> None:
+    permit, capacity = seen["permit"], seen["capacity"]["id"]
+    assert permit["declined"] == "You declined the permit in your wallet; nothing was sent.", permit
+    # Signed, no approval sent: the fill carries the permit and is the account's one transaction.
+    assert not permit["approve_left"]
+    assert "1 GPU-hours at $2.20 = $2.20" in permit["fill_review"], permit
+    assert permit["done"].startswith("Bought 1 GPU-hours in block "), permit
+    assert permit["transactions"] == 1, permit
+    assert held(demo_url, permit["account"]).get(capacity) == 1
+    assert permit["errors"] == [
+        "Failed to load resource: the server responded with a status of 409 (Conflict)"
+    ], permit

@@ -322,8 +322,22 @@ export const tx = {
   claim: (account: string) => postJson<UnsignedTx>("/tx/claim", { account }),
   cancel: (maker: string, orderHashes: string[]) =>
     postJson<UnsignedTx>("/tx/cancel", { maker, order_hashes: orderHashes }),
-  fill: (taker: string, orderHash: string, amount: number) =>
-    postJson<UnsignedTx>("/tx/fill", { taker, order_hash: orderHash, amount }),
+  /** The fill; with `permit`, paid through the taker's signed EIP-2612 permit instead of an allowance. */
+  fill: (taker: string, orderHash: string, amount: number, permit?: PermitSignature) =>
+    request<UnsignedTx>("/tx/fill", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ taker, order_hash: orderHash, amount, permit }, (_k, v: unknown) =>
+        typeof v === "bigint" ? `@${v.toString()}@` : v,
+      ).replace(/"@(\d+)@"/g, "$1"), // uint256s as exact JSON numbers
+    }),
+  /** The EIP-2612 permit letting the Exchange spend `value`, as typed data for the owner to sign. */
+  permit: (owner: string, value: bigint, deadline: bigint) =>
+    request<PermitTypedData>("/tx/permit", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"owner":${JSON.stringify(owner)},"value":${value.toString()},"deadline":${deadline.toString()}}`,
+    }),
   approve: (owner: string, amount: bigint) =>
     // A uint256 past 2^53 as a JSON number, exact: written out by hand, not through a double.
     request<UnsignedTx>("/tx/approve", {
@@ -332,6 +346,23 @@ export const tx = {
       body: `{"owner":${JSON.stringify(owner)},"spender":"exchange","amount":${amount.toString()}}`,
     }),
 };
+
+/** A permit the owner signed, as `POST /tx/fill` takes it. */
+export interface PermitSignature {
+  value: bigint;
+  deadline: bigint;
+  v: number;
+  r: string;
+  s: string;
+}
+
+/** EIP-712 typed data as the API writes it for eth_signTypedData_v4. */
+export interface PermitTypedData {
+  types: Record<string, { name: string; type: string }[]>;
+  primaryType: string;
+  domain: { name: string; version: string; chainId: number; verifyingContract: string };
+  message: Record<string, unknown>;
+}
 
 /** Whether an API error says the buyer has not let the exchange spend enough of the stablecoin. */
 export function needsAllowance(error: unknown): boolean {

@@ -3,9 +3,13 @@
 import { needsAllowance, tx as build, type BookOrder, type UnsignedTx } from "./api";
 import { h, shortAddress } from "./dom";
 import { formatUsd } from "./money";
+import { splitSignature } from "./orders";
 import { indexed, say } from "./txflow";
 import * as wallet from "./wallet";
 
+
+/** How long a permit signed for a purchase stays good, from the chain's clock. */
+const PERMIT_SECONDS = 3600n;
 
 function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: HTMLElement) {
   const cost = BigInt(order.price) * BigInt(hours);
@@ -63,8 +67,15 @@ function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: H
  * The approval a buyer without enough allowance signs first: the API builds `approve(exchange, cost)`,
  * the page shows it, the wallet sends it, and once its receipt is in the fill is built and shown.
  */
-function approveReview(cost: bigint, unsigned: UnsignedTx, status: HTMLElement, then: () => Promise<void>) {
+function approveReview(
+  cost: bigint,
+  unsigned: UnsignedTx,
+  status: HTMLElement,
+  then: () => Promise<void>,
+  permit: () => Promise<void>,
+) {
   const send = h("button", { type: "button", "data-testid": "approve-send" }, "Approve and continue");
+  const sign = h("button", { type: "button", "data-testid": "permit-sign" }, "Sign a permit instead");
   const panel = h(
     "section",
     { class: "tx-review", "data-testid": "approve-review" },
@@ -91,7 +102,25 @@ function approveReview(cost: bigint, unsigned: UnsignedTx, status: HTMLElement, 
       h("dd", { class: "data", title: unsigned.data }, `${unsigned.data.slice(0, 10)}… (${(unsigned.data.length - 2) / 2} bytes)`),
     ),
     send,
+    " ",
+    sign,
+    h(
+      "p",
+      { class: "note" },
+      "A permit (EIP-2612) is a signature, not a transaction: no gas, and the purchase carries it, so one transaction in all.",
+    ),
   );
+  sign.addEventListener("click", async () => {
+    sign.setAttribute("disabled", "");
+    status.classList.remove("error");
+    try {
+      await permit();
+      panel.remove();
+    } catch (error) {
+      say(status, error, "the permit");
+      sign.removeAttribute("disabled");
+    }
+  });
   send.addEventListener("click", async () => {
     send.setAttribute("disabled", "");
     status.classList.remove("error");
@@ -157,9 +186,24 @@ export function buyForm(asks: BookOrder[]): HTMLElement {
         const cost = BigInt(order.price) * BigInt(n);
         const approval = await build.approve(who.address, cost);
         status.textContent = "";
+        // Or a permit, where the stablecoin takes one: signed, then carried by the fill itself.
+        const withPermit = async () => {
+          const deadline = (await wallet.chainTime()) + PERMIT_SECONDS;
+          const typed = await build.permit(who.address, cost, deadline);
+          status.textContent = "Waiting for your wallet to sign the permit…";
+          const signature = await wallet.signTypedJson(who.address, typed, "the permit");
+          status.textContent = "Building the purchase…";
+          const unsigned = await build.fill(who.address, order.order_hash, n, { value: cost, deadline, ...splitSignature(signature) });
+          status.textContent = "";
+          slot.replaceChildren(review(order, n, unsigned, status));
+        };
         slot.replaceChildren(
-          approveReview(cost, approval, status, () =>
-            fill().catch((e: unknown) => say(status, e, "preparing the purchase")),
+          approveReview(
+            cost,
+            approval,
+            status,
+            () => fill().catch((e: unknown) => say(status, e, "preparing the purchase")),
+            withPermit,
           ),
         );
       }

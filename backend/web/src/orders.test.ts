@@ -1,6 +1,6 @@
 import { hashTypedData } from "viem";
 import { describe, expect, it } from "vitest";
-import { checkOrder, newOrder, orderBody, orderTypedData, randomSalt, whyNotCancellable } from "./orders";
+import { checkOrder, newOrder, orderBody, orderTypedData, randomSalt, splitSignature, whyNotCancellable } from "./orders";
 
 const MAKER = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
 const EXCHANGE = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
@@ -72,5 +72,18 @@ describe("resale orders", () => {
     expect(whyNotCancellable("filled")).toMatch(/already filled/);
     expect(whyNotCancellable("expired")).toMatch(/expired/);
     expect(whyNotCancellable("cancelled")).toMatch(/already cancelled/);
+  });
+});
+
+describe("a permit's signature", () => {
+  const r = "11".repeat(32);
+  const s = "22".repeat(32);
+  it("splits into v, r and s", () => {
+    expect(splitSignature(`0x${r}${s}1b`)).toEqual({ v: 27, r: `0x${r}`, s: `0x${s}` });
+    expect(splitSignature(`0x${r}${s}1c`).v).toBe(28);
+    expect(splitSignature(`0x${r}${s}01`).v).toBe(28); // a wallet that writes the y parity
+  });
+  it("refuses anything but 65 bytes", () => {
+    expect(() => splitSignature(`0x${r}${s}`)).toThrow();
   });
 });

@@ -136,3 +136,10 @@ export function whyNotCancellable(state: string): string | null {
       return `This order is ${state.replace("_", " ")}: it cannot be cancelled.`;
   }
 }
+
+/** A 65-byte ECDSA signature as the (v, r, s) a permit is passed as; v is 27 or 28. */
+export function splitSignature(signature: string): { v: number; r: string; s: string } {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("not a 65-byte signature");
+  const v = Number.parseInt(signature.slice(130, 132), 16);
+  return { r: `0x${signature.slice(2, 66)}`, s: `0x${signature.slice(66, 130)}`, v: v < 27 ? v + 27 : v };
+}

@@ -171,3 +171,18 @@ export async function switchChain(chainId: number): Promise<void> {
     for (const listener of listeners) listener(connection);
   }
 }
+
+/** Typed data as the API wrote it, signed by `address` (eth_signTypedData_v4) on its domain's chain only. */
+export async function signTypedJson(
+  address: Address,
+  typed: { domain: { chainId: number } },
+  doing: string,
+): Promise<Hex> {
+  await checkChain(typed.domain.chainId);
+  const json = JSON.stringify(typed, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  try {
+    return await provider().request({ method: "eth_signTypedData_v4", params: [address, json] });
+  } catch (error) {
+    throw explain(error, doing);
+  }
+}
