@@ -514,6 +514,22 @@ try {
     trs.map((tr) => [tr.dataset.order, ...[...tr.querySelectorAll("td")].map((td) => td.textContent.trim())]),
   );
   await provider.screenshot({ path: join(artifacts, "capacity-listed.png"), fullPage: true });
+
+  // A purchase across the asks, cheapest first: all the best ask has left and two hours of the
+  // provider's new listing, in one Exchange.fillBatch built by the API.
+  await view(`#/capacity/${id}`, "capacity-before-batch.png");
+  const bestLeft = Number(await page.textContent("table[data-testid=asks] tbody tr td:nth-child(2)"));
+  report.batch = { best_left: bestLeft, asks_before: await bookRows("asks") };
+  await page.selectOption("[data-testid=buy-order]", "across");
+  await page.fill("[data-testid=buy-hours]", String(bestLeft + 2));
+  await page.click("[data-testid=buy-review]");
+  await page.waitForSelector("[data-testid=tx-review]");
+  await page.screenshot({ path: join(artifacts, "batch-review.png"), fullPage: true });
+  report.batch.review = await page.textContent("[data-testid=tx-review]");
+  report.batch.data = await page.getAttribute("[data-testid=tx-review] dd.data", "title");
+  await page.click("[data-testid=tx-send]");
+  await page.waitForSelector("[data-testid=tx-status][data-done]", { timeout: 60_000 });
+  report.batch.done = await page.textContent("[data-testid=tx-status]");
 } finally {
   await browser.close();
 }

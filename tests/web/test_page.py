@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_utils import keccak
 
 from backend.api.web import WEB_DIST
 from backend.chain.anvil import free_port
@@ -215,9 +216,9 @@ def test_a_renter_buys_the_ask_through_the_wallet_and_sees_the_hours(demo_url, s
     # The portfolio right after: every holding as the API has it (less, since, the hours booked below).
     shown = {int(row[0].lstrip("#")): int(row[2]) for row in seen["portfolio"]}
     assert shown == {**held(demo_url, BUYER), capacity: bought}
-    book = httpx.get(f"{demo_url}/capacities/{capacity}/book", timeout=10).json()
-    # Less the hour the renter without allowance bought after approving and the one bought with a permit.
-    assert book["asks"]["orders"][0]["remaining"] == 64 - outside - 10 - 1 - 1
+    # The ask as the page showed it before the purchase across the asks (the last test took it all):
+    # less the hour the renter without allowance bought after approving and the one bought with a permit.
+    assert seen["batch"]["best_left"] == 64 - outside - 10 - 1 - 1
 
 
 def test_a_fill_from_elsewhere_shows_on_the_open_page_without_reload(seen):
@@ -287,8 +288,10 @@ def test_a_renter_books_held_hours_and_sees_the_booking(demo_url: str, seen: dic
     ] == [(capacity, activate["start"], 3, 2)], bookings
     assert [f"#{capacity}", start, "3", "2", "open"] in activate["bookings"], activate["bookings"]
     assert activate["held_after"] == activate["held_before"] - 6
-    # Less, since, the one GPU-hour of the second resale, filled from outside (below).
-    assert held(demo_url, BUYER)[capacity] == activate["held_after"] - 1
+    # Since: less the one GPU-hour of the second resale, filled from outside, and more those bought
+    # across the asks (below).
+    bought_since = seen["batch"]["best_left"] + 2
+    assert held(demo_url, BUYER)[capacity] == activate["held_after"] - 1 + bought_since
 
 
 def test_a_renter_resells_and_the_order_shows_in_the_book(demo_url: str, seen: dict[str, Any]) -> None:
@@ -396,3 +399,29 @@ def test_a_buyer_without_allowance_pays_with_a_signed_permit(demo_url: str, seen
     assert permit["errors"] == [
         "Failed to load resource: the server responded with a status of 409 (Conflict)"
     ], permit
+
+
+def test_a_renter_buys_across_the_asks_in_one_transaction(demo_url: str, seen: dict[str, Any]) -> None:
+    batch, capacity = seen["batch"], seen["capacity"]["id"]
+    left, listing = batch["best_left"], seen["listing"]["order"]
+    total = left * 2_200_000 + 2 * 2_300_000
+    assert (
+        f"{left + 2} GPU-hours: {left} at $2.20 + 2 at $2.30 = ${total / 1e6:,.2f}, in one transaction"
+        in batch["review"]
+    ), batch
+    # Exchange.fillBatch, as the API built it (its selector).
+    exchange = httpx.get(f"{demo_url}/market", timeout=10).json()["contracts"]["Exchange"]
+    assert batch["data"][:10] == _selector(
+        "fillBatch(((address,uint8,uint256,uint256,uint256,uint256,uint256,uint256),bytes,uint256)[])"
+    )
+    assert exchange.lower() in batch["review"].lower()
+    assert batch["done"].startswith(f"Bought {left + 2} GPU-hours in block "), batch
+    book = httpx.get(f"{demo_url}/capacities/{capacity}/book", timeout=10).json()["asks"]["orders"]
+    assert [(o["price"], o["remaining"]) for o in book if o["order_hash"] == listing] == [(2_300_000, 6)], (
+        book
+    )
+    assert all(o["price"] != 2_200_000 for o in book), book  # the best ask was taken in full
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature).hex()[:8]

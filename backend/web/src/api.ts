@@ -331,6 +331,8 @@ export const tx = {
         typeof v === "bigint" ? `@${v.toString()}@` : v,
       ).replace(/"@(\d+)@"/g, "$1"), // uint256s as exact JSON numbers
     }),
+  fillBatch: (taker: string, fills: { order_hash: string; amount: number }[]) =>
+    postJson<UnsignedTx>("/tx/fill-batch", { taker, fills }),
   /** The EIP-2612 permit letting the Exchange spend `value`, as typed data for the owner to sign. */
   permit: (owner: string, value: bigint, deadline: bigint) =>
     request<PermitTypedData>("/tx/permit", {

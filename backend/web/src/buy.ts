@@ -3,6 +3,7 @@
 import { needsAllowance, tx as build, type BookOrder, type UnsignedTx } from "./api";
 import { h, shortAddress } from "./dom";
 import { formatUsd } from "./money";
+import { hoursOnSale, planCost, planFills, type PlannedFill } from "./fills";
 import { splitSignature } from "./orders";
 import { indexed, say } from "./txflow";
 import * as wallet from "./wallet";
@@ -11,8 +12,20 @@ import * as wallet from "./wallet";
 /** How long a permit signed for a purchase stays good, from the chain's clock. */
 const PERMIT_SECONDS = 3600n;
 
-function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: HTMLElement) {
-  const cost = BigInt(order.price) * BigInt(hours);
+/** The order choice that buys across the asks, cheapest first. */
+const ACROSS = "across";
+
+/** What a plan buys and from whom, in words. */
+function describe(plan: PlannedFill[], hours: number): { what: string; from: string } {
+  const cost = formatUsd(planCost(plan));
+  const from = plan.map((f) => `${shortAddress(f.order.maker)}'s order ${shortAddress(f.order.order_hash)}`).join(", ");
+  if (plan.length === 1) return { what: `${hours} GPU-hours at ${formatUsd(plan[0].order.price)} = ${cost}`, from };
+  const parts = plan.map((f) => `${f.amount} at ${formatUsd(f.order.price)}`).join(" + ");
+  return { what: `${hours} GPU-hours: ${parts} = ${cost}, in one transaction`, from };
+}
+
+function review(plan: PlannedFill[], hours: number, unsigned: UnsignedTx, status: HTMLElement) {
+  const { what, from } = describe(plan, hours);
   const send = h("button", { type: "button", "data-testid": "tx-send" }, "Sign and send");
   const panel = h(
     "section",
@@ -22,9 +35,9 @@ function review(order: BookOrder, hours: number, unsigned: UnsignedTx, status: H
       "dl",
       { class: "facts" },
       h("dt", {}, "You buy"),
-      h("dd", {}, `${hours} GPU-hours at ${formatUsd(order.price)} = ${formatUsd(cost)}`),
+      h("dd", {}, what),
       h("dt", {}, "From"),
-      h("dd", {}, `${shortAddress(order.maker)}'s order ${shortAddress(order.order_hash)}`),
+      h("dd", {}, from),
       h("dt", {}, "Sent by"),
       h("dd", {}, unsigned.from),
       h("dt", {}, "To (the Exchange)"),
@@ -72,7 +85,7 @@ function approveReview(
   unsigned: UnsignedTx,
   status: HTMLElement,
   then: () => Promise<void>,
-  permit: () => Promise<void>,
+  permit?: () => Promise<void>,
 ) {
   const send = h("button", { type: "button", "data-testid": "approve-send" }, "Approve and continue");
   const sign = h("button", { type: "button", "data-testid": "permit-sign" }, "Sign a permit instead");
@@ -102,15 +115,18 @@ function approveReview(
       h("dd", { class: "data", title: unsigned.data }, `${unsigned.data.slice(0, 10)}… (${(unsigned.data.length - 2) / 2} bytes)`),
     ),
     send,
-    " ",
-    sign,
-    h(
-      "p",
-      { class: "note" },
-      "A permit (EIP-2612) is a signature, not a transaction: no gas, and the purchase carries it, so one transaction in all.",
-    ),
+    permit ? " " : "",
+    permit ? sign : "",
+    permit
+      ? h(
+          "p",
+          { class: "note" },
+          "A permit (EIP-2612) is a signature, not a transaction: no gas, and the purchase carries it, so one transaction in all.",
+        )
+      : "",
   );
   sign.addEventListener("click", async () => {
+    if (!permit) return;
     sign.setAttribute("disabled", "");
     status.classList.remove("error");
     try {
@@ -147,6 +163,7 @@ export function buyForm(asks: BookOrder[]): HTMLElement {
     "select",
     { name: "order", "data-testid": "buy-order" },
     ...asks.map((o) => h("option", { value: o.order_hash }, `${formatUsd(o.price)} /GPU-h, ${o.remaining} left`)),
+    asks.length > 1 ? h("option", { value: ACROSS }, `Cheapest first, across the asks (${hoursOnSale(asks)} left)`) : null,
   );
   const hours = h("input", { name: "hours", value: "1", inputmode: "numeric", size: "5", "data-testid": "buy-hours" });
   const status = h("p", { role: "status", "data-testid": "tx-status" });
@@ -164,38 +181,46 @@ export function buyForm(asks: BookOrder[]): HTMLElement {
     status.classList.remove("error");
     delete status.dataset.done;
     slot.replaceChildren();
+    const across = choice.value === ACROSS;
     const order = asks.find((o) => o.order_hash === choice.value) ?? asks[0];
+    const most = across ? hoursOnSale(asks) : order.remaining;
     const n = Number(hours.value);
-    if (!Number.isInteger(n) || n < 1 || n > order.remaining) {
-      status.textContent = `GPU-hours: a whole number from 1 to ${order.remaining}.`;
+    if (!Number.isInteger(n) || n < 1 || n > most) {
+      status.textContent = `GPU-hours: a whole number from 1 to ${most}.`;
       status.classList.add("error");
       return;
     }
+    const plan = across ? planFills(asks, n) : [{ order, amount: n }];
+    const single = plan.length === 1 ? plan[0].order : null;
     try {
       const who = wallet.current() ?? (await wallet.connect());
       const fill = async () => {
         status.textContent = "Building the transaction…";
-        const unsigned = await build.fill(who.address, order.order_hash, n);
+        const unsigned = single
+          ? await build.fill(who.address, single.order_hash, n)
+          : await build.fillBatch(who.address, plan.map((f) => ({ order_hash: f.order.order_hash, amount: f.amount })));
         status.textContent = "";
-        slot.replaceChildren(review(order, n, unsigned, status));
+        slot.replaceChildren(review(plan, n, unsigned, status));
       };
       try {
         await fill();
       } catch (error) {
         if (!needsAllowance(error)) throw error;
-        const cost = BigInt(order.price) * BigInt(n);
+        const cost = planCost(plan);
         const approval = await build.approve(who.address, cost);
         status.textContent = "";
-        // Or a permit, where the stablecoin takes one: signed, then carried by the fill itself.
+        // Or a permit, where the stablecoin takes one: signed, then carried by the fill itself (one
+        // order: the Exchange's batch takes none).
         const withPermit = async () => {
+          if (!single) return;
           const deadline = (await wallet.chainTime()) + PERMIT_SECONDS;
           const typed = await build.permit(who.address, cost, deadline);
           status.textContent = "Waiting for your wallet to sign the permit…";
           const signature = await wallet.signTypedJson(who.address, typed, "the permit");
           status.textContent = "Building the purchase…";
-          const unsigned = await build.fill(who.address, order.order_hash, n, { value: cost, deadline, ...splitSignature(signature) });
+          const unsigned = await build.fill(who.address, single.order_hash, n, { value: cost, deadline, ...splitSignature(signature) });
           status.textContent = "";
-          slot.replaceChildren(review(order, n, unsigned, status));
+          slot.replaceChildren(review(plan, n, unsigned, status));
         };
         slot.replaceChildren(
           approveReview(
@@ -203,7 +228,7 @@ export function buyForm(asks: BookOrder[]): HTMLElement {
             approval,
             status,
             () => fill().catch((e: unknown) => say(status, e, "preparing the purchase")),
-            withPermit,
+            single ? withPermit : undefined,
           ),
         );
       }
