@@ -11,7 +11,8 @@ whichever comes first). The version is
 one indexed query, asked at most every VERSION_TTL seconds whatever the load, so an answer is never
 more than that behind the store; a hit skips the market's SQL. A key is computed by one request at a
 time: those asking for it meanwhile wait and replay its answer (at each second's turn, 64 clients of
-one read used to compute it 64 times at once). The version is also the response's
+one read used to compute it 64 times at once). The cache stands in front of admission (admission.py):
+a hit is answered without waiting for a slot, only a miss takes one. The version is also the response's
 ETag, so a client polling the market gets 304 Not Modified until something changed. Every answer
 says which indexed block it is as of, and how old that block is (X-Indexed-Head, X-Indexed-Head-Age),
 so a client can tell stale from fresh while the chain does not answer. Several API
@@ -88,6 +89,7 @@ class ReadCache:
         self.max_entries = max_entries
         self.version: tuple[Any, ...] = ()
         self.version_read = -VERSION_TTL  # monotonic time of the last read
+        self.version_reading: anyio.Event | None = None  # set when the read in progress ends
         #: key -> (the response's ASGI messages, the route that answered it, for the metrics' labels)
         self.entries: OrderedDict[Key, tuple[list[Message], Any]] = OrderedDict()
         #: key -> set when the one request computing it has answered (the others wait, then replay it)
@@ -101,14 +103,11 @@ class ReadCache:
         ):
             await self.app(scope, receive, send)
             return
-        if time.monotonic() - self.version_read >= VERSION_TTL:
-            asked = time.monotonic()
-            try:
-                self.version = await anyio.to_thread.run_sync(store_version, self.engine)
-            except OperationalError:  # the store is away: uncached, the route says so (503)
-                await self.app(scope, receive, send)
-                return
-            self.version_read = asked
+        try:
+            await self._refresh_version()
+        except OperationalError:  # the store is away: uncached, the route says so (503)
+            await self.app(scope, receive, send)
+            return
         send = _with_head(send, self.version)
         key = (scope["path"], scope["query_string"], self.version, int(time.time()))
         etag = '"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
@@ -136,6 +135,22 @@ class ReadCache:
         finally:
             del self.computing[key]
             done.set()
+
+    async def _refresh_version(self) -> None:
+        """Read the store's version if it is older than VERSION_TTL: one read at a time (on one of the
+        connections admission.RESERVED keeps), the requests arriving meanwhile wait for it."""
+        while time.monotonic() - self.version_read >= VERSION_TTL:
+            if self.version_reading is not None:
+                await self.version_reading.wait()
+                continue
+            reading = self.version_reading = anyio.Event()
+            asked = time.monotonic()
+            try:
+                self.version = await anyio.to_thread.run_sync(store_version, self.engine)
+                self.version_read = asked
+            finally:
+                self.version_reading = None
+                reading.set()
 
     async def _compute(self, scope: dict[str, Any], receive: Any, send: Any, key: Key, etag: str) -> None:
         messages: list[Message] = []

@@ -75,8 +75,9 @@ def create_app(
     errors.install(app)
     openapi.install(app, settings.api_page_max)
     docs.install(app)
-    app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
     app.add_middleware(Admission, limit=settings.api_db_concurrency)  # waiting counts in the latency
+    # Outside admission: a hit replays from memory without waiting for a slot; a miss is admitted.
+    app.add_middleware(ReadCache, engine=engine)  # inside the metrics, which count its hits too
     app.add_middleware(BodyLimit, limit=settings.api_max_body)  # before a body takes a slot
     metrics.install(app)
     for router in ROUTERS:

@@ -11,9 +11,12 @@ import httpx
 from sqlalchemy import insert, update
 from sqlmodel import Session
 
+from backend.api.admission import Admission
 from backend.api.cache import VERSION_TTL, ReadCache, store_version
+from backend.api.main import create_app
 from backend.chain.orders import Order, OrderKind
 from backend.chain.orders import SignedOrder as Signed
+from backend.config import ApiSettings
 from backend.db.models import Checkpoint, NodeMetadata, PostedOrder, PriceIndex, table_of
 from backend.db.session import make_engine, migrate
 from tests.backend.api.conftest import PRICE, list_capacity, post_order
@@ -206,4 +209,43 @@ def test_one_request_computes_an_answer_the_others_wait_for(tmp_path):
     assert calls == 1
     assert {(a.status_code, a.text) for a in answers} == {(200, "answer 1")}
     assert len({a.headers["etag"] for a in answers}) == 1
+    engine.dispose()
+
+
+def test_a_hit_does_not_wait_for_admission(tmp_path):
+    """The cache stands in front of admission: with the one slot held by a slow miss, a cached read is
+    answered at once (it waited behind the miss before)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/store.db")
+    migrate(engine)
+    release = anyio.Event()
+
+    async def route(scope, receive, send) -> None:
+        if scope["query_string"] == b"slow=1":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["query_string"]})
+
+    app = create_app(
+        ApiSettings(db_url=f"sqlite:///{tmp_path}/store.db", api_db_concurrency=1), engine=engine
+    )
+    layers = [m.cls for m in app.user_middleware]  # outermost first
+    assert layers.index(ReadCache) < layers.index(Admission)
+
+    async def clients() -> str:
+        transport = httpx.ASGITransport(app=ReadCache(Admission(route, limit=1), engine))
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://api") as client,
+            anyio.create_task_group() as tg,
+        ):
+            assert (await client.get("/capacities?fast=1")).text == "fast=1"  # now cached
+            tg.start_soon(client.get, "/capacities?slow=1")  # takes the only slot and keeps it
+            await anyio.sleep(0.1)
+            with anyio.fail_after(2):
+                hit = await client.get("/capacities?fast=1")
+            release.set()
+            return hit.text
+
+    while time.time() % 1 > 0.5:  # the hit within the same second as the first read: one key
+        time.sleep(0.05)
+    assert asyncio.run(clients()) == "fast=1"
     engine.dispose()
