@@ -530,6 +530,125 @@ try {
   await page.click("[data-testid=tx-send]");
   await page.waitForSelector("[data-testid=tx-status][data-done]", { timeout: 60_000 });
   report.batch.done = await page.textContent("[data-testid=tx-status]");
+
+  {
+    // Lending, on the H100 pool: renter-3 supplies; the renter pledges hours it holds, borrows, sees
+    // its health factor, asks for a borrow past its limit and is told plainly, repays all; the lender
+    // withdraws. Each transaction built by POST /tx/pools/*, an approval first where the API says so.
+    const lenderAddress = (await rpc("eth_accounts", []))[5];
+    // Their pages' console errors apart: a wallet with no position reads a 404, a refused borrow a 422.
+    report.lending_errors = [];
+    const lender = await walletPage(lenderAddress, report.lending_errors);
+    const opened = async (p, shot) => {
+      await p.evaluate(() => {
+        delete document.getElementById("app").dataset.ready;
+        if (location.hash === "#/lending") window.dispatchEvent(new HashChangeEvent("hashchange"));
+        else location.hash = "#/lending";
+      });
+      await p.waitForSelector("main[data-ready]");
+      if (shot) await p.screenshot({ path: join(artifacts, shot), fullPage: true });
+    };
+    const H100 = "section[data-pool='H100-SXM5-80GB']";
+    const facts = (p, testid) =>
+      p.$eval(`${H100} [data-testid=${testid}]`, (dl) =>
+        dl.tagName === "DL"
+          ? Object.fromEntries([...dl.querySelectorAll("dt")].map((dt) => [dt.textContent, dt.nextElementSibling.textContent]))
+          : { text: dl.textContent },
+      );
+    // Signs what the review shows; through the approval first when the API asked for one.
+    const signThrough = async (p) => {
+      await p.click("[data-testid=tx-review] [data-testid=tx-send]");
+      await p.waitForSelector("[data-testid=action-status][data-done], [data-testid=approval-status][data-done]", { timeout: 60_000 });
+      const approved = await p.$("[data-testid=approval-status][data-done]");
+      if (approved && !(await p.$("[data-testid=action-status][data-done]"))) {
+        await p.click("[data-testid=tx-review] [data-testid=tx-send]");
+        await p.waitForSelector("[data-testid=action-status][data-done]", { timeout: 60_000 });
+      }
+      return { approved: Boolean(approved), done: await p.textContent("[data-testid=action-status]") };
+    };
+    const lendStatus = (p) => p.textContent("[data-testid=action-status]");
+    await lender.goto(`${url}/`);
+    await lender.waitForSelector("main[data-ready]");
+    await lender.click("[data-testid=account]");
+    await lender.waitForSelector("[data-testid=account][data-address]:not([data-address=''])");
+    await opened(lender, "lending.png");
+    report.lending = { lender: lenderAddress, pools: await lender.$$eval("section.pool", (ss) => ss.map((s) => s.dataset.pool)), before: await facts(lender, "pool-facts") };
+    await lender.click(`${H100} [data-testid=supply]`);
+    await lender.fill("[data-testid=supply-amount]", "lots");
+    await lender.click("[data-testid=supply-review]");
+    report.lending.bad_supply = await lendStatus(lender);
+    await lender.fill("[data-testid=supply-amount]", "1000");
+    await lender.click("[data-testid=supply-review]");
+    await lender.waitForSelector("[data-testid=tx-review]");
+    report.lending.supply_review = await lender.textContent("[data-testid=tx-review]");
+    // On another chain first: the switch is offered, then the approval goes through.
+    await lender.evaluate(() => (window.__testWallet.chainId = "0x1"));
+    await lender.click("[data-testid=tx-review] [data-testid=tx-send]");
+    await lender.waitForSelector("[data-testid=switch-chain]");
+    report.lending.wrong_chain = await lender.textContent("[data-testid=approval-status]");
+    await lender.click("[data-testid=switch-chain]");
+    await lender.waitForSelector("[data-testid=switch-chain]", { state: "detached" });
+    report.lending.supply = await signThrough(lender);
+    report.lending.supplied = { pool: await facts(lender, "pool-facts"), deposit: await facts(lender, "my-deposit") };
+    await lender.screenshot({ path: join(artifacts, "lending-supplied.png"), fullPage: true });
+
+    // The renter: pledge held hours of capacity `id`, borrow, a borrow too far, repay.
+    const renter = await walletPage(buyer, report.lending_errors);
+    await renter.goto(`${url}/`);
+    await renter.waitForSelector("main[data-ready]");
+    await renter.click("[data-testid=account]");
+    await renter.waitForSelector("[data-testid=account][data-address]:not([data-address=''])");
+    await opened(renter, "lending-renter.png");
+    const heldBefore = await renter.$$eval(`${H100} [data-testid^=pledge-]`, (bs) => bs.map((b) => b.dataset.testid));
+    report.lending.pledge_buttons = heldBefore;
+    await renter.click(`${H100} [data-testid=pledge-${id}]`);
+    const heldNow = Number(await renter.inputValue("[data-testid=pledge-amount]"));
+    report.lending.held = heldNow;
+    await renter.fill("[data-testid=pledge-amount]", String(heldNow + 1));
+    await renter.click("[data-testid=pledge-review]");
+    report.lending.too_many = await lendStatus(renter);
+    await renter.fill("[data-testid=pledge-amount]", String(heldNow)); // all it holds: about $16 to borrow against
+    await renter.click("[data-testid=pledge-review]");
+    await renter.waitForSelector("[data-testid=tx-review]");
+    report.lending.pledge_review = await renter.textContent("[data-testid=tx-review]");
+    report.lending.pledge = await signThrough(renter);
+    report.lending.pledged = await facts(renter, "my-position");
+    await renter.click(`${H100} [data-testid=borrow]`);
+    await renter.fill("[data-testid=borrow-amount]", "10");
+    await renter.click("[data-testid=borrow-review]");
+    await renter.waitForSelector("[data-testid=tx-review]");
+    report.lending.borrow_review = await renter.textContent("[data-testid=tx-review]");
+    await renter.evaluate(() => (window.__testWallet.declineNext = true));
+    await renter.click("[data-testid=tx-review] [data-testid=tx-send]");
+    await renter.waitForSelector("[data-testid=action-status].error");
+    report.lending.declined = await lendStatus(renter);
+    report.lending.borrow = await signThrough(renter);
+    report.lending.borrowed = await facts(renter, "my-position");
+    await renter.screenshot({ path: join(artifacts, "lending-borrowed.png"), fullPage: true });
+    await renter.click(`${H100} [data-testid=borrow]`);
+    await renter.fill("[data-testid=borrow-amount]", "900");
+    await renter.click("[data-testid=borrow-review]");
+    await renter.waitForSelector("[data-testid=action-status].error");
+    report.lending.unhealthy = await lendStatus(renter);
+    report.lending.unhealthy_review = await renter.$$eval("[data-testid=tx-review]", (rs) => rs.length);
+    await renter.screenshot({ path: join(artifacts, "lending-unhealthy.png"), fullPage: true });
+    await renter.click(`${H100} [data-testid=repay]`);
+    await renter.click("[data-testid=repay-review]");
+    await renter.waitForSelector("[data-testid=tx-review]");
+    report.lending.repay_review = await renter.textContent("[data-testid=tx-review]");
+    report.lending.repay = await signThrough(renter);
+    report.lending.repaid = await facts(renter, "my-position");
+
+    // The lender takes its deposit back: all it can withdraw now.
+    await opened(lender);
+    await lender.click(`${H100} [data-testid=withdraw]`);
+    report.lending.withdraw_amount = await lender.inputValue("[data-testid=withdraw-amount]");
+    await lender.click("[data-testid=withdraw-review]");
+    await lender.waitForSelector("[data-testid=tx-review]");
+    report.lending.withdraw = await signThrough(lender);
+    report.lending.withdrawn = { pool: await facts(lender, "pool-facts"), deposit: await facts(lender, "my-deposit") };
+    await lender.screenshot({ path: join(artifacts, "lending-withdrawn.png"), fullPage: true });
+  }
 } finally {
   await browser.close();
 }

@@ -44,9 +44,9 @@ def _missing(what: str, fix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
+def demo(tmp_path_factory) -> Iterator[tuple[str, str, Path]]:
     """`gpuhours demo --serve` on free ports, once its round is indexed and its open orders posted:
-    (the API's URL, Anvil's)."""
+    (the API's URL, Anvil's, the deployments' directory)."""
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"Chromium at {CHROMIUM}", "apt-get install chromium")
     if shutil.which("node") is None or not (REPO_ROOT / "node_modules/playwright-core").is_dir():
@@ -85,7 +85,7 @@ def demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
         else:
             proc.send_signal(signal.SIGINT)
             pytest.fail(f"the demo's API was not ready at {url}:\n{proc.communicate(timeout=60)[0]}")
-        yield url, f"http://127.0.0.1:{anvil_port}"
+        yield url, f"http://127.0.0.1:{anvil_port}", tmp
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -93,8 +93,25 @@ def demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def demo_url(demo: tuple[str, str]) -> str:
+def demo_url(demo: tuple[str, str, Path]) -> str:
     return demo[0]
+
+
+def _mark_h100(rpc_url: str, deployments: Path) -> None:
+    """The oracle's mark for H100 at $2.60 for the last hour (the demo leaves none), so that its pool
+    lends against H100 hours in the lending part of the browse."""
+    from backend.chain.client import Market
+    from tests.backend.market_round import submit_report
+
+    market = Market.connect(rpc_url, deployments)
+    now = market.w3.eth.get_block("latest")["timestamp"]
+    submit_report(
+        market,
+        1,  # the demo's H100 node
+        now // 3600 - 1,
+        10_000,
+        2_600_000,
+    )
 
 
 def held(url: str, address: str) -> dict[int, int]:
@@ -103,10 +120,11 @@ def held(url: str, address: str) -> dict[int, int]:
 
 
 @pytest.fixture(scope="module")
-def seen(demo: tuple[str, str]) -> dict[str, Any]:
+def seen(demo: tuple[str, str, Path]) -> dict[str, Any]:
     """What the page showed in Chromium, read once for the tests below; the buyer's hours before it
     bought through the page as `held_before`, its credit in escrow then as `claimable_before`."""
-    url, rpc_url = demo
+    url, rpc_url, deployments = demo
+    _mark_h100(rpc_url, deployments)
     before = held(url, BUYER)
     claimable = httpx.get(f"{url}/accounts/{BUYER}/positions", timeout=10).json()["claimable"]
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
@@ -289,9 +307,9 @@ def test_a_renter_books_held_hours_and_sees_the_booking(demo_url: str, seen: dic
     assert [f"#{capacity}", start, "3", "2", "open"] in activate["bookings"], activate["bookings"]
     assert activate["held_after"] == activate["held_before"] - 6
     # Since: less the one GPU-hour of the second resale, filled from outside, and more those bought
-    # across the asks (below).
-    bought_since = seen["batch"]["best_left"] + 2
-    assert held(demo_url, BUYER)[capacity] == activate["held_after"] - 1 + bought_since
+    # across the asks (below); all of them pledged to the H100 pool since (the lending test, last).
+    bought_since, pledged = seen["batch"]["best_left"] + 2, seen["lending"]["held"]
+    assert held(demo_url, BUYER).get(capacity, 0) + pledged == activate["held_after"] - 1 + bought_since
 
 
 def test_a_renter_resells_and_the_order_shows_in_the_book(demo_url: str, seen: dict[str, Any]) -> None:
@@ -425,3 +443,66 @@ def test_a_renter_buys_across_the_asks_in_one_transaction(demo_url: str, seen: d
 
 def _selector(signature: str) -> str:
     return "0x" + keccak(text=signature).hex()[:8]
+
+
+def test_lending_a_lender_supplies_a_renter_borrows_against_hours_repays_the_lender_withdraws(
+    demo_url: str, seen: dict[str, Any]
+) -> None:
+    lend = seen["lending"]
+    pools = httpx.get(f"{demo_url}/pools", timeout=10).json()["items"]
+    assert sorted(lend["pools"]) == sorted(p["gpu_class"] for p in pools)
+    before, supplied = lend["before"], lend["supplied"]
+    assert before["Supplied"] == "$0.00" and before["Mark per GPU-hour"] == "$2.60", before
+    assert {"Borrowed", "Utilization", "Borrow APY", "Supply APY"} <= set(before)
+    # Bad input said plainly; the approval of the stablecoin first, the wallet on another chain switched.
+    assert lend["bad_supply"] == "Supply: a dollar amount, such as 100 or 12.50."
+    assert "You supply$1,000.00 to the H100-SXM5-80GB pool" in lend["supply_review"], lend
+    assert "To (Stablecoin)" in lend["supply_review"]
+    assert lend["wrong_chain"].startswith("Your wallet is on chain 1; this market is on chain 31337.")
+    assert lend["supply"]["approved"] and lend["supply"]["done"].startswith("Supplied $1,000.00 in block ")
+    assert supplied["pool"]["Supplied"] == "$1,000.00" and supplied["deposit"][
+        "Worth now (withdrawable)"
+    ] == ("$1,000.00")
+    # The renter pledges all the H100 hours it holds (more is refused before anything is built).
+    held_now = lend["held"]
+    assert lend["too_many"] == f"You hold {held_now} of these GPU-hours: pledge at most {held_now}."
+    assert f"You pledge{held_now} GPU-hours of capacity #" in lend["pledge_review"]
+    assert lend["pledge"]["done"].startswith(f"Pledged {held_now} GPU-hours")
+    assert (
+        lend["pledged"]["Pledged"].startswith(f"{held_now} GPU-hours") and lend["pledged"]["Debt"] == "$0.00"
+    )
+    assert lend["pledged"]["Health factor"] == "no debt"
+    # Borrows $10, declining once; the health factor and liquidation price are the API's.
+    assert "You borrow$10.00" in lend["borrow_review"] and "Health factor after" in lend["borrow_review"]
+    assert lend["declined"] == "You declined the transaction in your wallet; nothing was sent."
+    assert lend["borrow"]["done"].startswith("Borrowed $10.00 in block ")
+    pool = next(p for p in pools if p["gpu_class"] == "H100-SXM5-80GB")
+    borrowed = lend["borrowed"]
+    assert borrowed["Debt"].startswith("$10.00"), borrowed
+    health = float(borrowed["Health factor"])
+    most = float(borrowed["Most you may owe"].lstrip("$").replace(",", ""))
+    assert health == pytest.approx(most / 10, abs=0.01) and health > 1, borrowed  # max debt / debt
+    assert borrowed["Liquidation price"].endswith(" per GPU-hour"), borrowed
+    # A borrow past the limit: told what to do, nothing built to sign.
+    assert lend["unhealthy"].startswith("That borrow would leave you owing $910.00 against the $"), lend
+    assert lend["unhealthy"].endswith(
+        "so the position could be liquidated: borrow less, or pledge more GPU-hours first. Nothing was sent."
+    )
+    assert lend["unhealthy_review"] == 0
+    # Repays all (the stablecoin approved for the pool first); the lender takes all back.
+    assert lend["repay"]["approved"] and lend["repay"]["done"].startswith("Repaid all you owe")
+    assert lend["repaid"]["Debt"] == "$0.00" and lend["repaid"]["Health factor"] == "no debt"
+    position = httpx.get(f"{demo_url}/pools/{pool['address']}/positions/{BUYER}", timeout=10).json()
+    assert position["debt"] == 0 and position["repaid"] >= 10_000_000, position
+    assert lend["withdraw_amount"].startswith("1000.00"), lend["withdraw_amount"]  # all it may take
+    assert lend["withdraw"]["done"].startswith("Withdrew $1,000.00"), lend["withdraw"]
+    assert lend["withdrawn"]["deposit"]["Worth now (withdrawable)"] == "$0.00", lend["withdrawn"]
+    # Their pages' only console errors are the reads the API answered 404 (no position yet) and the
+    # refused borrow's 422.
+    assert set(lend_errors := seen["lending_errors"]) <= {
+        "Failed to load resource: the server responded with a status of 404 (Not Found)",
+        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+    }, lend_errors
+    assert {"lending.png", "lending-borrowed.png", "lending-unhealthy.png", "lending-withdrawn.png"} <= {
+        p.name for p in ARTIFACTS.glob("*.png")
+    }

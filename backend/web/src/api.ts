@@ -387,3 +387,57 @@ export const accounts = {
   positions: (address: string) => getJson<Positions>(`/accounts/${address}/positions`),
   indexed: async () => (await getJson<{ checks: { indexed?: number | null } }>("/ready")).checks.indexed ?? null,
 };
+
+/** A lending pool as `GET /pools` answers it (amounts in stablecoin base units; rates as fractions). */
+export interface Pool {
+  gpu_class: string;
+  address: string;
+  terms: { lltv: bigint | number; maturity_buffer_hours: number; mark_max_age: number };
+  total_supplied: bigint | number;
+  total_borrowed: bigint | number;
+  cash: bigint | number;
+  utilization: number;
+  borrow_apy: number;
+  supply_apy: number;
+  mark: bigint | number;
+  mark_epoch: number;
+  borrowers: number;
+}
+
+/** A borrower's position in a pool (`GET /pools/{address}/positions/{borrower}`). */
+export interface PoolPosition {
+  debt: bigint | number;
+  collateral: { capacity_id: number; units: number; backing: bigint | number; value: bigint | number }[];
+  collateral_value: bigint | number;
+  max_debt: bigint | number;
+  health_factor: number | null;
+  liquidation_price: bigint | number | null;
+  healthy: boolean;
+}
+
+/** What `POST /tx/pools/...` answers: the transactions to send in order, and `then` the step to ask for again. */
+export interface PoolTxs {
+  transactions: UnsignedTx[];
+  then: string | null;
+}
+
+/** A JSON body whose bigints are written as exact JSON numbers (uint256s). */
+function exactJson(body: Record<string, unknown>): string {
+  return JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? `@${v.toString()}@` : v)).replace(/"@(\d+)@"/g, "$1");
+}
+
+export const pools = {
+  list: async () => (await getJson<Page<Pool>>("/pools")).items,
+  /** The borrower's position, or null when it has none in the pool. */
+  position: (pool: string, borrower: string) =>
+    getJson<PoolPosition>(`/pools/${pool}/positions/${borrower}`).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404 && e.code === "not_found") return null;
+      throw e;
+    }),
+  tx: (pool: string, step: "supply" | "withdraw" | "pledge" | "borrow" | "repay", body: Record<string, unknown>) =>
+    request<PoolTxs>(`/tx/pools/${pool}/${step}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: exactJson(body),
+    }),
+};

@@ -1,8 +1,9 @@
-// The page's entry: a hash router over its views (market, capacity, prices, portfolio), so the API serves one static file for all of them.
+// The page's entry: a hash router over its views (market, capacity, prices, portfolio, lending), so the API serves one static file for all of them.
 import "./style.css";
 import { capacityView } from "./capacity";
 import { api } from "./api";
 import { h, shortAddress } from "./dom";
+import { lendingView } from "./lend";
 import { marketView } from "./market";
 import { portfolioView } from "./portfolio";
 import { pricesView } from "./prices";
@@ -30,6 +31,7 @@ async function route(): Promise<void> {
     if (capacity) await capacityView(root, Number(capacity[1]));
     else if (path === "/prices") await pricesView(root);
     else if (path === "/portfolio") await portfolioView(root);
+    else if (path === "/lending") await lendingView(root);
     else await marketView(root, params);
   } catch (error) {
     root.replaceChildren(h("p", { class: "error", role: "status" }, `The API could not be read: ${(error as Error).message}`));

@@ -14,6 +14,13 @@ const PLAIN: Record<string, string> = {
   NotMaker: "Only the order's maker can cancel it: connect the wallet that signed it.",
   ERC20InsufficientBalance: "Your wallet holds too little of the stablecoin for this: add some, or take fewer GPU-hours.",
   ERC20InsufficientAllowance: "The Exchange is not allowed to spend enough of your stablecoin.",
+  Unhealthy: "That would leave you owing more than your pledged GPU-hours allow: borrow less, or pledge more GPU-hours first.",
+  InsufficientCash: "The pool has less stablecoin free than that: borrow or withdraw less, or wait for repayments.",
+  StaleMark: "The GPU class has no recent mark from the oracle, so the pool lends nothing against it now: try again after the next mark.",
+  DustDebt: "A loan must be at least the pool's smallest debt: borrow more, or repay all of it.",
+  RepayExceedsDebt: "That is more than you owe: repay at most your debt, or choose all.",
+  WrongGpuClass: "Those GPU-hours are of another GPU class than this pool's: pledge them to their own class's pool.",
+  ERC4626ExceededMaxWithdraw: "That is more than you can withdraw now: your deposit is worth less, or the pool's cash is lent out.",
   NothingToWithdraw: "There is nothing to claim: nothing is credited to you in escrow now.",
 };
 

@@ -149,6 +149,19 @@ export function orderCounter(exchange: string, maker: string): Promise<bigint> {
   });
 }
 
+const VAULT_ABI = [
+  { type: "function", name: "balanceOf", stateMutability: "view", inputs: [{ name: "owner", type: "address" }], outputs: [{ name: "", type: "uint256" }] },
+  { type: "function", name: "maxWithdraw", stateMutability: "view", inputs: [{ name: "owner", type: "address" }], outputs: [{ name: "", type: "uint256" }] },
+] as const;
+
+/** A lender's vault shares in `pool` and the stablecoin they can withdraw now (ERC-4626 maxWithdraw). */
+export async function vaultOf(pool: string, owner: string): Promise<{ shares: bigint; assets: bigint }> {
+  const read = (functionName: "balanceOf" | "maxWithdraw") =>
+    readContract(client(), { address: pool as Address, abi: VAULT_ABI, functionName, args: [owner as Address] });
+  const [shares, assets] = await Promise.all([read("balanceOf"), read("maxWithdraw")]);
+  return { shares, assets };
+}
+
 /** An order's EIP-712 typed data signed by `address` (eth_signTypedData_v4), on the order's chain only. */
 export async function signOrder(address: Address, typed: ReturnType<typeof orderTypedData>, doing: string): Promise<Hex> {
   await checkChain(typed.domain.chainId);
