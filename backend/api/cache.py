@@ -11,7 +11,9 @@ whichever comes first). The version is
 one indexed query, asked at most every VERSION_TTL seconds whatever the load, so an answer is never
 more than that behind the store; a hit skips the market's SQL. A key is computed by one request at a
 time: those asking for it meanwhile wait and replay its answer (at each second's turn, 64 clients of
-one read used to compute it 64 times at once). The cache stands in front of admission (admission.py):
+one read used to compute it 64 times at once); while the answer of a new second is computed for an
+unchanged store, the previous second's is served (a client may see the market's clock up to a second
+late, never a store older than VERSION_TTL). The cache stands in front of admission (admission.py):
 a hit is answered without waiting for a slot, only a miss takes one. The version is also the response's
 ETag, so a client polling the market gets 304 Not Modified until something changed. Every answer
 says which indexed block it is as of, and how old that block is (X-Indexed-Head, X-Indexed-Head-Age),
@@ -115,13 +117,19 @@ class ReadCache:
             await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag.encode())]})
             await send({"type": "http.response.body", "body": b""})
             return
+        hit_key = key
         hit = self.entries.get(key)
         waited = hit is None and key in self.computing
-        if waited:  # another request is computing this answer: wait for it and replay it
-            await self.computing[key].wait()
-            hit = self.entries.get(key)
+        if waited:
+            # Another request is computing this answer. If only the clock's second moved since the
+            # last one (the same store version), that one is served meanwhile; else wait and replay.
+            hit_key = (*key[:3], key[3] - 1)
+            hit = self.entries.get(hit_key)
+            if hit is None:
+                await self.computing[key].wait()
+                hit_key, hit = key, self.entries.get(key)
         if hit is not None:
-            self.entries.move_to_end(key)
+            self.entries.move_to_end(hit_key)
             messages, scope["route"] = hit
             for message in messages:
                 await send(message)

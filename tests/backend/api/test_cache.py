@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import insert, update
 from sqlmodel import Session
 
+from backend.api import cache as cache_module
 from backend.api.admission import Admission
 from backend.api.cache import VERSION_TTL, ReadCache, store_version
 from backend.api.main import create_app
@@ -248,4 +249,48 @@ def test_a_hit_does_not_wait_for_admission(tmp_path):
     while time.time() % 1 > 0.5:  # the hit within the same second as the first read: one key
         time.sleep(0.05)
     assert asyncio.run(clients()) == "fast=1"
+    engine.dispose()
+
+
+def test_the_previous_seconds_answer_is_served_while_the_next_is_computed(tmp_path, monkeypatch):
+    """The store unchanged, only the clock's second moved: those asking while the new answer is
+    computed get the previous second's at once (they waited for the computation before)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/store.db")
+    migrate(engine)
+
+    class Clock:
+        now = 1_900_000_000.0
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def time() -> float:
+            return Clock.now
+
+    monkeypatch.setattr(cache_module, "time", Clock)
+    release = anyio.Event()
+    answers = iter(["first", "second"])
+
+    async def route(scope, receive, send) -> None:
+        body = next(answers)
+        if body == "second":
+            await release.wait()  # a slow query
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    async def clients() -> list[str]:
+        transport = httpx.ASGITransport(app=ReadCache(route, engine))
+        seen = []
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            seen.append((await client.get("/capacities")).text)
+            Clock.now += 1
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.get, "/capacities")  # computes the new second's answer, slowly
+                await anyio.sleep(0.1)
+                with anyio.fail_after(2):
+                    seen.append((await client.get("/capacities")).text)
+                release.set()
+            seen.append((await client.get("/capacities")).text)
+        return seen
+
+    assert asyncio.run(clients()) == ["first", "first", "second"]
     engine.dispose()
